@@ -1,0 +1,31 @@
+//! # wa-protocol
+//!
+//! The WhatsApp Web multi-device protocol as pure functions and state machines: bytes, time and
+//! randomness go in; bytes, events and deadlines come out. No sockets, no async runtime, no clock
+//! and no global RNG live here (`tests/sans_io.rs` proves the dependency tree), so every protocol
+//! test is deterministic and the same code serves the gateway (client roles) and wa-sim (server
+//! roles).
+//!
+//! ```text
+//!  WebSocket bytes ─▶ noise::FrameDecoder ─▶ noise::TransportCipher::open ─▶ binary::unmarshal ─▶ Node
+//!  Node ─▶ binary::marshal ─▶ TransportCipher::seal ─▶ noise::encode_frame ─▶ WebSocket bytes
+//!  handshake: noise::Initiator / noise::Responder typestates, certificate chain checked against an
+//!  injected noise::TrustRoot; payloads are pb::payload::ClientPayload protobufs.
+//! ```
+//!
+//! Modules: [`binary`] (node codec, JIDs, token tables generated from `data/tokens.json`),
+//! [`noise`] (handshake, certificates, framing, transport cipher), [`pb`] (generated protobuf),
+//! [`signal`] (Curve25519 keys and XEdDSA), [`payload`] (ClientPayload builders and checks),
+//! [`fuzzing`] (entry points shared by the fuzz targets and the corpus replay test).
+
+#![forbid(unsafe_code)]
+
+pub mod binary;
+mod error;
+pub mod fuzzing;
+pub mod noise;
+pub mod payload;
+pub mod pb;
+pub mod signal;
+
+pub use error::{Error, Fault};

@@ -1,0 +1,202 @@
+// Drives an unmodified Baileys client against wa-sim for wagate's interop test.
+//
+// Usage: WA_SIM_URL=ws://127.0.0.1:PORT/ws/chat WA_SIM_ROOT_KEY=<64 hex> node baileys_client.mjs
+//
+// Optional env:
+//   WA_LOG_LEVEL              Baileys log level on stderr (default "silent"; "trace" logs every stanza)
+//   WA_RECONNECT_ON_RESTART   "1": after a close with status 515 (restart required, sent after pairing),
+//                             reconnect with the same in-memory credentials instead of exiting
+//
+// stdout carries only JSON lines, one per event (see README.md). Everything else goes to stderr.
+
+import makeWASocket, { initAuthCreds, WA_CERT_DETAILS } from '@whiskeysockets/baileys'
+
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity }
+
+// Minimal pino-like logger (the ILogger interface Baileys uses), writing to stderr only.
+function makeLogger(level, bindings = {}) {
+	const threshold = LEVELS[level] ?? Infinity
+	const logger = { level, child: extra => makeLogger(level, { ...bindings, ...extra }) }
+	for (const name of ['trace', 'debug', 'info', 'warn', 'error', 'fatal']) {
+		logger[name] = (obj, msg) => {
+			if (LEVELS[name] < threshold) {
+				return
+			}
+			let line
+			try {
+				line = JSON.stringify({ level: name, ...bindings, obj, msg }, (_k, v) => {
+					if (typeof v === 'bigint') return v.toString()
+					if (v instanceof Error) return { message: v.message, stack: v.stack }
+					if (v && v.type === 'Buffer' && Array.isArray(v.data)) return Buffer.from(v.data).toString('hex')
+					return v
+				})
+			} catch {
+				line = `${name} ${msg ?? ''} ${String(obj)}`
+			}
+			process.stderr.write(line + '\n')
+		}
+	}
+	return logger
+}
+
+function emit(obj) {
+	process.stdout.write(JSON.stringify(obj) + '\n')
+}
+
+function fail(message) {
+	process.stderr.write(`baileys_client: ${message}\n`)
+	process.exit(2)
+}
+
+// Baileys keeps curve25519 public keys as raw 32 bytes; strip a 0x05 type prefix just in case.
+function rawPubHex(key) {
+	const buf = Buffer.from(key)
+	const raw = buf.length === 33 && buf[0] === 5 ? buf.subarray(1) : buf
+	if (raw.length !== 32) {
+		fail(`unexpected public key length ${buf.length}`)
+	}
+	return raw.toString('hex')
+}
+
+// In-memory SignalKeyStore: get(type, ids) -> {id: value} for the ids present; set({type: {id: value|null}}).
+function makeMemoryKeyStore() {
+	const data = new Map()
+	return {
+		get(type, ids) {
+			const bucket = data.get(type)
+			const out = {}
+			if (bucket) {
+				for (const id of ids) {
+					const value = bucket.get(id)
+					if (value !== undefined && value !== null) {
+						out[id] = value
+					}
+				}
+			}
+			return out
+		},
+		set(update) {
+			for (const type in update) {
+				let bucket = data.get(type)
+				if (!bucket) {
+					bucket = new Map()
+					data.set(type, bucket)
+				}
+				for (const id in update[type]) {
+					const value = update[type][id]
+					if (value === null || value === undefined) {
+						bucket.delete(id)
+					} else {
+						bucket.set(id, value)
+					}
+				}
+			}
+		},
+		clear() {
+			data.clear()
+		}
+	}
+}
+
+const url = process.env.WA_SIM_URL
+const rootHex = process.env.WA_SIM_ROOT_KEY
+if (!url) {
+	fail('WA_SIM_URL is not set')
+}
+if (!rootHex || !/^[0-9a-fA-F]{64}$/.test(rootHex)) {
+	fail('WA_SIM_ROOT_KEY must be 64 hex characters')
+}
+const reconnectOnRestart = process.env.WA_RECONNECT_ON_RESTART === '1'
+const logger = makeLogger(process.env.WA_LOG_LEVEL || 'silent')
+
+process.on('unhandledRejection', err => {
+	process.stderr.write(`baileys_client: unhandled rejection: ${err?.stack ?? err}\n`)
+})
+
+// The noise handler reads this object at handshake time, so the sim's root must be in place first.
+WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(rootHex, 'hex')
+
+const creds = initAuthCreds()
+const keys = makeMemoryKeyStore()
+
+emit({
+	event: 'creds',
+	registrationId: creds.registrationId,
+	noiseKeyPub: rawPubHex(creds.noiseKey.public),
+	identityKeyPub: rawPubHex(creds.signedIdentityKey.public),
+	signedPreKey: {
+		keyId: creds.signedPreKey.keyId,
+		pub: rawPubHex(creds.signedPreKey.keyPair.public),
+		signature: Buffer.from(creds.signedPreKey.signature).toString('hex')
+	},
+	advSecretKey: creds.advSecretKey
+})
+
+let sock = null
+let stopping = false
+
+function exitSoon(code) {
+	// stdout to a pipe or file is synchronous on Linux; the callback makes sure the last line is out.
+	process.stdout.write('', () => process.exit(code))
+}
+
+function connect() {
+	sock = makeWASocket({
+		waWebSocketUrl: url,
+		auth: { creds, keys },
+		logger,
+		printQRInTerminal: false,
+		connectTimeoutMs: 20000,
+		defaultQueryTimeoutMs: 10000,
+		markOnlineOnConnect: false,
+		syncFullHistory: false,
+		browser: ['Ubuntu', 'Chrome', '22.04.4']
+	})
+	const current = sock
+
+	current.ev.on('creds.update', () => {
+		emit({ event: 'creds.update' })
+	})
+
+	current.ev.on('connection.update', update => {
+		const error = update.lastDisconnect?.error
+		emit({
+			event: 'connection.update',
+			connection: update.connection ?? null,
+			qr: update.qr ?? null,
+			isNewLogin: update.isNewLogin ?? null,
+			statusCode: error?.output?.statusCode ?? null,
+			error: error ? String(error.message ?? error) : null
+		})
+		if (update.connection !== 'close') {
+			return
+		}
+		const statusCode = error?.output?.statusCode
+		if (!stopping && reconnectOnRestart && statusCode === 515) {
+			emit({ event: 'reconnect' })
+			setImmediate(connect)
+			return
+		}
+		emit({ event: 'exit', statusCode: statusCode ?? null })
+		exitSoon(0)
+	})
+}
+
+function shutdown(signal) {
+	if (stopping) {
+		return
+	}
+	stopping = true
+	process.stderr.write(`baileys_client: ${signal}, closing socket\n`)
+	// end() emits connection.update {connection: 'close'}, whose handler prints the final line and exits.
+	Promise.resolve(sock?.end(undefined)).catch(() => {})
+	setTimeout(() => {
+		emit({ event: 'exit', statusCode: null })
+		exitSoon(0)
+	}, 3000).unref()
+}
+
+process.on('SIGTERM', () => shutdown('SIGTERM'))
+process.on('SIGINT', () => shutdown('SIGINT'))
+
+connect()
