@@ -8,7 +8,7 @@ fn main() {
     let root = manifest.join("../..");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     compile_protos(&root.join("proto"), &out_dir);
-    tokens::generate_tokens(&root.join("data/tokens.json"), &out_dir);
+    tokens::generate_tokens(&out_dir);
 }
 
 fn compile_protos(proto_dir: &Path, out_dir: &Path) {

@@ -1,1 +1,196 @@
-pub fn generate_tokens(_: &std::path::Path, _: &std::path::Path) {}
+// Token-table generation, included by build.rs as module `tokens`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+// Shared with the runtime lookup (`src/binary/token_hash.rs`), so both sides agree on slots.
+include!("src/binary/token_hash.rs");
+
+/// Reads `../../data/tokens.json` (relative to the crate), validates it and writes
+/// `$OUT_DIR/wap_tokens.rs` with `SINGLE_BYTE`, `DOUBLE_BYTE`, `DICTIONARY_VERSION`,
+/// `MAX_TOKEN_LEN`, `TOKEN_INDEX_BITS` and `TOKEN_INDEX` (open-addressing reverse index).
+pub fn generate_tokens(out_dir: &Path) {
+    const SINGLE_LEN: usize = 236;
+    const DOUBLE_TABLES: usize = 4;
+    const DOUBLE_LEN: usize = 256;
+    const INDEX_BITS: u32 = 12;
+    const INDEX_SLOTS: usize = 1 << INDEX_BITS;
+
+    let manifest_dir =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set"));
+    let path = manifest_dir.join("../../data/tokens.json");
+    println!("cargo:rerun-if-changed={}", path.display());
+    println!("cargo:rerun-if-changed=src/binary/token_hash.rs");
+
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read token dictionary {}: {e}", path.display()));
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("token dictionary {} is not valid JSON: {e}", path.display()));
+
+    let version = json
+        .get("dictionary_version")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|v| u8::try_from(v).ok())
+        .unwrap_or_else(|| panic!("tokens.json: `dictionary_version` must be an integer 0..=255"));
+
+    let strings = |value: &serde_json::Value, what: &str| -> Vec<String> {
+        value
+            .as_array()
+            .unwrap_or_else(|| panic!("tokens.json: {what} must be an array"))
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str()
+                    .unwrap_or_else(|| panic!("tokens.json: {what}[{i}] must be a string"))
+                    .to_owned()
+            })
+            .collect()
+    };
+
+    let single = strings(
+        json.get("single_byte")
+            .unwrap_or_else(|| panic!("tokens.json: missing `single_byte`")),
+        "single_byte",
+    );
+    assert!(
+        single.len() == SINGLE_LEN,
+        "tokens.json: single_byte must have exactly {SINGLE_LEN} entries, found {}",
+        single.len()
+    );
+    let double_json = json
+        .get("double_byte")
+        .and_then(serde_json::Value::as_array)
+        .unwrap_or_else(|| panic!("tokens.json: `double_byte` must be an array of arrays"));
+    assert!(
+        double_json.len() == DOUBLE_TABLES,
+        "tokens.json: double_byte must have exactly {DOUBLE_TABLES} tables, found {}",
+        double_json.len()
+    );
+    let double: Vec<Vec<String>> = double_json
+        .iter()
+        .enumerate()
+        .map(|(d, t)| {
+            let table = strings(t, &format!("double_byte[{d}]"));
+            assert!(
+                table.len() == DOUBLE_LEN,
+                "tokens.json: double_byte[{d}] must have exactly {DOUBLE_LEN} entries, found {}",
+                table.len()
+            );
+            table
+        })
+        .collect();
+
+    // Token codes: 1..=235 single-byte, 256 + 256 * dict + index for double-byte; 0 = empty slot.
+    let mut entries: Vec<(u16, &str)> = Vec::with_capacity(SINGLE_LEN + DOUBLE_TABLES * DOUBLE_LEN);
+    for (i, s) in single.iter().enumerate() {
+        if i == 0 {
+            assert!(
+                s.is_empty(),
+                "tokens.json: single_byte[0] must be the empty placeholder"
+            );
+            continue;
+        }
+        entries.push((u16::try_from(i).expect("small index"), s));
+    }
+    for (d, table) in double.iter().enumerate() {
+        for (i, s) in table.iter().enumerate() {
+            entries.push((u16::try_from(256 + 256 * d + i).expect("small index"), s));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut max_len = 0;
+    for (code, s) in &entries {
+        assert!(
+            !s.is_empty(),
+            "tokens.json: empty token string (code {code})"
+        );
+        assert!(
+            seen.insert(*s),
+            "tokens.json: token {s:?} appears more than once"
+        );
+        max_len = max_len.max(s.len());
+    }
+
+    let mut index = vec![0u16; INDEX_SLOTS];
+    let mut max_probe = 0;
+    for (code, s) in &entries {
+        let mut slot = (token_hash(s.as_bytes()) >> (64 - INDEX_BITS)) as usize;
+        let mut probe = 0;
+        while index[slot] != 0 {
+            slot = (slot + 1) & (INDEX_SLOTS - 1);
+            probe += 1;
+        }
+        index[slot] = *code;
+        max_probe = max_probe.max(probe);
+    }
+    assert!(
+        max_probe < 64,
+        "token index degenerated (max probe length {max_probe})"
+    );
+
+    let mut out = String::new();
+    out.push_str("// @generated by build.rs from data/tokens.json. Do not edit.\n\n");
+    let _ = writeln!(
+        out,
+        "/// Token dictionary version (the 4th byte of the connection header)."
+    );
+    let _ = writeln!(
+        out,
+        "pub(crate) const DICTIONARY_VERSION: u8 = {version};\n"
+    );
+    let _ = writeln!(
+        out,
+        "/// Single-byte tokens; index 0 is an unused placeholder."
+    );
+    let _ = writeln!(
+        out,
+        "pub(crate) static SINGLE_BYTE: [&str; {SINGLE_LEN}] = ["
+    );
+    for s in &single {
+        let _ = writeln!(out, "    {s:?},");
+    }
+    out.push_str("];\n\n");
+    let _ = writeln!(
+        out,
+        "/// Double-byte tokens: table `tag - 0xEC`, index = second byte."
+    );
+    let _ = writeln!(
+        out,
+        "pub(crate) static DOUBLE_BYTE: [[&str; {DOUBLE_LEN}]; {DOUBLE_TABLES}] = ["
+    );
+    for table in &double {
+        out.push_str("    [\n");
+        for s in table {
+            let _ = writeln!(out, "        {s:?},");
+        }
+        out.push_str("    ],\n");
+    }
+    out.push_str("];\n\n");
+    let _ = writeln!(out, "/// Length in bytes of the longest token.");
+    let _ = writeln!(out, "pub(crate) const MAX_TOKEN_LEN: usize = {max_len};\n");
+    let _ = writeln!(out, "/// log2 of the number of slots in [`TOKEN_INDEX`].");
+    let _ = writeln!(
+        out,
+        "pub(crate) const TOKEN_INDEX_BITS: u32 = {INDEX_BITS};\n"
+    );
+    let _ = writeln!(
+        out,
+        "/// Open-addressing (linear probing) reverse index keyed by `token_hash`; each slot holds \
+         0 (empty), a single-byte index 1..=235, or 256 + 256 * table + index."
+    );
+    let _ = writeln!(
+        out,
+        "pub(crate) static TOKEN_INDEX: [u16; {INDEX_SLOTS}] = ["
+    );
+    for chunk in index.chunks(16) {
+        out.push_str("   ");
+        for code in chunk {
+            let _ = write!(out, " {code},");
+        }
+        out.push('\n');
+    }
+    out.push_str("];\n");
+
+    let dest = out_dir.join("wap_tokens.rs");
+    std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
+}

@@ -259,7 +259,10 @@ pub enum CheckedPayload {
     Login(Login),
 }
 
-fn exact<const N: usize>(field: &'static str, v: Option<&Vec<u8>>) -> Result<[u8; N], PayloadError> {
+fn exact<const N: usize>(
+    field: &'static str,
+    v: Option<&Vec<u8>>,
+) -> Result<[u8; N], PayloadError> {
     let v = v.ok_or(PayloadError::Missing(field))?;
     <[u8; N]>::try_from(v.as_slice()).map_err(|_| PayloadError::BadLength {
         field,
@@ -289,7 +292,8 @@ pub fn check_client_payload(bytes: &[u8]) -> Result<CheckedPayload, PayloadError
         }
         let identity_key = PublicKey::from_bytes(exact::<32>("eIdent", reg.e_ident.as_ref())?);
         let skey_id = exact::<3>("eSkeyID", reg.e_skey_id.as_ref())?;
-        let signed_prekey = PublicKey::from_bytes(exact::<32>("eSkeyVal", reg.e_skey_val.as_ref())?);
+        let signed_prekey =
+            PublicKey::from_bytes(exact::<32>("eSkeyVal", reg.e_skey_val.as_ref())?);
         let signature = exact::<64>("eSkeySig", reg.e_skey_sig.as_ref())?;
         if !identity_key.verify(&signed_prekey.to_djb(), &signature) {
             return Err(PayloadError::BadSignedPreKeySignature);
@@ -379,7 +383,10 @@ mod tests {
         }
         assert!(matches!(
             check_client_payload(&bad.encode_to_vec()),
-            Err(PayloadError::BadLength { field: "eIdent", .. })
+            Err(PayloadError::BadLength {
+                field: "eIdent",
+                ..
+            })
         ));
     }
 

@@ -132,7 +132,9 @@ impl VerifiedServer {
         now: u64,
     ) -> Result<Self, CertError> {
         let chain = CertChain::decode(chain_bytes).map_err(|e| CertError::Decode(e.to_string()))?;
-        let intermediate = chain.intermediate.ok_or(CertError::Missing("intermediate"))?;
+        let intermediate = chain
+            .intermediate
+            .ok_or(CertError::Missing("intermediate"))?;
         let leaf = chain.leaf.ok_or(CertError::Missing("leaf"))?;
         let (inter_details, inter_sig) = parts(&intermediate, "intermediate")?;
         let (leaf_details, leaf_sig) = parts(&leaf, "leaf")?;
@@ -326,7 +328,14 @@ mod tests {
     #[test]
     fn a_well_built_chain_verifies() {
         let mut f = fixture();
-        let chain = build_cert_chain(&f.root, &f.inter, &f.leaf.public, NOW - 10, NOW + 10, &mut f.rng);
+        let chain = build_cert_chain(
+            &f.root,
+            &f.inter,
+            &f.leaf.public,
+            NOW - 10,
+            NOW + 10,
+            &mut f.rng,
+        );
         let v = verify(&f, &chain).expect("valid");
         assert_eq!(v.static_key(), &f.leaf.public);
         assert_eq!(v.intermediate().key, f.inter.public);
@@ -336,7 +345,14 @@ mod tests {
     #[test]
     fn each_bad_chain_is_refused_with_its_reason() {
         let mut f = fixture();
-        let chain = build_cert_chain(&f.root, &f.inter, &f.leaf.public, NOW - 10, NOW + 10, &mut f.rng);
+        let chain = build_cert_chain(
+            &f.root,
+            &f.inter,
+            &f.leaf.public,
+            NOW - 10,
+            NOW + 10,
+            &mut f.rng,
+        );
 
         // Untrusted root.
         let other = KeyPair::generate(&mut f.rng);
@@ -356,11 +372,24 @@ mod tests {
         );
         // Expired / not yet valid.
         assert!(matches!(
-            VerifiedServer::verify(&chain, &f.leaf.public, &TrustRoot::new(f.root.public), NOW + 11),
-            Err(CertError::Expired { which: "intermediate", .. })
+            VerifiedServer::verify(
+                &chain,
+                &f.leaf.public,
+                &TrustRoot::new(f.root.public),
+                NOW + 11
+            ),
+            Err(CertError::Expired {
+                which: "intermediate",
+                ..
+            })
         ));
         assert!(matches!(
-            VerifiedServer::verify(&chain, &f.leaf.public, &TrustRoot::new(f.root.public), NOW - 11),
+            VerifiedServer::verify(
+                &chain,
+                &f.leaf.public,
+                &TrustRoot::new(f.root.public),
+                NOW - 11
+            ),
             Err(CertError::Expired { .. })
         ));
         // Leaf signed by someone else.
@@ -374,7 +403,10 @@ mod tests {
                 d.push(0x01);
             }
         }
-        assert_eq!(verify(&f, &c.encode_to_vec()), Err(CertError::IntermediateSignature));
+        assert_eq!(
+            verify(&f, &c.encode_to_vec()),
+            Err(CertError::IntermediateSignature)
+        );
         // Intermediate issuer serial not 0 (re-signed by the real root).
         let bad = tamper(&mut f, &chain, 1, |d| d.issuer_serial = Some(7), None);
         assert_eq!(verify(&f, &bad), Err(CertError::IntermediateIssuer(7)));
@@ -389,16 +421,25 @@ mod tests {
         );
         // Intermediate key of the wrong length.
         let bad = tamper(&mut f, &chain, 1, |d| d.key = Some(vec![1; 31]), None);
-        assert_eq!(verify(&f, &bad), Err(CertError::BadLength("intermediate key")));
+        assert_eq!(
+            verify(&f, &bad),
+            Err(CertError::BadLength("intermediate key"))
+        );
         // Missing parts and short signatures.
         let mut c = CertChain::decode(chain.as_slice()).expect("decodes");
         c.leaf = None;
-        assert_eq!(verify(&f, &c.encode_to_vec()), Err(CertError::Missing("leaf")));
+        assert_eq!(
+            verify(&f, &c.encode_to_vec()),
+            Err(CertError::Missing("leaf"))
+        );
         let mut c = CertChain::decode(chain.as_slice()).expect("decodes");
         if let Some(l) = c.leaf.as_mut() {
             l.signature = Some(vec![0; 63]);
         }
-        assert_eq!(verify(&f, &c.encode_to_vec()), Err(CertError::BadLength("leaf")));
+        assert_eq!(
+            verify(&f, &c.encode_to_vec()),
+            Err(CertError::BadLength("leaf"))
+        );
         // Not a protobuf at all.
         assert!(matches!(verify(&f, &[0xff; 5]), Err(CertError::Decode(_))));
     }

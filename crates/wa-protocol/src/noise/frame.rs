@@ -124,7 +124,8 @@ impl FrameDecoder {
         let Some(header) = rest.get(..FRAME_HEADER_LEN) else {
             return Ok(None);
         };
-        let len = usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+        let len =
+            usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
         if len > self.max_len {
             return Err(FrameError::TooLarge {
                 len,
@@ -152,7 +153,9 @@ impl FrameDecoder {
                 if block[2..4] != [0, 1] {
                     return Err(FrameError::BadIntro(block.to_vec()));
                 }
-                let len = usize::from(block[4]) << 16 | usize::from(block[5]) << 8 | usize::from(block[6]);
+                let len = usize::from(block[4]) << 16
+                    | usize::from(block[5]) << 8
+                    | usize::from(block[6]);
                 if len > MAX_ROUTING_LEN {
                     return Err(FrameError::TooLarge {
                         len,

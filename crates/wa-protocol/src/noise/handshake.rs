@@ -327,10 +327,7 @@ mod tests {
         let (state, hello) = client_hello_and_state();
         let mut wire = WA_HEADER.to_vec();
         encode_frame(&hello, &mut wire).expect("fits");
-        assert_eq!(
-            wire,
-            get("wire1 (client->server, first ws message) ")
-        );
+        assert_eq!(wire, get("wire1 (client->server, first ws message) "));
         assert_eq!(state.sym.h().to_vec(), get("h after client e "));
     }
 

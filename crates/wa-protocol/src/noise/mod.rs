@@ -17,15 +17,17 @@
 
 mod cert;
 mod frame;
+mod framed;
 mod handshake;
 mod symmetric;
 mod transport;
 
 pub use cert::{build_cert_chain, CertError, CertInfo, TrustRoot, VerifiedServer};
 pub use frame::{encode_frame, FrameDecoder, FrameError, Intro, FRAME_HEADER_LEN, MAX_FRAME_LEN};
+pub use framed::FramedTransport;
 pub use handshake::{
-    ClientFinished, HandshakeError, Initiator, InitiatorAwaitFinish, InitiatorAwaitServerHello, Responder,
-    ResponderAwaitClientHello, ResponderAwaitFinish,
+    ClientFinished, HandshakeError, Initiator, InitiatorAwaitFinish, InitiatorAwaitServerHello,
+    Responder, ResponderAwaitClientHello, ResponderAwaitFinish,
 };
 pub use transport::{TransportCipher, TAG_LEN};
 
@@ -52,7 +54,14 @@ mod tests {
         let root = KeyPair::generate(&mut rng);
         let inter = KeyPair::generate(&mut rng);
         let server_static = KeyPair::generate(&mut rng);
-        let chain = build_cert_chain(&root, &inter, &server_static.public, NOW - 1, NOW + 1, &mut rng);
+        let chain = build_cert_chain(
+            &root,
+            &inter,
+            &server_static.public,
+            NOW - 1,
+            NOW + 1,
+            &mut rng,
+        );
         let noise_key = KeyPair::generate(&mut rng);
 
         let (client, hello) = Initiator::start(KeyPair::generate(&mut rng));
@@ -122,7 +131,14 @@ mod tests {
         let root = KeyPair::generate(&mut rng);
         let inter = KeyPair::generate(&mut rng);
         let server_static = KeyPair::generate(&mut rng);
-        let chain = build_cert_chain(&root, &inter, &server_static.public, NOW - 1, NOW + 1, &mut rng);
+        let chain = build_cert_chain(
+            &root,
+            &inter,
+            &server_static.public,
+            NOW - 1,
+            NOW + 1,
+            &mut rng,
+        );
         let (client, hello) = Initiator::start(KeyPair::generate(&mut rng));
         let (_, mut server_hello) = Responder::start(server_static, chain)
             .read_client_hello(&hello, KeyPair::generate(&mut rng))

@@ -217,7 +217,9 @@ impl fmt::Debug for KeyPair {
 /// Convenience: the Edwards point of a public key with sign bit 0, for tests and diagnostics.
 #[doc(hidden)]
 pub fn edwards_y(public: &PublicKey) -> Option<CompressedEdwardsY> {
-    MontgomeryPoint(public.0).to_edwards(0).map(|p| p.compress())
+    MontgomeryPoint(public.0)
+        .to_edwards(0)
+        .map(|p| p.compress())
 }
 
 #[cfg(test)]
@@ -262,15 +264,19 @@ mod tests {
             "c097248412e58bf05df487968205132794178e367637f5818f81e0e6ce73e865",
         ));
         assert_eq!(private.public_key(), public);
-        let message = hex::decode("05edce9d9c415ca78cb7252e72c2c4a554d3eb29485a0e1d503118d1a82d99fb4a")
-            .expect("hex");
+        let message =
+            hex::decode("05edce9d9c415ca78cb7252e72c2c4a554d3eb29485a0e1d503118d1a82d99fb4a")
+                .expect("hex");
         let sig: [u8; 64] = h("5de88ca9a89b4a115da79109c67c9c7464a3e4180274f1cb8c63c2984e286dfbede82deb9dcd9fae0bfbb821569b3d9001bd8130cd11d486cef047bd60b86e88");
         assert_eq!(sig[63] & 0x80, 0x80, "vector exercises the sign bit");
         assert!(public.verify(&message, &sig));
         for bit in 0..512 {
             let mut bad = sig;
             bad[bit / 8] ^= 1 << (bit % 8);
-            assert!(!public.verify(&message, &bad), "bit {bit} flipped still verifies");
+            assert!(
+                !public.verify(&message, &bad),
+                "bit {bit} flipped still verifies"
+            );
         }
         assert!(!public.verify(&message[1..], &sig));
         assert!(!public.verify(&message, &sig[..63]));

@@ -1,0 +1,202 @@
+//! WebSocket + Noise: the authenticated pipe to a WhatsApp (or wa-sim) server.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use wa_protocol::binary::{Limits, Node};
+use wa_protocol::noise::{
+    encode_frame, FrameDecoder, FramedTransport, Initiator, TrustRoot, VerifiedServer,
+    MAX_FRAME_LEN, WA_HEADER,
+};
+use wa_protocol::signal::KeyPair;
+
+/// The production WebSocket endpoint.
+pub const PRODUCTION_URL: &str = "wss://web.whatsapp.com/ws/chat";
+
+/// The `Origin` header WhatsApp Web sends.
+pub const ORIGIN: &str = "https://web.whatsapp.com";
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// WebSocket URL (`ws://` for wa-sim; production is [`PRODUCTION_URL`]).
+    pub url: String,
+    /// The key the server's certificate chain must lead to.
+    pub trust: TrustRoot,
+    /// Time allowed for the WebSocket upgrade and for each handshake message (20 s like the
+    /// references).
+    pub handshake_timeout: Duration,
+    /// Largest frame accepted from the server.
+    pub max_frame: usize,
+    /// Caps for decoding received nodes.
+    pub limits: Limits,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            url: PRODUCTION_URL.to_owned(),
+            trust: TrustRoot::production(),
+            handshake_timeout: Duration::from_secs(20),
+            max_frame: MAX_FRAME_LEN,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What can go wrong on the client's pipe, grouped by cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The network or WebSocket layer failed (transient).
+    #[error("websocket: {0}")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    /// The server broke the protocol or failed authentication (peer).
+    #[error("protocol: {0}")]
+    Protocol(#[from] wa_protocol::Error),
+    /// The server did not answer in time (transient).
+    #[error("timed out during the {0}")]
+    Timeout(&'static str),
+    /// The server closed the connection (transient).
+    #[error("connection closed by the server")]
+    Closed,
+    /// The URL is not a valid WebSocket URL (caller).
+    #[error("bad server URL: {0}")]
+    BadUrl(String),
+}
+
+impl ClientError {
+    /// Whether reconnecting may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ClientError::WebSocket(_) | ClientError::Timeout(_) | ClientError::Closed
+        )
+    }
+}
+
+impl From<wa_protocol::noise::HandshakeError> for ClientError {
+    fn from(e: wa_protocol::noise::HandshakeError) -> Self {
+        ClientError::Protocol(e.into())
+    }
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// An authenticated connection: sends and receives binary nodes.
+pub struct NoiseSocket {
+    ws: Ws,
+    transport: FramedTransport,
+    server: VerifiedServer,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+async fn next_frame(ws: &mut Ws, decoder: &mut FrameDecoder) -> Result<Vec<u8>, ClientError> {
+    loop {
+        if let Some(frame) = decoder.next_frame().map_err(wa_protocol::Error::from)? {
+            return Ok(frame);
+        }
+        match ws.next().await {
+            Some(Ok(Message::Binary(data))) => decoder.push(&data),
+            Some(Ok(Message::Close(_))) | None => return Err(ClientError::Closed),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+        }
+    }
+}
+
+/// Connects to `options.url`, runs the Noise handshake with `noise_key` as our static key and
+/// `client_payload` (a serialised ClientPayload) as the final handshake payload.
+pub async fn connect(
+    options: &ConnectOptions,
+    noise_key: &KeyPair,
+    client_payload: &[u8],
+) -> Result<NoiseSocket, ClientError> {
+    let mut request = options
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| ClientError::BadUrl(e.to_string()))?;
+    request
+        .headers_mut()
+        .insert("Origin", HeaderValue::from_static(ORIGIN));
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(options.max_frame + 64))
+        .max_frame_size(Some(options.max_frame + 64));
+    let timeout = options.handshake_timeout;
+    let (mut ws, _) = tokio::time::timeout(
+        timeout,
+        tokio_tungstenite::connect_async_with_config(request, Some(ws_config), false),
+    )
+    .await
+    .map_err(|_| ClientError::Timeout("websocket upgrade"))??;
+
+    let (state, hello) = Initiator::start(KeyPair::generate(&mut StdRng::from_entropy()));
+    let mut first = WA_HEADER.to_vec();
+    encode_frame(&hello, &mut first).map_err(wa_protocol::Error::from)?;
+    ws.send(Message::binary(first)).await?;
+
+    let mut decoder = FrameDecoder::for_client(options.max_frame);
+    let server_hello = tokio::time::timeout(timeout, next_frame(&mut ws, &mut decoder))
+        .await
+        .map_err(|_| ClientError::Timeout("server hello"))??;
+    let state = state.read_server_hello(&server_hello, &options.trust, unix_now())?;
+    let server = *state.server();
+    let (cipher, finish) = state.write_client_finish(noise_key, client_payload)?;
+    let mut out = Vec::new();
+    encode_frame(&finish, &mut out).map_err(wa_protocol::Error::from)?;
+    ws.send(Message::binary(out)).await?;
+    Ok(NoiseSocket {
+        ws,
+        transport: FramedTransport::new(cipher, decoder, options.limits.clone()),
+        server,
+    })
+}
+
+impl NoiseSocket {
+    /// What the certificate chain proved about the server.
+    pub fn server(&self) -> &VerifiedServer {
+        &self.server
+    }
+
+    /// Encrypts and sends one node.
+    pub async fn send_node(&mut self, node: &Node) -> Result<(), ClientError> {
+        let mut out = Vec::new();
+        self.transport.encode_node(node, &mut out)?;
+        self.ws.send(Message::binary(out)).await?;
+        Ok(())
+    }
+
+    /// Waits for the next node; `Ok(None)` when the server closed the connection cleanly.
+    pub async fn next_node(&mut self) -> Result<Option<Node>, ClientError> {
+        loop {
+            if let Some(node) = self.transport.next_node()? {
+                return Ok(Some(node));
+            }
+            match self.ws.next().await {
+                Some(Ok(Message::Binary(data))) => self.transport.push(&data),
+                Some(Ok(Message::Close(_))) | None => return Ok(None),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Closes the WebSocket politely.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
