@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 use wa_client::{connect, ClientError, ConnectOptions};
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::noise::{CertError, HandshakeError, TrustRoot};
+use wa_protocol::pairing::stanza::PairDevice;
 use wa_protocol::payload::{
     login_payload, registration_payload, CheckedPayload, ClientIdentity, RegistrationKeys,
 };
@@ -85,6 +86,15 @@ async fn registration_handshake_and_nodes_both_ways() {
     assert_eq!(client_static, noise_key.public);
     assert_eq!(reg.keys, keys);
 
+    // A registration is answered with pair-device refs (the QR codes to show).
+    let first = tokio::time::timeout(DEADLINE, socket.next_node())
+        .await
+        .expect("node in time")
+        .expect("decodes")
+        .expect("not closed");
+    let refs = PairDevice::from_node(&first).expect("a pair-device IQ");
+    assert_eq!(refs.refs.len(), 6);
+
     let ping = Node::new("iq")
         .with_attr("id", "1.2-3")
         .with_attr("xmlns", "w:p")
@@ -98,6 +108,13 @@ async fn registration_handshake_and_nodes_both_ways() {
     })
     .await;
     assert_eq!(got, ping);
+    let pong = tokio::time::timeout(DEADLINE, socket.next_node())
+        .await
+        .expect("node in time")
+        .expect("decodes")
+        .expect("not closed");
+    assert_eq!(pong.attr_str("id"), Some("1.2-3"));
+    assert_eq!(pong.attr_str("type"), Some("result"));
 
     let pair = Node::new("iq")
         .with_attr("from", Jid::server_jid(Server::WhatsApp))

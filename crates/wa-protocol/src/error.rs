@@ -31,6 +31,12 @@ pub enum Error {
     /// A protobuf message from the peer does not decode.
     #[error("protobuf: {0}")]
     Protobuf(#[from] prost::DecodeError),
+    /// A stanza lacks what its kind requires (peer).
+    #[error("stanza: {0}")]
+    Stanza(#[from] crate::stanza::StanzaError),
+    /// Pairing failed (peer: bad HMAC or signature, malformed pairing stanza).
+    #[error("pairing: {0}")]
+    Pair(#[from] crate::pairing::PairError),
     /// A received ClientPayload breaks the rules of its kind (peer).
     #[error("client payload: {0}")]
     Payload(#[from] crate::payload::PayloadError),

@@ -15,17 +15,21 @@
 //!
 //! Modules: [`binary`] (node codec, JIDs, token tables generated from `data/tokens.json`),
 //! [`noise`] (handshake, certificates, framing, transport cipher), [`pb`] (generated protobuf),
-//! [`signal`] (Curve25519 keys and XEdDSA), [`payload`] (ClientPayload builders and checks),
-//! [`fuzzing`] (entry points shared by the fuzz targets and the corpus replay test).
+//! [`signal`] (Curve25519 keys and XEdDSA), [`stanza`] (typed stanza builders and parsers), [`payload`] (ClientPayload builders and checks),
+//! [`pairing`] (QR and pair-code linking, ADV identities, both roles), [`connection`] (the
+//! per-connection state machine: handshake, login, pairing, keepalive, IQs), [`fuzzing`] (entry points shared by the fuzz targets and the corpus replay test).
 
 #![forbid(unsafe_code)]
 
 pub mod binary;
+pub mod connection;
 mod error;
 pub mod fuzzing;
 pub mod noise;
+pub mod pairing;
 pub mod payload;
 pub mod pb;
 pub mod signal;
+pub mod stanza;
 
 pub use error::{Error, Fault};

@@ -1,24 +1,29 @@
-//! The listener, the per-connection front door and the event stream for harnesses.
+//! The listener (WebSocket and admin HTTP on one port), the shared state and the event stream.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::response::IntoResponse;
+use axum::Router;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
-use wa_protocol::binary::{Limits, Node};
-use wa_protocol::noise::{
-    build_cert_chain, encode_frame, FrameDecoder, FramedTransport, Intro, Responder, TrustRoot,
-    MAX_FRAME_LEN,
-};
-use wa_protocol::payload::{check_client_payload, CheckedPayload, PayloadError};
+use wa_protocol::binary::{Jid, Node, Server};
+use wa_protocol::noise::{build_cert_chain, Intro, TrustRoot, MAX_FRAME_LEN};
+use wa_protocol::pairing::stanza::PairSuccess;
+use wa_protocol::pairing::QrData;
+use wa_protocol::payload::{CheckedPayload, PayloadError};
 use wa_protocol::signal::{KeyPair, PublicKey};
+use wa_protocol::stanza::server_jid;
+
+use crate::conn::{self, unix_now};
+use crate::world::{Account, AwaitingSign, Companion, Counters, Faults, World};
 
 /// Identifies one client connection for the lifetime of the server.
 pub type ConnId = u64;
@@ -28,8 +33,8 @@ pub type ConnId = u64;
 pub struct SimConfig {
     /// Where to listen; port 0 lets the OS choose.
     pub bind: SocketAddr,
-    /// Seed for every key the server makes (root, certificates, ephemerals): a given seed gives
-    /// a reproducible server identity. `None` draws from the OS.
+    /// Seed for every key the server makes (root, certificates, ephemerals, phones): a given
+    /// seed gives a reproducible server identity. `None` draws from the OS.
     pub seed: Option<u64>,
     /// Time a client has for each handshake message.
     pub handshake_timeout: Duration,
@@ -48,7 +53,7 @@ impl Default for SimConfig {
     }
 }
 
-/// Errors starting the simulator.
+/// Errors of the simulator's API.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SimError {
@@ -60,6 +65,21 @@ pub enum SimError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// No account with this phone number.
+    #[error("no account {0}")]
+    NoAccount(String),
+    /// The QR text does not parse.
+    #[error("bad QR: {0}")]
+    BadQr(String),
+    /// No connection is showing this QR ref (expired, or never shown).
+    #[error("no pending pairing for this QR")]
+    UnknownQr,
+    /// The QR's keys differ from what the connection proved in its handshake.
+    #[error("QR keys do not match the connection")]
+    QrMismatch,
+    /// No such device or connection.
+    #[error("not found: {0}")]
+    NotFound(String),
 }
 
 /// What the simulator reports to its harness.
@@ -84,6 +104,41 @@ pub enum SimEvent {
         /// The checked payload, or why it was refused (the connection is then closed).
         payload: Result<CheckedPayload, PayloadError>,
     },
+    /// A companion finished pairing (pair-device-sign verified); 515 follows.
+    Paired {
+        /// Connection id.
+        conn: ConnId,
+        /// The companion's device JID.
+        jid: Jid,
+    },
+    /// Pairing failed on this connection.
+    PairingFailed {
+        /// Connection id.
+        conn: ConnId,
+        /// Why.
+        error: String,
+    },
+    /// A companion logged in (`<success>` sent).
+    LoggedIn {
+        /// Connection id.
+        conn: ConnId,
+        /// The companion's device JID.
+        jid: Jid,
+    },
+    /// A companion uploaded prekeys.
+    PreKeysUploaded {
+        /// Connection id.
+        conn: ConnId,
+        /// How many one-time prekeys.
+        count: usize,
+    },
+    /// A companion was removed (by itself or by the phone).
+    DeviceRemoved {
+        /// Connection id (0 if it was offline).
+        conn: ConnId,
+        /// The removed device.
+        jid: Jid,
+    },
     /// The handshake or the transport failed; the connection was closed.
     ProtocolError {
         /// Connection id.
@@ -105,33 +160,59 @@ pub enum SimEvent {
     },
 }
 
-struct Shared {
+/// What the server pushes into a connection from outside its own loop.
+pub(crate) enum Outgoing {
+    Node(Node),
+    Close,
+}
+
+pub(crate) struct Shared {
     rng: Mutex<StdRng>,
-    static_key: KeyPair,
-    cert_chain: Vec<u8>,
-    config: SimConfig,
+    pub(crate) static_key: KeyPair,
+    pub(crate) cert_chain: Vec<u8>,
+    pub(crate) config: SimConfig,
     events: broadcast::Sender<SimEvent>,
-    outboxes: Mutex<HashMap<ConnId, mpsc::UnboundedSender<Node>>>,
-    next_conn: Mutex<ConnId>,
+    conns: Mutex<HashMap<ConnId, mpsc::UnboundedSender<Outgoing>>>,
+    next_conn: AtomicU64,
+    next_iq: AtomicU64,
+    world: Mutex<World>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
 }
 
 impl Shared {
-    fn emit(&self, event: SimEvent) {
+    pub(crate) fn emit(&self, event: SimEvent) {
         // No subscriber is fine: events are for harnesses that ask.
         let _ = self.events.send(event);
     }
 
-    fn fork_rng(&self) -> StdRng {
+    pub(crate) fn fork_rng(&self) -> StdRng {
         let mut seed = [0u8; 32];
-        match self.rng.lock() {
-            Ok(mut rng) => rng.fill_bytes(&mut seed),
-            Err(poisoned) => poisoned.into_inner().fill_bytes(&mut seed),
-        }
+        lock(&self.rng).fill_bytes(&mut seed);
         StdRng::from_seed(seed)
+    }
+
+    pub(crate) fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        f(&mut lock(&self.world))
+    }
+
+    pub(crate) fn next_iq_id(&self) -> String {
+        format!("sim-{}", self.next_iq.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn push(&self, conn: ConnId, out: Outgoing) -> bool {
+        lock(&self.conns)
+            .get(&conn)
+            .is_some_and(|tx| tx.send(out).is_ok())
     }
 }
 
-/// A running simulator. Dropping it stops the listener.
+/// A running simulator. Dropping it stops the listener and closes every connection.
 pub struct SimServer {
     addr: SocketAddr,
     root: KeyPair,
@@ -149,9 +230,7 @@ impl SimServer {
         let root = KeyPair::generate(&mut rng);
         let intermediate = KeyPair::generate(&mut rng);
         let static_key = KeyPair::generate(&mut rng);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = unix_now();
         let cert_chain = build_cert_chain(
             &root,
             &intermediate,
@@ -170,18 +249,34 @@ impl SimServer {
             addr: config.bind,
             source,
         })?;
-        let (events, _) = broadcast::channel(4096);
+        let (events, _) = broadcast::channel(1 << 16);
         let shared = Arc::new(Shared {
             rng: Mutex::new(rng),
             static_key,
             cert_chain,
             config,
             events,
-            outboxes: Mutex::new(HashMap::new()),
-            next_conn: Mutex::new(1),
+            conns: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(1),
+            next_iq: AtomicU64::new(1),
+            world: Mutex::new(World::default()),
         });
-        let (stop, stopped) = oneshot::channel();
-        tokio::spawn(accept_loop(listener, Arc::clone(&shared), stopped));
+        let app = crate::admin::routes()
+            .fallback(ws_handler)
+            .with_state(Arc::clone(&shared));
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(error) = serve.await {
+                tracing::warn!(%error, "wa-sim listener failed");
+            }
+        });
         tracing::info!(%addr, root = %hex::encode(root.public.as_bytes()), "wa-sim listening");
         Ok(Self {
             addr,
@@ -201,6 +296,11 @@ impl SimServer {
         format!("ws://{}/ws/chat", self.addr)
     }
 
+    /// The base URL of the admin API.
+    pub fn admin_url(&self) -> String {
+        format!("http://{}/admin", self.addr)
+    }
+
     /// The root public key of the server's certificate chain: what clients must trust.
     pub fn root_key(&self) -> PublicKey {
         self.root.public
@@ -218,11 +318,87 @@ impl SimServer {
 
     /// Sends a node to a connected client. Returns `false` if the connection is gone.
     pub fn send(&self, conn: ConnId, node: Node) -> bool {
-        let outboxes = match self.shared.outboxes.lock() {
-            Ok(o) => o,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        outboxes.get(&conn).is_some_and(|tx| tx.send(node).is_ok())
+        self.shared.push(conn, Outgoing::Node(node))
+    }
+
+    /// Closes a connection abruptly (a transient drop, as the client sees it).
+    pub fn drop_connection(&self, conn: ConnId) -> bool {
+        self.shared.push(conn, Outgoing::Close)
+    }
+
+    /// Creates an account with a simulated primary phone (idempotent).
+    pub fn create_account(&self, phone: &str) -> AccountInfo {
+        let mut rng = self.shared.fork_rng();
+        let a = self.shared.with_world(|w| w.create_account(phone, &mut rng));
+        AccountInfo::from(&a)
+    }
+
+    /// The account's public state.
+    pub fn account(&self, phone: &str) -> Option<AccountInfo> {
+        self.shared.with_world(|w| w.account(phone).map(AccountInfo::from))
+    }
+
+    /// The phone scans a QR code: it signs the companion and sends pair-success to the
+    /// connection showing that QR. Returns the companion's device JID.
+    pub fn scan(&self, phone: &str, qr: &str) -> Result<Jid, SimError> {
+        scan(&self.shared, phone, qr)
+    }
+
+    /// The phone unlinks a companion: `<stream:error code=401><conflict type=device_removed>`
+    /// to its connections, and the device is forgotten.
+    pub fn remove_device(&self, phone: &str, device: u8) -> Result<(), SimError> {
+        remove_device(&self.shared, phone, device)
+    }
+
+    /// Another client logged in with the same credentials: `<conflict type="replaced"/>`.
+    pub fn replace_connection(&self, conn: ConnId) -> bool {
+        let node = Node::new("stream:error")
+            .with_children(vec![Node::new("conflict").with_attr("type", "replaced")]);
+        self.shared.push(conn, Outgoing::Node(node)) && self.shared.push(conn, Outgoing::Close)
+    }
+
+    /// Sends `<stream:error code=…>` and closes the connection.
+    pub fn stream_error(&self, conn: ConnId, code: u16) -> bool {
+        let node = Node::new("stream:error").with_attr("code", code.to_string());
+        self.shared.push(conn, Outgoing::Node(node)) && self.shared.push(conn, Outgoing::Close)
+    }
+
+    /// Tells a connection its prekey stock is low (`<notification type=encrypt><count>`).
+    pub fn notify_prekey_count(&self, conn: ConnId, count: u32) -> bool {
+        let node = Node::new("notification")
+            .with_attr("from", server_jid())
+            .with_attr("type", "encrypt")
+            .with_attr("id", self.shared.next_iq_id())
+            .with_attr("t", unix_now().to_string())
+            .with_children(vec![Node::new("count").with_attr("value", count.to_string())]);
+        self.shared.push(conn, Outgoing::Node(node))
+    }
+
+    /// Sends a server ping (`urn:xmpp:ping`) to a connection.
+    pub fn ping(&self, conn: ConnId) -> bool {
+        let node = Node::new("iq")
+            .with_attr("from", server_jid())
+            .with_attr("id", self.shared.next_iq_id())
+            .with_attr("type", "get")
+            .with_attr("xmlns", "urn:xmpp:ping")
+            .with_attr("t", unix_now().to_string());
+        self.shared.push(conn, Outgoing::Node(node))
+    }
+
+    /// Sets an account's fault switches.
+    pub fn set_faults(&self, phone: &str, faults: Faults) -> Result<(), SimError> {
+        self.shared.with_world(|w| {
+            let a = w
+                .account_mut(phone)
+                .ok_or_else(|| SimError::NoAccount(phone.to_owned()))?;
+            a.faults = faults;
+            Ok(())
+        })
+    }
+
+    /// Stanza counters so far.
+    pub fn counters(&self) -> Counters {
+        self.shared.with_world(|w| w.counters())
     }
 
     /// Stops accepting connections and closes the open ones.
@@ -234,11 +410,9 @@ impl SimServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let mut outboxes = match self.shared.outboxes.lock() {
-            Ok(o) => o,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        outboxes.clear();
+        for (_, tx) in lock(&self.shared.conns).drain() {
+            let _ = tx.send(Outgoing::Close);
+        }
     }
 }
 
@@ -248,159 +422,163 @@ impl Drop for SimServer {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut stopped: oneshot::Receiver<()>,
-) {
-    loop {
-        tokio::select! {
-            _ = &mut stopped => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let conn = {
-                        let mut next = match shared.next_conn.lock() {
-                            Ok(n) => n,
-                            Err(p) => p.into_inner(),
-                        };
-                        let id = *next;
-                        *next += 1;
-                        id
-                    };
-                    tokio::spawn(serve_connection(stream, peer, conn, Arc::clone(&shared)));
-                }
-                Err(error) => tracing::warn!(%error, "accept failed"),
+/// An account as the harness sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccountInfo {
+    /// Phone number.
+    pub phone: String,
+    /// LID user.
+    pub lid: String,
+    /// Linked companion device numbers.
+    pub devices: Vec<u8>,
+    /// One-time prekeys each companion has on the server.
+    pub prekeys: Vec<(u8, usize)>,
+}
+
+impl From<&Account> for AccountInfo {
+    fn from(a: &Account) -> Self {
+        Self {
+            phone: a.phone.clone(),
+            lid: a.lid.clone(),
+            devices: a.companions.keys().copied().collect(),
+            prekeys: a
+                .companions
+                .iter()
+                .map(|(d, c)| (*d, c.bundle.as_ref().map_or(0, |b| b.prekeys.len())))
+                .collect(),
+        }
+    }
+}
+
+pub(crate) fn scan(shared: &Shared, phone: &str, qr: &str) -> Result<Jid, SimError> {
+    let qr = QrData::parse(qr).map_err(|e| SimError::BadQr(e.to_string()))?;
+    let mut rng = shared.fork_rng();
+    let (conn, node, jid) = shared.with_world(|w| {
+        let pending = w
+            .pending
+            .get(&qr.pairing_ref)
+            .cloned()
+            .ok_or(SimError::UnknownQr)?;
+        if pending.noise_pub != qr.noise_pub || pending.identity_pub != qr.identity_pub {
+            return Err(SimError::QrMismatch);
+        }
+        let account = w
+            .account(phone)
+            .cloned()
+            .ok_or_else(|| SimError::NoAccount(phone.to_owned()))?;
+        let (device, key_index) = w
+            .reserve_device(phone)
+            .ok_or_else(|| SimError::NoAccount(phone.to_owned()))?;
+        let device_identity = wa_protocol::pairing::sign_companion(
+            &account.primary.identity,
+            &qr.identity_pub,
+            &qr.adv_secret,
+            rng.next_u32(),
+            unix_now(),
+            key_index,
+            &mut rng,
+        );
+        let id = format!("sim-pair-{}", rng.next_u32());
+        let jid = Jid::device(phone.to_owned(), u16::from(device), Server::WhatsApp);
+        let node = PairSuccess {
+            id: id.clone(),
+            t: Some(unix_now()),
+            device_identity,
+            platform: Some("android".to_owned()),
+            device: jid.clone(),
+            lid: Some(Jid::device(account.lid.clone(), u16::from(device), Server::Lid)),
+            business_name: None,
+            client_props: None,
+        }
+        .to_node();
+        w.awaiting_sign.insert(
+            pending.conn,
+            AwaitingSign {
+                phone: phone.to_owned(),
+                companion: Companion {
+                    device,
+                    key_index,
+                    noise_pub: qr.noise_pub,
+                    identity_pub: qr.identity_pub,
+                    bundle: None,
+                },
+                iq_id: id,
             },
-        }
+        );
+        Ok((pending.conn, node, jid))
+    })?;
+    if shared.push(conn, Outgoing::Node(node)) {
+        Ok(jid)
+    } else {
+        Err(SimError::UnknownQr)
     }
 }
 
-/// Why a connection ended early.
-#[derive(Debug, thiserror::Error)]
-enum ConnError {
-    #[error("websocket: {0}")]
-    Ws(#[from] tokio_tungstenite::tungstenite::Error),
-    #[error("protocol: {0}")]
-    Protocol(#[from] wa_protocol::Error),
-    #[error("handshake timed out")]
-    Timeout,
-    #[error("client closed during the handshake")]
-    ClosedEarly,
-}
-
-impl From<wa_protocol::noise::HandshakeError> for ConnError {
-    fn from(e: wa_protocol::noise::HandshakeError) -> Self {
-        ConnError::Protocol(e.into())
-    }
-}
-
-type WsStream = tokio_tungstenite::WebSocketStream<TcpStream>;
-
-async fn serve_connection(stream: TcpStream, peer: SocketAddr, conn: ConnId, shared: Arc<Shared>) {
-    let ws_config = WebSocketConfig::default()
-        .max_message_size(Some(shared.config.max_frame + 64))
-        .max_frame_size(Some(shared.config.max_frame + 64));
-    let ws = match tokio_tungstenite::accept_async_with_config(stream, Some(ws_config)).await {
-        Ok(ws) => ws,
-        Err(error) => {
-            tracing::debug!(%peer, %error, "websocket upgrade failed");
-            return;
+pub(crate) fn remove_device(shared: &Shared, phone: &str, device: u8) -> Result<(), SimError> {
+    let conns: Vec<ConnId> = shared.with_world(|w| {
+        let a = w
+            .account_mut(phone)
+            .ok_or_else(|| SimError::NoAccount(phone.to_owned()))?;
+        if a.companions.remove(&device).is_none() {
+            return Err(SimError::NotFound(format!("{phone}:{device}")));
         }
-    };
-    shared.emit(SimEvent::Connected { conn, peer });
-    if let Err(error) = run_connection(ws, conn, &shared).await {
-        tracing::debug!(conn, %error, "connection ended with an error");
-        shared.emit(SimEvent::ProtocolError {
-            conn,
-            error: error.to_string(),
+        Ok(w.logged_in
+            .iter()
+            .filter(|(_, (p, d))| p == phone && *d == device)
+            .map(|(c, _)| *c)
+            .collect())
+    })?;
+    let jid = Jid::device(phone.to_owned(), u16::from(device), Server::WhatsApp);
+    if conns.is_empty() {
+        shared.emit(SimEvent::DeviceRemoved {
+            conn: 0,
+            jid: jid.clone(),
         });
     }
-    if let Ok(mut outboxes) = shared.outboxes.lock() {
-        outboxes.remove(&conn);
+    for conn in conns {
+        let node = Node::new("stream:error")
+            .with_attr("code", "401")
+            .with_children(vec![Node::new("conflict").with_attr("type", "device_removed")]);
+        shared.push(conn, Outgoing::Node(node));
+        shared.push(conn, Outgoing::Close);
+        shared.emit(SimEvent::DeviceRemoved {
+            conn,
+            jid: jid.clone(),
+        });
     }
-    shared.emit(SimEvent::Disconnected { conn });
+    Ok(())
 }
 
-/// Reads WebSocket messages until the decoder yields a frame or the deadline passes.
-async fn next_handshake_frame(
-    ws: &mut WsStream,
-    decoder: &mut FrameDecoder,
-    timeout: Duration,
-) -> Result<Vec<u8>, ConnError> {
-    let read = async {
-        loop {
-            if let Some(frame) = decoder.next_frame().map_err(wa_protocol::Error::from)? {
-                return Ok(frame);
+async fn ws_handler(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    upgrade: WebSocketUpgrade,
+) -> impl IntoResponse {
+    let limit = shared.config.max_frame + 64;
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| async move {
+            let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            lock(&shared.conns).insert(conn, tx);
+            shared.emit(SimEvent::Connected { conn, peer });
+            if let Err(error) = conn::run(socket, conn, Arc::clone(&shared), &mut rx).await {
+                tracing::debug!(conn, %error, "connection ended with an error");
+                shared.emit(SimEvent::ProtocolError {
+                    conn,
+                    error: error.to_string(),
+                });
             }
-            match ws.next().await {
-                Some(Ok(Message::Binary(data))) => decoder.push(&data),
-                Some(Ok(Message::Close(_))) | None => return Err(ConnError::ClosedEarly),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.into()),
-            }
-        }
-    };
-    tokio::time::timeout(timeout, read)
-        .await
-        .map_err(|_| ConnError::Timeout)?
+            lock(&shared.conns).remove(&conn);
+            shared.with_world(|w| {
+                w.logged_in.remove(&conn);
+                w.pending.retain(|_, p| p.conn != conn);
+                w.awaiting_sign.remove(&conn);
+            });
+            shared.emit(SimEvent::Disconnected { conn });
+        })
 }
 
-async fn run_connection(mut ws: WsStream, conn: ConnId, shared: &Shared) -> Result<(), ConnError> {
-    let mut rng = shared.fork_rng();
-    let timeout = shared.config.handshake_timeout;
-    let mut decoder = FrameDecoder::for_server(shared.config.max_frame);
-
-    let hello = next_handshake_frame(&mut ws, &mut decoder, timeout).await?;
-    let responder = Responder::start(shared.static_key.clone(), shared.cert_chain.clone());
-    let (await_finish, server_hello) =
-        responder.read_client_hello(&hello, KeyPair::generate(&mut rng))?;
-    let mut out = Vec::new();
-    encode_frame(&server_hello, &mut out).map_err(wa_protocol::Error::from)?;
-    ws.send(Message::binary(out)).await?;
-
-    let finish = next_handshake_frame(&mut ws, &mut decoder, timeout).await?;
-    let done = await_finish.read_client_finish(&finish)?;
-    let intro = decoder.intro().cloned().unwrap_or(Intro::Plain);
-    let payload = check_client_payload(&done.payload);
-    let refused = payload.is_err();
-    shared.emit(SimEvent::ClientPayload {
-        conn,
-        client_static: done.client_static,
-        intro,
-        payload,
-    });
-    if refused {
-        let _ = ws.close(None).await;
-        return Ok(());
-    }
-
-    let mut transport = FramedTransport::new(done.transport, decoder, Limits::default());
-    let (tx, mut outbox) = mpsc::unbounded_channel();
-    if let Ok(mut outboxes) = shared.outboxes.lock() {
-        outboxes.insert(conn, tx);
-    }
-    loop {
-        while let Some(node) = transport.next_node()? {
-            shared.emit(SimEvent::Stanza { conn, node });
-        }
-        tokio::select! {
-            msg = ws.next() => match msg {
-                Some(Ok(Message::Binary(data))) => transport.push(&data),
-                Some(Ok(Message::Close(_))) | None => return Ok(()),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.into()),
-            },
-            node = outbox.recv() => match node {
-                Some(node) => {
-                    let mut out = Vec::new();
-                    transport.encode_node(&node, &mut out)?;
-                    ws.send(Message::binary(out)).await?;
-                }
-                None => {
-                    let _ = ws.close(None).await;
-                    return Ok(());
-                }
-            },
-        }
-    }
-}
+/// Admin routes reach the shared state through this router type.
+pub(crate) type AdminRouter = Router<Arc<Shared>>;

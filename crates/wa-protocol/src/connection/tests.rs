@@ -1,0 +1,623 @@
+//! Virtual-time tests of the connection state machine against an in-memory server built from the
+//! same wa-protocol pieces wa-sim uses (Noise responder, framed transport, stanza parsers).
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::*;
+use crate::binary::Server;
+use crate::noise::{build_cert_chain, Responder, ResponderAwaitFinish, TrustRoot};
+use crate::payload::{check_client_payload, CheckedPayload};
+use crate::stanza::parse_prekey_upload;
+
+const T0: Millis = Millis(1_800_000_000_000);
+
+enum ServerState {
+    AwaitHello(Responder2),
+    AwaitFinish(ResponderAwaitFinish),
+    Open(FramedTransport),
+}
+
+/// `Responder::start` output kept until the hello arrives.
+struct Responder2(crate::noise::ResponderAwaitClientHello);
+
+struct FakeServer {
+    rng: StdRng,
+    decoder: FrameDecoder,
+    state: Option<ServerState>,
+    payload: Option<CheckedPayload>,
+    received: Vec<Node>,
+    pending_out: Vec<Vec<u8>>,
+}
+
+impl FakeServer {
+    fn new(seed: u64) -> (Self, TrustRoot) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let root = KeyPair::generate(&mut rng);
+        let inter = KeyPair::generate(&mut rng);
+        let static_key = KeyPair::generate(&mut rng);
+        let chain = build_cert_chain(
+            &root,
+            &inter,
+            &static_key.public,
+            T0.unix_secs() - 1000,
+            T0.unix_secs() + 1_000_000,
+            &mut rng,
+        );
+        let server = Self {
+            rng,
+            decoder: FrameDecoder::for_server(1 << 20),
+            state: Some(ServerState::AwaitHello(Responder2(Responder::start(
+                static_key, chain,
+            )))),
+            payload: None,
+            received: Vec::new(),
+            pending_out: Vec::new(),
+        };
+        (server, TrustRoot::new(root.public))
+    }
+
+    fn receive(&mut self, bytes: &[u8]) {
+        match self.state.take() {
+            Some(ServerState::Open(mut t)) => {
+                t.push(bytes);
+                while let Some(node) = t.next_node().expect("client sends valid nodes") {
+                    self.received.push(node);
+                }
+                self.state = Some(ServerState::Open(t));
+            }
+            Some(ServerState::AwaitHello(r)) => {
+                self.decoder.push(bytes);
+                let hello = self.decoder.next_frame().expect("frame").expect("whole");
+                let (next, reply) = r
+                    .0
+                    .read_client_hello(&hello, KeyPair::generate(&mut self.rng))
+                    .expect("hello");
+                let mut out = Vec::new();
+                encode_frame(&reply, &mut out).expect("frame");
+                self.pending_out.push(out);
+                self.state = Some(ServerState::AwaitFinish(next));
+            }
+            Some(ServerState::AwaitFinish(r)) => {
+                self.decoder.push(bytes);
+                let finish = self.decoder.next_frame().expect("frame").expect("whole");
+                let done = r.read_client_finish(&finish).expect("finish");
+                self.payload = Some(check_client_payload(&done.payload).expect("payload"));
+                let decoder = core::mem::replace(&mut self.decoder, FrameDecoder::for_server(1));
+                self.state = Some(ServerState::Open(FramedTransport::new(
+                    done.transport,
+                    decoder,
+                    Limits::default(),
+                )));
+            }
+            None => panic!("server state lost"),
+        }
+    }
+
+    fn send(&mut self, node: &Node) -> Vec<u8> {
+        let Some(ServerState::Open(t)) = self.state.as_mut() else {
+            panic!("not open");
+        };
+        let mut out = Vec::new();
+        t.encode_node(node, &mut out).expect("encode");
+        out
+    }
+}
+
+/// Drives everything the client has to send into the server, and server bytes back.
+struct Harness {
+    conn: Connection<StdRng>,
+    server: FakeServer,
+    events: Vec<Event>,
+    now: Millis,
+}
+
+impl FakeServer {
+    fn take_out(&mut self) -> Vec<Vec<u8>> {
+        core::mem::take(&mut self.pending_out)
+    }
+}
+
+impl Harness {
+    fn new(creds: Credentials, config: impl FnOnce(&mut Config)) -> Self {
+        let (server, trust) = FakeServer::new(1);
+        let mut cfg = Config {
+            trust,
+            ..Config::default()
+        };
+        config(&mut cfg);
+        let conn = Connection::new(cfg, creds, StdRng::seed_from_u64(2), T0);
+        let mut h = Self {
+            conn,
+            server,
+            events: Vec::new(),
+            now: T0,
+        };
+        h.pump();
+        h
+    }
+
+    fn pump(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(e) = self.conn.poll_event() {
+                self.events.push(e);
+            }
+            while let Some(bytes) = self.conn.poll_transmit() {
+                self.server.receive(&bytes);
+                progressed = true;
+            }
+            for out in self.server.take_out() {
+                self.conn.handle_input(&out, self.now);
+                progressed = true;
+            }
+            if !progressed {
+                break;
+            }
+        }
+        while let Some(e) = self.conn.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    fn server_sends(&mut self, node: Node) {
+        let bytes = self.server.send(&node);
+        self.conn.handle_input(&bytes, self.now);
+        self.pump();
+    }
+
+    fn advance_to(&mut self, t: Millis) {
+        self.now = t;
+        self.conn.handle_timeout(t);
+        self.pump();
+    }
+
+    /// Takes the client's IQs received so far with this xmlns.
+    fn take_iqs(&mut self, xmlns: &str) -> Vec<Node> {
+        let (hit, rest): (Vec<Node>, Vec<Node>) = core::mem::take(&mut self.server.received)
+            .into_iter()
+            .partition(|n| n.tag == "iq" && n.attr_str("xmlns") == Some(xmlns));
+        self.server.received = rest;
+        hit
+    }
+
+    fn answer(&mut self, iq: &Node, children: Vec<Node>) {
+        let id = iq.attr_str("id").expect("iq id").to_owned();
+        let mut result = Node::new("iq")
+            .with_attr("from", stanza::server_jid())
+            .with_attr("id", id)
+            .with_attr("type", "result");
+        if !children.is_empty() {
+            result = result.with_children(children);
+        }
+        self.server_sends(result);
+    }
+
+    /// What the driver does on `PreKeysNeeded`: make keys (the store would persist them).
+    fn provide_prekeys(&mut self, first: u32, count: u32) {
+        let mut rng = StdRng::seed_from_u64(u64::from(first));
+        let keys = (first..first + count)
+            .map(|id| (id, KeyPair::generate(&mut rng).public))
+            .collect();
+        self.conn.handle_command(Command::UploadPreKeys(keys), self.now);
+        self.pump();
+    }
+
+    fn take_events(&mut self) -> Vec<Event> {
+        core::mem::take(&mut self.events)
+    }
+}
+
+fn linked_creds() -> Credentials {
+    let mut creds = Credentials::generate(&mut StdRng::seed_from_u64(3));
+    creds.device = Some(LinkedDevice {
+        jid: Jid::device("15550001111", 7, Server::WhatsApp),
+        lid: None,
+        platform: Some("android".into()),
+        business_name: None,
+        account: vec![1, 2, 3],
+        key_index: 1,
+    });
+    creds
+}
+
+fn success() -> Node {
+    Node::new("success")
+        .with_attr("t", "1800000000")
+        .with_attr("lid", Jid::lid("99887766554433"))
+}
+
+/// Logs in and completes the post-login steps with `count` prekeys on the server.
+fn logged_in(count: u32, config: impl FnOnce(&mut Config)) -> Harness {
+    let mut h = Harness::new(linked_creds(), config);
+    assert_eq!(h.conn.phase(), Phase::AwaitingServer);
+    match &h.server.payload {
+        Some(CheckedPayload::Login(l)) => assert_eq!((l.username, l.device), (15_550_001_111, 7)),
+        other => panic!("expected a login payload, got {other:?}"),
+    }
+    h.server_sends(success());
+    assert_eq!(h.conn.phase(), Phase::LoggedIn);
+    let counts = h.take_iqs("encrypt");
+    assert_eq!(counts.len(), 1, "one prekey count request");
+    assert!(counts[0].child("count").is_some());
+    let actives = h.take_iqs("passive");
+    assert_eq!(actives.len(), 1);
+    h.answer(&counts[0].clone(), vec![Node::new("count").with_attr("value", count.to_string())]);
+    h.answer(&actives[0].clone(), vec![]);
+    h
+}
+
+#[test]
+fn first_login_uploads_812_prekeys_then_connects() {
+    let mut h = logged_in(0, |_| {});
+    let events = h.take_events();
+    assert!(
+        matches!(events.as_slice(), [Event::PreKeysNeeded { count: 812 }]),
+        "{events:?}"
+    );
+    assert!(h.take_iqs("encrypt").is_empty(), "nothing uploaded before the keys are stored");
+    h.provide_prekeys(1, 812);
+    let uploads = h.take_iqs("encrypt");
+    assert_eq!(uploads.len(), 1);
+    let upload = parse_prekey_upload(&uploads[0]).expect("valid upload");
+    assert_eq!(upload.prekeys.len(), 812);
+    assert_eq!(upload.prekeys[0].id, 1);
+    assert_eq!(upload.identity, h.conn.credentials().identity.public);
+    h.answer(&uploads[0].clone(), vec![]);
+    let events = h.take_events();
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::PreKeysUploaded { ids } if ids.len() == 812 && ids[0] == 1)));
+    let connected = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Connected { jid, lid, .. } => Some((jid.to_string(), lid.clone())),
+            _ => None,
+        })
+        .expect("connected");
+    assert_eq!(connected.0, "15550001111:7@s.whatsapp.net");
+    assert_eq!(connected.1.map(|l| l.to_string()).as_deref(), Some("99887766554433@lid"));
+}
+
+#[test]
+fn enough_prekeys_means_no_upload_and_low_count_notification_refills() {
+    let mut h = logged_in(100, |_| {});
+    assert!(h
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, Event::Connected { .. })));
+    let after_login = h.take_iqs("encrypt");
+    assert!(
+        after_login.iter().all(|iq| iq.child("digest").is_some()),
+        "only the background digest check, no upload"
+    );
+    assert_eq!(h.take_iqs("abt").len(), 1, "props fetched after login");
+    h.server_sends(
+        Node::new("notification")
+            .with_attr("from", stanza::server_jid())
+            .with_attr("type", "encrypt")
+            .with_attr("id", "77")
+            .with_children(vec![Node::new("count").with_attr("value", "2")]),
+    );
+    let acks: Vec<_> = h
+        .server
+        .received
+        .iter()
+        .filter(|n| n.tag == "ack")
+        .cloned()
+        .collect();
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].attr_str("id"), Some("77"));
+    assert_eq!(acks[0].attr_str("class"), Some("notification"));
+    assert!(matches!(
+        h.take_events().as_slice(),
+        [Event::PreKeysNeeded { count: 810 }]
+    ));
+    h.provide_prekeys(101, 810);
+    let uploads = h.take_iqs("encrypt");
+    let upload = parse_prekey_upload(&uploads[0]).expect("valid upload");
+    assert_eq!(upload.prekeys.len(), 810, "refill to 812");
+}
+
+#[test]
+fn iq_deadline_reports_a_timeout() {
+    let mut h = logged_in(100, |c| c.iq_timeout_ms = 5_000);
+    h.take_events();
+    h.conn.handle_command(
+        Command::Iq {
+            token: 42,
+            request: IqRequest::new("usync", IqKind::Get, vec![Node::new("usync")]),
+        },
+        h.now,
+    );
+    h.pump();
+    let sent = h.take_iqs("usync");
+    assert_eq!(sent.len(), 1);
+    let deadline = h.conn.poll_timeout().expect("a deadline");
+    assert!(deadline <= h.now.after(5_000));
+    h.advance_to(h.now.after(4_999));
+    assert!(h.take_events().is_empty());
+    h.advance_to(h.now.after(1));
+    let events = h.take_events();
+    assert!(
+        matches!(events.as_slice(), [Event::IqResponse { token: 42, response: None }]),
+        "{events:?}"
+    );
+    // An answer after the deadline is not routed to the old token.
+    h.answer(&sent[0].clone(), vec![]);
+    assert!(matches!(h.take_events().as_slice(), [Event::Stanza(_)]));
+}
+
+#[test]
+fn iq_answer_is_matched_by_id() {
+    let mut h = logged_in(100, |_| {});
+    h.take_events();
+    for token in [1, 2] {
+        h.conn.handle_command(
+            Command::Iq {
+                token,
+                request: IqRequest::new("blocklist", IqKind::Get, vec![]),
+            },
+            h.now,
+        );
+    }
+    h.pump();
+    let sent = h.take_iqs("blocklist");
+    assert_ne!(sent[0].attr_str("id"), sent[1].attr_str("id"));
+    h.answer(&sent[1].clone(), vec![Node::new("list")]);
+    h.answer(&sent[0].clone(), vec![]);
+    let tokens: Vec<u64> = h
+        .take_events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::IqResponse {
+                token,
+                response: Some(IqResponse::Result(_)),
+            } => Some(*token),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tokens, vec![2, 1]);
+}
+
+#[test]
+fn keepalive_timeout_then_restored_then_dead() {
+    let mut h = logged_in(100, |c| {
+        c.ping_interval_ms = (20_000, 20_000);
+        c.ping_timeout_ms = 10_000;
+        c.max_ping_failures = 2;
+    });
+    h.take_events();
+    // First ping at +20 s, unanswered until +30 s.
+    let start = h.now;
+    h.advance_to(start.after(20_000));
+    let pings = h.take_iqs("w:p");
+    assert_eq!(pings.len(), 1);
+    assert!(pings[0].children().is_empty(), "whatsmeow-style childless ping");
+    h.advance_to(start.after(30_000));
+    assert!(matches!(
+        h.take_events().as_slice(),
+        [Event::KeepAliveTimeout { failures: 1 }]
+    ));
+    // Second ping at +40 s is answered: restored.
+    h.advance_to(start.after(40_000));
+    let pings = h.take_iqs("w:p");
+    h.answer(&pings[0].clone(), vec![]);
+    assert!(matches!(h.take_events().as_slice(), [Event::KeepAliveRestored]));
+    // Two more unanswered pings close the connection.
+    h.advance_to(start.after(60_000));
+    h.advance_to(start.after(70_000));
+    h.advance_to(start.after(80_000));
+    h.advance_to(start.after(90_000));
+    let events = h.take_events();
+    assert!(matches!(
+        events.last(),
+        Some(Event::Disconnected {
+            cause: DisconnectCause::KeepAliveTimeout
+        })
+    ));
+    assert_eq!(DisconnectCause::KeepAliveTimeout.reconnect(), Reconnect::WithBackoff);
+    assert!(h.conn.is_closed());
+    assert_eq!(h.conn.poll_timeout(), None);
+}
+
+#[test]
+fn server_ping_is_answered() {
+    let mut h = logged_in(100, |_| {});
+    h.take_events();
+    h.server_sends(
+        Node::new("iq")
+            .with_attr("from", stanza::server_jid())
+            .with_attr("id", "srv-1")
+            .with_attr("type", "get")
+            .with_attr("xmlns", "urn:xmpp:ping"),
+    );
+    let pong = h
+        .server
+        .received
+        .iter()
+        .find(|n| n.attr_str("id") == Some("srv-1"))
+        .expect("pong");
+    assert_eq!(pong.attr_str("type"), Some("result"));
+}
+
+#[test]
+fn stream_errors_and_failures_map_to_causes() {
+    let cases: Vec<(Node, DisconnectCause, Reconnect, bool)> = vec![
+        (
+            Node::new("stream:error").with_attr("code", "515"),
+            DisconnectCause::RestartRequired,
+            Reconnect::Immediately,
+            false,
+        ),
+        (
+            Node::new("stream:error")
+                .with_children(vec![Node::new("conflict").with_attr("type", "replaced")]),
+            DisconnectCause::Replaced,
+            Reconnect::Never,
+            false,
+        ),
+        (
+            Node::new("stream:error")
+                .with_attr("code", "401")
+                .with_children(vec![Node::new("conflict").with_attr("type", "device_removed")]),
+            DisconnectCause::LoggedOut,
+            Reconnect::Never,
+            true,
+        ),
+        (
+            Node::new("stream:error").with_attr("code", "503"),
+            DisconnectCause::StreamError(Some(503)),
+            Reconnect::WithBackoff,
+            false,
+        ),
+        (
+            Node::new("failure").with_attr("reason", "401"),
+            DisconnectCause::LoggedOut,
+            Reconnect::Never,
+            true,
+        ),
+        (
+            Node::new("xmlstreamend"),
+            DisconnectCause::ServerClosed,
+            Reconnect::WithBackoff,
+            false,
+        ),
+    ];
+    for (node, cause, policy, logged_out) in cases {
+        let mut h = Harness::new(linked_creds(), |_| {});
+        h.server_sends(node.clone());
+        let events = h.take_events();
+        assert!(
+            matches!(events.last(), Some(Event::Disconnected { cause: c }) if *c == cause),
+            "{node}: {events:?}"
+        );
+        assert_eq!(cause.reconnect(), policy, "{node}");
+        assert_eq!(
+            events.iter().any(|e| matches!(e, Event::LoggedOut { .. })),
+            logged_out,
+            "{node}"
+        );
+    }
+    let mut h = Harness::new(linked_creds(), |_| {});
+    h.server_sends(Node::new("failure").with_attr("reason", "405"));
+    assert!(h
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, Event::ClientOutdated)));
+}
+
+#[test]
+fn handshake_deadline() {
+    let (_server, trust) = FakeServer::new(9);
+    let mut conn = Connection::new(
+        Config {
+            trust,
+            ..Config::default()
+        },
+        linked_creds(),
+        StdRng::seed_from_u64(1),
+        T0,
+    );
+    assert!(conn.poll_transmit().is_some(), "intro + ClientHello");
+    assert_eq!(conn.poll_timeout(), Some(T0.after(20_000)));
+    conn.handle_timeout(T0.after(19_999));
+    assert!(!conn.is_closed());
+    conn.handle_timeout(T0.after(20_000));
+    assert!(matches!(
+        conn.poll_event(),
+        Some(Event::Disconnected {
+            cause: DisconnectCause::HandshakeTimeout
+        })
+    ));
+}
+
+#[test]
+fn untrusted_server_fails_the_handshake() {
+    let (mut server, _) = FakeServer::new(10);
+    let mut conn = Connection::new(
+        Config::default(),
+        linked_creds(),
+        StdRng::seed_from_u64(1),
+        T0,
+    );
+    let hello = conn.poll_transmit().expect("hello");
+    server.receive(&hello);
+    for out in server.take_out() {
+        conn.handle_input(&out, T0);
+    }
+    assert!(matches!(
+        conn.poll_event(),
+        Some(Event::Disconnected {
+            cause: DisconnectCause::HandshakeFailed(_)
+        })
+    ));
+    assert!(conn.poll_transmit().is_none(), "no ClientFinish to an untrusted server");
+}
+
+#[test]
+fn qr_refs_rotate_60_then_20_seconds_then_time_out() {
+    let mut h = Harness::new(Credentials::generate(&mut StdRng::seed_from_u64(4)), |_| {});
+    assert!(matches!(
+        h.server.payload,
+        Some(CheckedPayload::Registration(_))
+    ));
+    let refs: Vec<Node> = (1..=6)
+        .map(|i| Node::new("ref").with_bytes(format!("2@ref{i}").into_bytes()))
+        .collect();
+    h.server_sends(
+        Node::new("iq")
+            .with_attr("from", stanza::server_jid())
+            .with_attr("id", "pd-1")
+            .with_attr("type", "set")
+            .with_attr("xmlns", "md")
+            .with_children(vec![Node::new("pair-device").with_children(refs)]),
+    );
+    let ack = h
+        .server
+        .received
+        .iter()
+        .find(|n| n.attr_str("id") == Some("pd-1"))
+        .expect("pair-device acknowledged");
+    assert_eq!(ack.attr_str("type"), Some("result"));
+    assert_eq!(h.conn.phase(), Phase::Unpaired);
+    let mut shown = Vec::new();
+    let mut t = h.now;
+    loop {
+        let events = h.take_events();
+        let mut done = false;
+        for e in events {
+            match e {
+                Event::Qr { code, expires_at } => {
+                    shown.push((code, expires_at.0 - t.0));
+                }
+                Event::QrTimeout => done = true,
+                Event::Disconnected { cause } => {
+                    assert_eq!(cause, DisconnectCause::QrTimeout);
+                    done = true;
+                }
+                _ => {}
+            }
+        }
+        if done {
+            break;
+        }
+        t = h.conn.poll_timeout().expect("rotation deadline");
+        // Keepalive pings may fall in between; answer them.
+        h.advance_to(t);
+        for ping in h.take_iqs("w:p") {
+            h.answer(&ping, vec![]);
+        }
+        t = h.now;
+    }
+    let ttls: Vec<u64> = shown.iter().map(|(_, ttl)| *ttl).collect();
+    assert_eq!(ttls, vec![60_000, 20_000, 20_000, 20_000, 20_000, 20_000]);
+    let creds = h.conn.credentials().clone();
+    for (i, (code, _)) in shown.iter().enumerate() {
+        let qr = crate::pairing::QrData::parse(code).expect("our QR parses");
+        assert_eq!(qr.pairing_ref, format!("2@ref{}", i + 1));
+        assert_eq!(qr.noise_pub, creds.noise_key.public);
+        assert_eq!(qr.identity_pub, creds.identity.public);
+        assert_eq!(qr.adv_secret, creds.adv_secret);
+    }
+}

@@ -1,0 +1,122 @@
+//! `<iq>` requests and responses (`session-lifecycle.md` §4).
+
+use super::{bad, expect_tag, req_attr, server_jid, StanzaError};
+use crate::binary::{Jid, Node};
+
+/// `get` or `set`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IqKind {
+    /// A query.
+    Get,
+    /// A command.
+    Set,
+}
+
+impl IqKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            IqKind::Get => "get",
+            IqKind::Set => "set",
+        }
+    }
+}
+
+/// An IQ request to build: namespace, kind and children; the id is allocated by the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IqRequest {
+    /// `xmlns`.
+    pub xmlns: &'static str,
+    /// `get` or `set`.
+    pub kind: IqKind,
+    /// Target (normally the server).
+    pub to: Jid,
+    /// Child nodes.
+    pub children: Vec<Node>,
+}
+
+impl IqRequest {
+    /// A request to the server.
+    pub fn new(xmlns: &'static str, kind: IqKind, children: Vec<Node>) -> Self {
+        Self {
+            xmlns,
+            kind,
+            to: server_jid(),
+            children,
+        }
+    }
+
+    /// The node with id `id`.
+    pub fn to_node(&self, id: &str) -> Node {
+        let node = Node::new("iq")
+            .with_attr("id", id)
+            .with_attr("xmlns", self.xmlns)
+            .with_attr("type", self.kind.as_str())
+            .with_attr("to", self.to.clone());
+        if self.children.is_empty() {
+            node
+        } else {
+            node.with_children(self.children.clone())
+        }
+    }
+}
+
+/// A parsed IQ answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IqResponse {
+    /// `type="result"`: the node itself.
+    Result(Node),
+    /// `type="error"` with its `<error code text>`.
+    Error {
+        /// Error code (e.g. 404).
+        code: u16,
+        /// Error text (e.g. `item-not-found`).
+        text: String,
+    },
+}
+
+impl IqResponse {
+    /// Parses an `<iq type="result|error">`.
+    pub fn parse(node: &Node) -> Result<Self, StanzaError> {
+        expect_tag(node, "iq")?;
+        match req_attr(node, "type")? {
+            "result" => Ok(IqResponse::Result(node.clone())),
+            "error" => {
+                let err = node.child("error");
+                let code = err
+                    .and_then(|e| e.attr_str("code"))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+                let text = err
+                    .and_then(|e| e.attr_str("text"))
+                    .unwrap_or_default()
+                    .to_owned();
+                Ok(IqResponse::Error { code, text })
+            }
+            other => Err(bad(node, "type", other)),
+        }
+    }
+}
+
+/// `<iq to="s.whatsapp.net" id="ID" type="result"/>` answering a server request.
+pub fn iq_result(id: &str, children: Vec<Node>) -> Node {
+    let node = Node::new("iq")
+        .with_attr("to", server_jid())
+        .with_attr("id", id)
+        .with_attr("type", "result");
+    if children.is_empty() {
+        node
+    } else {
+        node.with_children(children)
+    }
+}
+
+/// `<iq id type="error"><error code text/></iq>` (server side, or a client refusing a request).
+pub fn iq_error(id: &str, to: Jid, code: u16, text: &str) -> Node {
+    Node::new("iq")
+        .with_attr("to", to)
+        .with_attr("id", id)
+        .with_attr("type", "error")
+        .with_children(vec![Node::new("error")
+            .with_attr("code", code.to_string())
+            .with_attr("text", text)])
+}
