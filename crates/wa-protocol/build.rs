@@ -17,6 +17,8 @@ fn compile_protos(proto_dir: &Path, out_dir: &Path) {
         .expect("read proto/")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "proto"))
+        // wa-store compiles its own storage schema.
+        .filter(|p| p.file_name().is_none_or(|n| n != "store.proto"))
         .collect();
     files.sort();
     for f in &files {

@@ -1,19 +1,24 @@
 //! # wa-client
 //!
-//! The tokio driver of wagate. It owns sockets, clocks and randomness and feeds them to the
-//! sans-IO `wa-protocol`; it holds no protocol rules of its own.
+//! The tokio driver of wagate. It owns sockets, clocks, randomness and the store, and feeds them
+//! to the sans-IO `wa-protocol`; it holds no protocol rules of its own.
 //!
 //! ```text
-//!  WebSocket (tokio-tungstenite) ⇄ NoiseSocket ⇄ wa_protocol::noise::{Initiator, FramedTransport}
-//!                                      │ nodes
-//!                                      ▼
-//!                    (later) per-account task: Connection state machine, wa-store, event bus
+//!  Registry ── one task per account ──▶ AccountTask: WebSocket (tokio-tungstenite)
+//!     │ restore(): autostart accounts        ⇄ wa_protocol::connection::Connection
+//!     │ event bus (broadcast)                ⇄ wa-store (device identity, prekeys; durable
+//!     ▼                                        before the bytes that depend on it leave)
+//!  AccountHandle: commands (pair by phone, IQ, send, logout, shutdown)
 //! ```
 //!
-//! This first stage connects and authenticates: [`connect`] opens the WebSocket, runs the Noise
-//! XX handshake (verifying the server's certificate chain against the configured trust root) and
-//! returns a [`NoiseSocket`] that sends and receives binary nodes.
+//! [`connect`] is the lower-level pipe (WebSocket + Noise + nodes) used by tools and tests.
 
+mod account;
+mod registry;
 mod socket;
 
-pub use socket::{connect, ClientError, ConnectOptions, NoiseSocket};
+pub use account::{spawn_account, AccountHandle, Backoff, ClientConfig, ClientEvent};
+pub use registry::Registry;
+pub use socket::{
+    connect, open_websocket, ClientError, ConnectOptions, NoiseSocket, Ws, PRODUCTION_URL,
+};

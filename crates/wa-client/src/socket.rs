@@ -71,6 +71,9 @@ pub enum ClientError {
     /// The URL is not a valid WebSocket URL (caller).
     #[error("bad server URL: {0}")]
     BadUrl(String),
+    /// The session store failed.
+    #[error("store: {0}")]
+    Store(String),
 }
 
 impl ClientError {
@@ -89,7 +92,8 @@ impl From<wa_protocol::noise::HandshakeError> for ClientError {
     }
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// The WebSocket type the client uses.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// An authenticated connection: sends and receives binary nodes.
 pub struct NoiseSocket {
@@ -118,6 +122,26 @@ async fn next_frame(ws: &mut Ws, decoder: &mut FrameDecoder) -> Result<Vec<u8>, 
     }
 }
 
+/// Opens the WebSocket to `url` with WhatsApp Web's `Origin` header, within `timeout_ms`.
+pub async fn open_websocket(url: &str, timeout_ms: u64) -> Result<Ws, ClientError> {
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| ClientError::BadUrl(e.to_string()))?;
+    request
+        .headers_mut()
+        .insert("Origin", HeaderValue::from_static(ORIGIN));
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME_LEN + 64))
+        .max_frame_size(Some(MAX_FRAME_LEN + 64));
+    let (ws, _) = tokio::time::timeout(
+        Duration::from_millis(timeout_ms),
+        tokio_tungstenite::connect_async_with_config(request, Some(ws_config), false),
+    )
+    .await
+    .map_err(|_| ClientError::Timeout("websocket upgrade"))??;
+    Ok(ws)
+}
+
 /// Connects to `options.url`, runs the Noise handshake with `noise_key` as our static key and
 /// `client_payload` (a serialised ClientPayload) as the final handshake payload.
 pub async fn connect(
@@ -125,25 +149,12 @@ pub async fn connect(
     noise_key: &KeyPair,
     client_payload: &[u8],
 ) -> Result<NoiseSocket, ClientError> {
-    let mut request = options
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| ClientError::BadUrl(e.to_string()))?;
-    request
-        .headers_mut()
-        .insert("Origin", HeaderValue::from_static(ORIGIN));
-    let ws_config = WebSocketConfig::default()
-        .max_message_size(Some(options.max_frame + 64))
-        .max_frame_size(Some(options.max_frame + 64));
     let timeout = options.handshake_timeout;
-    let (mut ws, _) = tokio::time::timeout(
-        timeout,
-        tokio_tungstenite::connect_async_with_config(request, Some(ws_config), false),
+    let mut ws = open_websocket(
+        &options.url,
+        u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
     )
-    .await
-    .map_err(|_| ClientError::Timeout("websocket upgrade"))??;
-
+    .await?;
     let (state, hello) = Initiator::start(KeyPair::generate(&mut StdRng::from_entropy()));
     let mut first = WA_HEADER.to_vec();
     encode_frame(&hello, &mut first).map_err(wa_protocol::Error::from)?;

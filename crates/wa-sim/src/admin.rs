@@ -7,6 +7,7 @@
 //! | `GET /admin/accounts` | every account |
 //! | `GET /admin/accounts/{phone}` | the account: LID, linked devices, prekeys on the server |
 //! | `POST /admin/phones/{phone}/scan` (body: the QR text) | the phone scans a QR code |
+//! | `POST /admin/phones/{phone}/pair-code` `{"code": "XXXX-XXXX"}` | the phone types a pair code |
 //! | `DELETE /admin/phones/{phone}/devices/{device}` | the phone unlinks a companion |
 //! | `PUT /admin/phones/{phone}/faults` `{"drop_pings", "refuse_login"}` | fault switches |
 //! | `GET /admin/counters` | stanza counters |
@@ -28,6 +29,7 @@ pub(crate) fn routes() -> AdminRouter {
         .route("/admin/accounts", post(create_account).get(list_accounts))
         .route("/admin/accounts/{phone}", get(get_account))
         .route("/admin/phones/{phone}/scan", post(scan_qr))
+        .route("/admin/phones/{phone}/pair-code", post(pair_code))
         .route("/admin/phones/{phone}/devices/{device}", delete(unlink))
         .route("/admin/phones/{phone}/faults", put(set_faults))
         .route("/admin/counters", get(counters))
@@ -55,7 +57,9 @@ fn valid_phone(phone: &str) -> Result<(), SimError> {
     if (7..=15).contains(&phone.len()) && phone.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(SimError::NotFound(format!("invalid phone number {phone:?}")))
+        Err(SimError::NotFound(format!(
+            "invalid phone number {phone:?}"
+        )))
     }
 }
 
@@ -97,6 +101,20 @@ async fn scan_qr(
 ) -> Result<impl IntoResponse, SimError> {
     let jid = scan(&shared, &phone, body.trim())?;
     Ok(Json(json!({ "jid": jid.to_string() })))
+}
+
+#[derive(serde::Deserialize)]
+struct CodeBody {
+    code: String,
+}
+
+async fn pair_code(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+    Json(body): Json<CodeBody>,
+) -> Result<impl IntoResponse, SimError> {
+    crate::server::enter_pair_code(&shared, &phone, &body.code)?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 async fn unlink(

@@ -5,17 +5,21 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{Message, WebSocket};
+use rand::rngs::StdRng;
 use rand::RngCore;
 use tokio::sync::mpsc;
 use wa_protocol::binary::{Jid, Limits, Node, Server};
 use wa_protocol::noise::{encode_frame, FrameDecoder, FramedTransport, Intro, Responder};
-use wa_protocol::pairing::stanza::{PairDevice, PairDeviceSign, PairErrorReply};
+use wa_protocol::pairing::stanza::{
+    CompanionFinish, CompanionHello, CompanionHelloResult, PairDevice, PairDeviceSign,
+    PairErrorReply,
+};
 use wa_protocol::payload::{check_client_payload, CheckedPayload, Login, Registration};
 use wa_protocol::signal::{KeyPair, PublicKey};
 use wa_protocol::stanza::{iq_error, parse_prekey_upload, server_jid};
 
 use crate::server::{ConnId, Outgoing, Shared, SimEvent};
-use crate::world::PendingPair;
+use crate::world::{PendingCode, PendingPair};
 
 /// Why a connection ended early.
 #[derive(Debug, thiserror::Error)]
@@ -73,8 +77,14 @@ pub(crate) enum Action {
 
 /// The role of a connection after the handshake.
 enum Role {
-    Pairing { identity: PublicKey },
-    Session { phone: String, device: u8 },
+    Pairing {
+        identity: PublicKey,
+        noise_pub: PublicKey,
+    },
+    Session {
+        phone: String,
+        device: u8,
+    },
     Refused,
 }
 
@@ -112,27 +122,36 @@ pub(crate) async fn run(
     let role = match payload {
         Err(_) => Role::Refused,
         Ok(CheckedPayload::Registration(reg)) => {
-            initial.extend(start_pairing(&shared, conn, &done.client_static, &reg, &mut rng));
+            initial.extend(start_pairing(
+                &shared,
+                conn,
+                &done.client_static,
+                &reg,
+                &mut rng,
+            ));
             Role::Pairing {
                 identity: reg.keys.identity_key,
+                noise_pub: done.client_static,
             }
         }
-        Ok(CheckedPayload::Login(login)) => match start_session(&shared, conn, &done.client_static, &login) {
-            Ok(actions) => {
-                initial.extend(actions);
-                Role::Session {
-                    phone: login.username.to_string(),
-                    device: login.device,
+        Ok(CheckedPayload::Login(login)) => {
+            match start_session(&shared, conn, &done.client_static, &login) {
+                Ok(actions) => {
+                    initial.extend(actions);
+                    Role::Session {
+                        phone: login.username.to_string(),
+                        device: login.device,
+                    }
+                }
+                Err(actions) => {
+                    initial.extend(actions);
+                    Role::Refused
                 }
             }
-            Err(actions) => {
-                initial.extend(actions);
-                Role::Refused
-            }
-        },
+        }
     };
     if matches!(role, Role::Refused) && initial.is_empty() {
-        let _ = ws.send(Message::Close(None)).await;
+        close_gracefully(&mut ws).await;
         return Ok(());
     }
     if apply(&mut ws, &mut transport, &shared, initial).await? {
@@ -147,8 +166,13 @@ pub(crate) async fn run(
                 node: node.clone(),
             });
             let actions = match &role {
-                Role::Pairing { identity } => pairing_stanza(&shared, conn, identity, &node),
-                Role::Session { phone, device } => session_stanza(&shared, conn, phone, *device, &node),
+                Role::Pairing {
+                    identity,
+                    noise_pub,
+                } => pairing_stanza(&shared, conn, identity, noise_pub, &node, &mut rng),
+                Role::Session { phone, device } => {
+                    session_stanza(&shared, conn, phone, *device, &node)
+                }
                 Role::Refused => vec![Action::Close],
             };
             if apply(&mut ws, &mut transport, &shared, actions).await? {
@@ -175,6 +199,22 @@ pub(crate) async fn run(
     }
 }
 
+/// Sends a Close frame and waits (briefly) for the client's, so the TCP close does not reset
+/// bytes the client has not read yet.
+async fn close_gracefully(ws: &mut WebSocket) {
+    if ws.send(Message::Close(None)).await.is_err() {
+        return;
+    }
+    let drain = async {
+        while let Some(Ok(msg)) = ws.recv().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+}
+
 /// Sends what the handlers asked for; `true` if the connection is to be closed.
 async fn apply(
     ws: &mut WebSocket,
@@ -191,7 +231,7 @@ async fn apply(
                 ws.send(Message::Binary(out.into())).await?;
             }
             Action::Close => {
-                let _ = ws.send(Message::Close(None)).await;
+                close_gracefully(ws).await;
                 return Ok(true);
             }
         }
@@ -252,16 +292,30 @@ fn start_pairing(
         }
     });
     let id = shared.next_iq_id();
-    vec![Action::Send(
-        PairDevice { id, refs }.to_node().with_attr("from", server_jid()),
-    )]
+    vec![Action::Send(PairDevice { id, refs }.to_node())]
 }
 
-fn pairing_stanza(shared: &Shared, conn: ConnId, identity: &PublicKey, node: &Node) -> Vec<Action> {
+fn pairing_stanza(
+    shared: &Shared,
+    conn: ConnId,
+    identity: &PublicKey,
+    noise_pub: &PublicKey,
+    node: &Node,
+    rng: &mut StdRng,
+) -> Vec<Action> {
     if node.tag != "iq" {
         return vec![];
     }
     let id = node.attr_str("id").unwrap_or_default();
+    if let Some(reg) = node.child("link_code_companion_reg") {
+        return match reg.attr_str("stage") {
+            Some("companion_hello") => companion_hello(shared, conn, noise_pub, node, rng),
+            Some("companion_finish") => {
+                companion_finish(shared, conn, identity, noise_pub, node, rng)
+            }
+            _ => vec![Action::Send(iq_error(id, server_jid(), 400, "bad-request"))],
+        };
+    }
     match node.attr_str("type") {
         Some("result") if node.child("pair-device-sign").is_some() => {
             let Some(awaiting) = shared.with_world(|w| w.awaiting_sign.remove(&conn)) else {
@@ -272,7 +326,10 @@ fn pairing_stanza(shared: &Shared, conn: ConnId, identity: &PublicKey, node: &No
                 Ok(s) => {
                     shared.emit(SimEvent::PairingFailed {
                         conn,
-                        error: format!("pair-device-sign answers {} instead of {}", s.id, awaiting.iq_id),
+                        error: format!(
+                            "pair-device-sign answers {} instead of {}",
+                            s.id, awaiting.iq_id
+                        ),
                     });
                     return vec![Action::Close];
                 }
@@ -285,7 +342,8 @@ fn pairing_stanza(shared: &Shared, conn: ConnId, identity: &PublicKey, node: &No
                 }
             };
             let account_pub = shared.with_world(|w| {
-                w.account(&awaiting.phone).map(|a| a.primary.identity.public)
+                w.account(&awaiting.phone)
+                    .map(|a| a.primary.identity.public)
             });
             let Some(account_pub) = account_pub else {
                 return vec![Action::Close];
@@ -330,9 +388,129 @@ fn pairing_stanza(shared: &Shared, conn: ConnId, identity: &PublicKey, node: &No
             vec![Action::Close]
         }
         Some("result") => vec![],
-        Some("get") if node.attr_str("xmlns") == Some("w:p") => vec![Action::Send(result(id, vec![]))],
-        _ => vec![Action::Send(iq_error(id, server_jid(), 501, "feature-not-implemented"))],
+        Some("get") if node.attr_str("xmlns") == Some("w:p") => {
+            vec![Action::Send(result(id, vec![]))]
+        }
+        _ => vec![Action::Send(iq_error(
+            id,
+            server_jid(),
+            501,
+            "feature-not-implemented",
+        ))],
     }
+}
+
+// ---- pair-code linking (login-pairing.md §5) ----
+
+fn companion_hello(
+    shared: &Shared,
+    conn: ConnId,
+    noise_pub: &PublicKey,
+    node: &Node,
+    rng: &mut StdRng,
+) -> Vec<Action> {
+    let id = node.attr_str("id").unwrap_or_default();
+    let hello = match CompanionHello::from_node(node) {
+        Ok(h) => h,
+        Err(_) => return vec![Action::Send(iq_error(id, server_jid(), 400, "bad-request"))],
+    };
+    if hello.noise_pub != *noise_pub {
+        return vec![Action::Send(iq_error(id, server_jid(), 400, "bad-request"))];
+    }
+    let phone = hello.phone.user_part().to_owned();
+    let mut pairing_ref = vec![0u8; 16];
+    rng.fill_bytes(&mut pairing_ref);
+    let pairing_ref = hex::encode(pairing_ref).into_bytes();
+    let known = shared.with_world(|w| {
+        if w.account(&phone).is_none() {
+            return false;
+        }
+        w.pending_codes.insert(
+            conn,
+            PendingCode {
+                phone: phone.clone(),
+                wrapped_companion: hello.wrapped_ephemeral,
+                pairing_ref: pairing_ref.clone(),
+                primary: None,
+            },
+        );
+        true
+    });
+    if !known {
+        // WhatsApp answers an unknown number with bad-request too.
+        return vec![Action::Send(iq_error(id, server_jid(), 400, "bad-request"))];
+    }
+    shared.emit(SimEvent::PairCodeRequested { conn, phone });
+    vec![Action::Send(
+        CompanionHelloResult {
+            id: id.to_owned(),
+            pairing_ref,
+        }
+        .to_node(),
+    )]
+}
+
+fn companion_finish(
+    shared: &Shared,
+    conn: ConnId,
+    identity: &PublicKey,
+    noise_pub: &PublicKey,
+    node: &Node,
+    rng: &mut StdRng,
+) -> Vec<Action> {
+    let id = node.attr_str("id").unwrap_or_default();
+    let Ok(finish) = CompanionFinish::from_node(node) else {
+        return vec![Action::Send(iq_error(id, server_jid(), 400, "bad-request"))];
+    };
+    let Some(pending) = shared.with_world(|w| w.pending_codes.remove(&conn)) else {
+        return vec![Action::Send(iq_error(id, server_jid(), 400, "bad-request"))];
+    };
+    let (Some(primary), Some(account)) = (
+        pending.primary,
+        shared.with_world(|w| w.account(&pending.phone).cloned()),
+    ) else {
+        return vec![Action::Send(iq_error(id, server_jid(), 400, "bad-request"))];
+    };
+    if finish.companion_identity != *identity {
+        return vec![Action::Send(iq_error(id, server_jid(), 400, "bad-request"))];
+    }
+    let linked = match primary.companion_finish(
+        &finish.pairing_ref,
+        &finish.wrapped_bundle,
+        &finish.companion_identity,
+        &account.primary.identity,
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            shared.emit(SimEvent::PairingFailed {
+                conn,
+                error: e.to_string(),
+            });
+            return vec![Action::Send(iq_error(
+                id,
+                server_jid(),
+                401,
+                "not-authorized",
+            ))];
+        }
+    };
+    let mut actions = vec![Action::Send(result(id, vec![]))];
+    match crate::server::grant_device(
+        shared,
+        conn,
+        &pending.phone,
+        noise_pub,
+        &linked.companion_identity,
+        &linked.adv_secret,
+        rng,
+    ) {
+        Ok((pair_success, _)) => actions.push(Action::Send(pair_success)),
+        Err(e) => shared.emit(SimEvent::PairingFailed {
+            conn,
+            error: e.to_string(),
+        }),
+    }
+    actions
 }
 
 // ---- session role ----
@@ -379,15 +557,20 @@ fn start_session(
     }
 }
 
-fn session_stanza(shared: &Shared, conn: ConnId, phone: &str, device: u8, node: &Node) -> Vec<Action> {
+fn session_stanza(
+    shared: &Shared,
+    conn: ConnId,
+    phone: &str,
+    device: u8,
+    node: &Node,
+) -> Vec<Action> {
     if node.tag != "iq" {
         return vec![];
     }
     let (Some(id), Some(kind)) = (node.attr_str("id"), node.attr_str("type")) else {
-        return vec![Action::Send(
-            Node::new("stream:error")
-                .with_children(vec![Node::new("bad-request").with_attr("text", "iq without id or type")]),
-        )];
+        return vec![Action::Send(Node::new("stream:error").with_children(vec![
+            Node::new("bad-request").with_attr("text", "iq without id or type"),
+        ]))];
     };
     if kind == "result" || kind == "error" {
         return vec![];
@@ -424,7 +607,10 @@ fn session_stanza(shared: &Shared, conn: ConnId, phone: &str, device: u8, node: 
             Ok(upload) => {
                 let count = upload.prekeys.len();
                 shared.with_world(|w| {
-                    if let Some(c) = w.account_mut(phone).and_then(|a| a.companions.get_mut(&device)) {
+                    if let Some(c) = w
+                        .account_mut(phone)
+                        .and_then(|a| a.companions.get_mut(&device))
+                    {
                         match c.bundle.as_mut() {
                             Some(b) if b.identity == upload.identity => {
                                 b.prekeys.extend(upload.prekeys.iter().copied());
@@ -443,9 +629,10 @@ fn session_stanza(shared: &Shared, conn: ConnId, phone: &str, device: u8, node: 
             if node.child("active").is_some() {
                 vec![
                     Action::Send(result(id, vec![])),
-                    Action::Send(Node::new("ib").with_children(vec![
-                        Node::new("offline").with_attr("count", "0")
-                    ])),
+                    Action::Send(
+                        Node::new("ib")
+                            .with_children(vec![Node::new("offline").with_attr("count", "0")]),
+                    ),
                 ]
             } else if node.child("passive").is_some() {
                 vec![Action::Send(result(id, vec![]))]
@@ -463,10 +650,21 @@ fn session_stanza(shared: &Shared, conn: ConnId, phone: &str, device: u8, node: 
         ("privacy", "get") => vec![Action::Send(result(
             id,
             vec![Node::new("privacy").with_children(
-                ["readreceipts", "last", "online", "profile", "status", "groupadd"]
-                    .iter()
-                    .map(|c| Node::new("category").with_attr("name", *c).with_attr("value", "all"))
-                    .collect(),
+                [
+                    "readreceipts",
+                    "last",
+                    "online",
+                    "profile",
+                    "status",
+                    "groupadd",
+                ]
+                .iter()
+                .map(|c| {
+                    Node::new("category")
+                        .with_attr("name", *c)
+                        .with_attr("value", "all")
+                })
+                .collect(),
             )],
         ))],
         ("privacy", "set") | ("urn:xmpp:whatsapp:dirty", "set") => {
@@ -486,7 +684,10 @@ fn session_stanza(shared: &Shared, conn: ConnId, phone: &str, device: u8, node: 
                         .collect()
                 })
                 .unwrap_or_default();
-            vec![Action::Send(result(id, vec![Node::new("sync").with_children(collections)]))]
+            vec![Action::Send(result(
+                id,
+                vec![Node::new("sync").with_children(collections)],
+            ))]
         }
         ("md", "set") if node.child("remove-companion-device").is_some() => {
             shared.with_world(|w| {
@@ -504,6 +705,11 @@ fn session_stanza(shared: &Shared, conn: ConnId, phone: &str, device: u8, node: 
                 Action::Close,
             ]
         }
-        _ => vec![Action::Send(iq_error(id, server_jid(), 501, "feature-not-implemented"))],
+        _ => vec![Action::Send(iq_error(
+            id,
+            server_jid(),
+            501,
+            "feature-not-implemented",
+        ))],
     }
 }

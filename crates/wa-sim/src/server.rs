@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::noise::{build_cert_chain, Intro, TrustRoot, MAX_FRAME_LEN};
 use wa_protocol::pairing::stanza::PairSuccess;
-use wa_protocol::pairing::QrData;
+use wa_protocol::pairing::{PairCode, PrimaryCodeHello, QrData};
 use wa_protocol::payload::{CheckedPayload, PayloadError};
 use wa_protocol::signal::{KeyPair, PublicKey};
 use wa_protocol::stanza::server_jid;
@@ -110,6 +110,13 @@ pub enum SimEvent {
         conn: ConnId,
         /// The companion's device JID.
         jid: Jid,
+    },
+    /// A companion asked for a pair code for this phone number.
+    PairCodeRequested {
+        /// Connection id.
+        conn: ConnId,
+        /// The phone number.
+        phone: String,
     },
     /// Pairing failed on this connection.
     PairingFailed {
@@ -329,19 +336,27 @@ impl SimServer {
     /// Creates an account with a simulated primary phone (idempotent).
     pub fn create_account(&self, phone: &str) -> AccountInfo {
         let mut rng = self.shared.fork_rng();
-        let a = self.shared.with_world(|w| w.create_account(phone, &mut rng));
+        let a = self
+            .shared
+            .with_world(|w| w.create_account(phone, &mut rng));
         AccountInfo::from(&a)
     }
 
     /// The account's public state.
     pub fn account(&self, phone: &str) -> Option<AccountInfo> {
-        self.shared.with_world(|w| w.account(phone).map(AccountInfo::from))
+        self.shared
+            .with_world(|w| w.account(phone).map(AccountInfo::from))
     }
 
     /// The phone scans a QR code: it signs the companion and sends pair-success to the
     /// connection showing that QR. Returns the companion's device JID.
     pub fn scan(&self, phone: &str, qr: &str) -> Result<Jid, SimError> {
         scan(&self.shared, phone, qr)
+    }
+
+    /// The phone types the pair code a companion shows (`XXXX-XXXX`).
+    pub fn enter_pair_code(&self, phone: &str, code: &str) -> Result<(), SimError> {
+        enter_pair_code(&self.shared, phone, code)
     }
 
     /// The phone unlinks a companion: `<stream:error code=401><conflict type=device_removed>`
@@ -370,7 +385,9 @@ impl SimServer {
             .with_attr("type", "encrypt")
             .with_attr("id", self.shared.next_iq_id())
             .with_attr("t", unix_now().to_string())
-            .with_children(vec![Node::new("count").with_attr("value", count.to_string())]);
+            .with_children(vec![
+                Node::new("count").with_attr("value", count.to_string())
+            ]);
         self.shared.push(conn, Outgoing::Node(node))
     }
 
@@ -452,16 +469,84 @@ impl From<&Account> for AccountInfo {
 
 pub(crate) fn scan(shared: &Shared, phone: &str, qr: &str) -> Result<Jid, SimError> {
     let qr = QrData::parse(qr).map_err(|e| SimError::BadQr(e.to_string()))?;
+    let pending = shared
+        .with_world(|w| w.pending.get(&qr.pairing_ref).cloned())
+        .ok_or(SimError::UnknownQr)?;
+    if pending.noise_pub != qr.noise_pub || pending.identity_pub != qr.identity_pub {
+        return Err(SimError::QrMismatch);
+    }
     let mut rng = shared.fork_rng();
-    let (conn, node, jid) = shared.with_world(|w| {
-        let pending = w
-            .pending
-            .get(&qr.pairing_ref)
+    let (node, jid) = grant_device(
+        shared,
+        pending.conn,
+        phone,
+        &qr.noise_pub,
+        &qr.identity_pub,
+        &qr.adv_secret,
+        &mut rng,
+    )?;
+    if shared.push(pending.conn, Outgoing::Node(node)) {
+        Ok(jid)
+    } else {
+        Err(SimError::UnknownQr)
+    }
+}
+
+/// The phone types a pair code shown by a companion: primary_hello goes to the connection that
+/// asked for a code for this phone.
+pub(crate) fn enter_pair_code(shared: &Shared, phone: &str, code: &str) -> Result<(), SimError> {
+    let code: PairCode = code
+        .parse()
+        .map_err(|e: wa_protocol::pairing::PairError| SimError::BadQr(e.to_string()))?;
+    let mut rng = shared.fork_rng();
+    let (conn, node) = shared.with_world(|w| {
+        let account = w
+            .account(phone)
             .cloned()
-            .ok_or(SimError::UnknownQr)?;
-        if pending.noise_pub != qr.noise_pub || pending.identity_pub != qr.identity_pub {
-            return Err(SimError::QrMismatch);
+            .ok_or_else(|| SimError::NoAccount(phone.to_owned()))?;
+        let (conn, pending) = w
+            .pending_codes
+            .iter_mut()
+            .filter(|(_, p)| p.phone == phone && p.primary.is_none())
+            .max_by_key(|(c, _)| **c)
+            .ok_or_else(|| SimError::NotFound(format!("pair-code request for {phone}")))?;
+        let hello = PrimaryCodeHello::new(
+            &code,
+            &pending.wrapped_companion,
+            pending.pairing_ref.clone(),
+            &mut rng,
+        )
+        .map_err(|e| SimError::BadQr(e.to_string()))?;
+        let node = wa_protocol::pairing::stanza::PrimaryHello {
+            id: format!("sim-code-{}", rng.next_u32()),
+            t: Some(unix_now()),
+            wrapped_ephemeral: *hello.wrapped_ephemeral(),
+            primary_identity: account.primary.identity.public,
+            pairing_ref: pending.pairing_ref.clone(),
         }
+        .to_node();
+        pending.primary = Some(hello);
+        Ok::<_, SimError>((*conn, node))
+    })?;
+    if shared.push(conn, Outgoing::Node(node)) {
+        Ok(())
+    } else {
+        Err(SimError::NotFound(format!("connection {conn}")))
+    }
+}
+
+/// The phone signs a new companion: reserves a device number, builds the pair-success for the
+/// connection `conn` and records what the pair-device-sign must match.
+pub(crate) fn grant_device(
+    shared: &Shared,
+    conn: ConnId,
+    phone: &str,
+    noise_pub: &PublicKey,
+    identity_pub: &PublicKey,
+    adv_secret: &[u8; 32],
+    rng: &mut StdRng,
+) -> Result<(Node, Jid), SimError> {
+    shared.with_world(|w| {
         let account = w
             .account(phone)
             .cloned()
@@ -471,12 +556,12 @@ pub(crate) fn scan(shared: &Shared, phone: &str, qr: &str) -> Result<Jid, SimErr
             .ok_or_else(|| SimError::NoAccount(phone.to_owned()))?;
         let device_identity = wa_protocol::pairing::sign_companion(
             &account.primary.identity,
-            &qr.identity_pub,
-            &qr.adv_secret,
+            identity_pub,
+            adv_secret,
             rng.next_u32(),
             unix_now(),
             key_index,
-            &mut rng,
+            rng,
         );
         let id = format!("sim-pair-{}", rng.next_u32());
         let jid = Jid::device(phone.to_owned(), u16::from(device), Server::WhatsApp);
@@ -486,32 +571,31 @@ pub(crate) fn scan(shared: &Shared, phone: &str, qr: &str) -> Result<Jid, SimErr
             device_identity,
             platform: Some("android".to_owned()),
             device: jid.clone(),
-            lid: Some(Jid::device(account.lid.clone(), u16::from(device), Server::Lid)),
-            business_name: None,
+            lid: Some(Jid::device(
+                account.lid.clone(),
+                u16::from(device),
+                Server::Lid,
+            )),
+            business_name: Some(format!("wa-sim {phone}")),
             client_props: None,
         }
         .to_node();
         w.awaiting_sign.insert(
-            pending.conn,
+            conn,
             AwaitingSign {
                 phone: phone.to_owned(),
                 companion: Companion {
                     device,
                     key_index,
-                    noise_pub: qr.noise_pub,
-                    identity_pub: qr.identity_pub,
+                    noise_pub: *noise_pub,
+                    identity_pub: *identity_pub,
                     bundle: None,
                 },
                 iq_id: id,
             },
         );
-        Ok((pending.conn, node, jid))
-    })?;
-    if shared.push(conn, Outgoing::Node(node)) {
-        Ok(jid)
-    } else {
-        Err(SimError::UnknownQr)
-    }
+        Ok((node, jid))
+    })
 }
 
 pub(crate) fn remove_device(shared: &Shared, phone: &str, device: u8) -> Result<(), SimError> {
@@ -538,7 +622,9 @@ pub(crate) fn remove_device(shared: &Shared, phone: &str, device: u8) -> Result<
     for conn in conns {
         let node = Node::new("stream:error")
             .with_attr("code", "401")
-            .with_children(vec![Node::new("conflict").with_attr("type", "device_removed")]);
+            .with_children(vec![
+                Node::new("conflict").with_attr("type", "device_removed")
+            ]);
         shared.push(conn, Outgoing::Node(node));
         shared.push(conn, Outgoing::Close);
         shared.emit(SimEvent::DeviceRemoved {
@@ -575,6 +661,7 @@ async fn ws_handler(
                 w.logged_in.remove(&conn);
                 w.pending.retain(|_, p| p.conn != conn);
                 w.awaiting_sign.remove(&conn);
+                w.pending_codes.remove(&conn);
             });
             shared.emit(SimEvent::Disconnected { conn });
         })

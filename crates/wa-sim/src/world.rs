@@ -96,6 +96,19 @@ pub struct AwaitingSign {
     pub iq_id: String,
 }
 
+/// A pair-code request (companion_hello) waiting for the phone to type the code.
+#[derive(Debug)]
+pub struct PendingCode {
+    /// Account phone.
+    pub phone: String,
+    /// The companion's wrapped ephemeral key.
+    pub wrapped_companion: [u8; 80],
+    /// The ref handed to the companion.
+    pub pairing_ref: Vec<u8>,
+    /// Set once the phone typed the code (primary_hello sent).
+    pub primary: Option<wa_protocol::pairing::PrimaryCodeHello>,
+}
+
 /// Counters of stanzas by kind, for tests and benchmarks.
 pub type Counters = BTreeMap<String, u64>;
 
@@ -105,6 +118,8 @@ pub struct World {
     accounts: BTreeMap<String, Account>,
     /// Pairing refs shown by registration connections.
     pub(crate) pending: HashMap<String, PendingPair>,
+    /// Pair-code requests by connection.
+    pub(crate) pending_codes: HashMap<ConnId, PendingCode>,
     /// Pair-success sent, by connection.
     pub(crate) awaiting_sign: HashMap<ConnId, AwaitingSign>,
     /// Logged-in connections: conn → (phone, device).
@@ -121,7 +136,10 @@ impl World {
             return a.clone();
         }
         self.next_lid += 1;
-        let lid = format!("{}", 100_000_000_000_000u64 + self.next_lid * 7919 + u64::from(rng.next_u32() % 1000));
+        let lid = format!(
+            "{}",
+            100_000_000_000_000u64 + self.next_lid * 7919 + u64::from(rng.next_u32() % 1000)
+        );
         let account = Account {
             phone: phone.to_owned(),
             lid,

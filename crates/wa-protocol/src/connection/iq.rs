@@ -16,6 +16,7 @@ pub(crate) enum IqPurpose {
     PreKeyUpload,
     Active,
     Logout,
+    PairCodeHello,
     /// Sent for the server's benefit; the answer does not matter.
     Background,
 }

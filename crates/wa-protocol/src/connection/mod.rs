@@ -40,6 +40,7 @@ use crate::binary::{Jid, Limits, Node};
 use crate::noise::{
     encode_frame, FrameDecoder, FramedTransport, Initiator, InitiatorAwaitServerHello, WA_HEADER,
 };
+use crate::pairing::{PairCode, PairCodeRequest};
 use crate::payload::{login_payload, registration_payload, RegistrationKeys};
 use crate::signal::{KeyPair, PublicKey};
 use crate::stanza::{
@@ -64,6 +65,14 @@ pub enum Command {
     Send(Node),
     /// Upload these one-time prekeys (answer to [`Event::PreKeysNeeded`], after storing them).
     UploadPreKeys(Vec<(u32, PublicKey)>),
+    /// Link by phone number instead of QR (registration connections only): sends the
+    /// companion_hello; the code to type on the phone comes back as [`Event::PairCode`].
+    PairPhone {
+        /// The account's phone number, digits with country code.
+        phone: String,
+        /// Ask the phone to show a notification.
+        show_push_notification: bool,
+    },
     /// Unlink this companion: `remove-companion-device`, then [`Event::LoggedOut`].
     Logout,
     /// Close the connection (graceful shutdown).
@@ -86,7 +95,7 @@ pub enum Phase {
 }
 
 enum State {
-    Handshake(InitiatorAwaitServerHello),
+    Handshake(Box<InitiatorAwaitServerHello>),
     AwaitingServer,
     Unpaired(Unpaired),
     LoggedIn(LoggedIn),
@@ -129,6 +138,7 @@ pub struct Connection<R: CryptoRngCore> {
     closed: bool,
     prekeys_requested: bool,
     uploading: Vec<u32>,
+    pair_code: Option<(PairCodeRequest, Jid)>,
 }
 
 impl<R: CryptoRngCore> core::fmt::Debug for Connection<R> {
@@ -156,7 +166,7 @@ impl<R: CryptoRngCore> Connection<R> {
             config,
             creds,
             rng,
-            state: State::Handshake(state),
+            state: State::Handshake(Box::new(state)),
             transport: None,
             iqs,
             keepalive: None,
@@ -165,6 +175,7 @@ impl<R: CryptoRngCore> Connection<R> {
             closed: false,
             prekeys_requested: false,
             uploading: Vec::new(),
+            pair_code: None,
         }
     }
 
@@ -290,6 +301,10 @@ impl<R: CryptoRngCore> Connection<R> {
             }
             Command::Send(node) => self.send_node(&node),
             Command::UploadPreKeys(keys) => self.upload_prekeys(keys, now),
+            Command::PairPhone {
+                phone,
+                show_push_notification,
+            } => self.pair_phone(&phone, show_push_notification, now),
             Command::Logout => {
                 let Some(jid) = self.creds.device.as_ref().map(|d| d.jid.clone()) else {
                     self.events.push_back(Event::LoggedOut {
@@ -433,7 +448,7 @@ impl<R: CryptoRngCore> Connection<R> {
             "stream:error" => self.handle_stream_error(&node),
             "xmlstreamend" => self.close(DisconnectCause::ServerClosed),
             "ib" => self.handle_ib(&node),
-            "notification" => self.handle_notification(node),
+            "notification" => self.handle_notification(node, now),
             _ => self.events.push_back(Event::Stanza(node)),
         }
     }
@@ -518,6 +533,20 @@ impl<R: CryptoRngCore> Connection<R> {
                 });
                 self.close(DisconnectCause::LoggedOut);
             }
+            IqPurpose::PairCodeHello => {
+                let parsed = crate::pairing::stanza::CompanionHelloResult::from_node(&result);
+                match (parsed, self.pair_code.as_mut()) {
+                    (Ok(r), Some((req, _))) => {
+                        req.set_ref(r.pairing_ref);
+                        let code = *req.code();
+                        self.events.push_back(Event::PairCode {
+                            code: code.to_string(),
+                        });
+                    }
+                    (Err(e), _) => self.close(DisconnectCause::Protocol(e.to_string())),
+                    (Ok(_), None) => {}
+                }
+            }
             IqPurpose::Background => {}
         }
     }
@@ -545,6 +574,11 @@ impl<R: CryptoRngCore> Connection<R> {
                     reason: LogoutReason::UserInitiated,
                 });
                 self.close(DisconnectCause::LoggedOut);
+            }
+            IqPurpose::PairCodeHello => {
+                let (code, text) = error.unwrap_or((408, "timeout".to_owned()));
+                self.pair_code = None;
+                self.events.push_back(Event::PairError { code, text });
             }
             IqPurpose::PreKeyCount
             | IqPurpose::PreKeyUpload
@@ -704,7 +738,8 @@ impl<R: CryptoRngCore> Connection<R> {
                 DisconnectCause::LoggedOut
             }
             StreamErrorKind::Unavailable(code) => {
-                self.events.push_back(Event::StreamError { code: Some(code) });
+                self.events
+                    .push_back(Event::StreamError { code: Some(code) });
                 DisconnectCause::StreamError(Some(code))
             }
             StreamErrorKind::Other(code) => {
@@ -724,9 +759,8 @@ impl<R: CryptoRngCore> Connection<R> {
             self.events.push_back(Event::OfflineSyncCompleted { count });
         } else if node.child("offline_preview").is_some() {
             self.send_node(
-                &Node::new("ib").with_children(vec![
-                    Node::new("offline_batch").with_attr("count", "100")
-                ]),
+                &Node::new("ib")
+                    .with_children(vec![Node::new("offline_batch").with_attr("count", "100")]),
             );
         } else if let Some(routing) = node
             .child("edge_routing")
@@ -739,7 +773,7 @@ impl<R: CryptoRngCore> Connection<R> {
         }
     }
 
-    fn handle_notification(&mut self, node: Node) {
+    fn handle_notification(&mut self, node: Node, now: Millis) {
         // Acknowledge every notification (session-lifecycle.md §7.1).
         let mut ack = Node::new("ack").with_attr("class", "notification");
         for key in ["id", "type", "participant"] {
@@ -751,6 +785,10 @@ impl<R: CryptoRngCore> Connection<R> {
             ack = ack.with_attr("to", from.clone());
         }
         self.send_node(&ack);
+        if node.attr_str("type") == Some("link_code_companion_reg") {
+            self.handle_primary_hello(&node, now);
+            return;
+        }
         let low = node.attr_str("type") == Some("encrypt")
             && node
                 .child("count")
@@ -870,6 +908,90 @@ impl<R: CryptoRngCore> Connection<R> {
                     text: reply.text,
                 });
                 self.close(DisconnectCause::PairFailed);
+            }
+        }
+    }
+
+    fn pair_phone(&mut self, phone: &str, show_push_notification: bool, now: Millis) {
+        let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+        if !matches!(self.state, State::Unpaired(_) | State::AwaitingServer)
+            || self.creds.device.is_some()
+        {
+            self.events.push_back(Event::PairError {
+                code: 400,
+                text: "not a registration connection".to_owned(),
+            });
+            return;
+        }
+        if digits.len() <= 6 || digits.starts_with('0') {
+            self.events.push_back(Event::PairError {
+                code: 400,
+                text: format!("invalid phone number {phone:?}"),
+            });
+            return;
+        }
+        let request = PairCodeRequest::new(PairCode::generate(&mut self.rng), &mut self.rng);
+        let phone = Jid::user(digits, crate::binary::Server::WhatsApp);
+        let hello = crate::pairing::stanza::CompanionHello {
+            id: String::new(),
+            phone: phone.clone(),
+            should_show_push_notification: show_push_notification,
+            wrapped_ephemeral: *request.wrapped_ephemeral(),
+            noise_pub: self.creds.noise_key.public,
+            platform_id: self.config.qr_client_type.to_string(),
+            platform_display: self.config.platform_display.clone(),
+        };
+        self.pair_code = Some((request, phone));
+        let id = self.iqs.register(
+            IqPurpose::PairCodeHello,
+            now.after(self.config.iq_timeout_ms),
+        );
+        let node = crate::pairing::stanza::CompanionHello { id, ..hello }.to_node();
+        self.send_node(&node);
+    }
+
+    fn handle_primary_hello(&mut self, node: &Node, now: Millis) {
+        let Ok(hello) = crate::pairing::stanza::PrimaryHello::from_node(node) else {
+            self.events.push_back(Event::Stanza(node.clone()));
+            return;
+        };
+        let Some((request, phone)) = self.pair_code.take() else {
+            return;
+        };
+        if !request.matches_ref(&hello.pairing_ref) {
+            // Not ours (wm and wr ignore it too); keep waiting.
+            self.pair_code = Some((request, phone));
+            return;
+        }
+        match request.primary_hello(
+            &hello.pairing_ref,
+            &hello.wrapped_ephemeral,
+            &hello.primary_identity,
+            &self.creds.identity,
+            &mut self.rng,
+        ) {
+            Ok(finish) => {
+                // The derived secret replaces the QR one for this pairing (login-pairing.md §5.5).
+                self.creds.adv_secret = *finish.adv_secret();
+                let id = self
+                    .iqs
+                    .register(IqPurpose::Background, now.after(self.config.iq_timeout_ms));
+                let node = crate::pairing::stanza::CompanionFinish {
+                    id,
+                    phone,
+                    wrapped_bundle: *finish.wrapped_bundle(),
+                    companion_identity: self.creds.identity.public,
+                    pairing_ref: finish.pairing_ref().to_vec(),
+                }
+                .to_node();
+                self.send_node(&node);
+            }
+            Err(e) => {
+                let (code, text) = e.wire_code();
+                self.events.push_back(Event::PairError {
+                    code,
+                    text: text.to_owned(),
+                });
             }
         }
     }

@@ -12,6 +12,7 @@ use crate::stanza::parse_prekey_upload;
 
 const T0: Millis = Millis(1_800_000_000_000);
 
+#[allow(clippy::large_enum_variant)] // a test fixture, one per test
 enum ServerState {
     AwaitHello(Responder2),
     AwaitFinish(ResponderAwaitFinish),
@@ -69,10 +70,9 @@ impl FakeServer {
             Some(ServerState::AwaitHello(r)) => {
                 self.decoder.push(bytes);
                 let hello = self.decoder.next_frame().expect("frame").expect("whole");
-                let (next, reply) = r
-                    .0
-                    .read_client_hello(&hello, KeyPair::generate(&mut self.rng))
-                    .expect("hello");
+                let (next, reply) =
+                    r.0.read_client_hello(&hello, KeyPair::generate(&mut self.rng))
+                        .expect("hello");
                 let mut out = Vec::new();
                 encode_frame(&reply, &mut out).expect("frame");
                 self.pending_out.push(out);
@@ -199,7 +199,8 @@ impl Harness {
         let keys = (first..first + count)
             .map(|id| (id, KeyPair::generate(&mut rng).public))
             .collect();
-        self.conn.handle_command(Command::UploadPreKeys(keys), self.now);
+        self.conn
+            .handle_command(Command::UploadPreKeys(keys), self.now);
         self.pump();
     }
 
@@ -242,7 +243,10 @@ fn logged_in(count: u32, config: impl FnOnce(&mut Config)) -> Harness {
     assert!(counts[0].child("count").is_some());
     let actives = h.take_iqs("passive");
     assert_eq!(actives.len(), 1);
-    h.answer(&counts[0].clone(), vec![Node::new("count").with_attr("value", count.to_string())]);
+    h.answer(
+        &counts[0].clone(),
+        vec![Node::new("count").with_attr("value", count.to_string())],
+    );
     h.answer(&actives[0].clone(), vec![]);
     h
 }
@@ -255,7 +259,10 @@ fn first_login_uploads_812_prekeys_then_connects() {
         matches!(events.as_slice(), [Event::PreKeysNeeded { count: 812 }]),
         "{events:?}"
     );
-    assert!(h.take_iqs("encrypt").is_empty(), "nothing uploaded before the keys are stored");
+    assert!(
+        h.take_iqs("encrypt").is_empty(),
+        "nothing uploaded before the keys are stored"
+    );
     h.provide_prekeys(1, 812);
     let uploads = h.take_iqs("encrypt");
     assert_eq!(uploads.len(), 1);
@@ -276,7 +283,10 @@ fn first_login_uploads_812_prekeys_then_connects() {
         })
         .expect("connected");
     assert_eq!(connected.0, "15550001111:7@s.whatsapp.net");
-    assert_eq!(connected.1.map(|l| l.to_string()).as_deref(), Some("99887766554433@lid"));
+    assert_eq!(
+        connected.1.map(|l| l.to_string()).as_deref(),
+        Some("99887766554433@lid")
+    );
 }
 
 #[test]
@@ -340,7 +350,13 @@ fn iq_deadline_reports_a_timeout() {
     h.advance_to(h.now.after(1));
     let events = h.take_events();
     assert!(
-        matches!(events.as_slice(), [Event::IqResponse { token: 42, response: None }]),
+        matches!(
+            events.as_slice(),
+            [Event::IqResponse {
+                token: 42,
+                response: None
+            }]
+        ),
         "{events:?}"
     );
     // An answer after the deadline is not routed to the old token.
@@ -393,7 +409,10 @@ fn keepalive_timeout_then_restored_then_dead() {
     h.advance_to(start.after(20_000));
     let pings = h.take_iqs("w:p");
     assert_eq!(pings.len(), 1);
-    assert!(pings[0].children().is_empty(), "whatsmeow-style childless ping");
+    assert!(
+        pings[0].children().is_empty(),
+        "whatsmeow-style childless ping"
+    );
     h.advance_to(start.after(30_000));
     assert!(matches!(
         h.take_events().as_slice(),
@@ -403,7 +422,10 @@ fn keepalive_timeout_then_restored_then_dead() {
     h.advance_to(start.after(40_000));
     let pings = h.take_iqs("w:p");
     h.answer(&pings[0].clone(), vec![]);
-    assert!(matches!(h.take_events().as_slice(), [Event::KeepAliveRestored]));
+    assert!(matches!(
+        h.take_events().as_slice(),
+        [Event::KeepAliveRestored]
+    ));
     // Two more unanswered pings close the connection.
     h.advance_to(start.after(60_000));
     h.advance_to(start.after(70_000));
@@ -416,7 +438,10 @@ fn keepalive_timeout_then_restored_then_dead() {
             cause: DisconnectCause::KeepAliveTimeout
         })
     ));
-    assert_eq!(DisconnectCause::KeepAliveTimeout.reconnect(), Reconnect::WithBackoff);
+    assert_eq!(
+        DisconnectCause::KeepAliveTimeout.reconnect(),
+        Reconnect::WithBackoff
+    );
     assert!(h.conn.is_closed());
     assert_eq!(h.conn.poll_timeout(), None);
 }
@@ -460,7 +485,9 @@ fn stream_errors_and_failures_map_to_causes() {
         (
             Node::new("stream:error")
                 .with_attr("code", "401")
-                .with_children(vec![Node::new("conflict").with_attr("type", "device_removed")]),
+                .with_children(vec![
+                    Node::new("conflict").with_attr("type", "device_removed")
+                ]),
             DisconnectCause::LoggedOut,
             Reconnect::Never,
             true,
@@ -552,7 +579,10 @@ fn untrusted_server_fails_the_handshake() {
             cause: DisconnectCause::HandshakeFailed(_)
         })
     ));
-    assert!(conn.poll_transmit().is_none(), "no ClientFinish to an untrusted server");
+    assert!(
+        conn.poll_transmit().is_none(),
+        "no ClientFinish to an untrusted server"
+    );
 }
 
 #[test]

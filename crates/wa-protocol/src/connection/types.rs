@@ -29,8 +29,11 @@ pub struct Config {
     pub trust: TrustRoot,
     /// How the client describes itself in the ClientPayload.
     pub identity: ClientIdentity,
-    /// The QR code's last field (companion web client type, `login-pairing.md` §4.2).
+    /// The QR code's last field and the pair-code `companion_platform_id` (companion web
+    /// client type, `login-pairing.md` §4.2).
     pub qr_client_type: char,
+    /// `companion_platform_display` of pair-code linking: `"Browser (OS)"`.
+    pub platform_display: String,
     /// Largest frame accepted.
     pub max_frame: usize,
     /// Budget for the handshake and for the server's first stanza (20 s).
@@ -58,7 +61,8 @@ impl Default for Config {
         Self {
             trust: TrustRoot::production(),
             identity: ClientIdentity::default(),
-            qr_client_type: '9',
+            qr_client_type: '1',
+            platform_display: "Chrome (Linux)".to_owned(),
             max_frame: MAX_FRAME_LEN,
             handshake_timeout_ms: 20_000,
             iq_timeout_ms: 60_000,
@@ -234,6 +238,11 @@ pub enum Event {
     },
     /// Every QR ref expired.
     QrTimeout,
+    /// Type this code (`XXXX-XXXX`) on the phone: Linked devices → Link with phone number.
+    PairCode {
+        /// The code, shown as `XXXX-XXXX`.
+        code: String,
+    },
     /// The phone linked us; persist the device before anything else.
     PairSuccess(LinkedDevice),
     /// Pairing failed (the reply was an error IQ).

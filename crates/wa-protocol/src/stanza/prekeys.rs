@@ -1,8 +1,6 @@
 //! Prekey count, upload and digest IQs (`session-lifecycle.md` §3, `messaging.md`).
 
-use super::{
-    bad, be_uint, child_bytes, req_attr, req_child, IqKind, IqRequest, StanzaError,
-};
+use super::{bad, be_uint, child_bytes, req_attr, req_child, IqKind, IqRequest, StanzaError};
 use crate::binary::Node;
 use crate::signal::{PublicKey, Signature, DJB_TYPE};
 

@@ -68,7 +68,11 @@ pub fn parse_failure(node: &Node) -> Result<FailureReason, StanzaError> {
     expect_tag(node, "failure")?;
     let reason = req_attr(node, "reason")?;
     let reason: u16 = reason.parse().map_err(|_| bad(node, "reason", reason))?;
-    let num = |k: &str| node.attr_str(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let num = |k: &str| {
+        node.attr_str(k)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     Ok(match reason {
         401 => FailureReason::LoggedOut,
         402 => FailureReason::TempBanned {
@@ -135,8 +139,11 @@ mod tests {
     use crate::binary::{unmarshal, Limits};
 
     fn node(hex: &str) -> Node {
-        unmarshal(&hex::decode(hex.replace(' ', "")).expect("hex"), &Limits::default())
-            .expect("decodes")
+        unmarshal(
+            &hex::decode(hex.replace(' ', "")).expect("hex"),
+            &Limits::default(),
+        )
+        .expect("decodes")
     }
 
     #[test]
@@ -188,7 +195,9 @@ mod tests {
         assert!(parse_success(&Node::new("success")).is_err());
         let removed = Node::new("stream:error")
             .with_attr("code", "401")
-            .with_children(vec![Node::new("conflict").with_attr("type", "device_removed")]);
+            .with_children(vec![
+                Node::new("conflict").with_attr("type", "device_removed")
+            ]);
         assert_eq!(
             classify_stream_error(&removed),
             Ok(StreamErrorKind::DeviceRemoved)

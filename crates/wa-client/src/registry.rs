@@ -1,0 +1,113 @@
+//! The registry of running accounts: start, stop, look up, and restore every account whose
+//! `autostart` flag is set when the gateway starts (sessions come back by themselves).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+use wa_store::{AccountId, Store};
+
+use crate::account::{spawn_account, AccountHandle, ClientConfig, ClientEvent};
+use crate::socket::ClientError;
+
+/// All account tasks of one gateway process, sharing one store and one event bus.
+pub struct Registry {
+    store: Arc<dyn Store>,
+    config: ClientConfig,
+    events: broadcast::Sender<(AccountId, ClientEvent)>,
+    running: Mutex<HashMap<AccountId, AccountHandle>>,
+}
+
+impl core::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Registry")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// A registry over `store`; nothing runs until [`Registry::start`] or
+    /// [`Registry::restore`].
+    pub fn new(store: Arc<dyn Store>, config: ClientConfig) -> Self {
+        let (events, _) = broadcast::channel(1 << 14);
+        Self {
+            store,
+            config,
+            events,
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Events of every account.
+    pub fn subscribe(&self) -> broadcast::Receiver<(AccountId, ClientEvent)> {
+        self.events.subscribe()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<AccountId, AccountHandle>> {
+        match self.running.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Starts account `id` (or returns its running handle).
+    pub fn start(&self, id: &AccountId) -> AccountHandle {
+        let mut running = self.running();
+        if let Some(h) = running.get(id).filter(|h| h.is_running()) {
+            return h.clone();
+        }
+        let handle = spawn_account(
+            Arc::clone(&self.store),
+            *id,
+            self.config.clone(),
+            self.events.clone(),
+        );
+        running.insert(*id, handle.clone());
+        handle
+    }
+
+    /// The running handle of `id`, if any.
+    pub fn get(&self, id: &AccountId) -> Option<AccountHandle> {
+        self.running().get(id).filter(|h| h.is_running()).cloned()
+    }
+
+    /// Stops account `id` (keys stay).
+    pub fn stop(&self, id: &AccountId) -> bool {
+        self.running().remove(id).is_some_and(|h| h.shutdown())
+    }
+
+    /// Starts every stored account whose `autostart` flag is set and that has a linked device;
+    /// returns how many were started.
+    pub fn restore(&self) -> Result<usize, ClientError> {
+        let accounts = self
+            .store
+            .accounts()
+            .map_err(|e| ClientError::Store(e.to_string()))?;
+        let mut started = 0;
+        for account in accounts.into_iter().filter(|a| a.autostart) {
+            let linked = self
+                .store
+                .device(&account.id)
+                .map_err(|e| ClientError::Store(e.to_string()))?
+                .is_some_and(|d| d.jid.is_some());
+            if linked {
+                self.start(&account.id);
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+
+    /// Stops every account.
+    pub fn shutdown(&self) {
+        for (_, h) in self.running().drain() {
+            h.shutdown();
+        }
+    }
+}

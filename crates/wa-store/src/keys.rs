@@ -1,0 +1,172 @@
+//! Trees and binary keys.
+//!
+//! Per-account keys start with the 16-byte [`AccountId`], so an account is a key range; integers
+//! are big-endian so keys sort numerically. Variable-length parts that are not last carry a u16
+//! big-endian length prefix, which keeps keys unambiguous.
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::types::AccountId;
+
+/// One sled tree per record kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TreeId {
+    Meta,
+    Accounts,
+    Tokens,
+    Devices,
+    Identities,
+    Sessions,
+    PreKeys,
+    PreKeyMeta,
+    SignedPreKeys,
+    SenderKeys,
+    Outbox,
+    OutboxDue,
+}
+
+impl TreeId {
+    pub(crate) const ALL: [TreeId; 12] = [
+        TreeId::Meta,
+        TreeId::Accounts,
+        TreeId::Tokens,
+        TreeId::Devices,
+        TreeId::Identities,
+        TreeId::Sessions,
+        TreeId::PreKeys,
+        TreeId::PreKeyMeta,
+        TreeId::SignedPreKeys,
+        TreeId::SenderKeys,
+        TreeId::Outbox,
+        TreeId::OutboxDue,
+    ];
+
+    /// Trees holding the device identity and Signal state (what logout wipes).
+    pub(crate) const DEVICE_STATE: [TreeId; 7] = [
+        TreeId::Devices,
+        TreeId::Identities,
+        TreeId::Sessions,
+        TreeId::PreKeys,
+        TreeId::PreKeyMeta,
+        TreeId::SignedPreKeys,
+        TreeId::SenderKeys,
+    ];
+
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            TreeId::Meta => "meta",
+            TreeId::Accounts => "accounts",
+            TreeId::Tokens => "tokens",
+            TreeId::Devices => "devices",
+            TreeId::Identities => "identities",
+            TreeId::Sessions => "sessions",
+            TreeId::PreKeys => "prekeys",
+            TreeId::PreKeyMeta => "prekey_meta",
+            TreeId::SignedPreKeys => "signed_prekeys",
+            TreeId::SenderKeys => "sender_keys",
+            TreeId::Outbox => "outbox",
+            TreeId::OutboxDue => "outbox_due",
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Whether keys of this tree start with the account id.
+    pub(crate) const fn per_account(self) -> bool {
+        !matches!(self, TreeId::Meta | TreeId::Tokens)
+    }
+}
+
+pub(crate) const SCHEMA_KEY: &[u8] = b"schema";
+const MAX_NAME: usize = 1024;
+
+fn check_part(what: &'static str, s: &str) -> Result<()> {
+    if s.is_empty() {
+        return Err(Error::InvalidInput {
+            what,
+            reason: "empty",
+        });
+    }
+    if s.len() > MAX_NAME {
+        return Err(Error::InvalidInput {
+            what,
+            reason: "longer than 1024 bytes",
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn account(a: &AccountId) -> Vec<u8> {
+    a.as_bytes().to_vec()
+}
+
+/// `account ‖ name` (sessions, identities, outbox).
+pub(crate) fn named(a: &AccountId, what: &'static str, name: &str) -> Result<Vec<u8>> {
+    check_part(what, name)?;
+    let mut k = Vec::with_capacity(AccountId::LEN + name.len());
+    k.extend_from_slice(a.as_bytes());
+    k.extend_from_slice(name.as_bytes());
+    Ok(k)
+}
+
+/// `account ‖ len(group) ‖ group ‖ sender`.
+pub(crate) fn sender_key(a: &AccountId, group: &str, sender: &str) -> Result<Vec<u8>> {
+    check_part("group", group)?;
+    check_part("sender", sender)?;
+    let mut k = Vec::with_capacity(AccountId::LEN + 2 + group.len() + sender.len());
+    k.extend_from_slice(a.as_bytes());
+    // check_part bounds the length to 1024, so it fits in u16.
+    k.extend_from_slice(&(group.len() as u16).to_be_bytes());
+    k.extend_from_slice(group.as_bytes());
+    k.extend_from_slice(sender.as_bytes());
+    Ok(k)
+}
+
+/// `account ‖ id (u32 BE)`.
+pub(crate) fn numbered(a: &AccountId, id: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(AccountId::LEN + 4);
+    k.extend_from_slice(a.as_bytes());
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// `account ‖ next_attempt_ms (u64 BE) ‖ message id`.
+pub(crate) fn due(a: &AccountId, at_ms: u64, message_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(AccountId::LEN + 8 + message_id.len());
+    k.extend_from_slice(a.as_bytes());
+    k.extend_from_slice(&at_ms.to_be_bytes());
+    k.extend_from_slice(message_id.as_bytes());
+    k
+}
+
+/// Splits a `due` key into (time, message id).
+pub(crate) fn parse_due(key: &[u8]) -> Option<(u64, &str)> {
+    let rest = key.get(AccountId::LEN..)?;
+    let (at, id) = (rest.get(..8)?, rest.get(8..)?);
+    let at = u64::from_be_bytes(at.try_into().ok()?);
+    Some((at, std::str::from_utf8(id).ok()?))
+}
+
+/// The token index key: SHA-256 of the token, so the token itself never appears in keys or errors.
+pub(crate) fn token(token: &str) -> Result<Vec<u8>> {
+    check_part("token", token)?;
+    Ok(Sha256::digest(token.as_bytes()).to_vec())
+}
+
+/// The account id a per-account key starts with.
+pub(crate) fn key_account(key: &[u8]) -> Option<AccountId> {
+    AccountId::from_slice(key.get(..AccountId::LEN)?)
+}
+
+/// The id at the end of a `numbered` key.
+pub(crate) fn key_number(key: &[u8]) -> Option<u32> {
+    let b = key.get(AccountId::LEN..)?;
+    Some(u32::from_be_bytes(b.try_into().ok()?))
+}

@@ -1,0 +1,372 @@
+//! Values: one format-version byte, then a protobuf message from `proto/store.proto`; and the
+//! conversions between those messages and the domain types, which check every field.
+
+use prost::Message;
+use wa_protocol::payload::ClientVersion;
+use wa_protocol::signal::{KeyPair, PrivateKey, PublicKey};
+
+use crate::error::{CorruptReason, Error, Result};
+use crate::keys::{self, TreeId};
+use crate::pb;
+use crate::types::{
+    Account, AccountId, DeviceIdentity, MediaDelivery, OneTimePreKey, OutboxEntry, OutboxStatus,
+    ProxyConfig, S3Config, Secret, SignedPreKey,
+};
+
+/// The only record format so far.
+pub(crate) const RECORD_VERSION: u8 = 1;
+
+type Field<T> = std::result::Result<T, CorruptReason>;
+
+pub(crate) fn encode(m: &impl Message) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + m.encoded_len());
+    v.push(RECORD_VERSION);
+    // Encoding into a Vec cannot run out of space.
+    m.encode_raw(&mut v);
+    v
+}
+
+fn decode_body<M: Message + Default>(bytes: &[u8]) -> Field<M> {
+    match bytes.split_first() {
+        None => Err(CorruptReason::Empty),
+        Some((&RECORD_VERSION, body)) => M::decode(body).map_err(CorruptReason::Protobuf),
+        Some((&v, _)) => Err(CorruptReason::UnknownVersion(v)),
+    }
+}
+
+/// Decodes a value and converts it, naming the tree and key on failure.
+pub(crate) fn decode<M, T>(
+    tree: TreeId,
+    key: &[u8],
+    bytes: &[u8],
+    convert: impl FnOnce(M) -> Field<T>,
+) -> Result<T>
+where
+    M: Message + Default,
+{
+    decode_body::<M>(bytes)
+        .and_then(convert)
+        .map_err(|r| Error::corrupt(tree.name(), key, r))
+}
+
+fn arr32(b: &[u8], field: &'static str) -> Field<[u8; 32]> {
+    b.try_into().map_err(|_| CorruptReason::BadField(field))
+}
+
+fn kp_to_pb(k: &KeyPair) -> pb::KeyPair {
+    pb::KeyPair {
+        private_key: k.private.to_bytes().to_vec(),
+        public_key: k.public.as_bytes().to_vec(),
+    }
+}
+
+/// Rebuilds a key pair; with `verify`, also checks that the public key matches the private one.
+fn kp_from_pb(k: Option<pb::KeyPair>, field: &'static str, verify: bool) -> Field<KeyPair> {
+    let k = k.ok_or(CorruptReason::BadField(field))?;
+    let private = PrivateKey::from_bytes(arr32(&k.private_key, field)?);
+    let public = PublicKey::from_bytes(arr32(&k.public_key, field)?);
+    if verify && private.public_key() != public {
+        return Err(CorruptReason::BadField(field));
+    }
+    Ok(KeyPair { private, public })
+}
+
+fn opt_str(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+pub(crate) fn signed_prekey_to_pb(s: &SignedPreKey) -> pb::SignedPreKey {
+    pb::SignedPreKey {
+        id: s.id,
+        key_pair: Some(kp_to_pb(&s.key_pair)),
+        signature: s.signature.to_vec(),
+        timestamp_ms: s.timestamp_ms,
+    }
+}
+
+pub(crate) fn signed_prekey_from_pb(s: pb::SignedPreKey) -> Field<SignedPreKey> {
+    Ok(SignedPreKey {
+        id: s.id,
+        key_pair: kp_from_pb(s.key_pair, "signed_prekey.key_pair", true)?,
+        signature: s
+            .signature
+            .as_slice()
+            .try_into()
+            .map_err(|_| CorruptReason::BadField("signed_prekey.signature"))?,
+        timestamp_ms: s.timestamp_ms,
+    })
+}
+
+pub(crate) fn device_to_pb(d: &DeviceIdentity) -> pb::DeviceIdentity {
+    pb::DeviceIdentity {
+        noise_key: Some(kp_to_pb(&d.noise_key)),
+        identity_key: Some(kp_to_pb(&d.identity_key)),
+        registration_id: d.registration_id,
+        signed_prekey: Some(signed_prekey_to_pb(&d.signed_prekey)),
+        adv_secret: d.adv_secret.expose().to_vec(),
+        jid: d.jid.clone().unwrap_or_default(),
+        lid: d.lid.clone().unwrap_or_default(),
+        platform: d.platform.clone(),
+        push_name: d.push_name.clone(),
+        adv_signed_identity: d.adv_signed_identity.clone().unwrap_or_default(),
+        client_version: Some(pb::ClientVersion {
+            primary: d.client_version.primary,
+            secondary: d.client_version.secondary,
+            tertiary: d.client_version.tertiary,
+        }),
+    }
+}
+
+pub(crate) fn device_from_pb(d: pb::DeviceIdentity) -> Field<DeviceIdentity> {
+    let v = d
+        .client_version
+        .ok_or(CorruptReason::BadField("client_version"))?;
+    Ok(DeviceIdentity {
+        noise_key: kp_from_pb(d.noise_key, "noise_key", true)?,
+        identity_key: kp_from_pb(d.identity_key, "identity_key", true)?,
+        registration_id: d.registration_id,
+        signed_prekey: signed_prekey_from_pb(
+            d.signed_prekey
+                .ok_or(CorruptReason::BadField("signed_prekey"))?,
+        )?,
+        adv_secret: Secret::new(arr32(&d.adv_secret, "adv_secret")?),
+        jid: opt_str(d.jid),
+        lid: opt_str(d.lid),
+        platform: d.platform,
+        push_name: d.push_name,
+        adv_signed_identity: (!d.adv_signed_identity.is_empty()).then_some(d.adv_signed_identity),
+        client_version: ClientVersion {
+            primary: v.primary,
+            secondary: v.secondary,
+            tertiary: v.tertiary,
+        },
+    })
+}
+
+pub(crate) fn identity_from_pb(p: pb::PeerIdentity) -> Field<PublicKey> {
+    Ok(PublicKey::from_bytes(arr32(&p.public_key, "public_key")?))
+}
+
+pub(crate) fn prekey_to_pb(p: &OneTimePreKey) -> pb::OneTimePreKey {
+    pb::OneTimePreKey {
+        id: p.id,
+        key_pair: Some(kp_to_pb(&p.key_pair)),
+        uploaded: p.uploaded,
+    }
+}
+
+/// One-time prekeys are not re-derived on load (that costs a scalar multiplication each).
+pub(crate) fn prekey_from_pb(p: pb::OneTimePreKey) -> Field<OneTimePreKey> {
+    Ok(OneTimePreKey {
+        id: p.id,
+        key_pair: kp_from_pb(p.key_pair, "key_pair", false)?,
+        uploaded: p.uploaded,
+    })
+}
+
+pub(crate) fn account_to_pb(a: &Account) -> pb::Account {
+    pb::Account {
+        id: a.id.as_bytes().to_vec(),
+        name: a.name.clone(),
+        token: a.token.expose().clone(),
+        webhook: a.webhook.clone(),
+        events: a.events.clone(),
+        proxy: Some(pb::ProxyConfig {
+            enabled: a.proxy.enabled,
+            url: a.proxy.url.clone(),
+        }),
+        s3: Some(pb::S3Config {
+            enabled: a.s3.enabled,
+            endpoint: a.s3.endpoint.clone(),
+            region: a.s3.region.clone(),
+            bucket: a.s3.bucket.clone(),
+            access_key: a.s3.access_key.clone(),
+            secret_key: a.s3.secret_key.expose().clone(),
+            path_style: a.s3.path_style,
+            public_url: a.s3.public_url.clone(),
+            media_delivery: match a.s3.media_delivery {
+                MediaDelivery::Base64 => pb::MediaDelivery::Base64,
+                MediaDelivery::S3 => pb::MediaDelivery::S3,
+                MediaDelivery::Both => pb::MediaDelivery::Both,
+            } as i32,
+            retention_days: a.s3.retention_days,
+        }),
+        hmac_key: a.hmac_key.as_ref().map(|k| k.expose().clone()),
+        history: a.history,
+        autostart: a.autostart,
+        expiration: a.expiration,
+        jid: a.jid.clone().unwrap_or_default(),
+        created_ms: a.created_ms,
+        updated_ms: a.updated_ms,
+        os_name: a.os_name.clone(),
+    }
+}
+
+pub(crate) fn account_from_pb(a: pb::Account) -> Field<Account> {
+    let id = AccountId::from_slice(&a.id).ok_or(CorruptReason::BadField("id"))?;
+    let proxy = a.proxy.unwrap_or_default();
+    let s3 = a.s3.ok_or(CorruptReason::BadField("s3"))?;
+    let media_delivery = match pb::MediaDelivery::try_from(s3.media_delivery) {
+        Ok(pb::MediaDelivery::Base64) => MediaDelivery::Base64,
+        Ok(pb::MediaDelivery::S3) => MediaDelivery::S3,
+        Ok(pb::MediaDelivery::Both) => MediaDelivery::Both,
+        Err(_) => return Err(CorruptReason::BadField("s3.media_delivery")),
+    };
+    if a.token.is_empty() {
+        return Err(CorruptReason::BadField("token"));
+    }
+    Ok(Account {
+        id,
+        name: a.name,
+        token: Secret::new(a.token),
+        webhook: a.webhook,
+        events: a.events,
+        proxy: ProxyConfig {
+            enabled: proxy.enabled,
+            url: proxy.url,
+        },
+        s3: S3Config {
+            enabled: s3.enabled,
+            endpoint: s3.endpoint,
+            region: s3.region,
+            bucket: s3.bucket,
+            access_key: s3.access_key,
+            secret_key: Secret::new(s3.secret_key),
+            path_style: s3.path_style,
+            public_url: s3.public_url,
+            media_delivery,
+            retention_days: s3.retention_days,
+        },
+        hmac_key: a.hmac_key.map(Secret::new),
+        history: a.history,
+        autostart: a.autostart,
+        expiration: a.expiration,
+        jid: opt_str(a.jid),
+        os_name: a.os_name,
+        created_ms: a.created_ms,
+        updated_ms: a.updated_ms,
+    })
+}
+
+pub(crate) fn status_to_pb(s: OutboxStatus) -> pb::OutboxStatus {
+    match s {
+        OutboxStatus::Queued => pb::OutboxStatus::Queued,
+        OutboxStatus::Sent => pb::OutboxStatus::Sent,
+        OutboxStatus::Acked => pb::OutboxStatus::Acked,
+        OutboxStatus::Failed => pb::OutboxStatus::Failed,
+    }
+}
+
+pub(crate) fn outbox_to_pb(e: &OutboxEntry) -> pb::OutboxEntry {
+    pb::OutboxEntry {
+        message_id: e.message_id.clone(),
+        chat: e.chat.clone(),
+        payload: e.payload.clone(),
+        status: status_to_pb(e.status) as i32,
+        attempts: e.attempts,
+        next_attempt_ms: e.next_attempt_ms,
+        created_ms: e.created_ms,
+        updated_ms: e.updated_ms,
+    }
+}
+
+pub(crate) fn outbox_from_pb(e: pb::OutboxEntry) -> Field<OutboxEntry> {
+    let status = match pb::OutboxStatus::try_from(e.status) {
+        Ok(pb::OutboxStatus::Queued) => OutboxStatus::Queued,
+        Ok(pb::OutboxStatus::Sent) => OutboxStatus::Sent,
+        Ok(pb::OutboxStatus::Acked) => OutboxStatus::Acked,
+        Ok(pb::OutboxStatus::Failed) => OutboxStatus::Failed,
+        Err(_) => return Err(CorruptReason::BadField("status")),
+    };
+    if e.message_id.is_empty() {
+        return Err(CorruptReason::BadField("message_id"));
+    }
+    Ok(OutboxEntry {
+        message_id: e.message_id,
+        chat: e.chat,
+        payload: e.payload,
+        status,
+        attempts: e.attempts,
+        next_attempt_ms: e.next_attempt_ms,
+        created_ms: e.created_ms,
+        updated_ms: e.updated_ms,
+    })
+}
+
+/// Checks one stored entry as `check()` and `import()` do: the key has its tree's shape and the
+/// value decodes as its tree's record, with every field in range.
+pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
+    let bad_key = || Error::corrupt(tree.name(), key, CorruptReason::BadKey);
+    if tree.per_account() {
+        let exact = matches!(
+            tree,
+            TreeId::Accounts | TreeId::Devices | TreeId::PreKeyMeta
+        );
+        let ok = if exact {
+            key.len() == AccountId::LEN
+        } else {
+            key.len() > AccountId::LEN
+        };
+        if !ok {
+            return Err(bad_key());
+        }
+    }
+    match tree {
+        TreeId::Meta => {
+            decode(tree, key, value, |m: pb::SchemaInfo| Ok(m.schema_version))?;
+        }
+        TreeId::Accounts => {
+            let a = decode(tree, key, value, account_from_pb)?;
+            if a.id.as_bytes() != key {
+                return Err(Error::corrupt(
+                    tree.name(),
+                    key,
+                    CorruptReason::Inconsistent("account id differs from its key"),
+                ));
+            }
+        }
+        TreeId::Tokens => {
+            if key.len() != 32 {
+                return Err(bad_key());
+            }
+            decode(tree, key, value, |m: pb::TokenOwner| {
+                AccountId::from_slice(&m.account_id).ok_or(CorruptReason::BadField("account_id"))
+            })?;
+        }
+        TreeId::Devices => {
+            decode(tree, key, value, device_from_pb)?;
+        }
+        TreeId::Identities => {
+            decode(tree, key, value, identity_from_pb)?;
+        }
+        TreeId::Sessions | TreeId::SenderKeys => {
+            decode(tree, key, value, |m: pb::OpaqueRecord| Ok(m.record))?;
+        }
+        TreeId::PreKeys => {
+            let id = keys::key_number(key).ok_or_else(bad_key)?;
+            let p = decode(tree, key, value, prekey_from_pb)?;
+            if p.id != id {
+                return Err(Error::corrupt(
+                    tree.name(),
+                    key,
+                    CorruptReason::Inconsistent("prekey id differs from its key"),
+                ));
+            }
+        }
+        TreeId::PreKeyMeta => {
+            decode(tree, key, value, |m: pb::PreKeyMeta| Ok(m.next_id))?;
+        }
+        TreeId::SignedPreKeys => {
+            keys::key_number(key).ok_or_else(bad_key)?;
+            decode(tree, key, value, signed_prekey_from_pb)?;
+        }
+        TreeId::Outbox => {
+            decode(tree, key, value, outbox_from_pb)?;
+        }
+        TreeId::OutboxDue => {
+            keys::parse_due(key).ok_or_else(bad_key)?;
+            decode(tree, key, value, |_: pb::OutboxDue| Ok(()))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use wa_protocol::payload::ClientVersion;
+use wa_protocol::signal::KeyPair;
+use wa_store::{AccountId, DeviceIdentity, Secret, SignedPreKey};
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TestDir(PathBuf);
+
+impl TestDir {
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "wa-store-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create test dir");
+        Self(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, s: &str) -> PathBuf {
+        self.0.join(s)
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}
+
+pub fn account_id(n: u8) -> AccountId {
+    let mut b = [0u8; 16];
+    b[0] = 0xa0;
+    b[15] = n;
+    AccountId::from_bytes(b)
+}
+
+pub fn device(seed: u64) -> DeviceIdentity {
+    let mut r = rng(seed);
+    let identity = KeyPair::generate(&mut r);
+    let spk = KeyPair::generate(&mut r);
+    let signature = identity.private.sign(&spk.public.to_djb(), &mut r);
+    DeviceIdentity {
+        noise_key: KeyPair::generate(&mut r),
+        identity_key: identity,
+        registration_id: 12345 + seed as u32,
+        signed_prekey: SignedPreKey {
+            id: 1,
+            key_pair: spk,
+            signature,
+            timestamp_ms: 1_700_000_000_000,
+        },
+        adv_secret: Secret::new([7u8; 32]),
+        jid: Some("15550001111:3@s.whatsapp.net".into()),
+        lid: Some("123456789:3@lid".into()),
+        platform: "Chrome".into(),
+        push_name: "Test".into(),
+        adv_signed_identity: Some(vec![1, 2, 3, 4]),
+        client_version: ClientVersion {
+            primary: 2,
+            secondary: 3000,
+            tertiary: 1_015_901_307,
+        },
+    }
+}

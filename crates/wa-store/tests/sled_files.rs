@@ -1,0 +1,306 @@
+//! SledStore on disk: permissions, reopening, corrupt values, newer schemas, foreign files.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::{account_id, device, rng, TestDir};
+use wa_store::{
+    Account, CorruptReason, Durability, Error, Fault, NewOutbound, SledStore, Store, StoreConfig,
+    DEFAULT_DATA_DIR,
+};
+
+const D: Durability = Durability::Durable;
+
+fn open(p: &Path) -> Result<SledStore, Error> {
+    SledStore::open(&StoreConfig::at(p))
+}
+
+fn modes(dir: &Path, out: &mut Vec<(String, u32, bool)>) {
+    for e in std::fs::read_dir(dir).expect("read_dir") {
+        let e = e.expect("entry");
+        let m = e.metadata().expect("metadata");
+        out.push((
+            e.path().display().to_string(),
+            m.permissions().mode() & 0o777,
+            m.is_dir(),
+        ));
+        if m.is_dir() {
+            modes(&e.path(), out);
+        }
+    }
+}
+
+#[test]
+fn default_directory_is_wa_sessions() {
+    assert_eq!(StoreConfig::default().path, Path::new(DEFAULT_DATA_DIR));
+    assert_eq!(DEFAULT_DATA_DIR, "wa_sessions");
+}
+
+#[test]
+fn files_are_private() {
+    let t = TestDir::new("perm");
+    let p = t.join("nested/wa_sessions");
+    let s = open(&p).expect("open");
+    s.save_session(&account_id(1), "a.0", b"x", D)
+        .expect("save");
+    s.restrict_permissions().expect("restrict");
+    let mode = std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    let mut all = Vec::new();
+    modes(&p, &mut all);
+    assert!(all.iter().any(|(n, _, _)| n.ends_with("/db")), "{all:?}");
+    for (name, mode, is_dir) in &all {
+        assert_eq!(*mode, if *is_dir { 0o700 } else { 0o600 }, "{name}");
+    }
+    let backup = t.join("b.wabk");
+    s.export(None, &backup).expect("export");
+    assert_eq!(
+        std::fs::metadata(&backup)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn reopen_keeps_everything() {
+    let t = TestDir::new("reopen");
+    let p = t.join("s");
+    let a = account_id(1);
+    {
+        let s = open(&p).expect("open");
+        s.create_account(&Account::new(a, "n", "tok", 1), D)
+            .expect("create");
+        s.save_device(&a, &device(1), D).expect("device");
+        s.add_prekeys(&a, 812, &mut rng(1), D).expect("prekeys");
+        s.enqueue(
+            &a,
+            &NewOutbound {
+                message_id: "m",
+                chat: "c",
+                payload: b"p",
+                now_ms: 1,
+            },
+            D,
+        )
+        .expect("enqueue");
+    }
+    let s = open(&p).expect("reopen");
+    assert_eq!(s.device(&a).expect("device"), Some(device(1)));
+    assert_eq!(
+        s.account_by_token("tok").expect("token").map(|x| x.id),
+        Some(a)
+    );
+    assert_eq!(s.prekey_counts(&a).expect("counts").total, 812);
+    assert_eq!(s.outbox_due(&a, 1, 10).expect("due").len(), 1);
+    let report = s.check().expect("check");
+    assert!(report.is_ok());
+    assert_eq!(report.records(), 1 + 1 + 1 + 1 + 812 + 1 + 1 + 1);
+}
+
+#[test]
+fn second_open_is_locked_not_corrupt() {
+    let t = TestDir::new("lock");
+    let _s = open(&t.join("s")).expect("open");
+    let err = open(&t.join("s")).expect_err("second open");
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    assert!(err.is_transient());
+    assert_eq!(err.fault(), Fault::Storage);
+}
+
+/// Writes raw bytes into a tree, bypassing the store (as disk damage or a foreign tool would).
+fn poke(p: &Path, tree: &str, key: &[u8], value: &[u8]) {
+    let db = sled::open(p).expect("raw open");
+    db.open_tree(tree)
+        .expect("tree")
+        .insert(key, value)
+        .expect("insert");
+    db.flush().expect("flush");
+}
+
+#[test]
+fn corrupt_values_name_tree_and_key() {
+    let t = TestDir::new("corrupt");
+    let p = t.join("s");
+    let (a, b) = (account_id(1), account_id(2));
+    {
+        let s = open(&p).expect("open");
+        s.save_session(&a, "peer.0", b"good", D).expect("save");
+        s.save_session(&b, "peer.0", b"good", D).expect("save");
+        s.save_device(&a, &device(1), D).expect("device");
+    }
+    let mut key = a.as_bytes().to_vec();
+    key.extend_from_slice(b"peer.0");
+    type Expect = fn(&CorruptReason) -> bool;
+    let cases: [(&[u8], Expect); 4] = [
+        (b"", |r| *r == CorruptReason::Empty),
+        (&[9, 1, 2], |r| *r == CorruptReason::UnknownVersion(9)),
+        (&[1, 0x0a, 0x20, 1], |r| {
+            matches!(r, CorruptReason::Protobuf(_))
+        }),
+        (&[1, 0xff, 0xff, 0xff], |r| {
+            matches!(r, CorruptReason::Protobuf(_))
+        }),
+    ];
+    for (value, expect) in cases {
+        poke(&p, "sessions", &key, value);
+        let s = open(&p).expect("open with a corrupt value");
+        match s.load_session(&a, "peer.0") {
+            Err(Error::Corrupt {
+                tree,
+                key: k,
+                reason,
+            }) => {
+                assert_eq!(tree, "sessions");
+                assert_eq!(k, hex::encode(&key));
+                assert!(expect(&reason), "{reason}");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        // Other records are unaffected and check() lists exactly the bad one.
+        assert_eq!(
+            s.load_session(&b, "peer.0").expect("other"),
+            Some(b"good".to_vec())
+        );
+        let report = s.check().expect("check");
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        let msg = report.problems[0].to_string();
+        assert!(
+            msg.contains("sessions") && msg.contains(&hex::encode(&key)),
+            "{msg}"
+        );
+        assert_eq!(report.problems[0].fault(), Fault::Data);
+    }
+    // A truncated device identity (key material cut short) is caught by field checks.
+    let raw = {
+        let db = sled::open(&p).expect("raw");
+        let v = db
+            .open_tree("devices")
+            .expect("tree")
+            .get(a.as_bytes())
+            .expect("get")
+            .expect("present");
+        v.to_vec()
+    };
+    for cut in [1, 10, raw.len() / 2, raw.len() - 1] {
+        poke(&p, "devices", a.as_bytes(), &raw[..cut]);
+        let s = open(&p).expect("open");
+        let err = s.device(&a).expect_err("truncated device");
+        assert!(
+            matches!(
+                err,
+                Error::Corrupt {
+                    tree: "devices",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    // A flipped public key no longer matches its private key.
+    let mut flipped = raw.clone();
+    let pos = raw.len() / 3;
+    flipped[pos] ^= 0x01;
+    poke(&p, "devices", a.as_bytes(), &flipped);
+    let s = open(&p).expect("open");
+    assert!(s.device(&a).is_err() || s.device(&a).expect("d") != Some(device(1)));
+    // Garbage keys are reported too.
+    drop(s);
+    poke(&p, "prekeys", b"short", &[1]);
+    let s = open(&p).expect("open");
+    let report = s.check().expect("check");
+    assert!(report.problems.iter().any(|e| matches!(
+        e,
+        Error::Corrupt {
+            tree: "prekeys",
+            reason: CorruptReason::BadKey,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let t = TestDir::new("newer");
+    let p = t.join("s");
+    drop(open(&p).expect("create"));
+    // SchemaInfo { schema_version: 99 }
+    poke(&p, "meta", b"schema", &[1, 0x08, 99]);
+    let err = open(&p).expect_err("newer schema");
+    match &err {
+        Error::NewerSchema {
+            found: 99,
+            supported: 1,
+            ..
+        } => {}
+        other => panic!("expected NewerSchema, got {other:?}"),
+    }
+    assert!(err.to_string().contains("upgrade"), "{err}");
+    assert_eq!(err.fault(), Fault::Data);
+    // A garbage schema record is corrupt, not silently rewritten.
+    poke(&p, "meta", b"schema", &[7]);
+    assert!(matches!(open(&p), Err(Error::Corrupt { tree: "meta", .. })));
+}
+
+#[test]
+fn foreign_directories_are_refused() {
+    let t = TestDir::new("foreign");
+    // A plain file.
+    std::fs::write(t.join("file"), b"hello").expect("write");
+    assert!(matches!(open(&t.join("file")), Err(Error::Foreign { .. })));
+    // A directory with other files in it.
+    std::fs::create_dir(t.join("photos")).expect("mkdir");
+    std::fs::write(t.join("photos/cat.jpg"), b"jpg").expect("write");
+    assert!(matches!(
+        open(&t.join("photos")),
+        Err(Error::Foreign { .. })
+    ));
+    assert!(!t.join("photos/db").exists(), "nothing was created");
+    // Someone else's sled database.
+    {
+        let db = sled::open(t.join("other")).expect("sled");
+        db.open_tree("users")
+            .expect("tree")
+            .insert(b"k", b"v")
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    assert!(matches!(open(&t.join("other")), Err(Error::Foreign { .. })));
+    // A store with records but no schema record.
+    let p = t.join("noschema");
+    drop(open(&p).expect("create"));
+    poke(&p, "sessions", &[0u8; 20], &[1]);
+    {
+        let db = sled::open(&p).expect("raw");
+        db.open_tree("meta")
+            .expect("meta")
+            .remove(b"schema")
+            .expect("remove");
+        db.flush().expect("flush");
+    }
+    assert!(matches!(open(&p), Err(Error::Foreign { .. })));
+}
+
+#[test]
+fn garbage_engine_files_give_errors_not_panics() {
+    let t = TestDir::new("garbage");
+    for (name, conf, db) in [
+        ("a", &b"garbage config"[..], &b"\x00\x01garbage"[..]),
+        ("b", &b""[..], &[0xffu8; 4096][..]),
+    ] {
+        let p = t.join(name);
+        std::fs::create_dir(&p).expect("mkdir");
+        std::fs::write(p.join("conf"), conf).expect("conf");
+        std::fs::write(p.join("db"), db).expect("db");
+        let r = std::panic::catch_unwind(|| open(&p).map(|_| ()));
+        match r {
+            Ok(Err(e)) => assert_ne!(e.fault(), Fault::Caller, "{e}"),
+            Ok(Ok(())) => panic!("garbage {name} opened as a store"),
+            Err(_) => panic!("sled panicked on garbage {name}"),
+        }
+    }
+}
