@@ -6,6 +6,7 @@
 //   WA_LOG_LEVEL              Baileys log level on stderr (default "silent"; "trace" logs every stanza)
 //   WA_RECONNECT_ON_RESTART   "1": after a close with status 515 (restart required, sent after pairing),
 //                             reconnect with the same in-memory credentials instead of exiting
+//   WA_RECONNECT              "1": reconnect after any close except loggedOut (401) and replaced (440)
 //
 // stdout carries only JSON lines, one per event (see README.md). Everything else goes to stderr.
 
@@ -107,6 +108,8 @@ if (!rootHex || !/^[0-9a-fA-F]{64}$/.test(rootHex)) {
 	fail('WA_SIM_ROOT_KEY must be 64 hex characters')
 }
 const reconnectOnRestart = process.env.WA_RECONNECT_ON_RESTART === '1'
+// Like a typical Baileys app: reconnect after any close except loggedOut (401) and replaced (440).
+const reconnectAlways = process.env.WA_RECONNECT === '1'
 const logger = makeLogger(process.env.WA_LOG_LEVEL || 'silent')
 
 process.on('unhandledRejection', err => {
@@ -172,7 +175,9 @@ function connect() {
 			return
 		}
 		const statusCode = error?.output?.statusCode
-		if (!stopping && reconnectOnRestart && statusCode === 515) {
+		const restart = reconnectOnRestart && statusCode === 515
+		const transient = reconnectAlways && statusCode !== 401 && statusCode !== 440
+		if (!stopping && (restart || transient)) {
 			emit({ event: 'reconnect' })
 			setImmediate(connect)
 			return
