@@ -1,21 +1,30 @@
 //! # wagate
 //!
-//! The one binary: `serve` (the gateway, default), `sim` (the simulated WhatsApp network).
+//! The one binary: `serve` (the gateway, default), `sim` (the simulated WhatsApp network),
+//! `link` (link an account from the terminal) and `store` (check, export, import).
 //!
 //! ```text
-//! wagate serve ─▶ wa-http (axum) ─▶ wa-client ─▶ wa-store (sled, wa_sessions/) ─▶ wa-protocol
+//! wagate serve ─▶ wa-http (axum) ─▶ wa-client Registry ─▶ wa-store (sled, wa_sessions/) ─▶ wa-protocol
+//! wagate link  ─▶ wa-client (one account) ─▶ QR / pair code in the terminal
 //! wagate sim   ─▶ wa-sim (WebSocket + Noise responder with its own certificate root)
 //! ```
 //!
 //! Configuration comes from flags and the environment (`WAGATE_*`); logs go through `tracing`
 //! (`RUST_LOG`).
 
+mod link;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use wa_client::{ClientConfig, Registry};
+use wa_protocol::noise::TrustRoot;
+use wa_protocol::signal::PublicKey;
 use wa_sim::{SimConfig, SimEvent, SimServer};
+use wa_store::{SledStore, Store, StoreConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "wagate", version, about = "A self-contained WhatsApp gateway")]
@@ -30,6 +39,39 @@ enum Command {
     Serve(ServeArgs),
     /// Run wa-sim, the simulated WhatsApp network, standalone.
     Sim(SimArgs),
+    /// Link a new account from the terminal (QR code, or a pair code with --phone).
+    Link(link::LinkArgs),
+    /// Session store maintenance.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// Where the WhatsApp servers are and whom to trust (shared by `serve` and `link`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ServerArgs {
+    /// WebSocket URL of the WhatsApp server (a wa-sim URL for offline use).
+    #[arg(long, env = "WAGATE_WA_URL", default_value = wa_client::PRODUCTION_URL)]
+    pub(crate) wa_url: String,
+    /// Root public key (64 hex) the server certificate must chain to; default: WhatsApp's.
+    #[arg(long, env = "WAGATE_TRUST_ROOT")]
+    pub(crate) trust_root: Option<String>,
+}
+
+impl ServerArgs {
+    pub(crate) fn client_config(&self) -> Result<ClientConfig> {
+        let mut config = ClientConfig {
+            url: self.wa_url.clone(),
+            ..ClientConfig::default()
+        };
+        if let Some(hex_key) = &self.trust_root {
+            let bytes: [u8; 32] = hex::decode(hex_key.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .context("--trust-root must be 64 hex characters")?;
+            config.connection.trust = TrustRoot::new(PublicKey::from_bytes(bytes));
+        }
+        Ok(config)
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +85,8 @@ struct ServeArgs {
     /// Admin token for the admin routes. Required: there is no default.
     #[arg(long, env = "WAGATE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,6 +97,39 @@ struct SimArgs {
     /// Seed for a reproducible server identity (root key, certificates).
     #[arg(long, env = "WA_SIM_SEED")]
     seed: Option<u64>,
+    /// Create these accounts (phone numbers) at start.
+    #[arg(long = "account", value_name = "PHONE")]
+    accounts: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Verify that every record decodes; exit status 1 if any does not.
+    Check(DataDir),
+    /// Export one account (or all) to a single backup file.
+    Export {
+        #[command(flatten)]
+        dir: DataDir,
+        /// The backup file to write.
+        file: PathBuf,
+        /// Only this account (32 hex).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Import a backup file written by `export`.
+    Import {
+        #[command(flatten)]
+        dir: DataDir,
+        /// The backup file to read.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct DataDir {
+    /// The session store's directory.
+    #[arg(long, env = "WAGATE_DATA_DIR", default_value = wa_store::DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
 }
 
 fn main() -> Result<()> {
@@ -71,6 +148,8 @@ fn main() -> Result<()> {
     match cli.command {
         Some(Command::Sim(args)) => runtime.block_on(sim(args)),
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Link(args)) => runtime.block_on(link::run(args)),
+        Some(Command::Store(cmd)) => store(cmd),
         None => runtime.block_on(serve(ServeArgs::parse_from(["serve"]))),
     }
 }
@@ -86,17 +165,10 @@ impl ServeArgs {
     }
 }
 
-/// Creates the data directory with owner-only permissions (0700).
-fn prepare_data_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("restricting {}", dir.display()))?;
-    Ok(())
+pub(crate) fn open_store(dir: &Path) -> Result<Arc<dyn Store>> {
+    let store = SledStore::open(&StoreConfig::at(dir))
+        .with_context(|| format!("opening the session store at {}", dir.display()))?;
+    Ok(Arc::new(store))
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
@@ -106,13 +178,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if token.len() < 16 {
         bail!("the admin token must be at least 16 characters");
     }
-    prepare_data_dir(&args.data_dir)?;
+    let store = open_store(&args.data_dir)?;
+    let registry = Registry::new(Arc::clone(&store), args.server.client_config()?);
+    let restored = registry.restore().context("restoring accounts")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(
         listen = %listener.local_addr()?,
         data_dir = %args.data_dir.display(),
+        restored,
         "wagate serving"
     );
     axum::serve(listener, wa_http::router())
@@ -121,6 +196,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         })
         .await
         .context("HTTP server")?;
+    registry.shutdown();
+    store.flush().context("flushing the store")?;
     Ok(())
 }
 
@@ -136,6 +213,11 @@ async fn sim(args: SimArgs) -> Result<()> {
         "root public key: {}",
         hex::encode(server.root_key().as_bytes())
     );
+    println!("admin API: {}", server.admin_url());
+    for phone in &args.accounts {
+        let a = server.create_account(phone);
+        println!("account {} (lid {})", a.phone, a.lid);
+    }
     let mut events = server.subscribe();
     loop {
         tokio::select! {
@@ -145,6 +227,8 @@ async fn sim(args: SimArgs) -> Result<()> {
                     Ok(p) => tracing::info!(conn, ?p, "client authenticated"),
                     Err(e) => tracing::warn!(conn, %e, "client payload refused"),
                 },
+                Ok(SimEvent::Paired { conn, jid }) => tracing::info!(conn, %jid, "companion paired"),
+                Ok(SimEvent::LoggedIn { conn, jid }) => tracing::info!(conn, %jid, "companion logged in"),
                 Ok(SimEvent::ProtocolError { conn, error }) => tracing::warn!(conn, %error, "protocol error"),
                 Ok(SimEvent::Stanza { conn, node }) => tracing::debug!(conn, %node, "stanza"),
                 Ok(_) => {}
@@ -155,4 +239,52 @@ async fn sim(args: SimArgs) -> Result<()> {
     }
     server.shutdown();
     Ok(())
+}
+
+fn store(cmd: StoreCommand) -> Result<()> {
+    match cmd {
+        StoreCommand::Check(dir) => {
+            let store = open_store(&dir.data_dir)?;
+            let report = store.check().context("checking the store")?;
+            for (tree, count) in &report.counts {
+                println!("{tree:<24} {count:>10}");
+            }
+            for problem in &report.problems {
+                println!("PROBLEM: {problem}");
+            }
+            if report.problems.is_empty() {
+                println!("ok: {} records decode", report.records());
+                Ok(())
+            } else {
+                bail!("{} problem(s) found", report.problems.len())
+            }
+        }
+        StoreCommand::Export { dir, file, account } => {
+            let store = open_store(&dir.data_dir)?;
+            let account = account
+                .map(|a| a.parse::<wa_store::AccountId>())
+                .transpose()
+                .context("--account must be 32 hex characters")?;
+            let summary = store.export(account.as_ref(), &file).context("exporting")?;
+            println!(
+                "exported {} account(s), {} records to {}",
+                summary.accounts.len(),
+                summary.entries,
+                file.display()
+            );
+            Ok(())
+        }
+        StoreCommand::Import { dir, file } => {
+            let store = open_store(&dir.data_dir)?;
+            let summary = store
+                .import(&file, wa_store::Durability::Durable)
+                .context("importing")?;
+            println!(
+                "imported {} account(s), {} records",
+                summary.accounts.len(),
+                summary.entries
+            );
+            Ok(())
+        }
+    }
 }
