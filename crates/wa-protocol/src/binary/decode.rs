@@ -535,10 +535,13 @@ impl<'a> Reader<'a> {
         let (content_offset, raw) = self.raw()?;
         let content = match raw {
             Raw::Empty | Raw::List(0) => Content::Nodes(Vec::new()),
-            // An empty string content (e.g. an empty nibble-packed `FF 00`) decodes as empty
-            // bytes, which is what `FC 00`, the canonical encoding of "", decodes to: the round
-            // trip stays stable (found by the `node_decoder` fuzz target).
-            Raw::Text(s) if s.is_empty() => Content::Bytes(Vec::new()),
+            // String content the encoder would write raw decodes as bytes, like raw content: an
+            // empty string (e.g. an empty nibble-packed `FF 00`; `FC 00` is the canonical "")
+            // and packed strings over PACKED_MAX characters (the length byte allows 254). The
+            // round trip stays stable; both cases were found by the `node_decoder` fuzz target.
+            Raw::Text(s) if s.is_empty() || s.len() > crate::binary::tags::PACKED_MAX => {
+                Content::Bytes(s.into_owned().into_bytes())
+            }
             Raw::Text(s) => Content::Str(s.into_owned()),
             Raw::Binary(b) => Content::Bytes(b.to_vec()),
             Raw::Jid(t) => Content::Jid(self.jid(t, content_offset)?),

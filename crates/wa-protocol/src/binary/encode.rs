@@ -47,7 +47,7 @@ pub enum EncodeError {
 /// Largest list size a LIST_16 header can express.
 const MAX_LIST: usize = u16::MAX as usize;
 /// Longest string that may be nibble/hex packed.
-const PACKED_MAX: usize = 127;
+use super::tags::PACKED_MAX;
 
 /// Encodes `node` into the node bytes (no leading flags byte).
 pub fn encode(node: &Node) -> Result<Vec<u8>, EncodeError> {

@@ -28,3 +28,6 @@ pub(crate) const BINARY_20: u8 = 0xFD;
 pub(crate) const BINARY_32: u8 = 0xFE;
 /// Packed nibble string (`0-9 - .`).
 pub(crate) const NIBBLE_8: u8 = 0xFF;
+
+/// Longest string that is packed (nibble or hex); longer strings are written raw.
+pub(crate) const PACKED_MAX: usize = 127;
