@@ -130,7 +130,12 @@ pub async fn open_websocket(url: &str, timeout_ms: u64) -> Result<Ws, ClientErro
     request
         .headers_mut()
         .insert("Origin", HeaderValue::from_static(ORIGIN));
+    // Small buffers: an idle account must stay cheap (tungstenite's defaults are 128 KiB each
+    // way, which dominated the per-account memory of a 1,000-account process). Larger messages
+    // still work; the buffers grow while they are in flight.
     let ws_config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .max_message_size(Some(MAX_FRAME_LEN + 64))
         .max_frame_size(Some(MAX_FRAME_LEN + 64));
     let (ws, _) = tokio::time::timeout(

@@ -1,0 +1,292 @@
+//! Load harness: N accounts linked and idle in one wa-client process against a wa-sim running in
+//! another process (so the figures are the client's alone). Reports the marginal resident
+//! memory per idle account and the time to log every account back in after a restart.
+//!
+//! ```sh
+//! cargo build --release -p wagate -p wa-client --example idle_accounts
+//! target/release/examples/idle_accounts 1000          # uses target/release/wagate for the sim
+//! ```
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tokio::sync::{broadcast, Semaphore};
+use wa_client::{Backoff, ClientConfig, ClientEvent, Registry};
+use wa_protocol::connection::Config;
+use wa_protocol::noise::TrustRoot;
+use wa_protocol::signal::PublicKey;
+use wa_store::{Account, AccountId, Durability, SledStore, Store, StoreConfig};
+
+type Events = broadcast::Receiver<(AccountId, ClientEvent)>;
+
+fn rss_kib() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4
+}
+
+/// A minimal HTTP/1.1 POST for the sim's admin API (harness only).
+fn post(addr: &str, path: &str, body: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(addr)?;
+    let ctype = if body.starts_with('{') {
+        "application/json"
+    } else {
+        "text/plain"
+    };
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+struct Sim {
+    child: Child,
+    url: String,
+    admin: String,
+    root: PublicKey,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn start_sim() -> Sim {
+    let bin = std::env::var("WAGATE_BIN").map_or_else(
+        |_| {
+            let exe = std::env::current_exe().expect("exe");
+            exe.parent()
+                .and_then(|p| p.parent())
+                .map(|p| p.join("wagate"))
+                .unwrap_or_else(|| PathBuf::from("wagate"))
+        },
+        PathBuf::from,
+    );
+    let mut child = Command::new(&bin)
+        .args(["sim", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut url = String::new();
+    let mut root = String::new();
+    while url.is_empty() || root.is_empty() {
+        let line = lines.next().expect("sim prints its URL").expect("read");
+        if let Some(u) = line.strip_prefix("wa-sim listening on ") {
+            url = u.to_owned();
+        }
+        if let Some(r) = line.strip_prefix("root public key: ") {
+            root = r.to_owned();
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let admin = url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/ws/chat")
+        .to_owned();
+    let root: [u8; 32] = hex::decode(root)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .expect("root key");
+    Sim {
+        child,
+        url,
+        admin,
+        root: PublicKey::from_bytes(root),
+    }
+}
+
+async fn wait_all(events: &mut Events, ids: &HashSet<AccountId>, what: &str, deadline: Duration) {
+    let mut left = ids.clone();
+    let wait = async {
+        while !left.is_empty() {
+            match events.recv().await {
+                Ok((id, ClientEvent::Connected { .. })) if what == "connected" => {
+                    left.remove(&id);
+                }
+                Ok((id, ClientEvent::Stopped)) if what == "stopped" => {
+                    left.remove(&id);
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(n)) => panic!("lagged {n} events"),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    if tokio::time::timeout(deadline, wait).await.is_err() {
+        panic!("{} accounts not {what} in time", left.len());
+    }
+}
+
+fn client_config(url: &str, root: &PublicKey) -> ClientConfig {
+    ClientConfig {
+        url: url.to_owned(),
+        connection: Config {
+            trust: TrustRoot::new(*root),
+            ..Config::default()
+        },
+        backoff: Backoff::default(),
+    }
+}
+
+/// Phase 1 (its own process): create and link `n` accounts, then stop them.
+async fn link_phase(n: usize, dir: &std::path::Path, url: &str, admin: &str, root: &PublicKey) {
+    let config = client_config(url, root);
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&StoreConfig::at(dir)).expect("store"));
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut ids = HashSet::new();
+    let mut phones = Vec::new();
+    for i in 0..n {
+        let phone = format!("1555{:07}", 2_000_000 + i);
+        let reply = post(admin, "/admin/accounts", &format!("{{\"phone\":\"{phone}\"}}"))
+            .expect("admin API");
+        assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+        let id = AccountId::generate(&mut rng);
+        let mut account = Account::new(id, format!("acct{i}"), format!("tok{i}"), 0);
+        account.autostart = true;
+        store
+            .create_account(&account, Durability::Buffered)
+            .expect("account");
+        ids.insert(id);
+        phones.push((id, phone));
+    }
+    store.flush().expect("flush");
+    let registry = Arc::new(Registry::new(Arc::clone(&store), config));
+    let link_start = Instant::now();
+    let gate = Arc::new(Semaphore::new(32));
+    let mut tasks = Vec::new();
+    for (id, phone) in phones {
+        let registry = Arc::clone(&registry);
+        let gate = Arc::clone(&gate);
+        let admin = admin.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await.expect("semaphore");
+            let mut events = registry.subscribe();
+            registry.start(&id);
+            loop {
+                match events.recv().await {
+                    Ok((a, ClientEvent::Qr { code, .. })) if a == id => {
+                        let path = format!("/admin/phones/{phone}/scan");
+                        let admin = admin.clone();
+                        let reply = tokio::task::spawn_blocking(move || post(&admin, &path, &code))
+                            .await
+                            .expect("join")
+                            .expect("scan");
+                        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+                    }
+                    Ok((a, ClientEvent::Connected { .. })) if a == id => break,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("link task");
+    }
+    println!(
+        "linked {n} accounts (812 prekeys each) in {:.1} s",
+        link_start.elapsed().as_secs_f64()
+    );
+    let mut events = registry.subscribe();
+    registry.shutdown();
+    wait_all(&mut events, &ids, "stopped", Duration::from_secs(60)).await;
+    store.flush().expect("flush");
+}
+
+/// Phase 2 (a fresh process: "the gateway restarts"): restore every account, time the
+/// re-login, and measure the resident memory of the idle, logged-in accounts.
+async fn restore_phase(dir: &std::path::Path, url: &str, root: &PublicKey) {
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&StoreConfig::at(dir)).expect("store"));
+    let ids: HashSet<AccountId> = store
+        .accounts()
+        .expect("accounts")
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let n = ids.len();
+    let before = rss_kib();
+    let registry = Registry::new(Arc::clone(&store), client_config(url, root));
+    let mut events = registry.subscribe();
+    let start = Instant::now();
+    let restored = registry.restore().expect("restore");
+    assert_eq!(restored, n);
+    wait_all(&mut events, &ids, "connected", Duration::from_secs(120)).await;
+    let relogin = start.elapsed();
+    println!(
+        "re-login of {n} accounts after a restart: {:.2} s ({:.2} ms per account)",
+        relogin.as_secs_f64(),
+        relogin.as_secs_f64() * 1000.0 / n as f64
+    );
+    // Idle for a few keepalive-free seconds, then measure.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rss_kib();
+    println!(
+        "RSS {before} KiB (store open) → {after} KiB ({n} accounts logged in and idle): {:.1} KiB per account",
+        after.saturating_sub(before) as f64 / n as f64
+    );
+    registry.shutdown();
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let first = args.next().unwrap_or_else(|| "1000".to_owned());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if first == "--phase" {
+        let phase = args.next().expect("phase");
+        let dir = PathBuf::from(args.next().expect("dir"));
+        let url = args.next().expect("url");
+        let admin = args.next().expect("admin");
+        let root: [u8; 32] = hex::decode(args.next().expect("root"))
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .expect("root key");
+        let root = PublicKey::from_bytes(root);
+        let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+        match phase.as_str() {
+            "link" => runtime.block_on(link_phase(n, &dir, &url, &admin, &root)),
+            _ => runtime.block_on(restore_phase(&dir, &url, &root)),
+        }
+        return;
+    }
+    let n: usize = first.parse().expect("number of accounts");
+    let sim = start_sim();
+    let dir = std::env::temp_dir().join(format!("wagate-idle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let exe = std::env::current_exe().expect("exe");
+    for phase in ["link", "restore"] {
+        let status = Command::new(&exe)
+            .args(["--phase", phase])
+            .arg(&dir)
+            .args([&sim.url, &sim.admin])
+            .arg(hex::encode(sim.root.as_bytes()))
+            .arg(n.to_string())
+            .status()
+            .expect("phase runs");
+        assert!(status.success(), "phase {phase} failed");
+    }
+    drop(sim);
+    let _ = std::fs::remove_dir_all(&dir);
+}
