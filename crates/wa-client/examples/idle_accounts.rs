@@ -156,8 +156,12 @@ async fn link_phase(n: usize, dir: &std::path::Path, url: &str, admin: &str, roo
     let mut phones = Vec::new();
     for i in 0..n {
         let phone = format!("1555{:07}", 2_000_000 + i);
-        let reply = post(admin, "/admin/accounts", &format!("{{\"phone\":\"{phone}\"}}"))
-            .expect("admin API");
+        let reply = post(
+            admin,
+            "/admin/accounts",
+            &format!("{{\"phone\":\"{phone}\"}}"),
+        )
+        .expect("admin API");
         assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
         let id = AccountId::generate(&mut rng);
         let mut account = Account::new(id, format!("acct{i}"), format!("tok{i}"), 0);

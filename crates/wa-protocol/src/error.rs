@@ -34,6 +34,9 @@ pub enum Error {
     /// A stanza lacks what its kind requires (peer).
     #[error("stanza: {0}")]
     Stanza(#[from] crate::stanza::StanzaError),
+    /// A Signal operation failed (see `SignalError::fault` and its `is_…` classifiers).
+    #[error("signal: {0}")]
+    Signal(#[from] crate::signal::SignalError),
     /// Pairing failed (peer: bad HMAC or signature, malformed pairing stanza).
     #[error("pairing: {0}")]
     Pair(#[from] crate::pairing::PairError),
@@ -55,6 +58,7 @@ impl Error {
             Error::Encode(_) => Fault::Caller,
             Error::Frame(FrameError::TooLarge { .. }) => Fault::Peer,
             Error::Handshake(HandshakeError::CounterExhausted) => Fault::Caller,
+            Error::Signal(e) => e.fault(),
             _ => Fault::Peer,
         }
     }

@@ -35,6 +35,11 @@ pub mod signal {
     include!(concat!(env!("OUT_DIR"), "/wa.signal.rs"));
 }
 
+/// Storage format of Signal sessions, sender keys and prekeys (`proto/signal_store.proto`).
+pub mod signal_store {
+    include!(concat!(env!("OUT_DIR"), "/wa.signal_store.rs"));
+}
+
 /// The end-to-end encrypted `Message` subset (`proto/e2e.proto`).
 pub mod e2e {
     include!(concat!(env!("OUT_DIR"), "/wa.e2e.rs"));

@@ -1,9 +1,61 @@
-//! Signal protocol primitives as WhatsApp uses them.
+//! The Signal protocol as WhatsApp uses it (`shared/protocol/signal.md`), as pure functions over
+//! records: bytes, records, randomness (`&mut impl CryptoRngCore`) and prekeys go in; new
+//! records and bytes come out. Nothing here touches a clock, a store or a socket.
 //!
-//! The foundation issue brings only what the transport needs: Curve25519 key pairs and the
-//! libsignal flavour of XEdDSA signatures (used by the server certificate chain, the signed prekey
-//! and the ADV identities). X3DH, the double ratchet and sender keys arrive with the Signal issue.
+//! * [`curve`]: Curve25519 keys, X25519 and libsignal-flavoured XEdDSA.
+//! * [`keys`]: identity, registration id, signed and one-time prekeys, prekey bundles.
+//! * [`session`]: X3DH (initiator from a bundle, responder from a `pkmsg`) and the double
+//!   ratchet over a [`SessionRecord`] (current + up to 40 archived states).
+//! * [`sender_key`]: group sender keys over a [`SenderKeyRecord`].
+//! * [`wire`]: the v3 wire formats (`msg`, `pkmsg`, `skmsg`, SKDM).
+//! * [`padding`]: WhatsApp's plaintext padding (pad / strict unpad).
+//! * [`SignalError`]: one error type with cause classes (bad MAC, untrusted identity, duplicate,
+//!   no session, invalid key, too far in the future, …).
+//!
+//! A decrypt failure never changes a record: every function takes `&Record` and only returns a
+//! new record on success. The driver persists the returned record before it acts on the output
+//! (sends the bytes, delivers the plaintext, deletes a consumed one-time prekey).
+//!
+//! Limits (go-libsignal, libsignal-node, whatsapp-rust agree): [`MAX_FORWARD_JUMP`],
+//! [`MAX_SKIPPED_KEYS`], [`MAX_RECEIVER_CHAINS`], [`MAX_ARCHIVED_STATES`],
+//! [`MAX_SENDER_KEY_STATES`].
 
+mod crypto;
 pub mod curve;
+mod error;
+pub mod keys;
+pub mod padding;
+mod record;
+pub mod sender_key;
+pub mod session;
+mod state;
+pub mod wire;
+
+#[cfg(test)]
+mod tests;
 
 pub use curve::{KeyPair, PrivateKey, PublicKey, Signature, DJB_TYPE, SIGNATURE_LEN};
+pub use error::{Result, SignalError};
+pub use keys::{
+    generate_pre_keys, generate_registration_id, LocalIdentity, PreKey, PreKeyBundle, PublicPreKey,
+    SignedPreKey,
+};
+pub use record::{SessionRecord, STORE_FORMAT_VERSION};
+pub use sender_key::{SenderKeyRecord, SenderKeyState};
+pub use session::{PreKeyDecryption, ResponderPreKeys};
+pub use state::SessionState;
+pub use wire::{
+    CiphertextMessage, PreKeySignalMessage, SenderKeyDistributionMessage, SenderKeyMessage,
+    SignalMessage,
+};
+
+/// Most messages a receiving chain may skip ahead in one go (a larger jump is refused).
+pub const MAX_FORWARD_JUMP: u32 = 2000;
+/// Most skipped-message keys kept per receiving chain (oldest dropped).
+pub const MAX_SKIPPED_KEYS: usize = 2000;
+/// Most receiving chains kept per session state (oldest dropped).
+pub const MAX_RECEIVER_CHAINS: usize = 5;
+/// Most archived session states kept per record (oldest dropped).
+pub const MAX_ARCHIVED_STATES: usize = 40;
+/// Most sender-key states kept per (group, sender) record (oldest dropped).
+pub const MAX_SENDER_KEY_STATES: usize = 5;

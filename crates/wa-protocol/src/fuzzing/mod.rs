@@ -5,6 +5,8 @@
 //! decodes, encoding it again must give it back (a mismatch panics, which is what the fuzzer
 //! reports).
 
+pub mod signal;
+
 use core::str::FromStr;
 
 use prost::Message;
@@ -23,6 +25,8 @@ pub const TARGETS: &[&str] = &[
     "handshake_proto",
     "noise_responder",
     "noise_initiator",
+    "signal_two_party",
+    "signal_sender_key",
 ];
 
 /// Runs the target called `name` on `data`; `false` if there is no such target.
@@ -34,7 +38,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "handshake_proto" => handshake_proto(data),
         "noise_responder" => noise_responder(data),
         "noise_initiator" => noise_initiator(data),
-        _ => return false,
+        other => return signal::run(other, data),
     }
     true
 }
