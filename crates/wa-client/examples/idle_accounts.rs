@@ -247,7 +247,7 @@ async fn restore_phase(dir: &std::path::Path, url: &str, root: &PublicKey) {
         "RSS {before} KiB (store open) → {after} KiB ({n} accounts logged in and idle): {:.1} KiB per account",
         after.saturating_sub(before) as f64 / n as f64
     );
-    registry.shutdown();
+    registry.shutdown_and_wait(Duration::from_secs(30)).await;
 }
 
 fn main() {

@@ -28,6 +28,7 @@ use wa_protocol::connection::{
 use wa_protocol::stanza::IqRequest;
 use wa_store::{AccountId, DeviceIdentity, Durability, Secret, SignedPreKey, Store};
 
+use crate::proxy::Proxy;
 use crate::socket::{open_websocket, ClientError, Ws};
 
 /// Reconnect delays: exponential from `initial` to `max`, with ±`jitter` (fraction) randomness.
@@ -309,12 +310,15 @@ impl AccountTask {
                 }
             };
             self.emit(ClientEvent::Connecting { attempt });
-            let ended = match open_websocket(
-                &self.config.url,
-                self.config.connection.handshake_timeout_ms,
-            )
-            .await
-            {
+            let proxy = match self.proxy().await {
+                Ok(p) => p,
+                Err(error) => {
+                    tracing::error!(account = %self.id, %error, "bad proxy configuration");
+                    break;
+                }
+            };
+            let timeout = self.config.connection.handshake_timeout_ms;
+            let ended = match open_websocket(&self.config.url, timeout, proxy.as_ref()).await {
                 Ok(ws) => self.drive(ws, creds, &mut attempt).await,
                 Err(error) => {
                     tracing::debug!(account = %self.id, %error, "connect failed");
@@ -373,6 +377,19 @@ impl AccountTask {
             .await
             .map_err(|e| ClientError::Store(e.to_string()))?
             .map_err(|e| ClientError::Store(e.to_string()))
+    }
+
+    /// The account's proxy, if enabled (read at every connect, so a change applies on the next
+    /// reconnect).
+    async fn proxy(&self) -> Result<Option<Proxy>, ClientError> {
+        let id = self.id;
+        let account = self.blocking(move |s| s.account(&id)).await?;
+        match account {
+            Some(a) if a.proxy.enabled && !a.proxy.url.trim().is_empty() => {
+                a.proxy.url.parse().map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn load_or_create_credentials(&mut self) -> Result<Credentials, ClientError> {

@@ -14,10 +14,12 @@
 //! [`connect`] is the lower-level pipe (WebSocket + Noise + nodes) used by tools and tests.
 
 mod account;
+mod proxy;
 mod registry;
 mod socket;
 
 pub use account::{spawn_account, AccountHandle, Backoff, ClientConfig, ClientEvent};
+pub use proxy::{Proxy, ProxyKind};
 pub use registry::Registry;
 pub use socket::{
     connect, open_websocket, ClientError, ConnectOptions, NoiseSocket, Ws, PRODUCTION_URL,

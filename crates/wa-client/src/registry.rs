@@ -104,10 +104,36 @@ impl Registry {
         Ok(started)
     }
 
-    /// Stops every account.
+    /// Stops every account (returns at once; see [`Registry::shutdown_and_wait`]).
     pub fn shutdown(&self) {
         for (_, h) in self.running().drain() {
             h.shutdown();
         }
+    }
+
+    /// Stops every account and waits (up to `timeout`) until each task has closed its socket
+    /// and finished its last store write; returns how many did not stop in time.
+    pub async fn shutdown_and_wait(&self, timeout: std::time::Duration) -> usize {
+        let mut events = self.subscribe();
+        let mut waiting: std::collections::HashSet<AccountId> = self
+            .running()
+            .iter()
+            .filter(|(_, h)| h.is_running())
+            .map(|(id, _)| *id)
+            .collect();
+        self.shutdown();
+        let wait = async {
+            while !waiting.is_empty() {
+                match events.recv().await {
+                    Ok((id, ClientEvent::Stopped)) => {
+                        waiting.remove(&id);
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
+        waiting.len()
     }
 }

@@ -18,6 +18,8 @@ use wa_protocol::noise::{
 };
 use wa_protocol::signal::KeyPair;
 
+use crate::proxy::Proxy;
+
 /// The production WebSocket endpoint.
 pub const PRODUCTION_URL: &str = "wss://web.whatsapp.com/ws/chat";
 
@@ -38,6 +40,8 @@ pub struct ConnectOptions {
     pub max_frame: usize,
     /// Caps for decoding received nodes.
     pub limits: Limits,
+    /// Optional outbound proxy.
+    pub proxy: Option<Proxy>,
 }
 
 impl Default for ConnectOptions {
@@ -48,6 +52,7 @@ impl Default for ConnectOptions {
             handshake_timeout: Duration::from_secs(20),
             max_frame: MAX_FRAME_LEN,
             limits: Limits::default(),
+            proxy: None,
         }
     }
 }
@@ -74,6 +79,12 @@ pub enum ClientError {
     /// The session store failed.
     #[error("store: {0}")]
     Store(String),
+    /// The proxy URL is not `socks5://…` or `http://…` (caller; the password is never shown).
+    #[error("bad proxy URL (host part {0:?})")]
+    BadProxy(String),
+    /// The proxy refused or failed the tunnel (transient).
+    #[error("proxy: {0}")]
+    Proxy(String),
 }
 
 impl ClientError {
@@ -81,7 +92,10 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            ClientError::WebSocket(_) | ClientError::Timeout(_) | ClientError::Closed
+            ClientError::WebSocket(_)
+                | ClientError::Timeout(_)
+                | ClientError::Closed
+                | ClientError::Proxy(_)
         )
     }
 }
@@ -122,8 +136,13 @@ async fn next_frame(ws: &mut Ws, decoder: &mut FrameDecoder) -> Result<Vec<u8>, 
     }
 }
 
-/// Opens the WebSocket to `url` with WhatsApp Web's `Origin` header, within `timeout_ms`.
-pub async fn open_websocket(url: &str, timeout_ms: u64) -> Result<Ws, ClientError> {
+/// Opens the WebSocket to `url` with WhatsApp Web's `Origin` header, within `timeout_ms`,
+/// directly or through `proxy`.
+pub async fn open_websocket(
+    url: &str,
+    timeout_ms: u64,
+    proxy: Option<&Proxy>,
+) -> Result<Ws, ClientError> {
     let mut request = url
         .into_client_request()
         .map_err(|e| ClientError::BadUrl(e.to_string()))?;
@@ -138,13 +157,36 @@ pub async fn open_websocket(url: &str, timeout_ms: u64) -> Result<Ws, ClientErro
         .write_buffer_size(0)
         .max_message_size(Some(MAX_FRAME_LEN + 64))
         .max_frame_size(Some(MAX_FRAME_LEN + 64));
-    let (ws, _) = tokio::time::timeout(
-        Duration::from_millis(timeout_ms),
-        tokio_tungstenite::connect_async_with_config(request, Some(ws_config), false),
-    )
-    .await
-    .map_err(|_| ClientError::Timeout("websocket upgrade"))??;
-    Ok(ws)
+    let open = async {
+        match proxy {
+            None => tokio_tungstenite::connect_async_with_config(request, Some(ws_config), false)
+                .await
+                .map(|(ws, _)| ws)
+                .map_err(ClientError::from),
+            Some(proxy) => {
+                let uri = request.uri();
+                let host = uri
+                    .host()
+                    .ok_or_else(|| ClientError::BadUrl(url.to_owned()))?
+                    .to_owned();
+                let tls = uri.scheme_str() == Some("wss");
+                let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+                let stream = crate::proxy::tunnel(proxy, &host, port).await?;
+                tokio_tungstenite::client_async_tls_with_config(
+                    request,
+                    stream,
+                    Some(ws_config),
+                    None,
+                )
+                .await
+                .map(|(ws, _)| ws)
+                .map_err(ClientError::from)
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_millis(timeout_ms), open)
+        .await
+        .map_err(|_| ClientError::Timeout("websocket upgrade"))?
 }
 
 /// Connects to `options.url`, runs the Noise handshake with `noise_key` as our static key and
@@ -158,6 +200,7 @@ pub async fn connect(
     let mut ws = open_websocket(
         &options.url,
         u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        options.proxy.as_ref(),
     )
     .await?;
     let (state, hello) = Initiator::start(KeyPair::generate(&mut StdRng::from_entropy()));

@@ -245,3 +245,43 @@ async fn unreachable_server_is_a_transient_error() {
     .expect("nothing listens");
     assert!(err.is_transient(), "{err}");
 }
+
+/// Production is `wss://`: TLS is compiled in (rustls, WebPKI roots). A server that does not speak
+/// TLS gives a TLS error, not "URL scheme not supported".
+#[tokio::test]
+async fn wss_urls_are_spoken_over_tls() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        if let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.write_all(b"HTTP/1.1 400 not tls\r\n\r\n").await;
+        }
+    });
+    let opts = ConnectOptions {
+        url: format!("wss://{addr}/ws/chat"),
+        ..ConnectOptions::default()
+    };
+    let err = connect(
+        &opts,
+        &KeyPair::generate(&mut StdRng::seed_from_u64(2)),
+        &[],
+    )
+    .await
+    .err()
+    .expect("not a TLS server");
+    assert!(
+        matches!(
+            err,
+            ClientError::WebSocket(tokio_tungstenite::tungstenite::Error::Tls(_))
+                | ClientError::WebSocket(tokio_tungstenite::tungstenite::Error::Io(_))
+        ),
+        "{err:?}"
+    );
+    assert!(
+        !format!("{err:?}").contains("TlsFeatureNotEnabled"),
+        "{err:?}"
+    );
+}

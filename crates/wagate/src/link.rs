@@ -141,7 +141,7 @@ pub(crate) async fn run(args: LinkArgs) -> Result<()> {
         }
     };
     eprintln!();
-    registry.shutdown();
+    registry.shutdown_and_wait(Duration::from_secs(10)).await;
     if outcome.is_err() {
         // Leave nothing half-made behind: the account was never linked.
         let _ = store.delete_account(&id, Durability::Durable);

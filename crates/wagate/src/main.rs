@@ -196,7 +196,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         })
         .await
         .context("HTTP server")?;
-    registry.shutdown();
+    let stuck = registry
+        .shutdown_and_wait(std::time::Duration::from_secs(10))
+        .await;
+    if stuck > 0 {
+        tracing::warn!(stuck, "accounts did not stop in time");
+    }
     store.flush().context("flushing the store")?;
     Ok(())
 }
