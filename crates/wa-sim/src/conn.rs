@@ -568,9 +568,12 @@ fn session_stanza(
         return vec![];
     }
     let (Some(id), Some(kind)) = (node.attr_str("id"), node.attr_str("type")) else {
-        return vec![Action::Send(Node::new("stream:error").with_children(vec![
-            Node::new("bad-request").with_attr("text", "iq without id or type"),
-        ]))];
+        return vec![
+            Action::Send(Node::new("stream:error").with_children(vec![
+                Node::new("bad-request").with_attr("text", "iq without id or type"),
+            ])),
+            Action::Close,
+        ];
     };
     if kind == "result" || kind == "error" {
         return vec![];
