@@ -74,19 +74,25 @@ pub struct SignalMessage {
     serialized: Vec<u8>,
 }
 
+/// The protobuf between the version byte and a `trailer`-byte MAC or signature, after checking
+/// the version.
+fn versioned_body<'a>(bytes: &'a [u8], trailer: usize, what: &'static str) -> Result<&'a [u8]> {
+    let (&version, _) = bytes
+        .split_first()
+        .ok_or(SignalError::InvalidMessage(what))?;
+    check_version(version)?;
+    bytes
+        .len()
+        .checked_sub(trailer)
+        .filter(|end| *end >= 1)
+        .and_then(|end| bytes.get(1..end))
+        .ok_or(SignalError::InvalidMessage(what))
+}
+
 impl SignalMessage {
     /// Parses the wire bytes (the MAC is checked later, against the session's keys).
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let (&version, _) = bytes
-            .split_first()
-            .ok_or(SignalError::InvalidMessage("empty SignalMessage"))?;
-        check_version(version)?;
-        if bytes.len() < 1 + MAC_LEN {
-            return Err(SignalError::InvalidMessage("SignalMessage too short"));
-        }
-        let body = bytes
-            .get(1..bytes.len() - MAC_LEN)
-            .ok_or(SignalError::InvalidMessage("SignalMessage too short"))?;
+        let body = versioned_body(bytes, MAC_LEN, "SignalMessage")?;
         let msg = pb::SignalMessage::decode(body)?;
         let ratchet_key = djb_key(msg.ratchet_key.as_ref(), "ratchet key")?;
         let counter = msg
@@ -364,16 +370,7 @@ pub struct SenderKeyMessage {
 impl SenderKeyMessage {
     /// Parses the wire bytes (the signature is checked later, with the sender's signing key).
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let (&version, _) = bytes
-            .split_first()
-            .ok_or(SignalError::InvalidMessage("empty SenderKeyMessage"))?;
-        check_version(version)?;
-        if bytes.len() < 1 + SIGNATURE_LEN {
-            return Err(SignalError::InvalidMessage("SenderKeyMessage too short"));
-        }
-        let body = bytes
-            .get(1..bytes.len() - SIGNATURE_LEN)
-            .ok_or(SignalError::InvalidMessage("SenderKeyMessage too short"))?;
+        let body = versioned_body(bytes, SIGNATURE_LEN, "SenderKeyMessage")?;
         let msg = pb::SenderKeyMessage::decode(body)?;
         Ok(Self {
             key_id: msg
