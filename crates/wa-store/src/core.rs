@@ -4,7 +4,6 @@ use prost::Message;
 use rand_core::CryptoRngCore;
 use wa_protocol::signal::{KeyPair, PublicKey};
 
-use crate::commit::GroupCommit;
 use crate::engine::{Engine, TxError, TxResult, TxView};
 use crate::error::{Error, Result};
 use crate::keys::{self, TreeId};
@@ -26,7 +25,6 @@ const MAX_MESSAGE_ID: usize = 256;
 
 pub(crate) struct Core<E> {
     pub(crate) engine: E,
-    commit: GroupCommit,
 }
 
 fn check_message_id(id: &str) -> Result<()> {
@@ -56,10 +54,7 @@ fn tx_decode<M: Message + Default, T>(
 
 impl<E: Engine> Core<E> {
     pub(crate) fn new(engine: E) -> Self {
-        Self {
-            engine,
-            commit: GroupCommit::default(),
-        }
+        Self { engine }
     }
 
     /// Reads the schema record; writes it into an empty store.
@@ -97,7 +92,8 @@ impl<E: Engine> Core<E> {
     pub(crate) fn done(&self, d: Durability) -> Result<()> {
         match d {
             Durability::Buffered => Ok(()),
-            Durability::Durable => self.commit.sync(|| self.engine.flush()),
+            // The engine shares syncs between concurrent durable writers (group commit).
+            Durability::Durable => self.engine.flush(),
         }
     }
 
@@ -685,9 +681,8 @@ impl<E: Engine> Core<E> {
             tx.insert(TreeId::OutboxDue, &due, due_v.clone())?;
             Ok(Enqueued::Inserted)
         })?;
-        if r == Enqueued::Inserted {
-            self.done(dur)?;
-        }
+        // Also when already present: the entry found may be a buffered write not yet on disk.
+        self.done(dur)?;
         Ok(r)
     }
 

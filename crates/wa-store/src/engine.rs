@@ -8,30 +8,19 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock};
 
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
-    UnabortableTransactionError,
-};
-
 use crate::error::{Error, Result};
 use crate::keys::TreeId;
 
-/// Why a transaction closure stopped: our own abort, or the engine asking for a retry/reporting
-/// a storage failure (which must reach the engine unchanged).
+pub(crate) use crate::logged::SledEngine;
+
+/// Why a transaction closure stopped (the write set is then discarded).
 pub(crate) enum TxError {
     Abort(Error),
-    Sled(UnabortableTransactionError),
 }
 
 impl From<Error> for TxError {
     fn from(e: Error) -> Self {
         TxError::Abort(e)
-    }
-}
-
-impl From<UnabortableTransactionError> for TxError {
-    fn from(e: UnabortableTransactionError) -> Self {
-        TxError::Sled(e)
     }
 }
 
@@ -53,170 +42,13 @@ pub(crate) trait Engine: Send + Sync + 'static {
     fn remove(&self, tree: TreeId, key: &[u8]) -> Result<()>;
     /// Visits the entries whose key starts with `prefix`, in key order.
     fn scan(&self, tree: TreeId, prefix: &[u8], f: &mut ScanFn<'_>) -> Result<()>;
-    /// Runs `f` atomically over all trees. `f` may run more than once (sled retries on
-    /// conflict), so it must have no side effects besides its reads and writes through the view.
+    /// Runs `f` atomically (and serializably) over all trees. `f` must have no side effects
+    /// besides its reads and writes through the view: an engine may run it more than once.
     fn transact<T>(&self, f: impl Fn(&dyn TxView) -> TxResult<T>) -> Result<T>;
     /// Makes every completed write durable.
     fn flush(&self) -> Result<()>;
     /// The data directory, for error messages (empty in memory).
     fn path(&self) -> &Path;
-}
-
-// ---------------------------------------------------------------------------------------------
-// sled
-
-pub(crate) struct SledEngine {
-    db: sled::Db,
-    trees: Vec<sled::Tree>,
-    path: PathBuf,
-}
-
-impl SledEngine {
-    pub(crate) fn open(config: &sled::Config, path: &Path) -> Result<Self> {
-        let db = config.open().map_err(|e| open_error(e, path))?;
-        // Before creating any tree: a sled database of someone else stays untouched.
-        let names = db.tree_names();
-        let ours = |n: &[u8]| {
-            n == b"__sled__default" || TreeId::ALL.iter().any(|t| t.name().as_bytes() == n)
-        };
-        let has_meta = names
-            .iter()
-            .any(|n| &n[..] == TreeId::Meta.name().as_bytes());
-        if !has_meta && (names.iter().any(|n| !ours(n)) || !db.is_empty()) {
-            return Err(Error::Foreign {
-                path: path.to_path_buf(),
-                reason: "a sled database that is not a wagate store",
-            });
-        }
-        let mut trees = Vec::with_capacity(TreeId::ALL.len());
-        for t in TreeId::ALL {
-            trees.push(db.open_tree(t.name()).map_err(|e| map_sled(e, path))?);
-        }
-        Ok(Self {
-            db,
-            trees,
-            path: path.to_path_buf(),
-        })
-    }
-
-    fn tree(&self, t: TreeId) -> &sled::Tree {
-        &self.trees[t.index()]
-    }
-
-    fn err(&self, e: sled::Error) -> Error {
-        map_sled(e, &self.path)
-    }
-
-    /// Whether every tree but `meta` is empty (a store whose creation was interrupted).
-    pub(crate) fn data_trees_empty(&self) -> bool {
-        TreeId::ALL
-            .iter()
-            .filter(|t| **t != TreeId::Meta)
-            .all(|t| self.tree(*t).is_empty())
-    }
-}
-
-fn open_error(e: sled::Error, path: &Path) -> Error {
-    if let sled::Error::Io(io) = &e {
-        if io.kind() == std::io::ErrorKind::Other
-            && io.to_string().contains("could not acquire lock")
-        {
-            return Error::Locked {
-                path: path.to_path_buf(),
-            };
-        }
-    }
-    map_sled(e, path)
-}
-
-pub(crate) fn map_sled(e: sled::Error, path: &Path) -> Error {
-    match e {
-        sled::Error::Io(source) => Error::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        e @ sled::Error::Corruption { .. } => Error::EngineCorrupt {
-            path: path.to_path_buf(),
-            source: e,
-        },
-        e => Error::Engine(e),
-    }
-}
-
-struct SledTx<'a>(&'a [TransactionalTree]);
-
-impl TxView for SledTx<'_> {
-    fn get(&self, tree: TreeId, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        Ok(self.0[tree.index()].get(key)?.map(|v| v.to_vec()))
-    }
-
-    fn insert(&self, tree: TreeId, key: &[u8], value: Vec<u8>) -> TxResult<()> {
-        self.0[tree.index()].insert(key, value)?;
-        Ok(())
-    }
-
-    fn remove(&self, tree: TreeId, key: &[u8]) -> TxResult<()> {
-        self.0[tree.index()].remove(key)?;
-        Ok(())
-    }
-}
-
-impl Engine for SledEngine {
-    fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .tree(tree)
-            .get(key)
-            .map_err(|e| self.err(e))?
-            .map(|v| v.to_vec()))
-    }
-
-    fn insert(&self, tree: TreeId, key: &[u8], value: Vec<u8>) -> Result<()> {
-        self.tree(tree)
-            .insert(key, value)
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    fn remove(&self, tree: TreeId, key: &[u8]) -> Result<()> {
-        self.tree(tree).remove(key).map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    fn scan(&self, tree: TreeId, prefix: &[u8], f: &mut ScanFn<'_>) -> Result<()> {
-        for item in self.tree(tree).scan_prefix(prefix) {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            if !f(&k, &v)? {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    fn transact<T>(&self, f: impl Fn(&dyn TxView) -> TxResult<T>) -> Result<T> {
-        let r = self
-            .trees
-            .as_slice()
-            .transaction(|view: &Vec<TransactionalTree>| {
-                f(&SledTx(view)).map_err(|e| match e {
-                    TxError::Abort(e) => ConflictableTransactionError::Abort(e),
-                    TxError::Sled(u) => u.into(),
-                })
-            });
-        match r {
-            Ok(v) => Ok(v),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(self.err(e)),
-        }
-    }
-
-    fn flush(&self) -> Result<()> {
-        self.db.flush().map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,11 +136,6 @@ impl Engine for MemEngine {
         let out = match f(&tx) {
             Ok(v) => v,
             Err(TxError::Abort(e)) => return Err(e),
-            Err(TxError::Sled(_)) => {
-                return Err(Error::Engine(sled::Error::ReportableBug(
-                    "sled transaction error inside the memory engine".into(),
-                )))
-            }
         };
         let staged = tx.staged.into_inner();
         for (i, writes) in staged.into_iter().enumerate() {

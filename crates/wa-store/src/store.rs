@@ -428,8 +428,9 @@ pub struct StoreConfig {
     /// sled page-cache budget in bytes (default 32 MiB). One-time prekeys and idle accounts'
     /// records live on disk and only pass through this cache.
     pub cache_capacity: u64,
-    /// Background flush interval for [`Durability::Buffered`] writes (default 500 ms; `None`:
-    /// only durable writes and [`Store::flush`] flush).
+    /// Background flush interval for [`Durability::Buffered`] writes, and the interval of the
+    /// checkpoint that moves the write-ahead log into sled (default 500 ms; `None`: only durable
+    /// writes and [`Store::flush`] flush, and checkpoints run only when the log grows large).
     pub flush_every_ms: Option<u64>,
 }
 
@@ -468,8 +469,8 @@ impl std::fmt::Debug for SledStore {
     }
 }
 
-/// Names sled itself gives its files and folders in a data directory.
-const SLED_FILES: [&str; 4] = ["conf", "db", "blobs", "snap."];
+/// Names sled gives its files and folders in a data directory, plus our log segments.
+const SLED_FILES: [&str; 5] = ["conf", "db", "blobs", "snap.", crate::wal::PREFIX];
 
 impl SledStore {
     /// Opens (or creates) the store described by `config`.
@@ -525,8 +526,13 @@ impl SledStore {
         let sled_config = sled::Config::new()
             .path(path)
             .cache_capacity(config.cache_capacity)
-            .flush_every_ms(config.flush_every_ms);
-        let engine = SledEngine::open(&sled_config, path)?;
+            // sled is flushed by our checkpointer only: the write-ahead log is the durability
+            // point, and sled must not flush half-applied state on its own schedule anyway.
+            .flush_every_ms(None);
+        let interval = config
+            .flush_every_ms
+            .map(|ms| std::time::Duration::from_millis(ms.max(1)));
+        let engine = SledEngine::open(&sled_config, path, interval)?;
         let fresh = engine.data_trees_empty();
         let core = Core::new(engine);
         match core.init_schema(fresh && !had_db) {

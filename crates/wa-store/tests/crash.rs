@@ -6,6 +6,13 @@
 //!
 //! The child is this test binary re-invoked with `WA_STORE_CRASH_DIR` set; without it,
 //! `crash_child` returns at once.
+//!
+//! Most acknowledged writes of a round live only in the write-ahead log when the child dies (the
+//! checkpoint into sled runs every 500 ms), so every reopen exercises log replay. On top of that,
+//! after each kill the test appends to the newest log segment what a torn append leaves behind
+//! (a record cut short, or one with a damaged byte) whose writes would visibly break the
+//! store if applied in whole or in part; on odd rounds a well-formed record goes before it, which
+//! replay must apply.
 
 mod common;
 
@@ -267,6 +274,149 @@ fn verify(store: &SledStore, round: u8, acked: &Acked) {
     assert_eq!(ob, last_sent, "round {round}: send step half-committed");
 }
 
+// ----- the write-ahead log, as documented in the crate (format of `wal.<n>` segments) -----
+
+const WAL_MAGIC: &[u8] = b"wagwal01";
+const SESSIONS_TREE: u8 = 5;
+
+/// One logged write: tree index, key, new value (`None` = removal).
+type WalOp = (u8, Vec<u8>, Option<Vec<u8>>);
+
+fn wal_frame(seq: u64, ops: &[WalOp]) -> Vec<u8> {
+    let mut payload = seq.to_le_bytes().to_vec();
+    payload.extend_from_slice(&(ops.len() as u32).to_le_bytes());
+    for (tree, key, value) in ops {
+        payload.push(*tree);
+        payload.push(u8::from(value.is_some()));
+        payload.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        payload.extend_from_slice(key);
+        if let Some(v) = value {
+            payload.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            payload.extend_from_slice(v);
+        }
+    }
+    let mut out = (payload.len() as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Sequence number of the last intact record of a segment.
+fn wal_last_seq(bytes: &[u8]) -> Option<u64> {
+    let mut rest = bytes.strip_prefix(WAL_MAGIC)?;
+    let mut last = None;
+    while rest.len() >= 8 {
+        let len = u32::from_le_bytes(rest[..4].try_into().expect("4")) as usize;
+        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4"));
+        let Some(payload) = rest.get(8..8 + len) else {
+            break;
+        };
+        if crc32fast::hash(payload) != crc || payload.len() < 8 {
+            break;
+        }
+        last = Some(u64::from_le_bytes(payload[..8].try_into().expect("8")));
+        rest = &rest[8 + len..];
+    }
+    last
+}
+
+/// A stored session value: version byte + `OpaqueRecord { record }`.
+fn session_value(record: &[u8]) -> Vec<u8> {
+    let mut v = vec![1, 0x0a];
+    let mut n = record.len() as u64;
+    while n >= 0x80 {
+        v.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    v.push(n as u8);
+    v.extend_from_slice(record);
+    v
+}
+
+fn session_key(round: u8, address: &str) -> Vec<u8> {
+    let mut k = account_id(round).as_bytes().to_vec();
+    k.extend_from_slice(address.as_bytes());
+    k
+}
+
+/// Appends a torn record (after a well-formed one on odd rounds) to the newest log segment.
+fn tear_log_tail(dir: &Path, round: u8, rng: &mut impl Rng) {
+    let newest = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("wal."))
+        })
+        .max()
+        .expect("a log segment");
+    let mut bytes = std::fs::read(&newest).expect("read segment");
+    if !bytes.starts_with(WAL_MAGIC) {
+        bytes = WAL_MAGIC.to_vec();
+    }
+    let mut seq = wal_last_seq(&bytes).map_or(1, |s| s + 1);
+    if round % 2 == 1 {
+        let ops = [(
+            SESSIONS_TREE,
+            session_key(round, "wal.probe"),
+            Some(session_value(&record(u64::from(round)))),
+        )];
+        bytes.extend_from_slice(&wal_frame(seq, &ops));
+        seq += 1;
+    }
+    // If any of this were applied, verify() would see it: the send-step session vanishes while
+    // its outbox entry stays Sent, and the probe appears.
+    let ops = [
+        (
+            SESSIONS_TREE,
+            session_key(round, "torn.probe"),
+            Some(session_value(b"torn")),
+        ),
+        (SESSIONS_TREE, session_key(round, "ob.0"), None),
+        (SESSIONS_TREE, session_key(round, "s.0"), None),
+        (
+            SESSIONS_TREE,
+            session_key(round, "torn.probe2"),
+            Some(session_value(b"torn")),
+        ),
+    ];
+    let mut torn = wal_frame(seq, &ops);
+    match rng.gen_range(0..3) {
+        // Cut anywhere, even inside the header.
+        0 => torn.truncate(rng.gen_range(1..torn.len())),
+        // Complete length, one damaged byte.
+        1 => {
+            let i = rng.gen_range(8..torn.len());
+            torn[i] ^= 1 << rng.gen_range(0..8);
+        }
+        // The tail of the append never reached the disk (zeros).
+        _ => {
+            let from = rng.gen_range(9..torn.len());
+            torn[from..].fill(0);
+        }
+    }
+    bytes.extend_from_slice(&torn);
+    std::fs::write(&newest, &bytes).expect("write segment");
+}
+
+fn verify_log_probes(store: &SledStore, round: u8) {
+    let a = account_id(round);
+    for p in ["torn.probe", "torn.probe2"] {
+        assert_eq!(
+            store.load_session(&a, p).expect("probe"),
+            None,
+            "round {round}: a torn log record was applied"
+        );
+    }
+    if round % 2 == 1 {
+        assert_eq!(
+            store.load_session(&a, "wal.probe").expect("probe"),
+            Some(record(u64::from(round))),
+            "round {round}: an intact log record was not replayed"
+        );
+    }
+}
+
 fn run_round(dir: &Path, round: u8, kill_after: u64) -> (Acked, Duration) {
     let exe = std::env::current_exe().expect("current exe");
     let mut child = Command::new(exe)
@@ -342,9 +492,11 @@ fn sigkill_loses_no_acknowledged_write() {
         total += acked.lines;
         busy += elapsed;
         history.push((round, acked));
+        tear_log_tail(&dir, round, &mut rng);
         let store = SledStore::open(&StoreConfig::at(&dir)).expect("reopen after SIGKILL");
         for (r, a) in &history {
             verify(&store, *r, a);
+            verify_log_probes(&store, *r);
         }
         let report = store.check().expect("check");
         assert!(report.is_ok(), "round {round}: {:?}", report.problems);
