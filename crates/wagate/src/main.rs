@@ -55,6 +55,9 @@ pub(crate) struct ServerArgs {
     /// Root public key (64 hex) the server certificate must chain to; default: WhatsApp's.
     #[arg(long, env = "WAGATE_TRUST_ROOT")]
     pub(crate) trust_root: Option<String>,
+    /// WhatsApp Web version to announce (`2.3000.N`); default: `data/client_version.txt`.
+    #[arg(long, env = "WAGATE_CLIENT_VERSION")]
+    pub(crate) client_version: Option<String>,
 }
 
 impl ServerArgs {
@@ -69,6 +72,11 @@ impl ServerArgs {
                 .and_then(|b| b.try_into().ok())
                 .context("--trust-root must be 64 hex characters")?;
             config.connection.trust = TrustRoot::new(PublicKey::from_bytes(bytes));
+        }
+        if let Some(version) = &self.client_version {
+            config.connection.identity.version = version
+                .parse()
+                .context("--client-version must look like 2.3000.1234567890")?;
         }
         Ok(config)
     }
