@@ -29,6 +29,7 @@ use std::fs::File;
 use std::io::Write;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -149,6 +150,15 @@ struct Shared {
     progress: Condvar,
     /// Wakes the checkpointer.
     wake: Condvar,
+    /// `log.synced`, readable without the state lock: durable writers whose records a started
+    /// sync covers wait on `synced_cv` instead of contending for `state` (with many concurrent
+    /// senders, waking them all on the state mutex after each sync cost more than the sync).
+    synced: AtomicU64,
+    /// Mirrors `log.failed` for the same waiters.
+    failed: AtomicBool,
+    /// Guards the wait on `synced_cv` (no data: the values are the atomics).
+    sync_gate: Mutex<()>,
+    synced_cv: Condvar,
     /// The segment being appended to. Lock order: `state`, then `segment`.
     segment: Mutex<Segment>,
     db: sled::Db,
@@ -188,6 +198,28 @@ impl Shared {
         Ok(st)
     }
 
+    /// Publishes the durable position and failure flag to lock-free waiters and wakes them.
+    fn publish(&self, log: &Log) {
+        self.synced.fetch_max(log.synced, Ordering::Release);
+        if log.failed {
+            self.failed.store(true, Ordering::Release);
+        }
+        let _gate = lock(&self.sync_gate);
+        self.synced_cv.notify_all();
+    }
+
+    /// Waits, without the state lock, until `target` is durable or the log failed.
+    fn wait_synced(&self, target: u64) {
+        let mut gate = lock(&self.sync_gate);
+        while self.synced.load(Ordering::Acquire) < target && !self.failed.load(Ordering::Acquire) {
+            // The timeout only bounds a wait whose sync was handed over by a rotation.
+            gate = self
+                .synced_cv
+                .wait_timeout(gate, Duration::from_millis(20))
+                .map_or_else(|e| e.into_inner().0, |(g, _)| g);
+        }
+    }
+
     fn committed(&self, mut st: MutexGuard<'_, State>, staged: Overlay) {
         if st.commit(staged) {
             st.checkpoint_wanted = true;
@@ -198,6 +230,9 @@ impl Shared {
 
     /// Returns once every record up to `target` is durable (group commit).
     fn sync(&self, target: u64) -> Result<()> {
+        if self.synced.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
         let mut st = lock(&self.state);
         loop {
             if st.log.synced >= target {
@@ -241,8 +276,16 @@ impl Shared {
                         })
                     }
                 };
+                self.publish(&st.log);
                 self.progress.notify_all();
                 r?;
+                continue;
+            }
+            if st.log.started >= target && !st.log.rotating {
+                // A sync in flight covers our records: wait for it off the state lock.
+                drop(st);
+                self.wait_synced(target);
+                st = lock(&self.state);
                 continue;
             }
             st = self
@@ -312,6 +355,7 @@ impl Shared {
             }
             Err(_) => st.log.failed = true,
         }
+        self.publish(&st.log);
         self.progress.notify_all();
         drop(st);
         r.map(|()| Some((frozen, old)))
@@ -481,6 +525,10 @@ impl SledEngine {
             }),
             progress: Condvar::new(),
             wake: Condvar::new(),
+            synced: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+            sync_gate: Mutex::new(()),
+            synced_cv: Condvar::new(),
             segment: Mutex::new(Segment {
                 file: Arc::new(file),
                 number,
