@@ -18,7 +18,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -302,8 +302,12 @@ fn wal_frame(seq: u64, ops: &[WalOp]) -> Vec<u8> {
 }
 
 /// Sequence number of the last intact record of a segment.
-fn wal_last_seq(bytes: &[u8]) -> Option<u64> {
-    let mut rest = bytes.strip_prefix(WAL_MAGIC)?;
+/// The last sequence number of the well-formed records at the start of a segment, and where
+/// they end (anything after is the torn tail of an append the kill interrupted).
+fn wal_valid_prefix(bytes: &[u8]) -> (Option<u64>, usize) {
+    let Some(mut rest) = bytes.strip_prefix(WAL_MAGIC) else {
+        return (None, 0);
+    };
     let mut last = None;
     while rest.len() >= 8 {
         let len = u32::from_le_bytes(rest[..4].try_into().expect("4")) as usize;
@@ -317,7 +321,7 @@ fn wal_last_seq(bytes: &[u8]) -> Option<u64> {
         last = Some(u64::from_le_bytes(payload[..8].try_into().expect("8")));
         rest = &rest[8 + len..];
     }
-    last
+    (last, bytes.len() - rest.len())
 }
 
 /// A stored session value: version byte + `OpaqueRecord { record }`.
@@ -341,20 +345,25 @@ fn session_key(round: u8, address: &str) -> Vec<u8> {
 
 /// Appends a torn record (after a well-formed one on odd rounds) to the newest log segment.
 fn tear_log_tail(dir: &Path, round: u8, rng: &mut impl Rng) {
-    let newest = std::fs::read_dir(dir)
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("read dir")
         .map(|e| e.expect("entry").path())
         .filter(|p| {
             p.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("wal."))
         })
-        .max()
-        .expect("a log segment");
+        .collect();
+    segments.sort();
+    let newest = segments.last().cloned().expect("a log segment");
     let mut bytes = std::fs::read(&newest).expect("read segment");
     if !bytes.starts_with(WAL_MAGIC) {
         bytes = WAL_MAGIC.to_vec();
     }
-    let mut seq = wal_last_seq(&bytes).map_or(1, |s| s + 1);
+    // The kill may itself have cut an append short: drop that torn tail first (replay ignores
+    // it too), so the records below follow the last intact one.
+    let (last, end) = wal_valid_prefix(&bytes);
+    bytes.truncate(end.max(WAL_MAGIC.len()));
+    let mut seq = last.map_or(1, |s| s + 1);
     if round % 2 == 1 {
         let ops = [(
             SESSIONS_TREE,
