@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -599,7 +598,7 @@ pub(crate) fn credentials_from(d: &DeviceIdentity) -> Credentials {
             lid: d.lid.as_deref().and_then(|l| l.parse().ok()),
             platform: Some(d.platform.clone()).filter(|p| !p.is_empty()),
             business_name: Some(d.push_name.clone()).filter(|p| !p.is_empty()),
-            key_index: key_index_of(&account),
+            key_index: wa_protocol::pairing::stored_key_index(&account).unwrap_or(0),
             account,
         })
     });
@@ -613,16 +612,6 @@ pub(crate) fn credentials_from(d: &DeviceIdentity) -> Credentials {
         adv_secret: *d.adv_secret.expose(),
         device,
     }
-}
-
-fn key_index_of(account: &[u8]) -> u32 {
-    use wa_protocol::pb::adv::{AdvDeviceIdentity, AdvSignedDeviceIdentity};
-    AdvSignedDeviceIdentity::decode(account)
-        .ok()
-        .and_then(|s| s.details)
-        .and_then(|d| AdvDeviceIdentity::decode(d.as_slice()).ok())
-        .and_then(|d| d.key_index)
-        .unwrap_or(0)
 }
 
 /// Protocol credentials → device identity record.

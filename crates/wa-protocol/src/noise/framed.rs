@@ -37,20 +37,13 @@ impl FramedTransport {
         Ok(())
     }
 
-    /// Encrypts and frames an already marshalled plaintext (flags byte + node).
-    pub fn encode_plaintext(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        let sealed = self.cipher.seal(plaintext)?;
-        encode_frame(&sealed, out)?;
-        Ok(())
-    }
-
     /// Feeds bytes received from the socket.
     pub fn push(&mut self, data: &[u8]) {
         self.decoder.push(data);
     }
 
     /// The next decrypted plaintext (flags byte + node), if a whole frame is buffered.
-    pub fn next_plaintext(&mut self) -> Result<Option<Vec<u8>>, Error> {
+    fn next_plaintext(&mut self) -> Result<Option<Vec<u8>>, Error> {
         let Some(mut frame) = self.decoder.next_frame()? else {
             return Ok(None);
         };
@@ -64,10 +57,5 @@ impl FramedTransport {
             Some(plaintext) => Ok(Some(unmarshal(&plaintext, &self.limits)?)),
             None => Ok(None),
         }
-    }
-
-    /// Frames sent and received so far.
-    pub fn counters(&self) -> (u32, u32) {
-        (self.cipher.sent(), self.cipher.received())
     }
 }

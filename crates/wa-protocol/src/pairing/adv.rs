@@ -58,6 +58,15 @@ impl PairedDevice {
     }
 }
 
+/// The key index inside a stored ADVSignedDeviceIdentity ([`PairedDevice::account_bytes`]);
+/// `None` if the bytes do not decode or carry none.
+pub fn stored_key_index(account: &[u8]) -> Option<u32> {
+    let signed = AdvSignedDeviceIdentity::decode(account).ok()?;
+    AdvDeviceIdentity::decode(signed.details?.as_slice())
+        .ok()?
+        .key_index
+}
+
 /// What the primary puts into the ADV identity it signs for a companion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdvGrant {

@@ -29,8 +29,8 @@ pub mod stanza;
 mod tests;
 
 pub use adv::{
-    sign_companion, sign_companion_with, verify_pair_device_sign, verify_pair_success, AdvGrant,
-    PairedDevice,
+    sign_companion, sign_companion_with, stored_key_index, verify_pair_device_sign,
+    verify_pair_success, AdvGrant, PairedDevice,
 };
 pub use code::{PairCode, PairCodeFinish, PairCodeRequest, PrimaryCodeHello, PrimaryCodeLinked};
 pub use qr::{qr_string, QrData, QR_PREFIX};

@@ -248,6 +248,8 @@ fn qr_link_round_trip_both_roles() {
     let paired =
         verify_pair_success(&got.device_identity, &c.adv_secret, &c.identity, &mut r).unwrap();
     assert_eq!(paired.key_index, 5);
+    assert_eq!(super::stored_key_index(&paired.account_bytes()), Some(5));
+    assert_eq!(super::stored_key_index(b"not a protobuf\xff"), None);
     assert_eq!(paired.raw_id, 0xdead_beef);
     assert_eq!(paired.timestamp, 1_700_000_000);
     assert!(!paired.hosted);

@@ -9,7 +9,7 @@
 use core::fmt;
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_TABLE;
-use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use curve25519_dalek::scalar::{clamp_integer, Scalar};
 use rand_core::CryptoRngCore;
@@ -212,14 +212,6 @@ impl fmt::Debug for KeyPair {
             .field("public", &self.public)
             .finish_non_exhaustive()
     }
-}
-
-/// Convenience: the Edwards point of a public key with sign bit 0, for tests and diagnostics.
-#[doc(hidden)]
-pub fn edwards_y(public: &PublicKey) -> Option<CompressedEdwardsY> {
-    MontgomeryPoint(public.0)
-        .to_edwards(0)
-        .map(|p| p.compress())
 }
 
 #[cfg(test)]
