@@ -1,6 +1,9 @@
 //! Store benchmarks: session load+save, prekey consume + session save (transaction), outbox
-//! enqueue + mark sent, and durable vs buffered send steps (single writer, and many writers
-//! sharing flushes through group commit).
+//! enqueue + mark sent, and durable vs buffered send steps (single writer, many writer threads
+//! sharing syncs through group commit, and many async tasks awaiting `Store::durable`).
+//!
+//! Each send step saves a session record that differs from the previous one in 40 bytes, as a
+//! Signal session advanced by one message does (`examples/sendload` uses real records).
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented pub fn.
 
@@ -16,6 +19,22 @@ use wa_store::{
 };
 
 const RECORD: [u8; 1200] = [0x5a; 1200];
+
+/// A 900-byte session-like record: fixed bytes except a 40-byte "chain key" region.
+fn record(step: u64) -> Vec<u8> {
+    let mut r: Vec<u8> = (0..900u32).map(|i| (i * 7 % 251) as u8).collect();
+    for i in 0..5 {
+        r[400 + 8 * i..408 + 8 * i].copy_from_slice(&step.wrapping_mul(i as u64 + 3).to_le_bytes());
+    }
+    r
+}
+
+/// A distinct account per writer.
+fn account(t: u64) -> AccountId {
+    let mut id = [0xA5; 16];
+    id[..8].copy_from_slice(&t.to_be_bytes());
+    AccountId::from_bytes(id)
+}
 
 fn sled_store(tag: &str) -> (Arc<dyn Store>, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("wa-store-bench-{tag}-{}", std::process::id()));
@@ -44,7 +63,9 @@ fn cleanup(b: Vec<(&'static str, Arc<dyn Store>, Option<std::path::PathBuf>)>) {
 static MSG: AtomicU64 = AtomicU64::new(0);
 
 fn send_step(s: &dyn Store, a: &AccountId, d: Durability) {
-    let id = format!("m{}", MSG.fetch_add(1, Ordering::Relaxed));
+    let n = MSG.fetch_add(1, Ordering::Relaxed);
+    let id = format!("3EB0{n:016X}");
+    let rec = record(n);
     let m = NewOutbound {
         message_id: &id,
         chat: "15550002222@s.whatsapp.net",
@@ -54,7 +75,7 @@ fn send_step(s: &dyn Store, a: &AccountId, d: Durability) {
     s.enqueue(a, &m, Durability::Buffered).expect("enqueue");
     let sessions = [SessionUpdate {
         address: "15550002222.0",
-        record: &RECORD,
+        record: &rec,
     }];
     let step = SendStep {
         message_id: &id,
@@ -164,7 +185,7 @@ fn durable_vs_buffered(c: &mut Criterion) {
                         .map(|t| {
                             let s = s.clone();
                             // Many accounts, as in the gateway.
-                            let a = AccountId::from_bytes([t as u8; 16]);
+                            let a = account(t);
                             std::thread::spawn(move || {
                                 for _ in 0..per {
                                     send_step(&*s, &a, Durability::Durable);
@@ -179,6 +200,40 @@ fn durable_vs_buffered(c: &mut Criterion) {
                     start
                         .elapsed()
                         .mul_f64(iters as f64 / (per * threads) as f64)
+                })
+            },
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    for tasks in [64u64, 1000] {
+        g.bench_with_input(
+            BenchmarkId::new("durable_group_commit_async_tasks", tasks),
+            &tasks,
+            |bch, &tasks| {
+                bch.iter_custom(|iters| {
+                    let per = iters.div_ceil(tasks);
+                    let start = Instant::now();
+                    rt.block_on(async {
+                        let hs: Vec<_> = (0..tasks)
+                            .map(|t| {
+                                let s = s.clone();
+                                let a = account(t);
+                                tokio::spawn(async move {
+                                    for _ in 0..per {
+                                        send_step(&*s, &a, Durability::Buffered);
+                                        s.durable().await.expect("durable");
+                                    }
+                                })
+                            })
+                            .collect();
+                        for h in hs {
+                            h.await.expect("task");
+                        }
+                    });
+                    start.elapsed().mul_f64(iters as f64 / (per * tasks) as f64)
                 })
             },
         );

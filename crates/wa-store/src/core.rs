@@ -443,13 +443,15 @@ impl<E: Engine> Core<E> {
     ) -> Result<Option<IdentityChange>> {
         let sk = keys::named(a, "address", inc.session.address)?;
         let value = opaque(inc.session.record);
-        let change = self.engine.transact(|tx| {
-            if let Some(id) = inc.prekey_id {
-                let pk = keys::numbered(a, id);
-                if tx.get(TreeId::PreKeys, &pk)?.is_none() {
+        let pk = inc.prekey_id.map(|id| keys::numbered(a, id));
+        let prefetch: Vec<(TreeId, &[u8])> =
+            pk.iter().map(|k| (TreeId::PreKeys, k.as_slice())).collect();
+        let change = self.engine.transact_prefetch(&prefetch, |tx| {
+            if let (Some(id), Some(pk)) = (inc.prekey_id, &pk) {
+                if tx.get(TreeId::PreKeys, pk)?.is_none() {
                     return Err(Error::PreKeyNotFound { account: *a, id }.into());
                 }
-                tx.remove(TreeId::PreKeys, &pk)?;
+                tx.remove(TreeId::PreKeys, pk)?;
             }
             tx.insert(TreeId::Sessions, &sk, value.clone())?;
             match &inc.identity {
@@ -665,22 +667,27 @@ impl<E: Engine> Core<E> {
         let v = encode(&records::outbox_to_pb(&entry));
         let due = keys::due(a, m.now_ms, m.message_id);
         let due_v = encode(&pb::OutboxDue {});
-        let r = self.engine.transact(|tx| {
-            if let Some(old) = tx.get(TreeId::Outbox, &k)? {
-                let old = tx_decode(TreeId::Outbox, &k, &old, records::outbox_from_pb)?;
-                if old.chat != m.chat || old.payload != m.payload {
-                    return Err(Error::OutboxConflict {
-                        account: *a,
-                        message_id: m.message_id.to_string(),
+        // A new message id is not in the overlay: its (absent) record is looked up on disk
+        // before the write lock is taken.
+        let r = self
+            .engine
+            .transact_prefetch(&[(TreeId::Outbox, &k)], |tx| {
+                if let Some(old) = tx.get(TreeId::Outbox, &k)? {
+                    let old = tx_decode(TreeId::Outbox, &k, &old, records::outbox_from_pb)?;
+                    if old.chat != m.chat || old.payload != m.payload {
+                        return Err(Error::OutboxConflict {
+                            account: *a,
+                            message_id: m.message_id.to_string(),
+                        }
+                        .into());
                     }
-                    .into());
+                    return Ok(Enqueued::AlreadyPresent(old));
                 }
-                return Ok(Enqueued::AlreadyPresent(old));
-            }
-            tx.insert(TreeId::Outbox, &k, v.clone())?;
-            tx.insert(TreeId::OutboxDue, &due, due_v.clone())?;
-            Ok(Enqueued::Inserted)
-        })?;
+                tx.insert(TreeId::Outbox, &k, v.clone())?;
+                // The entry is new, so is its due-index key (it only exists alongside its entry).
+                tx.insert_new(TreeId::OutboxDue, &due, due_v.clone())?;
+                Ok(Enqueued::Inserted)
+            })?;
         // Also when already present: the entry found may be a buffered write not yet on disk.
         self.done(dur)?;
         Ok(r)

@@ -11,6 +11,7 @@ use std::sync::{PoisonError, RwLock};
 use crate::error::{Error, Result};
 use crate::keys::TreeId;
 
+use crate::logged::DurableWait;
 pub(crate) use crate::logged::SledEngine;
 
 /// Why a transaction closure stopped (the write set is then discarded).
@@ -30,6 +31,12 @@ pub(crate) type TxResult<T> = std::result::Result<T, TxError>;
 pub(crate) trait TxView {
     fn get(&self, tree: TreeId, key: &[u8]) -> TxResult<Option<Vec<u8>>>;
     fn insert(&self, tree: TreeId, key: &[u8], value: Vec<u8>) -> TxResult<()>;
+    /// Inserts a key the caller knows to be absent (derived from a key this transaction read
+    /// as absent, e.g. the due-index key of a new outbox entry). Same result as `insert`; an
+    /// engine may use the knowledge to skip work when the key is removed again soon.
+    fn insert_new(&self, tree: TreeId, key: &[u8], value: Vec<u8>) -> TxResult<()> {
+        self.insert(tree, key, value)
+    }
     fn remove(&self, tree: TreeId, key: &[u8]) -> TxResult<()>;
 }
 
@@ -45,8 +52,21 @@ pub(crate) trait Engine: Send + Sync + 'static {
     /// Runs `f` atomically (and serializably) over all trees. `f` must have no side effects
     /// besides its reads and writes through the view: an engine may run it more than once.
     fn transact<T>(&self, f: impl Fn(&dyn TxView) -> TxResult<T>) -> Result<T>;
+    /// [`transact`](Engine::transact), naming keys the closure will read that probably live on
+    /// disk: an engine may read them before taking its write lock (and re-check them under it),
+    /// so a slow disk read does not hold up every other writer.
+    fn transact_prefetch<T>(
+        &self,
+        prefetch: &[(TreeId, &[u8])],
+        f: impl Fn(&dyn TxView) -> TxResult<T>,
+    ) -> Result<T> {
+        let _ = prefetch;
+        self.transact(f)
+    }
     /// Makes every completed write durable.
     fn flush(&self) -> Result<()>;
+    /// A wait on the durability of every completed write.
+    fn durable(&self) -> DurableWait;
     /// The data directory, for error messages (empty in memory).
     fn path(&self) -> &Path;
 }
@@ -151,6 +171,10 @@ impl Engine for MemEngine {
 
     fn flush(&self) -> Result<()> {
         Ok(())
+    }
+
+    fn durable(&self) -> DurableWait {
+        DurableWait::ready()
     }
 
     fn path(&self) -> &Path {

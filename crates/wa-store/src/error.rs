@@ -180,9 +180,16 @@ pub enum Error {
     /// The storage engine failed (anything sled reports that is not I/O or corruption).
     #[error("storage engine: {0}")]
     Engine(#[source] sled::Error),
-    /// A durable flush shared with other writers (group commit) failed; the leader got the cause.
-    #[error("a shared durable flush failed; the write may not be durable")]
-    FlushFailed,
+    /// The write-ahead log could not be written or synced. The store refuses every later write
+    /// (after a failed fsync the kernel may have dropped the pages; a retry could lie): restart
+    /// the process, and the log is replayed up to its last durable record.
+    #[error(
+        "the write-ahead log failed ({cause}); writes are refused until the store is reopened"
+    )]
+    FlushFailed {
+        /// The I/O error that poisoned the log.
+        cause: String,
+    },
 
     // ----- data on disk -----
     /// A stored value (or key) does not decode.
@@ -247,9 +254,10 @@ impl Error {
             | Error::OutboxNotFound { .. }
             | Error::OutboxConflict { .. }
             | Error::InvalidTransition { .. } => Fault::Caller,
-            Error::Io { .. } | Error::Locked { .. } | Error::Engine(_) | Error::FlushFailed => {
-                Fault::Storage
-            }
+            Error::Io { .. }
+            | Error::Locked { .. }
+            | Error::Engine(_)
+            | Error::FlushFailed { .. } => Fault::Storage,
             Error::Corrupt { .. }
             | Error::EngineCorrupt { .. }
             | Error::NewerSchema { .. }

@@ -4,33 +4,41 @@
 //!   reads see the newest state (staged writes → in-memory overlay → sled), and on success it is
 //!   appended as one checksummed record ([`crate::wal`]) to the log buffer and merged into the
 //!   *active overlay*, in the same critical section, so log order is commit order. Serializable
-//!   by construction; no sled transaction runs on the write path.
-//! * **Durability.** A durable caller waits until the log is `fdatasync`ed past its record.
-//!   Whoever finds its record not yet covered by a running sync becomes a *sync leader*: it takes
-//!   the whole pending buffer (every writer that arrived meanwhile), appends it to the segment
-//!   file and calls `fdatasync`. Up to [`MAX_SYNCS_IN_FLIGHT`] syncs overlap (the disk here
-//!   completes parallel flushes much faster than serial ones); a finished sync covers everything
-//!   written before it started.
+//!   by construction; no sled transaction runs on the write path. A value whose key already has
+//!   an image in the active overlay (= in the current segment) is logged as a **patch** against
+//!   it: a session advanced by one message costs ~40 log bytes instead of its ~1.2 KB record.
+//! * **Durability.** One **log writer thread** owns the segment file. A caller that needs its
+//!   writes durable takes a [`DurableWait`] (the position of the last committed record),
+//!   registers its waker, and raises the requested position; the writer takes the whole pending
+//!   buffer (every record committed meanwhile, by anyone), appends it to the segment, calls
+//!   `fdatasync` once, publishes the synced position and wakes exactly the waiters it covers.
+//!   Blocking callers ([`Engine::flush`]) park their thread on the same mechanism; async callers
+//!   `.await` the future, so no thread is held per pending send. While one sync runs the next
+//!   batch accumulates (group commit).
 //! * **Checkpoint.** sled never sees a write before the log holds it durably (write-ahead rule),
 //!   so a crash can never leave half a write set in sled that the log cannot complete. A
-//!   background thread (every `flush_every_ms`, or when the overlay grows) *rotates*: under the
-//!   mutex the active overlay becomes the *frozen* one and the buffer is cut; the old segment is
-//!   synced and a new one started. The frozen overlay (already coalesced: the latest image of
-//!   every key) is then applied to sled per tree, sled is flushed (its 30–60 ms flush is paid
-//!   here, off every caller's path), and only then is the old segment deleted.
-//! * **Open.** Every segment is replayed into sled (idempotent: records are after-images), sled
-//!   is flushed, the segments are deleted, and a fresh segment starts.
+//!   background thread (every `flush_every_ms`, or when the overlay grows) asks the log writer to
+//!   *rotate*: under the mutex the active overlay becomes the *frozen* one and the buffer is cut;
+//!   the writer syncs the old segment and starts a new one. The frozen overlay (already
+//!   coalesced: the latest image of every key) is then applied to sled, sled is flushed
+//!   (its 30–60 ms flush is paid here, off every caller's path), and only then is the old
+//!   segment deleted.
+//! * **Open.** Every segment is replayed into sled (idempotent: records resolve to after-images),
+//!   sled is flushed, the segments are deleted, and a fresh segment starts.
 //! * **Failure.** A failed log write or sync poisons the log: every later write and sync fails
 //!   (after an fsync error the kernel may have dropped the pages; retrying could lie).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::future::Future;
 use std::io::Write;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -39,17 +47,23 @@ use crate::error::{Error, Result};
 use crate::keys::TreeId;
 use crate::wal;
 
-/// Pending writes per tree (`None` = removal).
-type Overlay = Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
+/// A pending write: the new value (`None` = removal), and whether the key is known to be absent
+/// *below* the overlay holding it (in the frozen overlay and sled). Removing a fresh key just
+/// drops the entry: an outbox entry created and acknowledged, or a due-index key inserted and
+/// removed, within one checkpoint interval never costs sled anything.
+#[derive(Clone, Debug)]
+struct Pending {
+    value: Option<Vec<u8>>,
+    fresh: bool,
+}
+
+/// Pending writes per tree.
+type Overlay = Vec<BTreeMap<Vec<u8>, Pending>>;
 
 fn empty_overlay() -> Overlay {
     vec![BTreeMap::new(); TreeId::ALL.len()]
 }
 
-/// Log syncs allowed to run at the same time. Measured here (64 writers): 1 and 2 are within
-/// noise of each other, 4 and 8 split batches too small; 2 lets a batch start while the disk is
-/// still completing the previous one.
-const MAX_SYNCS_IN_FLIGHT: usize = 2;
 /// Active-overlay size (approximate bytes) that triggers a checkpoint.
 const CHECKPOINT_BYTES: usize = 16 << 20;
 /// Log bytes since the last rotation that trigger a checkpoint.
@@ -63,21 +77,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+fn wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    cv.wait(g).unwrap_or_else(PoisonError::into_inner)
+}
+
 #[derive(Default)]
 struct Log {
-    /// Encoded records not yet handed to a sync leader.
+    /// Encoded records not yet taken by the log writer.
     buf: Vec<u8>,
     /// Sequence number of the last record appended to `buf`.
     appended: u64,
-    /// Highest record a started sync covers.
-    started: u64,
-    /// Highest record known durable.
-    synced: u64,
-    in_flight: usize,
-    /// A rotation holds the segment: no sync may start.
-    rotating: bool,
-    /// A log write or sync failed; nothing may be written any more.
-    failed: bool,
     /// Bytes appended since the last rotation.
     since_rotation: usize,
 }
@@ -93,12 +102,15 @@ struct State {
     checkpoint_failing: bool,
 }
 
+type Frozen = Option<(Arc<Overlay>, u64)>;
+
 impl State {
     fn lookup(&self, tree: TreeId, key: &[u8]) -> Option<&Option<Vec<u8>>> {
         let i = tree.index();
         self.active[i]
             .get(key)
             .or_else(|| self.frozen.as_ref().and_then(|(f, _)| f[i].get(key)))
+            .map(|p| &p.value)
     }
 
     /// Appends the write set to the log buffer and the active overlay (under the mutex: log order
@@ -109,27 +121,45 @@ impl State {
         }
         let seq = self.log.appended + 1;
         let before = self.log.buf.len();
-        wal::encode_record(
-            &mut self.log.buf,
-            seq,
-            TreeId::ALL
-                .iter()
-                .zip(&staged)
-                .flat_map(|(t, m)| m.iter().map(move |(k, v)| (*t, k.as_slice(), v.as_deref()))),
-        );
+        let active = &self.active;
+        let ops = TreeId::ALL.iter().zip(&staged).flat_map(|(t, m)| {
+            let current = &active[t.index()];
+            m.iter().map(move |(k, p)| {
+                let old = current.get(k).and_then(|c| c.value.as_deref());
+                let write = match (&p.value, old) {
+                    (None, _) => wal::Write::Remove,
+                    (Some(new), Some(old)) => wal::Patch::between(old, new)
+                        .map_or(wal::Write::Put(new), wal::Write::Patch),
+                    (Some(new), _) => wal::Write::Put(new),
+                };
+                (*t, k.as_slice(), write)
+            })
+        });
+        wal::encode_record(&mut self.log.buf, seq, ops);
         self.log.since_rotation += self.log.buf.len() - before;
         self.log.appended = seq;
+        let size = |key_len: usize, v: &Option<Vec<u8>>| {
+            key_len + v.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
+        };
         for (map, writes) in self.active.iter_mut().zip(staged) {
-            for (k, v) in writes {
-                let size = |k: &Vec<u8>, v: &Option<Vec<u8>>| {
-                    k.len() + v.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
-                };
-                self.active_bytes += size(&k, &v);
+            for (k, p) in writes {
+                // What lies below the active overlay does not change while the key stays in it.
+                let fresh = map.get(&k).map_or(p.fresh, |e| e.fresh);
                 let key_len = k.len();
-                if let Some(old) = map.insert(k, v) {
-                    self.active_bytes = self
-                        .active_bytes
-                        .saturating_sub(key_len + old.map_or(0, |o| o.len()) + ENTRY_OVERHEAD);
+                let replaced = if p.value.is_none() && fresh {
+                    map.remove(&k)
+                } else {
+                    self.active_bytes += size(key_len, &p.value);
+                    map.insert(
+                        k,
+                        Pending {
+                            value: p.value,
+                            fresh,
+                        },
+                    )
+                };
+                if let Some(o) = replaced {
+                    self.active_bytes = self.active_bytes.saturating_sub(size(key_len, &o.value));
                 }
             }
         }
@@ -144,31 +174,83 @@ struct Segment {
     number: u64,
 }
 
+/// Log writer threads. With 2, the next batch is written and its `fdatasync` started while the
+/// previous one is still completing (a later sync covers every earlier append, so completion
+/// order does not matter). Measured here (`examples/sendload`, 64 and 1,000 senders): 1 and 2
+/// are within run-to-run noise, and 1 makes fewer, larger syncs (less CPU per send).
+const LOG_WRITERS: usize = 1;
+
+/// A rotation asked of the log writers, and its answer.
+enum Rotation {
+    Idle,
+    Wanted,
+    Running,
+    Done(Result<Frozen>),
+}
+
+/// What the log writer is told to do besides syncing.
+struct WriterCtl {
+    rotation: Rotation,
+    stop: bool,
+}
+
 struct Shared {
     state: Mutex<State>,
-    /// Log progress (a sync or rotation finished) and release of the frozen overlay.
+    /// Release of the frozen overlay (writers stalled on memory wait on it).
     progress: Condvar,
     /// Wakes the checkpointer.
     wake: Condvar,
-    /// `log.synced`, readable without the state lock: durable writers whose records a started
-    /// sync covers wait on `synced_cv` instead of contending for `state` (with many concurrent
-    /// senders, waking them all on the state mutex after each sync cost more than the sync).
+    /// `log.appended`, readable without the state lock.
+    appended: AtomicU64,
+    /// Highest record some waiter needs durable.
+    requested: AtomicU64,
+    /// Frozen overlays released so far (sled values read before the lock are still current
+    /// when this has not moved: sled only changes by applying a frozen overlay).
+    released: AtomicU64,
+    /// Highest record handed to a sync (written, or being written, to the segment).
+    started: AtomicU64,
+    /// Highest record known durable.
     synced: AtomicU64,
-    /// Mirrors `log.failed` for the same waiters.
-    failed: AtomicBool,
-    /// Guards the wait on `synced_cv` (no data: the values are the atomics).
-    sync_gate: Mutex<()>,
-    synced_cv: Condvar,
-    /// The segment being appended to. Lock order: `state`, then `segment`.
+    /// Why the log failed, once it has (then nothing may be written any more).
+    failed: OnceLock<String>,
+    /// Durable waiters: the record they need, and whom to wake.
+    waiters: Mutex<Vec<(u64, Waker)>>,
+    /// Log writers asleep on `writer_cv` (nothing to do).
+    writers_idle: AtomicUsize,
+    /// The segment being appended to. Lock order: `state`, then `segment` (taking it before
+    /// releasing the state keeps appends in log order).
     segment: Mutex<Segment>,
+    writer: Mutex<WriterCtl>,
+    writer_cv: Condvar,
+    /// A rotation finished (the checkpointer waits on it, with `writer`).
+    rotated: Condvar,
     db: sled::Db,
     trees: Vec<sled::Tree>,
     path: PathBuf,
 }
 
+/// Wakes a parked thread (blocking durable waits use the same waiter list as futures).
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
 impl Shared {
     fn err(&self, e: sled::Error) -> Error {
         map_sled(e, &self.path)
+    }
+
+    fn failed_err(&self, cause: &str) -> Error {
+        Error::FlushFailed {
+            cause: cause.to_string(),
+        }
     }
 
     fn sled_get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -185,149 +267,193 @@ impl Shared {
         while st.active_bytes >= STALL_BYTES
             && st.frozen.is_some()
             && !st.checkpoint_failing
-            && !st.log.failed
+            && self.failed.get().is_none()
         {
-            st = self
-                .progress
-                .wait(st)
-                .unwrap_or_else(PoisonError::into_inner);
+            st = wait(&self.progress, st);
         }
-        if st.log.failed {
-            return Err(Error::FlushFailed);
+        if let Some(cause) = self.failed.get() {
+            return Err(self.failed_err(cause));
         }
         Ok(st)
     }
 
-    /// Publishes the durable position and failure flag to lock-free waiters and wakes them.
-    fn publish(&self, log: &Log) {
-        self.synced.fetch_max(log.synced, Ordering::Release);
-        if log.failed {
-            self.failed.store(true, Ordering::Release);
-        }
-        let _gate = lock(&self.sync_gate);
-        self.synced_cv.notify_all();
-    }
-
-    /// Waits, without the state lock, until `target` is durable or the log failed.
-    fn wait_synced(&self, target: u64) {
-        let mut gate = lock(&self.sync_gate);
-        while self.synced.load(Ordering::Acquire) < target && !self.failed.load(Ordering::Acquire) {
-            // The timeout only bounds a wait whose sync was handed over by a rotation.
-            gate = self
-                .synced_cv
-                .wait_timeout(gate, Duration::from_millis(20))
-                .map_or_else(|e| e.into_inner().0, |(g, _)| g);
-        }
-    }
-
     fn committed(&self, mut st: MutexGuard<'_, State>, staged: Overlay) {
-        if st.commit(staged) {
+        let want_checkpoint = st.commit(staged);
+        self.appended.store(st.log.appended, Ordering::Release);
+        if want_checkpoint {
             st.checkpoint_wanted = true;
             drop(st);
             self.wake.notify_one();
         }
     }
 
-    /// Returns once every record up to `target` is durable (group commit).
-    fn sync(&self, target: u64) -> Result<()> {
+    // ----- durable waits -----
+
+    /// The outcome for a waiter on `target`, if there is one yet.
+    fn outcome(&self, target: u64) -> Option<Result<()>> {
         if self.synced.load(Ordering::Acquire) >= target {
-            return Ok(());
+            return Some(Ok(()));
         }
-        let mut st = lock(&self.state);
+        self.failed.get().map(|c| Err(self.failed_err(c)))
+    }
+
+    /// Registers `waker` for `target` and asks the log writer for a sync; returns the outcome
+    /// instead when there already is one.
+    fn register(&self, target: u64, waker: &Waker) -> Option<Result<()>> {
+        {
+            let mut w = lock(&self.waiters);
+            // Checked under the waiter lock: `publish` and `fail` update the atomics before
+            // draining this list, so a waiter either sees the news or is in the list.
+            if let Some(r) = self.outcome(target) {
+                return Some(r);
+            }
+            w.push((target, waker.clone()));
+        }
+        self.requested.fetch_max(target, Ordering::SeqCst);
+        // Pairs with the writers' `writers_idle` increment and `requested` load (both SeqCst):
+        // a writer either sees the request or is seen idle and woken.
+        if self.writers_idle.load(Ordering::SeqCst) > 0 {
+            let _ctl = lock(&self.writer);
+            self.writer_cv.notify_one();
+        }
+        None
+    }
+
+    /// Blocks until `target` is durable or the log failed.
+    fn wait_durable(&self, target: u64) -> Result<()> {
+        if let Some(r) = self.outcome(target) {
+            return r;
+        }
+        let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+        if let Some(r) = self.register(target, &waker) {
+            return r;
+        }
         loop {
-            if st.log.synced >= target {
-                return Ok(());
+            if let Some(r) = self.outcome(target) {
+                return r;
             }
-            if st.log.failed {
-                return Err(Error::FlushFailed);
-            }
-            if st.log.started < target && st.log.in_flight < MAX_SYNCS_IN_FLIGHT && !st.log.rotating
-            {
-                let buf = std::mem::take(&mut st.log.buf);
-                let upto = st.log.appended;
-                st.log.started = upto;
-                st.log.in_flight += 1;
-                // Taking the segment before releasing the state keeps appends in log order.
-                let seg = lock(&self.segment);
-                drop(st);
-                let number = seg.number;
-                let file = seg.file.clone();
-                let written = (&*seg.file).write_all(&buf);
-                drop(seg);
-                // Everything appended before this sync starts is covered by it.
-                let r = written.and_then(|()| file.sync_data());
-                st = lock(&self.state);
-                st.log.in_flight -= 1;
-                if st.log.buf.is_empty() && st.log.buf.capacity() < buf.capacity() {
-                    let mut buf = buf;
-                    buf.clear();
-                    st.log.buf = buf;
-                }
-                let r = match r {
-                    Ok(()) => {
-                        st.log.synced = st.log.synced.max(upto);
-                        Ok(())
-                    }
-                    Err(source) => {
-                        st.log.failed = true;
-                        Err(Error::Io {
-                            path: wal::segment_path(&self.path, number),
-                            source,
-                        })
-                    }
-                };
-                self.publish(&st.log);
-                self.progress.notify_all();
-                r?;
-                continue;
-            }
-            if st.log.started >= target && !st.log.rotating {
-                // A sync in flight covers our records: wait for it off the state lock.
-                drop(st);
-                self.wait_synced(target);
-                st = lock(&self.state);
-                continue;
-            }
-            st = self
-                .progress
-                .wait(st)
-                .unwrap_or_else(PoisonError::into_inner);
+            std::thread::park();
         }
     }
 
-    /// Cuts the log: the active overlay becomes the frozen one, the old segment is completed and
-    /// synced, and a new segment takes further records. Returns the frozen overlay and the number
-    /// of the segment holding it, or `None` when there is nothing to checkpoint.
-    fn rotate(&self) -> Result<Option<(Arc<Overlay>, u64)>> {
+    /// Publishes `upto` as durable and wakes the waiters it covers.
+    fn publish(&self, upto: u64) {
+        self.synced.fetch_max(upto, Ordering::SeqCst);
+        let mut ready = Vec::new();
+        {
+            let mut w = lock(&self.waiters);
+            let mut i = 0;
+            while i < w.len() {
+                if w[i].0 <= upto {
+                    ready.push(w.swap_remove(i).1);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        for waker in ready {
+            waker.wake();
+        }
+    }
+
+    /// Poisons the log and wakes every waiter with the failure.
+    fn fail(&self, e: &Error) {
+        let _ = self.failed.set(e.to_string());
+        let all = std::mem::take(&mut *lock(&self.waiters));
+        for (_, waker) in all {
+            waker.wake();
+        }
+        let _st = lock(&self.state);
+        self.progress.notify_all();
+    }
+
+    // ----- the log writer threads -----
+
+    /// Whether some waiter needs records no sync has taken yet.
+    fn sync_wanted(&self) -> bool {
+        self.requested.load(Ordering::SeqCst) > self.started.load(Ordering::SeqCst)
+            && self.failed.get().is_none()
+    }
+
+    fn run_writer(&self) {
+        let mut spare = Vec::new();
+        loop {
+            let rotate = {
+                let mut ctl = lock(&self.writer);
+                loop {
+                    if matches!(ctl.rotation, Rotation::Wanted) {
+                        ctl.rotation = Rotation::Running;
+                        break true;
+                    }
+                    if self.sync_wanted() {
+                        break false;
+                    }
+                    if ctl.stop {
+                        return;
+                    }
+                    self.writers_idle.fetch_add(1, Ordering::SeqCst);
+                    if !self.sync_wanted() {
+                        ctl = wait(&self.writer_cv, ctl);
+                    }
+                    self.writers_idle.fetch_sub(1, Ordering::SeqCst);
+                }
+            };
+            if rotate {
+                let r = self.rotate_now();
+                lock(&self.writer).rotation = Rotation::Done(r);
+                self.rotated.notify_all();
+            } else {
+                self.sync_once(&mut spare);
+            }
+        }
+    }
+
+    /// Appends every pending record to the segment and syncs it once (group commit).
+    fn sync_once(&self, spare: &mut Vec<u8>) {
+        let mut st = lock(&self.state);
+        let upto = st.log.appended;
+        if upto <= self.started.load(Ordering::SeqCst) {
+            return; // the other writer took them
+        }
+        let mut buf = std::mem::replace(&mut st.log.buf, std::mem::take(spare));
+        self.started.store(upto, Ordering::SeqCst);
+        let seg = lock(&self.segment);
+        drop(st);
+        let (file, number) = (seg.file.clone(), seg.number);
+        let written = (&*file).write_all(&buf);
+        drop(seg);
+        match written.and_then(|()| file.sync_data()) {
+            Ok(()) => self.publish(upto),
+            Err(source) => self.fail(&Error::Io {
+                path: wal::segment_path(&self.path, number),
+                source,
+            }),
+        }
+        buf.clear();
+        *spare = buf;
+    }
+
+    /// Cuts the log (run by a log writer): the active overlay becomes the frozen one, the old
+    /// segment is completed and synced, and a new segment takes further records. Returns the
+    /// frozen overlay and the number of the segment holding it, or `None` when there is nothing
+    /// to checkpoint.
+    fn rotate_now(&self) -> Result<Frozen> {
         let mut st = lock(&self.state);
         if let Some(f) = &st.frozen {
             // A previous checkpoint failed after rotating: finish that one first.
             return Ok(Some(f.clone()));
         }
-        if st.active.iter().all(BTreeMap::is_empty) || st.log.failed {
-            return if st.log.failed {
-                Err(Error::FlushFailed)
-            } else {
-                Ok(None)
-            };
+        if let Some(cause) = self.failed.get() {
+            return Err(self.failed_err(cause));
         }
-        while st.log.rotating {
-            st = self
-                .progress
-                .wait(st)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        st.log.rotating = true;
-        while st.log.in_flight > 0 {
-            st = self
-                .progress
-                .wait(st)
-                .unwrap_or_else(PoisonError::into_inner);
+        if st.active.iter().all(BTreeMap::is_empty) {
+            return Ok(None);
         }
         let frozen = Arc::new(std::mem::replace(&mut st.active, empty_overlay()));
         st.active_bytes = 0;
         let buf = std::mem::take(&mut st.log.buf);
         let upto = st.log.appended;
+        self.started.fetch_max(upto, Ordering::SeqCst);
         st.log.since_rotation = 0;
         let mut seg = lock(&self.segment);
         let old = seg.number;
@@ -341,24 +467,40 @@ impl Shared {
                 source,
             })
             .and_then(|()| wal::create_segment(&self.path, old + 1));
-        let r = r.map(|file| {
-            seg.file = Arc::new(file);
-            seg.number = old + 1;
-        });
-        drop(seg);
-        let mut st = lock(&self.state);
-        st.log.rotating = false;
-        match &r {
-            Ok(()) => {
-                st.log.synced = st.log.synced.max(upto);
-                st.log.started = st.log.started.max(upto);
+        match r {
+            Ok(file) => {
+                *seg = Segment {
+                    file: Arc::new(file),
+                    number: old + 1,
+                };
+                drop(seg);
+                self.publish(upto);
+                Ok(Some((frozen, old)))
             }
-            Err(_) => st.log.failed = true,
+            Err(e) => {
+                drop(seg);
+                self.fail(&e);
+                Err(e)
+            }
         }
-        self.publish(&st.log);
-        self.progress.notify_all();
-        drop(st);
-        r.map(|()| Some((frozen, old)))
+    }
+
+    // ----- checkpoints -----
+
+    /// Asks the log writer to rotate and waits for its answer.
+    fn rotate(&self) -> Result<Frozen> {
+        let mut ctl = lock(&self.writer);
+        ctl.rotation = Rotation::Wanted;
+        self.writer_cv.notify_one();
+        loop {
+            match std::mem::replace(&mut ctl.rotation, Rotation::Idle) {
+                Rotation::Done(r) => return r,
+                other => {
+                    ctl.rotation = other;
+                    ctl = wait(&self.rotated, ctl);
+                }
+            }
+        }
     }
 
     /// Moves the overlay into sled and drops the log segments it no longer needs.
@@ -374,18 +516,18 @@ impl Shared {
         let Some((frozen, segment)) = self.rotate()? else {
             return Ok(());
         };
+        // One write at a time, not `apply_batch`: a sled batch holds sled's global write lock
+        // for its whole length (tens of ms for a busy interval), stalling every sled read, and
+        // atomicity is not needed here: readers see the frozen overlay until sled is flushed,
+        // and after a crash the log re-applies every image (replay is idempotent).
         for (tree, writes) in self.trees.iter().zip(frozen.iter()) {
-            if writes.is_empty() {
-                continue;
-            }
-            let mut batch = sled::Batch::default();
-            for (k, v) in writes {
-                match v {
-                    Some(v) => batch.insert(k.as_slice(), v.as_slice()),
-                    None => batch.remove(k.as_slice()),
+            for (k, p) in writes {
+                match &p.value {
+                    Some(v) => tree.insert(k.as_slice(), v.as_slice()).map(drop),
+                    None => tree.remove(k.as_slice()).map(drop),
                 }
+                .map_err(|e| self.err(e))?;
             }
-            tree.apply_batch(batch).map_err(|e| self.err(e))?;
         }
         self.db.flush().map_err(|e| self.err(e))?;
         // Older segments first (there are none left normally; never leave an older one behind).
@@ -394,7 +536,9 @@ impl Shared {
                 wal::remove_segment(&self.path, n)?;
             }
         }
-        lock(&self.state).frozen = None;
+        let mut st = lock(&self.state);
+        st.frozen = None;
+        self.released.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -419,7 +563,7 @@ impl Shared {
                             break;
                         }
                     }
-                    None => st = self.wake.wait(st).unwrap_or_else(PoisonError::into_inner),
+                    None => st = wait(&self.wake, st),
                 }
             }
             st.checkpoint_wanted = false;
@@ -431,10 +575,90 @@ impl Shared {
     }
 }
 
+/// Resolves once every write the store completed before it was taken is durable (the log is
+/// `fdatasync`ed past it), or with the log's failure.
+///
+/// Take one with [`Store::durable`](crate::Store::durable) after [`Durability::Buffered`]
+/// writes: `.await` it in async code (no thread waits per pending write; many writers share one
+/// sync), or call [`wait`](Self::wait) to block. Dropping it cancels nothing: the writes stay
+/// committed and become durable with the next sync.
+///
+/// [`Durability::Buffered`]: crate::Durability::Buffered
+#[must_use = "a DurableWait does nothing unless awaited or waited on"]
+pub struct DurableWait {
+    log: Option<Arc<Shared>>,
+    target: u64,
+    /// The waker registered last (re-registered only when the task's waker changes).
+    registered: Option<Waker>,
+}
+
+impl std::fmt::Debug for DurableWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DurableWait")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DurableWait {
+    /// A wait that is already over (stores without a log: everything is as durable as it gets).
+    pub(crate) fn ready() -> Self {
+        Self {
+            log: None,
+            target: 0,
+            registered: None,
+        }
+    }
+
+    /// Whether the writes it covers are durable already (never blocks).
+    pub fn is_durable(&self) -> bool {
+        self.log
+            .as_ref()
+            .is_none_or(|l| l.synced.load(Ordering::Acquire) >= self.target)
+    }
+
+    /// Blocks the calling thread until the writes are durable.
+    pub fn wait(self) -> Result<()> {
+        match &self.log {
+            None => Ok(()),
+            Some(l) => l.wait_durable(self.target),
+        }
+    }
+}
+
+impl Future for DurableWait {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        let Some(log) = &this.log else {
+            return Poll::Ready(Ok(()));
+        };
+        if let Some(r) = log.outcome(this.target) {
+            return Poll::Ready(r);
+        }
+        if this
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
+        }
+        match log.register(this.target, cx.waker()) {
+            Some(r) => Poll::Ready(r),
+            None => {
+                this.registered = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
 pub(crate) struct SledEngine {
     // Field order matters: `shared` (and with it sled) drops before `released` waits.
     shared: Arc<Shared>,
     checkpointer: Option<JoinHandle<()>>,
+    writers: Vec<JoinHandle<()>>,
     _released: LockRelease,
 }
 
@@ -525,31 +749,79 @@ impl SledEngine {
             }),
             progress: Condvar::new(),
             wake: Condvar::new(),
+            appended: AtomicU64::new(0),
+            requested: AtomicU64::new(0),
+            released: AtomicU64::new(0),
+            started: AtomicU64::new(0),
             synced: AtomicU64::new(0),
-            failed: AtomicBool::new(false),
-            sync_gate: Mutex::new(()),
-            synced_cv: Condvar::new(),
+            failed: OnceLock::new(),
+            waiters: Mutex::new(Vec::new()),
+            writers_idle: AtomicUsize::new(0),
             segment: Mutex::new(Segment {
                 file: Arc::new(file),
                 number,
             }),
+            writer: Mutex::new(WriterCtl {
+                rotation: Rotation::Idle,
+                stop: false,
+            }),
+            writer_cv: Condvar::new(),
+            rotated: Condvar::new(),
             db,
             trees,
             path: path.to_path_buf(),
         });
+        let spawn_err = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let stop_writers = |writers: Vec<JoinHandle<()>>| {
+            lock(&shared.writer).stop = true;
+            shared.writer_cv.notify_all();
+            for w in writers {
+                let _ = w.join();
+            }
+        };
+        let mut writers = Vec::with_capacity(LOG_WRITERS);
+        for _ in 0..LOG_WRITERS {
+            let bg = shared.clone();
+            match std::thread::Builder::new()
+                .name("wa-store-log".into())
+                .spawn(move || bg.run_writer())
+            {
+                Ok(h) => writers.push(h),
+                Err(e) => {
+                    stop_writers(writers);
+                    return Err(spawn_err(e));
+                }
+            }
+        }
         let bg = shared.clone();
-        let checkpointer = std::thread::Builder::new()
+        let checkpointer = match std::thread::Builder::new()
             .name("wa-store-checkpoint".into())
             .spawn(move || bg.run_checkpointer(interval))
-            .map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        {
+            Ok(h) => h,
+            Err(e) => {
+                stop_writers(writers);
+                return Err(spawn_err(e));
+            }
+        };
         Ok(Self {
             shared,
             checkpointer: Some(checkpointer),
+            writers,
             _released: LockRelease(path.join("db")),
         })
+    }
+
+    /// A wait on every write committed so far.
+    pub(crate) fn durable(&self) -> DurableWait {
+        DurableWait {
+            target: self.shared.appended.load(Ordering::Acquire),
+            log: Some(self.shared.clone()),
+            registered: None,
+        }
     }
 
     /// Whether every tree but `meta` is empty (a store whose creation was interrupted).
@@ -564,7 +836,13 @@ impl SledEngine {
     fn write(&self, tree: TreeId, key: &[u8], value: Option<Vec<u8>>) -> Result<()> {
         let st = self.shared.writable()?;
         let mut staged = empty_overlay();
-        staged[tree.index()].insert(key.to_vec(), value);
+        staged[tree.index()].insert(
+            key.to_vec(),
+            Pending {
+                value,
+                fresh: false,
+            },
+        );
         self.shared.committed(st, staged);
         Ok(())
     }
@@ -579,6 +857,11 @@ impl Drop for SledEngine {
         }
         // Best effort: whatever is not checkpointed stays in the log and is replayed at open.
         let _ = self.shared.checkpoint();
+        lock(&self.shared.writer).stop = true;
+        self.shared.writer_cv.notify_all();
+        for h in self.writers.drain(..) {
+            let _ = h.join();
+        }
     }
 }
 
@@ -614,26 +897,64 @@ struct LoggedTx<'a> {
     state: &'a State,
     shared: &'a Shared,
     staged: RefCell<Overlay>,
+    /// Keys this transaction read and found absent below the active overlay.
+    absent: RefCell<Vec<(TreeId, Vec<u8>)>>,
+    /// sled values read before the lock, valid while `released` still equals the generation.
+    prefetched: Vec<Prefetched<'a>>,
+}
+
+/// A sled value read before the write lock: tree, key, value.
+type Prefetched<'a> = (TreeId, &'a [u8], Option<Vec<u8>>);
+
+impl LoggedTx<'_> {
+    fn stage(&self, tree: TreeId, key: &[u8], value: Option<Vec<u8>>, fresh: bool) {
+        let fresh = fresh
+            || self
+                .absent
+                .borrow()
+                .iter()
+                .any(|(t, k)| *t == tree && k.as_slice() == key);
+        self.staged.borrow_mut()[tree.index()].insert(key.to_vec(), Pending { value, fresh });
+    }
 }
 
 impl TxView for LoggedTx<'_> {
     fn get(&self, tree: TreeId, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        if let Some(v) = self.staged.borrow()[tree.index()].get(key) {
-            return Ok(v.clone());
+        if let Some(p) = self.staged.borrow()[tree.index()].get(key) {
+            return Ok(p.value.clone());
         }
-        if let Some(v) = self.state.lookup(tree, key) {
-            return Ok(v.clone());
+        if let Some(p) = self.state.active[tree.index()].get(key) {
+            return Ok(p.value.clone());
         }
-        Ok(self.shared.sled_get(tree, key)?)
+        let below = match self.state.lookup(tree, key) {
+            Some(v) => v.clone(),
+            None => match self
+                .prefetched
+                .iter()
+                .find(|(t, k, _)| *t == tree && *k == key)
+            {
+                Some((_, _, v)) => v.clone(),
+                None => self.shared.sled_get(tree, key)?,
+            },
+        };
+        if below.is_none() {
+            self.absent.borrow_mut().push((tree, key.to_vec()));
+        }
+        Ok(below)
     }
 
     fn insert(&self, tree: TreeId, key: &[u8], value: Vec<u8>) -> TxResult<()> {
-        self.staged.borrow_mut()[tree.index()].insert(key.to_vec(), Some(value));
+        self.stage(tree, key, Some(value), false);
+        Ok(())
+    }
+
+    fn insert_new(&self, tree: TreeId, key: &[u8], value: Vec<u8>) -> TxResult<()> {
+        self.stage(tree, key, Some(value), true);
         Ok(())
     }
 
     fn remove(&self, tree: TreeId, key: &[u8]) -> TxResult<()> {
-        self.staged.borrow_mut()[tree.index()].insert(key.to_vec(), None);
+        self.stage(tree, key, None, false);
         Ok(())
     }
 }
@@ -674,11 +995,11 @@ impl Engine for SledEngine {
             let range = (Bound::Included(prefix), Bound::Unbounded);
             let frozen = st.frozen.as_ref().map(|(f, _)| &f[i]);
             for map in frozen.into_iter().chain([&st.active[i]]) {
-                for (k, v) in map.range::<[u8], _>(range) {
+                for (k, p) in map.range::<[u8], _>(range) {
                     if !k.starts_with(prefix) {
                         break;
                     }
-                    pending.insert(k.clone(), v.clone());
+                    pending.insert(k.clone(), p.value.clone());
                 }
             }
         }
@@ -722,11 +1043,30 @@ impl Engine for SledEngine {
     }
 
     fn transact<T>(&self, f: impl Fn(&dyn TxView) -> TxResult<T>) -> Result<T> {
+        self.transact_prefetch(&[], f)
+    }
+
+    fn transact_prefetch<T>(
+        &self,
+        prefetch: &[(TreeId, &[u8])],
+        f: impl Fn(&dyn TxView) -> TxResult<T>,
+    ) -> Result<T> {
+        let generation = self.shared.released.load(Ordering::Acquire);
+        let mut prefetched = Vec::with_capacity(prefetch.len());
+        for &(tree, key) in prefetch {
+            prefetched.push((tree, key, self.shared.sled_get(tree, key)?));
+        }
         let st = self.shared.writable()?;
+        if self.shared.released.load(Ordering::Acquire) != generation {
+            // A checkpoint moved an overlay into sled meanwhile: what was read may be stale.
+            prefetched.clear();
+        }
         let tx = LoggedTx {
             state: &st,
             shared: &self.shared,
             staged: RefCell::new(empty_overlay()),
+            absent: RefCell::new(Vec::new()),
+            prefetched,
         };
         let out = match f(&tx) {
             Ok(v) => v,
@@ -738,8 +1078,11 @@ impl Engine for SledEngine {
     }
 
     fn flush(&self) -> Result<()> {
-        let target = lock(&self.shared.state).log.appended;
-        self.shared.sync(target)
+        self.durable().wait()
+    }
+
+    fn durable(&self) -> DurableWait {
+        SledEngine::durable(self)
     }
 
     fn path(&self) -> &Path {

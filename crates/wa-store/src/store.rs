@@ -10,6 +10,7 @@ use wa_protocol::signal::PublicKey;
 use crate::core::Core;
 use crate::engine::{Engine, MemEngine, SledEngine};
 use crate::error::{Error, Result};
+use crate::logged::DurableWait;
 use crate::maintenance::{BackupSummary, CheckReport};
 use crate::types::{
     Account, AccountId, DeviceIdentity, Durability, Enqueued, IdentityChange, IncomingSession,
@@ -21,8 +22,9 @@ use crate::types::{
 ///
 /// The API is synchronous and object safe (`Arc<dyn Store>` works). Buffered calls cost
 /// microseconds and may be made directly from async tasks; a [`Durability::Durable`] call blocks
-/// until a (shared) fsync, so async callers run it on a blocking thread (`spawn_blocking`) or a
-/// dedicated writer thread. Every write takes a [`Durability`].
+/// until a (shared) fsync, so async callers either write `Buffered` and `.await`
+/// [`durable`](Store::durable), or run the call on a blocking thread. Every write takes a
+/// [`Durability`].
 ///
 /// Records are keyed by [`AccountId`]; Signal records by account plus the Signal address (or
 /// group and sender). Session and sender-key records are opaque bytes kept byte for byte.
@@ -210,6 +212,13 @@ pub trait Store: Send + Sync {
 
     /// Makes every write that has returned durable.
     fn flush(&self) -> Result<()>;
+    /// A [`DurableWait`] on every write that has returned: the async form of [`flush`]
+    /// (`.await` it; no thread is held while the shared sync runs). The send path commits with
+    /// [`Durability::Buffered`] and awaits this before the message's bytes leave, so many
+    /// senders share one `fdatasync` and a message key never reaches the wire un-persisted.
+    ///
+    /// [`flush`]: Store::flush
+    fn durable(&self) -> DurableWait;
     /// Decodes every record of every tree and checks the indexes (`wagate store check`).
     fn check(&self) -> Result<CheckReport>;
     /// Writes one account (or, with `None`, every account) to a backup file (mode 0600,
@@ -405,6 +414,9 @@ macro_rules! delegate_store {
             }
             fn flush(&self) -> Result<()> {
                 self.core.flush()
+            }
+            fn durable(&self) -> DurableWait {
+                self.core.engine.durable()
             }
             fn check(&self) -> Result<CheckReport> {
                 self.core.check()

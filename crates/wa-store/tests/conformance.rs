@@ -759,6 +759,100 @@ fn concurrent_token_claims(s: Arc<dyn Store>, threads: usize) {
     assert!(s.check().expect("check").is_ok());
 }
 
+/// Buffered writes, then `durable()`: blocking, as a future on a 2-worker runtime with many
+/// tasks sharing syncs, and already-durable waits resolve at once.
+fn durable_waits(s: Arc<dyn Store>) {
+    let a = account_id(9);
+    s.save_session(&a, "15550007777.0", b"first", B)
+        .expect("save");
+    s.durable().wait().expect("blocking wait");
+    let w = s.durable();
+    assert!(w.is_durable(), "nothing new was written");
+    w.wait().expect("no-op wait");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..200u32)
+            .map(|t| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    for i in 0..20u32 {
+                        let addr = format!("1555000{t:04}.0");
+                        s.save_session(&a, &addr, &i.to_be_bytes(), B)
+                            .expect("save");
+                        let w = s.durable();
+                        tokio::time::timeout(std::time::Duration::from_secs(30), w)
+                            .await
+                            .expect("durable within the deadline")
+                            .expect("durable");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
+    });
+    for t in 0..200u32 {
+        let addr = format!("1555000{t:04}.0");
+        assert_eq!(
+            s.load_session(&a, &addr).expect("load"),
+            Some(19u32.to_be_bytes().to_vec())
+        );
+    }
+}
+
+/// An entry sent and removed before the store checkpoints, and one removed after: both gone,
+/// their due-index keys too, and the rest of the outbox untouched.
+fn outbox_transient_entries(s: &dyn Store) {
+    let a = account_id(8);
+    let send = |id: &str| {
+        s.enqueue(&a, &msg(id, b"payload", 10), B).expect("enqueue");
+        let sessions = [SessionUpdate {
+            address: "15550008888.0",
+            record: id.as_bytes(),
+        }];
+        let step = SendStep {
+            message_id: id,
+            sessions: &sessions,
+            sender_key: None,
+            now_ms: 11,
+        };
+        s.commit_send(&a, &step, B).expect("commit");
+    };
+    send("3EB0AAAA");
+    assert!(s.remove_outbox(&a, "3EB0AAAA", B).expect("remove"));
+    assert!(!s.remove_outbox(&a, "3EB0AAAA", B).expect("second remove"));
+    send("3EB0BBBB");
+    s.flush().expect("flush");
+    send("3EB0CCCC");
+    assert!(s.remove_outbox(&a, "3EB0BBBB", D).expect("remove"));
+    assert_eq!(s.outbox_entry(&a, "3EB0AAAA").expect("read"), None);
+    assert_eq!(s.outbox_entry(&a, "3EB0BBBB").expect("read"), None);
+    let left: Vec<String> = s
+        .outbox_entries(&a)
+        .expect("entries")
+        .into_iter()
+        .map(|e| e.message_id)
+        .collect();
+    assert_eq!(left, ["3EB0CCCC"]);
+    // Sent entries are not due; nothing dangles in the index.
+    assert!(s.outbox_due(&a, u64::MAX, 100).expect("due").is_empty());
+    assert!(s.check().expect("check").is_ok());
+    // The same id may be used again once removed.
+    send("3EB0AAAA");
+    assert_eq!(
+        s.outbox_entry(&a, "3EB0AAAA")
+            .expect("read")
+            .map(|e| e.status),
+        Some(OutboxStatus::Sent)
+    );
+}
+
 macro_rules! conformance {
     ($name:ident, $ctor:expr) => {
         mod $name {
@@ -815,6 +909,15 @@ macro_rules! conformance {
             #[test]
             fn backup_roundtrip() {
                 super::backup_roundtrip(&*$ctor.store)
+            }
+            #[test]
+            fn durable_waits() {
+                let s = $ctor;
+                super::durable_waits(s.store.clone())
+            }
+            #[test]
+            fn outbox_transient_entries() {
+                super::outbox_transient_entries(&*$ctor.store)
             }
             #[test]
             fn concurrent_token_claims() {

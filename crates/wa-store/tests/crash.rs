@@ -56,6 +56,28 @@ fn record(seq: u64) -> Vec<u8> {
     v
 }
 
+/// A ~1 KB self-checking record that differs from its predecessor in 40 bytes (like a Signal
+/// session advanced by one message), so the store logs it as a patch: fixed filler, then seq
+/// and SHA-256(seq ‖ filler), then fixed filler.
+fn patchable(seq: u64) -> Vec<u8> {
+    let filler: Vec<u8> = (0..500u32).map(|i| (i * 31 % 251) as u8).collect();
+    let mut v = filler.clone();
+    v.extend_from_slice(&seq.to_le_bytes());
+    let mut h = Sha256::new();
+    h.update(seq.to_le_bytes());
+    h.update(&filler);
+    v.extend_from_slice(&h.finalize());
+    v.extend_from_slice(&filler);
+    v
+}
+
+fn patchable_seq(bytes: &[u8]) -> u64 {
+    assert_eq!(bytes.len(), 1040, "patched record of wrong length");
+    let seq = u64::from_le_bytes(bytes[500..508].try_into().expect("8 bytes"));
+    assert_eq!(bytes, patchable(seq).as_slice(), "patched record damaged");
+    seq
+}
+
 /// The seq of a valid record; panics on a half-written one.
 fn seq_of(what: &str, bytes: &[u8]) -> u64 {
     assert!(
@@ -85,8 +107,13 @@ fn crash_child() {
         .expect("round")
         .parse()
         .expect("round number");
-    let store: Arc<dyn Store> =
-        Arc::new(SledStore::open(&StoreConfig::at(&dir)).expect("child open"));
+    // Odd rounds checkpoint every 5 ms, so kills also land during log rotations, checkpoints
+    // into sled and segment removals.
+    let config = StoreConfig {
+        flush_every_ms: Some(if round % 2 == 1 { 5 } else { 500 }),
+        ..StoreConfig::at(&dir)
+    };
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config).expect("child open"));
     let a = account_id(round);
     let d = Durability::Durable;
     ack("READY".into());
@@ -102,6 +129,17 @@ fn crash_child() {
             }
         }));
     }
+    // Patch-logged session saves, made durable the way async callers do (buffered write, then
+    // a DurableWait).
+    let s = store.clone();
+    threads.push(std::thread::spawn(move || {
+        for seq in 1.. {
+            s.save_session(&a, "p.0", &patchable(seq), Durability::Buffered)
+                .expect("save session");
+            s.durable().wait().expect("durable");
+            ack(format!("Q {seq}"));
+        }
+    }));
     let s = store.clone();
     threads.push(std::thread::spawn(move || {
         s.add_prekeys(&a, PREKEYS, &mut rand::rngs::OsRng, d)
@@ -158,6 +196,8 @@ fn crash_child() {
 #[derive(Default, Debug)]
 struct Acked {
     sessions: BTreeMap<u64, u64>,
+    /// Highest acknowledged seq of the patch-logged session `p.0`.
+    patched: u64,
     prekeys_added: bool,
     consumed: BTreeSet<u32>,
     enqueued: BTreeSet<u64>,
@@ -174,6 +214,7 @@ impl Acked {
                 let e = self.sessions.entry(num(1)).or_default();
                 *e = (*e).max(num(2));
             }
+            Some("Q") => self.patched = self.patched.max(num(1)),
             Some("P") => self.prekeys_added = true,
             Some("C") => {
                 self.consumed.insert(num(1) as u32);
@@ -192,6 +233,15 @@ impl Acked {
 
 fn verify(store: &SledStore, round: u8, acked: &Acked) {
     let a = account_id(round);
+    let patched = store
+        .load_session(&a, "p.0")
+        .expect("load")
+        .map_or(0, |r| patchable_seq(&r));
+    assert!(
+        patched >= acked.patched,
+        "round {round}: p.0 acked seq {} but found {patched}",
+        acked.patched
+    );
     for t in 0..SESSION_THREADS {
         let addr = format!("s.{t}");
         match (
@@ -276,7 +326,7 @@ fn verify(store: &SledStore, round: u8, acked: &Acked) {
 
 // ----- the write-ahead log, as documented in the crate (format of `wal.<n>` segments) -----
 
-const WAL_MAGIC: &[u8] = b"wagwal01";
+const WAL_MAGIC: &[u8] = b"wagwal02";
 const SESSIONS_TREE: u8 = 5;
 
 /// One logged write: tree index, key, new value (`None` = removal).

@@ -304,3 +304,75 @@ fn garbage_engine_files_give_errors_not_panics() {
         }
     }
 }
+
+/// Size of the newest write-ahead log segment in `dir`.
+fn newest_segment_len(dir: &Path) -> u64 {
+    let mut segs: Vec<_> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("wal."))
+        })
+        .collect();
+    segs.sort();
+    std::fs::metadata(segs.last().expect("a segment"))
+        .expect("metadata")
+        .len()
+}
+
+#[test]
+fn a_session_advanced_by_one_step_is_logged_as_a_patch() {
+    let dir = TestDir::new("patch");
+    let path = dir.join("wa_sessions");
+    let a = account_id(1);
+    let base: Vec<u8> = (0..1200u32).map(|i| (i * 13 % 256) as u8).collect();
+    let mut next = base.clone();
+    next[600..640].copy_from_slice(&[0xEE; 40]);
+    {
+        let config = StoreConfig {
+            flush_every_ms: None,
+            ..StoreConfig::at(&path)
+        };
+        let s = SledStore::open(&config).expect("open");
+        s.save_session(&a, "15550001111.0", &base, D).expect("save");
+        let before = newest_segment_len(&path);
+        s.save_session(&a, "15550001111.0", &next, D).expect("save");
+        let grew = newest_segment_len(&path) - before;
+        assert!(
+            grew < 150,
+            "second save logged {grew} bytes for a 40-byte change"
+        );
+    }
+    let s = open(&path).expect("reopen");
+    assert_eq!(
+        s.load_session(&a, "15550001111.0").expect("load"),
+        Some(next)
+    );
+}
+
+#[test]
+fn removing_an_entry_that_reached_sled_survives_reopen() {
+    let dir = TestDir::new("rmreopen");
+    let path = dir.join("wa_sessions");
+    let a = account_id(2);
+    let m = NewOutbound {
+        message_id: "3EB0DDDD",
+        chat: "15550002222@s.whatsapp.net",
+        payload: b"x",
+        now_ms: 5,
+    };
+    {
+        let s = open(&path).expect("open");
+        s.enqueue(&a, &m, D).expect("enqueue");
+    } // closing checkpoints the entry into sled
+    {
+        let s = open(&path).expect("reopen");
+        assert!(s.outbox_entry(&a, "3EB0DDDD").expect("read").is_some());
+        assert!(s.remove_outbox(&a, "3EB0DDDD", D).expect("remove"));
+    }
+    let s = open(&path).expect("reopen");
+    assert_eq!(s.outbox_entry(&a, "3EB0DDDD").expect("read"), None);
+    assert!(s.outbox_due(&a, u64::MAX, 10).expect("due").is_empty());
+    assert!(s.check().expect("check").is_ok());
+}
