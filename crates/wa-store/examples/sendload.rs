@@ -13,7 +13,8 @@
 //! `cargo run --release -p wa-store --example sendload -- [threads|async] [senders] [seconds]`
 //!
 //! Diagnostics: `SENDLOAD_CHECKPOINT_MS=<ms>|none` sets the checkpoint interval;
-//! `SENDLOAD_BUFFERED=1` (async mode) skips the durable wait, to see the CPU ceiling without it.
+//! `SENDLOAD_BUFFERED=1` (async mode) skips the durable wait, to see the CPU ceiling without it;
+//! `SENDLOAD_ACK=1` removes each entry after its send, as the server's ack does.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,8 +58,8 @@ fn session_record(rng: &mut StdRng) -> SessionRecord {
     record
 }
 
-/// One send step up to the durable point (which the caller provides).
-fn step(s: &dyn Store, a: &AccountId, record: &mut SessionRecord, d: Durability) {
+/// One send step up to the durable point (which the caller provides); returns the message id.
+fn step(s: &dyn Store, a: &AccountId, record: &mut SessionRecord, d: Durability) -> String {
     let id = format!("3EB0{:016X}", MSG.fetch_add(1, Ordering::Relaxed));
     let m = NewOutbound {
         message_id: &id,
@@ -81,6 +82,7 @@ fn step(s: &dyn Store, a: &AccountId, record: &mut SessionRecord, d: Durability)
         now_ms: 2,
     };
     s.commit_send(a, &send, d).expect("commit");
+    id
 }
 
 /// A distinct account per sender.
@@ -126,6 +128,9 @@ fn main() {
     let done = Arc::new(AtomicU64::new(0));
     // Diagnostics: SENDLOAD_BUFFERED=1 skips the durable wait (the CPU ceiling of the rest).
     let buffered_only = std::env::var_os("SENDLOAD_BUFFERED").is_some();
+    // SENDLOAD_ACK=1: the server's ack arrives right after the send and the entry is removed
+    // (the gateway's normal outbox life); by default entries stay `Sent` (the harder case).
+    let ack = std::env::var_os("SENDLOAD_ACK").is_some();
     let written0 = proc_io("write_bytes:");
     let cpu0 = cpu_seconds();
     let start = Instant::now();
@@ -141,7 +146,10 @@ fn main() {
                     std::thread::spawn(move || {
                         let a = account(t);
                         while Instant::now() < end {
-                            step(&*s, &a, &mut record, Durability::Durable);
+                            let id = step(&*s, &a, &mut record, Durability::Durable);
+                            if ack {
+                                s.remove_outbox(&a, &id, Durability::Buffered).expect("ack");
+                            }
                             done.fetch_add(1, Ordering::Relaxed);
                         }
                     })
@@ -166,11 +174,14 @@ fn main() {
                         tokio::spawn(async move {
                             let a = account(t);
                             while Instant::now() < end {
-                                step(&*s, &a, &mut record, Durability::Buffered);
+                                let id = step(&*s, &a, &mut record, Durability::Buffered);
                                 if !buffered_only {
                                     s.durable().await.expect("durable");
                                 } else {
                                     tokio::task::yield_now().await;
+                                }
+                                if ack {
+                                    s.remove_outbox(&a, &id, Durability::Buffered).expect("ack");
                                 }
                                 done.fetch_add(1, Ordering::Relaxed);
                             }
