@@ -43,6 +43,13 @@ pub(crate) trait TxView {
 /// Callback for scans: gets key and value, returns whether to go on.
 pub(crate) type ScanFn<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'a;
 
+/// Reads of one consistent point in time (see [`Engine::consistent`]).
+pub(crate) trait ReadView {
+    fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Visits the entries whose key starts with `prefix`, in key order.
+    fn scan(&self, tree: TreeId, prefix: &[u8], f: &mut ScanFn<'_>) -> Result<()>;
+}
+
 pub(crate) trait Engine: Send + Sync + 'static {
     fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>>;
     fn insert(&self, tree: TreeId, key: &[u8], value: Vec<u8>) -> Result<()>;
@@ -63,6 +70,10 @@ pub(crate) trait Engine: Send + Sync + 'static {
         let _ = prefetch;
         self.transact(f)
     }
+    /// Runs `f` over a view of the store as it was when `consistent` was called: writes that
+    /// complete meanwhile are not visible to it (export and check of a live store). Writers
+    /// are not blocked, unless the view outlives a large amount of writing (memory bound).
+    fn consistent<T>(&self, f: impl FnOnce(&dyn ReadView) -> Result<T>) -> Result<T>;
     /// Makes every completed write durable.
     fn flush(&self) -> Result<()>;
     /// A wait on the durability of every completed write.
@@ -117,10 +128,33 @@ impl TxView for MemTx<'_> {
     }
 }
 
+/// A read view over the maps (under their read lock).
+struct MemView<'a>(&'a Maps);
+
+impl ReadView for MemView<'_> {
+    fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.0[tree.index()].get(key).cloned())
+    }
+
+    fn scan(&self, tree: TreeId, prefix: &[u8], f: &mut ScanFn<'_>) -> Result<()> {
+        for (k, v) in self.0[tree.index()].range(prefix.to_vec()..) {
+            if !k.starts_with(prefix) || !f(k, v)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Engine for MemEngine {
     fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let maps = self.maps.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(maps[tree.index()].get(key).cloned())
+        MemView(&maps).get(tree, key)
+    }
+
+    fn consistent<T>(&self, f: impl FnOnce(&dyn ReadView) -> Result<T>) -> Result<T> {
+        let maps = self.maps.read().unwrap_or_else(PoisonError::into_inner);
+        f(&MemView(&maps))
     }
 
     fn insert(&self, tree: TreeId, key: &[u8], value: Vec<u8>) -> Result<()> {
@@ -137,12 +171,7 @@ impl Engine for MemEngine {
 
     fn scan(&self, tree: TreeId, prefix: &[u8], f: &mut ScanFn<'_>) -> Result<()> {
         let maps = self.maps.read().unwrap_or_else(PoisonError::into_inner);
-        for (k, v) in maps[tree.index()].range(prefix.to_vec()..) {
-            if !k.starts_with(prefix) || !f(k, v)? {
-                break;
-            }
-        }
-        Ok(())
+        MemView(&maps).scan(tree, prefix, f)
     }
 
     fn transact<T>(&self, f: impl Fn(&dyn TxView) -> TxResult<T>) -> Result<T> {

@@ -82,7 +82,10 @@
 //! * **Removal.** [`Store::logout`] wipes the device identity and Signal state of one account;
 //!   [`Store::delete_account`] also removes the account, its token and its outbox.
 //! * **Backup.** [`Store::export`] / [`Store::import`] move one account or all as one file;
-//!   [`Store::check`] decodes every record (`wagate store check`).
+//!   [`Store::check`] decodes every record (`wagate store check`). Export and check read one
+//!   consistent point in time even while other tasks write: they copy the pending overlays and
+//!   the checkpointer leaves sled alone until they finish (writers go on; they only wait if
+//!   64 MiB pile up meanwhile).
 
 #![forbid(unsafe_code)]
 

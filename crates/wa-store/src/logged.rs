@@ -42,7 +42,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::engine::{Engine, ScanFn, TxError, TxResult, TxView};
+use crate::engine::{Engine, ReadView, ScanFn, TxError, TxResult, TxView};
 use crate::error::{Error, Result};
 use crate::keys::TreeId;
 use crate::wal;
@@ -100,6 +100,8 @@ struct State {
     stop: bool,
     checkpoint_wanted: bool,
     checkpoint_failing: bool,
+    /// Consistent views open: the checkpointer does not change sled while there are any.
+    pinned: usize,
 }
 
 type Frozen = Option<(Arc<Overlay>, u64)>;
@@ -516,6 +518,14 @@ impl Shared {
         let Some((frozen, segment)) = self.rotate()? else {
             return Ok(());
         };
+        {
+            // An open consistent view reads sled under its own copy of the overlays: sled may
+            // only receive values that copy already holds, so this overlay waits.
+            let mut st = lock(&self.state);
+            while st.pinned > 0 {
+                st = wait(&self.progress, st);
+            }
+        }
         // One write at a time, not `apply_batch`: a sled batch holds sled's global write lock
         // for its whole length (tens of ms for a busy interval), stalling every sled read, and
         // atomicity is not needed here: readers see the frozen overlay until sled is flushed,
@@ -746,6 +756,7 @@ impl SledEngine {
                 stop: false,
                 checkpoint_wanted: false,
                 checkpoint_failing: false,
+                pinned: 0,
             }),
             progress: Condvar::new(),
             wake: Condvar::new(),
@@ -963,6 +974,89 @@ fn next_entry(it: &mut sled::Iter, sh: &Shared) -> Result<Option<(sled::IVec, sl
     it.next().transpose().map_err(|e| sh.err(e))
 }
 
+/// Releases a consistent view's pin (and lets a waiting checkpoint go on).
+struct Unpin<'a>(&'a Shared);
+
+impl Drop for Unpin<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.state).pinned -= 1;
+        self.0.progress.notify_all();
+    }
+}
+
+/// A consistent view: the overlays as they were when it was taken, over sled (which the
+/// checkpointer leaves alone meanwhile, apart from values this copy already holds).
+struct Snapshot<'a> {
+    shared: &'a Shared,
+    pending: Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
+}
+
+impl ReadView for Snapshot<'_> {
+    fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.pending[tree.index()].get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.shared.sled_get(tree, key),
+        }
+    }
+
+    fn scan(&self, tree: TreeId, prefix: &[u8], f: &mut ScanFn<'_>) -> Result<()> {
+        let range = (Bound::Included(prefix), Bound::Unbounded);
+        let pending = self.pending[tree.index()]
+            .range::<[u8], _>(range)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()));
+        merged_scan(self.shared, tree, prefix, pending, f)
+    }
+}
+
+/// Merges pending entries (ascending, `None` = removed) with sled's entries under `prefix`;
+/// pending wins on equal keys. No lock is held while `f` runs.
+fn merged_scan(
+    sh: &Shared,
+    tree: TreeId,
+    prefix: &[u8],
+    mut pending: impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)>,
+    f: &mut ScanFn<'_>,
+) -> Result<()> {
+    let i = tree.index();
+    let mut it = sh.trees[i].scan_prefix(prefix);
+    let mut on_disk = next_entry(&mut it, sh)?;
+    let mut next_pending = pending.next();
+    loop {
+        let from_pending = match (&on_disk, &next_pending) {
+            (None, None) => return Ok(()),
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+            (Some((dk, _)), Some((pk, _))) => pk.as_slice() <= dk.as_ref(),
+        };
+        if from_pending {
+            let Some((k, v)) = next_pending.take() else {
+                return Ok(());
+            };
+            next_pending = pending.next();
+            if on_disk
+                .as_ref()
+                .is_some_and(|(dk, _)| dk.as_ref() == k.as_slice())
+            {
+                on_disk = next_entry(&mut it, sh)?;
+            }
+            if let Some(v) = v {
+                if !f(&k, &v)? {
+                    return Ok(());
+                }
+            }
+        } else {
+            let Some((k, v)) = on_disk.take() else {
+                return Ok(());
+            };
+            on_disk = next_entry(&mut it, sh)?;
+            if !f(&k, &v)? {
+                return Ok(());
+            }
+        }
+    }
+}
+
 impl Engine for SledEngine {
     fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
         {
@@ -1003,43 +1097,31 @@ impl Engine for SledEngine {
                 }
             }
         }
-        let mut it = sh.trees[i].scan_prefix(prefix);
-        let mut on_disk = next_entry(&mut it, sh)?;
-        let mut pending = pending.into_iter();
-        let mut next_pending = pending.next();
-        loop {
-            let from_pending = match (&on_disk, &next_pending) {
-                (None, None) => return Ok(()),
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-                (Some((dk, _)), Some((pk, _))) => pk.as_slice() <= dk.as_ref(),
-            };
-            if from_pending {
-                let Some((k, v)) = next_pending.take() else {
-                    return Ok(());
-                };
-                next_pending = pending.next();
-                if on_disk
-                    .as_ref()
-                    .is_some_and(|(dk, _)| dk.as_ref() == k.as_slice())
-                {
-                    on_disk = next_entry(&mut it, sh)?;
-                }
-                if let Some(v) = v {
-                    if !f(&k, &v)? {
-                        return Ok(());
+        merged_scan(sh, tree, prefix, pending.into_iter(), f)
+    }
+
+    fn consistent<T>(&self, f: impl FnOnce(&dyn ReadView) -> Result<T>) -> Result<T> {
+        let sh = &*self.shared;
+        let pending = {
+            let mut st = lock(&sh.state);
+            let mut pending: Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>> =
+                vec![BTreeMap::new(); TreeId::ALL.len()];
+            let frozen = st.frozen.as_ref().map(|(f, _)| f.as_ref());
+            for overlay in frozen.into_iter().chain([&st.active]) {
+                for (into, map) in pending.iter_mut().zip(overlay) {
+                    for (k, p) in map {
+                        into.insert(k.clone(), p.value.clone());
                     }
                 }
-            } else {
-                let Some((k, v)) = on_disk.take() else {
-                    return Ok(());
-                };
-                on_disk = next_entry(&mut it, sh)?;
-                if !f(&k, &v)? {
-                    return Ok(());
-                }
             }
-        }
+            st.pinned += 1;
+            pending
+        };
+        let _unpin = Unpin(sh);
+        f(&Snapshot {
+            shared: sh,
+            pending,
+        })
     }
 
     fn transact<T>(&self, f: impl Fn(&dyn TxView) -> TxResult<T>) -> Result<T> {

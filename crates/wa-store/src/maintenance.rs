@@ -16,12 +16,12 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::core::{Core, SCHEMA_VERSION};
-use crate::engine::{Engine, TxError};
+use crate::engine::{Engine, ReadView, TxError};
 use crate::error::{BackupProblem, CorruptReason, Error, Result};
 use crate::keys::{self, TreeId};
 use crate::pb;
 use crate::records;
-use crate::types::{AccountId, Durability};
+use crate::types::{Account, AccountId, Durability};
 
 /// One stored entry: tree, key, value.
 type RawEntry = (TreeId, Vec<u8>, Vec<u8>);
@@ -74,61 +74,76 @@ fn backup_err(path: &Path, problem: BackupProblem) -> Error {
 }
 
 impl<E: Engine> Core<E> {
+    /// Decodes every record of one consistent view of the store (writes made meanwhile by
+    /// other tasks neither show up half-way nor make the indexes look inconsistent).
     pub(crate) fn check(&self) -> Result<CheckReport> {
-        let mut report = CheckReport::default();
-        for tree in TreeId::ALL {
-            let mut n = 0u64;
-            let problems = &mut report.problems;
-            self.engine.scan(tree, &[], &mut |k, v| {
-                n += 1;
-                if let Err(e) = records::verify_entry(tree, k, v) {
-                    problems.push(e);
-                } else if let Err(e) = self.cross_check(tree, k, v) {
-                    problems.push(e);
-                }
-                Ok(true)
-            })?;
-            report.counts.push((tree.name(), n));
-        }
-        Ok(report)
-    }
-
-    /// Relations between trees: token index ↔ account, due index ↔ queued entry.
-    fn cross_check(&self, tree: TreeId, k: &[u8], v: &[u8]) -> Result<()> {
-        let inconsistent = |what| Error::corrupt(tree.name(), k, CorruptReason::Inconsistent(what));
-        match tree {
-            TreeId::Tokens => {
-                let id = records::decode(tree, k, v, |m: pb::TokenOwner| {
-                    AccountId::from_slice(&m.account_id)
-                        .ok_or(CorruptReason::BadField("account_id"))
+        self.engine.consistent(|view| {
+            let mut report = CheckReport::default();
+            for tree in TreeId::ALL {
+                let mut n = 0u64;
+                let problems = &mut report.problems;
+                view.scan(tree, &[], &mut |k, v| {
+                    n += 1;
+                    if let Err(e) = records::verify_entry(tree, k, v) {
+                        problems.push(e);
+                    } else if let Err(e) = cross_check(view, tree, k, v) {
+                        problems.push(e);
+                    }
+                    Ok(true)
                 })?;
-                match self.account(&id) {
-                    Ok(Some(a)) if keys::token(a.token.expose()).ok().as_deref() == Some(k) => {
-                        Ok(())
-                    }
-                    Ok(_) => Err(inconsistent("token index does not match its account")),
-                    // The account record's own problem is reported under `accounts`.
-                    Err(_) => Ok(()),
-                }
+                report.counts.push((tree.name(), n));
             }
-            TreeId::OutboxDue => {
-                let (at, id) = keys::parse_due(k).ok_or_else(|| inconsistent("bad key"))?;
-                let acc = keys::key_account(k).ok_or_else(|| inconsistent("bad key"))?;
-                match self.outbox_entry(&acc, id) {
-                    Ok(Some(e))
-                        if e.status == crate::types::OutboxStatus::Queued
-                            && e.next_attempt_ms == at =>
-                    {
-                        Ok(())
-                    }
-                    Ok(_) => Err(inconsistent("due index without a matching queued entry")),
-                    Err(_) => Ok(()),
-                }
-            }
-            _ => Ok(()),
-        }
+            Ok(report)
+        })
     }
+}
 
+fn view_account(view: &dyn ReadView, a: &AccountId) -> Result<Option<Account>> {
+    let k = keys::account(a);
+    view.get(TreeId::Accounts, &k)?
+        .map(|v| records::decode(TreeId::Accounts, &k, &v, records::account_from_pb))
+        .transpose()
+}
+
+/// Relations between trees: token index ↔ account, due index ↔ queued entry.
+fn cross_check(view: &dyn ReadView, tree: TreeId, k: &[u8], v: &[u8]) -> Result<()> {
+    let inconsistent = |what| Error::corrupt(tree.name(), k, CorruptReason::Inconsistent(what));
+    match tree {
+        TreeId::Tokens => {
+            let id = records::decode(tree, k, v, |m: pb::TokenOwner| {
+                AccountId::from_slice(&m.account_id).ok_or(CorruptReason::BadField("account_id"))
+            })?;
+            match view_account(view, &id) {
+                Ok(Some(a)) if keys::token(a.token.expose()).ok().as_deref() == Some(k) => Ok(()),
+                Ok(_) => Err(inconsistent("token index does not match its account")),
+                // The account record's own problem is reported under `accounts`.
+                Err(_) => Ok(()),
+            }
+        }
+        TreeId::OutboxDue => {
+            let (at, id) = keys::parse_due(k).ok_or_else(|| inconsistent("bad key"))?;
+            let acc = keys::key_account(k).ok_or_else(|| inconsistent("bad key"))?;
+            let entry = keys::named(&acc, "message id", id).and_then(|ok| {
+                view.get(TreeId::Outbox, &ok)?
+                    .map(|v| records::decode(TreeId::Outbox, &ok, &v, records::outbox_from_pb))
+                    .transpose()
+            });
+            match entry {
+                Ok(Some(e))
+                    if e.status == crate::types::OutboxStatus::Queued
+                        && e.next_attempt_ms == at =>
+                {
+                    Ok(())
+                }
+                Ok(_) => Err(inconsistent("due index without a matching queued entry")),
+                Err(_) => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+impl<E: Engine> Core<E> {
     pub(crate) fn export(&self, account: Option<&AccountId>, path: &Path) -> Result<BackupSummary> {
         let tmp = path.with_extension("tmp");
         let file = create_private(&tmp)?;
@@ -160,27 +175,32 @@ impl<E: Engine> Core<E> {
             summary.entries += 1;
             Ok(())
         };
-        for tree in TreeId::ALL {
-            match (tree, account) {
-                (TreeId::Meta, _) => {}
-                (TreeId::Tokens, Some(a)) => {
-                    if let Some(acc) = self.account(a)? {
-                        let tk = keys::token(acc.token.expose())?;
-                        if let Some(v) = self.engine.get(tree, &tk)? {
-                            write_entry(tree, &tk, &v)?;
+        // One consistent view: a backup of a live store never holds a session without the
+        // prekey consumption (or outbox transition) committed with it.
+        self.engine.consistent(|view| {
+            for tree in TreeId::ALL {
+                match (tree, account) {
+                    (TreeId::Meta, _) => {}
+                    (TreeId::Tokens, Some(a)) => {
+                        if let Some(acc) = view_account(view, a)? {
+                            let tk = keys::token(acc.token.expose())?;
+                            if let Some(v) = view.get(tree, &tk)? {
+                                write_entry(tree, &tk, &v)?;
+                            }
                         }
                     }
+                    (_, Some(a)) => view.scan(tree, a.as_bytes(), &mut |k, v| {
+                        write_entry(tree, k, v)?;
+                        Ok(true)
+                    })?,
+                    (_, None) => view.scan(tree, &[], &mut |k, v| {
+                        write_entry(tree, k, v)?;
+                        Ok(true)
+                    })?,
                 }
-                (_, Some(a)) => self.engine.scan(tree, a.as_bytes(), &mut |k, v| {
-                    write_entry(tree, k, v)?;
-                    Ok(true)
-                })?,
-                (_, None) => self.engine.scan(tree, &[], &mut |k, v| {
-                    write_entry(tree, k, v)?;
-                    Ok(true)
-                })?,
             }
-        }
+            Ok(())
+        })?;
         let trailer = pb::BackupTrailer {
             entries: summary.entries,
             sha256: hasher.finalize().to_vec(),

@@ -853,6 +853,80 @@ fn outbox_transient_entries(s: &dyn Store) {
     );
 }
 
+/// Backups and checks of a store that is being written to are point-in-time: a send step's
+/// session and its outbox transition are both in a backup or neither, and `check` never
+/// reports the half-seen state of a concurrent write as an inconsistency.
+fn consistent_export_and_check_under_writes(s: Arc<dyn Store>) {
+    let dir = TestDir::new("live-backup");
+    let a = account_id(7);
+    let addr = "15550007777.0";
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::new(AtomicU32::new(0));
+    let writer = {
+        let (s, stop, done) = (s.clone(), stop.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let id = format!("3EB0{i:08}");
+                s.enqueue(&a, &msg(&id, b"p", u64::from(i)), B)
+                    .expect("enqueue");
+                let record = i.to_be_bytes();
+                let sessions = [SessionUpdate {
+                    address: addr,
+                    record: &record,
+                }];
+                let step = SendStep {
+                    message_id: &id,
+                    sessions: &sessions,
+                    sender_key: None,
+                    now_ms: u64::from(i),
+                };
+                s.commit_send(&a, &step, B).expect("commit");
+                done.store(i, Ordering::Relaxed);
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while done.load(Ordering::Relaxed) < 50 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "writer made no progress"
+        );
+        std::thread::yield_now();
+    }
+    let first = done.load(Ordering::Relaxed);
+    for round in 0..12 {
+        let file = dir.join(&format!("live{round}.wabk"));
+        s.export(None, &file).expect("export");
+        let report = s.check().expect("check");
+        assert!(report.is_ok(), "round {round}: {:?}", report.problems);
+        let copy = MemStore::new();
+        copy.import(&file, D).expect("import");
+        let session = copy
+            .load_session(&a, addr)
+            .expect("load")
+            .map(|r| u32::from_be_bytes(r.try_into().expect("4 bytes")));
+        let last_sent = copy
+            .outbox_entries(&a)
+            .expect("entries")
+            .into_iter()
+            .filter(|e| e.status == OutboxStatus::Sent)
+            .map(|e| e.message_id[4..].parse::<u32>().expect("id"))
+            .max();
+        assert_eq!(
+            session, last_sent,
+            "round {round}: backup is not point-in-time"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().expect("writer");
+    assert!(
+        done.load(Ordering::Relaxed) > first,
+        "the writer kept writing during the exports"
+    );
+}
+
 macro_rules! conformance {
     ($name:ident, $ctor:expr) => {
         mod $name {
@@ -909,6 +983,11 @@ macro_rules! conformance {
             #[test]
             fn backup_roundtrip() {
                 super::backup_roundtrip(&*$ctor.store)
+            }
+            #[test]
+            fn consistent_export_and_check_under_writes() {
+                let s = $ctor;
+                super::consistent_export_and_check_under_writes(s.store.clone())
             }
             #[test]
             fn durable_waits() {
