@@ -378,6 +378,20 @@ impl AccountTask {
             .map_err(|e| ClientError::Store(e.to_string()))
     }
 
+    /// Runs a `Buffered` write on a blocking thread, then waits (async, no thread held) until
+    /// it is durable: the store shares one `fdatasync` among every writer waiting meanwhile.
+    async fn durably<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> wa_store::Result<T> + Send + 'static,
+    ) -> Result<T, ClientError> {
+        let out = self.blocking(f).await?;
+        self.store
+            .durable()
+            .await
+            .map_err(|e| ClientError::Store(e.to_string()))?;
+        Ok(out)
+    }
+
     /// The account's proxy, if enabled (read at every connect, so a change applies on the next
     /// reconnect).
     async fn proxy(&self) -> Result<Option<Proxy>, ClientError> {
@@ -399,7 +413,7 @@ impl AccountTask {
         let creds = Credentials::generate(&mut self.rng);
         let device = device_from(&creds, &self.config, now_ms());
         let id = self.id;
-        self.blocking(move |s| s.save_device(&id, &device, Durability::Durable))
+        self.durably(move |s| s.save_device(&id, &device, Durability::Buffered))
             .await?;
         Ok(creds)
     }
@@ -510,7 +524,7 @@ impl AccountTask {
                 let record = device_from(conn.credentials(), &self.config, now_ms());
                 let id = self.id;
                 if let Err(error) = self
-                    .blocking(move |s| s.save_device(&id, &record, Durability::Durable))
+                    .durably(move |s| s.save_device(&id, &record, Durability::Buffered))
                     .await
                 {
                     tracing::error!(account = %self.id, %error, "cannot store the pairing");
@@ -534,7 +548,7 @@ impl AccountTask {
                 let mut rng =
                     StdRng::from_rng(&mut self.rng).unwrap_or_else(|_| StdRng::from_entropy());
                 match self
-                    .blocking(move |s| s.add_prekeys(&id, count, &mut rng, Durability::Durable))
+                    .durably(move |s| s.add_prekeys(&id, count, &mut rng, Durability::Buffered))
                     .await
                 {
                     Ok(keys) => conn.handle_command(Command::UploadPreKeys(keys), Millis(now_ms())),
@@ -574,7 +588,7 @@ impl AccountTask {
             Event::LoggedOut { reason } => {
                 let id = self.id;
                 if let Err(error) = self
-                    .blocking(move |s| s.logout(&id, Durability::Durable))
+                    .durably(move |s| s.logout(&id, Durability::Buffered))
                     .await
                 {
                     tracing::error!(account = %self.id, %error, "cannot wipe the keys");
