@@ -448,7 +448,9 @@ impl Shared {
         if let Some(cause) = self.failed.get() {
             return Err(self.failed_err(cause));
         }
-        if st.active.iter().all(BTreeMap::is_empty) {
+        // Records whose writes all cancelled out (a fresh key created and removed) leave the
+        // overlay empty but still fill the segment: those rotate too.
+        if st.active.iter().all(BTreeMap::is_empty) && st.log.since_rotation == 0 {
             return Ok(None);
         }
         let frozen = Arc::new(std::mem::replace(&mut st.active, empty_overlay()));

@@ -376,3 +376,45 @@ fn removing_an_entry_that_reached_sled_survives_reopen() {
     assert!(s.outbox_due(&a, u64::MAX, 10).expect("due").is_empty());
     assert!(s.check().expect("check").is_ok());
 }
+
+#[test]
+fn a_log_of_cancelled_writes_still_rotates() {
+    // Entries created and removed within one interval never reach the overlay's checkpoint,
+    // but their records fill the log segment: the segment must still be cut and dropped.
+    let dir = TestDir::new("cancelled");
+    let path = dir.join("wa_sessions");
+    let config = StoreConfig {
+        flush_every_ms: Some(2),
+        ..StoreConfig::at(&path)
+    };
+    let s = SledStore::open(&config).expect("open");
+    let a = account_id(3);
+    for i in 0..300u32 {
+        let id = format!("3EB0{i:08X}");
+        let m = NewOutbound {
+            message_id: &id,
+            chat: "15550002222@s.whatsapp.net",
+            payload: &[7; 200],
+            now_ms: 1,
+        };
+        s.enqueue(&a, &m, Durability::Buffered).expect("enqueue");
+        assert!(s.remove_outbox(&a, &id, D).expect("remove"));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while newest_segment_len(&path) > 64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log segment was never rotated"
+        );
+        std::thread::park_timeout(std::time::Duration::from_millis(2));
+    }
+    assert!(s.outbox_entries(&a).expect("entries").is_empty());
+    let segments = std::fs::read_dir(&path)
+        .expect("read_dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("wal."))
+        })
+        .count();
+    assert!(segments <= 2, "{segments} log segments kept");
+}
