@@ -418,3 +418,76 @@ fn a_log_of_cancelled_writes_still_rotates() {
         .count();
     assert!(segments <= 2, "{segments} log segments kept");
 }
+
+#[test]
+fn a_failing_log_refuses_writes_and_loses_nothing_acknowledged() {
+    // The next log segment is made a symlink to /dev/full: when the checkpointer rotates, the
+    // segment cannot be created (ENOSPC), the log is poisoned, and every later write and
+    // durable wait fails with the cause. What was acknowledged before stays.
+    assert!(
+        Path::new("/dev/full").exists(),
+        "this test needs /dev/full (writes fail with ENOSPC)"
+    );
+    let dir = TestDir::new("logfail");
+    let path = dir.join("wa_sessions");
+    let config = StoreConfig {
+        flush_every_ms: Some(2000),
+        ..StoreConfig::at(&path)
+    };
+    let s = SledStore::open(&config).expect("open");
+    let current = std::fs::read_dir(&path)
+        .expect("read_dir")
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_string_lossy()
+                .strip_prefix("wal.")?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .expect("a segment");
+    let next = path.join(format!("wal.{:020}", current + 1));
+    std::os::unix::fs::symlink("/dev/full", &next).expect("symlink");
+    let a = account_id(4);
+    s.save_session(&a, "acked.0", b"acknowledged", D)
+        .expect("durable before the failure");
+    s.save_session(&a, "pending.0", b"pending", Durability::Buffered)
+        .expect("buffered before the failure");
+    let pending = s.durable();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let err = loop {
+        match s.save_session(&a, "probe.0", b"probe", Durability::Buffered) {
+            Err(e) => break e,
+            Ok(()) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the failed rotation never poisoned the log"
+                );
+                std::thread::park_timeout(std::time::Duration::from_millis(5));
+            }
+        }
+    };
+    assert!(
+        matches!(&err, Error::FlushFailed { cause } if cause.contains("wal.")),
+        "{err:?}"
+    );
+    assert_eq!(err.fault(), Fault::Storage);
+    // Not acknowledged: the waiter hears of the failure instead.
+    assert!(matches!(pending.wait(), Err(Error::FlushFailed { .. })));
+    assert!(matches!(
+        s.save_session(&a, "after.0", b"x", D),
+        Err(Error::FlushFailed { .. })
+    ));
+    drop(s);
+
+    std::fs::remove_file(&next).expect("remove symlink");
+    let s = open(&path).expect("reopen after the failure");
+    assert_eq!(
+        s.load_session(&a, "acked.0").expect("load").as_deref(),
+        Some(b"acknowledged".as_slice())
+    );
+    assert_eq!(s.load_session(&a, "after.0").expect("load"), None);
+    assert!(s.check().expect("check").is_ok());
+}
