@@ -4,7 +4,7 @@ use prost::Message;
 use rand_core::CryptoRngCore;
 use wa_protocol::signal::{KeyPair, PublicKey};
 
-use crate::engine::{Engine, TxError, TxResult, TxView};
+use crate::engine::{Engine, Live, ReadView, TxError, TxResult, TxView};
 use crate::error::{Error, Result};
 use crate::keys::{self, TreeId};
 use crate::pb;
@@ -50,6 +50,14 @@ fn tx_decode<M: Message + Default, T>(
     convert: impl FnOnce(M) -> std::result::Result<T, crate::error::CorruptReason>,
 ) -> TxResult<T> {
     decode(tree, key, bytes, convert).map_err(TxError::Abort)
+}
+
+/// The account record of `a` as `view` sees it.
+pub(crate) fn account_in(view: &dyn ReadView, a: &AccountId) -> Result<Option<Account>> {
+    let k = keys::account(a);
+    view.get(TreeId::Accounts, &k)?
+        .map(|v| decode(TreeId::Accounts, &k, &v, records::account_from_pb))
+        .transpose()
 }
 
 impl<E: Engine> Core<E> {
@@ -571,11 +579,7 @@ impl<E: Engine> Core<E> {
     }
 
     pub(crate) fn account(&self, a: &AccountId) -> Result<Option<Account>> {
-        let k = keys::account(a);
-        self.engine
-            .get(TreeId::Accounts, &k)?
-            .map(|v| decode(TreeId::Accounts, &k, &v, records::account_from_pb))
-            .transpose()
+        account_in(&Live(&self.engine), a)
     }
 
     pub(crate) fn account_by_token(&self, token: &str) -> Result<Option<Account>> {

@@ -43,6 +43,19 @@ pub(crate) trait TxView {
 /// Callback for scans: gets key and value, returns whether to go on.
 pub(crate) type ScanFn<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'a;
 
+/// An engine's live reads as a [`ReadView`] (each read sees the newest state).
+pub(crate) struct Live<'a, E>(pub(crate) &'a E);
+
+impl<E: Engine> ReadView for Live<'_, E> {
+    fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.0.get(tree, key)
+    }
+
+    fn scan(&self, tree: TreeId, prefix: &[u8], f: &mut ScanFn<'_>) -> Result<()> {
+        self.0.scan(tree, prefix, f)
+    }
+}
+
 /// Reads of one consistent point in time (see [`Engine::consistent`]).
 pub(crate) trait ReadView {
     fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>>;

@@ -14,7 +14,8 @@
 //!   `fdatasync` once, publishes the synced position and wakes exactly the waiters it covers.
 //!   Blocking callers ([`Engine::flush`]) park their thread on the same mechanism; async callers
 //!   `.await` the future, so no thread is held per pending send. While one sync runs the next
-//!   batch accumulates (group commit).
+//!   batch accumulates (group commit). A second writer overlapping syncs was measured within
+//!   run-to-run noise of one, with more and smaller syncs (more CPU per send), so there is one.
 //! * **Checkpoint.** sled never sees a write before the log holds it durably (write-ahead rule),
 //!   so a crash can never leave half a write set in sled that the log cannot complete. A
 //!   background thread (every `flush_every_ms`, or when the overlay grows) asks the log writer to
@@ -36,7 +37,7 @@ use std::io::Write;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle;
@@ -171,18 +172,13 @@ impl State {
     }
 }
 
+/// The segment being appended to, owned by the log writer thread.
 struct Segment {
-    file: Arc<File>,
+    file: File,
     number: u64,
 }
 
-/// Log writer threads. With 2, the next batch is written and its `fdatasync` started while the
-/// previous one is still completing (a later sync covers every earlier append, so completion
-/// order does not matter). Measured here (`examples/sendload`, 64 and 1,000 senders): 1 and 2
-/// are within run-to-run noise, and 1 makes fewer, larger syncs (less CPU per send).
-const LOG_WRITERS: usize = 1;
-
-/// A rotation asked of the log writers, and its answer.
+/// A rotation asked of the log writer, and its answer.
 enum Rotation {
     Idle,
     Wanted,
@@ -209,19 +205,14 @@ struct Shared {
     /// Frozen overlays released so far (sled values read before the lock are still current
     /// when this has not moved: sled only changes by applying a frozen overlay).
     released: AtomicU64,
-    /// Highest record handed to a sync (written, or being written, to the segment).
-    started: AtomicU64,
     /// Highest record known durable.
     synced: AtomicU64,
     /// Why the log failed, once it has (then nothing may be written any more).
     failed: OnceLock<String>,
     /// Durable waiters: the record they need, and whom to wake.
     waiters: Mutex<Vec<(u64, Waker)>>,
-    /// Log writers asleep on `writer_cv` (nothing to do).
-    writers_idle: AtomicUsize,
-    /// The segment being appended to. Lock order: `state`, then `segment` (taking it before
-    /// releasing the state keeps appends in log order).
-    segment: Mutex<Segment>,
+    /// The log writer is asleep on `writer_cv` (nothing to do).
+    writer_idle: AtomicBool,
     writer: Mutex<WriterCtl>,
     writer_cv: Condvar,
     /// A rotation finished (the checkpointer waits on it, with `writer`).
@@ -312,9 +303,9 @@ impl Shared {
             w.push((target, waker.clone()));
         }
         self.requested.fetch_max(target, Ordering::SeqCst);
-        // Pairs with the writers' `writers_idle` increment and `requested` load (both SeqCst):
-        // a writer either sees the request or is seen idle and woken.
-        if self.writers_idle.load(Ordering::SeqCst) > 0 {
+        // Pairs with the writer's `writer_idle` store and `requested` load (both SeqCst): the
+        // writer either sees the request or is seen idle and woken.
+        if self.writer_idle.load(Ordering::SeqCst) {
             let _ctl = lock(&self.writer);
             self.writer_cv.notify_one();
         }
@@ -369,15 +360,15 @@ impl Shared {
         self.progress.notify_all();
     }
 
-    // ----- the log writer threads -----
+    // ----- the log writer thread -----
 
-    /// Whether some waiter needs records no sync has taken yet.
+    /// Whether some waiter needs records that are not durable yet.
     fn sync_wanted(&self) -> bool {
-        self.requested.load(Ordering::SeqCst) > self.started.load(Ordering::SeqCst)
+        self.requested.load(Ordering::SeqCst) > self.synced.load(Ordering::SeqCst)
             && self.failed.get().is_none()
     }
 
-    fn run_writer(&self) {
+    fn run_writer(&self, mut seg: Segment) {
         let mut spare = Vec::new();
         loop {
             let rotate = {
@@ -393,41 +384,37 @@ impl Shared {
                     if ctl.stop {
                         return;
                     }
-                    self.writers_idle.fetch_add(1, Ordering::SeqCst);
+                    self.writer_idle.store(true, Ordering::SeqCst);
                     if !self.sync_wanted() {
                         ctl = wait(&self.writer_cv, ctl);
                     }
-                    self.writers_idle.fetch_sub(1, Ordering::SeqCst);
+                    self.writer_idle.store(false, Ordering::SeqCst);
                 }
             };
             if rotate {
-                let r = self.rotate_now();
+                let r = self.rotate_now(&mut seg);
                 lock(&self.writer).rotation = Rotation::Done(r);
                 self.rotated.notify_all();
             } else {
-                self.sync_once(&mut spare);
+                self.sync_once(&mut seg, &mut spare);
             }
         }
     }
 
     /// Appends every pending record to the segment and syncs it once (group commit).
-    fn sync_once(&self, spare: &mut Vec<u8>) {
-        let mut st = lock(&self.state);
-        let upto = st.log.appended;
-        if upto <= self.started.load(Ordering::SeqCst) {
-            return; // the other writer took them
-        }
-        let mut buf = std::mem::replace(&mut st.log.buf, std::mem::take(spare));
-        self.started.store(upto, Ordering::SeqCst);
-        let seg = lock(&self.segment);
-        drop(st);
-        let (file, number) = (seg.file.clone(), seg.number);
-        let written = (&*file).write_all(&buf);
-        drop(seg);
-        match written.and_then(|()| file.sync_data()) {
+    fn sync_once(&self, seg: &mut Segment, spare: &mut Vec<u8>) {
+        let (mut buf, upto) = {
+            let mut st = lock(&self.state);
+            let buf = std::mem::replace(&mut st.log.buf, std::mem::take(spare));
+            (buf, st.log.appended)
+        };
+        let r = (&seg.file)
+            .write_all(&buf)
+            .and_then(|()| seg.file.sync_data());
+        match r {
             Ok(()) => self.publish(upto),
             Err(source) => self.fail(&Error::Io {
-                path: wal::segment_path(&self.path, number),
+                path: wal::segment_path(&self.path, seg.number),
                 source,
             }),
         }
@@ -435,11 +422,11 @@ impl Shared {
         *spare = buf;
     }
 
-    /// Cuts the log (run by a log writer): the active overlay becomes the frozen one, the old
+    /// Cuts the log (run by the log writer): the active overlay becomes the frozen one, the old
     /// segment is completed and synced, and a new segment takes further records. Returns the
     /// frozen overlay and the number of the segment holding it, or `None` when there is nothing
     /// to checkpoint.
-    fn rotate_now(&self) -> Result<Frozen> {
+    fn rotate_now(&self, seg: &mut Segment) -> Result<Frozen> {
         let mut st = lock(&self.state);
         if let Some(f) = &st.frozen {
             // A previous checkpoint failed after rotating: finish that one first.
@@ -457,13 +444,11 @@ impl Shared {
         st.active_bytes = 0;
         let buf = std::mem::take(&mut st.log.buf);
         let upto = st.log.appended;
-        self.started.fetch_max(upto, Ordering::SeqCst);
         st.log.since_rotation = 0;
-        let mut seg = lock(&self.segment);
         let old = seg.number;
         st.frozen = Some((frozen.clone(), old));
         drop(st);
-        let r = (&*seg.file)
+        let r = (&seg.file)
             .write_all(&buf)
             .and_then(|()| seg.file.sync_data())
             .map_err(|source| Error::Io {
@@ -474,15 +459,13 @@ impl Shared {
         match r {
             Ok(file) => {
                 *seg = Segment {
-                    file: Arc::new(file),
+                    file,
                     number: old + 1,
                 };
-                drop(seg);
                 self.publish(upto);
                 Ok(Some((frozen, old)))
             }
             Err(e) => {
-                drop(seg);
                 self.fail(&e);
                 Err(e)
             }
@@ -670,7 +653,7 @@ pub(crate) struct SledEngine {
     // Field order matters: `shared` (and with it sled) drops before `released` waits.
     shared: Arc<Shared>,
     checkpointer: Option<JoinHandle<()>>,
-    writers: Vec<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
     _released: LockRelease,
 }
 
@@ -765,15 +748,10 @@ impl SledEngine {
             appended: AtomicU64::new(0),
             requested: AtomicU64::new(0),
             released: AtomicU64::new(0),
-            started: AtomicU64::new(0),
             synced: AtomicU64::new(0),
             failed: OnceLock::new(),
             waiters: Mutex::new(Vec::new()),
-            writers_idle: AtomicUsize::new(0),
-            segment: Mutex::new(Segment {
-                file: Arc::new(file),
-                number,
-            }),
+            writer_idle: AtomicBool::new(false),
             writer: Mutex::new(WriterCtl {
                 rotation: Rotation::Idle,
                 stop: false,
@@ -788,27 +766,12 @@ impl SledEngine {
             path: path.to_path_buf(),
             source,
         };
-        let stop_writers = |writers: Vec<JoinHandle<()>>| {
-            lock(&shared.writer).stop = true;
-            shared.writer_cv.notify_all();
-            for w in writers {
-                let _ = w.join();
-            }
-        };
-        let mut writers = Vec::with_capacity(LOG_WRITERS);
-        for _ in 0..LOG_WRITERS {
-            let bg = shared.clone();
-            match std::thread::Builder::new()
-                .name("wa-store-log".into())
-                .spawn(move || bg.run_writer())
-            {
-                Ok(h) => writers.push(h),
-                Err(e) => {
-                    stop_writers(writers);
-                    return Err(spawn_err(e));
-                }
-            }
-        }
+        let bg = shared.clone();
+        let segment = Segment { file, number };
+        let writer = std::thread::Builder::new()
+            .name("wa-store-log".into())
+            .spawn(move || bg.run_writer(segment))
+            .map_err(spawn_err)?;
         let bg = shared.clone();
         let checkpointer = match std::thread::Builder::new()
             .name("wa-store-checkpoint".into())
@@ -816,14 +779,16 @@ impl SledEngine {
         {
             Ok(h) => h,
             Err(e) => {
-                stop_writers(writers);
+                lock(&shared.writer).stop = true;
+                shared.writer_cv.notify_all();
+                let _ = writer.join();
                 return Err(spawn_err(e));
             }
         };
         Ok(Self {
             shared,
             checkpointer: Some(checkpointer),
-            writers,
+            writer: Some(writer),
             _released: LockRelease(path.join("db")),
         })
     }
@@ -872,7 +837,7 @@ impl Drop for SledEngine {
         let _ = self.shared.checkpoint();
         lock(&self.shared.writer).stop = true;
         self.shared.writer_cv.notify_all();
-        for h in self.writers.drain(..) {
+        if let Some(h) = self.writer.take() {
             let _ = h.join();
         }
     }

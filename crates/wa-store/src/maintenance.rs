@@ -15,13 +15,13 @@ use std::path::Path;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use crate::core::{Core, SCHEMA_VERSION};
+use crate::core::{account_in, Core, SCHEMA_VERSION};
 use crate::engine::{Engine, ReadView, TxError};
 use crate::error::{BackupProblem, CorruptReason, Error, Result};
 use crate::keys::{self, TreeId};
 use crate::pb;
 use crate::records;
-use crate::types::{Account, AccountId, Durability};
+use crate::types::{AccountId, Durability};
 
 /// One stored entry: tree, key, value.
 type RawEntry = (TreeId, Vec<u8>, Vec<u8>);
@@ -98,13 +98,6 @@ impl<E: Engine> Core<E> {
     }
 }
 
-fn view_account(view: &dyn ReadView, a: &AccountId) -> Result<Option<Account>> {
-    let k = keys::account(a);
-    view.get(TreeId::Accounts, &k)?
-        .map(|v| records::decode(TreeId::Accounts, &k, &v, records::account_from_pb))
-        .transpose()
-}
-
 /// Relations between trees: token index ↔ account, due index ↔ queued entry.
 fn cross_check(view: &dyn ReadView, tree: TreeId, k: &[u8], v: &[u8]) -> Result<()> {
     let inconsistent = |what| Error::corrupt(tree.name(), k, CorruptReason::Inconsistent(what));
@@ -113,7 +106,7 @@ fn cross_check(view: &dyn ReadView, tree: TreeId, k: &[u8], v: &[u8]) -> Result<
             let id = records::decode(tree, k, v, |m: pb::TokenOwner| {
                 AccountId::from_slice(&m.account_id).ok_or(CorruptReason::BadField("account_id"))
             })?;
-            match view_account(view, &id) {
+            match account_in(view, &id) {
                 Ok(Some(a)) if keys::token(a.token.expose()).ok().as_deref() == Some(k) => Ok(()),
                 Ok(_) => Err(inconsistent("token index does not match its account")),
                 // The account record's own problem is reported under `accounts`.
@@ -182,7 +175,7 @@ impl<E: Engine> Core<E> {
                 match (tree, account) {
                     (TreeId::Meta, _) => {}
                     (TreeId::Tokens, Some(a)) => {
-                        if let Some(acc) = view_account(view, a)? {
+                        if let Some(acc) = account_in(view, a)? {
                             let tk = keys::token(acc.token.expose())?;
                             if let Some(v) = view.get(tree, &tk)? {
                                 write_entry(tree, &tk, &v)?;
