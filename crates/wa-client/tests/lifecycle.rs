@@ -89,6 +89,36 @@ async fn sim_event<T>(
 }
 
 /// Links account `id` by QR and waits until it is connected; returns the sim connection id.
+/// A sim with one phone, and one gateway account (in memory) linked to it by QR code.
+struct Linked {
+    sim: SimServer,
+    store: Arc<dyn Store>,
+    id: AccountId,
+    registry: Registry,
+    events: broadcast::Receiver<(AccountId, ClientEvent)>,
+    /// The sim's connection id of the linked session.
+    conn: u64,
+}
+
+async fn linked(seed: u64) -> Linked {
+    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
+    sim.create_account(PHONE);
+    let mut sim_events = sim.subscribe();
+    let store: Arc<dyn Store> = Arc::new(MemStore::new());
+    let id = new_account(store.as_ref(), seed);
+    let registry = Registry::new(Arc::clone(&store), config(&sim));
+    let mut events = registry.subscribe();
+    let conn = link_by_qr(&sim, &registry, &id, &mut events, &mut sim_events).await;
+    Linked {
+        sim,
+        store,
+        id,
+        registry,
+        events,
+        conn,
+    }
+}
+
 async fn link_by_qr(
     sim: &SimServer,
     registry: &Registry,
@@ -222,14 +252,14 @@ async fn pair_code_link() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_from_the_gateway_wipes_keys() {
-    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    sim.create_account(PHONE);
-    let mut sim_events = sim.subscribe();
-    let store: Arc<dyn Store> = Arc::new(MemStore::new());
-    let id = new_account(store.as_ref(), 3);
-    let registry = Registry::new(Arc::clone(&store), config(&sim));
-    let mut events = registry.subscribe();
-    link_by_qr(&sim, &registry, &id, &mut events, &mut sim_events).await;
+    let Linked {
+        sim,
+        store,
+        id,
+        registry,
+        mut events,
+        ..
+    } = linked(3).await;
     registry.get(&id).expect("running").logout();
     let reason = next(&mut events, &id, "LoggedOut", |e| match e {
         ClientEvent::LoggedOut { reason } => Some(reason.clone()),
@@ -255,14 +285,14 @@ async fn logout_from_the_gateway_wipes_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_from_the_phone_wipes_keys() {
-    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    sim.create_account(PHONE);
-    let mut sim_events = sim.subscribe();
-    let store: Arc<dyn Store> = Arc::new(MemStore::new());
-    let id = new_account(store.as_ref(), 4);
-    let registry = Registry::new(Arc::clone(&store), config(&sim));
-    let mut events = registry.subscribe();
-    link_by_qr(&sim, &registry, &id, &mut events, &mut sim_events).await;
+    let Linked {
+        sim,
+        store,
+        id,
+        registry: _registry,
+        mut events,
+        ..
+    } = linked(4).await;
     sim.remove_device(PHONE, 1).expect("the phone unlinks");
     let reason = next(&mut events, &id, "LoggedOut", |e| match e {
         ClientEvent::LoggedOut { reason } => Some(reason.clone()),
@@ -285,14 +315,14 @@ async fn logout_from_the_phone_wipes_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflict_replaced_stops_without_reconnecting() {
-    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    sim.create_account(PHONE);
-    let mut sim_events = sim.subscribe();
-    let store: Arc<dyn Store> = Arc::new(MemStore::new());
-    let id = new_account(store.as_ref(), 5);
-    let registry = Registry::new(Arc::clone(&store), config(&sim));
-    let mut events = registry.subscribe();
-    let conn = link_by_qr(&sim, &registry, &id, &mut events, &mut sim_events).await;
+    let Linked {
+        sim,
+        store,
+        id,
+        registry: _registry,
+        mut events,
+        conn,
+    } = linked(5).await;
     assert!(sim.replace_connection(conn));
     let (cause, reconnect) = next(&mut events, &id, "Disconnected", |e| match e {
         ClientEvent::Disconnected {
@@ -315,14 +345,14 @@ async fn conflict_replaced_stops_without_reconnecting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_drop_reconnects_within_the_backoff() {
-    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    sim.create_account(PHONE);
-    let mut sim_events = sim.subscribe();
-    let store: Arc<dyn Store> = Arc::new(MemStore::new());
-    let id = new_account(store.as_ref(), 6);
-    let registry = Registry::new(Arc::clone(&store), config(&sim));
-    let mut events = registry.subscribe();
-    let conn = link_by_qr(&sim, &registry, &id, &mut events, &mut sim_events).await;
+    let Linked {
+        sim,
+        store: _store,
+        id,
+        registry,
+        mut events,
+        conn,
+    } = linked(6).await;
     assert!(sim.drop_connection(conn));
     let (cause, reconnect) = next(&mut events, &id, "Disconnected", |e| match e {
         ClientEvent::Disconnected {
