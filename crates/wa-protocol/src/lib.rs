@@ -25,11 +25,15 @@ pub mod binary;
 pub mod connection;
 mod error;
 pub mod fuzzing;
+pub mod ids;
 pub mod noise;
 pub mod pairing;
 pub mod payload;
 pub mod pb;
 pub mod signal;
 pub mod stanza;
+pub mod time;
 
 pub use error::{Error, Fault};
+pub use ids::{IdError, MessageId, PhoneNumber};
+pub use time::{Clock, Millis};

@@ -5,22 +5,7 @@ use crate::noise::{TrustRoot, MAX_FRAME_LEN};
 use crate::payload::ClientIdentity;
 use crate::signal::{KeyPair, Signature};
 use crate::stanza::{FailureReason, IqResponse};
-
-/// A point in time: unix milliseconds, supplied by the caller (virtual in tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Millis(pub u64);
-
-impl Millis {
-    /// `self + ms`, saturating.
-    pub fn after(self, ms: u64) -> Millis {
-        Millis(self.0.saturating_add(ms))
-    }
-
-    /// Whole unix seconds.
-    pub fn unix_secs(self) -> u64 {
-        self.0 / 1000
-    }
-}
+pub use crate::time::Millis;
 
 /// Tunables, all with production defaults.
 #[derive(Debug, Clone)]
