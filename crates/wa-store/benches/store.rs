@@ -8,11 +8,12 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented pub fn.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rand::SeedableRng;
+use wa_protocol::binary::Jid;
 use wa_store::{
     AccountId, Durability, IncomingSession, MemStore, NewOutbound, SendStep, SessionUpdate,
     SledStore, Store, StoreConfig,
@@ -60,6 +61,10 @@ fn cleanup(b: Vec<(&'static str, Arc<dyn Store>, Option<std::path::PathBuf>)>) {
     }
 }
 
+/// The chat every message goes to.
+static CHAT: LazyLock<Jid> =
+    LazyLock::new(|| "15550002222@s.whatsapp.net".parse().expect("valid jid"));
+
 static MSG: AtomicU64 = AtomicU64::new(0);
 
 fn send_step(s: &dyn Store, a: &AccountId, d: Durability) {
@@ -68,7 +73,7 @@ fn send_step(s: &dyn Store, a: &AccountId, d: Durability) {
     let rec = record(n);
     let m = NewOutbound {
         message_id: &id,
-        chat: "15550002222@s.whatsapp.net",
+        chat: &CHAT,
         payload: b"hello",
         now_ms: 1,
     };

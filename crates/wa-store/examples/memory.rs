@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use rand::SeedableRng;
+use wa_protocol::binary::{Jid, Server};
 use wa_protocol::payload::ClientVersion;
 use wa_protocol::signal::KeyPair;
 use wa_store::{
@@ -64,10 +65,11 @@ fn main() {
                     timestamp_ms: 1,
                 },
                 adv_secret: Secret::new([1; 32]),
-                jid: Some(format!("1555{i:07}:2@s.whatsapp.net")),
+                jid: Some(Jid::device(format!("1555{i:07}"), 2, Server::WhatsApp)),
                 lid: None,
                 platform: "Chrome".into(),
                 push_name: format!("acct {i}"),
+                business_name: None,
                 adv_signed_identity: Some(vec![0; 200]),
                 client_version: ClientVersion::default(),
             };

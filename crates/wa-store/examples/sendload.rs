@@ -16,11 +16,12 @@
 //! `SENDLOAD_BUFFERED=1` (async mode) skips the durable wait, to see the CPU ceiling without it;
 //! `SENDLOAD_ACK=1` removes each entry after its send, as the server's ack does.
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use wa_protocol::binary::Jid;
 use wa_protocol::signal::{
     generate_pre_keys, session, LocalIdentity, PreKeyBundle, PreKeySignalMessage, ResponderPreKeys,
     SessionRecord, SignedPreKey,
@@ -28,6 +29,10 @@ use wa_protocol::signal::{
 use wa_store::{
     AccountId, Durability, NewOutbound, SendStep, SessionUpdate, SledStore, Store, StoreConfig,
 };
+
+/// The chat every message goes to.
+static CHAT: LazyLock<Jid> =
+    LazyLock::new(|| "15550002222@s.whatsapp.net".parse().expect("valid jid"));
 
 static MSG: AtomicU64 = AtomicU64::new(0);
 const PEER: &str = "15550002222.0";
@@ -63,7 +68,7 @@ fn step(s: &dyn Store, a: &AccountId, record: &mut SessionRecord, d: Durability)
     let id = format!("3EB0{:016X}", MSG.fetch_add(1, Ordering::Relaxed));
     let m = NewOutbound {
         message_id: &id,
-        chat: "15550002222@s.whatsapp.net",
+        chat: &CHAT,
         payload: b"{\"conversation\":\"hello from the load harness\"}",
         now_ms: 1,
     };

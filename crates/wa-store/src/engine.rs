@@ -1,7 +1,7 @@
 //! The key-value engines under the store logic: sled on disk, and ordered maps in memory.
 //!
 //! Both give the same small interface (point reads and writes, prefix scans, serializable
-//! multi-tree transactions, flush), so the record logic in `core.rs` is written once and the
+//! multi-tree transactions, flush), so the record logic in `core/` is written once and the
 //! conformance suite exercises the same code paths on both.
 
 use std::collections::BTreeMap;
@@ -11,8 +11,7 @@ use std::sync::{PoisonError, RwLock};
 use crate::error::{Error, Result};
 use crate::keys::TreeId;
 
-use crate::logged::DurableWait;
-pub(crate) use crate::logged::SledEngine;
+use crate::durable::DurableWait;
 
 /// Why a transaction closure stopped (the write set is then discarded).
 pub(crate) enum TxError {
@@ -102,7 +101,8 @@ type Maps = Vec<BTreeMap<Vec<u8>, Vec<u8>>>;
 /// Staged writes per tree (`None` = removal).
 type Staged = Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
 
-pub(crate) struct MemEngine {
+/// Ordered maps in memory (the engine of [`MemStore`](crate::MemStore)).
+pub struct MemEngine {
     maps: RwLock<Maps>,
     path: PathBuf,
 }

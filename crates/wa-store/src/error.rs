@@ -3,7 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::types::{AccountId, OutboxStatus};
+use crate::types::account_id::AccountId;
+use crate::types::outbox::OutboxStatus;
 
 /// Who caused an error: decides whether to retry, report to the API caller, or page an operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,7 +279,21 @@ impl Error {
                     | std::io::ErrorKind::WouldBlock
                     | std::io::ErrorKind::TimedOut
             ),
-            _ => false,
+            Error::InvalidInput { .. }
+            | Error::AccountNotFound(_)
+            | Error::AccountExists(_)
+            | Error::TokenTaken
+            | Error::PreKeyNotFound { .. }
+            | Error::OutboxNotFound { .. }
+            | Error::OutboxConflict { .. }
+            | Error::InvalidTransition { .. }
+            | Error::Engine(_)
+            | Error::FlushFailed { .. }
+            | Error::Corrupt { .. }
+            | Error::EngineCorrupt { .. }
+            | Error::NewerSchema { .. }
+            | Error::Foreign { .. }
+            | Error::Backup { .. } => false,
         }
     }
 

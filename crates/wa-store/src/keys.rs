@@ -7,7 +7,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::types::AccountId;
+use crate::types::account_id::AccountId;
 
 /// One sled tree per record kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

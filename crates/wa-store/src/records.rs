@@ -2,36 +2,54 @@
 //! conversions between those messages and the domain types, which check every field.
 
 use prost::Message;
+use wa_protocol::binary::Jid;
 use wa_protocol::payload::ClientVersion;
 use wa_protocol::signal::{KeyPair, PrivateKey, PublicKey};
 
 use crate::error::{CorruptReason, Error, Result};
 use crate::keys::{self, TreeId};
 use crate::pb;
-use crate::types::{
-    Account, AccountId, DeviceIdentity, MediaDelivery, OneTimePreKey, OutboxEntry, OutboxStatus,
-    ProxyConfig, S3Config, Secret, SignedPreKey,
-};
+use crate::types::account::{Account, MediaDelivery, ProxyConfig, S3Config};
+use crate::types::account_id::AccountId;
+use crate::types::device::{DeviceIdentity, OneTimePreKey, SignedPreKey};
+use crate::types::outbox::{OutboxEntry, OutboxStatus};
+use crate::types::secret::Secret;
 
-/// The only record format so far.
+/// Format of every record but the device identity (the only format they have had).
 pub(crate) const RECORD_VERSION: u8 = 1;
+
+/// Format of device identity records: 2 keeps push name and business name apart (1 had one name
+/// for both, see `device_from_pb`).
+pub(crate) const DEVICE_VERSION: u8 = 2;
 
 type Field<T> = std::result::Result<T, CorruptReason>;
 
+/// A record of format [`RECORD_VERSION`].
 pub(crate) fn encode(m: &impl Message) -> Vec<u8> {
+    encode_as(RECORD_VERSION, m)
+}
+
+fn encode_as(version: u8, m: &impl Message) -> Vec<u8> {
     let mut v = Vec::with_capacity(1 + m.encoded_len());
-    v.push(RECORD_VERSION);
+    v.push(version);
     // Encoding into a Vec cannot run out of space.
     m.encode_raw(&mut v);
     v
 }
 
-fn decode_body<M: Message + Default>(bytes: &[u8]) -> Field<M> {
+/// The version byte (one of `known`) and the decoded body.
+fn decode_versioned<M: Message + Default>(bytes: &[u8], known: &[u8]) -> Field<(u8, M)> {
     match bytes.split_first() {
         None => Err(CorruptReason::Empty),
-        Some((&RECORD_VERSION, body)) => M::decode(body).map_err(CorruptReason::Protobuf),
+        Some((v, body)) if known.contains(v) => M::decode(body)
+            .map(|m| (*v, m))
+            .map_err(CorruptReason::Protobuf),
         Some((&v, _)) => Err(CorruptReason::UnknownVersion(v)),
     }
+}
+
+fn decode_body<M: Message + Default>(bytes: &[u8]) -> Field<M> {
+    decode_versioned(bytes, &[RECORD_VERSION]).map(|(_, m)| m)
 }
 
 /// Decodes a value and converts it, naming the tree and key on failure.
@@ -75,6 +93,20 @@ fn opt_str(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// A JID stored as text; empty: none.
+fn opt_jid(s: &str, field: &'static str) -> Field<Option<Jid>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|_| CorruptReason::BadField(field))
+}
+
+fn jid_text(j: Option<&Jid>) -> String {
+    j.map(ToString::to_string).unwrap_or_default()
+}
+
 pub(crate) fn signed_prekey_to_pb(s: &SignedPreKey) -> pb::SignedPreKey {
     pb::SignedPreKey {
         id: s.id,
@@ -97,17 +129,30 @@ pub(crate) fn signed_prekey_from_pb(s: pb::SignedPreKey) -> Field<SignedPreKey> 
     })
 }
 
-pub(crate) fn device_to_pb(d: &DeviceIdentity) -> pb::DeviceIdentity {
+/// A device identity record (format [`DEVICE_VERSION`]).
+pub(crate) fn encode_device(d: &DeviceIdentity) -> Vec<u8> {
+    encode_as(DEVICE_VERSION, &device_to_pb(d))
+}
+
+/// Decodes a device identity record of format 1 or 2, naming the tree and key on failure.
+pub(crate) fn decode_device(tree: TreeId, key: &[u8], bytes: &[u8]) -> Result<DeviceIdentity> {
+    decode_versioned::<pb::DeviceIdentity>(bytes, &[1, DEVICE_VERSION])
+        .and_then(|(version, m)| device_from_pb(version, m))
+        .map_err(|r| Error::corrupt(tree.name(), key, r))
+}
+
+fn device_to_pb(d: &DeviceIdentity) -> pb::DeviceIdentity {
     pb::DeviceIdentity {
         noise_key: Some(kp_to_pb(&d.noise_key)),
         identity_key: Some(kp_to_pb(&d.identity_key)),
         registration_id: d.registration_id,
         signed_prekey: Some(signed_prekey_to_pb(&d.signed_prekey)),
         adv_secret: d.adv_secret.expose().to_vec(),
-        jid: d.jid.clone().unwrap_or_default(),
-        lid: d.lid.clone().unwrap_or_default(),
+        jid: jid_text(d.jid.as_ref()),
+        lid: jid_text(d.lid.as_ref()),
         platform: d.platform.clone(),
         push_name: d.push_name.clone(),
+        business_name: d.business_name.clone(),
         adv_signed_identity: d.adv_signed_identity.clone().unwrap_or_default(),
         client_version: Some(pb::ClientVersion {
             primary: d.client_version.primary,
@@ -117,10 +162,20 @@ pub(crate) fn device_to_pb(d: &DeviceIdentity) -> pb::DeviceIdentity {
     }
 }
 
-pub(crate) fn device_from_pb(d: pb::DeviceIdentity) -> Field<DeviceIdentity> {
+/// Version 1 kept one name in `push_name`: the business name the pairing reported, else our
+/// push name. Its readers handed it to the protocol as the business name once paired, so it is
+/// read back that way (our push name is then unknown and empty; the client writes it again from
+/// its configuration); unpaired, it can only have been our push name.
+fn device_from_pb(version: u8, d: pb::DeviceIdentity) -> Field<DeviceIdentity> {
     let v = d
         .client_version
         .ok_or(CorruptReason::BadField("client_version"))?;
+    let jid = opt_jid(&d.jid, "jid")?;
+    let (push_name, business_name) = match version {
+        1 if jid.is_some() => (String::new(), opt_str(d.push_name)),
+        1 => (d.push_name, None),
+        _ => (d.push_name, d.business_name),
+    };
     Ok(DeviceIdentity {
         noise_key: kp_from_pb(d.noise_key, "noise_key", true)?,
         identity_key: kp_from_pb(d.identity_key, "identity_key", true)?,
@@ -130,10 +185,11 @@ pub(crate) fn device_from_pb(d: pb::DeviceIdentity) -> Field<DeviceIdentity> {
                 .ok_or(CorruptReason::BadField("signed_prekey"))?,
         )?,
         adv_secret: Secret::new(arr32(&d.adv_secret, "adv_secret")?),
-        jid: opt_str(d.jid),
-        lid: opt_str(d.lid),
+        jid,
+        lid: opt_jid(&d.lid, "lid")?,
         platform: d.platform,
-        push_name: d.push_name,
+        push_name,
+        business_name,
         adv_signed_identity: (!d.adv_signed_identity.is_empty()).then_some(d.adv_signed_identity),
         client_version: ClientVersion {
             primary: v.primary,
@@ -195,7 +251,7 @@ pub(crate) fn account_to_pb(a: &Account) -> pb::Account {
         history: a.history,
         autostart: a.autostart,
         expiration: a.expiration,
-        jid: a.jid.clone().unwrap_or_default(),
+        jid: jid_text(a.jid.as_ref()),
         created_ms: a.created_ms,
         updated_ms: a.updated_ms,
         os_name: a.os_name.clone(),
@@ -241,7 +297,7 @@ pub(crate) fn account_from_pb(a: pb::Account) -> Field<Account> {
         history: a.history,
         autostart: a.autostart,
         expiration: a.expiration,
-        jid: opt_str(a.jid),
+        jid: opt_jid(&a.jid, "jid")?,
         os_name: a.os_name,
         created_ms: a.created_ms,
         updated_ms: a.updated_ms,
@@ -260,7 +316,7 @@ pub(crate) fn status_to_pb(s: OutboxStatus) -> pb::OutboxStatus {
 pub(crate) fn outbox_to_pb(e: &OutboxEntry) -> pb::OutboxEntry {
     pb::OutboxEntry {
         message_id: e.message_id.clone(),
-        chat: e.chat.clone(),
+        chat: e.chat.to_string(),
         payload: e.payload.clone(),
         status: status_to_pb(e.status) as i32,
         attempts: e.attempts,
@@ -281,9 +337,13 @@ pub(crate) fn outbox_from_pb(e: pb::OutboxEntry) -> Field<OutboxEntry> {
     if e.message_id.is_empty() {
         return Err(CorruptReason::BadField("message_id"));
     }
+    let chat = e
+        .chat
+        .parse()
+        .map_err(|_| CorruptReason::BadField("chat"))?;
     Ok(OutboxEntry {
         message_id: e.message_id,
-        chat: e.chat,
+        chat,
         payload: e.payload,
         status,
         attempts: e.attempts,
@@ -334,7 +394,7 @@ pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>
             })?;
         }
         TreeId::Devices => {
-            decode(tree, key, value, device_from_pb)?;
+            decode_device(tree, key, value)?;
         }
         TreeId::Identities => {
             decode(tree, key, value, identity_from_pb)?;

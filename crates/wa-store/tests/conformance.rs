@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use common::{account_id, device, rng, TestDir};
+use common::{account_id, device, jid, rng, TestDir, CHAT};
 use proptest::prelude::*;
 use wa_protocol::signal::KeyPair;
 use wa_store::{
@@ -55,7 +55,7 @@ fn account(n: u8, token: &str) -> Account {
     a.history = 50;
     a.autostart = true;
     a.expiration = 42;
-    a.jid = Some("15550001111:3@s.whatsapp.net".into());
+    a.jid = Some(jid("15550001111:3@s.whatsapp.net"));
     a.os_name = "Mac OS 10".into();
     a
 }
@@ -63,7 +63,7 @@ fn account(n: u8, token: &str) -> Account {
 fn msg<'a>(id: &'a str, payload: &'a [u8], now: u64) -> NewOutbound<'a> {
     NewOutbound {
         message_id: id,
-        chat: "15550002222@s.whatsapp.net",
+        chat: &CHAT,
         payload,
         now_ms: now,
     }

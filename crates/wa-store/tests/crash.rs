@@ -24,7 +24,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{account_id, TestDir};
+use common::{account_id, TestDir, CHAT};
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 use wa_store::{
@@ -167,7 +167,7 @@ fn crash_child() {
             let payload = record(i);
             let m = NewOutbound {
                 message_id: &id,
-                chat: "c@s.whatsapp.net",
+                chat: &CHAT,
                 payload: &payload,
                 now_ms: i,
             };

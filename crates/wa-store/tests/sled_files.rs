@@ -5,10 +5,12 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{account_id, device, rng, TestDir};
+use common::{account_id, device, rng, TestDir, CHAT};
+use prost::Message;
+use wa_protocol::signal::KeyPair;
 use wa_store::{
-    Account, CorruptReason, Durability, Error, Fault, NewOutbound, SledStore, Store, StoreConfig,
-    DEFAULT_DATA_DIR,
+    pb, Account, CorruptReason, DeviceIdentity, Durability, Error, Fault, NewOutbound, SledStore,
+    Store, StoreConfig, DEFAULT_DATA_DIR, SCHEMA_VERSION,
 };
 
 const D: Durability = Durability::Durable;
@@ -81,7 +83,7 @@ fn reopen_keeps_everything() {
             &a,
             &NewOutbound {
                 message_id: "m",
-                chat: "c",
+                chat: &CHAT,
                 payload: b"p",
                 now_ms: 1,
             },
@@ -234,9 +236,9 @@ fn newer_schema_is_refused() {
     match &err {
         Error::NewerSchema {
             found: 99,
-            supported: 1,
+            supported,
             ..
-        } => {}
+        } if *supported == SCHEMA_VERSION => {}
         other => panic!("expected NewerSchema, got {other:?}"),
     }
     assert!(err.to_string().contains("upgrade"), "{err}");
@@ -244,6 +246,104 @@ fn newer_schema_is_refused() {
     // A garbage schema record is corrupt, not silently rewritten.
     poke(&p, "meta", b"schema", &[7]);
     assert!(matches!(open(&p), Err(Error::Corrupt { tree: "meta", .. })));
+}
+
+fn key_pair_pb(k: &KeyPair) -> Option<pb::KeyPair> {
+    Some(pb::KeyPair {
+        private_key: k.private.to_bytes().to_vec(),
+        public_key: k.public.as_bytes().to_vec(),
+    })
+}
+
+/// A device identity record as schema-1 builds wrote it: version byte 1, one name for both the
+/// push name and the business name, JIDs as text.
+fn device_record_v1(d: &DeviceIdentity, jid: &str, lid: &str, name: &str) -> Vec<u8> {
+    let m = pb::DeviceIdentity {
+        noise_key: key_pair_pb(&d.noise_key),
+        identity_key: key_pair_pb(&d.identity_key),
+        registration_id: d.registration_id,
+        signed_prekey: Some(pb::SignedPreKey {
+            id: d.signed_prekey.id,
+            key_pair: key_pair_pb(&d.signed_prekey.key_pair),
+            signature: d.signed_prekey.signature.to_vec(),
+            timestamp_ms: d.signed_prekey.timestamp_ms,
+        }),
+        adv_secret: d.adv_secret.expose().to_vec(),
+        jid: jid.into(),
+        lid: lid.into(),
+        platform: d.platform.clone(),
+        push_name: name.into(),
+        adv_signed_identity: d.adv_signed_identity.clone().unwrap_or_default(),
+        client_version: Some(pb::ClientVersion {
+            primary: d.client_version.primary,
+            secondary: d.client_version.secondary,
+            tertiary: d.client_version.tertiary,
+        }),
+        business_name: None,
+    };
+    let mut v = vec![1];
+    v.extend(m.encode_to_vec());
+    v
+}
+
+#[test]
+fn schema_1_device_records_still_load() {
+    let t = TestDir::new("schema1");
+    let p = t.join("s");
+    let (paired, unpaired) = (account_id(1), account_id(2));
+    drop(open(&p).expect("create"));
+    let d = device(1);
+    // SchemaInfo { schema_version: 1 }
+    poke(&p, "meta", b"schema", &[1, 0x08, 1]);
+    let jid = "15550001111:3@s.whatsapp.net";
+    let lid = "123456789:3@lid";
+    poke(
+        &p,
+        "devices",
+        paired.as_bytes(),
+        &device_record_v1(&d, jid, lid, "Shop"),
+    );
+    poke(
+        &p,
+        "devices",
+        unpaired.as_bytes(),
+        &device_record_v1(&d, "", "", "Me"),
+    );
+    let s = open(&p).expect("open a schema-1 store");
+    // Paired: the one name was what the protocol got as the business name.
+    let mut want = device(1);
+    want.push_name = String::new();
+    want.business_name = Some("Shop".into());
+    assert_eq!(s.device(&paired).expect("paired"), Some(want.clone()));
+    // Unpaired: it could only be our push name.
+    let mut want_unpaired = device(1);
+    want_unpaired.jid = None;
+    want_unpaired.lid = None;
+    want_unpaired.push_name = "Me".into();
+    want_unpaired.business_name = None;
+    assert_eq!(s.device(&unpaired).expect("unpaired"), Some(want_unpaired));
+    assert!(s.check().expect("check").is_ok());
+    // Saved again, the record takes the current format and reads back the same.
+    s.save_device(&paired, &want, D).expect("save");
+    assert_eq!(s.device(&paired).expect("paired"), Some(want));
+    drop(s);
+    // The store is marked with the current schema, so older builds refuse it.
+    let db = sled::open(&p).expect("raw open");
+    let raw = db
+        .open_tree("meta")
+        .expect("meta")
+        .get(b"schema")
+        .expect("get")
+        .expect("schema record");
+    let info = pb::SchemaInfo::decode(&raw[1..]).expect("schema info");
+    assert_eq!(info.schema_version, SCHEMA_VERSION);
+    let raw = db
+        .open_tree("devices")
+        .expect("devices")
+        .get(paired.as_bytes())
+        .expect("get")
+        .expect("device record");
+    assert_eq!(raw[0], 2, "device records are written in format 2");
 }
 
 #[test]
@@ -358,7 +458,7 @@ fn removing_an_entry_that_reached_sled_survives_reopen() {
     let a = account_id(2);
     let m = NewOutbound {
         message_id: "3EB0DDDD",
-        chat: "15550002222@s.whatsapp.net",
+        chat: &CHAT,
         payload: b"x",
         now_ms: 5,
     };
@@ -393,7 +493,7 @@ fn a_log_of_cancelled_writes_still_rotates() {
         let id = format!("3EB0{i:08X}");
         let m = NewOutbound {
             message_id: &id,
-            chat: "15550002222@s.whatsapp.net",
+            chat: &CHAT,
             payload: &[7; 200],
             now_ms: 1,
         };

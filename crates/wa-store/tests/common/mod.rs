@@ -3,9 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use wa_protocol::binary::Jid;
 use wa_protocol::payload::ClientVersion;
 use wa_protocol::signal::KeyPair;
 use wa_store::{AccountId, DeviceIdentity, Secret, SignedPreKey};
@@ -41,6 +43,14 @@ impl Drop for TestDir {
     }
 }
 
+/// The chat the tests' outbox messages go to.
+pub static CHAT: LazyLock<Jid> = LazyLock::new(|| jid("15550002222@s.whatsapp.net"));
+
+/// Parses a JID the test knows to be valid.
+pub fn jid(s: &str) -> Jid {
+    s.parse().expect("valid jid")
+}
+
 pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
 }
@@ -68,10 +78,11 @@ pub fn device(seed: u64) -> DeviceIdentity {
             timestamp_ms: 1_700_000_000_000,
         },
         adv_secret: Secret::new([7u8; 32]),
-        jid: Some("15550001111:3@s.whatsapp.net".into()),
-        lid: Some("123456789:3@lid".into()),
+        jid: Some(jid("15550001111:3@s.whatsapp.net")),
+        lid: Some(jid("123456789:3@lid")),
         platform: "Chrome".into(),
         push_name: "Test".into(),
+        business_name: Some("Test Shop".into()),
         adv_signed_identity: Some(vec![1, 2, 3, 4]),
         client_version: ClientVersion {
             primary: 2,

@@ -15,49 +15,23 @@ use std::path::Path;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use crate::core::{account_in, Core, SCHEMA_VERSION};
 use crate::engine::{Engine, ReadView, TxError};
 use crate::error::{BackupProblem, CorruptReason, Error, Result};
 use crate::keys::{self, TreeId};
 use crate::pb;
 use crate::records;
-use crate::types::{AccountId, Durability};
+use crate::types::account_id::AccountId;
+use crate::types::outbox::OutboxStatus;
+use crate::types::report::{BackupSummary, CheckReport};
+
+use super::accounts::account_in;
+use super::schema::SCHEMA_VERSION;
 
 /// One stored entry: tree, key, value.
 type RawEntry = (TreeId, Vec<u8>, Vec<u8>);
 
 const MAGIC: &[u8] = b"wagate-store-backup\n";
 const BACKUP_FORMAT: u32 = 1;
-
-/// What `check` found.
-#[derive(Debug, Default)]
-pub struct CheckReport {
-    /// Records per tree, in tree order.
-    pub counts: Vec<(&'static str, u64)>,
-    /// Every record that failed to decode or contradicts another (each names tree and key).
-    pub problems: Vec<Error>,
-}
-
-impl CheckReport {
-    /// Whether every record decoded and agreed with the others.
-    pub fn is_ok(&self) -> bool {
-        self.problems.is_empty()
-    }
-
-    /// Total records checked.
-    pub fn records(&self) -> u64 {
-        self.counts.iter().map(|(_, n)| n).sum()
-    }
-}
-
-/// What an export or import moved.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BackupSummary {
-    /// Accounts (account records) in the backup.
-    pub accounts: Vec<AccountId>,
-    /// Entries (records of every kind).
-    pub entries: u64,
-}
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
@@ -73,29 +47,27 @@ fn backup_err(path: &Path, problem: BackupProblem) -> Error {
     }
 }
 
-impl<E: Engine> Core<E> {
-    /// Decodes every record of one consistent view of the store (writes made meanwhile by
-    /// other tasks neither show up half-way nor make the indexes look inconsistent).
-    pub(crate) fn check(&self) -> Result<CheckReport> {
-        self.engine.consistent(|view| {
-            let mut report = CheckReport::default();
-            for tree in TreeId::ALL {
-                let mut n = 0u64;
-                let problems = &mut report.problems;
-                view.scan(tree, &[], &mut |k, v| {
-                    n += 1;
-                    if let Err(e) = records::verify_entry(tree, k, v) {
-                        problems.push(e);
-                    } else if let Err(e) = cross_check(view, tree, k, v) {
-                        problems.push(e);
-                    }
-                    Ok(true)
-                })?;
-                report.counts.push((tree.name(), n));
-            }
-            Ok(report)
-        })
-    }
+/// Decodes every record of one consistent view of the store (writes made meanwhile by other
+/// tasks neither show up half-way nor make the indexes look inconsistent).
+pub(super) fn check<E: Engine>(engine: &E) -> Result<CheckReport> {
+    engine.consistent(|view| {
+        let mut report = CheckReport::default();
+        for tree in TreeId::ALL {
+            let mut n = 0u64;
+            let problems = &mut report.problems;
+            view.scan(tree, &[], &mut |k, v| {
+                n += 1;
+                if let Err(e) = records::verify_entry(tree, k, v) {
+                    problems.push(e);
+                } else if let Err(e) = cross_check(view, tree, k, v) {
+                    problems.push(e);
+                }
+                Ok(true)
+            })?;
+            report.counts.push((tree.name(), n));
+        }
+        Ok(report)
+    })
 }
 
 /// Relations between trees: token index ↔ account, due index ↔ queued entry.
@@ -122,10 +94,7 @@ fn cross_check(view: &dyn ReadView, tree: TreeId, k: &[u8], v: &[u8]) -> Result<
                     .transpose()
             });
             match entry {
-                Ok(Some(e))
-                    if e.status == crate::types::OutboxStatus::Queued
-                        && e.next_attempt_ms == at =>
-                {
+                Ok(Some(e)) if e.status == OutboxStatus::Queued && e.next_attempt_ms == at => {
                     Ok(())
                 }
                 Ok(_) => Err(inconsistent("due index without a matching queued entry")),
@@ -136,116 +105,118 @@ fn cross_check(view: &dyn ReadView, tree: TreeId, k: &[u8], v: &[u8]) -> Result<
     }
 }
 
-impl<E: Engine> Core<E> {
-    pub(crate) fn export(&self, account: Option<&AccountId>, path: &Path) -> Result<BackupSummary> {
-        let tmp = path.with_extension("tmp");
-        let file = create_private(&tmp)?;
-        let mut w = BufWriter::new(file);
-        let mut hasher = Sha256::new();
-        let mut summary = BackupSummary::default();
-        w.write_all(MAGIC).map_err(io_err(&tmp))?;
-        let header = pb::BackupHeader {
-            format: BACKUP_FORMAT,
-            schema_version: SCHEMA_VERSION,
-            account_id: account.map(|a| a.as_bytes().to_vec()).unwrap_or_default(),
+/// Writes one account (or all) to a backup file, from one consistent view.
+pub(super) fn export<E: Engine>(
+    engine: &E,
+    account: Option<&AccountId>,
+    path: &Path,
+) -> Result<BackupSummary> {
+    let tmp = path.with_extension("tmp");
+    let file = create_private(&tmp)?;
+    let mut w = BufWriter::new(file);
+    let mut hasher = Sha256::new();
+    let mut summary = BackupSummary::default();
+    w.write_all(MAGIC).map_err(io_err(&tmp))?;
+    let header = pb::BackupHeader {
+        format: BACKUP_FORMAT,
+        schema_version: SCHEMA_VERSION,
+        account_id: account.map(|a| a.as_bytes().to_vec()).unwrap_or_default(),
+    };
+    w.write_all(&header.encode_length_delimited_to_vec())
+        .map_err(io_err(&tmp))?;
+    let mut write_entry = |tree: TreeId, k: &[u8], v: &[u8]| -> Result<()> {
+        let e = pb::BackupEntry {
+            tree: tree.name().to_string(),
+            key: k.to_vec(),
+            value: v.to_vec(),
         };
-        w.write_all(&header.encode_length_delimited_to_vec())
-            .map_err(io_err(&tmp))?;
-        let mut write_entry = |tree: TreeId, k: &[u8], v: &[u8]| -> Result<()> {
-            let e = pb::BackupEntry {
-                tree: tree.name().to_string(),
-                key: k.to_vec(),
-                value: v.to_vec(),
-            };
-            let bytes = e.encode_length_delimited_to_vec();
-            hasher.update(&bytes);
-            w.write_all(&bytes).map_err(io_err(&tmp))?;
-            if tree == TreeId::Accounts {
-                if let Some(id) = AccountId::from_slice(k) {
-                    summary.accounts.push(id);
-                }
+        let bytes = e.encode_length_delimited_to_vec();
+        hasher.update(&bytes);
+        w.write_all(&bytes).map_err(io_err(&tmp))?;
+        if tree == TreeId::Accounts {
+            if let Some(id) = AccountId::from_slice(k) {
+                summary.accounts.push(id);
             }
-            summary.entries += 1;
-            Ok(())
-        };
-        // One consistent view: a backup of a live store never holds a session without the
-        // prekey consumption (or outbox transition) committed with it.
-        self.engine.consistent(|view| {
-            for tree in TreeId::ALL {
-                match (tree, account) {
-                    (TreeId::Meta, _) => {}
-                    (TreeId::Tokens, Some(a)) => {
-                        if let Some(acc) = account_in(view, a)? {
-                            let tk = keys::token(acc.token.expose())?;
-                            if let Some(v) = view.get(tree, &tk)? {
-                                write_entry(tree, &tk, &v)?;
-                            }
+        }
+        summary.entries += 1;
+        Ok(())
+    };
+    // One consistent view: a backup of a live store never holds a session without the
+    // prekey consumption (or outbox transition) committed with it.
+    engine.consistent(|view| {
+        for tree in TreeId::ALL {
+            match (tree, account) {
+                (TreeId::Meta, _) => {}
+                (TreeId::Tokens, Some(a)) => {
+                    if let Some(acc) = account_in(view, a)? {
+                        let tk = keys::token(acc.token.expose())?;
+                        if let Some(v) = view.get(tree, &tk)? {
+                            write_entry(tree, &tk, &v)?;
                         }
                     }
-                    (_, Some(a)) => view.scan(tree, a.as_bytes(), &mut |k, v| {
-                        write_entry(tree, k, v)?;
-                        Ok(true)
-                    })?,
-                    (_, None) => view.scan(tree, &[], &mut |k, v| {
-                        write_entry(tree, k, v)?;
-                        Ok(true)
-                    })?,
                 }
+                (_, Some(a)) => view.scan(tree, a.as_bytes(), &mut |k, v| {
+                    write_entry(tree, k, v)?;
+                    Ok(true)
+                })?,
+                (_, None) => view.scan(tree, &[], &mut |k, v| {
+                    write_entry(tree, k, v)?;
+                    Ok(true)
+                })?,
             }
-            Ok(())
-        })?;
-        let trailer = pb::BackupTrailer {
-            entries: summary.entries,
-            sha256: hasher.finalize().to_vec(),
-        };
-        w.write_all(&trailer.encode_length_delimited_to_vec())
-            .map_err(io_err(&tmp))?;
-        let file = w.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
-        file.sync_all().map_err(io_err(&tmp))?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(io_err(path))?;
-        Ok(summary)
-    }
+        }
+        Ok(())
+    })?;
+    let trailer = pb::BackupTrailer {
+        entries: summary.entries,
+        sha256: hasher.finalize().to_vec(),
+    };
+    w.write_all(&trailer.encode_length_delimited_to_vec())
+        .map_err(io_err(&tmp))?;
+    let file = w.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
+    file.sync_all().map_err(io_err(&tmp))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    Ok(summary)
+}
 
-    pub(crate) fn import(&self, path: &Path, dur: Durability) -> Result<BackupSummary> {
-        let entries = read_backup(path)?;
-        let mut summary = BackupSummary {
-            accounts: Vec::new(),
-            entries: entries.len() as u64,
-        };
-        let mut owners = BTreeSet::new();
-        for (tree, k, _) in &entries {
-            if tree.per_account() {
-                if let Some(a) = keys::key_account(k) {
-                    owners.insert(a);
-                    if *tree == TreeId::Accounts {
-                        summary.accounts.push(a);
-                    }
+/// Verifies a whole backup file, then writes it in one transaction.
+pub(super) fn import<E: Engine>(engine: &E, path: &Path) -> Result<BackupSummary> {
+    let entries = read_backup(path)?;
+    let mut summary = BackupSummary {
+        accounts: Vec::new(),
+        entries: entries.len() as u64,
+    };
+    let mut owners = BTreeSet::new();
+    for (tree, k, _) in &entries {
+        if tree.per_account() {
+            if let Some(a) = keys::key_account(k) {
+                owners.insert(a);
+                if *tree == TreeId::Accounts {
+                    summary.accounts.push(a);
                 }
             }
         }
-        self.engine.transact(|tx| {
-            for a in &owners {
-                let k = keys::account(a);
-                if tx.get(TreeId::Accounts, &k)?.is_some() || tx.get(TreeId::Devices, &k)?.is_some()
-                {
-                    return Err(TxError::Abort(backup_err(
-                        path,
-                        BackupProblem::AccountExists(*a),
-                    )));
-                }
-            }
-            for (tree, k, v) in &entries {
-                if *tree == TreeId::Tokens && tx.get(TreeId::Tokens, k)?.is_some() {
-                    return Err(TxError::Abort(backup_err(path, BackupProblem::TokenTaken)));
-                }
-                tx.insert(*tree, k, v.clone())?;
-            }
-            Ok(())
-        })?;
-        self.done(dur)?;
-        Ok(summary)
     }
+    engine.transact(|tx| {
+        for a in &owners {
+            let k = keys::account(a);
+            if tx.get(TreeId::Accounts, &k)?.is_some() || tx.get(TreeId::Devices, &k)?.is_some() {
+                return Err(TxError::Abort(backup_err(
+                    path,
+                    BackupProblem::AccountExists(*a),
+                )));
+            }
+        }
+        for (tree, k, v) in &entries {
+            if *tree == TreeId::Tokens && tx.get(TreeId::Tokens, k)?.is_some() {
+                return Err(TxError::Abort(backup_err(path, BackupProblem::TokenTaken)));
+            }
+            tx.insert(*tree, k, v.clone())?;
+        }
+        Ok(())
+    })?;
+    Ok(summary)
 }
 
 /// Creates a file readable and writable by the owner only.

@@ -1,0 +1,324 @@
+//! [`Core`]: the record logic shared by both backends, written once over an `Engine`, and the
+//! one implementation of [`Store`].
+//!
+//! The `Store` implementation below says, per call, which records change in which write set and
+//! how durable the call is; the rooms hold the record logic each call needs (transaction
+//! bodies, scans, index upkeep): `signal` (identities, incoming sessions), `prekeys`,
+//! `accounts` (token index, logout, deletion), `outbox` (with the send step), `backup` (check,
+//! export, import) and `schema`. A new store method is the trait method plus its body here.
+
+mod access;
+pub(crate) mod accounts;
+mod backup;
+mod outbox;
+mod prekeys;
+pub(crate) mod schema;
+mod signal;
+
+use std::path::Path;
+
+use rand_core::CryptoRngCore;
+use wa_protocol::signal::PublicKey;
+
+use crate::durable::DurableWait;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::keys::{self, TreeId};
+use crate::records::{self, decode_device};
+use crate::store::Store;
+use crate::types::account::Account;
+use crate::types::account_id::AccountId;
+use crate::types::device::{DeviceIdentity, OneTimePreKey, PreKeyCounts, SignedPreKey};
+use crate::types::durability::Durability;
+use crate::types::outbox::{Enqueued, NewOutbound, OutboxEntry, OutboxUpdate};
+use crate::types::report::{BackupSummary, CheckReport};
+use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
+
+use self::access::{load, load_opaque, opaque};
+
+/// A store over one key-value engine: [`SledStore`](crate::SledStore) and
+/// [`MemStore`](crate::MemStore) are this type over sled (behind the write-ahead log) and over
+/// ordered maps in memory. Use it through [`Store`].
+pub struct Core<E> {
+    engine: E,
+}
+
+// Crate-internal helpers only; `Engine` stays private (only this crate's engines exist).
+#[allow(private_bounds)]
+impl<E: Engine> Core<E> {
+    /// Wraps an engine; [`init_schema`](Self::init_schema) must follow before any other call.
+    pub(crate) fn with_engine(engine: E) -> Self {
+        Self { engine }
+    }
+
+    pub(crate) fn engine(&self) -> &E {
+        &self.engine
+    }
+
+    /// Reads the schema record; writes it into an empty store (`fresh`) or over an older one.
+    pub(crate) fn init_schema(&self, fresh: bool) -> Result<()> {
+        schema::init(&self.engine, fresh)
+    }
+
+    /// Returns once the writes made so far are as durable as `d` asks.
+    fn done(&self, d: Durability) -> Result<()> {
+        match d {
+            Durability::Buffered => Ok(()),
+            // The engine shares syncs between concurrent durable writers (group commit).
+            Durability::Durable => self.engine.flush(),
+        }
+    }
+
+    fn put(&self, tree: TreeId, key: &[u8], value: Vec<u8>, d: Durability) -> Result<()> {
+        self.engine.insert(tree, key, value)?;
+        self.done(d)
+    }
+
+    fn del(&self, tree: TreeId, key: &[u8], d: Durability) -> Result<()> {
+        self.engine.remove(tree, key)?;
+        self.done(d)
+    }
+
+    /// Runs one write and returns its result once it is as durable as `d` asks.
+    fn then_done<T>(&self, r: Result<T>, d: Durability) -> Result<T> {
+        let out = r?;
+        self.done(d)?;
+        Ok(out)
+    }
+}
+
+impl<E: Engine> Store for Core<E> {
+    fn save_device(&self, a: &AccountId, dev: &DeviceIdentity, d: Durability) -> Result<()> {
+        let v = records::encode_device(dev);
+        self.put(TreeId::Devices, &keys::account(a), v, d)
+    }
+
+    fn device(&self, a: &AccountId) -> Result<Option<DeviceIdentity>> {
+        let k = keys::account(a);
+        self.engine
+            .get(TreeId::Devices, &k)?
+            .map(|v| decode_device(TreeId::Devices, &k, &v))
+            .transpose()
+    }
+
+    fn save_identity(
+        &self,
+        a: &AccountId,
+        address: &str,
+        identity: &PublicKey,
+        d: Durability,
+    ) -> Result<IdentityChange> {
+        let k = keys::named(a, "address", address)?;
+        let r = self
+            .engine
+            .transact(|tx| signal::tx_save_identity(tx, &k, identity));
+        self.then_done(r, d)
+    }
+
+    fn identity(&self, a: &AccountId, address: &str) -> Result<Option<PublicKey>> {
+        let k = keys::named(a, "address", address)?;
+        load(
+            &self.engine,
+            TreeId::Identities,
+            &k,
+            records::identity_from_pb,
+        )
+    }
+
+    fn load_session(&self, a: &AccountId, address: &str) -> Result<Option<Vec<u8>>> {
+        let k = keys::named(a, "address", address)?;
+        load_opaque(&self.engine, TreeId::Sessions, &k)
+    }
+
+    fn save_session(
+        &self,
+        a: &AccountId,
+        address: &str,
+        record: &[u8],
+        d: Durability,
+    ) -> Result<()> {
+        let k = keys::named(a, "address", address)?;
+        self.put(TreeId::Sessions, &k, opaque(record), d)
+    }
+
+    fn delete_session(&self, a: &AccountId, address: &str, d: Durability) -> Result<()> {
+        self.del(TreeId::Sessions, &keys::named(a, "address", address)?, d)
+    }
+
+    fn session_addresses(&self, a: &AccountId) -> Result<Vec<String>> {
+        signal::session_addresses(&self.engine, a)
+    }
+
+    fn add_prekeys(
+        &self,
+        a: &AccountId,
+        count: u32,
+        rng: &mut dyn CryptoRngCore,
+        d: Durability,
+    ) -> Result<Vec<(u32, PublicKey)>> {
+        self.then_done(prekeys::add(&self.engine, a, count, rng), d)
+    }
+
+    fn load_prekey(&self, a: &AccountId, id: u32) -> Result<Option<OneTimePreKey>> {
+        let k = keys::numbered(a, id);
+        load(&self.engine, TreeId::PreKeys, &k, records::prekey_from_pb)
+    }
+
+    fn prekeys_to_upload(&self, a: &AccountId, limit: usize) -> Result<Vec<OneTimePreKey>> {
+        prekeys::to_upload(&self.engine, a, limit)
+    }
+
+    fn mark_prekeys_uploaded(&self, a: &AccountId, ids: &[u32], d: Durability) -> Result<()> {
+        self.then_done(prekeys::mark_uploaded(&self.engine, a, ids), d)
+    }
+
+    fn prekey_counts(&self, a: &AccountId) -> Result<PreKeyCounts> {
+        prekeys::counts(&self.engine, a)
+    }
+
+    fn remove_prekey(&self, a: &AccountId, id: u32, d: Durability) -> Result<()> {
+        self.del(TreeId::PreKeys, &keys::numbered(a, id), d)
+    }
+
+    fn save_signed_prekey(&self, a: &AccountId, key: &SignedPreKey, d: Durability) -> Result<()> {
+        let v = records::encode(&records::signed_prekey_to_pb(key));
+        self.put(TreeId::SignedPreKeys, &keys::numbered(a, key.id), v, d)
+    }
+
+    fn load_signed_prekey(&self, a: &AccountId, id: u32) -> Result<Option<SignedPreKey>> {
+        let k = keys::numbered(a, id);
+        load(
+            &self.engine,
+            TreeId::SignedPreKeys,
+            &k,
+            records::signed_prekey_from_pb,
+        )
+    }
+
+    fn remove_signed_prekey(&self, a: &AccountId, id: u32, d: Durability) -> Result<()> {
+        self.del(TreeId::SignedPreKeys, &keys::numbered(a, id), d)
+    }
+
+    fn load_sender_key(&self, a: &AccountId, group: &str, sender: &str) -> Result<Option<Vec<u8>>> {
+        let k = keys::sender_key(a, group, sender)?;
+        load_opaque(&self.engine, TreeId::SenderKeys, &k)
+    }
+
+    fn save_sender_key(
+        &self,
+        a: &AccountId,
+        group: &str,
+        sender: &str,
+        record: &[u8],
+        d: Durability,
+    ) -> Result<()> {
+        let k = keys::sender_key(a, group, sender)?;
+        self.put(TreeId::SenderKeys, &k, opaque(record), d)
+    }
+
+    fn delete_sender_key(
+        &self,
+        a: &AccountId,
+        group: &str,
+        sender: &str,
+        d: Durability,
+    ) -> Result<()> {
+        self.del(TreeId::SenderKeys, &keys::sender_key(a, group, sender)?, d)
+    }
+
+    fn commit_incoming(
+        &self,
+        a: &AccountId,
+        incoming: &IncomingSession<'_>,
+        d: Durability,
+    ) -> Result<Option<IdentityChange>> {
+        self.then_done(signal::commit_incoming(&self.engine, a, incoming), d)
+    }
+
+    fn commit_send(&self, a: &AccountId, step: &SendStep<'_>, d: Durability) -> Result<()> {
+        self.then_done(outbox::commit_send(&self.engine, a, step), d)
+    }
+
+    fn create_account(&self, account: &Account, d: Durability) -> Result<()> {
+        self.then_done(accounts::create(&self.engine, account), d)
+    }
+
+    fn update_account(&self, account: &Account, d: Durability) -> Result<()> {
+        self.then_done(accounts::update(&self.engine, account), d)
+    }
+
+    fn account(&self, id: &AccountId) -> Result<Option<Account>> {
+        let k = keys::account(id);
+        load(&self.engine, TreeId::Accounts, &k, records::account_from_pb)
+    }
+
+    fn account_by_token(&self, token: &str) -> Result<Option<Account>> {
+        accounts::by_token(&self.engine, token)
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>> {
+        accounts::all(&self.engine)
+    }
+
+    fn logout(&self, a: &AccountId, d: Durability) -> Result<()> {
+        let r = accounts::wipe(&self.engine, a, &TreeId::DEVICE_STATE, &[]);
+        self.then_done(r, d)
+    }
+
+    fn delete_account(&self, a: &AccountId, d: Durability) -> Result<()> {
+        self.then_done(accounts::delete(&self.engine, a), d)
+    }
+
+    fn enqueue(&self, a: &AccountId, m: &NewOutbound<'_>, d: Durability) -> Result<Enqueued> {
+        // Durable also when already present: the entry found may be a buffered write.
+        self.then_done(outbox::enqueue(&self.engine, a, m), d)
+    }
+
+    fn outbox_entry(&self, a: &AccountId, message_id: &str) -> Result<Option<OutboxEntry>> {
+        outbox::entry(&self.engine, a, message_id)
+    }
+
+    fn outbox_entries(&self, a: &AccountId) -> Result<Vec<OutboxEntry>> {
+        outbox::entries(&self.engine, a)
+    }
+
+    fn outbox_due(&self, a: &AccountId, now_ms: u64, limit: usize) -> Result<Vec<OutboxEntry>> {
+        outbox::due(&self.engine, a, now_ms, limit)
+    }
+
+    fn update_outbox(
+        &self,
+        a: &AccountId,
+        message_id: &str,
+        update: OutboxUpdate,
+        now_ms: u64,
+        d: Durability,
+    ) -> Result<OutboxEntry> {
+        let r = outbox::update(&self.engine, a, message_id, update, now_ms);
+        self.then_done(r, d)
+    }
+
+    fn remove_outbox(&self, a: &AccountId, message_id: &str, d: Durability) -> Result<bool> {
+        self.then_done(outbox::remove(&self.engine, a, message_id), d)
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.done(Durability::Durable)
+    }
+
+    fn durable(&self) -> DurableWait {
+        self.engine.durable()
+    }
+
+    fn check(&self) -> Result<CheckReport> {
+        backup::check(&self.engine)
+    }
+
+    fn export(&self, account: Option<&AccountId>, path: &Path) -> Result<BackupSummary> {
+        backup::export(&self.engine, account, path)
+    }
+
+    fn import(&self, path: &Path, d: Durability) -> Result<BackupSummary> {
+        self.then_done(backup::import(&self.engine, path), d)
+    }
+}
