@@ -604,17 +604,16 @@ impl AccountTask {
 
 /// Device identity record → protocol credentials.
 pub(crate) fn credentials_from(d: &DeviceIdentity) -> Credentials {
-    let device = d.jid.as_deref().and_then(|jid| {
-        let jid: Jid = jid.parse().ok()?;
+    let device = d.jid.clone().map(|jid| {
         let account = d.adv_signed_identity.clone().unwrap_or_default();
-        Some(LinkedDevice {
+        LinkedDevice {
             jid,
-            lid: d.lid.as_deref().and_then(|l| l.parse().ok()),
+            lid: d.lid.clone(),
             platform: Some(d.platform.clone()).filter(|p| !p.is_empty()),
-            business_name: Some(d.push_name.clone()).filter(|p| !p.is_empty()),
+            business_name: d.business_name.clone(),
             key_index: wa_protocol::pairing::stored_key_index(&account).unwrap_or(0),
             account,
-        })
+        }
     });
     Credentials {
         noise_key: d.noise_key.clone(),
@@ -641,23 +640,20 @@ pub(crate) fn device_from(c: &Credentials, config: &ClientConfig, now: u64) -> D
             timestamp_ms: now,
         },
         adv_secret: Secret::new(c.adv_secret),
-        jid: c.device.as_ref().map(|d| d.jid.to_string()),
-        lid: c
-            .device
-            .as_ref()
-            .and_then(|d| d.lid.as_ref())
-            .map(ToString::to_string),
+        jid: c.device.as_ref().map(|d| d.jid.clone()),
+        lid: c.device.as_ref().and_then(|d| d.lid.clone()),
         platform: c
             .device
             .as_ref()
             .and_then(|d| d.platform.clone())
             .unwrap_or_default(),
-        push_name: c
-            .device
-            .as_ref()
-            .and_then(|d| d.business_name.clone())
-            .or_else(|| config.connection.identity.push_name.clone())
+        push_name: config
+            .connection
+            .identity
+            .push_name
+            .clone()
             .unwrap_or_default(),
+        business_name: c.device.as_ref().and_then(|d| d.business_name.clone()),
         adv_signed_identity: c.device.as_ref().map(|d| d.account.clone()),
         client_version: config.connection.identity.version,
     }
