@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::types::account_id::AccountId;
 use crate::types::outbox::OutboxStatus;
@@ -188,8 +189,10 @@ pub enum Error {
         "the write-ahead log failed ({cause}); writes are refused until the store is reopened"
     )]
     FlushFailed {
-        /// The I/O error that poisoned the log.
-        cause: String,
+        /// The error that poisoned the log (an [`Error::Io`] naming the segment); shared by
+        /// every call the log refuses afterwards.
+        #[source]
+        cause: Arc<Error>,
     },
 
     // ----- data on disk -----

@@ -570,7 +570,7 @@ fn a_failing_log_refuses_writes_and_loses_nothing_acknowledged() {
         }
     };
     assert!(
-        matches!(&err, Error::FlushFailed { cause } if cause.contains("wal.")),
+        matches!(&err, Error::FlushFailed { cause } if cause.to_string().contains("wal.")),
         "{err:?}"
     );
     assert_eq!(err.fault(), Fault::Storage);

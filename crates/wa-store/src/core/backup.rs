@@ -295,9 +295,9 @@ fn read_backup(path: &Path) -> Result<Vec<RawEntry>> {
             .filter(|t| *t != TreeId::Meta)
             .ok_or_else(|| backup_err(path, BackupProblem::UnknownTree(e.tree.clone())))?;
         if let Err(err) = records::verify_entry(tree, &e.key, &e.value) {
-            let reason = match err {
-                Error::Corrupt { reason, .. } => reason,
-                _ => CorruptReason::BadKey,
+            // `verify_entry` reports every problem as `Corrupt`; anything else is passed on.
+            let Error::Corrupt { reason, .. } = err else {
+                return Err(err);
             };
             return Err(backup_err(
                 path,

@@ -42,7 +42,7 @@ pub(super) struct Shared {
     /// Highest record known durable.
     pub(super) synced: AtomicU64,
     /// Why the log failed, once it has (then nothing may be written any more).
-    pub(super) failed: OnceLock<String>,
+    pub(super) failed: OnceLock<Arc<Error>>,
     /// Durable waiters: the record they need, and whom to wake.
     pub(super) waiters: Mutex<Vec<(u64, Waker)>>,
     /// The log writer is asleep on `writer_cv` (nothing to do).
@@ -74,9 +74,9 @@ impl Shared {
         map_sled(e, &self.path)
     }
 
-    pub(super) fn failed_err(&self, cause: &str) -> Error {
+    pub(super) fn failed_err(&self, cause: &Arc<Error>) -> Error {
         Error::FlushFailed {
-            cause: cause.to_string(),
+            cause: Arc::clone(cause),
         }
     }
 
@@ -134,15 +134,17 @@ impl Shared {
         }
     }
 
-    /// Poisons the log and wakes every waiter with the failure.
-    pub(super) fn fail(&self, e: &Error) {
-        let _ = self.failed.set(e.to_string());
+    /// Poisons the log and wakes every waiter with the failure; returns the cause kept (the
+    /// first failure).
+    pub(super) fn fail(&self, e: Error) -> Arc<Error> {
+        let cause = Arc::clone(self.failed.get_or_init(|| Arc::new(e)));
         let all = std::mem::take(&mut *lock(&self.waiters));
         for (_, waker) in all {
             waker.wake();
         }
         let _st = lock(&self.state);
         self.progress.notify_all();
+        cause
     }
 }
 

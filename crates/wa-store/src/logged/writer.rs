@@ -71,10 +71,12 @@ impl Shared {
             .and_then(|()| seg.file.sync_data());
         match r {
             Ok(()) => self.publish(upto),
-            Err(source) => self.fail(&Error::Io {
-                path: wal::segment_path(&self.path, seg.number),
-                source,
-            }),
+            Err(source) => {
+                self.fail(Error::Io {
+                    path: wal::segment_path(&self.path, seg.number),
+                    source,
+                });
+            }
         }
         buf.clear();
         *spare = buf;
@@ -124,8 +126,8 @@ impl Shared {
                 Ok(Some((frozen, old)))
             }
             Err(e) => {
-                self.fail(&e);
-                Err(e)
+                let cause = self.fail(e);
+                Err(self.failed_err(&cause))
             }
         }
     }
