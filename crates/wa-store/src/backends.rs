@@ -23,9 +23,12 @@ pub struct StoreConfig {
     /// sled page-cache budget in bytes (default 32 MiB). One-time prekeys and idle accounts'
     /// records live on disk and only pass through this cache.
     pub cache_capacity: u64,
-    /// Background flush interval for [`Durability::Buffered`](crate::Durability::Buffered) writes, and the interval of the
+    /// Background flush interval for [`Durability::Buffered`] writes, and the interval of the
     /// checkpoint that moves the write-ahead log into sled (default 500 ms; `None`: only durable
-    /// writes and [`Store::flush`](crate::Store::flush) flush, and checkpoints run only when the log grows large).
+    /// writes and [`Store::flush`] flush, and checkpoints run only when the log grows large).
+    ///
+    /// [`Durability::Buffered`]: crate::Durability::Buffered
+    /// [`Store::flush`]: crate::Store::flush
     pub flush_every_ms: Option<u64>,
 }
 

@@ -143,6 +143,8 @@ pub trait Store: Send + Sync {
     /// Atomically: removes the one-time prekey the message used (failing with
     /// [`Error::PreKeyNotFound`] if it is gone, so of two concurrent consumers exactly one
     /// wins), saves the new session and records the sender identity (returning its change).
+    ///
+    /// [`Error::PreKeyNotFound`]: crate::Error::PreKeyNotFound
     fn commit_incoming(
         &self,
         account: &AccountId,
@@ -153,6 +155,8 @@ pub trait Store: Send + Sync {
     /// and the advanced session and sender-key records are saved. Fails with
     /// [`Error::InvalidTransition`] if the entry is not queued, so the same message key is
     /// never committed twice.
+    ///
+    /// [`Error::InvalidTransition`]: crate::Error::InvalidTransition
     fn commit_send(&self, account: &AccountId, step: &SendStep<'_>, d: Durability) -> Result<()>;
 
     // ----- gateway accounts -----

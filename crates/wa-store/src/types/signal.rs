@@ -59,6 +59,8 @@ pub struct IncomingSession<'a> {
     pub session: SessionUpdate<'a>,
     /// The one-time prekey the message named, if any: removed in the same transaction; the
     /// commit fails with [`Error::PreKeyNotFound`] if another caller consumed it first.
+    ///
+    /// [`Error::PreKeyNotFound`]: crate::Error::PreKeyNotFound
     pub prekey_id: Option<u32>,
     /// The sender's identity key, stored (trust on first use) in the same transaction.
     pub identity: Option<PublicKey>,
