@@ -15,7 +15,7 @@ fn token_owner(m: pb::TokenOwner) -> std::result::Result<AccountId, CorruptReaso
 }
 
 /// The account record of `a` as `view` sees it.
-pub(crate) fn account_in(view: &dyn ReadView, a: &AccountId) -> Result<Option<Account>> {
+pub(super) fn account_in(view: &dyn ReadView, a: &AccountId) -> Result<Option<Account>> {
     let k = keys::account(a);
     view.get(TreeId::Accounts, &k)?
         .map(|v| decode(TreeId::Accounts, &k, &v, records::account_from_pb))

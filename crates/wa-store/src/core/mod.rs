@@ -8,7 +8,7 @@
 //! export, import) and `schema`. A new store method is the trait method plus its body here.
 
 mod access;
-pub(crate) mod accounts;
+mod accounts;
 mod backup;
 mod outbox;
 mod prekeys;
