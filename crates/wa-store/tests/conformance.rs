@@ -898,7 +898,7 @@ fn consistent_export_and_check_under_writes(s: Arc<dyn Store>) {
     }
     let first = done.load(Ordering::Relaxed);
     for round in 0..12 {
-        let file = dir.path().join(&format!("live{round}.wabk"));
+        let file = dir.path().join(format!("live{round}.wabk"));
         s.export(None, &file).expect("export");
         let report = s.check().expect("check");
         assert!(report.is_ok(), "round {round}: {:?}", report.problems);
