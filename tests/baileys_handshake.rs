@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use wa_protocol::payload::CheckedPayload;
 use wa_protocol::signal::PublicKey;
-use wa_sim::{SimConfig, SimEvent, SimServer};
-use wagate_tests::{ensure_npm_packages, node_dir, wait_event, JsonLines};
+use wa_sim::SimEvent;
+use wa_testkit::{start_sim, wait_for, JsonLines};
+use wagate_tests::{ensure_npm_packages, node_dir};
 
 fn hex32(v: &serde_json::Value, what: &str) -> [u8; 32] {
     let s = v
@@ -25,9 +26,7 @@ async fn baileys_handshake_and_registration_payload() {
     let dir = node_dir();
     ensure_npm_packages(&dir).expect("npm packages");
 
-    let sim = SimServer::start(SimConfig::default())
-        .await
-        .expect("sim starts");
+    let sim = start_sim(&[]).await;
     let mut events = sim.subscribe();
     let mut baileys = JsonLines::spawn_node(
         &dir,
@@ -46,7 +45,7 @@ async fn baileys_handshake_and_registration_payload() {
         .await
         .expect("Baileys reports its credentials");
 
-    let (client_static, payload) = wait_event(
+    let (client_static, payload) = wait_for(
         &mut events,
         Duration::from_secs(60),
         "ClientPayload",

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use wa_sim::{SimConfig, SimEvent, SimServer};
-use wagate_tests::{ensure_npm_packages, node_dir, wait_event, JsonLines};
+use wa_sim::SimEvent;
+use wa_testkit::{start_sim, wait_for, JsonLines};
+use wagate_tests::{ensure_npm_packages, node_dir};
 
 const PHONE: &str = "15550107777";
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -15,9 +16,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 async fn baileys_pairs_logs_in_and_reconnects() {
     let dir = node_dir();
     ensure_npm_packages(&dir).expect("npm packages");
-    let sim = SimServer::start(SimConfig::default())
-        .await
-        .expect("sim starts");
+    let sim = start_sim(&[]).await;
     let account = sim.create_account(PHONE);
     let mut events = sim.subscribe();
     let mut baileys = JsonLines::spawn_node(
@@ -40,7 +39,7 @@ async fn baileys_pairs_logs_in_and_reconnects() {
     let qr = qr["qr"].as_str().expect("qr").to_owned();
     let jid = sim.scan(PHONE, &qr).expect("the phone scans Baileys' QR");
 
-    let paired = wait_event(&mut events, DEADLINE, "Paired", |e| match e {
+    let paired = wait_for(&mut events, DEADLINE, "Paired", |e| match e {
         SimEvent::Paired { jid, .. } => Some(jid.clone()),
         SimEvent::PairingFailed { error, .. } => panic!("pairing failed: {error}"),
         _ => None,
@@ -54,7 +53,7 @@ async fn baileys_pairs_logs_in_and_reconnects() {
         })
         .await
         .expect("515 restart");
-    let login_conn = wait_event(&mut events, DEADLINE, "login", |e| match e {
+    let login_conn = wait_for(&mut events, DEADLINE, "login", |e| match e {
         SimEvent::LoggedIn { conn, jid: j } if *j == jid => Some(*conn),
         SimEvent::ProtocolError { error, .. } => panic!("protocol error: {error}"),
         _ => None,
@@ -78,7 +77,7 @@ async fn baileys_pairs_logs_in_and_reconnects() {
 
     // A transient drop: Baileys reconnects with its login payload, no QR.
     assert!(sim.drop_connection(login_conn));
-    wait_event(&mut events, DEADLINE, "second login", |e| match e {
+    wait_for(&mut events, DEADLINE, "second login", |e| match e {
         SimEvent::LoggedIn { conn, jid: j } if *j == jid && *conn != login_conn => Some(()),
         _ => None,
     })

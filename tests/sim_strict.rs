@@ -2,89 +2,39 @@
 //! the wrong Noise key are refused with `<failure>`, and malformed IQs are answered with error
 //! IQs or a stream error, as the real server does.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use wa_client::{connect, ClientConfig, ClientEvent, ConnectOptions, NoiseSocket, Registry};
 use wa_protocol::binary::{Jid, Node};
-use wa_protocol::connection::Config;
 use wa_protocol::payload::{login_payload, ClientIdentity};
 use wa_protocol::signal::KeyPair;
 use wa_protocol::stanza::{prekey_upload, PreKeyUpload, UploadedPreKey, UploadedSignedPreKey};
-use wa_sim::{SimConfig, SimServer};
-use wa_store::{Account, AccountId, Durability, MemStore, Store};
+use wa_testkit::raw::{RawOptions, RawSocket};
+use wa_testkit::Linked;
 
 const PHONE: &str = "15550109999";
 const DEADLINE: Duration = Duration::from_secs(20);
 
-async fn next(socket: &mut NoiseSocket) -> Node {
-    tokio::time::timeout(DEADLINE, socket.next_node())
-        .await
-        .expect("a node in time")
-        .expect("decodes")
-        .expect("not closed")
-}
-
-fn options(sim: &SimServer) -> ConnectOptions {
-    ConnectOptions {
-        url: sim.url(),
-        trust: sim.trust_root(),
-        ..ConnectOptions::default()
-    }
-}
-
-/// Links a companion with wagate's own client and returns its noise key.
-async fn linked_noise_key(sim: &SimServer) -> KeyPair {
-    let store: Arc<dyn Store> = Arc::new(MemStore::new());
-    let id = AccountId::generate(&mut StdRng::seed_from_u64(5));
-    store
-        .create_account(
-            &Account::new(id, "strict", "token-strict", 0),
-            Durability::Durable,
-        )
-        .expect("account");
-    let registry = Registry::new(
-        Arc::clone(&store),
-        ClientConfig {
-            url: sim.url(),
-            connection: Config {
-                trust: sim.trust_root(),
-                ..Config::default()
-            },
-            ..ClientConfig::default()
-        },
-    );
-    let mut events = registry.subscribe();
-    registry.start(&id);
-    tokio::time::timeout(DEADLINE, async {
-        loop {
-            match events.recv().await {
-                Ok((_, ClientEvent::Qr { code, .. })) => {
-                    sim.scan(PHONE, &code).expect("scan");
-                }
-                Ok((_, ClientEvent::Connected { .. })) => break,
-                _ => {}
-            }
-        }
-    })
-    .await
-    .expect("linked");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_refuses_bad_logins_and_malformed_stanzas() {
+    // Link a companion with wagate's own client, and keep its noise key.
+    let Linked {
+        sim,
+        store,
+        id,
+        registry,
+        ..
+    } = Linked::new(PHONE, 5).await;
     registry.shutdown_and_wait(DEADLINE).await;
-    store
+    let noise_key = store
         .device(&id)
         .expect("read")
         .expect("device stored")
-        .noise_key
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sim_refuses_bad_logins_and_malformed_stanzas() {
-    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    sim.create_account(PHONE);
-    let noise_key = linked_noise_key(&sim).await;
+        .noise_key;
+    let options = RawOptions::to_sim(&sim);
+    let mut ephemerals = StdRng::seed_from_u64(8);
     let username: u64 = PHONE.parse().expect("digits");
 
     // Unknown account, and the right account with a wrong Noise key: <failure reason=401>.
@@ -93,20 +43,20 @@ async fn sim_refuses_bad_logins_and_malformed_stanzas() {
         (username, KeyPair::generate(&mut StdRng::seed_from_u64(6))),
     ] {
         let payload = login_payload(&ClientIdentity::default(), user, 1).encode_to_vec();
-        let mut socket = connect(&options(&sim), &key, &payload)
+        let mut socket = RawSocket::connect(&options, &mut ephemerals, &key, &payload)
             .await
             .expect("handshake");
-        let failure = next(&mut socket).await;
+        let failure = socket.recv(DEADLINE).await.expect("a node");
         assert_eq!(failure.tag, "failure");
         assert_eq!(failure.attr_str("reason"), Some("401"));
     }
 
     // The real companion logs in.
     let payload = login_payload(&ClientIdentity::default(), username, 1).encode_to_vec();
-    let mut socket = connect(&options(&sim), &noise_key, &payload)
+    let mut socket = RawSocket::connect(&options, &mut ephemerals, &noise_key, &payload)
         .await
         .expect("handshake");
-    let success = next(&mut socket).await;
+    let success = socket.recv(DEADLINE).await.expect("a node");
     assert_eq!(success.tag, "success");
 
     let server = || Jid::server_jid(wa_protocol::binary::Server::WhatsApp);
@@ -120,7 +70,7 @@ async fn sim_refuses_bad_logins_and_malformed_stanzas() {
         )
         .await
         .expect("send");
-    let reply = next(&mut socket).await;
+    let reply = socket.recv(DEADLINE).await.expect("a node");
     assert_eq!(reply.attr_str("type"), Some("error"));
     assert_eq!(
         reply.child("error").and_then(|e| e.attr_str("code")),
@@ -138,7 +88,7 @@ async fn sim_refuses_bad_logins_and_malformed_stanzas() {
         )
         .await
         .expect("send");
-    let reply = next(&mut socket).await;
+    let reply = socket.recv(DEADLINE).await.expect("a node");
     assert_eq!(
         reply.child("error").and_then(|e| e.attr_str("code")),
         Some("501")
@@ -164,7 +114,7 @@ async fn sim_refuses_bad_logins_and_malformed_stanzas() {
         .send_node(&prekey_upload(&upload).to_node("c"))
         .await
         .expect("send");
-    let reply = next(&mut socket).await;
+    let reply = socket.recv(DEADLINE).await.expect("a node");
     assert_eq!(reply.attr_str("id"), Some("c"));
     assert_eq!(
         reply.child("error").and_then(|e| e.attr_str("code")),
@@ -176,7 +126,7 @@ async fn sim_refuses_bad_logins_and_malformed_stanzas() {
         .send_node(&Node::new("iq").with_attr("xmlns", "w:p"))
         .await
         .expect("send");
-    let err = next(&mut socket).await;
+    let err = socket.recv(DEADLINE).await.expect("a node");
     assert_eq!(err.tag, "stream:error");
     let counters = sim.counters();
     assert!(counters.get("out:stream:error").copied().unwrap_or(0) >= 2);

@@ -1,5 +1,6 @@
-//! wa-client against wa-sim over real sockets on 127.0.0.1: the Noise handshake with certificate
-//! verification, both ClientPayload kinds, nodes both ways, and the failure paths.
+//! The raw Noise client (wa-testkit's, on wa-client's WebSocket) against wa-sim over real
+//! sockets on 127.0.0.1: the Noise handshake with certificate verification, both ClientPayload
+//! kinds, nodes both ways, and the failure paths.
 
 use std::time::Duration;
 
@@ -7,9 +8,8 @@ use futures_util::SinkExt;
 use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
-use wa_client::{connect, ClientError, ConnectOptions};
+use wa_client::ClientError;
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::noise::{CertError, HandshakeError, TrustRoot};
 use wa_protocol::pairing::stanza::PairDevice;
@@ -17,32 +17,11 @@ use wa_protocol::payload::{
     login_payload, registration_payload, CheckedPayload, ClientIdentity, RegistrationKeys,
 };
 use wa_protocol::signal::KeyPair;
-use wa_sim::{SimConfig, SimEvent, SimServer};
+use wa_sim::SimEvent;
+use wa_testkit::raw::{RawOptions, RawSocket};
+use wa_testkit::{start_sim, wait_for, Error, SimOptions};
 
 const DEADLINE: Duration = Duration::from_secs(20);
-
-async fn next_event<T>(
-    rx: &mut broadcast::Receiver<SimEvent>,
-    mut pick: impl FnMut(&SimEvent) -> Option<T>,
-) -> T {
-    tokio::time::timeout(DEADLINE, async {
-        loop {
-            if let Some(t) = pick(&rx.recv().await.expect("event stream open")) {
-                return t;
-            }
-        }
-    })
-    .await
-    .expect("event before the deadline")
-}
-
-fn options(sim: &SimServer) -> ConnectOptions {
-    ConnectOptions {
-        url: sim.url(),
-        trust: sim.trust_root(),
-        ..ConnectOptions::default()
-    }
-}
 
 fn registration_keys(rng: &mut StdRng) -> RegistrationKeys {
     let identity = KeyPair::generate(rng);
@@ -58,40 +37,38 @@ fn registration_keys(rng: &mut StdRng) -> RegistrationKeys {
 
 #[tokio::test]
 async fn registration_handshake_and_nodes_both_ways() {
-    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
+    let sim = start_sim(&[]).await;
     let mut events = sim.subscribe();
     let mut rng = StdRng::seed_from_u64(11);
     let noise_key = KeyPair::generate(&mut rng);
     let keys = registration_keys(&mut rng);
     let payload = registration_payload(&ClientIdentity::default(), &keys).encode_to_vec();
 
-    let mut socket = connect(&options(&sim), &noise_key, &payload)
+    let mut socket = RawSocket::connect(&RawOptions::to_sim(&sim), &mut rng, &noise_key, &payload)
         .await
         .expect("handshake completes");
     assert_eq!(socket.server().intermediate().issuer_serial, 0);
 
-    let (conn, client_static, reg) = next_event(&mut events, |e| match e {
-        SimEvent::ClientPayload {
-            conn,
-            client_static,
-            payload: Ok(CheckedPayload::Registration(reg)),
-            ..
-        } => Some((*conn, *client_static, reg.clone())),
-        SimEvent::ClientPayload {
-            payload: Err(e), ..
-        } => panic!("payload refused: {e}"),
-        _ => None,
-    })
-    .await;
+    let (conn, client_static, reg) =
+        wait_for(&mut events, DEADLINE, "ClientPayload", |e| match e {
+            SimEvent::ClientPayload {
+                conn,
+                client_static,
+                payload: Ok(CheckedPayload::Registration(reg)),
+                ..
+            } => Some((*conn, *client_static, reg.clone())),
+            SimEvent::ClientPayload {
+                payload: Err(e), ..
+            } => panic!("payload refused: {e}"),
+            _ => None,
+        })
+        .await
+        .expect("the sim checks the payload");
     assert_eq!(client_static, noise_key.public);
     assert_eq!(reg.keys, keys);
 
     // A registration is answered with pair-device refs (the QR codes to show).
-    let first = tokio::time::timeout(DEADLINE, socket.next_node())
-        .await
-        .expect("node in time")
-        .expect("decodes")
-        .expect("not closed");
+    let first = socket.recv(DEADLINE).await.expect("a node");
     let refs = PairDevice::from_node(&first).expect("a pair-device IQ");
     assert_eq!(refs.refs.len(), 6);
 
@@ -102,17 +79,14 @@ async fn registration_handshake_and_nodes_both_ways() {
         .with_attr("to", Jid::server_jid(Server::WhatsApp))
         .with_children(vec![Node::new("ping")]);
     socket.send_node(&ping).await.expect("send");
-    let got = next_event(&mut events, |e| match e {
+    let got = wait_for(&mut events, DEADLINE, "the ping", |e| match e {
         SimEvent::Stanza { conn: c, node } if *c == conn => Some(node.clone()),
         _ => None,
     })
-    .await;
+    .await
+    .expect("the sim receives the ping");
     assert_eq!(got, ping);
-    let pong = tokio::time::timeout(DEADLINE, socket.next_node())
-        .await
-        .expect("node in time")
-        .expect("decodes")
-        .expect("not closed");
+    let pong = socket.recv(DEADLINE).await.expect("a node");
     assert_eq!(pong.attr_str("id"), Some("1.2-3"));
     assert_eq!(pong.attr_str("type"), Some("result"));
 
@@ -123,59 +97,59 @@ async fn registration_handshake_and_nodes_both_ways() {
         .with_children(vec![Node::new("pair-device")
             .with_children(vec![Node::new("ref").with_bytes(b"2@abc".to_vec())])]);
     assert!(sim.send(conn, pair.clone()));
-    let received = tokio::time::timeout(DEADLINE, socket.next_node())
-        .await
-        .expect("node in time")
-        .expect("decodes")
-        .expect("not closed");
+    let received = socket.recv(DEADLINE).await.expect("a node");
     assert_eq!(received, pair);
     socket.close().await;
-    next_event(&mut events, |e| {
+    wait_for(&mut events, DEADLINE, "Disconnected", |e| {
         matches!(e, SimEvent::Disconnected { conn: c } if *c == conn).then_some(())
     })
-    .await;
+    .await
+    .expect("the sim sees the close");
 }
 
 #[tokio::test]
 async fn login_payload_is_reported() {
-    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
+    let sim = start_sim(&[]).await;
     let mut events = sim.subscribe();
-    let noise_key = KeyPair::generate(&mut StdRng::seed_from_u64(12));
+    let mut rng = StdRng::seed_from_u64(12);
+    let noise_key = KeyPair::generate(&mut rng);
     let payload = login_payload(&ClientIdentity::default(), 15_550_000_001, 3).encode_to_vec();
-    let _socket = connect(&options(&sim), &noise_key, &payload)
+    let _socket = RawSocket::connect(&RawOptions::to_sim(&sim), &mut rng, &noise_key, &payload)
         .await
         .expect("handshake completes");
-    let login = next_event(&mut events, |e| match e {
+    let login = wait_for(&mut events, DEADLINE, "a login payload", |e| match e {
         SimEvent::ClientPayload {
             payload: Ok(CheckedPayload::Login(l)),
             ..
         } => Some(l.clone()),
         _ => None,
     })
-    .await;
+    .await
+    .expect("the sim checks the payload");
     assert_eq!((login.username, login.device), (15_550_000_001, 3));
 }
 
 #[tokio::test]
 async fn wrong_trust_root_is_refused() {
-    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    let noise_key = KeyPair::generate(&mut StdRng::seed_from_u64(13));
+    let sim = start_sim(&[]).await;
+    let mut rng = StdRng::seed_from_u64(13);
+    let noise_key = KeyPair::generate(&mut rng);
     for trust in [
         TrustRoot::production(),
         TrustRoot::new(KeyPair::generate(&mut StdRng::seed_from_u64(14)).public),
     ] {
-        let opts = ConnectOptions {
+        let opts = RawOptions {
             trust,
-            ..options(&sim)
+            ..RawOptions::to_sim(&sim)
         };
-        let err = connect(&opts, &noise_key, &[])
+        let err = RawSocket::connect(&opts, &mut rng, &noise_key, &[])
             .await
             .err()
             .expect("must refuse an untrusted server");
         assert!(
             matches!(
                 err,
-                ClientError::Protocol(wa_protocol::Error::Handshake(HandshakeError::Cert(
+                Error::Protocol(wa_protocol::Error::Handshake(HandshakeError::Cert(
                     CertError::IntermediateSignature
                 )))
             ),
@@ -187,22 +161,21 @@ async fn wrong_trust_root_is_refused() {
 
 #[tokio::test]
 async fn sim_times_out_silent_clients_and_refuses_bad_intros() {
-    let sim = SimServer::start(SimConfig {
-        handshake_timeout: Duration::from_millis(300),
-        ..SimConfig::default()
-    })
-    .await
-    .expect("sim");
+    let sim = SimOptions::new()
+        .handshake_timeout(Duration::from_millis(300))
+        .start()
+        .await;
     let mut events = sim.subscribe();
 
     let (mut silent, _) = tokio_tungstenite::connect_async(sim.url())
         .await
         .expect("ws");
-    let error = next_event(&mut events, |e| match e {
+    let error = wait_for(&mut events, DEADLINE, "ProtocolError", |e| match e {
         SimEvent::ProtocolError { error, .. } => Some(error.clone()),
         _ => None,
     })
-    .await;
+    .await
+    .expect("the sim gives up on the silent client");
     assert!(error.contains("timed out"), "{error}");
 
     silent
@@ -215,11 +188,12 @@ async fn sim_times_out_silent_clients_and_refuses_bad_intros() {
     bad.send(Message::binary(vec![b'W', b'A', 6, 2, 0, 0, 0]))
         .await
         .expect("send");
-    let error = next_event(&mut events, |e| match e {
+    let error = wait_for(&mut events, DEADLINE, "ProtocolError", |e| match e {
         SimEvent::ProtocolError { error, .. } => Some(error.clone()),
         _ => None,
     })
-    .await;
+    .await
+    .expect("the sim refuses the intro");
     assert!(
         error.contains("unsupported protocol version 6.2"),
         "{error}"
@@ -231,18 +205,16 @@ async fn unreachable_server_is_a_transient_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let opts = ConnectOptions {
+    let opts = RawOptions {
         url: format!("ws://{addr}/ws/chat"),
-        ..ConnectOptions::default()
+        ..RawOptions::default()
     };
-    let err = connect(
-        &opts,
-        &KeyPair::generate(&mut StdRng::seed_from_u64(1)),
-        &[],
-    )
-    .await
-    .err()
-    .expect("nothing listens");
+    let mut rng = StdRng::seed_from_u64(1);
+    let noise_key = KeyPair::generate(&mut rng);
+    let err = RawSocket::connect(&opts, &mut rng, &noise_key, &[])
+        .await
+        .err()
+        .expect("nothing listens");
     assert!(err.is_transient(), "{err}");
 }
 
@@ -260,23 +232,23 @@ async fn wss_urls_are_spoken_over_tls() {
             let _ = s.write_all(b"HTTP/1.1 400 not tls\r\n\r\n").await;
         }
     });
-    let opts = ConnectOptions {
+    let opts = RawOptions {
         url: format!("wss://{addr}/ws/chat"),
-        ..ConnectOptions::default()
+        ..RawOptions::default()
     };
-    let err = connect(
-        &opts,
-        &KeyPair::generate(&mut StdRng::seed_from_u64(2)),
-        &[],
-    )
-    .await
-    .err()
-    .expect("not a TLS server");
+    let mut rng = StdRng::seed_from_u64(2);
+    let noise_key = KeyPair::generate(&mut rng);
+    let err = RawSocket::connect(&opts, &mut rng, &noise_key, &[])
+        .await
+        .err()
+        .expect("not a TLS server");
     assert!(
         matches!(
             err,
-            ClientError::WebSocket(tokio_tungstenite::tungstenite::Error::Tls(_))
-                | ClientError::WebSocket(tokio_tungstenite::tungstenite::Error::Io(_))
+            Error::Open(ClientError::WebSocket(
+                tokio_tungstenite::tungstenite::Error::Tls(_)
+                    | tokio_tungstenite::tungstenite::Error::Io(_)
+            ))
         ),
         "{err:?}"
     );

@@ -11,12 +11,13 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wa_client::{connect, ClientConfig, ClientEvent, ConnectOptions, Registry};
-use wa_protocol::connection::Config;
+use wa_client::{ClientEvent, Registry};
 use wa_protocol::payload::{login_payload, ClientIdentity};
 use wa_protocol::signal::KeyPair;
-use wa_sim::{SimConfig, SimEvent, SimServer};
+use wa_sim::SimEvent;
 use wa_store::{Account, AccountId, Durability, MemStore, ProxyConfig, Store};
+use wa_testkit::raw::{RawOptions, RawSocket};
+use wa_testkit::{client_config, start_sim, wait_for, AccountEvents};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -115,33 +116,28 @@ async fn http_proxy(tunnels: Arc<AtomicUsize>) -> String {
 
 #[tokio::test]
 async fn handshake_through_socks5_and_http_connect() {
-    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
+    let sim = start_sim(&[]).await;
     let mut events = sim.subscribe();
     let socks = Arc::new(AtomicUsize::new(0));
     let http = Arc::new(AtomicUsize::new(0));
     let socks_addr = socks5_server(Arc::clone(&socks)).await;
     let http_addr = http_proxy(Arc::clone(&http)).await;
-    let noise_key = KeyPair::generate(&mut StdRng::seed_from_u64(1));
+    let mut rng = StdRng::seed_from_u64(1);
+    let noise_key = KeyPair::generate(&mut rng);
     let payload = login_payload(&ClientIdentity::default(), 15_550_000_002, 1).encode_to_vec();
     for proxy in [
         format!("socks5://user:pass@{socks_addr}"),
         format!("http://{http_addr}"),
     ] {
-        let opts = ConnectOptions {
-            url: sim.url(),
-            trust: sim.trust_root(),
+        let opts = RawOptions {
             proxy: Some(proxy.parse().expect("proxy URL")),
-            ..ConnectOptions::default()
+            ..RawOptions::to_sim(&sim)
         };
-        connect(&opts, &noise_key, &payload)
+        RawSocket::connect(&opts, &mut rng, &noise_key, &payload)
             .await
             .unwrap_or_else(|e| panic!("handshake through {proxy}: {e}"));
-        tokio::time::timeout(DEADLINE, async {
-            loop {
-                if let Ok(SimEvent::ClientPayload { .. }) = events.recv().await {
-                    break;
-                }
-            }
+        wait_for(&mut events, DEADLINE, "ClientPayload", |e| {
+            matches!(e, SimEvent::ClientPayload { .. }).then_some(())
         })
         .await
         .expect("the sim saw the handshake");
@@ -149,17 +145,15 @@ async fn handshake_through_socks5_and_http_connect() {
     assert_eq!(socks.load(Ordering::SeqCst), 1);
     assert_eq!(http.load(Ordering::SeqCst), 1);
 
-    let opts = ConnectOptions {
-        url: sim.url(),
-        trust: sim.trust_root(),
+    let opts = RawOptions {
         proxy: Some(
             format!("socks5://user:wrong@{socks_addr}")
                 .parse()
                 .expect("url"),
         ),
-        ..ConnectOptions::default()
+        ..RawOptions::to_sim(&sim)
     };
-    let err = connect(&opts, &noise_key, &payload)
+    let err = RawSocket::connect(&opts, &mut rng, &noise_key, &payload)
         .await
         .err()
         .expect("refused");
@@ -172,7 +166,7 @@ async fn handshake_through_socks5_and_http_connect() {
 
 #[tokio::test]
 async fn an_accounts_proxy_setting_is_used() {
-    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
+    let sim = start_sim(&[]).await;
     let tunnels = Arc::new(AtomicUsize::new(0));
     let socks_addr = socks5_server(Arc::clone(&tunnels)).await;
     let store: Arc<dyn Store> = Arc::new(MemStore::new());
@@ -185,27 +179,11 @@ async fn an_accounts_proxy_setting_is_used() {
     store
         .create_account(&account, Durability::Durable)
         .expect("account");
-    let registry = Registry::new(
-        Arc::clone(&store),
-        ClientConfig {
-            url: sim.url(),
-            connection: Config {
-                trust: sim.trust_root(),
-                ..Config::default()
-            },
-            ..ClientConfig::default()
-        },
-    );
-    let mut events = registry.subscribe();
+    let registry = Registry::new(Arc::clone(&store), client_config(&sim));
+    let mut events = AccountEvents::new(registry.subscribe(), id);
     registry.start(&id);
-    tokio::time::timeout(DEADLINE, async {
-        loop {
-            if let Ok((a, ClientEvent::Qr { .. })) = events.recv().await {
-                if a == id {
-                    break;
-                }
-            }
-        }
+    wait_for(&mut events, DEADLINE, "a QR code", |e| {
+        matches!(e, ClientEvent::Qr { .. }).then_some(())
     })
     .await
     .expect("a QR arrives through the proxy");

@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use common::{account_id, device, jid, rng, TestDir, CHAT};
+use common::{account_id, device, jid, rng, test_dir, CHAT};
 use proptest::prelude::*;
+use tempfile::TempDir;
 use wa_protocol::signal::KeyPair;
 use wa_store::{
     Account, BackupProblem, Durability, Enqueued, Error, IdentityChange, IncomingSession,
@@ -22,7 +23,7 @@ const D: Durability = Durability::Durable;
 /// A backend under test plus whatever keeps it alive.
 struct Subject {
     store: Arc<dyn Store>,
-    _dir: Option<TestDir>,
+    _dir: Option<TempDir>,
 }
 
 fn mem() -> Subject {
@@ -33,8 +34,8 @@ fn mem() -> Subject {
 }
 
 fn sled() -> Subject {
-    let dir = TestDir::new("conf");
-    let store = SledStore::open(&StoreConfig::at(dir.join("wa_sessions"))).expect("open");
+    let dir = test_dir("conf");
+    let store = SledStore::open(&StoreConfig::at(dir.path().join("wa_sessions"))).expect("open");
     Subject {
         store: Arc::new(store),
         _dir: Some(dir),
@@ -575,10 +576,10 @@ fn delete_account_removes_everything(s: &dyn Store) {
 }
 
 fn backup_roundtrip(s: &dyn Store) {
-    let dir = TestDir::new("backup");
+    let dir = test_dir("backup");
     let f1 = populate(s, 1);
     let f2 = populate(s, 2);
-    let file = dir.join("acct1.wabk");
+    let file = dir.path().join("acct1.wabk");
     let sum = s.export(Some(&account_id(1)), &file).expect("export");
     assert_eq!(sum.accounts, vec![account_id(1)]);
     assert!(matches!(
@@ -596,7 +597,7 @@ fn backup_roundtrip(s: &dyn Store) {
     assert!(s.check().expect("check").is_ok());
 
     // Whole store into the other backend kind.
-    let all = dir.join("all.wabk");
+    let all = dir.path().join("all.wabk");
     let sum = s.export(None, &all).expect("export all");
     assert_eq!(sum.accounts.len(), 2);
     let other = MemStore::new();
@@ -606,7 +607,7 @@ fn backup_roundtrip(s: &dyn Store) {
 
     // Damaged backups are refused before anything is written.
     let bytes = std::fs::read(&all).expect("read");
-    let damaged = dir.join("damaged.wabk");
+    let damaged = dir.path().join("damaged.wabk");
     let mut flipped = bytes.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x55;
@@ -857,7 +858,7 @@ fn outbox_transient_entries(s: &dyn Store) {
 /// session and its outbox transition are both in a backup or neither, and `check` never
 /// reports the half-seen state of a concurrent write as an inconsistency.
 fn consistent_export_and_check_under_writes(s: Arc<dyn Store>) {
-    let dir = TestDir::new("live-backup");
+    let dir = test_dir("live-backup");
     let a = account_id(7);
     let addr = "15550007777.0";
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -897,7 +898,7 @@ fn consistent_export_and_check_under_writes(s: Arc<dyn Store>) {
     }
     let first = done.load(Ordering::Relaxed);
     for round in 0..12 {
-        let file = dir.join(&format!("live{round}.wabk"));
+        let file = dir.path().join(format!("live{round}.wabk"));
         s.export(None, &file).expect("export");
         let report = s.check().expect("check");
         assert!(report.is_ok(), "round {round}: {:?}", report.problems);

@@ -24,7 +24,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{account_id, TestDir, CHAT};
+use common::{account_id, test_dir, CHAT};
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 use wa_store::{
@@ -534,8 +534,8 @@ fn sigkill_loses_no_acknowledged_write() {
         .unwrap_or_else(rand::random);
     println!("crash test seed {seed} (WA_STORE_CRASH_SEED to replay)");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let t = TestDir::new("crash");
-    let dir = t.join("wa_sessions");
+    let t = test_dir("crash");
+    let dir = t.path().join("wa_sessions");
     drop(SledStore::open(&StoreConfig::at(&dir)).expect("create"));
     let mut history = Vec::new();
     let mut total = 0u64;

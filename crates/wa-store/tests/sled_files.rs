@@ -5,7 +5,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{account_id, device, rng, TestDir, CHAT};
+use common::{account_id, device, rng, test_dir, CHAT};
 use prost::Message;
 use wa_protocol::signal::KeyPair;
 use wa_store::{
@@ -42,8 +42,8 @@ fn default_directory_is_wa_sessions() {
 
 #[test]
 fn files_are_private() {
-    let t = TestDir::new("perm");
-    let p = t.join("nested/wa_sessions");
+    let t = test_dir("perm");
+    let p = t.path().join("nested/wa_sessions");
     let s = open(&p).expect("open");
     s.save_session(&account_id(1), "a.0", b"x", D)
         .expect("save");
@@ -56,7 +56,7 @@ fn files_are_private() {
     for (name, mode, is_dir) in &all {
         assert_eq!(*mode, if *is_dir { 0o700 } else { 0o600 }, "{name}");
     }
-    let backup = t.join("b.wabk");
+    let backup = t.path().join("b.wabk");
     s.export(None, &backup).expect("export");
     assert_eq!(
         std::fs::metadata(&backup)
@@ -70,8 +70,8 @@ fn files_are_private() {
 
 #[test]
 fn reopen_keeps_everything() {
-    let t = TestDir::new("reopen");
-    let p = t.join("s");
+    let t = test_dir("reopen");
+    let p = t.path().join("s");
     let a = account_id(1);
     {
         let s = open(&p).expect("open");
@@ -106,9 +106,9 @@ fn reopen_keeps_everything() {
 
 #[test]
 fn second_open_is_locked_not_corrupt() {
-    let t = TestDir::new("lock");
-    let _s = open(&t.join("s")).expect("open");
-    let err = open(&t.join("s")).expect_err("second open");
+    let t = test_dir("lock");
+    let _s = open(&t.path().join("s")).expect("open");
+    let err = open(&t.path().join("s")).expect_err("second open");
     assert!(matches!(err, Error::Locked { .. }), "{err}");
     assert!(err.is_transient());
     assert_eq!(err.fault(), Fault::Storage);
@@ -126,8 +126,8 @@ fn poke(p: &Path, tree: &str, key: &[u8], value: &[u8]) {
 
 #[test]
 fn corrupt_values_name_tree_and_key() {
-    let t = TestDir::new("corrupt");
-    let p = t.join("s");
+    let t = test_dir("corrupt");
+    let p = t.path().join("s");
     let (a, b) = (account_id(1), account_id(2));
     {
         let s = open(&p).expect("open");
@@ -227,8 +227,8 @@ fn corrupt_values_name_tree_and_key() {
 
 #[test]
 fn newer_schema_is_refused() {
-    let t = TestDir::new("newer");
-    let p = t.join("s");
+    let t = test_dir("newer");
+    let p = t.path().join("s");
     drop(open(&p).expect("create"));
     // SchemaInfo { schema_version: 99 }
     poke(&p, "meta", b"schema", &[1, 0x08, 99]);
@@ -288,8 +288,8 @@ fn device_record_v1(d: &DeviceIdentity, jid: &str, lid: &str, name: &str) -> Vec
 
 #[test]
 fn schema_1_device_records_still_load() {
-    let t = TestDir::new("schema1");
-    let p = t.join("s");
+    let t = test_dir("schema1");
+    let p = t.path().join("s");
     let (paired, unpaired) = (account_id(1), account_id(2));
     drop(open(&p).expect("create"));
     let d = device(1);
@@ -348,30 +348,36 @@ fn schema_1_device_records_still_load() {
 
 #[test]
 fn foreign_directories_are_refused() {
-    let t = TestDir::new("foreign");
+    let t = test_dir("foreign");
     // A plain file.
-    std::fs::write(t.join("file"), b"hello").expect("write");
-    assert!(matches!(open(&t.join("file")), Err(Error::Foreign { .. })));
-    // A directory with other files in it.
-    std::fs::create_dir(t.join("photos")).expect("mkdir");
-    std::fs::write(t.join("photos/cat.jpg"), b"jpg").expect("write");
+    std::fs::write(t.path().join("file"), b"hello").expect("write");
     assert!(matches!(
-        open(&t.join("photos")),
+        open(&t.path().join("file")),
         Err(Error::Foreign { .. })
     ));
-    assert!(!t.join("photos/db").exists(), "nothing was created");
+    // A directory with other files in it.
+    std::fs::create_dir(t.path().join("photos")).expect("mkdir");
+    std::fs::write(t.path().join("photos/cat.jpg"), b"jpg").expect("write");
+    assert!(matches!(
+        open(&t.path().join("photos")),
+        Err(Error::Foreign { .. })
+    ));
+    assert!(!t.path().join("photos/db").exists(), "nothing was created");
     // Someone else's sled database.
     {
-        let db = sled::open(t.join("other")).expect("sled");
+        let db = sled::open(t.path().join("other")).expect("sled");
         db.open_tree("users")
             .expect("tree")
             .insert(b"k", b"v")
             .expect("insert");
         db.flush().expect("flush");
     }
-    assert!(matches!(open(&t.join("other")), Err(Error::Foreign { .. })));
+    assert!(matches!(
+        open(&t.path().join("other")),
+        Err(Error::Foreign { .. })
+    ));
     // A store with records but no schema record.
-    let p = t.join("noschema");
+    let p = t.path().join("noschema");
     drop(open(&p).expect("create"));
     poke(&p, "sessions", &[0u8; 20], &[1]);
     {
@@ -387,12 +393,12 @@ fn foreign_directories_are_refused() {
 
 #[test]
 fn garbage_engine_files_give_errors_not_panics() {
-    let t = TestDir::new("garbage");
+    let t = test_dir("garbage");
     for (name, conf, db) in [
         ("a", &b"garbage config"[..], &b"\x00\x01garbage"[..]),
         ("b", &b""[..], &[0xffu8; 4096][..]),
     ] {
-        let p = t.join(name);
+        let p = t.path().join(name);
         std::fs::create_dir(&p).expect("mkdir");
         std::fs::write(p.join("conf"), conf).expect("conf");
         std::fs::write(p.join("db"), db).expect("db");
@@ -423,8 +429,8 @@ fn newest_segment_len(dir: &Path) -> u64 {
 
 #[test]
 fn a_session_advanced_by_one_step_is_logged_as_a_patch() {
-    let dir = TestDir::new("patch");
-    let path = dir.join("wa_sessions");
+    let dir = test_dir("patch");
+    let path = dir.path().join("wa_sessions");
     let a = account_id(1);
     let base: Vec<u8> = (0..1200u32).map(|i| (i * 13 % 256) as u8).collect();
     let mut next = base.clone();
@@ -453,8 +459,8 @@ fn a_session_advanced_by_one_step_is_logged_as_a_patch() {
 
 #[test]
 fn removing_an_entry_that_reached_sled_survives_reopen() {
-    let dir = TestDir::new("rmreopen");
-    let path = dir.join("wa_sessions");
+    let dir = test_dir("rmreopen");
+    let path = dir.path().join("wa_sessions");
     let a = account_id(2);
     let m = NewOutbound {
         message_id: "3EB0DDDD",
@@ -481,8 +487,8 @@ fn removing_an_entry_that_reached_sled_survives_reopen() {
 fn a_log_of_cancelled_writes_still_rotates() {
     // Entries created and removed within one interval never reach the overlay's checkpoint,
     // but their records fill the log segment: the segment must still be cut and dropped.
-    let dir = TestDir::new("cancelled");
-    let path = dir.join("wa_sessions");
+    let dir = test_dir("cancelled");
+    let path = dir.path().join("wa_sessions");
     let config = StoreConfig {
         flush_every_ms: Some(2),
         ..StoreConfig::at(&path)
@@ -528,8 +534,8 @@ fn a_failing_log_refuses_writes_and_loses_nothing_acknowledged() {
         Path::new("/dev/full").exists(),
         "this test needs /dev/full (writes fail with ENOSPC)"
     );
-    let dir = TestDir::new("logfail");
-    let path = dir.join("wa_sessions");
+    let dir = test_dir("logfail");
+    let path = dir.path().join("wa_sessions");
     let config = StoreConfig {
         flush_every_ms: Some(2000),
         ..StoreConfig::at(&path)

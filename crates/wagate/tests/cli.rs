@@ -8,24 +8,16 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
-use wa_sim::{SimConfig, SimServer};
+use wa_testkit::{start_sim, temp_dir};
 
 const PHONE: &str = "15550108888";
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn tempdir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!(
-        "wagate-cli-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_by_qr_from_the_terminal_then_store_check() {
-    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    sim.create_account(PHONE);
-    let dir = tempdir();
+    let sim = start_sim(&[PHONE]).await;
+    let tmp = temp_dir("cli");
+    let dir = tmp.path().join("data");
     let mut child = Command::new(env!("CARGO_BIN_EXE_wagate"))
         .args(["link", "--wa-url", &sim.url(), "--trust-root"])
         .arg(hex::encode(sim.root_key().as_bytes()))
@@ -73,14 +65,14 @@ async fn link_by_qr_from_the_terminal_then_store_check() {
     let out = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "{out}");
     assert!(out.contains("ok: "), "{out}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn serve_requires_an_admin_token() {
+    let tmp = temp_dir("cli-serve");
     let out = Command::new(env!("CARGO_BIN_EXE_wagate"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(tempdir())
+        .arg(tmp.path().join("data"))
         .env_remove("WAGATE_ADMIN_TOKEN")
         .output()
         .await

@@ -1,46 +1,22 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use tempfile::TempDir;
 use wa_protocol::binary::Jid;
 use wa_protocol::payload::ClientVersion;
 use wa_protocol::signal::KeyPair;
 use wa_store::{AccountId, DeviceIdentity, Secret, SignedPreKey};
 
-/// A fresh directory under the system temp dir, removed on drop.
-pub struct TestDir(PathBuf);
-
-impl TestDir {
-    pub fn new(tag: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "wa-store-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("create test dir");
-        Self(p)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn join(&self, s: &str) -> PathBuf {
-        self.0.join(s)
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh empty directory under the system temp dir, removed with its contents on drop.
+pub fn test_dir(tag: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("wa-store-{tag}-"))
+        .tempdir()
+        .expect("create test dir")
 }
 
 /// The chat the tests' outbox messages go to.
