@@ -23,6 +23,7 @@ use crate::world::{AwaitingSign, Companion};
 /// showing that QR. Returns the companion's device JID.
 pub(crate) fn scan(shared: &Shared, phone: &PhoneNumber, qr: &str) -> Result<Jid, SimError> {
     let qr = QrData::parse(qr).map_err(SimError::BadQr)?;
+    shared.with_world(|w| w.account(phone).map(drop))?;
     let pending = shared
         .with_world(|w| w.pending.get(&qr.pairing_ref).cloned())
         .ok_or(SimError::UnknownQr)?;
