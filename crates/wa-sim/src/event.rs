@@ -44,8 +44,8 @@ pub enum SimEvent {
     PairCodeRequested {
         /// Connection id.
         conn: ConnId,
-        /// The phone number (digits).
-        phone: String,
+        /// The phone number.
+        phone: PhoneNumber,
     },
     /// Pairing failed on this connection.
     PairingFailed {

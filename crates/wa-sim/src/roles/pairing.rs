@@ -199,7 +199,6 @@ impl Pairing {
         if known.is_err() {
             return bad();
         }
-        let phone = phone.to_string();
         shared.emit(SimEvent::PairCodeRequested { conn, phone });
         let id = id.to_owned();
         vec![Action::Send(
