@@ -11,21 +11,31 @@
 //! | `DELETE /admin/phones/{phone}/devices/{device}` | the phone unlinks a companion |
 //! | `PUT /admin/phones/{phone}/faults` `{"drop_pings", "refuse_login"}` | fault switches |
 //! | `GET /admin/counters` | stanza counters |
+//!
+//! Errors are `{"error": "…"}` with a status from [`SimError::fault`]: 400 for a malformed
+//! request (body that is not the expected JSON, a phone number that breaks
+//! [`PhoneNumber`]'s rule, a device number out of 1–255, a bad QR or pair code), 404 when it
+//! names what does not exist (unknown phone, device, QR or pair-code request).
 
 use std::sync::Arc;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use axum::Json;
+use axum::{Json, Router};
 use serde_json::json;
+use wa_protocol::PhoneNumber;
 
-use crate::server::{remove_device, scan, AdminRouter, Shared, SimError};
+use crate::error::{SimError, SimFault};
+use crate::phone;
+use crate::state::Shared;
 use crate::world::Faults;
 
-pub(crate) fn routes() -> AdminRouter {
-    AdminRouter::new()
+/// The admin routes, over the shared state.
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
         .route("/admin/accounts", post(create_account).get(list_accounts))
         .route("/admin/accounts/{phone}", get(get_account))
         .route("/admin/phones/{phone}/scan", post(scan_qr))
@@ -37,15 +47,28 @@ pub(crate) fn routes() -> AdminRouter {
 
 impl IntoResponse for SimError {
     fn into_response(self) -> Response {
-        let status = match self {
-            SimError::NoAccount(_) | SimError::NotFound(_) | SimError::UnknownQr => {
-                StatusCode::NOT_FOUND
-            }
-            SimError::BadQr(_) | SimError::QrMismatch => StatusCode::BAD_REQUEST,
-            SimError::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        let status = match self.fault() {
+            SimFault::BadRequest => StatusCode::BAD_REQUEST,
+            SimFault::NotFound => StatusCode::NOT_FOUND,
+            SimFault::Server | SimFault::Client => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(json!({ "error": self.to_string() }))).into_response()
     }
+}
+
+fn phone_number(text: &str) -> Result<PhoneNumber, SimError> {
+    Ok(text.parse()?)
+}
+
+fn device_number(text: &str) -> Result<u8, SimError> {
+    match text.parse::<u8>() {
+        Ok(device) if device > 0 => Ok(device),
+        _ => Err(SimError::BadDevice(text.chars().take(20).collect())),
+    }
+}
+
+fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, SimError> {
+    json.map(|Json(t)| t).map_err(SimError::BadBody)
 }
 
 #[derive(serde::Deserialize)]
@@ -53,43 +76,27 @@ struct NewAccount {
     phone: String,
 }
 
-fn valid_phone(phone: &str) -> Result<(), SimError> {
-    if (7..=15).contains(&phone.len()) && phone.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(SimError::NotFound(format!(
-            "invalid phone number {phone:?}"
-        )))
-    }
-}
-
 async fn create_account(
     State(shared): State<Arc<Shared>>,
-    Json(body): Json<NewAccount>,
+    json: Result<Json<NewAccount>, JsonRejection>,
 ) -> Result<impl IntoResponse, SimError> {
-    valid_phone(&body.phone)?;
+    let phone = phone_number(&body(json)?.phone)?;
     let mut rng = shared.fork_rng();
-    let account = shared.with_world(|w| w.create_account(&body.phone, &mut rng));
-    Ok((
-        StatusCode::CREATED,
-        Json(crate::server::AccountInfo::from(&account)),
-    ))
+    let info = shared.with_world(|w| w.create_account(&phone, &mut rng));
+    Ok((StatusCode::CREATED, Json(info)))
 }
 
 async fn list_accounts(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    Json(shared.with_world(|w| {
-        w.accounts()
-            .map(crate::server::AccountInfo::from)
-            .collect::<Vec<_>>()
-    }))
+    Json(shared.with_world(|w| w.infos()))
 }
 
 async fn get_account(
     State(shared): State<Arc<Shared>>,
     Path(phone): Path<String>,
 ) -> Result<impl IntoResponse, SimError> {
+    let phone = phone_number(&phone)?;
     shared
-        .with_world(|w| w.account(&phone).map(crate::server::AccountInfo::from))
+        .with_world(|w| w.info(&phone))
         .map(Json)
         .ok_or(SimError::NoAccount(phone))
 }
@@ -97,9 +104,10 @@ async fn get_account(
 async fn scan_qr(
     State(shared): State<Arc<Shared>>,
     Path(phone): Path<String>,
-    body: String,
+    qr: String,
 ) -> Result<impl IntoResponse, SimError> {
-    let jid = scan(&shared, &phone, body.trim())?;
+    let phone = phone_number(&phone)?;
+    let jid = phone::scan(&shared, &phone, qr.trim())?;
     Ok(Json(json!({ "jid": jid.to_string() })))
 }
 
@@ -111,35 +119,34 @@ struct CodeBody {
 async fn pair_code(
     State(shared): State<Arc<Shared>>,
     Path(phone): Path<String>,
-    Json(body): Json<CodeBody>,
+    json: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, SimError> {
-    crate::server::enter_pair_code(&shared, &phone, &body.code)?;
+    let phone = phone_number(&phone)?;
+    phone::enter_pair_code(&shared, &phone, &body(json)?.code)?;
     Ok(StatusCode::ACCEPTED)
 }
 
 async fn unlink(
     State(shared): State<Arc<Shared>>,
-    Path((phone, device)): Path<(String, u8)>,
+    Path((phone, device)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, SimError> {
-    remove_device(&shared, &phone, device)?;
+    let phone = phone_number(&phone)?;
+    let device = device_number(&device)?;
+    phone::remove_device(&shared, &phone, device)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn set_faults(
     State(shared): State<Arc<Shared>>,
     Path(phone): Path<String>,
-    Json(faults): Json<Faults>,
+    json: Result<Json<Faults>, JsonRejection>,
 ) -> Result<impl IntoResponse, SimError> {
-    shared.with_world(|w| {
-        let a = w
-            .account_mut(&phone)
-            .ok_or_else(|| SimError::NoAccount(phone.clone()))?;
-        a.faults = faults;
-        Ok::<_, SimError>(())
-    })?;
+    let phone = phone_number(&phone)?;
+    let faults = body(json)?;
+    shared.with_world(|w| w.set_faults(&phone, faults))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn counters(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    Json(shared.with_world(|w| w.counters()))
+    Json(shared.counters())
 }

@@ -6,24 +6,44 @@
 //! independent clients such as Baileys keep both sides honest.
 //!
 //! ```text
-//!  client ──WebSocket──▶ front door: intro, Noise responder (own root → intermediate → leaf),
-//!                        ClientPayload checked ──▶ registration: pairing role (pair-device refs,
-//!                        pair-success signed by the account's simulated phone, pair-device-sign
-//!                        verified, 515) │ login: session role (<success>, prekey count/upload,
-//!                        passive/active, digest, props, blocklist, privacy, app state, pings,
-//!                        remove-companion-device)
-//!  harness ──HTTP /admin/…──▶ accounts, the phone scans a QR, unlinks devices, faults, counters
+//!  client ──WebSocket──▶ front_door: intro, Noise responder (own root → intermediate → leaf),
+//!                        ClientPayload checked ──▶ connection ──▶ roles::router ──▶
+//!                          registration: roles::pairing (pair-device refs, pair-success
+//!                            signed by the account's simulated phone, pair-device-sign
+//!                            verified, 515; pair codes)
+//!                          login: roles::session (<success>, prekey count/upload,
+//!                            passive/active, digest, props, blocklist, privacy, app state,
+//!                            pings, remove-companion-device); keys kept in roles::directory
+//!  harness ──HTTP /admin/…──▶ admin ──▶ phone (scan a QR, type a pair code, unlink devices),
+//!                             accounts, faults, counters
 //!  harness ──SimServer (Rust)──▶ the same operations in-process, plus an event stream
 //! ```
+//!
+//! Shared state (`state`: keys, the `world` of accounts and devices, counters, events) is apart
+//! from the listener (`server`). Every time a role puts on the wire comes from
+//! [`SimConfig::clock`], so a [`ManualClock`](wa_protocol::time::ManualClock) runs the sim on
+//! virtual time.
 //!
 //! It validates what clients send (IQs without id/type/xmlns, malformed uploads, wrong keys at
 //! login) and answers the way the real server would: error IQs, `<failure>`, stream errors.
 //! Messaging, groups and media arrive with later issues (see `WA-SIM.md` in the design notes).
 
 mod admin;
-mod conn;
+mod config;
+mod connection;
+mod error;
+mod event;
+mod front_door;
+mod nodes;
+mod phone;
+mod roles;
 mod server;
+mod state;
 mod world;
 
-pub use server::{AccountInfo, ConnId, SimConfig, SimError, SimEvent, SimServer};
-pub use world::{Counters, Faults};
+pub use config::SimConfig;
+pub use error::{SimError, SimFault};
+pub use event::{ConnId, SimEvent};
+pub use server::SimServer;
+pub use state::Counters;
+pub use world::{AccountInfo, Faults};

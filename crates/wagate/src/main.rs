@@ -107,7 +107,7 @@ struct SimArgs {
     seed: Option<u64>,
     /// Create these accounts (phone numbers) at start.
     #[arg(long = "account", value_name = "PHONE")]
-    accounts: Vec<String>,
+    accounts: Vec<wa_protocol::PhoneNumber>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,7 +228,7 @@ async fn sim(args: SimArgs) -> Result<()> {
     );
     println!("admin API: {}", server.admin_url());
     for phone in &args.accounts {
-        let a = server.create_account(phone);
+        let a = server.add_account(phone);
         println!("account {} (lid {})", a.phone, a.lid);
     }
     let mut events = server.subscribe();

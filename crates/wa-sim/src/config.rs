@@ -1,0 +1,39 @@
+//! How to run the simulator: [`SimConfig`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wa_protocol::noise::MAX_FRAME_LEN;
+use wa_protocol::time::{Clock, SystemClock};
+
+/// How to run the simulator.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Where to listen; port 0 lets the OS choose.
+    pub bind: SocketAddr,
+    /// Seed for every key the server makes (root, certificates, ephemerals, phones): a given
+    /// seed gives a reproducible server identity. `None` draws from the OS.
+    pub seed: Option<u64>,
+    /// Time a client has for each handshake message.
+    pub handshake_timeout: Duration,
+    /// Largest frame accepted from a client.
+    pub max_frame: usize,
+    /// Where every role reads the time it puts on the wire (`t` attributes, pair-success,
+    /// certificate validity): the system clock by default, a
+    /// [`ManualClock`](wa_protocol::time::ManualClock) for runs on virtual time. Timeouts on
+    /// sockets (such as [`handshake_timeout`](Self::handshake_timeout)) stay on tokio's timer.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: None,
+            handshake_timeout: Duration::from_secs(20),
+            max_frame: MAX_FRAME_LEN,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}

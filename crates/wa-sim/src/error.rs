@@ -1,0 +1,125 @@
+//! [`SimError`], the simulator's one error type, grouped by whose fault it is ([`SimFault`]).
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use wa_protocol::pairing::PairError;
+use wa_protocol::{IdError, PhoneNumber};
+
+use crate::event::ConnId;
+
+/// Errors of the simulator: its admin API and Rust handle, its listener, and (reported as
+/// [`SimEvent::ProtocolError`](crate::SimEvent::ProtocolError)) its client connections.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    // ---- the harness's request is malformed (HTTP 400) ----
+    /// Not a phone number (the one rule of [`PhoneNumber`]).
+    #[error(transparent)]
+    BadPhone(#[from] IdError),
+    /// Not a companion device number (1 to 255).
+    #[error("invalid device number {0:?}: expected 1 to 255")]
+    BadDevice(String),
+    /// The request body is not the JSON the route expects.
+    #[error("malformed request body: {0}")]
+    BadBody(#[source] JsonRejection),
+    /// The QR text does not parse.
+    #[error("bad QR: {0}")]
+    BadQr(#[source] PairError),
+    /// The pair code does not parse, or does not open the companion's request.
+    #[error("bad pair code: {0}")]
+    BadPairCode(#[source] PairError),
+    /// The QR's keys differ from what the connection proved in its handshake.
+    #[error("QR keys do not match the connection")]
+    QrMismatch,
+
+    // ---- what the request names does not exist (HTTP 404) ----
+    /// No account with this phone number.
+    #[error("no account {0}")]
+    NoAccount(PhoneNumber),
+    /// No connection is showing this QR ref (expired, or never shown).
+    #[error("no pending pairing for this QR")]
+    UnknownQr,
+    /// The account has no such companion device.
+    #[error("no device {phone}:{device}")]
+    NoDevice {
+        /// The account.
+        phone: PhoneNumber,
+        /// The device number asked for.
+        device: u8,
+    },
+    /// No companion is waiting for this phone to type a pair code.
+    #[error("no pair-code request for {0}")]
+    NoPairCodeRequest(PhoneNumber),
+    /// The connection the phone answers has gone.
+    #[error("connection {0} is gone")]
+    ConnectionGone(ConnId),
+
+    // ---- the simulator's own environment (HTTP 500) ----
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Requested address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+
+    // ---- a client connection failed (the connection is closed) ----
+    /// The WebSocket failed.
+    #[error("websocket: {0}")]
+    WebSocket(#[from] axum::Error),
+    /// The client broke the protocol (framing, Noise, binary nodes).
+    #[error("protocol: {0}")]
+    Protocol(#[from] wa_protocol::Error),
+    /// The client did not send a handshake message in time.
+    #[error("handshake timed out")]
+    HandshakeTimeout,
+    /// The client closed the socket during the handshake.
+    #[error("client closed during the handshake")]
+    ClosedEarly,
+}
+
+/// Whose fault a [`SimError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SimFault {
+    /// The harness sent a malformed request.
+    BadRequest,
+    /// The request names something the simulated network does not have.
+    NotFound,
+    /// The simulator's environment (sockets).
+    Server,
+    /// A client connection (the client, or the network under it).
+    Client,
+}
+
+impl SimError {
+    /// Whose fault this is: the admin API answers 400, 404 or 500 from it.
+    pub fn fault(&self) -> SimFault {
+        match self {
+            SimError::BadPhone(_)
+            | SimError::BadDevice(_)
+            | SimError::BadBody(_)
+            | SimError::BadQr(_)
+            | SimError::BadPairCode(_)
+            | SimError::QrMismatch => SimFault::BadRequest,
+            SimError::NoAccount(_)
+            | SimError::UnknownQr
+            | SimError::NoDevice { .. }
+            | SimError::NoPairCodeRequest(_)
+            | SimError::ConnectionGone(_) => SimFault::NotFound,
+            SimError::Bind { .. } => SimFault::Server,
+            SimError::WebSocket(_)
+            | SimError::Protocol(_)
+            | SimError::HandshakeTimeout
+            | SimError::ClosedEarly => SimFault::Client,
+        }
+    }
+}
+
+impl From<wa_protocol::noise::HandshakeError> for SimError {
+    fn from(e: wa_protocol::noise::HandshakeError) -> Self {
+        SimError::Protocol(e.into())
+    }
+}

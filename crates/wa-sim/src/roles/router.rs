@@ -1,0 +1,64 @@
+//! The router: every stanza a client sends after the handshake comes through here. It counts
+//! it (`in:<tag>[:<xmlns>]`; what the server sends is counted as `out:<tag>`), reports it as a
+//! [`SimEvent::Stanza`], and dispatches it by tag to the connection's role.
+//!
+//! Today only `<iq>` has a handler (the pairing or the session role); other tags are counted
+//! and otherwise left unanswered, as before messaging. Next, with messaging (`WA-SIM.md`):
+//! `<message>` to every addressed device (now, or queued in an offline queue delivered in
+//! order after login), the server ack with its timestamp and error codes, receipts forwarded,
+//! acks checked (a missing `recipient` closes the stream), retry receipts passed through, and
+//! group fan-out.
+
+use rand::rngs::StdRng;
+use wa_protocol::binary::Node;
+
+use crate::event::{ConnId, SimEvent};
+use crate::roles::pairing::Pairing;
+use crate::roles::session::Session;
+use crate::state::{Action, Shared};
+
+/// What a connection is, once its ClientPayload was checked.
+#[derive(Debug)]
+pub(crate) enum Role {
+    /// A companion linking (registration payload).
+    Pairing(Pairing),
+    /// A linked companion (login payload accepted).
+    Session(Session),
+    /// A payload or login that was refused: anything it sends closes the connection.
+    Refused,
+}
+
+/// Counts, reports and dispatches one stanza from the client; returns what to send back.
+pub(crate) fn route(
+    role: &Role,
+    shared: &Shared,
+    conn: ConnId,
+    node: &Node,
+    rng: &mut StdRng,
+) -> Vec<Action> {
+    count_in(shared, node);
+    let stanza = SimEvent::Stanza {
+        conn,
+        node: node.clone(),
+    };
+    shared.emit(stanza);
+    match (role, node.tag.as_str()) {
+        (Role::Refused, _) => vec![Action::Close],
+        (Role::Pairing(pairing), "iq") => pairing.iq(shared, conn, node, rng),
+        (Role::Session(session), "iq") => session.iq(shared, conn, node),
+        (Role::Pairing(_) | Role::Session(_), _) => vec![],
+    }
+}
+
+fn count_in(shared: &Shared, node: &Node) {
+    let key = match node.attr_str("xmlns") {
+        Some(x) => format!("in:{}:{x}", node.tag),
+        None => format!("in:{}", node.tag),
+    };
+    shared.count(key);
+}
+
+/// Counts a node the server sends.
+pub(crate) fn count_out(shared: &Shared, node: &Node) {
+    shared.count(format!("out:{}", node.tag));
+}
