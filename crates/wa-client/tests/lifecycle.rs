@@ -8,8 +8,9 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::broadcast;
-use wa_client::{Backoff, ClientConfig, ClientEvent, Registry};
+use wa_client::{Backoff, ClientConfig, Event, EventKind, Registry};
 use wa_protocol::connection::{Config, DisconnectCause, LogoutReason};
+use wa_protocol::PhoneNumber;
 use wa_sim::{Faults, SimConfig, SimEvent, SimServer};
 use wa_store::{Account, AccountId, Durability, MemStore, SledStore, Store, StoreConfig};
 
@@ -28,6 +29,7 @@ fn config(sim: &SimServer) -> ClientConfig {
             max: Duration::from_millis(400),
             jitter: 0.2,
         },
+        ..ClientConfig::default()
     }
 }
 
@@ -42,16 +44,16 @@ fn new_account(store: &dyn Store, seed: u64) -> AccountId {
 }
 
 async fn next<T>(
-    rx: &mut broadcast::Receiver<(AccountId, ClientEvent)>,
+    rx: &mut broadcast::Receiver<Event>,
     id: &AccountId,
     what: &str,
-    mut pick: impl FnMut(&ClientEvent) -> Option<T>,
+    mut pick: impl FnMut(&EventKind) -> Option<T>,
 ) -> T {
     let wait = async {
         loop {
             match rx.recv().await {
-                Ok((a, e)) if &a == id => {
-                    if let Some(t) = pick(&e) {
+                Ok(e) if &e.account == id => {
+                    if let Some(t) = pick(&e.kind) {
                         return t;
                     }
                 }
@@ -95,7 +97,7 @@ struct Linked {
     store: Arc<dyn Store>,
     id: AccountId,
     registry: Registry,
-    events: broadcast::Receiver<(AccountId, ClientEvent)>,
+    events: broadcast::Receiver<Event>,
     /// The sim's connection id of the linked session.
     conn: u64,
 }
@@ -123,25 +125,25 @@ async fn link_by_qr(
     sim: &SimServer,
     registry: &Registry,
     id: &AccountId,
-    events: &mut broadcast::Receiver<(AccountId, ClientEvent)>,
+    events: &mut broadcast::Receiver<Event>,
     sim_events: &mut broadcast::Receiver<SimEvent>,
 ) -> u64 {
     registry.start(id);
     let qr = next(events, id, "a QR code", |e| match e {
-        ClientEvent::Qr { code, .. } => Some(code.clone()),
+        EventKind::Qr { code, .. } => Some(code.clone()),
         _ => None,
     })
     .await;
     assert!(qr.starts_with("https://wa.me/settings/linked_devices#"));
     let jid = sim.scan(PHONE, &qr).expect("the phone scans");
     let paired = next(events, id, "Paired", |e| match e {
-        ClientEvent::Paired { jid } => Some(jid.clone()),
+        EventKind::Paired { jid, .. } => Some(jid.clone()),
         _ => None,
     })
     .await;
     assert_eq!(paired, jid);
     let cause = next(events, id, "the 515 restart", |e| match e {
-        ClientEvent::Disconnected { cause, .. } => Some(cause.clone()),
+        EventKind::Disconnected { cause, .. } => Some(cause.clone()),
         _ => None,
     })
     .await;
@@ -152,13 +154,13 @@ async fn link_by_qr(
     })
     .await;
     let uploaded = next(events, id, "prekey upload", |e| match e {
-        ClientEvent::PreKeysUploaded { count } => Some(*count),
+        EventKind::PreKeysUploaded { count } => Some(*count),
         _ => None,
     })
     .await;
     assert_eq!(uploaded, 812);
     let (cjid, lid) = next(events, id, "Connected", |e| match e {
-        ClientEvent::Connected { jid, lid } => Some((jid.clone(), lid.clone())),
+        EventKind::Connected { jid, lid } => Some((jid.clone(), lid.clone())),
         _ => None,
     })
     .await;
@@ -188,7 +190,7 @@ async fn qr_link_restart_login_and_restore_after_process_restart() {
         assert_eq!((counts.total, counts.uploaded), (812, 812));
         registry.shutdown();
         next(&mut events, &id, "Stopped", |e| {
-            matches!(e, ClientEvent::Stopped).then_some(())
+            matches!(e, EventKind::Stopped).then_some(())
         })
         .await;
     }
@@ -199,8 +201,8 @@ async fn qr_link_restart_login_and_restore_after_process_restart() {
     let mut events = registry.subscribe();
     assert_eq!(registry.restore().expect("restore"), 1);
     let jid = next(&mut events, &id, "Connected after restore", |e| match e {
-        ClientEvent::Qr { .. } => panic!("a restored account must not show a QR"),
-        ClientEvent::Connected { jid, .. } => Some(jid.clone()),
+        EventKind::Qr { .. } => panic!("a restored account must not show a QR"),
+        EventKind::Connected { jid, .. } => Some(jid.clone()),
         _ => None,
     })
     .await;
@@ -223,12 +225,13 @@ async fn pair_code_link() {
     let mut events = registry.subscribe();
     let handle = registry.start(&id);
     next(&mut events, &id, "a QR code", |e| {
-        matches!(e, ClientEvent::Qr { .. }).then_some(())
+        matches!(e, EventKind::Qr { .. }).then_some(())
     })
     .await;
-    assert!(handle.pair_phone(&format!("+{PHONE}")));
+    let phone: PhoneNumber = format!("+{PHONE}").parse().expect("phone number");
+    assert!(handle.pair_phone(&phone));
     let code = next(&mut events, &id, "PairCode", |e| match e {
-        ClientEvent::PairCode { code } => Some(code.clone()),
+        EventKind::PairCode { code } => Some(code.clone()),
         _ => None,
     })
     .await;
@@ -237,12 +240,12 @@ async fn pair_code_link() {
     sim.enter_pair_code(PHONE, &code)
         .expect("the phone takes the code");
     let jid = next(&mut events, &id, "Paired", |e| match e {
-        ClientEvent::Paired { jid } => Some(jid.clone()),
+        EventKind::Paired { jid, .. } => Some(jid.clone()),
         _ => None,
     })
     .await;
     let connected = next(&mut events, &id, "Connected", |e| match e {
-        ClientEvent::Connected { jid, .. } => Some(jid.clone()),
+        EventKind::Connected { jid, .. } => Some(jid.clone()),
         _ => None,
     })
     .await;
@@ -262,13 +265,13 @@ async fn logout_from_the_gateway_wipes_keys() {
     } = linked(3).await;
     registry.get(&id).expect("running").logout();
     let reason = next(&mut events, &id, "LoggedOut", |e| match e {
-        ClientEvent::LoggedOut { reason } => Some(reason.clone()),
+        EventKind::LoggedOut { reason } => Some(reason.clone()),
         _ => None,
     })
     .await;
     assert_eq!(reason, LogoutReason::UserInitiated);
     next(&mut events, &id, "Stopped", |e| {
-        matches!(e, ClientEvent::Stopped).then_some(())
+        matches!(e, EventKind::Stopped).then_some(())
     })
     .await;
     assert!(
@@ -295,19 +298,19 @@ async fn logout_from_the_phone_wipes_keys() {
     } = linked(4).await;
     sim.remove_device(PHONE, 1).expect("the phone unlinks");
     let reason = next(&mut events, &id, "LoggedOut", |e| match e {
-        ClientEvent::LoggedOut { reason } => Some(reason.clone()),
+        EventKind::LoggedOut { reason } => Some(reason.clone()),
         _ => None,
     })
     .await;
     assert_eq!(reason, LogoutReason::DeviceRemoved);
     let reconnect = next(&mut events, &id, "Disconnected", |e| match e {
-        ClientEvent::Disconnected { reconnect_in, .. } => Some(*reconnect_in),
+        EventKind::Disconnected { reconnect_in, .. } => Some(*reconnect_in),
         _ => None,
     })
     .await;
     assert_eq!(reconnect, None, "no reconnect after device_removed");
     next(&mut events, &id, "Stopped", |e| {
-        matches!(e, ClientEvent::Stopped).then_some(())
+        matches!(e, EventKind::Stopped).then_some(())
     })
     .await;
     assert!(store.device(&id).expect("read").is_none());
@@ -325,7 +328,7 @@ async fn conflict_replaced_stops_without_reconnecting() {
     } = linked(5).await;
     assert!(sim.replace_connection(conn));
     let (cause, reconnect) = next(&mut events, &id, "Disconnected", |e| match e {
-        ClientEvent::Disconnected {
+        EventKind::Disconnected {
             cause,
             reconnect_in,
         } => Some((cause.clone(), *reconnect_in)),
@@ -335,8 +338,8 @@ async fn conflict_replaced_stops_without_reconnecting() {
     assert_eq!(cause, DisconnectCause::Replaced);
     assert_eq!(reconnect, None);
     next(&mut events, &id, "Stopped", |e| match e {
-        ClientEvent::Connecting { .. } => panic!("must not reconnect after conflict replaced"),
-        ClientEvent::Stopped => Some(()),
+        EventKind::Connecting { .. } => panic!("must not reconnect after conflict replaced"),
+        EventKind::Stopped => Some(()),
         _ => None,
     })
     .await;
@@ -355,7 +358,7 @@ async fn transient_drop_reconnects_within_the_backoff() {
     } = linked(6).await;
     assert!(sim.drop_connection(conn));
     let (cause, reconnect) = next(&mut events, &id, "Disconnected", |e| match e {
-        ClientEvent::Disconnected {
+        EventKind::Disconnected {
             cause,
             reconnect_in,
         } => Some((cause.clone(), *reconnect_in)),
@@ -369,7 +372,7 @@ async fn transient_drop_reconnects_within_the_backoff() {
         "{delay:?} within the configured backoff"
     );
     next(&mut events, &id, "Connected again", |e| {
-        matches!(e, ClientEvent::Connected { .. }).then_some(())
+        matches!(e, EventKind::Connected { .. }).then_some(())
     })
     .await;
     registry.shutdown();
@@ -398,18 +401,18 @@ async fn unanswered_pings_time_out_then_the_session_recovers() {
     )
     .expect("faults");
     next(&mut events, &id, "KeepAliveTimeout", |e| {
-        matches!(e, ClientEvent::KeepAliveTimeout { .. }).then_some(())
+        matches!(e, EventKind::KeepAliveTimeout { .. }).then_some(())
     })
     .await;
     let cause = next(&mut events, &id, "Disconnected", |e| match e {
-        ClientEvent::Disconnected { cause, .. } => Some(cause.clone()),
+        EventKind::Disconnected { cause, .. } => Some(cause.clone()),
         _ => None,
     })
     .await;
     assert_eq!(cause, DisconnectCause::KeepAliveTimeout);
     sim.set_faults(PHONE, Faults::default()).expect("faults");
     next(&mut events, &id, "Connected again", |e| {
-        matches!(e, ClientEvent::Connected { .. }).then_some(())
+        matches!(e, EventKind::Connected { .. }).then_some(())
     })
     .await;
     registry.shutdown();

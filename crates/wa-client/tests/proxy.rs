@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wa_client::{connect, ClientConfig, ClientEvent, ConnectOptions, Registry};
+use wa_client::{connect, ClientConfig, ConnectOptions, Event, EventKind, Registry};
 use wa_protocol::connection::Config;
 use wa_protocol::payload::{login_payload, ClientIdentity};
 use wa_protocol::signal::KeyPair;
@@ -200,8 +200,13 @@ async fn an_accounts_proxy_setting_is_used() {
     registry.start(&id);
     tokio::time::timeout(DEADLINE, async {
         loop {
-            if let Ok((a, ClientEvent::Qr { .. })) = events.recv().await {
-                if a == id {
+            if let Ok(Event {
+                account,
+                kind: EventKind::Qr { .. },
+                ..
+            }) = events.recv().await
+            {
+                if account == id {
                     break;
                 }
             }
