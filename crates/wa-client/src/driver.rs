@@ -31,6 +31,7 @@ use wa_protocol::stanza::IqResponse;
 
 use crate::command::AccountCommand;
 use crate::context::Ctx;
+use crate::error::Error;
 use crate::event::EventKind;
 use crate::persist::{Finished, Job, Output, Pipeline, Work};
 use crate::records::device_from;
@@ -201,7 +202,7 @@ impl Drive<'_> {
     }
 
     /// Acts on a finished job.
-    fn settle(&mut self, result: Result<Output, crate::Error>, after: After) {
+    fn settle(&mut self, result: Result<Output, Error>, after: After) {
         let id = self.ctx.id;
         match (after, result) {
             (After::Emit(kind), _) => self.ctx.emit(kind),
