@@ -119,10 +119,18 @@ async fn wait_all(events: &mut Events, ids: &HashSet<AccountId>, what: &str, dea
     let wait = async {
         while !left.is_empty() {
             match events.recv().await {
-                Ok(Event { account: id, kind: EventKind::Connected { .. }, .. }) if what == "connected" => {
+                Ok(Event {
+                    account: id,
+                    kind: EventKind::Connected { .. },
+                    ..
+                }) if what == "connected" => {
                     left.remove(&id);
                 }
-                Ok(Event { account: id, kind: EventKind::Stopped, .. }) if what == "stopped" => {
+                Ok(Event {
+                    account: id,
+                    kind: EventKind::Stopped,
+                    ..
+                }) if what == "stopped" => {
                     left.remove(&id);
                 }
                 Ok(_) => {}
@@ -188,7 +196,11 @@ async fn link_phase(n: usize, dir: &std::path::Path, url: &str, admin: &str, roo
             registry.start(&id);
             loop {
                 match events.recv().await {
-                    Ok(Event { account: a, kind: EventKind::Qr { code, .. }, .. }) if a == id => {
+                    Ok(Event {
+                        account: a,
+                        kind: EventKind::Qr { code, .. },
+                        ..
+                    }) if a == id => {
                         let path = format!("/admin/phones/{phone}/scan");
                         let admin = admin.clone();
                         let reply = tokio::task::spawn_blocking(move || post(&admin, &path, &code))
@@ -197,7 +209,11 @@ async fn link_phase(n: usize, dir: &std::path::Path, url: &str, admin: &str, roo
                             .expect("scan");
                         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
                     }
-                    Ok(Event { account: a, kind: EventKind::Connected { .. }, .. }) if a == id => break,
+                    Ok(Event {
+                        account: a,
+                        kind: EventKind::Connected { .. },
+                        ..
+                    }) if a == id => break,
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(e) => panic!("{e}"),
                 }

@@ -77,7 +77,11 @@ impl Ctx {
     }
 
     /// Records the credentials found at start.
-    pub(crate) fn set_ids(&self, jid: Option<wa_protocol::binary::Jid>, lid: Option<wa_protocol::binary::Jid>) {
+    pub(crate) fn set_ids(
+        &self,
+        jid: Option<wa_protocol::binary::Jid>,
+        lid: Option<wa_protocol::binary::Jid>,
+    ) {
         self.status.send_modify(|s| {
             s.jid = jid;
             s.lid = lid;

@@ -341,7 +341,8 @@ impl Drive<'_> {
                 let token = self.next_token;
                 self.next_token += 1;
                 self.iq_waiters.insert(token, reply);
-                self.conn.handle_command(Command::Iq { token, request }, now);
+                self.conn
+                    .handle_command(Command::Iq { token, request }, now);
             }
             Some(AccountCommand::PairPhone(phone)) => self.ctx.pending_pair = Some(phone),
             None | Some(AccountCommand::Shutdown) => {

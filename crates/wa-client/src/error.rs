@@ -150,9 +150,7 @@ fn websocket_fault(e: &tungstenite::Error) -> Fault {
         E::Url(_) | E::HttpFormat(_) => Fault::Caller,
         // The server refused the upgrade: a 5xx may pass, anything else is its verdict.
         E::Http(response) if response.status().is_server_error() => Fault::Network,
-        E::Http(_) | E::Protocol(_) | E::Utf8(_) | E::AttackAttempt | E::Capacity(_) => {
-            Fault::Peer
-        }
+        E::Http(_) | E::Protocol(_) | E::Utf8(_) | E::AttackAttempt | E::Capacity(_) => Fault::Peer,
         E::ConnectionClosed | E::Io(_) | E::Tls(_) | E::WriteBufferFull(_) => Fault::Network,
         // Reading or writing after the close: our bug.
         E::AlreadyClosed => Fault::Internal,
@@ -223,7 +221,10 @@ mod tests {
             (Fault::Network, true)
         );
         let closed = Error::WebSocket(tungstenite::Error::AlreadyClosed);
-        assert_eq!((closed.fault(), closed.is_transient()), (Fault::Internal, false));
+        assert_eq!(
+            (closed.fault(), closed.is_transient()),
+            (Fault::Internal, false)
+        );
     }
 
     #[test]
@@ -234,27 +235,45 @@ mod tests {
         }));
         assert_eq!((peer.fault(), peer.is_transient()), (Fault::Peer, false));
         let ours = Error::from(wa_protocol::Error::Encode(EncodeError::EmptyTag));
-        assert_eq!((ours.fault(), ours.is_transient()), (Fault::Internal, false));
+        assert_eq!(
+            (ours.fault(), ours.is_transient()),
+            (Fault::Internal, false)
+        );
         let counter = Error::from(HandshakeError::CounterExhausted);
-        assert_eq!((counter.fault(), counter.is_transient()), (Fault::Internal, true));
+        assert_eq!(
+            (counter.fault(), counter.is_transient()),
+            (Fault::Internal, true)
+        );
     }
 
     #[test]
     fn store_errors_follow_the_stores_verdict() {
         let caller = Error::from(wa_store::Error::AccountNotFound(id()));
-        assert_eq!((caller.fault(), caller.is_transient()), (Fault::Caller, false));
+        assert_eq!(
+            (caller.fault(), caller.is_transient()),
+            (Fault::Caller, false)
+        );
         let locked = Error::from(wa_store::Error::Locked {
             path: "/tmp/x".into(),
         });
-        assert_eq!((locked.fault(), locked.is_transient()), (Fault::Storage, true));
+        assert_eq!(
+            (locked.fault(), locked.is_transient()),
+            (Fault::Storage, true)
+        );
         let flush = Error::from(wa_store::Error::FlushFailed {
             cause: "EIO".into(),
         });
-        assert_eq!((flush.fault(), flush.is_transient()), (Fault::Storage, false));
+        assert_eq!(
+            (flush.fault(), flush.is_transient()),
+            (Fault::Storage, false)
+        );
         let corrupt = Error::from(wa_store::Error::Foreign {
             path: "/tmp/x".into(),
             reason: "no marker",
         });
-        assert_eq!((corrupt.fault(), corrupt.is_transient()), (Fault::Storage, false));
+        assert_eq!(
+            (corrupt.fault(), corrupt.is_transient()),
+            (Fault::Storage, false)
+        );
     }
 }

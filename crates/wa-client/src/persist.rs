@@ -58,9 +58,9 @@ impl Work {
         match self {
             Work::Nothing => Ok(Output::Done),
             Work::SaveDevice(device) => store.save_device(id, &device, b).map(|()| Output::Done),
-            Work::AddPreKeys { count, mut rng } => {
-                store.add_prekeys(id, count, rng.as_mut(), b).map(Output::PreKeys)
-            }
+            Work::AddPreKeys { count, mut rng } => store
+                .add_prekeys(id, count, rng.as_mut(), b)
+                .map(Output::PreKeys),
             Work::MarkUploaded(ids) => store
                 .mark_prekeys_uploaded(id, &ids, b)
                 .map(|()| Output::Done),
@@ -147,7 +147,9 @@ impl<A: Send + 'static> Pipeline<A> {
     pub(crate) async fn next(&mut self) -> Finished<A> {
         if self.running.is_none() {
             match self.queue.pop_front() {
-                Some(job) => self.running = Some(Box::pin(run(Arc::clone(&self.store), self.id, job))),
+                Some(job) => {
+                    self.running = Some(Box::pin(run(Arc::clone(&self.store), self.id, job)))
+                }
                 None => std::future::pending::<()>().await,
             }
         }

@@ -112,8 +112,7 @@ pub(crate) async fn tunnel(
                     .await
                 }
                 None => tokio_socks::tcp::Socks5Stream::connect(proxy_addr, target).await,
-            }
-            ?;
+            }?;
             Ok(stream.into_inner())
         }
         ProxyKind::Http => {
@@ -147,10 +146,7 @@ pub(crate) async fn tunnel(
             let mut seen = status.len();
             loop {
                 let mut line = String::new();
-                let n = reader
-                    .read_line(&mut line)
-                    .await
-                    .map_err(Error::ProxyIo)?;
+                let n = reader.read_line(&mut line).await.map_err(Error::ProxyIo)?;
                 seen += n;
                 if n == 0 || line == "\r\n" || line == "\n" {
                     break;

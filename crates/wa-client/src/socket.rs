@@ -160,7 +160,8 @@ pub async fn connect(
     let server_hello = tokio::time::timeout(timeout, next_frame(&mut ws, &mut decoder))
         .await
         .map_err(|_| ClientError::Timeout("server hello"))??;
-    let state = state.read_server_hello(&server_hello, &options.trust, SystemClock.now().unix_secs())?;
+    let state =
+        state.read_server_hello(&server_hello, &options.trust, SystemClock.now().unix_secs())?;
     let server = *state.server();
     let (cipher, finish) = state.write_client_finish(noise_key, client_payload)?;
     let mut out = Vec::new();

@@ -274,10 +274,17 @@ mod tests {
             platform: None,
             business_name: None,
         });
-        assert_eq!((s.state.clone(), s.qr.clone()), (SessionState::Pairing, None));
+        assert_eq!(
+            (s.state.clone(), s.qr.clone()),
+            (SessionState::Pairing, None)
+        );
         s.apply(&disconnected(DisconnectCause::RestartRequired, true));
         s.apply(&EventKind::Connecting { attempt: 0 });
-        assert_eq!(s.state, SessionState::Pairing, "the 515 restart keeps Pairing");
+        assert_eq!(
+            s.state,
+            SessionState::Pairing,
+            "the 515 restart keeps Pairing"
+        );
         assert!(!s.connected);
         s.set_link(true, true);
         s.apply(&EventKind::Connected {
@@ -339,7 +346,10 @@ mod tests {
         s.apply(&disconnected(DisconnectCause::Requested, false));
         s.apply(&EventKind::Stopped);
         assert_eq!(s.state, SessionState::Stopped);
-        assert!(s.has_credentials(), "a stopped session keeps its credentials");
+        assert!(
+            s.has_credentials(),
+            "a stopped session keeps its credentials"
+        );
         let mut s = fresh();
         s.apply(&EventKind::QrTimeout);
         s.apply(&disconnected(DisconnectCause::QrTimeout, false));

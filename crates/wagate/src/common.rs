@@ -50,4 +50,3 @@ pub(crate) fn open_store(dir: &Path) -> Result<Arc<dyn Store>> {
         .with_context(|| format!("opening the session store at {}", dir.display()))?;
     Ok(Arc::new(store))
 }
-
