@@ -8,7 +8,7 @@ use std::time::Duration;
 use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use wa_client::{connect, ClientConfig, ClientEvent, ConnectOptions, NoiseSocket, Registry};
+use wa_client::{connect, ClientConfig, ConnectOptions, EventKind, NoiseSocket, Registry};
 use wa_protocol::binary::{Jid, Node};
 use wa_protocol::connection::Config;
 use wa_protocol::payload::{login_payload, ClientIdentity};
@@ -61,11 +61,11 @@ async fn linked_noise_key(sim: &SimServer) -> KeyPair {
     registry.start(&id);
     tokio::time::timeout(DEADLINE, async {
         loop {
-            match events.recv().await {
-                Ok((_, ClientEvent::Qr { code, .. })) => {
+            match events.recv().await.map(|e| e.kind) {
+                Ok(EventKind::Qr { code, .. }) => {
                     sim.scan(PHONE, &code).expect("scan");
                 }
-                Ok((_, ClientEvent::Connected { .. })) => break,
+                Ok(EventKind::Connected { .. }) => break,
                 _ => {}
             }
         }
