@@ -161,7 +161,7 @@ impl Drive<'_> {
             }
             ProtocolEvent::Connected { jid, lid, .. } => {
                 *self.attempt = 0;
-                let work = Work::SaveDevice(record(self));
+                let work = Work::LoggedIn(record(self));
                 self.pipeline
                     .push(job(work, false, false, After::Connected { jid, lid }));
             }

@@ -118,7 +118,8 @@ impl Gateway {
     }
 
     /// Starts the account's session (or returns the running one): a linked account logs in,
-    /// an unlinked one shows QR codes (as events and in [`Status::qr`]).
+    /// an unlinked one shows QR codes (as events and in [`Status::qr`]). Once the session
+    /// reaches Working its account's autostart flag is set (CONTRACTS §F).
     pub async fn connect(&self, id: &AccountId) -> Result<AccountHandle, Error> {
         self.account(id).await?;
         Ok(self.registry.start(id))
@@ -153,24 +154,24 @@ impl Gateway {
 
     /// Stops the session (keys stay) and clears autostart; waits until the task has ended.
     pub async fn disconnect(&self, id: &AccountId) -> Result<(), Error> {
-        self.set_autostart(id, false).await?;
+        self.account(id).await?;
         if let Some(handle) = self.registry.get(id) {
             self.registry.stop(id);
             self.wait_stopped(&handle).await;
         }
-        Ok(())
+        // After the task: a login finishing meanwhile would have set it again.
+        self.set_autostart(id, false).await
     }
 
     /// Unlinks the running session from the phone and wipes its keys; clears autostart. Waits
     /// until the task has ended.
     pub async fn logout(&self, id: &AccountId) -> Result<(), Error> {
         let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
-        self.set_autostart(id, false).await?;
         if !handle.logout() {
             return Err(Error::NotRunning(*id));
         }
         self.wait_stopped(&handle).await;
-        Ok(())
+        self.set_autostart(id, false).await
     }
 
     async fn wait_stopped(&self, handle: &AccountHandle) {

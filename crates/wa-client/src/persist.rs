@@ -30,6 +30,9 @@ pub(crate) enum Work {
     Nothing,
     /// Save the device identity.
     SaveDevice(Box<DeviceIdentity>),
+    /// Logged in: save the device identity and set the account's autostart flag (the session
+    /// reached Working, so it comes back after a restart until disconnected or logged out).
+    LoggedIn(Box<DeviceIdentity>),
     /// Generate and store one-time prekeys.
     AddPreKeys {
         /// How many.
@@ -58,6 +61,14 @@ impl Work {
         match self {
             Work::Nothing => Ok(Output::Done),
             Work::SaveDevice(device) => store.save_device(id, &device, b).map(|()| Output::Done),
+            Work::LoggedIn(device) => {
+                store.save_device(id, &device, b)?;
+                if let Some(mut account) = store.account(id)?.filter(|a| !a.autostart) {
+                    account.autostart = true;
+                    store.update_account(&account, b)?;
+                }
+                Ok(Output::Done)
+            }
             Work::AddPreKeys { count, mut rng } => store
                 .add_prekeys(id, count, rng.as_mut(), b)
                 .map(Output::PreKeys),

@@ -131,6 +131,10 @@ async fn link_by_qr_status_restore_disconnect_connect_logout() {
 
     gateway.connect(&id).await.expect("connect");
     next(&mut events, &id, "Connected again", connected).await;
+    assert!(
+        gateway.account(&id).await.expect("account").autostart,
+        "reaching Working sets autostart again"
+    );
     gateway.logout(&id).await.expect("logout");
     let reason = next(&mut events, &id, "LoggedOut", |e| match e {
         EventKind::LoggedOut { reason } => Some(reason.clone()),
