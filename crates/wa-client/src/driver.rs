@@ -137,12 +137,6 @@ impl Drive<'_> {
     /// writes (with its own write, if it carries state).
     fn accept(&mut self, event: ProtocolEvent) {
         let now = self.ctx.now().0;
-        let job = |work, durable, gates_output, after| Job {
-            work,
-            durable,
-            gates_output,
-            after,
-        };
         let record = |d: &Self| Box::new(device_from(d.conn.credentials(), &d.ctx.config, now));
         match event {
             ProtocolEvent::IqResponse { token, response } => {
@@ -157,28 +151,28 @@ impl Drive<'_> {
                 // Durable before the pair-device-sign reply (queued behind this event) leaves.
                 let work = Work::SaveDevice(record(self));
                 self.pipeline
-                    .push(job(work, true, true, After::Paired(device)));
+                    .push(Job::durable(work, After::Paired(device)).gating_output());
             }
             ProtocolEvent::Connected { jid, lid, .. } => {
                 *self.attempt = 0;
                 let work = Work::LoggedIn(record(self));
                 self.pipeline
-                    .push(job(work, false, false, After::Connected { jid, lid }));
+                    .push(Job::buffered(work, After::Connected { jid, lid }));
             }
             ProtocolEvent::PreKeysNeeded { count } => {
                 let rng = Box::new(self.ctx.child_rng());
                 let work = Work::AddPreKeys { count, rng };
-                self.pipeline.push(job(work, true, false, After::Upload));
+                self.pipeline.push(Job::durable(work, After::Upload));
             }
             ProtocolEvent::PreKeysUploaded { ids } => {
                 let count = ids.len();
                 let work = Work::MarkUploaded(ids);
                 self.pipeline
-                    .push(job(work, false, false, After::Uploaded { count }));
+                    .push(Job::buffered(work, After::Uploaded { count }));
             }
             ProtocolEvent::LoggedOut { reason } => {
                 self.pipeline
-                    .push(job(Work::Logout, true, false, After::LoggedOut(reason)));
+                    .push(Job::durable(Work::Logout, After::LoggedOut(reason)));
             }
             ProtocolEvent::Disconnected { cause } => self.in_order(After::Disconnected(cause)),
             ProtocolEvent::SendFailed { reason } => {

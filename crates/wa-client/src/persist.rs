@@ -93,14 +93,35 @@ pub(crate) struct Job<A> {
 }
 
 impl<A> Job<A> {
-    /// A job that only keeps `after` in order behind the writes queued before it.
-    pub(crate) fn in_order(after: A) -> Self {
+    /// A write that finishes once written (durable with a later sync).
+    pub(crate) fn buffered(work: Work, after: A) -> Self {
         Self {
-            work: Work::Nothing,
+            work,
             durable: false,
             gates_output: false,
             after,
         }
+    }
+
+    /// A write that finishes only once it is durable.
+    pub(crate) fn durable(work: Work, after: A) -> Self {
+        Self {
+            durable: true,
+            ..Self::buffered(work, after)
+        }
+    }
+
+    /// The same job, holding every transmit back until it finishes.
+    pub(crate) fn gating_output(self) -> Self {
+        Self {
+            gates_output: true,
+            ..self
+        }
+    }
+
+    /// A job that only keeps `after` in order behind the writes queued before it.
+    pub(crate) fn in_order(after: A) -> Self {
+        Self::buffered(Work::Nothing, after)
     }
 }
 
@@ -198,4 +219,40 @@ async fn run<A>(store: Arc<dyn Store>, id: AccountId, job: Job<A>) -> (Finished<
     }
     .await;
     (Finished { result, after }, gates_output)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use wa_store::MemStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn jobs_finish_in_order_and_gates_release_with_their_job() {
+        let store: Arc<dyn Store> = Arc::new(MemStore::new());
+        let id = AccountId::from_bytes([3; 16]);
+        let mut pipeline = Pipeline::new(Arc::clone(&store), id);
+        assert!(pipeline.is_idle() && !pipeline.holds_output());
+        let rng = Box::new(StdRng::seed_from_u64(1));
+        pipeline.push(Job::durable(Work::AddPreKeys { count: 3, rng }, 1).gating_output());
+        pipeline.push(Job::in_order(2));
+        pipeline.push(Job::buffered(Work::MarkUploaded(vec![1, 2]), 3));
+        assert!(pipeline.holds_output() && !pipeline.is_idle());
+
+        let first = pipeline.next().await;
+        assert_eq!(first.after, 1);
+        let Ok(Output::PreKeys(keys)) = first.result else {
+            panic!("prekeys expected: {:?}", first.result);
+        };
+        assert_eq!(keys.len(), 3);
+        assert!(!pipeline.holds_output(), "the gate opens with its job");
+        assert_eq!(pipeline.next().await.after, 2);
+        let third = pipeline.next().await;
+        assert_eq!(third.after, 3);
+        assert!(third.result.is_ok(), "{:?}", third.result);
+        assert!(pipeline.is_idle());
+        let counts = store.prekey_counts(&id).expect("counts");
+        assert_eq!((counts.total, counts.uploaded), (3, 2));
+    }
 }
