@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::{broadcast, Semaphore};
-use wa_client::{Backoff, ClientConfig, ClientEvent, Registry};
+use wa_client::{Backoff, ClientConfig, Event, EventKind, Registry};
 use wa_protocol::connection::Config;
 use wa_protocol::noise::TrustRoot;
 use wa_protocol::signal::PublicKey;
 use wa_store::{Account, AccountId, Durability, SledStore, Store, StoreConfig};
 
-type Events = broadcast::Receiver<(AccountId, ClientEvent)>;
+type Events = broadcast::Receiver<Event>;
 
 fn rss_kib() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -119,10 +119,18 @@ async fn wait_all(events: &mut Events, ids: &HashSet<AccountId>, what: &str, dea
     let wait = async {
         while !left.is_empty() {
             match events.recv().await {
-                Ok((id, ClientEvent::Connected { .. })) if what == "connected" => {
+                Ok(Event {
+                    account: id,
+                    kind: EventKind::Connected { .. },
+                    ..
+                }) if what == "connected" => {
                     left.remove(&id);
                 }
-                Ok((id, ClientEvent::Stopped)) if what == "stopped" => {
+                Ok(Event {
+                    account: id,
+                    kind: EventKind::Stopped,
+                    ..
+                }) if what == "stopped" => {
                     left.remove(&id);
                 }
                 Ok(_) => {}
@@ -144,6 +152,7 @@ fn client_config(url: &str, root: &PublicKey) -> ClientConfig {
             ..Config::default()
         },
         backoff: Backoff::default(),
+        ..ClientConfig::default()
     }
 }
 
@@ -187,7 +196,11 @@ async fn link_phase(n: usize, dir: &std::path::Path, url: &str, admin: &str, roo
             registry.start(&id);
             loop {
                 match events.recv().await {
-                    Ok((a, ClientEvent::Qr { code, .. })) if a == id => {
+                    Ok(Event {
+                        account: a,
+                        kind: EventKind::Qr { code, .. },
+                        ..
+                    }) if a == id => {
                         let path = format!("/admin/phones/{phone}/scan");
                         let admin = admin.clone();
                         let reply = tokio::task::spawn_blocking(move || post(&admin, &path, &code))
@@ -196,7 +209,11 @@ async fn link_phase(n: usize, dir: &std::path::Path, url: &str, admin: &str, roo
                             .expect("scan");
                         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
                     }
-                    Ok((a, ClientEvent::Connected { .. })) if a == id => break,
+                    Ok(Event {
+                        account: a,
+                        kind: EventKind::Connected { .. },
+                        ..
+                    }) if a == id => break,
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(e) => panic!("{e}"),
                 }

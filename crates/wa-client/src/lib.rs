@@ -4,23 +4,37 @@
 //! to the sans-IO `wa-protocol`; it holds no protocol rules of its own.
 //!
 //! ```text
-//!  Registry ── one task per account ──▶ AccountTask: WebSocket (tokio-tungstenite)
-//!     │ restore(): autostart accounts        ⇄ wa_protocol::connection::Connection
-//!     │ event bus (broadcast)                ⇄ wa-store (device identity, prekeys; durable
-//!     ▼                                        before the bytes that depend on it leave)
-//!  AccountHandle: commands (pair by phone, IQ, send, logout, shutdown)
+//!  Gateway (facade: create, link, connect, disconnect, logout, status, subscribe)
+//!     └─ Registry ── one task per account ──▶ AccountTask (account.rs): reconnect with backoff
+//!          │ restore(): autostart accounts        └─ drive() (driver.rs): WebSocket ⇄ Connection
+//!          │ event bus (broadcast of Event)            └─ Pipeline (persist.rs): store writes off
+//!          ▼                                              the loop, durable before the bytes
+//!  AccountHandle: commands, Status (watch)                that depend on them leave
 //! ```
 //!
 //! [`connect`] is the lower-level pipe (WebSocket + Noise + nodes) used by tools and tests.
 
 mod account;
+mod command;
+mod config;
+mod context;
+mod driver;
+mod error;
+mod event;
+mod gateway;
+mod persist;
 mod proxy;
+mod records;
 mod registry;
 mod socket;
+mod status;
 
-pub use account::{spawn_account, AccountHandle, Backoff, ClientConfig, ClientEvent};
+pub use account::{spawn_account, AccountHandle};
+pub use config::{Backoff, ClientConfig};
+pub use error::{ClientError, Error, Fault};
+pub use event::{Event, EventKind};
+pub use gateway::{Gateway, NewAccount};
 pub use proxy::{Proxy, ProxyKind};
 pub use registry::Registry;
-pub use socket::{
-    connect, open_websocket, ClientError, ConnectOptions, NoiseSocket, Ws, PRODUCTION_URL,
-};
+pub use socket::{connect, open_websocket, ConnectOptions, NoiseSocket, Ws, PRODUCTION_URL};
+pub use status::{FailReason, QrCode, SessionState, Status};

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::socket::ClientError;
+use crate::error::Error;
 
 /// Longest HTTP response head accepted from a proxy.
 const MAX_HEAD: usize = 8 * 1024;
@@ -61,10 +61,10 @@ impl Proxy {
 }
 
 impl FromStr for Proxy {
-    type Err = ClientError;
+    type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || ClientError::BadProxy(s.split('@').next_back().unwrap_or_default().to_owned());
+        let bad = || Error::BadProxy(s.split('@').next_back().unwrap_or_default().to_owned());
         let (scheme, rest) = s.trim().split_once("://").ok_or_else(bad)?;
         let kind = match scheme.to_ascii_lowercase().as_str() {
             "socks5" | "socks5h" => ProxyKind::Socks5,
@@ -99,7 +99,7 @@ pub(crate) async fn tunnel(
     proxy: &Proxy,
     target_host: &str,
     target_port: u16,
-) -> Result<TcpStream, ClientError> {
+) -> Result<TcpStream, Error> {
     let proxy_addr = (proxy.host.as_str(), proxy.port);
     match proxy.kind {
         ProxyKind::Socks5 => {
@@ -112,14 +112,13 @@ pub(crate) async fn tunnel(
                     .await
                 }
                 None => tokio_socks::tcp::Socks5Stream::connect(proxy_addr, target).await,
-            }
-            .map_err(|e| ClientError::Proxy(e.to_string()))?;
+            }?;
             Ok(stream.into_inner())
         }
         ProxyKind::Http => {
             let mut stream = TcpStream::connect(proxy_addr)
                 .await
-                .map_err(|e| ClientError::Proxy(e.to_string()))?;
+                .map_err(Error::ProxyIo)?;
             let mut request = format!(
                 "CONNECT {target_host}:{target_port} HTTP/1.1\r\nHost: {target_host}:{target_port}\r\n"
             );
@@ -132,14 +131,14 @@ pub(crate) async fn tunnel(
             stream
                 .write_all(request.as_bytes())
                 .await
-                .map_err(|e| ClientError::Proxy(e.to_string()))?;
+                .map_err(Error::ProxyIo)?;
             // Read the response head byte-line by byte-line so nothing of the tunnel is consumed.
             let mut reader = BufReader::with_capacity(1, &mut stream);
             let mut status = String::new();
             reader
                 .read_line(&mut status)
                 .await
-                .map_err(|e| ClientError::Proxy(e.to_string()))?;
+                .map_err(Error::ProxyIo)?;
             let ok = status
                 .split_whitespace()
                 .nth(1)
@@ -147,25 +146,17 @@ pub(crate) async fn tunnel(
             let mut seen = status.len();
             loop {
                 let mut line = String::new();
-                let n = reader
-                    .read_line(&mut line)
-                    .await
-                    .map_err(|e| ClientError::Proxy(e.to_string()))?;
+                let n = reader.read_line(&mut line).await.map_err(Error::ProxyIo)?;
                 seen += n;
                 if n == 0 || line == "\r\n" || line == "\n" {
                     break;
                 }
                 if seen > MAX_HEAD {
-                    return Err(ClientError::Proxy(
-                        "proxy response head too long".to_owned(),
-                    ));
+                    return Err(Error::ProxyHeadTooLong);
                 }
             }
             if !ok {
-                return Err(ClientError::Proxy(format!(
-                    "proxy refused CONNECT: {}",
-                    status.trim()
-                )));
+                return Err(Error::ProxyRefused(status.trim().to_owned()));
             }
             Ok(stream)
         }

@@ -7,14 +7,17 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 use wa_store::{AccountId, Store};
 
-use crate::account::{spawn_account, AccountHandle, ClientConfig, ClientEvent};
-use crate::socket::ClientError;
+use crate::account::{spawn_account, AccountHandle};
+use crate::config::ClientConfig;
+use crate::error::Error;
+use crate::event::{Event, EventKind};
+use crate::status::Status;
 
 /// All account tasks of one gateway process, sharing one store and one event bus.
 pub struct Registry {
     store: Arc<dyn Store>,
     config: ClientConfig,
-    events: broadcast::Sender<(AccountId, ClientEvent)>,
+    events: broadcast::Sender<Event>,
     running: Mutex<HashMap<AccountId, AccountHandle>>,
 }
 
@@ -40,7 +43,7 @@ impl Registry {
     }
 
     /// Events of every account.
-    pub fn subscribe(&self) -> broadcast::Receiver<(AccountId, ClientEvent)> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
 
@@ -77,6 +80,11 @@ impl Registry {
         self.running().get(id).filter(|h| h.is_running()).cloned()
     }
 
+    /// The last status of `id`'s task in this process (running or ended), if it was started.
+    pub fn status(&self, id: &AccountId) -> Option<Status> {
+        self.running().get(id).map(AccountHandle::status)
+    }
+
     /// Stops account `id` (keys stay).
     pub fn stop(&self, id: &AccountId) -> bool {
         self.running().remove(id).is_some_and(|h| h.shutdown())
@@ -84,17 +92,13 @@ impl Registry {
 
     /// Starts every stored account whose `autostart` flag is set and that has a linked device;
     /// returns how many were started.
-    pub fn restore(&self) -> Result<usize, ClientError> {
-        let accounts = self
-            .store
-            .accounts()
-            .map_err(|e| ClientError::Store(e.to_string()))?;
+    pub fn restore(&self) -> Result<usize, Error> {
+        let accounts = self.store.accounts()?;
         let mut started = 0;
         for account in accounts.into_iter().filter(|a| a.autostart) {
             let linked = self
                 .store
-                .device(&account.id)
-                .map_err(|e| ClientError::Store(e.to_string()))?
+                .device(&account.id)?
                 .is_some_and(|d| d.jid.is_some());
             if linked {
                 self.start(&account.id);
@@ -125,15 +129,21 @@ impl Registry {
         let wait = async {
             while !waiting.is_empty() {
                 match events.recv().await {
-                    Ok((id, ClientEvent::Stopped)) => {
-                        waiting.remove(&id);
+                    Ok(Event {
+                        account,
+                        kind: EventKind::Stopped,
+                        ..
+                    }) => {
+                        waiting.remove(&account);
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => break,
                 }
             }
         };
-        let _ = tokio::time::timeout(timeout, wait).await;
+        if tokio::time::timeout(timeout, wait).await.is_err() {
+            tracing::warn!(waiting = waiting.len(), "accounts still stopping");
+        }
         waiting.len()
     }
 }

@@ -1,6 +1,6 @@
 //! WebSocket + Noise: the authenticated pipe to a WhatsApp (or wa-sim) server.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use rand::rngs::StdRng;
@@ -18,6 +18,9 @@ use wa_protocol::noise::{
 };
 use wa_protocol::signal::KeyPair;
 
+use wa_protocol::time::{Clock, SystemClock};
+
+use crate::error::ClientError;
 use crate::proxy::Proxy;
 
 /// The production WebSocket endpoint.
@@ -57,55 +60,6 @@ impl Default for ConnectOptions {
     }
 }
 
-/// What can go wrong on the client's pipe, grouped by cause.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// The network or WebSocket layer failed (transient).
-    #[error("websocket: {0}")]
-    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
-    /// The server broke the protocol or failed authentication (peer).
-    #[error("protocol: {0}")]
-    Protocol(#[from] wa_protocol::Error),
-    /// The server did not answer in time (transient).
-    #[error("timed out during the {0}")]
-    Timeout(&'static str),
-    /// The server closed the connection (transient).
-    #[error("connection closed by the server")]
-    Closed,
-    /// The URL is not a valid WebSocket URL (caller).
-    #[error("bad server URL: {0}")]
-    BadUrl(String),
-    /// The session store failed.
-    #[error("store: {0}")]
-    Store(String),
-    /// The proxy URL is not `socks5://…` or `http://…` (caller; the password is never shown).
-    #[error("bad proxy URL (host part {0:?})")]
-    BadProxy(String),
-    /// The proxy refused or failed the tunnel (transient).
-    #[error("proxy: {0}")]
-    Proxy(String),
-}
-
-impl ClientError {
-    /// Whether reconnecting may help.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            ClientError::WebSocket(_)
-                | ClientError::Timeout(_)
-                | ClientError::Closed
-                | ClientError::Proxy(_)
-        )
-    }
-}
-
-impl From<wa_protocol::noise::HandshakeError> for ClientError {
-    fn from(e: wa_protocol::noise::HandshakeError) -> Self {
-        ClientError::Protocol(e.into())
-    }
-}
-
 /// The WebSocket type the client uses.
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -114,12 +68,6 @@ pub struct NoiseSocket {
     ws: Ws,
     transport: FramedTransport,
     server: VerifiedServer,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 async fn next_frame(ws: &mut Ws, decoder: &mut FrameDecoder) -> Result<Vec<u8>, ClientError> {
@@ -145,7 +93,7 @@ pub async fn open_websocket(
 ) -> Result<Ws, ClientError> {
     let mut request = url
         .into_client_request()
-        .map_err(|e| ClientError::BadUrl(e.to_string()))?;
+        .map_err(|_| ClientError::BadUrl(url.to_owned()))?;
     request
         .headers_mut()
         .insert("Origin", HeaderValue::from_static(ORIGIN));
@@ -212,7 +160,8 @@ pub async fn connect(
     let server_hello = tokio::time::timeout(timeout, next_frame(&mut ws, &mut decoder))
         .await
         .map_err(|_| ClientError::Timeout("server hello"))??;
-    let state = state.read_server_hello(&server_hello, &options.trust, unix_now())?;
+    let state =
+        state.read_server_hello(&server_hello, &options.trust, SystemClock.now().unix_secs())?;
     let server = *state.server();
     let (cipher, finish) = state.write_client_finish(noise_key, client_payload)?;
     let mut out = Vec::new();

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wa_client::{ClientEvent, Registry};
+use wa_client::{EventKind, Registry};
 use wa_protocol::connection::{DisconnectCause, LogoutReason};
 use wa_sim::Faults;
 use wa_store::{MemStore, SledStore, Store, StoreConfig};
@@ -41,7 +41,7 @@ async fn qr_link_restart_login_and_restore_after_process_restart() {
         assert_eq!((counts.total, counts.uploaded), (812, 812));
         registry.shutdown();
         wait_for(&mut events, DEADLINE, "Stopped", |e| {
-            matches!(e, ClientEvent::Stopped).then_some(())
+            matches!(e, EventKind::Stopped).then_some(())
         })
         .await
         .expect("stopped");
@@ -58,8 +58,8 @@ async fn qr_link_restart_login_and_restore_after_process_restart() {
         DEADLINE,
         "Connected after restore",
         |e| match e {
-            ClientEvent::Qr { .. } => panic!("a restored account must not show a QR"),
-            ClientEvent::Connected { jid, .. } => Some(jid.clone()),
+            EventKind::Qr { .. } => panic!("a restored account must not show a QR"),
+            EventKind::Connected { jid, .. } => Some(jid.clone()),
             _ => None,
         },
     )
@@ -83,13 +83,13 @@ async fn pair_code_link() {
     let mut events = AccountEvents::new(registry.subscribe(), id);
     let handle = registry.start(&id);
     wait_for(&mut events, DEADLINE, "a QR code", |e| {
-        matches!(e, ClientEvent::Qr { .. }).then_some(())
+        matches!(e, EventKind::Qr { .. }).then_some(())
     })
     .await
     .expect("a QR code");
-    assert!(handle.pair_phone(&format!("+{PHONE}")));
+    assert!(handle.pair_phone(&format!("+{PHONE}").parse().expect("a phone number")));
     let code = wait_for(&mut events, DEADLINE, "PairCode", |e| match e {
-        ClientEvent::PairCode { code } => Some(code.clone()),
+        EventKind::PairCode { code } => Some(code.clone()),
         _ => None,
     })
     .await
@@ -99,13 +99,13 @@ async fn pair_code_link() {
     sim.enter_pair_code(PHONE, &code)
         .expect("the phone takes the code");
     let jid = wait_for(&mut events, DEADLINE, "Paired", |e| match e {
-        ClientEvent::Paired { jid } => Some(jid.clone()),
+        EventKind::Paired { jid, .. } => Some(jid.clone()),
         _ => None,
     })
     .await
     .expect("paired");
     let connected = wait_for(&mut events, DEADLINE, "Connected", |e| match e {
-        ClientEvent::Connected { jid, .. } => Some(jid.clone()),
+        EventKind::Connected { jid, .. } => Some(jid.clone()),
         _ => None,
     })
     .await
@@ -126,14 +126,14 @@ async fn logout_from_the_gateway_wipes_keys() {
     } = Linked::new(PHONE, 3).await;
     registry.get(&id).expect("running").logout();
     let reason = wait_for(&mut events, DEADLINE, "LoggedOut", |e| match e {
-        ClientEvent::LoggedOut { reason } => Some(reason.clone()),
+        EventKind::LoggedOut { reason } => Some(reason.clone()),
         _ => None,
     })
     .await
     .expect("logged out");
     assert_eq!(reason, LogoutReason::UserInitiated);
     wait_for(&mut events, DEADLINE, "Stopped", |e| {
-        matches!(e, ClientEvent::Stopped).then_some(())
+        matches!(e, EventKind::Stopped).then_some(())
     })
     .await
     .expect("stopped");
@@ -161,21 +161,21 @@ async fn logout_from_the_phone_wipes_keys() {
     } = Linked::new(PHONE, 4).await;
     sim.remove_device(PHONE, 1).expect("the phone unlinks");
     let reason = wait_for(&mut events, DEADLINE, "LoggedOut", |e| match e {
-        ClientEvent::LoggedOut { reason } => Some(reason.clone()),
+        EventKind::LoggedOut { reason } => Some(reason.clone()),
         _ => None,
     })
     .await
     .expect("logged out");
     assert_eq!(reason, LogoutReason::DeviceRemoved);
     let reconnect = wait_for(&mut events, DEADLINE, "Disconnected", |e| match e {
-        ClientEvent::Disconnected { reconnect_in, .. } => Some(*reconnect_in),
+        EventKind::Disconnected { reconnect_in, .. } => Some(*reconnect_in),
         _ => None,
     })
     .await
     .expect("disconnected");
     assert_eq!(reconnect, None, "no reconnect after device_removed");
     wait_for(&mut events, DEADLINE, "Stopped", |e| {
-        matches!(e, ClientEvent::Stopped).then_some(())
+        matches!(e, EventKind::Stopped).then_some(())
     })
     .await
     .expect("stopped");
@@ -194,7 +194,7 @@ async fn conflict_replaced_stops_without_reconnecting() {
     } = Linked::new(PHONE, 5).await;
     assert!(sim.replace_connection(conn));
     let (cause, reconnect) = wait_for(&mut events, DEADLINE, "Disconnected", |e| match e {
-        ClientEvent::Disconnected {
+        EventKind::Disconnected {
             cause,
             reconnect_in,
         } => Some((cause.clone(), *reconnect_in)),
@@ -205,8 +205,8 @@ async fn conflict_replaced_stops_without_reconnecting() {
     assert_eq!(cause, DisconnectCause::Replaced);
     assert_eq!(reconnect, None);
     wait_for(&mut events, DEADLINE, "Stopped", |e| match e {
-        ClientEvent::Connecting { .. } => panic!("must not reconnect after conflict replaced"),
-        ClientEvent::Stopped => Some(()),
+        EventKind::Connecting { .. } => panic!("must not reconnect after conflict replaced"),
+        EventKind::Stopped => Some(()),
         _ => None,
     })
     .await
@@ -226,7 +226,7 @@ async fn transient_drop_reconnects_within_the_backoff() {
     } = Linked::new(PHONE, 6).await;
     assert!(sim.drop_connection(conn));
     let (cause, reconnect) = wait_for(&mut events, DEADLINE, "Disconnected", |e| match e {
-        ClientEvent::Disconnected {
+        EventKind::Disconnected {
             cause,
             reconnect_in,
         } => Some((cause.clone(), *reconnect_in)),
@@ -241,7 +241,7 @@ async fn transient_drop_reconnects_within_the_backoff() {
         "{delay:?} within the configured backoff"
     );
     wait_for(&mut events, DEADLINE, "Connected again", |e| {
-        matches!(e, ClientEvent::Connected { .. }).then_some(())
+        matches!(e, EventKind::Connected { .. }).then_some(())
     })
     .await
     .expect("connected again");
@@ -273,12 +273,12 @@ async fn unanswered_pings_time_out_then_the_session_recovers() {
     )
     .expect("faults");
     wait_for(&mut events, DEADLINE, "KeepAliveTimeout", |e| {
-        matches!(e, ClientEvent::KeepAliveTimeout { .. }).then_some(())
+        matches!(e, EventKind::KeepAliveTimeout { .. }).then_some(())
     })
     .await
     .expect("keepalive timeout");
     let cause = wait_for(&mut events, DEADLINE, "Disconnected", |e| match e {
-        ClientEvent::Disconnected { cause, .. } => Some(cause.clone()),
+        EventKind::Disconnected { cause, .. } => Some(cause.clone()),
         _ => None,
     })
     .await
@@ -286,7 +286,7 @@ async fn unanswered_pings_time_out_then_the_session_recovers() {
     assert_eq!(cause, DisconnectCause::KeepAliveTimeout);
     sim.set_faults(PHONE, Faults::default()).expect("faults");
     wait_for(&mut events, DEADLINE, "Connected again", |e| {
-        matches!(e, ClientEvent::Connected { .. }).then_some(())
+        matches!(e, EventKind::Connected { .. }).then_some(())
     })
     .await
     .expect("connected again");

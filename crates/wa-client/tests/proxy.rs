@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wa_client::{ClientEvent, Registry};
+use wa_client::{EventKind, Registry};
 use wa_protocol::payload::{login_payload, ClientIdentity};
 use wa_protocol::signal::KeyPair;
 use wa_sim::SimEvent;
@@ -183,7 +183,7 @@ async fn an_accounts_proxy_setting_is_used() {
     let mut events = AccountEvents::new(registry.subscribe(), id);
     registry.start(&id);
     wait_for(&mut events, DEADLINE, "a QR code", |e| {
-        matches!(e, ClientEvent::Qr { .. }).then_some(())
+        matches!(e, EventKind::Qr { .. }).then_some(())
     })
     .await
     .expect("a QR arrives through the proxy");

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::broadcast;
-use wa_client::{Backoff, ClientConfig, ClientEvent};
+use wa_client::{Backoff, ClientConfig, Event, EventKind};
 use wa_protocol::connection::Config;
 use wa_sim::SimServer;
 use wa_store::{Account, AccountId, Durability, Store};
@@ -27,6 +27,7 @@ pub fn client_config(sim: &SimServer) -> ClientConfig {
             max: Duration::from_millis(400),
             jitter: 0.2,
         },
+        ..ClientConfig::default()
     }
 }
 
@@ -49,12 +50,12 @@ pub fn new_account(store: &dyn Store, seed: u64) -> AccountId {
 #[derive(Debug)]
 pub struct AccountEvents {
     id: AccountId,
-    bus: broadcast::Receiver<(AccountId, ClientEvent)>,
+    bus: broadcast::Receiver<Event>,
 }
 
 impl AccountEvents {
     /// Events of account `id` from `bus` (`Registry::subscribe`).
-    pub fn new(bus: broadcast::Receiver<(AccountId, ClientEvent)>, id: AccountId) -> Self {
+    pub fn new(bus: broadcast::Receiver<Event>, id: AccountId) -> Self {
         Self { id, bus }
     }
 
@@ -65,13 +66,13 @@ impl AccountEvents {
 }
 
 impl EventSource for AccountEvents {
-    type Event = ClientEvent;
+    type Event = EventKind;
 
-    async fn next_event(&mut self) -> Option<ClientEvent> {
+    async fn next_event(&mut self) -> Option<EventKind> {
         loop {
-            let (account, event) = self.bus.next_event().await?;
-            if account == self.id {
-                return Some(event);
+            let event = self.bus.next_event().await?;
+            if event.account == self.id {
+                return Some(event.kind);
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use wa_client::{ClientConfig, ClientEvent, Registry};
+use wa_client::{ClientConfig, EventKind, Registry};
 use wa_protocol::connection::DisconnectCause;
 use wa_sim::{ConnId, SimEvent, SimServer};
 use wa_store::{AccountId, MemStore, Store};
@@ -79,7 +79,7 @@ async fn link_by_qr(
     sim_events: &mut tokio::sync::broadcast::Receiver<SimEvent>,
 ) -> ConnId {
     let qr = wait_for(events, DEADLINE, "a QR code", |e| match e {
-        ClientEvent::Qr { code, .. } => Some(code.clone()),
+        EventKind::Qr { code, .. } => Some(code.clone()),
         _ => None,
     })
     .await
@@ -90,14 +90,14 @@ async fn link_by_qr(
     );
     let jid = sim.scan(phone, &qr).expect("the phone scans");
     let paired = wait_for(events, DEADLINE, "Paired", |e| match e {
-        ClientEvent::Paired { jid } => Some(jid.clone()),
+        EventKind::Paired { jid, .. } => Some(jid.clone()),
         _ => None,
     })
     .await
     .expect("paired");
     assert_eq!(paired, jid);
     let cause = wait_for(events, DEADLINE, "the 515 restart", |e| match e {
-        ClientEvent::Disconnected { cause, .. } => Some(cause.clone()),
+        EventKind::Disconnected { cause, .. } => Some(cause.clone()),
         _ => None,
     })
     .await
@@ -110,14 +110,14 @@ async fn link_by_qr(
     .await
     .expect("the sim sees the login");
     let uploaded = wait_for(events, DEADLINE, "prekey upload", |e| match e {
-        ClientEvent::PreKeysUploaded { count } => Some(*count),
+        EventKind::PreKeysUploaded { count } => Some(*count),
         _ => None,
     })
     .await
     .expect("prekeys uploaded");
     assert_eq!(uploaded, 812);
     let (connected, lid) = wait_for(events, DEADLINE, "Connected", |e| match e {
-        ClientEvent::Connected { jid, lid } => Some((jid.clone(), lid.clone())),
+        EventKind::Connected { jid, lid } => Some((jid.clone(), lid.clone())),
         _ => None,
     })
     .await

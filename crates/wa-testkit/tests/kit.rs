@@ -6,7 +6,8 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::{broadcast, mpsc};
-use wa_client::ClientEvent;
+use wa_client::{Event, EventKind};
+use wa_protocol::time::Millis;
 use wa_store::AccountId;
 use wa_testkit::{temp_dir, wait_for, AccountEvents, Error, DEADLINE};
 
@@ -71,14 +72,20 @@ async fn account_events_skip_other_accounts() {
     let mine = AccountId::generate(&mut StdRng::seed_from_u64(1));
     let other = AccountId::generate(&mut StdRng::seed_from_u64(2));
     let (tx, rx) = broadcast::channel(8);
-    tx.send((other, ClientEvent::Stopped)).expect("a receiver");
-    tx.send((mine, ClientEvent::Stopped)).expect("a receiver");
+    for account in [other, mine] {
+        let event = Event {
+            account,
+            at: Millis(1),
+            kind: EventKind::Stopped,
+        };
+        tx.send(event).expect("a receiver");
+    }
     drop(tx);
     let mut events = AccountEvents::new(rx, mine);
     assert_eq!(events.id(), &mine);
     let mut count = 0;
     let err = wait_for(&mut events, DEADLINE, "nothing", |e| {
-        assert!(matches!(e, ClientEvent::Stopped));
+        assert!(matches!(e, EventKind::Stopped));
         count += 1;
         None::<()>
     })

@@ -7,16 +7,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use qrcode::render::unicode::Dense1x2;
 use qrcode::QrCode;
-use rand::rngs::StdRng;
-use rand::{RngCore, SeedableRng};
 use tokio::sync::broadcast::error::RecvError;
-use wa_client::{ClientEvent, Registry};
-use wa_store::{Account, AccountId, Durability, Store};
+use wa_client::{EventKind, Gateway, NewAccount};
+use wa_protocol::PhoneNumber;
+use wa_store::{AccountId, Durability, Store};
 
-use crate::ServerArgs;
+use crate::common::{open_store, ServerArgs};
 
 /// Arguments of `wagate link`.
 #[derive(Debug, clap::Args)]
@@ -28,7 +27,7 @@ pub(crate) struct LinkArgs {
     data_dir: PathBuf,
     /// Link with a pair code for this phone number (international format) instead of a QR.
     #[arg(long)]
-    phone: Option<String>,
+    phone: Option<PhoneNumber>,
     /// Name of the gateway account to create.
     #[arg(long, default_value = "default")]
     name: String,
@@ -48,107 +47,104 @@ fn render_qr(text: &str) -> Result<String> {
 }
 
 pub(crate) async fn run(args: LinkArgs) -> Result<()> {
-    let store: Arc<dyn Store> = crate::open_store(&args.data_dir)?;
-    let mut rng = StdRng::from_entropy();
-    let id = AccountId::generate(&mut rng);
-    let mut token = [0u8; 24];
-    rng.fill_bytes(&mut token);
-    let token = hex::encode(token);
-    let now_ms = u64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis()),
-    )
-    .unwrap_or(0);
-    let mut account = Account::new(id, args.name.clone(), token.clone(), now_ms);
-    account.autostart = true;
-    store
-        .create_account(&account, Durability::Durable)
+    let store: Arc<dyn Store> = open_store(&args.data_dir)?;
+    let gateway = Gateway::new(Arc::clone(&store), args.server.client_config()?);
+    let account = gateway
+        .create_account(NewAccount::with_random_token(args.name.clone()))
+        .await
         .context("creating the account")?;
+    let id = account.id;
+    let mut events = gateway.subscribe();
+    let started = match &args.phone {
+        None => gateway.link_qr(&id).await,
+        Some(phone) => gateway.link_phone(&id, phone).await,
+    };
+    let outcome = match started {
+        Ok(_) => follow(&args, &mut events, &id).await,
+        Err(e) => Err(e.into()),
+    };
+    eprintln!();
+    gateway.shutdown(Duration::from_secs(10)).await;
+    match &outcome {
+        Ok(()) => {
+            println!("account id: {id}");
+            println!("token: {}", account.token.expose());
+        }
+        // Leave nothing half-made behind: the account was never linked.
+        Err(_) => {
+            if let Err(error) = store.delete_account(&id, Durability::Durable) {
+                tracing::warn!(%error, account = %id, "cannot delete the unlinked account");
+            }
+        }
+    }
+    store.flush().context("flushing the store")?;
+    outcome
+}
 
-    let registry = Registry::new(Arc::clone(&store), args.server.client_config()?);
-    let mut events = registry.subscribe();
-    let handle = registry.start(&id);
+/// Shows the codes and progress until the account is logged in (or linking fails).
+async fn follow(
+    args: &LinkArgs,
+    events: &mut tokio::sync::broadcast::Receiver<wa_client::Event>,
+    id: &AccountId,
+) -> Result<()> {
     let started = Instant::now();
     let deadline = tokio::time::sleep(Duration::from_secs(args.timeout));
     tokio::pin!(deadline);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    let mut status = "connecting";
-    let mut asked_code = false;
-    let outcome = loop {
-        tokio::select! {
-            () = &mut deadline => break Err(anyhow::anyhow!("not linked within {} s", args.timeout)),
+    let mut status = if args.phone.is_some() {
+        "asking for a pair code"
+    } else {
+        "connecting"
+    };
+    loop {
+        let event = tokio::select! {
+            () = &mut deadline => bail!("not linked within {} s", args.timeout),
             _ = ticker.tick() => {
                 eprint!("\r[{:>3}s] {status}…   ", started.elapsed().as_secs());
-                let _ = std::io::stderr().flush();
+                std::io::stderr().flush().context("writing the progress line")?;
+                continue;
             }
-            event = events.recv() => {
-                let (account_id, event) = match event {
-                    Ok(e) => e,
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => break Err(anyhow::anyhow!("event bus closed")),
-                };
-                if account_id != id {
-                    continue;
-                }
-                match event {
-                    ClientEvent::Qr { code, .. } => match &args.phone {
-                        None => {
-                            println!("\nScan this QR code with WhatsApp → Linked devices → Link a device:");
-                            println!("{}", render_qr(&code)?);
-                            println!("qr: {code}");
-                            status = "waiting for the phone to scan";
-                        }
-                        Some(phone) if !asked_code => {
-                            asked_code = true;
-                            handle.pair_phone(phone);
-                            status = "asking for a pair code";
-                        }
-                        Some(_) => {}
-                    },
-                    ClientEvent::PairCode { code } => {
-                        println!("\nOn the phone: Linked devices → Link a device → Link with phone number, and enter:");
-                        println!("pair code: {code}");
-                        status = "waiting for the code to be entered";
-                    }
-                    ClientEvent::Paired { jid } => {
-                        println!("\nlinked as {jid}; logging in");
-                        status = "logging in";
-                    }
-                    ClientEvent::Connected { jid, .. } => {
-                        println!("\nconnected as {jid}");
-                        println!("account id: {id}");
-                        println!("token: {token}");
-                        break Ok(());
-                    }
-                    ClientEvent::QrTimeout => break Err(anyhow::anyhow!("every QR code expired")),
-                    ClientEvent::PairError { code, text } => {
-                        break Err(anyhow::anyhow!("pairing failed: {code} {text}"))
-                    }
-                    ClientEvent::LoggedOut { reason } => {
-                        break Err(anyhow::anyhow!("logged out: {reason:?}"))
-                    }
-                    ClientEvent::Disconnected { cause, reconnect_in: None } => {
-                        break Err(anyhow::anyhow!("disconnected: {cause:?}"))
-                    }
-                    ClientEvent::Disconnected { reconnect_in: Some(d), .. } => {
-                        status = "reconnecting";
-                        tracing::debug!(?d, "reconnecting");
-                    }
-                    _ => {}
-                }
+            event = events.recv() => match event {
+                Ok(e) if e.account == *id => e.kind,
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => bail!("event bus closed"),
+            },
+        };
+        match event {
+            EventKind::Qr { code, .. } if args.phone.is_none() => {
+                println!("\nScan this QR code with WhatsApp → Linked devices → Link a device:");
+                println!("{}", render_qr(&code)?);
+                println!("qr: {code}");
+                status = "waiting for the phone to scan";
             }
+            EventKind::PairCode { code } => {
+                println!("\nOn the phone: Linked devices → Link a device → Link with phone number, and enter:");
+                println!("pair code: {code}");
+                status = "waiting for the code to be entered";
+            }
+            EventKind::Paired { jid, .. } => {
+                println!("\nlinked as {jid}; logging in");
+                status = "logging in";
+            }
+            EventKind::Connected { jid, .. } => {
+                println!("\nconnected as {jid}");
+                return Ok(());
+            }
+            EventKind::QrTimeout => bail!("every QR code expired"),
+            EventKind::PairError { code, text } => bail!("pairing failed: {code} {text}"),
+            EventKind::LoggedOut { reason } => bail!("logged out: {reason:?}"),
+            EventKind::Disconnected {
+                cause,
+                reconnect_in: None,
+            } => return Err(anyhow!("disconnected: {cause:?}")),
+            EventKind::Disconnected {
+                reconnect_in: Some(d),
+                ..
+            } => {
+                status = "reconnecting";
+                tracing::debug!(?d, "reconnecting");
+            }
+            _ => {}
         }
-    };
-    eprintln!();
-    registry.shutdown_and_wait(Duration::from_secs(10)).await;
-    if outcome.is_err() {
-        // Leave nothing half-made behind: the account was never linked.
-        let _ = store.delete_account(&id, Durability::Durable);
-    }
-    store.flush().context("flushing the store")?;
-    match outcome {
-        Ok(()) => Ok(()),
-        Err(e) => bail!(e),
     }
 }

@@ -12,19 +12,19 @@
 //! Configuration comes from flags and the environment (`WAGATE_*`); logs go through `tracing`
 //! (`RUST_LOG`).
 
+mod common;
 mod link;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use wa_client::{ClientConfig, Registry};
-use wa_protocol::noise::TrustRoot;
-use wa_protocol::signal::PublicKey;
+use wa_client::Gateway;
 use wa_sim::{SimConfig, SimEvent, SimServer};
-use wa_store::{SledStore, Store, StoreConfig};
+
+use crate::common::{open_store, ServerArgs};
 
 #[derive(Debug, Parser)]
 #[command(name = "wagate", version, about = "A self-contained WhatsApp gateway")]
@@ -44,42 +44,6 @@ enum Command {
     /// Session store maintenance.
     #[command(subcommand)]
     Store(StoreCommand),
-}
-
-/// Where the WhatsApp servers are and whom to trust (shared by `serve` and `link`).
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct ServerArgs {
-    /// WebSocket URL of the WhatsApp server (a wa-sim URL for offline use).
-    #[arg(long, env = "WAGATE_WA_URL", default_value = wa_client::PRODUCTION_URL)]
-    pub(crate) wa_url: String,
-    /// Root public key (64 hex) the server certificate must chain to; default: WhatsApp's.
-    #[arg(long, env = "WAGATE_TRUST_ROOT")]
-    pub(crate) trust_root: Option<String>,
-    /// WhatsApp Web version to announce (`2.3000.N`); default: `data/client_version.txt`.
-    #[arg(long, env = "WAGATE_CLIENT_VERSION")]
-    pub(crate) client_version: Option<String>,
-}
-
-impl ServerArgs {
-    pub(crate) fn client_config(&self) -> Result<ClientConfig> {
-        let mut config = ClientConfig {
-            url: self.wa_url.clone(),
-            ..ClientConfig::default()
-        };
-        if let Some(hex_key) = &self.trust_root {
-            let bytes: [u8; 32] = hex::decode(hex_key.trim())
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .context("--trust-root must be 64 hex characters")?;
-            config.connection.trust = TrustRoot::new(PublicKey::from_bytes(bytes));
-        }
-        if let Some(version) = &self.client_version {
-            config.connection.identity.version = version
-                .parse()
-                .context("--client-version must look like 2.3000.1234567890")?;
-        }
-        Ok(config)
-    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -173,12 +137,6 @@ impl ServeArgs {
     }
 }
 
-pub(crate) fn open_store(dir: &Path) -> Result<Arc<dyn Store>> {
-    let store = SledStore::open(&StoreConfig::at(dir))
-        .with_context(|| format!("opening the session store at {}", dir.display()))?;
-    Ok(Arc::new(store))
-}
-
 async fn serve(args: ServeArgs) -> Result<()> {
     let Some(token) = args.admin_token.as_deref() else {
         bail!("an admin token is required: set WAGATE_ADMIN_TOKEN or pass --admin-token");
@@ -187,8 +145,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         bail!("the admin token must be at least 16 characters");
     }
     let store = open_store(&args.data_dir)?;
-    let registry = Registry::new(Arc::clone(&store), args.server.client_config()?);
-    let restored = registry.restore().context("restoring accounts")?;
+    let gateway = Gateway::new(Arc::clone(&store), args.server.client_config()?);
+    let restored = gateway.restore().await.context("restoring accounts")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -204,9 +162,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         })
         .await
         .context("HTTP server")?;
-    let stuck = registry
-        .shutdown_and_wait(std::time::Duration::from_secs(10))
-        .await;
+    let stuck = gateway.shutdown(std::time::Duration::from_secs(10)).await;
     if stuck > 0 {
         tracing::warn!(stuck, "accounts did not stop in time");
     }

@@ -1,0 +1,19 @@
+//! What an [`crate::AccountHandle`] asks of its task.
+
+use tokio::sync::oneshot;
+use wa_protocol::connection::Command;
+use wa_protocol::stanza::{IqRequest, IqResponse};
+use wa_protocol::PhoneNumber;
+
+/// Commands to an account task.
+#[derive(Debug)]
+pub(crate) enum AccountCommand {
+    /// A protocol command for the current connection (dropped between connections).
+    Protocol(Command),
+    /// An IQ whose answer (`None`: timeout or disconnect) goes back on the channel.
+    Iq(IqRequest, oneshot::Sender<Option<IqResponse>>),
+    /// Link by pair code: sent as soon as a registration connection is up.
+    PairPhone(PhoneNumber),
+    /// Stop the task (keys stay).
+    Shutdown,
+}

@@ -1,0 +1,370 @@
+//! One connection's life: socket ⇄ `Connection`, persistence through the ordered [`Pipeline`],
+//! commands in, events out.
+//!
+//! ```text
+//!  commands (mpsc) ─┐                         ┌─▶ events (after their writes, in order)
+//!  socket bytes ────┼─▶ Connection (sans-IO) ─┼─▶ Pipeline: store writes off the loop
+//!  poll_timeout ────┘        │                └─▶ IQ answers (at once)
+//!                            └─▶ transmits (held while a gating write is pending)
+//! ```
+//!
+//! The loop follows the connection's contract: every event is taken before the bytes queued
+//! with it are written, and bytes that depend on persisted state (the pair-success reply)
+//! leave only once that state is durable. Prekeys are stored (durably) before the command that
+//! uploads them is even given. Meanwhile the loop keeps reading the socket, firing timers and
+//! taking commands.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use rand::rngs::StdRng;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use wa_protocol::binary::Jid;
+use wa_protocol::connection::{
+    Command, Connection, Credentials, DisconnectCause, Event as ProtocolEvent, LinkedDevice,
+    LogoutReason, Phase,
+};
+use wa_protocol::stanza::IqResponse;
+
+use crate::command::AccountCommand;
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::event::EventKind;
+use crate::persist::{Finished, Job, Output, Pipeline, Work};
+use crate::records::device_from;
+use crate::socket::Ws;
+
+/// How one connection ended, for the reconnect decision.
+pub(crate) enum Ended {
+    Disconnected(DisconnectCause),
+    Shutdown,
+}
+
+/// What the driver does once a queued job has finished.
+enum After {
+    /// Emit an event (kept in order behind earlier writes).
+    Emit(EventKind),
+    /// The pairing is durable: release the reply, announce it.
+    Paired(LinkedDevice),
+    /// The device record is saved: announce the login.
+    Connected { jid: Jid, lid: Option<Jid> },
+    /// The prekeys are durable: upload them.
+    Upload,
+    /// The upload is recorded.
+    Uploaded { count: usize },
+    /// The keys are wiped.
+    LoggedOut(LogoutReason),
+    /// The connection is over (its last event).
+    Disconnected(DisconnectCause),
+}
+
+type Sink = SplitSink<Ws, Message>;
+type Stream = SplitStream<Ws>;
+
+/// One connection's state in the driver.
+struct Drive<'a> {
+    ctx: &'a mut Ctx,
+    commands: &'a mut mpsc::UnboundedReceiver<AccountCommand>,
+    attempt: &'a mut u32,
+    conn: Connection<StdRng>,
+    pipeline: Pipeline<After>,
+    iq_waiters: HashMap<u64, oneshot::Sender<Option<IqResponse>>>,
+    next_token: u64,
+    shutdown: bool,
+    commands_closed: bool,
+    /// A gating write failed: the bytes queued behind it must never leave.
+    discard_output: bool,
+    ended: Option<DisconnectCause>,
+}
+
+/// Runs one connection over `ws` until it ends.
+pub(crate) async fn drive(
+    ctx: &mut Ctx,
+    commands: &mut mpsc::UnboundedReceiver<AccountCommand>,
+    ws: Ws,
+    creds: Credentials,
+    attempt: &mut u32,
+) -> Ended {
+    let (mut sink, mut stream) = ws.split();
+    let conn = Connection::new(
+        ctx.config.connection.clone(),
+        creds,
+        ctx.child_rng(),
+        ctx.now(),
+    );
+    let pipeline = Pipeline::new(std::sync::Arc::clone(&ctx.store), ctx.id);
+    let mut d = Drive {
+        ctx,
+        commands,
+        attempt,
+        conn,
+        pipeline,
+        iq_waiters: HashMap::new(),
+        next_token: 1,
+        shutdown: false,
+        commands_closed: false,
+        discard_output: false,
+        ended: None,
+    };
+    loop {
+        while let Some(event) = d.conn.poll_event() {
+            d.accept(event);
+        }
+        if let Some(cause) = d.ended.take() {
+            d.flush(&mut sink).await;
+            if let Err(error) = sink.close().await {
+                tracing::debug!(account = %d.ctx.id, %error, "closing the socket");
+            }
+            return if d.shutdown {
+                Ended::Shutdown
+            } else {
+                Ended::Disconnected(cause)
+            };
+        }
+        if !d.pipeline.holds_output() {
+            d.transmit(&mut sink, &mut stream).await;
+        }
+        d.after_step();
+        d.wait(&mut stream).await;
+    }
+}
+
+impl Drive<'_> {
+    /// Takes one protocol event: IQ answers at once, everything else in order behind pending
+    /// writes (with its own write, if it carries state).
+    fn accept(&mut self, event: ProtocolEvent) {
+        let now = self.ctx.now().0;
+        let record = |d: &Self| Box::new(device_from(d.conn.credentials(), &d.ctx.config, now));
+        match event {
+            ProtocolEvent::IqResponse { token, response } => {
+                if let Some(tx) = self.iq_waiters.remove(&token) {
+                    // The asker may have given up; nothing to do then.
+                    if tx.send(response).is_err() {
+                        tracing::trace!(account = %self.ctx.id, token, "IQ answer unclaimed");
+                    }
+                }
+            }
+            ProtocolEvent::PairSuccess(device) => {
+                // Durable before the pair-device-sign reply (queued behind this event) leaves.
+                let work = Work::SaveDevice(record(self));
+                self.pipeline
+                    .push(Job::durable(work, After::Paired(device)).gating_output());
+            }
+            ProtocolEvent::Connected { jid, lid, .. } => {
+                *self.attempt = 0;
+                let work = Work::LoggedIn(record(self));
+                self.pipeline
+                    .push(Job::buffered(work, After::Connected { jid, lid }));
+            }
+            ProtocolEvent::PreKeysNeeded { count } => {
+                let rng = Box::new(self.ctx.child_rng());
+                let work = Work::AddPreKeys { count, rng };
+                self.pipeline.push(Job::durable(work, After::Upload));
+            }
+            ProtocolEvent::PreKeysUploaded { ids } => {
+                let count = ids.len();
+                let work = Work::MarkUploaded(ids);
+                self.pipeline
+                    .push(Job::buffered(work, After::Uploaded { count }));
+            }
+            ProtocolEvent::LoggedOut { reason } => {
+                self.pipeline
+                    .push(Job::durable(Work::Logout, After::LoggedOut(reason)));
+            }
+            ProtocolEvent::Disconnected { cause } => self.in_order(After::Disconnected(cause)),
+            ProtocolEvent::SendFailed { reason } => {
+                tracing::warn!(account = %self.ctx.id, %reason, "node not sent");
+            }
+            other => {
+                if let Some(kind) = translate(other) {
+                    self.in_order(After::Emit(kind));
+                }
+            }
+        }
+    }
+
+    /// Runs `after` now if nothing is pending, else queues it behind the pending writes.
+    fn in_order(&mut self, after: After) {
+        if self.pipeline.is_idle() {
+            self.settle(Ok(Output::Done), after);
+        } else {
+            self.pipeline.push(Job::in_order(after));
+        }
+    }
+
+    /// Acts on a finished job.
+    fn settle(&mut self, result: Result<Output, Error>, after: After) {
+        let id = self.ctx.id;
+        match (after, result) {
+            (After::Emit(kind), _) => self.ctx.emit(kind),
+            (After::Disconnected(cause), _) => self.ended = Some(cause),
+            (After::Paired(device), Ok(_)) => self.ctx.emit(EventKind::Paired {
+                jid: device.jid,
+                lid: device.lid,
+                platform: device.platform,
+                business_name: device.business_name,
+            }),
+            (After::Paired(_), Err(error)) => {
+                tracing::error!(account = %id, %error, "cannot store the pairing");
+                self.discard_output = true;
+                while self.conn.poll_transmit().is_some() {}
+                self.conn.handle_command(Command::Close, self.ctx.now());
+            }
+            (After::Connected { jid, lid }, result) => {
+                if let Err(error) = result {
+                    tracing::warn!(account = %id, %error, "cannot update the device record");
+                }
+                self.ctx.emit(EventKind::Connected { jid, lid });
+            }
+            (After::Upload, Ok(Output::PreKeys(keys))) => {
+                self.conn
+                    .handle_command(Command::UploadPreKeys(keys), self.ctx.now());
+            }
+            (After::Upload, Ok(Output::Done)) => {
+                tracing::error!(account = %id, "the prekey write returned no keys");
+                self.conn.handle_command(Command::Close, self.ctx.now());
+            }
+            (After::Upload, Err(error)) => {
+                tracing::error!(account = %id, %error, "cannot store prekeys");
+                self.conn.handle_command(Command::Close, self.ctx.now());
+            }
+            (After::Uploaded { count }, result) => {
+                if let Err(error) = result {
+                    tracing::warn!(account = %id, %error, "cannot mark prekeys uploaded");
+                }
+                self.ctx.emit(EventKind::PreKeysUploaded { count });
+            }
+            (After::LoggedOut(reason), result) => {
+                if let Err(error) = result {
+                    tracing::error!(account = %id, %error, "cannot wipe the keys");
+                }
+                self.ctx.emit(EventKind::LoggedOut { reason });
+            }
+        }
+    }
+
+    /// Writes the queued bytes; on a write error, reads what the server may still have said
+    /// (a stream error) before calling it a transport failure.
+    async fn transmit(&mut self, sink: &mut Sink, stream: &mut Stream) {
+        while let Some(bytes) = self.conn.poll_transmit() {
+            if sink.send(Message::binary(bytes)).await.is_err() {
+                let clock = std::sync::Arc::clone(&self.ctx.config.clock);
+                let conn = &mut self.conn;
+                let drain = async {
+                    while let Some(Ok(Message::Binary(data))) = stream.next().await {
+                        conn.handle_input(&data, clock.now());
+                    }
+                };
+                if tokio::time::timeout(Duration::from_millis(200), drain)
+                    .await
+                    .is_err()
+                {
+                    tracing::trace!(account = %self.ctx.id, "nothing more to read");
+                }
+                self.conn.handle_socket_closed();
+                break;
+            }
+        }
+    }
+
+    /// The last bytes of a closed connection (none if a gating write failed).
+    async fn flush(&mut self, sink: &mut Sink) {
+        if self.discard_output {
+            return;
+        }
+        while let Some(bytes) = self.conn.poll_transmit() {
+            if sink.send(Message::binary(bytes)).await.is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Refreshes the live facts and sends a waiting pair-code request when it can.
+    fn after_step(&mut self) {
+        let phase = self.conn.phase();
+        let connected = matches!(
+            phase,
+            Phase::AwaitingServer | Phase::Unpaired | Phase::LoggedIn
+        );
+        self.ctx.set_link(connected, phase == Phase::LoggedIn);
+        if matches!(phase, Phase::Unpaired | Phase::LoggedIn) {
+            if let Some(phone) = self.ctx.pending_pair.take() {
+                let command = Command::PairPhone {
+                    phone: phone.as_str().to_owned(),
+                    show_push_notification: true,
+                };
+                self.conn.handle_command(command, self.ctx.now());
+            }
+        }
+    }
+
+    /// Waits for the next thing to do: a finished write, socket input, a command or a timer.
+    async fn wait(&mut self, stream: &mut Stream) {
+        let deadline = self.conn.poll_timeout();
+        let now = self.ctx.now();
+        let sleep = async move {
+            match deadline {
+                Some(at) => tokio::time::sleep(Duration::from_millis(at.since(now))).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let closed = self.conn.is_closed();
+        tokio::select! {
+            finished = self.pipeline.next(), if !self.pipeline.is_idle() => {
+                let Finished { result, after } = finished;
+                self.settle(result, after);
+            }
+            msg = stream.next(), if !closed => match msg {
+                Some(Ok(Message::Binary(data))) => self.conn.handle_input(&data, self.ctx.now()),
+                Some(Ok(Message::Close(_)) | Err(_)) | None => self.conn.handle_socket_closed(),
+                Some(Ok(_)) => {}
+            },
+            cmd = self.commands.recv(), if !self.commands_closed => self.command(cmd),
+            () = sleep, if !closed => self.conn.handle_timeout(self.ctx.now()),
+        }
+    }
+
+    fn command(&mut self, cmd: Option<AccountCommand>) {
+        let now = self.ctx.now();
+        match cmd {
+            Some(AccountCommand::Protocol(c)) => self.conn.handle_command(c, now),
+            Some(AccountCommand::Iq(request, reply)) => {
+                let token = self.next_token;
+                self.next_token += 1;
+                self.iq_waiters.insert(token, reply);
+                self.conn
+                    .handle_command(Command::Iq { token, request }, now);
+            }
+            Some(AccountCommand::PairPhone(phone)) => self.ctx.pending_pair = Some(phone),
+            None | Some(AccountCommand::Shutdown) => {
+                self.commands_closed |= cmd.is_none();
+                self.shutdown = true;
+                self.conn.handle_command(Command::Close, now);
+            }
+        }
+    }
+}
+
+/// The protocol events that leave as they are (the others carry state, or stay inside).
+fn translate(event: ProtocolEvent) -> Option<EventKind> {
+    Some(match event {
+        ProtocolEvent::Qr { code, expires_at } => EventKind::Qr { code, expires_at },
+        ProtocolEvent::QrTimeout => EventKind::QrTimeout,
+        ProtocolEvent::PairCode { code } => EventKind::PairCode { code },
+        ProtocolEvent::PairError { code, text } => EventKind::PairError { code, text },
+        ProtocolEvent::KeepAliveTimeout { failures } => EventKind::KeepAliveTimeout { failures },
+        ProtocolEvent::KeepAliveRestored => EventKind::KeepAliveRestored,
+        ProtocolEvent::Stanza(node) => EventKind::Stanza(node),
+        ProtocolEvent::StreamError { code } => EventKind::StreamError { code },
+        ProtocolEvent::ClientOutdated => EventKind::ClientOutdated,
+        ProtocolEvent::TemporaryBan { code, expire_secs } => EventKind::TemporaryBan {
+            code,
+            expires_in: Duration::from_secs(expire_secs),
+        },
+        // Handled by the driver, or of no interest outside (edge routing, offline sync count).
+        _ => return None,
+    })
+}

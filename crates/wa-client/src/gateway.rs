@@ -1,0 +1,234 @@
+//! The gateway facade: the functions `wagate link`, wa-http and the demo all call.
+//!
+//! ```text
+//!  create_account ─▶ store (account record, token)
+//!  connect / link_qr / link_phone ─▶ Registry::start ─▶ account task ─▶ events + status
+//!  disconnect (keys stay, autostart off) · logout (unlink, keys wiped, autostart off)
+//!  status (live snapshot, or the stored facts of a stopped account) · subscribe · restore
+//! ```
+//!
+//! Every store call here runs on a blocking thread. Errors are [`Error`]s whose
+//! [`Error::fault`] and [`Error::is_transient`] choose the HTTP status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::OsRng;
+use rand::RngCore;
+use tokio::sync::broadcast;
+use wa_protocol::PhoneNumber;
+use wa_store::{Account, AccountId, Durability, Store};
+
+use crate::account::AccountHandle;
+use crate::config::ClientConfig;
+use crate::error::Error;
+use crate::event::Event;
+use crate::records::linked_ids;
+use crate::registry::Registry;
+use crate::status::Status;
+
+/// How long [`Gateway::disconnect`] and [`Gateway::logout`] wait for the task to finish.
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
+/// A gateway account to create.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Instance name.
+    pub name: String,
+    /// API token (unique across accounts).
+    pub token: String,
+    /// Connect at startup.
+    pub autostart: bool,
+}
+
+impl NewAccount {
+    /// An account named `name` with a fresh random token (48 hex) and autostart on.
+    pub fn with_random_token(name: impl Into<String>) -> Self {
+        let mut token = [0u8; 24];
+        OsRng.fill_bytes(&mut token);
+        Self {
+            name: name.into(),
+            token: token.iter().map(|b| format!("{b:02x}")).collect(),
+            autostart: true,
+        }
+    }
+}
+
+/// Every account of one gateway process: one store, one event bus, one task per running
+/// account.
+#[derive(Debug)]
+pub struct Gateway {
+    registry: Registry,
+    config: ClientConfig,
+}
+
+impl Gateway {
+    /// A gateway over `store`; nothing runs until [`Gateway::connect`] or
+    /// [`Gateway::restore`].
+    pub fn new(store: Arc<dyn Store>, config: ClientConfig) -> Self {
+        Self {
+            registry: Registry::new(store, config.clone()),
+            config,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.registry.store()
+    }
+
+    /// Events of every account.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.registry.subscribe()
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> wa_store::Result<T> + Send + 'static,
+    ) -> Result<T, Error> {
+        let store = Arc::clone(self.store());
+        Ok(tokio::task::spawn_blocking(move || f(store.as_ref())).await??)
+    }
+
+    /// Creates an account (durably) with a fresh id.
+    pub async fn create_account(&self, new: NewAccount) -> Result<Account, Error> {
+        let id = AccountId::generate(&mut OsRng);
+        let mut account = Account::new(id, new.name, new.token, self.config.clock.now().0);
+        account.autostart = new.autostart;
+        let record = account.clone();
+        self.blocking(move |s| s.create_account(&record, Durability::Durable))
+            .await?;
+        Ok(account)
+    }
+
+    /// The account record.
+    pub async fn account(&self, id: &AccountId) -> Result<Account, Error> {
+        let key = *id;
+        self.blocking(move |s| s.account(&key))
+            .await?
+            .ok_or(Error::UnknownAccount(*id))
+    }
+
+    /// Whether the account has linked credentials (an error if it does not exist).
+    async fn is_linked(&self, id: &AccountId) -> Result<bool, Error> {
+        self.account(id).await?;
+        let key = *id;
+        let device = self.blocking(move |s| s.device(&key)).await?;
+        Ok(device.is_some_and(|d| d.jid.is_some()))
+    }
+
+    /// Starts the account's session (or returns the running one): a linked account logs in,
+    /// an unlinked one shows QR codes (as events and in [`Status::qr`]). Once the session
+    /// reaches Working its account's autostart flag is set (CONTRACTS §F).
+    pub async fn connect(&self, id: &AccountId) -> Result<AccountHandle, Error> {
+        self.account(id).await?;
+        Ok(self.registry.start(id))
+    }
+
+    /// Links an unlinked account by QR code: starts it; the codes arrive as
+    /// [`crate::EventKind::Qr`] events, each also in [`Status::qr`] until it expires.
+    pub async fn link_qr(&self, id: &AccountId) -> Result<AccountHandle, Error> {
+        if self.is_linked(id).await? {
+            return Err(Error::AlreadyLinked(*id));
+        }
+        Ok(self.registry.start(id))
+    }
+
+    /// Links an unlinked account by pair code for `phone`: starts it and asks for the code as
+    /// soon as the registration connection is up; the code arrives as
+    /// [`crate::EventKind::PairCode`] and in [`Status::pair_code`].
+    pub async fn link_phone(
+        &self,
+        id: &AccountId,
+        phone: &PhoneNumber,
+    ) -> Result<AccountHandle, Error> {
+        if self.is_linked(id).await? {
+            return Err(Error::AlreadyLinked(*id));
+        }
+        let handle = self.registry.start(id);
+        if !handle.pair_phone(phone) {
+            return Err(Error::NotRunning(*id));
+        }
+        Ok(handle)
+    }
+
+    /// Stops the session (keys stay) and clears autostart; waits until the task has ended.
+    pub async fn disconnect(&self, id: &AccountId) -> Result<(), Error> {
+        self.account(id).await?;
+        if let Some(handle) = self.registry.get(id) {
+            self.registry.stop(id);
+            self.wait_stopped(&handle).await;
+        }
+        // After the task: a login finishing meanwhile would have set it again.
+        self.set_autostart(id, false).await
+    }
+
+    /// Unlinks the running session from the phone and wipes its keys; clears autostart. Waits
+    /// until the task has ended.
+    pub async fn logout(&self, id: &AccountId) -> Result<(), Error> {
+        let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
+        if !handle.logout() {
+            return Err(Error::NotRunning(*id));
+        }
+        self.wait_stopped(&handle).await;
+        self.set_autostart(id, false).await
+    }
+
+    async fn wait_stopped(&self, handle: &AccountHandle) {
+        if tokio::time::timeout(STOP_WAIT, handle.stopped())
+            .await
+            .is_err()
+        {
+            tracing::warn!(account = %handle.id(), "the session did not stop in time");
+        }
+    }
+
+    async fn set_autostart(&self, id: &AccountId, on: bool) -> Result<(), Error> {
+        let mut account = self.account(id).await?;
+        if account.autostart == on {
+            return Ok(());
+        }
+        account.autostart = on;
+        account.updated_ms = self.config.clock.now().0;
+        self.blocking(move |s| s.update_account(&account, Durability::Durable))
+            .await
+    }
+
+    /// The session's status: live while its task runs (or as it ended), else the stored facts
+    /// of a stopped account.
+    pub async fn status(&self, id: &AccountId) -> Result<Status, Error> {
+        if let Some(status) = self.registry.status(id) {
+            return Ok(status);
+        }
+        self.account(id).await?;
+        let key = *id;
+        let device = self.blocking(move |s| s.device(&key)).await?;
+        let (jid, lid) = device.as_ref().map(linked_ids).unwrap_or_default();
+        Ok(Status::stopped(*id, jid, lid))
+    }
+
+    /// The running handle of `id`, if any.
+    pub fn handle(&self, id: &AccountId) -> Option<AccountHandle> {
+        self.registry.get(id)
+    }
+
+    /// Starts every stored account whose `autostart` flag is set and that is linked; returns
+    /// how many were started.
+    pub async fn restore(&self) -> Result<usize, Error> {
+        let accounts = self.blocking(|s| s.accounts()).await?;
+        let mut started = 0;
+        for account in accounts.into_iter().filter(|a| a.autostart) {
+            if self.is_linked(&account.id).await? {
+                self.registry.start(&account.id);
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+
+    /// Stops every account and waits (up to `timeout`) until each task has closed its socket
+    /// and finished its last store write; returns how many did not stop in time.
+    pub async fn shutdown(&self, timeout: Duration) -> usize {
+        self.registry.shutdown_and_wait(timeout).await
+    }
+}

@@ -1,0 +1,258 @@
+//! The ordered queue of one account's pending persistence, polled inside its `select!` loop.
+//!
+//! ```text
+//!  protocol event ─▶ Job { work, durable, gates_output, after } ─▶ queue (FIFO)
+//!                        head: spawn_blocking(write) ─▶ store.durable().await ─▶ Finished{after}
+//! ```
+//!
+//! Store calls never run on the loop itself: the head job's write runs on a blocking thread and
+//! its durability wait is an `.await` on the store's shared sync, while the loop keeps serving
+//! socket input, timers and commands. Jobs finish in the order they were queued (so events
+//! leave in protocol order, and writes to one record apply in order). A job that `gates_output`
+//! holds every transmit back until it finishes: the bytes that depend on its state (the
+//! pair-success reply) are already queued in the connection, and Noise frames cannot be
+//! reordered.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use rand::rngs::StdRng;
+use wa_protocol::signal::PublicKey;
+use wa_store::{AccountId, DeviceIdentity, Durability, Store};
+
+use crate::error::Error;
+
+/// A store write.
+pub(crate) enum Work {
+    /// Nothing to write: the job only keeps its place in the order.
+    Nothing,
+    /// Save the device identity.
+    SaveDevice(Box<DeviceIdentity>),
+    /// Logged in: save the device identity and set the account's autostart flag (the session
+    /// reached Working, so it comes back after a restart until disconnected or logged out).
+    LoggedIn(Box<DeviceIdentity>),
+    /// Generate and store one-time prekeys.
+    AddPreKeys {
+        /// How many.
+        count: u32,
+        /// Randomness for the keys.
+        rng: Box<StdRng>,
+    },
+    /// Mark prekeys uploaded.
+    MarkUploaded(Vec<u32>),
+    /// Wipe the account's keys.
+    Logout,
+}
+
+/// What a write produced.
+#[derive(Debug)]
+pub(crate) enum Output {
+    /// Written.
+    Done,
+    /// The prekeys created.
+    PreKeys(Vec<(u32, PublicKey)>),
+}
+
+impl Work {
+    fn apply(self, store: &dyn Store, id: &AccountId) -> wa_store::Result<Output> {
+        let b = Durability::Buffered;
+        match self {
+            Work::Nothing => Ok(Output::Done),
+            Work::SaveDevice(device) => store.save_device(id, &device, b).map(|()| Output::Done),
+            Work::LoggedIn(device) => {
+                store.save_device(id, &device, b)?;
+                if let Some(mut account) = store.account(id)?.filter(|a| !a.autostart) {
+                    account.autostart = true;
+                    store.update_account(&account, b)?;
+                }
+                Ok(Output::Done)
+            }
+            Work::AddPreKeys { count, mut rng } => store
+                .add_prekeys(id, count, rng.as_mut(), b)
+                .map(Output::PreKeys),
+            Work::MarkUploaded(ids) => store
+                .mark_prekeys_uploaded(id, &ids, b)
+                .map(|()| Output::Done),
+            Work::Logout => store.logout(id, b).map(|()| Output::Done),
+        }
+    }
+}
+
+/// One queued piece of persistence and what to do once it is done.
+pub(crate) struct Job<A> {
+    /// The write.
+    pub(crate) work: Work,
+    /// Wait until the write is durable before finishing.
+    pub(crate) durable: bool,
+    /// Hold every transmit back until this job finishes.
+    pub(crate) gates_output: bool,
+    /// What the driver does next (emit, answer the connection, end).
+    pub(crate) after: A,
+}
+
+impl<A> Job<A> {
+    /// A write that finishes once written (durable with a later sync).
+    pub(crate) fn buffered(work: Work, after: A) -> Self {
+        Self {
+            work,
+            durable: false,
+            gates_output: false,
+            after,
+        }
+    }
+
+    /// A write that finishes only once it is durable.
+    pub(crate) fn durable(work: Work, after: A) -> Self {
+        Self {
+            durable: true,
+            ..Self::buffered(work, after)
+        }
+    }
+
+    /// The same job, holding every transmit back until it finishes.
+    pub(crate) fn gating_output(self) -> Self {
+        Self {
+            gates_output: true,
+            ..self
+        }
+    }
+
+    /// A job that only keeps `after` in order behind the writes queued before it.
+    pub(crate) fn in_order(after: A) -> Self {
+        Self::buffered(Work::Nothing, after)
+    }
+}
+
+/// A finished job.
+pub(crate) struct Finished<A> {
+    /// The write's outcome.
+    pub(crate) result: Result<Output, Error>,
+    /// What to do next.
+    pub(crate) after: A,
+}
+
+type Running<A> = Pin<Box<dyn Future<Output = (Finished<A>, bool)> + Send>>;
+
+/// The queue of one account's pending persistence.
+pub(crate) struct Pipeline<A> {
+    store: Arc<dyn Store>,
+    id: AccountId,
+    queue: VecDeque<Job<A>>,
+    running: Option<Running<A>>,
+    gates: usize,
+}
+
+impl<A: Send + 'static> Pipeline<A> {
+    /// An empty queue for account `id`.
+    pub(crate) fn new(store: Arc<dyn Store>, id: AccountId) -> Self {
+        Self {
+            store,
+            id,
+            queue: VecDeque::new(),
+            running: None,
+            gates: 0,
+        }
+    }
+
+    /// Queues a job behind every earlier one.
+    pub(crate) fn push(&mut self, job: Job<A>) {
+        if job.gates_output {
+            self.gates += 1;
+        }
+        self.queue.push_back(job);
+    }
+
+    /// Whether nothing is queued or running.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.running.is_none() && self.queue.is_empty()
+    }
+
+    /// Whether transmits must wait (a gating job has not finished).
+    pub(crate) fn holds_output(&self) -> bool {
+        self.gates > 0
+    }
+
+    /// The next finished job, in queue order; pending forever when idle. Cancel safe: the
+    /// running job stays in the pipeline when this future is dropped.
+    pub(crate) async fn next(&mut self) -> Finished<A> {
+        if self.running.is_none() {
+            match self.queue.pop_front() {
+                Some(job) => {
+                    self.running = Some(Box::pin(run(Arc::clone(&self.store), self.id, job)))
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        let Some(running) = self.running.as_mut() else {
+            return std::future::pending().await;
+        };
+        let (finished, gated) = running.await;
+        self.running = None;
+        if gated {
+            self.gates = self.gates.saturating_sub(1);
+        }
+        finished
+    }
+}
+
+async fn run<A>(store: Arc<dyn Store>, id: AccountId, job: Job<A>) -> (Finished<A>, bool) {
+    let Job {
+        work,
+        durable,
+        gates_output,
+        after,
+    } = job;
+    let result = async {
+        let output = match work {
+            Work::Nothing => Output::Done,
+            work => {
+                let writer = Arc::clone(&store);
+                tokio::task::spawn_blocking(move || work.apply(writer.as_ref(), &id)).await??
+            }
+        };
+        if durable {
+            store.durable().await?;
+        }
+        Ok(output)
+    }
+    .await;
+    (Finished { result, after }, gates_output)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use wa_store::MemStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn jobs_finish_in_order_and_gates_release_with_their_job() {
+        let store: Arc<dyn Store> = Arc::new(MemStore::new());
+        let id = AccountId::from_bytes([3; 16]);
+        let mut pipeline = Pipeline::new(Arc::clone(&store), id);
+        assert!(pipeline.is_idle() && !pipeline.holds_output());
+        let rng = Box::new(StdRng::seed_from_u64(1));
+        pipeline.push(Job::durable(Work::AddPreKeys { count: 3, rng }, 1).gating_output());
+        pipeline.push(Job::in_order(2));
+        pipeline.push(Job::buffered(Work::MarkUploaded(vec![1, 2]), 3));
+        assert!(pipeline.holds_output() && !pipeline.is_idle());
+
+        let first = pipeline.next().await;
+        assert_eq!(first.after, 1);
+        let Ok(Output::PreKeys(keys)) = first.result else {
+            panic!("prekeys expected: {:?}", first.result);
+        };
+        assert_eq!(keys.len(), 3);
+        assert!(!pipeline.holds_output(), "the gate opens with its job");
+        assert_eq!(pipeline.next().await.after, 2);
+        let third = pipeline.next().await;
+        assert_eq!(third.after, 3);
+        assert!(third.result.is_ok(), "{:?}", third.result);
+        assert!(pipeline.is_idle());
+        let counts = store.prekey_counts(&id).expect("counts");
+        assert_eq!((counts.total, counts.uploaded), (3, 2));
+    }
+}
