@@ -24,10 +24,10 @@ async fn sim_refuses_bad_logins_and_malformed_stanzas() {
         sim,
         store,
         id,
-        registry,
+        gateway,
         ..
     } = Linked::new(PHONE, 5).await;
-    registry.shutdown_and_wait(DEADLINE).await;
+    gateway.shutdown(DEADLINE).await;
     let noise_key = store
         .device(&id)
         .expect("read")

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::{broadcast, Semaphore};
-use wa_client::{Backoff, ClientConfig, Event, EventKind, Registry};
+use wa_client::{Backoff, ClientConfig, Event, EventKind, Gateway};
 use wa_protocol::connection::Config;
 use wa_protocol::noise::TrustRoot;
 use wa_protocol::signal::PublicKey;
@@ -182,18 +182,18 @@ async fn link_phase(n: usize, dir: &std::path::Path, url: &str, admin: &str, roo
         phones.push((id, phone));
     }
     store.flush().expect("flush");
-    let registry = Arc::new(Registry::new(Arc::clone(&store), config));
+    let gateway = Arc::new(Gateway::new(Arc::clone(&store), config));
     let link_start = Instant::now();
     let gate = Arc::new(Semaphore::new(32));
     let mut tasks = Vec::new();
     for (id, phone) in phones {
-        let registry = Arc::clone(&registry);
+        let gateway = Arc::clone(&gateway);
         let gate = Arc::clone(&gate);
         let admin = admin.to_owned();
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.expect("semaphore");
-            let mut events = registry.subscribe();
-            registry.start(&id);
+            let mut events = gateway.subscribe();
+            gateway.link_qr(&id).await.expect("start linking");
             loop {
                 match events.recv().await {
                     Ok(Event {
@@ -227,8 +227,8 @@ async fn link_phase(n: usize, dir: &std::path::Path, url: &str, admin: &str, roo
         "linked {n} accounts (812 prekeys each) in {:.1} s",
         link_start.elapsed().as_secs_f64()
     );
-    let mut events = registry.subscribe();
-    registry.shutdown();
+    let mut events = gateway.subscribe();
+    gateway.shutdown(Duration::from_secs(60)).await;
     wait_all(&mut events, &ids, "stopped", Duration::from_secs(60)).await;
     store.flush().expect("flush");
 }
@@ -245,10 +245,10 @@ async fn restore_phase(dir: &std::path::Path, url: &str, root: &PublicKey) {
         .collect();
     let n = ids.len();
     let before = rss_kib();
-    let registry = Registry::new(Arc::clone(&store), client_config(url, root));
-    let mut events = registry.subscribe();
+    let gateway = Gateway::new(Arc::clone(&store), client_config(url, root));
+    let mut events = gateway.subscribe();
     let start = Instant::now();
-    let restored = registry.restore().expect("restore");
+    let restored = gateway.restore().await.expect("restore");
     assert_eq!(restored, n);
     wait_all(&mut events, &ids, "connected", Duration::from_secs(120)).await;
     let relogin = start.elapsed();
@@ -264,7 +264,7 @@ async fn restore_phase(dir: &std::path::Path, url: &str, root: &PublicKey) {
         "RSS {before} KiB (store open) → {after} KiB ({n} accounts logged in and idle): {:.1} KiB per account",
         after.saturating_sub(before) as f64 / n as f64
     );
-    registry.shutdown_and_wait(Duration::from_secs(30)).await;
+    gateway.shutdown(Duration::from_secs(30)).await;
 }
 
 fn main() {

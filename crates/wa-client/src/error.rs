@@ -83,9 +83,6 @@ pub enum Error {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// The former name of [`Error`], kept while the lower-level `connect` API still uses it.
-pub type ClientError = Error;
-
 impl From<wa_protocol::noise::HandshakeError> for Error {
     fn from(e: wa_protocol::noise::HandshakeError) -> Self {
         Error::Protocol(e.into())

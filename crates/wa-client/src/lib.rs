@@ -12,7 +12,8 @@
 //!  AccountHandle: commands, Status (watch)                that depend on them leave
 //! ```
 //!
-//! [`connect`] is the lower-level pipe (WebSocket + Noise + nodes) used by tools and tests.
+//! [`open_websocket`] is the lower-level WebSocket (with WhatsApp Web's `Origin`, optional proxy)
+//! the account task and wa-testkit's raw client open.
 
 mod account;
 mod command;
@@ -31,10 +32,9 @@ mod status;
 
 pub use account::{spawn_account, AccountHandle};
 pub use config::{Backoff, ClientConfig};
-pub use error::{ClientError, Error, Fault};
+pub use error::{Error, Fault};
 pub use event::{Event, EventKind};
 pub use gateway::{Gateway, NewAccount};
 pub use proxy::{Proxy, ProxyKind};
-pub use registry::Registry;
-pub use socket::{connect, open_websocket, ConnectOptions, NoiseSocket, Ws, PRODUCTION_URL};
+pub use socket::{open_websocket, Ws, PRODUCTION_URL};
 pub use status::{FailReason, QrCode, SessionState, Status};

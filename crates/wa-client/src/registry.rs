@@ -9,7 +9,6 @@ use wa_store::{AccountId, Store};
 
 use crate::account::{spawn_account, AccountHandle};
 use crate::config::ClientConfig;
-use crate::error::Error;
 use crate::event::{Event, EventKind};
 use crate::status::Status;
 
@@ -88,24 +87,6 @@ impl Registry {
     /// Stops account `id` (keys stay).
     pub fn stop(&self, id: &AccountId) -> bool {
         self.running().remove(id).is_some_and(|h| h.shutdown())
-    }
-
-    /// Starts every stored account whose `autostart` flag is set and that has a linked device;
-    /// returns how many were started.
-    pub fn restore(&self) -> Result<usize, Error> {
-        let accounts = self.store.accounts()?;
-        let mut started = 0;
-        for account in accounts.into_iter().filter(|a| a.autostart) {
-            let linked = self
-                .store
-                .device(&account.id)?
-                .is_some_and(|d| d.jid.is_some());
-            if linked {
-                self.start(&account.id);
-                started += 1;
-            }
-        }
-        Ok(started)
     }
 
     /// Stops every account (returns at once; see [`Registry::shutdown_and_wait`]).

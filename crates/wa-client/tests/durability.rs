@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rand_core::CryptoRngCore;
 use tokio::sync::{broadcast, mpsc};
-use wa_client::{Backoff, ClientConfig, Event, EventKind, Registry, SessionState};
+use wa_client::{Backoff, ClientConfig, Event, EventKind, Gateway, SessionState};
 use wa_protocol::connection::Config;
 use wa_protocol::signal::PublicKey;
 use wa_protocol::stanza::{IqKind, IqRequest, IqResponse};
@@ -262,7 +262,7 @@ impl Store for SlowStore {
 
 struct Rig {
     sim: SimServer,
-    registry: Registry,
+    gateway: Gateway,
     id: AccountId,
     events: broadcast::Receiver<Event>,
     sim_events: broadcast::Receiver<SimEvent>,
@@ -306,11 +306,11 @@ async fn rig(hold: Hold) -> Rig {
         },
         ..ClientConfig::default()
     };
-    let registry = Registry::new(Arc::new(store), config);
-    let events = registry.subscribe();
+    let gateway = Gateway::new(Arc::new(store), config);
+    let events = gateway.subscribe();
     Rig {
         sim,
-        registry,
+        gateway,
         id,
         events,
         sim_events,
@@ -371,7 +371,7 @@ async fn sim_next<T>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pair_reply_leaves_only_after_the_pairing_is_written() {
     let mut r = rig(Hold::Pairing).await;
-    let handle = r.registry.start(&r.id);
+    let handle = r.gateway.link_qr(&r.id).await.expect("starts");
     let qr = next(&mut r.events, "a QR code", |e| match e {
         EventKind::Qr { code, .. } => Some(code.clone()),
         _ => None,
@@ -429,13 +429,13 @@ async fn the_pair_reply_leaves_only_after_the_pairing_is_written() {
         matches!(e, EventKind::Connected { .. }).then_some(())
     })
     .await;
-    r.registry.shutdown();
+    r.gateway.shutdown(DEADLINE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prekeys_are_written_before_their_upload_while_iqs_and_pings_still_flow() {
     let mut r = rig(Hold::PreKeys).await;
-    let handle = r.registry.start(&r.id);
+    let handle = r.gateway.link_qr(&r.id).await.expect("starts");
     let qr = next(&mut r.events, "a QR code", |e| match e {
         EventKind::Qr { code, .. } => Some(code.clone()),
         _ => None,
@@ -487,5 +487,5 @@ async fn prekeys_are_written_before_their_upload_while_iqs_and_pings_still_flow(
     })
     .await;
     assert_eq!(handle.status().state, SessionState::Working);
-    r.registry.shutdown();
+    r.gateway.shutdown(DEADLINE).await;
 }

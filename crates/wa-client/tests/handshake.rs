@@ -9,7 +9,7 @@ use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio_tungstenite::tungstenite::Message;
-use wa_client::ClientError;
+
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::noise::{CertError, HandshakeError, TrustRoot};
 use wa_protocol::pairing::stanza::PairDevice;
@@ -245,7 +245,7 @@ async fn wss_urls_are_spoken_over_tls() {
     assert!(
         matches!(
             err,
-            Error::Open(ClientError::WebSocket(
+            Error::Open(wa_client::Error::WebSocket(
                 tokio_tungstenite::tungstenite::Error::Tls(_)
                     | tokio_tungstenite::tungstenite::Error::Io(_)
             ))

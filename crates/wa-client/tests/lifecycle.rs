@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wa_client::{EventKind, Registry};
+use wa_client::{EventKind, Gateway};
 use wa_protocol::connection::{DisconnectCause, LogoutReason};
 use wa_sim::Faults;
 use wa_store::{MemStore, SledStore, Store, StoreConfig};
@@ -30,7 +30,7 @@ async fn qr_link_restart_login_and_restore_after_process_restart() {
         let Linked {
             sim,
             store,
-            registry,
+            gateway,
             mut events,
             ..
         } = Linked::link(sim, PHONE, store, config, id).await;
@@ -39,7 +39,7 @@ async fn qr_link_restart_login_and_restore_after_process_restart() {
         assert_eq!(info.prekeys, vec![(1, 812)]);
         let counts = store.prekey_counts(&id).expect("counts");
         assert_eq!((counts.total, counts.uploaded), (812, 812));
-        registry.shutdown();
+        gateway.shutdown(DEADLINE).await;
         wait_for(&mut events, DEADLINE, "Stopped", |e| {
             matches!(e, EventKind::Stopped).then_some(())
         })
@@ -47,12 +47,12 @@ async fn qr_link_restart_login_and_restore_after_process_restart() {
         .expect("stopped");
         (sim, id)
     };
-    // "Restart the process": a new store handle and registry over the same directory.
+    // "Restart the process": a new store handle and gateway over the same directory.
     let store: Arc<dyn Store> =
         Arc::new(SledStore::open(&StoreConfig::at(&path)).expect("store reopens"));
-    let registry = Registry::new(Arc::clone(&store), client_config(&sim));
-    let mut events = AccountEvents::new(registry.subscribe(), id);
-    assert_eq!(registry.restore().expect("restore"), 1);
+    let gateway = Gateway::new(Arc::clone(&store), client_config(&sim));
+    let mut events = AccountEvents::new(gateway.subscribe(), id);
+    assert_eq!(gateway.restore().await.expect("restore"), 1);
     let jid = wait_for(
         &mut events,
         DEADLINE,
@@ -71,7 +71,7 @@ async fn qr_link_restart_login_and_restore_after_process_restart() {
         vec![(1, 812)],
         "no second upload: the server still holds 812"
     );
-    registry.shutdown();
+    gateway.shutdown(DEADLINE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,9 +79,9 @@ async fn pair_code_link() {
     let sim = start_sim(&[PHONE]).await;
     let store: Arc<dyn Store> = Arc::new(MemStore::new());
     let id = new_account(store.as_ref(), 2);
-    let registry = Registry::new(Arc::clone(&store), client_config(&sim));
-    let mut events = AccountEvents::new(registry.subscribe(), id);
-    let handle = registry.start(&id);
+    let gateway = Gateway::new(Arc::clone(&store), client_config(&sim));
+    let mut events = AccountEvents::new(gateway.subscribe(), id);
+    let handle = gateway.connect(&id).await.expect("starts");
     wait_for(&mut events, DEADLINE, "a QR code", |e| {
         matches!(e, EventKind::Qr { .. }).then_some(())
     })
@@ -111,7 +111,7 @@ async fn pair_code_link() {
     .await
     .expect("connected");
     assert_eq!(connected, jid);
-    registry.shutdown();
+    gateway.shutdown(DEADLINE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,11 +120,11 @@ async fn logout_from_the_gateway_wipes_keys() {
         sim,
         store,
         id,
-        registry,
+        gateway,
         mut events,
         ..
     } = Linked::new(PHONE, 3).await;
-    registry.get(&id).expect("running").logout();
+    gateway.handle(&id).expect("running").logout();
     let reason = wait_for(&mut events, DEADLINE, "LoggedOut", |e| match e {
         EventKind::LoggedOut { reason } => Some(reason.clone()),
         _ => None,
@@ -155,7 +155,7 @@ async fn logout_from_the_phone_wipes_keys() {
         sim,
         store,
         id,
-        registry: _registry,
+        gateway: _gateway,
         mut events,
         ..
     } = Linked::new(PHONE, 4).await;
@@ -188,7 +188,7 @@ async fn conflict_replaced_stops_without_reconnecting() {
         sim,
         store,
         id,
-        registry: _registry,
+        gateway: _gateway,
         mut events,
         conn,
     } = Linked::new(PHONE, 5).await;
@@ -219,7 +219,7 @@ async fn transient_drop_reconnects_within_the_backoff() {
     let Linked {
         sim,
         store: _store,
-        registry,
+        gateway,
         mut events,
         conn,
         ..
@@ -245,7 +245,7 @@ async fn transient_drop_reconnects_within_the_backoff() {
     })
     .await
     .expect("connected again");
-    registry.shutdown();
+    gateway.shutdown(DEADLINE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,7 +260,7 @@ async fn unanswered_pings_time_out_then_the_session_recovers() {
     let Linked {
         sim,
         store: _store,
-        registry,
+        gateway,
         mut events,
         ..
     } = Linked::link(sim, PHONE, store, config, id).await;
@@ -290,5 +290,5 @@ async fn unanswered_pings_time_out_then_the_session_recovers() {
     })
     .await
     .expect("connected again");
-    registry.shutdown();
+    gateway.shutdown(DEADLINE).await;
 }

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wa_client::{EventKind, Registry};
+use wa_client::{EventKind, Gateway};
 use wa_protocol::payload::{login_payload, ClientIdentity};
 use wa_protocol::signal::KeyPair;
 use wa_sim::SimEvent;
@@ -179,14 +179,14 @@ async fn an_accounts_proxy_setting_is_used() {
     store
         .create_account(&account, Durability::Durable)
         .expect("account");
-    let registry = Registry::new(Arc::clone(&store), client_config(&sim));
-    let mut events = AccountEvents::new(registry.subscribe(), id);
-    registry.start(&id);
+    let gateway = Gateway::new(Arc::clone(&store), client_config(&sim));
+    let mut events = AccountEvents::new(gateway.subscribe(), id);
+    gateway.connect(&id).await.expect("starts");
     wait_for(&mut events, DEADLINE, "a QR code", |e| {
         matches!(e, EventKind::Qr { .. }).then_some(())
     })
     .await
     .expect("a QR arrives through the proxy");
     assert_eq!(tunnels.load(Ordering::SeqCst), 1);
-    registry.shutdown();
+    gateway.shutdown(DEADLINE).await;
 }

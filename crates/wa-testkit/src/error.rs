@@ -22,7 +22,7 @@ pub enum Error {
     },
     /// Opening the WebSocket failed: URL, proxy, network or TLS (wa-client's error).
     #[error("cannot open the websocket: {0}")]
-    Open(#[from] wa_client::ClientError),
+    Open(#[from] wa_client::Error),
     /// The open WebSocket failed.
     #[error("websocket: {0}")]
     WebSocket(#[from] tokio_tungstenite::tungstenite::Error),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use wa_client::{ClientConfig, EventKind, Registry};
+use wa_client::{ClientConfig, EventKind, Gateway};
 use wa_protocol::connection::DisconnectCause;
 use wa_sim::{ConnId, SimEvent, SimServer};
 use wa_store::{AccountId, MemStore, Store};
@@ -20,8 +20,8 @@ pub struct Linked {
     pub store: Arc<dyn Store>,
     /// The gateway account.
     pub id: AccountId,
-    /// The registry running the account.
-    pub registry: Registry,
+    /// The gateway running the account (the facade wagate's commands and HTTP API call).
+    pub gateway: Gateway,
     /// The account's events from just after it connected.
     pub events: AccountEvents,
     /// The sim's id of the logged-in connection.
@@ -56,15 +56,18 @@ impl Linked {
         id: AccountId,
     ) -> Self {
         let mut sim_events = sim.subscribe();
-        let registry = Registry::new(Arc::clone(&store), config);
-        let mut events = AccountEvents::new(registry.subscribe(), id);
-        registry.start(&id);
+        let gateway = Gateway::new(Arc::clone(&store), config);
+        let mut events = AccountEvents::new(gateway.subscribe(), id);
+        gateway
+            .link_qr(&id)
+            .await
+            .expect("the account starts linking");
         let conn = link_by_qr(&sim, phone, &mut events, &mut sim_events).await;
         Self {
             sim,
             store,
             id,
-            registry,
+            gateway,
             events,
             conn,
         }
