@@ -41,6 +41,10 @@ pub enum HandshakeError {
     /// A previous transport frame failed to decrypt; the connection must be closed.
     #[error("transport is broken by an earlier authentication failure")]
     TransportBroken,
+    /// Input given to a server-side [`super::Accept`] that already accepted or failed (a bug of
+    /// the caller).
+    #[error("handshake already finished")]
+    Finished,
 }
 
 fn key32(bytes: Option<&[u8]>, what: &'static str) -> Result<PublicKey, HandshakeError> {

@@ -15,6 +15,7 @@
 //! §5 certificates, §6 split), whatsmeow `socket/noisehandshake.go` and `handshake.go`, Baileys
 //! `src/Utils/noise-handler.ts`.
 
+mod accept;
 mod cert;
 mod frame;
 mod framed;
@@ -22,6 +23,7 @@ mod handshake;
 mod symmetric;
 mod transport;
 
+pub use accept::{Accept, Accepted};
 pub use cert::{build_cert_chain, CertError, CertInfo, TrustRoot, VerifiedServer};
 pub use frame::{encode_frame, FrameDecoder, FrameError, Intro, FRAME_HEADER_LEN, MAX_FRAME_LEN};
 pub use framed::FramedTransport;
