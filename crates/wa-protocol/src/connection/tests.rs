@@ -6,7 +6,7 @@ use rand::SeedableRng;
 
 use super::*;
 use crate::binary::Server;
-use crate::noise::{build_cert_chain, Responder, ResponderAwaitFinish, TrustRoot};
+use crate::noise::{build_cert_chain, Accept, TrustRoot};
 use crate::payload::{check_client_payload, CheckedPayload};
 use crate::stanza::parse_prekey_upload;
 
@@ -14,17 +14,11 @@ const T0: Millis = Millis(1_800_000_000_000);
 
 #[allow(clippy::large_enum_variant)] // a test fixture, one per test
 enum ServerState {
-    AwaitHello(Responder2),
-    AwaitFinish(ResponderAwaitFinish),
+    Handshake(Accept),
     Open(FramedTransport),
 }
 
-/// `Responder::start` output kept until the hello arrives.
-struct Responder2(crate::noise::ResponderAwaitClientHello);
-
 struct FakeServer {
-    rng: StdRng,
-    decoder: FrameDecoder,
     state: Option<ServerState>,
     payload: Option<CheckedPayload>,
     received: Vec<Node>,
@@ -45,12 +39,14 @@ impl FakeServer {
             T0.unix_secs() + 1_000_000,
             &mut rng,
         );
+        let ephemeral = KeyPair::generate(&mut rng);
         let server = Self {
-            rng,
-            decoder: FrameDecoder::for_server(1 << 20),
-            state: Some(ServerState::AwaitHello(Responder2(Responder::start(
-                static_key, chain,
-            )))),
+            state: Some(ServerState::Handshake(Accept::new(
+                static_key,
+                chain,
+                ephemeral,
+                1 << 20,
+            ))),
             payload: None,
             received: Vec::new(),
             pending_out: Vec::new(),
@@ -59,39 +55,27 @@ impl FakeServer {
     }
 
     fn receive(&mut self, bytes: &[u8]) {
-        match self.state.take() {
-            Some(ServerState::Open(mut t)) => {
-                t.push(bytes);
-                while let Some(node) = t.next_node().expect("client sends valid nodes") {
-                    self.received.push(node);
-                }
-                self.state = Some(ServerState::Open(t));
-            }
-            Some(ServerState::AwaitHello(r)) => {
-                self.decoder.push(bytes);
-                let hello = self.decoder.next_frame().expect("frame").expect("whole");
-                let (next, reply) =
-                    r.0.read_client_hello(&hello, KeyPair::generate(&mut self.rng))
-                        .expect("hello");
-                let mut out = Vec::new();
-                encode_frame(&reply, &mut out).expect("frame");
-                self.pending_out.push(out);
-                self.state = Some(ServerState::AwaitFinish(next));
-            }
-            Some(ServerState::AwaitFinish(r)) => {
-                self.decoder.push(bytes);
-                let finish = self.decoder.next_frame().expect("frame").expect("whole");
-                let done = r.read_client_finish(&finish).expect("finish");
-                self.payload = Some(check_client_payload(&done.payload).expect("payload"));
-                let decoder = core::mem::replace(&mut self.decoder, FrameDecoder::for_server(1));
-                self.state = Some(ServerState::Open(FramedTransport::new(
-                    done.transport,
-                    decoder,
-                    Limits::default(),
-                )));
+        let mut transport = match self.state.take() {
+            Some(ServerState::Open(t)) => t,
+            Some(ServerState::Handshake(mut accept)) => {
+                let accepted = accept.handle_input(bytes).expect("client handshake");
+                self.pending_out
+                    .extend(core::iter::from_fn(|| accept.poll_transmit()));
+                let Some(accepted) = accepted else {
+                    self.state = Some(ServerState::Handshake(accept));
+                    return;
+                };
+                self.payload = Some(check_client_payload(&accepted.payload).expect("payload"));
+                self.state = Some(ServerState::Open(accepted.transport));
+                return;
             }
             None => panic!("server state lost"),
+        };
+        transport.push(bytes);
+        while let Some(node) = transport.next_node().expect("client sends valid nodes") {
+            self.received.push(node);
         }
+        self.state = Some(ServerState::Open(transport));
     }
 
     fn send(&mut self, node: &Node) -> Vec<u8> {
