@@ -6,6 +6,7 @@ use super::cert::{CertError, TrustRoot, VerifiedServer};
 use super::symmetric::SymmetricState;
 use super::transport::TransportCipher;
 use super::{NOISE_XX_NAME, WA_HEADER};
+use crate::error::Fault;
 use crate::pb::handshake::handshake_message::{ClientFinish, ClientHello, ServerHello};
 use crate::pb::handshake::HandshakeMessage;
 use crate::signal::{KeyPair, PublicKey};
@@ -45,6 +46,42 @@ pub enum HandshakeError {
     /// the caller).
     #[error("handshake already finished")]
     Finished,
+}
+
+impl HandshakeError {
+    /// Who is at fault: the peer for anything it sent (malformed, unauthenticated, untrusted),
+    /// the caller for misuse of the state machines and for exhausted counters.
+    pub fn fault(&self) -> Fault {
+        match self {
+            HandshakeError::Decode(_)
+            | HandshakeError::Missing(_)
+            | HandshakeError::BadKeyLength(_)
+            | HandshakeError::BadMac(_)
+            | HandshakeError::Cert(_)
+            | HandshakeError::TransportBroken => Fault::Peer,
+            HandshakeError::NoKey
+            | HandshakeError::Encrypt
+            | HandshakeError::CounterExhausted
+            | HandshakeError::Finished => Fault::Caller,
+        }
+    }
+
+    /// Whether a fresh connection may succeed: only a counter exhaustion is cured by
+    /// reconnecting; the rest fails the same way on the same input.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HandshakeError::CounterExhausted => true,
+            HandshakeError::Decode(_)
+            | HandshakeError::Missing(_)
+            | HandshakeError::BadKeyLength(_)
+            | HandshakeError::BadMac(_)
+            | HandshakeError::Cert(_)
+            | HandshakeError::TransportBroken
+            | HandshakeError::NoKey
+            | HandshakeError::Encrypt
+            | HandshakeError::Finished => false,
+        }
+    }
 }
 
 fn key32(bytes: Option<&[u8]>, what: &'static str) -> Result<PublicKey, HandshakeError> {

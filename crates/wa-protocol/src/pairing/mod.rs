@@ -20,6 +20,8 @@
 //!             companion ─companion_finish▶ phone companion_finish → same ADV secret ─▶ pair-success
 //! ```
 
+use crate::error::Fault;
+
 pub mod adv;
 pub mod code;
 pub mod qr;
@@ -149,6 +151,35 @@ pub enum PairError {
 }
 
 impl PairError {
+    /// Who is at fault: the peer for what it sent (bad HMAC or signature, malformed stanza or
+    /// bundle), the caller for its own input (a QR string or pair code typed in, a local veto,
+    /// a failing primitive).
+    pub fn fault(&self) -> Fault {
+        match self {
+            PairError::HmacMismatch
+            | PairError::AccountSignatureMismatch
+            | PairError::DeviceSignatureMismatch
+            | PairError::Protobuf { .. }
+            | PairError::MissingField(_)
+            | PairError::BadLength { .. }
+            | PairError::KeyIndexMismatch { .. }
+            | PairError::KeyMismatch
+            | PairError::RefMismatch
+            | PairError::BundleDecrypt
+            | PairError::BundleIdentityMismatch
+            | PairError::WeakKey
+            | PairError::UnexpectedTag { .. }
+            | PairError::MissingAttr { .. }
+            | PairError::BadAttr { .. }
+            | PairError::MissingChild { .. }
+            | PairError::MissingContent(_) => Fault::Peer,
+            PairError::Rejected
+            | PairError::MalformedQr(_)
+            | PairError::MalformedPairCode
+            | PairError::Crypto(_) => Fault::Caller,
+        }
+    }
+
     /// The `(code, text)` of the `<error>` child of a pair error reply for this failure.
     pub fn wire_code(&self) -> (u16, &'static str) {
         match self {

@@ -97,6 +97,40 @@ impl IqResponse {
     }
 }
 
+/// An IQ the connection depends on (prekey count or upload, `passive`) that the server refused
+/// or did not answer in time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IqFailure {
+    /// The answer was `type="error"`.
+    #[error("iq {id} failed: {code} {text}")]
+    Refused {
+        /// The IQ id.
+        id: String,
+        /// Error code.
+        code: u16,
+        /// Error text.
+        text: String,
+    },
+    /// No answer before the deadline.
+    #[error("iq {id} timed out")]
+    TimedOut {
+        /// The IQ id.
+        id: String,
+    },
+}
+
+impl IqFailure {
+    /// Whether a fresh connection may succeed: a timeout or a server error (5xx) may pass, a
+    /// refusal (4xx) repeats.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IqFailure::TimedOut { .. } => true,
+            IqFailure::Refused { code, .. } => *code >= 500,
+        }
+    }
+}
+
 /// `<iq to="s.whatsapp.net" id="ID" type="result"/>` answering a server request.
 pub fn iq_result(id: &str, children: Vec<Node>) -> Node {
     let node = Node::new("iq")

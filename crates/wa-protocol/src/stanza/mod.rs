@@ -6,7 +6,7 @@ mod iq;
 mod prekeys;
 mod session;
 
-pub use iq::{iq_error, iq_result, IqKind, IqRequest, IqResponse};
+pub use iq::{iq_error, iq_result, IqFailure, IqKind, IqRequest, IqResponse};
 pub use prekeys::{
     parse_prekey_count, parse_prekey_upload, prekey_count_request, prekey_upload, PreKeyUpload,
     UploadedPreKey, UploadedSignedPreKey,
