@@ -1,17 +1,10 @@
 //! The crate's one error type, grouped by who is at fault.
 
 use crate::binary::{DecodeError, EncodeError};
-use crate::noise::{CertError, FrameError, HandshakeError};
-
-/// Who caused an error: decides whether to retry, close or report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// The remote side sent something invalid (malformed, unauthenticated, untrusted), or did not
-    /// answer.
-    Peer,
-    /// The caller asked for something impossible (oversized frame, unencodable node): a local bug.
-    Caller,
-}
+pub use crate::fault::Fault;
+use crate::noise::cert::CertError;
+use crate::noise::error::HandshakeError;
+use crate::noise::frame::FrameError;
 
 /// Everything wa-protocol can refuse. Each variant wraps the detail enum of its layer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,10 +32,10 @@ pub enum Error {
     Stanza(#[from] crate::stanza::StanzaError),
     /// A Signal operation failed (see `SignalError::fault` and its `is_…` classifiers).
     #[error("signal: {0}")]
-    Signal(#[from] crate::signal::SignalError),
+    Signal(#[from] crate::signal::error::SignalError),
     /// Pairing failed (see `PairError::fault`).
     #[error("pairing: {0}")]
-    Pair(#[from] crate::pairing::PairError),
+    Pair(#[from] crate::pairing::error::PairError),
     /// A received ClientPayload breaks the rules of its kind (peer).
     #[error("client payload: {0}")]
     Payload(#[from] crate::payload::PayloadError),
@@ -167,22 +160,22 @@ mod tests {
                 false,
             ),
             (
-                crate::signal::SignalError::BadMac.into(),
+                crate::signal::error::SignalError::BadMac.into(),
                 Fault::Peer,
                 false,
             ),
             (
-                crate::signal::SignalError::NoSendingSession.into(),
+                crate::signal::error::SignalError::NoSendingSession.into(),
                 Fault::Caller,
                 false,
             ),
             (
-                crate::pairing::PairError::HmacMismatch.into(),
+                crate::pairing::error::PairError::HmacMismatch.into(),
                 Fault::Peer,
                 false,
             ),
             (
-                crate::pairing::PairError::MalformedPairCode.into(),
+                crate::pairing::error::PairError::MalformedPairCode.into(),
                 Fault::Caller,
                 false,
             ),

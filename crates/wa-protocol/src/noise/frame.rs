@@ -5,8 +5,11 @@
 //! reassembles frames from any chunking and refuses a declared length above its cap before
 //! buffering the payload.
 
-use super::WA_HEADER;
-use crate::error::Fault;
+use crate::fault::Fault;
+
+/// The connection header ("intro") the client sends once: `WA`, magic 6, dictionary version 3.
+/// It is also the Noise prologue.
+pub const WA_HEADER: [u8; 4] = [b'W', b'A', 6, crate::binary::DICT_VERSION];
 
 /// Bytes in a frame's length prefix.
 pub const FRAME_HEADER_LEN: usize = 3;

@@ -1,6 +1,6 @@
 //! The Signal module's one error type, with the cause classes a driver acts on.
 
-use crate::error::Fault;
+use crate::fault::Fault;
 
 /// Result alias of the Signal module.
 pub type Result<T, E = SignalError> = core::result::Result<T, E>;
