@@ -120,8 +120,7 @@ impl Credentials {
         let signed_prekey_signature = identity.private.sign(&signed_prekey.public.to_djb(), rng);
         let mut adv_secret = [0u8; 32];
         rng.fill_bytes(&mut adv_secret);
-        // Signal convention: 1..=16380.
-        let registration_id = 1 + rng.next_u32() % 16380;
+        let registration_id = crate::signal::keys::generate_registration_id(rng);
         Self {
             noise_key,
             identity,
