@@ -220,10 +220,10 @@ impl AccountHandle {
     }
 
     /// Asks for a phone-number pair code (while unpaired).
-    pub fn pair_phone(&self, phone: &str) -> bool {
+    pub fn pair_phone(&self, phone: &wa_protocol::PhoneNumber) -> bool {
         self.commands
             .send(AccountCommand::Protocol(Command::PairPhone {
-                phone: phone.to_owned(),
+                phone: phone.clone(),
                 show_push_notification: true,
             }))
             .is_ok()
@@ -577,8 +577,8 @@ impl AccountTask {
             }
             Event::EdgeRouting(_) => {}
             Event::Stanza(node) => self.emit(ClientEvent::Stanza(node)),
-            Event::SendFailed { reason } => {
-                tracing::warn!(account = %self.id, %reason, "node not sent")
+            Event::SendFailed { error } => {
+                tracing::warn!(account = %self.id, %error, "node not sent")
             }
             Event::StreamError { code } => self.emit(ClientEvent::StreamError { code }),
             Event::ClientOutdated => self.emit(ClientEvent::ClientOutdated),

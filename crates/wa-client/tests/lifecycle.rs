@@ -226,7 +226,7 @@ async fn pair_code_link() {
         matches!(e, ClientEvent::Qr { .. }).then_some(())
     })
     .await;
-    assert!(handle.pair_phone(&format!("+{PHONE}")));
+    assert!(handle.pair_phone(&format!("+{PHONE}").parse().expect("phone")));
     let code = next(&mut events, &id, "PairCode", |e| match e {
         ClientEvent::PairCode { code } => Some(code.clone()),
         _ => None,

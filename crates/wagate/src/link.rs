@@ -28,7 +28,7 @@ pub(crate) struct LinkArgs {
     data_dir: PathBuf,
     /// Link with a pair code for this phone number (international format) instead of a QR.
     #[arg(long)]
-    phone: Option<String>,
+    phone: Option<wa_protocol::PhoneNumber>,
     /// Name of the gateway account to create.
     #[arg(long, default_value = "default")]
     name: String,

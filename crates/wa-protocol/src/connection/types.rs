@@ -1,7 +1,8 @@
 //! The connection's configuration, credentials, events and causes.
 
 use crate::binary::Jid;
-use crate::noise::{TrustRoot, MAX_FRAME_LEN};
+use crate::error::Error;
+use crate::noise::{HandshakeError, TrustRoot, MAX_FRAME_LEN};
 use crate::payload::ClientIdentity;
 use crate::signal::{KeyPair, Signature};
 use crate::stanza::{FailureReason, IqResponse};
@@ -156,10 +157,13 @@ pub enum DisconnectCause {
     ServerClosed,
     /// The handshake or the first stanza did not come in time.
     HandshakeTimeout,
-    /// The server failed authentication (certificate, MAC).
-    HandshakeFailed(String),
-    /// The server broke the protocol (malformed frame, stanza or IQ failure).
-    Protocol(String),
+    /// The handshake failed: the server's certificate or MACs did not verify (see
+    /// [`HandshakeError::fault`]).
+    HandshakeFailed(HandshakeError),
+    /// The connection broke the protocol: a malformed frame or stanza from the server, an IQ the
+    /// connection depends on refused or unanswered, or a local failure to frame; the error says
+    /// which and whose fault ([`Error::fault`], [`Error::is_transient`]).
+    Protocol(Error),
     /// `515`: reconnect now (after pairing, or when the server asks).
     RestartRequired,
     /// Another connection took over; do not reconnect.
@@ -279,10 +283,10 @@ pub enum Event {
     EdgeRouting(Vec<u8>),
     /// A stanza the connection does not handle itself (messages, receipts, …).
     Stanza(crate::binary::Node),
-    /// A node could not be encoded.
+    /// A node could not be sent (encoded, sealed or framed); the connection goes on.
     SendFailed {
-        /// Why.
-        reason: String,
+        /// Why (typically [`Fault::Caller`](crate::Fault::Caller)).
+        error: Error,
     },
     /// The server sent a stream error.
     StreamError {

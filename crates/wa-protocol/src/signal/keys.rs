@@ -324,7 +324,10 @@ mod tests {
         fn fill_bytes(&mut self, dest: &mut [u8]) {
             dest.iter_mut().for_each(|b| *b = self.next_u32() as u8);
         }
-        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> core::result::Result<(), rand_core::Error> {
+        fn try_fill_bytes(
+            &mut self,
+            dest: &mut [u8],
+        ) -> core::result::Result<(), rand_core::Error> {
             self.fill_bytes(dest);
             Ok(())
         }

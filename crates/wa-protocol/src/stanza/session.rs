@@ -1,6 +1,6 @@
 //! `<success>`, `<failure>` and `<stream:error>` (`session-lifecycle.md` §2, §6).
 
-use super::{bad, expect_tag, req_attr, StanzaError};
+use super::parse::{bad, expect_tag, req_attr, StanzaError};
 use crate::binary::{Jid, Node};
 
 /// The `<success>` that opens a logged-in session.
