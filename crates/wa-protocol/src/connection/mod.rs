@@ -24,7 +24,7 @@
 //! # Files, one per phase
 //!
 //! This file is the public surface (construction, `poll_*`, `handle_*` and their dispatch).
-//! [`state`](self) holds the data: [`Connection`]'s fields and the `State` enum, whose variants
+//! `state.rs` holds the data: [`Connection`]'s fields and the `State` enum, whose variants
 //! carry what belongs to one phase only. The phases: `handshake.rs` (Noise, ClientPayload),
 //! `login.rs` (the first stanza: success, failure, stream errors; the post-login steps; logout),
 //! `pairing.rs` (QR rotation, pair-success, pair codes), `keepalive.rs`, `prekeys.rs`,

@@ -6,8 +6,9 @@ mod harness;
 use super::*;
 use crate::binary::Node;
 use crate::payload::CheckedPayload;
+use crate::stanza::IqFailure;
 use crate::stanza::{self, parse_prekey_upload, IqKind, IqResponse};
-use harness::{linked_creds, logged_in, FakeServer, Harness, T0};
+use harness::{linked_creds, logged_in, success, FakeServer, Harness, T0};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -410,4 +411,92 @@ fn qr_refs_rotate_60_then_20_seconds_then_time_out() {
         assert_eq!(qr.identity_pub, creds.identity.public);
         assert_eq!(qr.adv_secret, creds.adv_secret);
     }
+}
+
+/// Errors reach the application typed, with the fault the HTTP layer will map.
+#[test]
+fn errors_reach_the_application_typed() {
+    use crate::{Error, Fault};
+
+    // A node we cannot encode: reported, ours, and the connection goes on.
+    let mut h = logged_in(100, |_| {});
+    h.take_events();
+    h.conn.handle_command(Command::Send(Node::new("")), h.now);
+    h.pump();
+    let events = h.take_events();
+    let [Event::SendFailed { error }] = events.as_slice() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(*error, Error::Encode(crate::binary::EncodeError::EmptyTag));
+    assert_eq!(error.fault(), Fault::Caller);
+    assert!(!h.conn.is_closed());
+
+    // A malformed first stanza: the peer's, typed as a stanza error.
+    let mut h = Harness::new(linked_creds(), |_| {});
+    h.server_sends(Node::new("success"));
+    let Some(DisconnectCause::Protocol(error)) = h.conn.disconnect_cause().cloned() else {
+        panic!("{:?}", h.conn.disconnect_cause());
+    };
+    assert!(matches!(error, Error::Stanza(_)), "{error}");
+    assert_eq!(error.fault(), Fault::Peer);
+    assert!(!error.is_transient());
+
+    // The post-login prekey count unanswered: the peer's, transient, reconnect with backoff.
+    let mut h = Harness::new(linked_creds(), |c| c.iq_timeout_ms = 1_000);
+    h.server_sends(success());
+    h.advance_to(h.now.after(1_000));
+    let cause = h.conn.disconnect_cause().cloned().expect("closed");
+    let DisconnectCause::Protocol(Error::Iq(IqFailure::TimedOut { .. })) = &cause else {
+        panic!("{cause:?}");
+    };
+    assert_eq!(cause.reconnect(), Reconnect::WithBackoff);
+    let DisconnectCause::Protocol(error) = cause else {
+        unreachable!()
+    };
+    assert_eq!(error.fault(), Fault::Peer);
+    assert!(error.is_transient());
+}
+
+/// Phone-number linking takes a `PhoneNumber` (one validation rule) and sends its JID.
+#[test]
+fn pair_phone_sends_the_companion_hello() {
+    use crate::pairing::stanza::CompanionHello;
+    use crate::PhoneNumber;
+
+    let phone: PhoneNumber = "+1 555 010 1234".parse().expect("phone");
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut h = Harness::new(Credentials::generate(&mut rng), |_| {});
+    assert_eq!(h.conn.phase(), Phase::AwaitingServer);
+    h.conn.handle_command(
+        Command::PairPhone {
+            phone: phone.clone(),
+            show_push_notification: true,
+        },
+        h.now,
+    );
+    h.pump();
+    let hellos = h.take_iqs("md");
+    let [hello] = hellos.as_slice() else {
+        panic!("{hellos:?}");
+    };
+    let hello = CompanionHello::from_node(hello).expect("a companion_hello");
+    assert_eq!(hello.phone, phone.to_jid());
+    assert!(hello.should_show_push_notification);
+
+    // A linked device cannot ask for a pair code.
+    let mut h = logged_in(100, |_| {});
+    h.take_events();
+    h.conn.handle_command(
+        Command::PairPhone {
+            phone,
+            show_push_notification: false,
+        },
+        h.now,
+    );
+    h.pump();
+    let events = h.take_events();
+    assert!(
+        matches!(events.as_slice(), [Event::PairError { code: 400, .. }]),
+        "{events:?}"
+    );
 }
