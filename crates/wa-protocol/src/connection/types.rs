@@ -4,6 +4,7 @@ use crate::binary::Jid;
 use crate::error::Error;
 use crate::noise::{HandshakeError, TrustRoot, MAX_FRAME_LEN};
 use crate::payload::ClientIdentity;
+use crate::signal::keys::{generate_registration_id, SignedPreKey};
 use crate::signal::{KeyPair, Signature};
 use crate::stanza::{FailureReason, IqResponse};
 pub use crate::time::Millis;
@@ -117,18 +118,18 @@ impl Credentials {
     pub fn generate(rng: &mut impl rand_core::CryptoRngCore) -> Self {
         let noise_key = KeyPair::generate(rng);
         let identity = KeyPair::generate(rng);
-        let signed_prekey = KeyPair::generate(rng);
-        let signed_prekey_signature = identity.private.sign(&signed_prekey.public.to_djb(), rng);
+        // Keys come from the one generator in `signal`; the creation time is not kept here.
+        let signed = SignedPreKey::generate(&identity, 1, 0, rng);
         let mut adv_secret = [0u8; 32];
         rng.fill_bytes(&mut adv_secret);
-        let registration_id = crate::signal::keys::generate_registration_id(rng);
+        let registration_id = generate_registration_id(rng);
         Self {
             noise_key,
             identity,
             registration_id,
-            signed_prekey_id: 1,
-            signed_prekey,
-            signed_prekey_signature,
+            signed_prekey_id: signed.id,
+            signed_prekey: signed.key_pair,
+            signed_prekey_signature: signed.signature,
             adv_secret,
             device: None,
         }
@@ -208,7 +209,13 @@ impl DisconnectCause {
             | DisconnectCause::StreamError(_)
             | DisconnectCause::Protocol(_) => Reconnect::WithBackoff,
             DisconnectCause::Failure(f) if f.is_transient() => Reconnect::WithBackoff,
-            _ => Reconnect::Never,
+            DisconnectCause::Failure(_)
+            | DisconnectCause::HandshakeFailed(_)
+            | DisconnectCause::Replaced
+            | DisconnectCause::LoggedOut
+            | DisconnectCause::QrTimeout
+            | DisconnectCause::PairFailed
+            | DisconnectCause::Requested => Reconnect::Never,
         }
     }
 }

@@ -152,7 +152,24 @@ impl PairError {
             PairError::AccountSignatureMismatch | PairError::DeviceSignatureMismatch => {
                 (401, "signature-mismatch")
             }
-            _ => (500, "internal-error"),
+            PairError::Rejected
+            | PairError::Protobuf { .. }
+            | PairError::MissingField(_)
+            | PairError::BadLength { .. }
+            | PairError::KeyIndexMismatch { .. }
+            | PairError::KeyMismatch
+            | PairError::MalformedQr(_)
+            | PairError::MalformedPairCode
+            | PairError::RefMismatch
+            | PairError::BundleDecrypt
+            | PairError::BundleIdentityMismatch
+            | PairError::WeakKey
+            | PairError::Crypto(_)
+            | PairError::UnexpectedTag { .. }
+            | PairError::MissingAttr { .. }
+            | PairError::BadAttr { .. }
+            | PairError::MissingChild { .. }
+            | PairError::MissingContent(_) => (500, "internal-error"),
         }
     }
 }
