@@ -38,8 +38,8 @@ mod tests;
 pub use curve::{KeyPair, PrivateKey, PublicKey, Signature, DJB_TYPE, SIGNATURE_LEN};
 pub use error::{Result, SignalError};
 pub use keys::{
-    generate_pre_keys, generate_registration_id, LocalIdentity, PreKey, PreKeyBundle, PublicPreKey,
-    SignedPreKey,
+    generate_pre_keys, generate_registration_id, next_pre_key_id, LocalIdentity, PreKey,
+    PreKeyBundle, PublicPreKey, SignedPreKey, MAX_PRE_KEY_ID, MAX_REGISTRATION_ID,
 };
 pub use record::{SessionRecord, STORE_FORMAT_VERSION};
 pub use sender_key::{SenderKeyRecord, SenderKeyState};
