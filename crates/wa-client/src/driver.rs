@@ -175,8 +175,8 @@ impl Drive<'_> {
                     .push(Job::durable(Work::Logout, After::LoggedOut(reason)));
             }
             ProtocolEvent::Disconnected { cause } => self.in_order(After::Disconnected(cause)),
-            ProtocolEvent::SendFailed { reason } => {
-                tracing::warn!(account = %self.ctx.id, %reason, "node not sent");
+            ProtocolEvent::SendFailed { error } => {
+                tracing::warn!(account = %self.ctx.id, %error, "node not sent");
             }
             other => {
                 if let Some(kind) = translate(other) {
@@ -293,7 +293,7 @@ impl Drive<'_> {
         if matches!(phase, Phase::Unpaired | Phase::LoggedIn) {
             if let Some(phone) = self.ctx.pending_pair.take() {
                 let command = Command::PairPhone {
-                    phone: phone.as_str().to_owned(),
+                    phone,
                     show_push_notification: true,
                 };
                 self.conn.handle_command(command, self.ctx.now());

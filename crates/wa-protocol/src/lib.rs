@@ -24,6 +24,7 @@
 pub mod binary;
 pub mod connection;
 mod error;
+mod fault;
 pub mod fuzzing;
 pub mod ids;
 pub mod noise;
@@ -34,6 +35,7 @@ pub mod signal;
 pub mod stanza;
 pub mod time;
 
-pub use error::{Error, Fault};
+pub use error::Error;
+pub use fault::Fault;
 pub use ids::{IdError, MessageId, PhoneNumber};
 pub use time::{Clock, Millis};

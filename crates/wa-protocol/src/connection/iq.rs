@@ -4,16 +4,17 @@ use std::collections::HashMap;
 
 use rand_core::CryptoRngCore;
 
-use super::Millis;
+use crate::time::Millis;
 
 /// Why we sent an IQ: decides what its answer (or its timeout) does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum IqPurpose {
     /// The application's; answered with `Event::IqResponse`.
     External(u64),
     Ping,
     PreKeyCount,
-    PreKeyUpload,
+    /// Uploading these one-time prekey ids.
+    PreKeyUpload(Vec<u32>),
     Active,
     Logout,
     PairCodeHello,
@@ -56,17 +57,16 @@ impl IqTracker {
 
     /// Removes and returns every IQ whose deadline is at or before `now`, oldest id first.
     pub(crate) fn expire(&mut self, now: Millis) -> Vec<(String, IqPurpose)> {
-        let mut due: Vec<(String, IqPurpose, Millis)> = self
+        let mut due: Vec<(Millis, String)> = self
             .pending
             .iter()
             .filter(|(_, (_, d))| *d <= now)
-            .map(|(id, (p, d))| (id.clone(), *p, *d))
+            .map(|(id, (_, d))| (*d, id.clone()))
             .collect();
-        due.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
-        for (id, _, _) in &due {
-            self.pending.remove(id);
-        }
-        due.into_iter().map(|(id, p, _)| (id, p)).collect()
+        due.sort();
+        due.into_iter()
+            .filter_map(|(_, id)| self.pending.remove(&id).map(|(p, _)| (id, p)))
+            .collect()
     }
 
     pub(crate) fn drain(&mut self) -> Vec<(String, IqPurpose)> {

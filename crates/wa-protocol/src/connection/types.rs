@@ -1,8 +1,10 @@
 //! The connection's configuration, credentials, events and causes.
 
 use crate::binary::Jid;
-use crate::noise::{TrustRoot, MAX_FRAME_LEN};
+use crate::error::Error;
+use crate::noise::{HandshakeError, TrustRoot, MAX_FRAME_LEN};
 use crate::payload::ClientIdentity;
+use crate::signal::keys::{generate_registration_id, SignedPreKey};
 use crate::signal::{KeyPair, Signature};
 use crate::stanza::{FailureReason, IqResponse};
 pub use crate::time::Millis;
@@ -116,19 +118,18 @@ impl Credentials {
     pub fn generate(rng: &mut impl rand_core::CryptoRngCore) -> Self {
         let noise_key = KeyPair::generate(rng);
         let identity = KeyPair::generate(rng);
-        let signed_prekey = KeyPair::generate(rng);
-        let signed_prekey_signature = identity.private.sign(&signed_prekey.public.to_djb(), rng);
+        // Keys come from the one generator in `signal`; the creation time is not kept here.
+        let signed = SignedPreKey::generate(&identity, 1, 0, rng);
         let mut adv_secret = [0u8; 32];
         rng.fill_bytes(&mut adv_secret);
-        // Signal convention: 1..=16380.
-        let registration_id = 1 + rng.next_u32() % 16380;
+        let registration_id = generate_registration_id(rng);
         Self {
             noise_key,
             identity,
             registration_id,
-            signed_prekey_id: 1,
-            signed_prekey,
-            signed_prekey_signature,
+            signed_prekey_id: signed.id,
+            signed_prekey: signed.key_pair,
+            signed_prekey_signature: signed.signature,
             adv_secret,
             device: None,
         }
@@ -157,10 +158,13 @@ pub enum DisconnectCause {
     ServerClosed,
     /// The handshake or the first stanza did not come in time.
     HandshakeTimeout,
-    /// The server failed authentication (certificate, MAC).
-    HandshakeFailed(String),
-    /// The server broke the protocol (malformed frame, stanza or IQ failure).
-    Protocol(String),
+    /// The handshake failed: the server's certificate or MACs did not verify (see
+    /// [`HandshakeError::fault`]).
+    HandshakeFailed(HandshakeError),
+    /// The connection broke the protocol: a malformed frame or stanza from the server, an IQ the
+    /// connection depends on refused or unanswered, or a local failure to frame; the error says
+    /// which and whose fault ([`Error::fault`], [`Error::is_transient`]).
+    Protocol(Error),
     /// `515`: reconnect now (after pairing, or when the server asks).
     RestartRequired,
     /// Another connection took over; do not reconnect.
@@ -205,7 +209,13 @@ impl DisconnectCause {
             | DisconnectCause::StreamError(_)
             | DisconnectCause::Protocol(_) => Reconnect::WithBackoff,
             DisconnectCause::Failure(f) if f.is_transient() => Reconnect::WithBackoff,
-            _ => Reconnect::Never,
+            DisconnectCause::Failure(_)
+            | DisconnectCause::HandshakeFailed(_)
+            | DisconnectCause::Replaced
+            | DisconnectCause::LoggedOut
+            | DisconnectCause::QrTimeout
+            | DisconnectCause::PairFailed
+            | DisconnectCause::Requested => Reconnect::Never,
         }
     }
 }
@@ -280,10 +290,10 @@ pub enum Event {
     EdgeRouting(Vec<u8>),
     /// A stanza the connection does not handle itself (messages, receipts, …).
     Stanza(crate::binary::Node),
-    /// A node could not be encoded.
+    /// A node could not be sent (encoded, sealed or framed); the connection goes on.
     SendFailed {
-        /// Why.
-        reason: String,
+        /// Why (typically [`Fault::Caller`](crate::Fault::Caller)).
+        error: Error,
     },
     /// The server sent a stream error.
     StreamError {

@@ -12,7 +12,8 @@ use core::str::FromStr;
 use prost::Message;
 
 use crate::binary::{marshal, unmarshal, Jid, Limits};
-use crate::noise::{FrameDecoder, Initiator, Responder, TrustRoot};
+use crate::error::Error;
+use crate::noise::{Accept, FrameDecoder, HandshakeError, Initiator, Responder, TrustRoot};
 use crate::payload::check_client_payload;
 use crate::pb;
 use crate::signal::KeyPair;
@@ -24,6 +25,7 @@ pub const TARGETS: &[&str] = &[
     "jid_parse",
     "handshake_proto",
     "noise_responder",
+    "noise_accept",
     "noise_initiator",
     "signal_two_party",
     "signal_sender_key",
@@ -37,6 +39,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "jid_parse" => jid_parse(data),
         "handshake_proto" => handshake_proto(data),
         "noise_responder" => noise_responder(data),
+        "noise_accept" => noise_accept(data),
         "noise_initiator" => noise_initiator(data),
         other => return signal::run(other, data),
     }
@@ -124,6 +127,35 @@ pub fn noise_responder(data: &[u8]) {
     if let Ok((state, _server_hello)) = responder.read_client_hello(hello, fixed(0x33)) {
         let _ = state.read_client_finish(finish);
     }
+}
+
+/// The server-side accept on a raw byte stream (intro, ClientHello and ClientFinish frames) with
+/// fixed keys: the first byte picks a chunk size. It must end at most once (accepted or
+/// refused), take nothing after, and queue at most the one ServerHello.
+pub fn noise_accept(data: &[u8]) {
+    let Some((&chunk, rest)) = data.split_first() else {
+        return;
+    };
+    let chunk = usize::from(chunk).max(1);
+    let mut accept = Accept::new(fixed(0x44), vec![0x0a, 0x00], fixed(0x33), 1 << 16);
+    let mut ended = false;
+    let mut hellos = 0;
+    for piece in rest.chunks(chunk) {
+        let outcome = accept.handle_input(piece);
+        if ended {
+            assert_eq!(
+                outcome.err(),
+                Some(Error::Handshake(HandshakeError::Finished)),
+                "input taken after the end"
+            );
+            continue;
+        }
+        ended = !matches!(outcome, Ok(None));
+        while accept.poll_transmit().is_some() {
+            hellos += 1;
+        }
+    }
+    assert!(hellos <= 1, "{hellos} ServerHellos");
 }
 
 /// The initiator's read path with fixed keys: the input is the ServerHello.

@@ -11,14 +11,13 @@
 
 use std::collections::VecDeque;
 
+use super::error::HandshakeError;
 use super::frame::{encode_frame, FrameDecoder, Intro};
 use super::framed::FramedTransport;
-use super::handshake::{
-    HandshakeError, Responder, ResponderAwaitClientHello, ResponderAwaitFinish,
-};
+use super::handshake::{Responder, ResponderAwaitClientHello, ResponderAwaitFinish};
 use crate::binary::Limits;
+use crate::error::Error;
 use crate::signal::{KeyPair, PublicKey};
-use crate::Error;
 
 /// Where the server-side handshake stands.
 enum Step {

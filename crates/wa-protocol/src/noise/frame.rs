@@ -5,7 +5,11 @@
 //! reassembles frames from any chunking and refuses a declared length above its cap before
 //! buffering the payload.
 
-use super::WA_HEADER;
+use crate::fault::Fault;
+
+/// The connection header ("intro") the client sends once: `WA`, magic 6, dictionary version 3.
+/// It is also the Noise prologue.
+pub const WA_HEADER: [u8; 4] = [b'W', b'A', 6, crate::binary::DICT_VERSION];
 
 /// Bytes in a frame's length prefix.
 pub const FRAME_HEADER_LEN: usize = 3;
@@ -16,14 +20,25 @@ pub const MAX_FRAME_LEN: usize = (1 << 24) - 1;
 /// Largest edge-routing block accepted before the `WA` header.
 const MAX_ROUTING_LEN: usize = 4096;
 
-/// Errors of the framing layer; all are the peer's fault except [`FrameError::TooLarge`] on encode.
+/// Errors of the framing layer; all are the peer's fault except
+/// [`FrameError::OutgoingTooLarge`] (see [`FrameError::fault`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FrameError {
-    /// A frame (to send or received) is longer than the allowed maximum.
-    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    /// A received frame (or edge-routing block) declares a length above the allowed maximum:
+    /// the peer's fault.
+    #[error("received frame of {len} bytes exceeds the limit of {max}")]
     TooLarge {
-        /// Declared or actual payload length.
+        /// Declared payload length.
+        len: usize,
+        /// The limit in force.
+        max: usize,
+    },
+    /// A frame we were asked to send is longer than a frame can be: a local bug (the caller's
+    /// fault), never the peer's.
+    #[error("frame to send of {len} bytes exceeds the limit of {max}")]
+    OutgoingTooLarge {
+        /// Payload length.
         len: usize,
         /// The limit in force.
         max: usize,
@@ -41,6 +56,19 @@ pub enum FrameError {
     },
 }
 
+impl FrameError {
+    /// Who is at fault: the peer for everything received, the caller for a frame too large to
+    /// send.
+    pub fn fault(&self) -> Fault {
+        match self {
+            FrameError::TooLarge { .. }
+            | FrameError::BadIntro(_)
+            | FrameError::UnsupportedVersion { .. } => Fault::Peer,
+            FrameError::OutgoingTooLarge { .. } => Fault::Caller,
+        }
+    }
+}
+
 /// What preceded the first frame of a client connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intro {
@@ -53,7 +81,7 @@ pub enum Intro {
 /// Appends `len24 ‖ payload` to `out`.
 pub fn encode_frame(payload: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
     if payload.len() > MAX_FRAME_LEN {
-        return Err(FrameError::TooLarge {
+        return Err(FrameError::OutgoingTooLarge {
             len: payload.len(),
             max: MAX_FRAME_LEN,
         });
@@ -275,7 +303,7 @@ mod tests {
         let mut out = Vec::new();
         assert!(matches!(
             encode_frame(&big, &mut out),
-            Err(FrameError::TooLarge { .. })
+            Err(FrameError::OutgoingTooLarge { .. })
         ));
         assert!(out.is_empty());
     }

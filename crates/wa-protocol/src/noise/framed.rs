@@ -5,9 +5,10 @@
 //! receive: wire ─FrameDecoder─▶ ciphertext ─TransportCipher::open─▶ plaintext ─binary::unmarshal─▶ Node
 //! ```
 
-use super::{encode_frame, FrameDecoder, TransportCipher};
+use super::frame::{encode_frame, FrameDecoder};
+use super::transport::TransportCipher;
 use crate::binary::{marshal, unmarshal, Limits, Node};
-use crate::Error;
+use crate::error::Error;
 
 /// An established Noise transport with its frame decoder: push received bytes, pull nodes; give
 /// nodes, get bytes to write. Pure: the caller owns the socket.

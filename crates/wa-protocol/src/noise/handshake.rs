@@ -2,50 +2,14 @@
 
 use prost::Message;
 
-use super::cert::{CertError, TrustRoot, VerifiedServer};
+use super::cert::{TrustRoot, VerifiedServer};
+use super::error::HandshakeError;
+use super::frame::WA_HEADER;
 use super::symmetric::SymmetricState;
 use super::transport::TransportCipher;
-use super::{NOISE_XX_NAME, WA_HEADER};
 use crate::pb::handshake::handshake_message::{ClientFinish, ClientHello, ServerHello};
 use crate::pb::handshake::HandshakeMessage;
 use crate::signal::{KeyPair, PublicKey};
-
-/// Why a handshake (or the transport after it) failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum HandshakeError {
-    /// The handshake message is not a `HandshakeMessage` protobuf.
-    #[error("handshake message does not decode: {0}")]
-    Decode(String),
-    /// The expected part of the handshake message is absent.
-    #[error("handshake message lacks {0}")]
-    Missing(&'static str),
-    /// A key in the handshake has the wrong length.
-    #[error("{0} is not 32 bytes")]
-    BadKeyLength(&'static str),
-    /// AES-GCM authentication failed.
-    #[error("authentication failed on {0}")]
-    BadMac(&'static str),
-    /// The server's certificate chain was rejected.
-    #[error(transparent)]
-    Cert(#[from] CertError),
-    /// Internal: encryption attempted before any key was mixed in (cannot happen in the XX flow).
-    #[error("no cipher key yet")]
-    NoKey,
-    /// AES-GCM refused to encrypt (plaintext too long).
-    #[error("encryption failed")]
-    Encrypt,
-    /// A transport counter would wrap.
-    #[error("transport counter exhausted; reconnect")]
-    CounterExhausted,
-    /// A previous transport frame failed to decrypt; the connection must be closed.
-    #[error("transport is broken by an earlier authentication failure")]
-    TransportBroken,
-    /// Input given to a server-side [`super::Accept`] that already accepted or failed (a bug of
-    /// the caller).
-    #[error("handshake already finished")]
-    Finished,
-}
 
 fn key32(bytes: Option<&[u8]>, what: &'static str) -> Result<PublicKey, HandshakeError> {
     let bytes = bytes.ok_or(HandshakeError::Missing(what))?;
@@ -55,6 +19,9 @@ fn key32(bytes: Option<&[u8]>, what: &'static str) -> Result<PublicKey, Handshak
 fn decode(msg: &[u8]) -> Result<HandshakeMessage, HandshakeError> {
     HandshakeMessage::decode(msg).map_err(|e| HandshakeError::Decode(e.to_string()))
 }
+
+/// The Noise protocol name, exactly 32 bytes, used directly as the initial hash.
+pub const NOISE_XX_NAME: &[u8; 32] = b"Noise_XX_25519_AESGCM_SHA256\0\0\0\0";
 
 /// Entry point of the client role.
 #[derive(Debug)]

@@ -16,8 +16,9 @@
 //! `src/Utils/noise-handler.ts`.
 
 mod accept;
-mod cert;
-mod frame;
+pub(crate) mod cert;
+pub(crate) mod error;
+pub(crate) mod frame;
 mod framed;
 mod handshake;
 mod symmetric;
@@ -25,20 +26,16 @@ mod transport;
 
 pub use accept::{Accept, Accepted};
 pub use cert::{build_cert_chain, CertError, CertInfo, TrustRoot, VerifiedServer};
-pub use frame::{encode_frame, FrameDecoder, FrameError, Intro, FRAME_HEADER_LEN, MAX_FRAME_LEN};
+pub use error::HandshakeError;
+pub use frame::{
+    encode_frame, FrameDecoder, FrameError, Intro, FRAME_HEADER_LEN, MAX_FRAME_LEN, WA_HEADER,
+};
 pub use framed::FramedTransport;
 pub use handshake::{
-    ClientFinished, HandshakeError, Initiator, InitiatorAwaitFinish, InitiatorAwaitServerHello,
-    Responder, ResponderAwaitClientHello, ResponderAwaitFinish,
+    ClientFinished, Initiator, InitiatorAwaitFinish, InitiatorAwaitServerHello, Responder,
+    ResponderAwaitClientHello, ResponderAwaitFinish, NOISE_XX_NAME,
 };
 pub use transport::{TransportCipher, TAG_LEN};
-
-/// The Noise protocol name, exactly 32 bytes, used directly as the initial hash.
-pub const NOISE_XX_NAME: &[u8; 32] = b"Noise_XX_25519_AESGCM_SHA256\0\0\0\0";
-
-/// The connection header ("intro") the client sends once: `WA`, magic 6, dictionary version 3.
-/// It is also the Noise prologue.
-pub const WA_HEADER: [u8; 4] = [b'W', b'A', 6, crate::binary::DICT_VERSION];
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
 
-use super::handshake::HandshakeError;
+use super::error::HandshakeError;
 
 /// The 12-byte AES-GCM nonce: eight zero bytes then the big-endian counter.
 pub(crate) fn iv(counter: u32) -> [u8; 12] {

@@ -3,7 +3,7 @@
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 
-use super::handshake::HandshakeError;
+use super::error::HandshakeError;
 use super::symmetric::iv;
 
 /// Length of the AES-GCM tag appended to every transport frame.

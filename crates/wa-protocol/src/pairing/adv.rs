@@ -12,7 +12,7 @@ use rand_core::CryptoRngCore;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::PairError;
+use super::error::PairError;
 use crate::pb::adv::{
     AdvDeviceIdentity, AdvEncryptionType, AdvSignedDeviceIdentity, AdvSignedDeviceIdentityHmac,
 };

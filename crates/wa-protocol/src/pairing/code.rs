@@ -19,7 +19,7 @@ use rand_core::CryptoRngCore;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::PairError;
+use super::error::PairError;
 use crate::signal::{KeyPair, PrivateKey, PublicKey};
 
 /// The linking alphabet (RFC 4648 base32 bit packing with `0`, `I`, `O`, `U` left out).

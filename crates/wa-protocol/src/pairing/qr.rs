@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use super::PairError;
+use super::error::PairError;
 use crate::signal::PublicKey;
 
 /// The deep-link prefix current references put before the five parts.

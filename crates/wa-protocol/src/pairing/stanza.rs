@@ -11,7 +11,7 @@ use crate::binary::{AttrValue, Jid, Node, Server};
 use crate::signal::PublicKey;
 
 use super::code::{WRAPPED_BUNDLE_LEN, WRAPPED_KEY_LEN};
-use super::PairError;
+use super::error::PairError;
 
 /// `link_code_companion_reg`: the container tag of all pair-code stanzas.
 const LINK_REG: &str = "link_code_companion_reg";

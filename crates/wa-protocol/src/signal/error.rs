@@ -1,6 +1,6 @@
 //! The Signal module's one error type, with the cause classes a driver acts on.
 
-use crate::Fault;
+use crate::fault::Fault;
 
 /// Result alias of the Signal module.
 pub type Result<T, E = SignalError> = core::result::Result<T, E>;
@@ -92,7 +92,19 @@ impl SignalError {
             | SignalError::InvalidRecord(_)
             | SignalError::ChainExhausted
             | SignalError::InvalidRequest(_) => Fault::Caller,
-            _ => Fault::Peer,
+            SignalError::BadMac
+            | SignalError::UntrustedIdentity
+            | SignalError::DuplicateMessage { .. }
+            | SignalError::NoSession
+            | SignalError::NoSenderKeyState { .. }
+            | SignalError::MissingPreKey { .. }
+            | SignalError::InvalidKey(_)
+            | SignalError::TooFarInFuture { .. }
+            | SignalError::InvalidMessage(_)
+            | SignalError::UnsupportedVersion(_)
+            | SignalError::Decode(_)
+            | SignalError::InvalidSignature
+            | SignalError::BadPadding => Fault::Peer,
         }
     }
 

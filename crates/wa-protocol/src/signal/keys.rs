@@ -141,10 +141,10 @@ impl PreKey {
 /// 1), wrapping from 2^24 − 1 back to 1. Store the last id and continue with
 /// [`next_pre_key_id`] next time.
 pub fn generate_pre_keys(first_id: u32, count: usize, rng: &mut impl CryptoRngCore) -> Vec<PreKey> {
-    let mut id = if first_id == 0 || first_id > MAX_PRE_KEY_ID {
-        1
-    } else {
+    let mut id = if (1..=MAX_PRE_KEY_ID).contains(&first_id) {
         first_id
+    } else {
+        next_pre_key_id(0)
     };
     let mut keys = Vec::with_capacity(count);
     for _ in 0..count {
@@ -308,6 +308,44 @@ mod tests {
             let id = generate_registration_id(&mut rng);
             assert!((1..=16380).contains(&id));
         }
+    }
+
+    /// An RNG that counts: `next_u32` yields 0, 1, 2, …
+    struct Counter(u32);
+
+    impl rand_core::RngCore for Counter {
+        fn next_u32(&mut self) -> u32 {
+            self.0 = self.0.wrapping_add(1);
+            self.0 - 1
+        }
+        fn next_u64(&mut self) -> u64 {
+            u64::from(self.next_u32())
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            dest.iter_mut().for_each(|b| *b = self.next_u32() as u8);
+        }
+        fn try_fill_bytes(
+            &mut self,
+            dest: &mut [u8],
+        ) -> core::result::Result<(), rand_core::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    impl rand_core::CryptoRng for Counter {}
+
+    /// Every 14-bit draw maps to at most one id and every id has exactly one draw in each block
+    /// of 2^14: the distribution over 1..=16380 is uniform (no `% n` bias).
+    #[test]
+    fn registration_ids_are_uniform() {
+        let mut rng = Counter(0);
+        let mut seen = vec![0u32; MAX_REGISTRATION_ID as usize + 1];
+        for _ in 0..2 * MAX_REGISTRATION_ID {
+            seen[generate_registration_id(&mut rng) as usize] += 1;
+        }
+        assert_eq!(seen[0], 0);
+        assert!(seen[1..].iter().all(|&n| n == 2), "each id twice");
     }
 
     #[test]

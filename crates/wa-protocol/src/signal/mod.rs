@@ -22,8 +22,9 @@
 
 mod crypto;
 pub mod curve;
-mod error;
+pub(crate) mod error;
 pub mod keys;
+mod limits;
 pub mod padding;
 mod record;
 pub mod sender_key;
@@ -37,8 +38,8 @@ mod tests;
 pub use curve::{KeyPair, PrivateKey, PublicKey, Signature, DJB_TYPE, SIGNATURE_LEN};
 pub use error::{Result, SignalError};
 pub use keys::{
-    generate_pre_keys, generate_registration_id, LocalIdentity, PreKey, PreKeyBundle, PublicPreKey,
-    SignedPreKey,
+    generate_pre_keys, generate_registration_id, next_pre_key_id, LocalIdentity, PreKey,
+    PreKeyBundle, PublicPreKey, SignedPreKey, MAX_PRE_KEY_ID, MAX_REGISTRATION_ID,
 };
 pub use record::{SessionRecord, STORE_FORMAT_VERSION};
 pub use sender_key::{SenderKeyRecord, SenderKeyState};
@@ -49,13 +50,7 @@ pub use wire::{
     SignalMessage,
 };
 
-/// Most messages a receiving chain may skip ahead in one go (a larger jump is refused).
-pub const MAX_FORWARD_JUMP: u32 = 2000;
-/// Most skipped-message keys kept per receiving chain (oldest dropped).
-pub const MAX_SKIPPED_KEYS: usize = 2000;
-/// Most receiving chains kept per session state (oldest dropped).
-pub const MAX_RECEIVER_CHAINS: usize = 5;
-/// Most archived session states kept per record (oldest dropped).
-pub const MAX_ARCHIVED_STATES: usize = 40;
-/// Most sender-key states kept per (group, sender) record (oldest dropped).
-pub const MAX_SENDER_KEY_STATES: usize = 5;
+pub use limits::{
+    MAX_ARCHIVED_STATES, MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SENDER_KEY_STATES,
+    MAX_SKIPPED_KEYS,
+};

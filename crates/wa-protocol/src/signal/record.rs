@@ -12,10 +12,10 @@ use prost::Message as _;
 use super::crypto::ChainKey;
 use super::curve::{KeyPair, PrivateKey, PublicKey};
 use super::error::{Result, SignalError};
+use super::limits::{MAX_ARCHIVED_STATES, MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS};
 use super::state::{
     PendingPreKey, ReceiverChain, SenderChain, SessionState, SkippedKey, SESSION_VERSION,
 };
-use super::{MAX_ARCHIVED_STATES, MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS};
 use crate::pb::signal_store as store;
 
 /// Format version written into every stored record.

@@ -21,13 +21,13 @@ use rand_core::CryptoRngCore;
 use super::crypto::{aes_cbc_decrypt, aes_cbc_encrypt, ChainKey, SenderMessageKeys};
 use super::curve::{KeyPair, PublicKey};
 use super::error::{Result, SignalError};
+use super::limits::MAX_SENDER_KEY_STATES;
 use super::record::{
     chain_from_store, chain_to_store, public_from_store, skipped_from_store, skipped_to_store,
     stored_key_pair, STORE_FORMAT_VERSION,
 };
 use super::state::{take_message_seed, SkippedKey};
 use super::wire::{SenderKeyDistributionMessage, SenderKeyMessage};
-use super::MAX_SENDER_KEY_STATES;
 use crate::pb::signal_store as store;
 
 /// One sender-key chain of a group member.

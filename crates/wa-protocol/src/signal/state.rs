@@ -13,8 +13,8 @@ use rand_core::CryptoRngCore;
 use super::crypto::{aes_cbc_decrypt, aes_cbc_encrypt, kdf_root, ChainKey, MessageKeys};
 use super::curve::{KeyPair, PublicKey};
 use super::error::{Result, SignalError};
+use super::limits::{MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS};
 use super::wire::{CiphertextMessage, PreKeySignalMessage, SignalMessage};
-use super::{MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS};
 
 /// The Signal message version of every session this module creates.
 pub(crate) const SESSION_VERSION: u32 = 3;

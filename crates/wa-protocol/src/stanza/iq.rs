@@ -1,6 +1,6 @@
 //! `<iq>` requests and responses (`session-lifecycle.md` §4).
 
-use super::{bad, expect_tag, req_attr, server_jid, StanzaError};
+use super::parse::{bad, expect_tag, req_attr, server_jid, StanzaError};
 use crate::binary::{Jid, Node};
 
 /// `get` or `set`.
@@ -13,7 +13,7 @@ pub enum IqKind {
 }
 
 impl IqKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             IqKind::Get => "get",
             IqKind::Set => "set",
@@ -94,6 +94,105 @@ impl IqResponse {
             }
             other => Err(bad(node, "type", other)),
         }
+    }
+}
+
+/// An IQ the connection depends on (prekey count or upload, `passive`) that the server refused
+/// or did not answer in time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IqFailure {
+    /// The answer was `type="error"`.
+    #[error("iq {id} failed: {code} {text}")]
+    Refused {
+        /// The IQ id.
+        id: String,
+        /// Error code.
+        code: u16,
+        /// Error text.
+        text: String,
+    },
+    /// No answer before the deadline.
+    #[error("iq {id} timed out")]
+    TimedOut {
+        /// The IQ id.
+        id: String,
+    },
+}
+
+impl IqFailure {
+    /// Whether a fresh connection may succeed: a timeout or a server error (5xx) may pass, a
+    /// refusal (4xx) repeats.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IqFailure::TimedOut { .. } => true,
+            IqFailure::Refused { code, .. } => *code >= 500,
+        }
+    }
+}
+
+/// Checks the head of an IQ request: tag, `type` and `xmlns`.
+pub(crate) fn expect_iq(node: &Node, kind: IqKind, xmlns: &str) -> Result<(), StanzaError> {
+    expect_tag(node, "iq")?;
+    let got = req_attr(node, "type")?;
+    if got != kind.as_str() {
+        return Err(bad(node, "type", got));
+    }
+    let got = req_attr(node, "xmlns")?;
+    if got != xmlns {
+        return Err(bad(node, "xmlns", got));
+    }
+    Ok(())
+}
+
+/// The client's keepalive ping, `<iq xmlns="w:p" type="get"/>` (whatsmeow `keepalive.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ping;
+
+impl Ping {
+    /// The request (the connection allocates the id).
+    pub fn request(&self) -> IqRequest {
+        IqRequest::new("w:p", IqKind::Get, vec![])
+    }
+
+    /// Parses the request (server side).
+    pub fn from_node(node: &Node) -> Result<Self, StanzaError> {
+        expect_iq(node, IqKind::Get, "w:p").map(|()| Ping)
+    }
+}
+
+/// The server's ping, `<iq xmlns="urn:xmpp:ping" type="get" id/>`, answered with an empty result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerPing {
+    /// The IQ id to answer.
+    pub id: String,
+}
+
+impl ServerPing {
+    /// Builds the ping (server side).
+    pub fn to_node(&self) -> Node {
+        Node::new("iq")
+            .with_attr("from", server_jid())
+            .with_attr("id", self.id.as_str())
+            .with_attr("type", "get")
+            .with_attr("xmlns", "urn:xmpp:ping")
+    }
+
+    /// Parses a server ping: an IQ in the `urn:xmpp:ping` namespace with an id.
+    pub fn from_node(node: &Node) -> Result<Self, StanzaError> {
+        expect_tag(node, "iq")?;
+        let xmlns = req_attr(node, "xmlns")?;
+        if xmlns != "urn:xmpp:ping" {
+            return Err(bad(node, "xmlns", xmlns));
+        }
+        Ok(ServerPing {
+            id: node.attr_str("id").unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// The answer.
+    pub fn reply(&self) -> Node {
+        iq_result(&self.id, vec![])
     }
 }
 

@@ -1,6 +1,7 @@
 //! Prekey count, upload and digest IQs (`session-lifecycle.md` §3, `messaging.md`).
 
-use super::{bad, be_uint, child_bytes, req_attr, req_child, IqKind, IqRequest, StanzaError};
+use super::iq::{expect_iq, IqKind, IqRequest};
+use super::parse::{bad, be_uint, child_bytes, req_attr, req_child, StanzaError};
 use crate::binary::Node;
 use crate::signal::{PublicKey, Signature, DJB_TYPE};
 
@@ -9,11 +10,29 @@ pub fn prekey_count_request() -> IqRequest {
     IqRequest::new("encrypt", IqKind::Get, vec![Node::new("count")])
 }
 
-/// Reads `value` of the `<count>` child of a count result.
+/// Reads `value` of the `<count>` child: of a count IQ result, and of an `encrypt` notification
+/// telling that the server runs low (the one parser of both).
 pub fn parse_prekey_count(result: &Node) -> Result<u32, StanzaError> {
     let count = req_child(result, "count")?;
     let v = req_attr(count, "value")?;
     v.parse().map_err(|_| bad(count, "value", v))
+}
+
+/// `<iq xmlns="encrypt" type="get"><digest/></iq>`: the server's digest of our key bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyDigestRequest;
+
+impl KeyDigestRequest {
+    /// The request (the connection allocates the id).
+    pub fn request(&self) -> IqRequest {
+        IqRequest::new("encrypt", IqKind::Get, vec![Node::new("digest")])
+    }
+
+    /// Parses the request (server side).
+    pub fn from_node(node: &Node) -> Result<Self, StanzaError> {
+        expect_iq(node, IqKind::Get, "encrypt")?;
+        req_child(node, "digest").map(|_| KeyDigestRequest)
+    }
 }
 
 /// One one-time prekey in an upload.
@@ -178,5 +197,7 @@ mod tests {
         let r = Node::new("iq").with_children(vec![Node::new("count").with_attr("value", "17")]);
         assert_eq!(parse_prekey_count(&r), Ok(17));
         assert!(parse_prekey_count(&Node::new("iq")).is_err());
+        let digest = KeyDigestRequest.request().to_node("1");
+        assert_eq!(KeyDigestRequest::from_node(&digest), Ok(KeyDigestRequest));
     }
 }

@@ -1,6 +1,6 @@
 //! `<success>`, `<failure>` and `<stream:error>` (`session-lifecycle.md` §2, §6).
 
-use super::{bad, expect_tag, req_attr, StanzaError};
+use super::parse::{bad, expect_tag, req_attr, StanzaError};
 use crate::binary::{Jid, Node};
 
 /// The `<success>` that opens a logged-in session.
@@ -51,15 +51,28 @@ pub enum FailureReason {
 impl FailureReason {
     /// Whether the session is gone and the device keys must be wiped.
     pub fn is_logged_out(&self) -> bool {
-        matches!(
-            self,
-            FailureReason::LoggedOut | FailureReason::MainDeviceGone | FailureReason::UnknownLogout
-        )
+        match self {
+            FailureReason::LoggedOut
+            | FailureReason::MainDeviceGone
+            | FailureReason::UnknownLogout => true,
+            FailureReason::TempBanned { .. }
+            | FailureReason::ClientOutdated
+            | FailureReason::ServerError(_)
+            | FailureReason::Other(_) => false,
+        }
     }
 
     /// Whether reconnecting later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, FailureReason::ServerError(_))
+        match self {
+            FailureReason::ServerError(_) => true,
+            FailureReason::LoggedOut
+            | FailureReason::TempBanned { .. }
+            | FailureReason::MainDeviceGone
+            | FailureReason::ClientOutdated
+            | FailureReason::UnknownLogout
+            | FailureReason::Other(_) => false,
+        }
     }
 }
 
@@ -106,12 +119,12 @@ pub enum StreamErrorKind {
 impl StreamErrorKind {
     /// Whether the client should reconnect (immediately for a restart, with backoff otherwise).
     pub fn should_reconnect(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StreamErrorKind::RestartRequired
-                | StreamErrorKind::Unavailable(_)
-                | StreamErrorKind::Other(_)
-        )
+            | StreamErrorKind::Unavailable(_)
+            | StreamErrorKind::Other(_) => true,
+            StreamErrorKind::Replaced | StreamErrorKind::DeviceRemoved => false,
+        }
     }
 }
 

@@ -1,255 +1,16 @@
 //! Virtual-time tests of the connection state machine against an in-memory server built from the
 //! same wa-protocol pieces wa-sim uses (Noise responder, framed transport, stanza parsers).
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
+mod harness;
 
 use super::*;
-use crate::binary::Server;
-use crate::noise::{build_cert_chain, Responder, ResponderAwaitFinish, TrustRoot};
-use crate::payload::{check_client_payload, CheckedPayload};
-use crate::stanza::parse_prekey_upload;
-
-const T0: Millis = Millis(1_800_000_000_000);
-
-#[allow(clippy::large_enum_variant)] // a test fixture, one per test
-enum ServerState {
-    AwaitHello(Responder2),
-    AwaitFinish(ResponderAwaitFinish),
-    Open(FramedTransport),
-}
-
-/// `Responder::start` output kept until the hello arrives.
-struct Responder2(crate::noise::ResponderAwaitClientHello);
-
-struct FakeServer {
-    rng: StdRng,
-    decoder: FrameDecoder,
-    state: Option<ServerState>,
-    payload: Option<CheckedPayload>,
-    received: Vec<Node>,
-    pending_out: Vec<Vec<u8>>,
-}
-
-impl FakeServer {
-    fn new(seed: u64) -> (Self, TrustRoot) {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let root = KeyPair::generate(&mut rng);
-        let inter = KeyPair::generate(&mut rng);
-        let static_key = KeyPair::generate(&mut rng);
-        let chain = build_cert_chain(
-            &root,
-            &inter,
-            &static_key.public,
-            T0.unix_secs() - 1000,
-            T0.unix_secs() + 1_000_000,
-            &mut rng,
-        );
-        let server = Self {
-            rng,
-            decoder: FrameDecoder::for_server(1 << 20),
-            state: Some(ServerState::AwaitHello(Responder2(Responder::start(
-                static_key, chain,
-            )))),
-            payload: None,
-            received: Vec::new(),
-            pending_out: Vec::new(),
-        };
-        (server, TrustRoot::new(root.public))
-    }
-
-    fn receive(&mut self, bytes: &[u8]) {
-        match self.state.take() {
-            Some(ServerState::Open(mut t)) => {
-                t.push(bytes);
-                while let Some(node) = t.next_node().expect("client sends valid nodes") {
-                    self.received.push(node);
-                }
-                self.state = Some(ServerState::Open(t));
-            }
-            Some(ServerState::AwaitHello(r)) => {
-                self.decoder.push(bytes);
-                let hello = self.decoder.next_frame().expect("frame").expect("whole");
-                let (next, reply) =
-                    r.0.read_client_hello(&hello, KeyPair::generate(&mut self.rng))
-                        .expect("hello");
-                let mut out = Vec::new();
-                encode_frame(&reply, &mut out).expect("frame");
-                self.pending_out.push(out);
-                self.state = Some(ServerState::AwaitFinish(next));
-            }
-            Some(ServerState::AwaitFinish(r)) => {
-                self.decoder.push(bytes);
-                let finish = self.decoder.next_frame().expect("frame").expect("whole");
-                let done = r.read_client_finish(&finish).expect("finish");
-                self.payload = Some(check_client_payload(&done.payload).expect("payload"));
-                let decoder = core::mem::replace(&mut self.decoder, FrameDecoder::for_server(1));
-                self.state = Some(ServerState::Open(FramedTransport::new(
-                    done.transport,
-                    decoder,
-                    Limits::default(),
-                )));
-            }
-            None => panic!("server state lost"),
-        }
-    }
-
-    fn send(&mut self, node: &Node) -> Vec<u8> {
-        let Some(ServerState::Open(t)) = self.state.as_mut() else {
-            panic!("not open");
-        };
-        let mut out = Vec::new();
-        t.encode_node(node, &mut out).expect("encode");
-        out
-    }
-}
-
-/// Drives everything the client has to send into the server, and server bytes back.
-struct Harness {
-    conn: Connection<StdRng>,
-    server: FakeServer,
-    events: Vec<Event>,
-    now: Millis,
-}
-
-impl FakeServer {
-    fn take_out(&mut self) -> Vec<Vec<u8>> {
-        core::mem::take(&mut self.pending_out)
-    }
-}
-
-impl Harness {
-    fn new(creds: Credentials, config: impl FnOnce(&mut Config)) -> Self {
-        let (server, trust) = FakeServer::new(1);
-        let mut cfg = Config {
-            trust,
-            ..Config::default()
-        };
-        config(&mut cfg);
-        let conn = Connection::new(cfg, creds, StdRng::seed_from_u64(2), T0);
-        let mut h = Self {
-            conn,
-            server,
-            events: Vec::new(),
-            now: T0,
-        };
-        h.pump();
-        h
-    }
-
-    fn pump(&mut self) {
-        loop {
-            let mut progressed = false;
-            while let Some(e) = self.conn.poll_event() {
-                self.events.push(e);
-            }
-            while let Some(bytes) = self.conn.poll_transmit() {
-                self.server.receive(&bytes);
-                progressed = true;
-            }
-            for out in self.server.take_out() {
-                self.conn.handle_input(&out, self.now);
-                progressed = true;
-            }
-            if !progressed {
-                break;
-            }
-        }
-        while let Some(e) = self.conn.poll_event() {
-            self.events.push(e);
-        }
-    }
-
-    fn server_sends(&mut self, node: Node) {
-        let bytes = self.server.send(&node);
-        self.conn.handle_input(&bytes, self.now);
-        self.pump();
-    }
-
-    fn advance_to(&mut self, t: Millis) {
-        self.now = t;
-        self.conn.handle_timeout(t);
-        self.pump();
-    }
-
-    /// Takes the client's IQs received so far with this xmlns.
-    fn take_iqs(&mut self, xmlns: &str) -> Vec<Node> {
-        let (hit, rest): (Vec<Node>, Vec<Node>) = core::mem::take(&mut self.server.received)
-            .into_iter()
-            .partition(|n| n.tag == "iq" && n.attr_str("xmlns") == Some(xmlns));
-        self.server.received = rest;
-        hit
-    }
-
-    fn answer(&mut self, iq: &Node, children: Vec<Node>) {
-        let id = iq.attr_str("id").expect("iq id").to_owned();
-        let mut result = Node::new("iq")
-            .with_attr("from", stanza::server_jid())
-            .with_attr("id", id)
-            .with_attr("type", "result");
-        if !children.is_empty() {
-            result = result.with_children(children);
-        }
-        self.server_sends(result);
-    }
-
-    /// What the driver does on `PreKeysNeeded`: make keys (the store would persist them).
-    fn provide_prekeys(&mut self, first: u32, count: u32) {
-        let mut rng = StdRng::seed_from_u64(u64::from(first));
-        let keys = (first..first + count)
-            .map(|id| (id, KeyPair::generate(&mut rng).public))
-            .collect();
-        self.conn
-            .handle_command(Command::UploadPreKeys(keys), self.now);
-        self.pump();
-    }
-
-    fn take_events(&mut self) -> Vec<Event> {
-        core::mem::take(&mut self.events)
-    }
-}
-
-fn linked_creds() -> Credentials {
-    let mut creds = Credentials::generate(&mut StdRng::seed_from_u64(3));
-    creds.device = Some(LinkedDevice {
-        jid: Jid::device("15550001111", 7, Server::WhatsApp),
-        lid: None,
-        platform: Some("android".into()),
-        business_name: None,
-        account: vec![1, 2, 3],
-        key_index: 1,
-    });
-    creds
-}
-
-fn success() -> Node {
-    Node::new("success")
-        .with_attr("t", "1800000000")
-        .with_attr("lid", Jid::lid("99887766554433"))
-}
-
-/// Logs in and completes the post-login steps with `count` prekeys on the server.
-fn logged_in(count: u32, config: impl FnOnce(&mut Config)) -> Harness {
-    let mut h = Harness::new(linked_creds(), config);
-    assert_eq!(h.conn.phase(), Phase::AwaitingServer);
-    match &h.server.payload {
-        Some(CheckedPayload::Login(l)) => assert_eq!((l.username, l.device), (15_550_001_111, 7)),
-        other => panic!("expected a login payload, got {other:?}"),
-    }
-    h.server_sends(success());
-    assert_eq!(h.conn.phase(), Phase::LoggedIn);
-    let counts = h.take_iqs("encrypt");
-    assert_eq!(counts.len(), 1, "one prekey count request");
-    assert!(counts[0].child("count").is_some());
-    let actives = h.take_iqs("passive");
-    assert_eq!(actives.len(), 1);
-    h.answer(
-        &counts[0].clone(),
-        vec![Node::new("count").with_attr("value", count.to_string())],
-    );
-    h.answer(&actives[0].clone(), vec![]);
-    h
-}
+use crate::binary::Node;
+use crate::payload::CheckedPayload;
+use crate::stanza::IqFailure;
+use crate::stanza::{self, parse_prekey_upload, IqKind, IqResponse};
+use harness::{linked_creds, logged_in, success, FakeServer, Harness, T0};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 
 #[test]
 fn first_login_uploads_812_prekeys_then_connects() {
@@ -650,4 +411,92 @@ fn qr_refs_rotate_60_then_20_seconds_then_time_out() {
         assert_eq!(qr.identity_pub, creds.identity.public);
         assert_eq!(qr.adv_secret, creds.adv_secret);
     }
+}
+
+/// Errors reach the application typed, with the fault the HTTP layer will map.
+#[test]
+fn errors_reach_the_application_typed() {
+    use crate::{Error, Fault};
+
+    // A node we cannot encode: reported, ours, and the connection goes on.
+    let mut h = logged_in(100, |_| {});
+    h.take_events();
+    h.conn.handle_command(Command::Send(Node::new("")), h.now);
+    h.pump();
+    let events = h.take_events();
+    let [Event::SendFailed { error }] = events.as_slice() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(*error, Error::Encode(crate::binary::EncodeError::EmptyTag));
+    assert_eq!(error.fault(), Fault::Caller);
+    assert!(!h.conn.is_closed());
+
+    // A malformed first stanza: the peer's, typed as a stanza error.
+    let mut h = Harness::new(linked_creds(), |_| {});
+    h.server_sends(Node::new("success"));
+    let Some(DisconnectCause::Protocol(error)) = h.conn.disconnect_cause().cloned() else {
+        panic!("{:?}", h.conn.disconnect_cause());
+    };
+    assert!(matches!(error, Error::Stanza(_)), "{error}");
+    assert_eq!(error.fault(), Fault::Peer);
+    assert!(!error.is_transient());
+
+    // The post-login prekey count unanswered: the peer's, transient, reconnect with backoff.
+    let mut h = Harness::new(linked_creds(), |c| c.iq_timeout_ms = 1_000);
+    h.server_sends(success());
+    h.advance_to(h.now.after(1_000));
+    let cause = h.conn.disconnect_cause().cloned().expect("closed");
+    let DisconnectCause::Protocol(Error::Iq(IqFailure::TimedOut { .. })) = &cause else {
+        panic!("{cause:?}");
+    };
+    assert_eq!(cause.reconnect(), Reconnect::WithBackoff);
+    let DisconnectCause::Protocol(error) = cause else {
+        unreachable!()
+    };
+    assert_eq!(error.fault(), Fault::Peer);
+    assert!(error.is_transient());
+}
+
+/// Phone-number linking takes a `PhoneNumber` (one validation rule) and sends its JID.
+#[test]
+fn pair_phone_sends_the_companion_hello() {
+    use crate::pairing::stanza::CompanionHello;
+    use crate::PhoneNumber;
+
+    let phone: PhoneNumber = "+1 555 010 1234".parse().expect("phone");
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut h = Harness::new(Credentials::generate(&mut rng), |_| {});
+    assert_eq!(h.conn.phase(), Phase::AwaitingServer);
+    h.conn.handle_command(
+        Command::PairPhone {
+            phone: phone.clone(),
+            show_push_notification: true,
+        },
+        h.now,
+    );
+    h.pump();
+    let hellos = h.take_iqs("md");
+    let [hello] = hellos.as_slice() else {
+        panic!("{hellos:?}");
+    };
+    let hello = CompanionHello::from_node(hello).expect("a companion_hello");
+    assert_eq!(hello.phone, phone.to_jid());
+    assert!(hello.should_show_push_notification);
+
+    // A linked device cannot ask for a pair code.
+    let mut h = logged_in(100, |_| {});
+    h.take_events();
+    h.conn.handle_command(
+        Command::PairPhone {
+            phone,
+            show_push_notification: false,
+        },
+        h.now,
+    );
+    h.pump();
+    let events = h.take_events();
+    assert!(
+        matches!(events.as_slice(), [Event::PairError { code: 400, .. }]),
+        "{events:?}"
+    );
 }
