@@ -17,7 +17,7 @@ async fn baileys_pairs_logs_in_and_reconnects() {
     let dir = node_dir();
     ensure_npm_packages(&dir).expect("npm packages");
     let sim = start_sim(&[]).await;
-    let account = sim.create_account(PHONE);
+    let account = sim.create_account(&PHONE.parse().expect("a phone number"));
     let mut events = sim.subscribe();
     let mut baileys = JsonLines::spawn_node(
         &dir,

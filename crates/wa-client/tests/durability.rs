@@ -273,7 +273,7 @@ struct Rig {
 
 async fn rig(hold: Hold) -> Rig {
     let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    sim.create_account(PHONE);
+    sim.create_account(&PHONE.parse().expect("a phone number"));
     let sim_events = sim.subscribe();
     let (entered_tx, entered) = mpsc::unbounded_channel();
     let (release, release_rx) = std_mpsc::channel();

@@ -64,7 +64,7 @@ fn connected(e: &EventKind) -> Option<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_by_qr_status_restore_disconnect_connect_logout() {
     let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    sim.create_account(PHONE);
+    sim.create_account(&PHONE.parse().expect("a phone number"));
     let store: Arc<dyn Store> = Arc::new(MemStore::new());
     let gateway = Gateway::new(Arc::clone(&store), config(&sim));
     let mut events = gateway.subscribe();
@@ -153,7 +153,7 @@ async fn link_by_qr_status_restore_disconnect_connect_logout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_by_pair_code_and_unknown_accounts() {
     let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    sim.create_account(PHONE);
+    sim.create_account(&PHONE.parse().expect("a phone number"));
     let store: Arc<dyn Store> = Arc::new(MemStore::new());
     let gateway = Gateway::new(Arc::clone(&store), config(&sim));
     let mut events = gateway.subscribe();

@@ -78,7 +78,7 @@ impl FromStr for ClientVersion {
 pub enum PayloadError {
     /// The bytes are not a ClientPayload protobuf (or DeviceProps inside it).
     #[error("does not decode: {0}")]
-    Decode(String),
+    Decode(#[source] prost::DecodeError),
     /// A field required for this kind of payload is missing.
     #[error("missing {0}")]
     Missing(&'static str),
@@ -274,7 +274,7 @@ fn exact<const N: usize>(
 /// Decodes and checks a ClientPayload (server side). A registration must carry well-formed keys
 /// with a valid signed-prekey signature; a login must name the user and a device.
 pub fn check_client_payload(bytes: &[u8]) -> Result<CheckedPayload, PayloadError> {
-    let p = ClientPayload::decode(bytes).map_err(|e| PayloadError::Decode(e.to_string()))?;
+    let p = ClientPayload::decode(bytes).map_err(PayloadError::Decode)?;
     let version = p
         .user_agent
         .as_ref()
@@ -303,8 +303,7 @@ pub fn check_client_payload(bytes: &[u8]) -> Result<CheckedPayload, PayloadError
             .device_props
             .as_deref()
             .ok_or(PayloadError::Missing("deviceProps"))?;
-        let device_props =
-            DeviceProps::decode(props).map_err(|e| PayloadError::Decode(e.to_string()))?;
+        let device_props = DeviceProps::decode(props).map_err(PayloadError::Decode)?;
         return Ok(CheckedPayload::Registration(Box::new(Registration {
             keys: RegistrationKeys {
                 registration_id: u32::from_be_bytes(regid),

@@ -6,8 +6,6 @@ use axum::extract::rejection::JsonRejection;
 use wa_protocol::pairing::PairError;
 use wa_protocol::{IdError, PhoneNumber};
 
-use crate::event::ConnId;
-
 /// Errors of the simulator: its admin API and Rust handle, its listener, and (reported as
 /// [`SimEvent::ProtocolError`](crate::SimEvent::ProtocolError)) its client connections.
 #[derive(Debug, thiserror::Error)]
@@ -51,9 +49,9 @@ pub enum SimError {
     /// No companion is waiting for this phone to type a pair code.
     #[error("no pair-code request for {0}")]
     NoPairCodeRequest(PhoneNumber),
-    /// The connection the phone answers has gone.
+    /// The connection the phone answers has gone (its [`ConnId`](crate::ConnId)).
     #[error("connection {0} is gone")]
-    ConnectionGone(ConnId),
+    ConnectionGone(u64),
 
     // ---- the simulator's own environment (HTTP 500) ----
     /// The listener could not bind.
@@ -78,6 +76,22 @@ pub enum SimError {
     /// The client closed the socket during the handshake.
     #[error("client closed during the handshake")]
     ClosedEarly,
+    /// The companion refused the pair-success with an error IQ.
+    #[error("the companion refused the pairing: {code} {text}")]
+    PairRefused {
+        /// The error code it sent.
+        code: u16,
+        /// The error text it sent.
+        text: String,
+    },
+    /// A `pair-device-sign` answered another IQ than the pair-success it should sign.
+    #[error("pair-device-sign answers {got} instead of {expected}")]
+    PairSignMismatch {
+        /// The pair-success IQ id.
+        expected: String,
+        /// The id the client answered.
+        got: String,
+    },
 }
 
 /// Whose fault a [`SimError`] is.
@@ -113,7 +127,9 @@ impl SimError {
             SimError::WebSocket(_)
             | SimError::Protocol(_)
             | SimError::HandshakeTimeout
-            | SimError::ClosedEarly => SimFault::Client,
+            | SimError::ClosedEarly
+            | SimError::PairRefused { .. }
+            | SimError::PairSignMismatch { .. } => SimFault::Client,
         }
     }
 }

@@ -1,12 +1,15 @@
 //! What the simulator reports to its harness: [`SimEvent`], per connection ([`ConnId`]).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use wa_protocol::binary::{Jid, Node};
 use wa_protocol::noise::Intro;
 use wa_protocol::payload::{CheckedPayload, PayloadError};
 use wa_protocol::signal::PublicKey;
 use wa_protocol::PhoneNumber;
+
+use crate::error::SimError;
 
 /// Identifies one client connection for the lifetime of the server.
 pub type ConnId = u64;
@@ -51,8 +54,8 @@ pub enum SimEvent {
     PairingFailed {
         /// Connection id.
         conn: ConnId,
-        /// Why (for logs and test failure messages).
-        error: String,
+        /// Why.
+        error: Arc<SimError>,
     },
     /// A companion logged in (`<success>` sent).
     LoggedIn {
@@ -79,8 +82,8 @@ pub enum SimEvent {
     ProtocolError {
         /// Connection id.
         conn: ConnId,
-        /// What went wrong (for logs and test failure messages).
-        error: String,
+        /// What went wrong.
+        error: Arc<SimError>,
     },
     /// A node arrived from the client.
     Stanza {

@@ -45,7 +45,7 @@ async fn serve(socket: WebSocket, peer: SocketAddr, shared: Arc<Shared>) {
     shared.emit(SimEvent::Connected { conn, peer });
     if let Err(error) = admit_and_run(socket, conn, &shared, &mut outbox).await {
         tracing::debug!(conn, %error, "connection ended with an error");
-        let error = error.to_string();
+        let error = Arc::new(error);
         shared.emit(SimEvent::ProtocolError { conn, error });
     }
     shared.close_conn(conn);

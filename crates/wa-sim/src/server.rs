@@ -122,19 +122,7 @@ impl SimServer {
     }
 
     /// Creates an account with a simulated primary phone (idempotent).
-    ///
-    /// # Panics
-    /// If `phone` is not a phone number ([`PhoneNumber`]'s rule): a harness's constant is
-    /// wrong. Numbers from people go through [`add_account`](Self::add_account).
-    pub fn create_account(&self, phone: &str) -> AccountInfo {
-        match phone.parse::<PhoneNumber>() {
-            Ok(phone) => self.add_account(&phone),
-            Err(e) => panic!("SimServer::create_account: {e}"),
-        }
-    }
-
-    /// Creates an account with a simulated primary phone (idempotent).
-    pub fn add_account(&self, phone: &PhoneNumber) -> AccountInfo {
+    pub fn create_account(&self, phone: &PhoneNumber) -> AccountInfo {
         let mut rng = self.shared.fork_rng();
         self.shared
             .with_world(|w| w.create_account(phone, &mut rng))

@@ -121,7 +121,7 @@ async fn accounts_tell_malformed_requests_from_unknown_phones() {
 /// A sim with the account `PHONE`.
 async fn sim_with_account() -> SimServer {
     let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    sim.create_account(PHONE);
+    sim.create_account(&PHONE.parse().expect("a phone number"));
     sim
 }
 
@@ -245,7 +245,7 @@ async fn faults_tell_malformed_requests_from_unknown_phones() {
 #[tokio::test]
 async fn the_rust_handle_classifies_errors_the_same_way() {
     let sim = SimServer::start(SimConfig::default()).await.expect("sim");
-    sim.create_account(PHONE);
+    sim.create_account(&PHONE.parse().expect("a phone number"));
     let fault = |r: Result<(), wa_sim::SimError>| r.expect_err("refused").fault();
     assert_eq!(fault(sim.remove_device("12", 1)), SimFault::BadRequest);
     assert_eq!(fault(sim.remove_device(UNKNOWN, 1)), SimFault::NotFound);

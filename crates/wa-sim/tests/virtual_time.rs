@@ -136,7 +136,7 @@ async fn roles_put_the_injected_clock_on_the_wire() {
     })
     .await
     .expect("sim");
-    sim.create_account(PHONE);
+    sim.create_account(&PHONE.parse().expect("a phone number"));
 
     let mut rng = StdRng::seed_from_u64(4);
     let (noise, identity) = (KeyPair::generate(&mut rng), KeyPair::generate(&mut rng));

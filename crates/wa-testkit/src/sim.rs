@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use wa_protocol::PhoneNumber;
 use wa_sim::{SimConfig, SimServer};
 
 /// How a test wants its wa-sim: the common configuration (loopback, a port the OS picks, keys
@@ -45,7 +46,10 @@ impl SimOptions {
             .await
             .unwrap_or_else(|e| panic!("wa-sim does not start: {e}"));
         for phone in &self.phones {
-            sim.create_account(phone);
+            let phone: PhoneNumber = phone
+                .parse()
+                .unwrap_or_else(|e| panic!("test phone {phone:?}: {e}"));
+            sim.create_account(&phone);
         }
         sim
     }

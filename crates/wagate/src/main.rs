@@ -184,7 +184,7 @@ async fn sim(args: SimArgs) -> Result<()> {
     );
     println!("admin API: {}", server.admin_url());
     for phone in &args.accounts {
-        let a = server.add_account(phone);
+        let a = server.create_account(phone);
         println!("account {} (lid {})", a.phone, a.lid);
     }
     let mut events = server.subscribe();

@@ -26,7 +26,7 @@ const PRODUCTION_ROOT_HEX: &str = include_str!("../../../../data/wa_root_key.hex
 pub enum CertError {
     /// The payload is not a `CertChain` protobuf, or a `details` blob is not `Details`.
     #[error("certificate chain does not decode: {0}")]
-    Decode(String),
+    Decode(#[source] prost::DecodeError),
     /// A certificate, its details or its signature is absent.
     #[error("{0} is missing")]
     Missing(&'static str),
@@ -131,7 +131,7 @@ impl VerifiedServer {
         trust: &TrustRoot,
         now: u64,
     ) -> Result<Self, CertError> {
-        let chain = CertChain::decode(chain_bytes).map_err(|e| CertError::Decode(e.to_string()))?;
+        let chain = CertChain::decode(chain_bytes).map_err(CertError::Decode)?;
         let intermediate = chain
             .intermediate
             .ok_or(CertError::Missing("intermediate"))?;
@@ -205,7 +205,7 @@ fn parts<'a>(
 }
 
 fn info(details: &[u8], key_name: &'static str) -> Result<CertInfo, CertError> {
-    let d = Details::decode(details).map_err(|e| CertError::Decode(e.to_string()))?;
+    let d = Details::decode(details).map_err(CertError::Decode)?;
     let key = d
         .key
         .as_deref()

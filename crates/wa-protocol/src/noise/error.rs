@@ -9,7 +9,7 @@ use crate::fault::Fault;
 pub enum HandshakeError {
     /// The handshake message is not a `HandshakeMessage` protobuf.
     #[error("handshake message does not decode: {0}")]
-    Decode(String),
+    Decode(#[source] prost::DecodeError),
     /// The expected part of the handshake message is absent.
     #[error("handshake message lacks {0}")]
     Missing(&'static str),

@@ -17,7 +17,7 @@ fn key32(bytes: Option<&[u8]>, what: &'static str) -> Result<PublicKey, Handshak
 }
 
 fn decode(msg: &[u8]) -> Result<HandshakeMessage, HandshakeError> {
-    HandshakeMessage::decode(msg).map_err(|e| HandshakeError::Decode(e.to_string()))
+    HandshakeMessage::decode(msg).map_err(HandshakeError::Decode)
 }
 
 /// The Noise protocol name, exactly 32 bytes, used directly as the initial hash.

@@ -8,6 +8,8 @@
 //! ([`phone::enter_pair_code`](crate::phone::enter_pair_code)), `companion_finish`, then the
 //! same pair-success and sign as with a QR.
 
+use std::sync::Arc;
+
 use rand::rngs::StdRng;
 use rand::RngCore;
 use wa_protocol::binary::Node;
@@ -19,6 +21,7 @@ use wa_protocol::payload::Registration;
 use wa_protocol::signal::PublicKey;
 use wa_protocol::PhoneNumber;
 
+use crate::error::SimError;
 use crate::event::{device_jid, ConnId, SimEvent};
 use crate::nodes;
 use crate::phone::{grant_device, NewCompanion};
@@ -96,8 +99,13 @@ impl Pairing {
             }
             Some("error") => {
                 let reply = PairErrorReply::from_node(node);
-                let error =
-                    reply.map_or_else(|e| e.to_string(), |r| format!("{} {}", r.code, r.text));
+                let error = Arc::new(match reply {
+                    Ok(r) => SimError::PairRefused {
+                        code: r.code,
+                        text: r.text,
+                    },
+                    Err(e) => SimError::Protocol(e.into()),
+                });
                 shared.emit(SimEvent::PairingFailed { conn, error });
                 shared.with_world(|w| w.awaiting_sign.remove(&conn));
                 vec![Action::Close]
@@ -121,19 +129,20 @@ impl Pairing {
         let Some(awaiting) = shared.with_world(|w| w.awaiting_sign.remove(&conn)) else {
             return vec![Action::Send(nodes::iq_bad_request(id))];
         };
-        let failed = |error: String| {
+        let failed = |error: SimError| {
+            let error = Arc::new(error);
             shared.emit(SimEvent::PairingFailed { conn, error });
             vec![Action::Close]
         };
         let sign = match PairDeviceSign::from_node(node) {
             Ok(s) if s.id == awaiting.iq_id => s,
             Ok(s) => {
-                return failed(format!(
-                    "pair-device-sign answers {} instead of {}",
-                    s.id, awaiting.iq_id
-                ))
+                return failed(SimError::PairSignMismatch {
+                    expected: awaiting.iq_id.clone(),
+                    got: s.id,
+                })
             }
-            Err(e) => return failed(e.to_string()),
+            Err(e) => return failed(SimError::Protocol(e.into())),
         };
         let account_pub = shared.with_world(|w| {
             w.account(&awaiting.phone)
@@ -148,7 +157,7 @@ impl Pairing {
             &account_pub,
             awaiting.companion.key_index,
         ) {
-            return failed(e.to_string());
+            return failed(SimError::Protocol(e.into()));
         }
         let device = awaiting.companion.device;
         shared.with_world(|w| {
@@ -238,7 +247,7 @@ impl Pairing {
         ) {
             Ok(l) => l,
             Err(e) => {
-                let error = e.to_string();
+                let error = Arc::new(SimError::Protocol(e.into()));
                 shared.emit(SimEvent::PairingFailed { conn, error });
                 return vec![Action::Send(nodes::iq_not_authorized(id))];
             }
@@ -256,8 +265,8 @@ impl Pairing {
         };
         match grant_device(shared, &pending.phone, &companion, rng) {
             Ok((pair_success, _)) => actions.push(Action::Send(pair_success)),
-            Err(e) => {
-                let error = e.to_string();
+            Err(error) => {
+                let error = Arc::new(error);
                 shared.emit(SimEvent::PairingFailed { conn, error });
             }
         }
