@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use rand_core::CryptoRngCore;
 use tokio::sync::{broadcast, mpsc};
-use wa_client::{Backoff, ClientConfig, Event, EventKind, Gateway, SessionState};
-use wa_protocol::connection::Config;
+use wa_client::{Event, EventKind, Gateway, SessionState};
 use wa_protocol::signal::PublicKey;
 use wa_protocol::stanza::{IqKind, IqRequest, IqResponse};
 use wa_sim::{SimConfig, SimEvent, SimServer};
@@ -21,6 +20,7 @@ use wa_store::{
     Enqueued, IdentityChange, IncomingSession, MemStore, NewOutbound, OneTimePreKey, OutboxEntry,
     OutboxUpdate, PreKeyCounts, Result, SendStep, SignedPreKey, Store,
 };
+use wa_testkit::client_config;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 const PHONE: &str = "15550107777";
@@ -293,19 +293,7 @@ async fn rig(hold: Hold) -> Rig {
             Durability::Durable,
         )
         .expect("account");
-    let config = ClientConfig {
-        url: sim.url(),
-        connection: Config {
-            trust: sim.trust_root(),
-            ..Config::default()
-        },
-        backoff: Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(400),
-            jitter: 0.2,
-        },
-        ..ClientConfig::default()
-    };
+    let config = client_config(&sim);
     let gateway = Gateway::new(Arc::new(store), config);
     let events = gateway.subscribe();
     Rig {

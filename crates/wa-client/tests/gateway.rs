@@ -6,32 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast;
-use wa_client::{
-    Backoff, ClientConfig, Error, Event, EventKind, Fault, Gateway, NewAccount, SessionState,
-};
-use wa_protocol::connection::{Config, LogoutReason};
+use wa_client::{Error, Event, EventKind, Fault, Gateway, NewAccount, SessionState};
+use wa_protocol::connection::LogoutReason;
 use wa_protocol::PhoneNumber;
 use wa_sim::{SimConfig, SimServer};
 use wa_store::{AccountId, MemStore, Store};
+use wa_testkit::client_config;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 const PHONE: &str = "15550106666";
-
-fn config(sim: &SimServer) -> ClientConfig {
-    ClientConfig {
-        url: sim.url(),
-        connection: Config {
-            trust: sim.trust_root(),
-            ..Config::default()
-        },
-        backoff: Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(400),
-            jitter: 0.2,
-        },
-        ..ClientConfig::default()
-    }
-}
 
 async fn next<T>(
     rx: &mut broadcast::Receiver<Event>,
@@ -66,7 +49,7 @@ async fn link_by_qr_status_restore_disconnect_connect_logout() {
     let sim = SimServer::start(SimConfig::default()).await.expect("sim");
     sim.create_account(&PHONE.parse().expect("a phone number"));
     let store: Arc<dyn Store> = Arc::new(MemStore::new());
-    let gateway = Gateway::new(Arc::clone(&store), config(&sim));
+    let gateway = Gateway::new(Arc::clone(&store), client_config(&sim));
     let mut events = gateway.subscribe();
     let account = gateway
         .create_account(NewAccount::with_random_token("qr"))
@@ -113,7 +96,7 @@ async fn link_by_qr_status_restore_disconnect_connect_logout() {
     let status = gateway.status(&id).await.expect("status");
     assert_eq!(status.state, SessionState::Stopped);
     assert_eq!(status.jid, Some(jid.clone()), "the credentials stay");
-    let gateway = Gateway::new(Arc::clone(&store), config(&sim));
+    let gateway = Gateway::new(Arc::clone(&store), client_config(&sim));
     let mut events = gateway.subscribe();
     assert_eq!(gateway.restore().await.expect("restore"), 1);
     next(&mut events, &id, "Connected after restore", connected).await;
@@ -155,7 +138,7 @@ async fn link_by_pair_code_and_unknown_accounts() {
     let sim = SimServer::start(SimConfig::default()).await.expect("sim");
     sim.create_account(&PHONE.parse().expect("a phone number"));
     let store: Arc<dyn Store> = Arc::new(MemStore::new());
-    let gateway = Gateway::new(Arc::clone(&store), config(&sim));
+    let gateway = Gateway::new(Arc::clone(&store), client_config(&sim));
     let mut events = gateway.subscribe();
 
     let unknown = AccountId::from_bytes([9; 16]);
