@@ -1,7 +1,8 @@
 //! A raw Noise client: tests speak stanzas to a server (wa-sim) directly, without wagate's
 //! account machinery. It opens the WebSocket with wa-client's [`open_websocket`] (same headers,
 //! buffers and proxies as the gateway), runs wa-protocol's client handshake
-//! ([`Initiator`]) with an ephemeral key drawn from the RNG the test hands in, and then sends
+//! ([`Dial`], as the gateway's `Connection` does) with an ephemeral key drawn from the RNG the
+//! test hands in, and then sends
 //! and receives nodes through wa-protocol's [`FramedTransport`].
 
 use std::sync::Arc;
@@ -12,10 +13,7 @@ use rand_core::CryptoRngCore;
 use tokio_tungstenite::tungstenite::Message;
 use wa_client::{open_websocket, Proxy, Ws, PRODUCTION_URL};
 use wa_protocol::binary::{Limits, Node};
-use wa_protocol::noise::{
-    encode_frame, FrameDecoder, FramedTransport, Initiator, TrustRoot, VerifiedServer,
-    MAX_FRAME_LEN, WA_HEADER,
-};
+use wa_protocol::noise::{Dial, FramedTransport, TrustRoot, VerifiedServer, MAX_FRAME_LEN};
 use wa_protocol::signal::KeyPair;
 use wa_protocol::time::{Clock, SystemClock};
 use wa_sim::SimServer;
@@ -86,35 +84,33 @@ impl RawSocket {
         client_payload: &[u8],
     ) -> Result<Self, Error> {
         let timeout = options.handshake_timeout;
-        let (state, hello) = Initiator::start(KeyPair::generate(rng));
+        let (mut dial, first) = Dial::start(KeyPair::generate(rng), options.max_frame);
         let mut ws = open_websocket(
             &options.url,
             u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             options.proxy.as_ref(),
         )
         .await?;
-        let mut first = WA_HEADER.to_vec();
-        encode_frame(&hello, &mut first)?;
         ws.send(Message::binary(first)).await?;
-
-        let mut decoder = FrameDecoder::for_client(options.max_frame);
-        let server_hello = tokio::time::timeout(timeout, next_frame(&mut ws, &mut decoder))
+        let server_hello = tokio::time::timeout(timeout, server_hello(&mut ws, &mut dial))
             .await
             .map_err(|_| Error::Timeout {
                 what: "server hello".to_owned(),
                 deadline: timeout,
             })??;
-        let now = options.clock.now().unix_secs();
-        let state = state.read_server_hello(&server_hello, &options.trust, now)?;
-        let server = *state.server();
-        let (cipher, finish) = state.write_client_finish(noise_key, client_payload)?;
-        let mut out = Vec::new();
-        encode_frame(&finish, &mut out)?;
-        ws.send(Message::binary(out)).await?;
+        let dialed = dial.finish(
+            &server_hello,
+            &options.trust,
+            options.clock.now().unix_secs(),
+            noise_key,
+            client_payload,
+            options.limits.clone(),
+        )?;
+        ws.send(Message::binary(dialed.finish)).await?;
         Ok(Self {
             ws,
-            transport: FramedTransport::new(cipher, decoder, options.limits.clone()),
-            server,
+            transport: dialed.transport,
+            server: dialed.server,
         })
     }
 
@@ -168,14 +164,14 @@ impl RawSocket {
     }
 }
 
-/// The next whole frame of the handshake.
-async fn next_frame(ws: &mut Ws, decoder: &mut FrameDecoder) -> Result<Vec<u8>, Error> {
+/// The server's handshake answer, once whole.
+async fn server_hello(ws: &mut Ws, dial: &mut Dial) -> Result<Vec<u8>, Error> {
     loop {
-        if let Some(frame) = decoder.next_frame()? {
+        if let Some(frame) = dial.server_hello()? {
             return Ok(frame);
         }
         match ws.next().await {
-            Some(Ok(Message::Binary(data))) => decoder.push(&data),
+            Some(Ok(Message::Binary(data))) => dial.push(&data),
             Some(Ok(Message::Close(_))) | None => {
                 return Err(Error::Closed {
                     what: "server hello".to_owned(),

@@ -7,7 +7,7 @@ use rand_core::CryptoRngCore;
 use super::state::{AwaitingServer, Connection, Handshake, Open, Stage, State};
 use super::types::DisconnectCause;
 use crate::binary::Limits;
-use crate::noise::{encode_frame, FramedTransport};
+use crate::error::Error;
 use crate::payload::{login_payload, registration_payload, RegistrationKeys};
 use crate::time::Millis;
 
@@ -17,7 +17,7 @@ impl<R: CryptoRngCore> Connection<R> {
         let State::Handshake(hs) = &mut self.state else {
             return;
         };
-        let frame = match hs.decoder.next_frame() {
+        let frame = match hs.dial.server_hello() {
             Ok(Some(frame)) => frame,
             Ok(None) => return,
             Err(e) => return self.protocol_error(e),
@@ -40,21 +40,24 @@ impl<R: CryptoRngCore> Connection<R> {
         server_hello: &[u8],
         now: Millis,
     ) -> Result<Open, DisconnectCause> {
-        let Handshake {
-            initiator, decoder, ..
-        } = hs;
-        let verified = initiator
-            .read_server_hello(server_hello, &self.config.trust, now.unix_secs())
-            .map_err(DisconnectCause::HandshakeFailed)?;
         let payload = self.client_payload();
-        let (cipher, finish) = verified
-            .write_client_finish(&self.creds.noise_key, &payload)
-            .map_err(DisconnectCause::HandshakeFailed)?;
-        let mut out = Vec::new();
-        encode_frame(&finish, &mut out).map_err(|e| DisconnectCause::Protocol(e.into()))?;
-        self.transmits.push_back(out);
+        let dialed = hs
+            .dial
+            .finish(
+                server_hello,
+                &self.config.trust,
+                now.unix_secs(),
+                &self.creds.noise_key,
+                &payload,
+                Limits::default(),
+            )
+            .map_err(|e| match e {
+                Error::Handshake(e) => DisconnectCause::HandshakeFailed(e),
+                other => DisconnectCause::Protocol(other),
+            })?;
+        self.transmits.push_back(dialed.finish);
         Ok(Open {
-            transport: FramedTransport::new(cipher, decoder, Limits::default()),
+            transport: dialed.transport,
             stage: Stage::AwaitingServer(AwaitingServer {
                 // The server's first stanza must arrive within the same handshake budget.
                 deadline: Some(now.after(self.config.handshake_timeout_ms)),

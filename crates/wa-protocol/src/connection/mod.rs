@@ -61,7 +61,7 @@ pub use types::{
 use crate::binary::Node;
 use crate::error::Error;
 use crate::ids::PhoneNumber;
-use crate::noise::{encode_frame, FrameDecoder, Initiator, WA_HEADER};
+use crate::noise::Dial;
 use crate::signal::{KeyPair, PublicKey};
 use crate::stanza::{IqRequest, RemoveCompanionDevice};
 use iq::{IqPurpose, IqTracker};
@@ -122,17 +122,11 @@ impl<R: CryptoRngCore> core::fmt::Debug for Connection<R> {
 impl<R: CryptoRngCore> Connection<R> {
     /// Starts a connection: the first transmit is the intro and the ClientHello.
     pub fn new(config: Config, creds: Credentials, mut rng: R, now: Millis) -> Self {
-        let (initiator, hello) = Initiator::start(KeyPair::generate(&mut rng));
-        let mut first = WA_HEADER.to_vec();
-        let mut transmits = VecDeque::new();
-        // A ClientHello is ~40 bytes: framing cannot fail.
-        if encode_frame(&hello, &mut first).is_ok() {
-            transmits.push_back(first);
-        }
+        let (dial, first) = Dial::start(KeyPair::generate(&mut rng), config.max_frame);
+        let transmits = VecDeque::from([first]);
         let iqs = IqTracker::new(&mut rng);
         let handshake = Handshake {
-            initiator,
-            decoder: FrameDecoder::for_client(config.max_frame),
+            dial,
             deadline: now.after(config.handshake_timeout_ms),
         };
         Self {
@@ -214,7 +208,7 @@ impl<R: CryptoRngCore> Connection<R> {
         match &mut self.state {
             State::Closed(_) => return,
             State::Handshake(hs) => {
-                hs.decoder.push(data);
+                hs.dial.push(data);
                 self.advance_handshake(now);
             }
             State::Open(open) => open.transport.push(data),

@@ -9,7 +9,7 @@ use rand_core::CryptoRngCore;
 use super::iq::IqTracker;
 use super::types::{Config, Credentials, DisconnectCause, Event};
 use crate::binary::Jid;
-use crate::noise::{FrameDecoder, FramedTransport, InitiatorAwaitServerHello};
+use crate::noise::{Dial, FramedTransport};
 use crate::pairing::PairCodeRequest;
 use crate::time::Millis;
 
@@ -37,8 +37,7 @@ pub(super) enum State {
 
 /// ClientHello sent; waiting for the ServerHello.
 pub(super) struct Handshake {
-    pub(super) initiator: InitiatorAwaitServerHello,
-    pub(super) decoder: FrameDecoder,
+    pub(super) dial: Dial,
     /// The handshake budget.
     pub(super) deadline: Millis,
 }

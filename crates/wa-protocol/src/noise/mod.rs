@@ -17,6 +17,7 @@
 
 mod accept;
 pub(crate) mod cert;
+mod dial;
 pub(crate) mod error;
 pub(crate) mod frame;
 mod framed;
@@ -26,6 +27,7 @@ mod transport;
 
 pub use accept::{Accept, Accepted};
 pub use cert::{build_cert_chain, CertError, CertInfo, TrustRoot, VerifiedServer};
+pub use dial::{Dial, Dialed};
 pub use error::HandshakeError;
 pub use frame::{
     encode_frame, FrameDecoder, FrameError, Intro, FRAME_HEADER_LEN, MAX_FRAME_LEN, WA_HEADER,
