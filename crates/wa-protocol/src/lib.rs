@@ -27,6 +27,7 @@ mod error;
 mod fault;
 pub mod fuzzing;
 pub mod ids;
+pub mod message;
 pub mod noise;
 pub mod pairing;
 pub mod payload;
