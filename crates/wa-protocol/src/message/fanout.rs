@@ -182,15 +182,21 @@ pub fn encrypt_for_device(
 ) -> Result<DeviceCiphertext, SignalError> {
     let empty = SessionRecord::new();
     let stored = device.record.as_ref().unwrap_or(&empty);
-    let (record, new_session) = match &device.bundle {
-        Some(bundle) => (
-            session::process_bundle(stored, local, bundle, device.trusted_identity.as_ref(), rng)?,
-            true,
-        ),
-        None if stored.has_current_session() => (stored.clone(), false),
+    // The established path encrypts straight from the stored record (one clone, inside
+    // `session::encrypt`): this is the hot path of every send.
+    let (record, message, new_session) = match &device.bundle {
+        Some(bundle) => {
+            let trusted = device.trusted_identity.as_ref();
+            let started = session::process_bundle(stored, local, bundle, trusted, rng)?;
+            let (record, message) = session::encrypt(&started, plaintext)?;
+            (record, message, true)
+        }
+        None if stored.has_current_session() => {
+            let (record, message) = session::encrypt(stored, plaintext)?;
+            (record, message, false)
+        }
         None => return Err(SignalError::NoSendingSession),
     };
-    let (record, message) = session::encrypt(&record, plaintext)?;
     let remote_identity = *record
         .current()
         .ok_or(SignalError::NoSendingSession)?

@@ -9,7 +9,9 @@
 //! receive: process_distribution(record of (group, sender), SKDM bytes) → record'
 //!          decrypt(record of (group, sender), skmsg) → record', padded plaintext
 //! ```
-//! One sender-key record per (group, sender device); ours holds the signing private key.
+//! One sender-key record per (group, sender device); ours holds the signing private key. Our
+//! own other devices are ordinary SKDM recipients (no DeviceSentMessage wrapper in groups,
+//! `messaging.md` §6 step 3).
 
 use std::collections::BTreeSet;
 

@@ -76,7 +76,8 @@ pub struct Decrypted {
     pub consumed_pre_key_id: Option<u32>,
     /// Whether a new session was created (X3DH ran).
     pub new_session: bool,
-    /// The sender's identity key (store it on first contact).
+    /// The sender's identity key: from the `pkmsg` (store it on first contact, when
+    /// `new_session`), or for a `msg` that of the record's current session.
     pub remote_identity: PublicKey,
     /// The sender's registration id.
     pub remote_registration_id: u32,
