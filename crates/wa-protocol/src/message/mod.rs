@@ -1,0 +1,23 @@
+//! Messages (`messaging.md`): the plaintext layer, pure and sans-IO.
+//!
+//! * [`content`]: [`Content`], the everyday kinds (text with reply and mentions, reaction, edit,
+//!   revoke, location, contact) ↔ `pb::e2e::Message`, and the stanza `type` / `edit` attributes.
+//! * [`key`]: [`MessageKey`], the typed reference to a message.
+//! * [`device_sent`]: the own-device copy (DeviceSentMessage) wrap and unwrap, message secret.
+//! * [`plaintext`]: serialization with WhatsApp padding ([`encode_padded`] /
+//!   [`decode_padded`]) and [`ContentError`].
+
+pub mod content;
+pub mod device_sent;
+pub mod key;
+pub mod plaintext;
+
+pub use content::{
+    Contact, Content, Edit, EditAttr, Location, Reaction, Reply, Revoke, StanzaType, Text,
+    Unsupported,
+};
+pub use device_sent::{
+    message_secret, set_message_secret, unwrap_device_sent, wrap_device_sent, Unwrapped,
+};
+pub use key::MessageKey;
+pub use plaintext::{decode_padded, encode_padded, ContentError, EncVersion};
