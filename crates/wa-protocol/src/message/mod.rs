@@ -6,6 +6,13 @@
 //! * [`device_sent`]: the own-device copy (DeviceSentMessage) wrap and unwrap, message secret.
 //! * [`plaintext`]: serialization with WhatsApp padding ([`encode_padded`] /
 //!   [`decode_padded`]) and [`ContentError`].
+//!
+//! ```text
+//!  send:    Content::to_message ─▶ (own devices, 1:1 only: wrap_device_sent) ─▶ encode_padded
+//!           per device ─▶ Signal; stanza attrs from Content::{stanza_type, edit_attr, media_type}
+//!  receive: Signal ─▶ decode_padded(EncVersion::from_attr(v)) ─▶ unwrap_device_sent
+//!           ─▶ (SKDM, if any) ─▶ Content::from_message
+//! ```
 
 pub mod content;
 pub mod device_sent;

@@ -532,3 +532,21 @@ mod props {
         }
     }
 }
+
+#[test]
+fn own_device_copy_flow_send_to_receive() {
+    use crate::message::device_sent::{unwrap_device_sent, wrap_device_sent};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let chat = jid("98765@lid");
+    for content in samples() {
+        let dsm = wrap_device_sent(&content.to_message(), &chat, None);
+        let bytes = encode_padded(&dsm, &mut rng);
+        let received = decode_padded(&bytes, EncVersion::V2).expect("decode");
+        let unwrapped = unwrap_device_sent(received).expect("unwrap");
+        assert_eq!(unwrapped.destination.as_ref(), Some(&chat));
+        assert_eq!(
+            Content::from_message(&unwrapped.message).expect("parse"),
+            content
+        );
+    }
+}
