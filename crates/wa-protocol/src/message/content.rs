@@ -171,6 +171,19 @@ impl EditAttr {
             EditAttr::AdminRevoke => "8",
         }
     }
+
+    /// Reads a received `edit` attribute; `None` for an absent/empty or unknown value.
+    pub fn from_attr(v: &str) -> Option<Self> {
+        [
+            EditAttr::MessageEdit,
+            EditAttr::Pin,
+            EditAttr::AdminEdit,
+            EditAttr::SenderRevoke,
+            EditAttr::AdminRevoke,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == v)
+    }
 }
 
 impl Content {

@@ -375,6 +375,17 @@ fn stanza_attributes_per_kind() {
     );
     assert_eq!(EditAttr::Pin.as_str(), "2");
     assert_eq!(EditAttr::AdminEdit.as_str(), "3");
+    for (v, e) in [
+        ("1", EditAttr::MessageEdit),
+        ("2", EditAttr::Pin),
+        ("3", EditAttr::AdminEdit),
+        ("7", EditAttr::SenderRevoke),
+        ("8", EditAttr::AdminRevoke),
+    ] {
+        assert_eq!(EditAttr::from_attr(v), Some(e));
+    }
+    assert_eq!(EditAttr::from_attr(""), None);
+    assert_eq!(EditAttr::from_attr("4"), None);
 }
 
 #[test]
