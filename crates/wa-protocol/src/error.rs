@@ -42,6 +42,9 @@ pub enum Error {
     /// The server refused or did not answer an IQ the connection depends on (peer).
     #[error("{0}")]
     Iq(#[from] crate::stanza::IqFailure),
+    /// A decrypted message plaintext is malformed: padding, protobuf or a required field (peer).
+    #[error("message content: {0}")]
+    Content(#[from] crate::message::ContentError),
 }
 
 impl From<CertError> for Error {
@@ -63,7 +66,8 @@ impl Error {
             | Error::Protobuf(_)
             | Error::Stanza(_)
             | Error::Payload(_)
-            | Error::Iq(_) => Fault::Peer,
+            | Error::Iq(_)
+            | Error::Content(_) => Fault::Peer,
         }
     }
 
@@ -81,7 +85,8 @@ impl Error {
             | Error::Stanza(_)
             | Error::Signal(_)
             | Error::Pair(_)
-            | Error::Payload(_) => false,
+            | Error::Payload(_)
+            | Error::Content(_) => false,
         }
     }
 }

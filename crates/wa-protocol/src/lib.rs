@@ -17,7 +17,8 @@
 //! [`noise`] (handshake, certificates, framing, transport cipher), [`pb`] (generated protobuf),
 //! [`signal`] (Curve25519 keys and XEdDSA), [`stanza`] (typed stanza builders and parsers), [`payload`] (ClientPayload builders and checks),
 //! [`pairing`] (QR and pair-code linking, ADV identities, both roles), [`connection`] (the
-//! per-connection state machine: handshake, login, pairing, keepalive, IQs), [`fuzzing`] (entry points shared by the fuzz targets and the corpus replay test).
+//! per-connection state machine: handshake, login, pairing, keepalive, IQs), [`message`] (the
+//! E2E plaintext: typed content, own-device copy, padding), [`fuzzing`] (entry points shared by the fuzz targets and the corpus replay test).
 
 #![forbid(unsafe_code)]
 

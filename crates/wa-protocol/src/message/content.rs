@@ -1,0 +1,468 @@
+//! [`Content`]: the everyday kinds of message (issue 10 item 2) as types, converted to and from
+//! the `waE2E.Message` protobuf (`messaging.md` §1; field numbers in `proto/e2e.proto`, each
+//! cited there), plus the `<message>` stanza attributes each kind implies (§7).
+//!
+//! Parsing is total: a message of a kind wagate does not model is [`Content::Unsupported`], a
+//! known kind with a missing or invalid required field is a [`ContentError`]; nothing panics.
+
+use crate::binary::Jid;
+use crate::ids::MessageId;
+use crate::pb::e2e as pb;
+use crate::pb::e2e::protocol_message::Type as ProtocolType;
+use crate::time::Millis;
+
+use super::key::{optional_jid, parse_id, parse_jid, MessageKey};
+use super::plaintext::ContentError;
+
+/// One message's content.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    /// Text, optionally replying to a message and mentioning users.
+    Text(Text),
+    /// An emoji reaction to a message (an empty emoji removes ours).
+    Reaction(Reaction),
+    /// A new text (or other content) for a message we sent.
+    Edit(Edit),
+    /// Delete for everyone.
+    Revoke(Revoke),
+    /// A static location.
+    Location(Location),
+    /// A shared contact card.
+    Contact(Contact),
+    /// A kind wagate does not model.
+    Unsupported(Unsupported),
+}
+
+/// Text (`conversation`=1, or `extendedTextMessage`=6 {text=1, contextInfo=17} when it replies
+/// or mentions, `messaging.md` §1).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Text {
+    /// The text.
+    pub text: String,
+    /// The message this one replies to.
+    pub reply: Option<Reply>,
+    /// Users mentioned (`contextInfo.mentionedJID`=15), in order.
+    pub mentions: Vec<Jid>,
+}
+
+/// A quoted reply (`ContextInfo` {stanzaID=1, participant=2, quotedMessage=3}).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// Id of the quoted message.
+    pub id: MessageId,
+    /// Sender of the quoted message (`participant`), when known.
+    pub sender: Option<Jid>,
+    /// A copy of the quoted message for display (any kind, hence the protobuf).
+    pub quoted: Option<Box<pb::Message>>,
+}
+
+/// `reactionMessage`=46 {key=1, text=2, senderTimestampMS=4}.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    /// The message reacted to.
+    pub target: MessageKey,
+    /// The emoji; empty removes the reaction (whatsmeow `RemoveReactionText`).
+    pub emoji: String,
+    /// When the reaction was made, if given.
+    pub sent_at: Option<Millis>,
+}
+
+/// `protocolMessage`=12 {key=1, type=2 MESSAGE_EDIT(14), editedMessage=14, timestampMS=15}.
+/// Sent at the top level (Baileys `generateWAMessageContent`); whatsmeow's `BuildEdit` wraps
+/// the same protocolMessage in `editedMessage`=58 {message=1}: both are read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edit {
+    /// The message edited (ours: `from_me` true).
+    pub target: MessageKey,
+    /// Its new content (text in practice).
+    pub content: Box<Content>,
+    /// When the edit was made, if given.
+    pub edited_at: Option<Millis>,
+}
+
+/// `protocolMessage`=12 {key=1, type=2 REVOKE(0)}: delete for everyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoke {
+    /// The message deleted; `from_me` false is a group admin deleting someone else's.
+    pub target: MessageKey,
+}
+
+/// `locationMessage`=5 {degreesLatitude=1, degreesLongitude=2, name=3, address=4}.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Location {
+    /// Latitude in degrees.
+    pub latitude: f64,
+    /// Longitude in degrees.
+    pub longitude: f64,
+    /// Name of the place.
+    pub name: Option<String>,
+    /// Address of the place.
+    pub address: Option<String>,
+}
+
+/// `contactMessage`=4 {displayName=1, vcard=16}.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Contact {
+    /// The name shown on the card.
+    pub display_name: String,
+    /// The vCard text.
+    pub vcard: String,
+}
+
+/// What a message wagate does not model holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unsupported {
+    /// No field wagate declares is set: an empty message, or another kind (media, polls, …;
+    /// the decoder skips fields it does not declare).
+    Unknown,
+    /// Only a sender key distribution (`messaging.md` §9): key material, no user content.
+    SenderKeyOnly,
+    /// A `protocolMessage` of another type (the raw `type` number): app-state keys, history
+    /// sync, ephemeral settings, …
+    Protocol(i32),
+}
+
+/// The `type` attribute of `<message>` (`messaging.md` §7; whatsmeow `getTypeFromMessage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StanzaType {
+    /// `text`: text and protocol messages (edit, revoke), locations.
+    Text,
+    /// `media`: whenever a `mediatype` applies (a contact card is `vcard`).
+    Media,
+    /// `reaction`.
+    Reaction,
+}
+
+impl StanzaType {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StanzaType::Text => "text",
+            StanzaType::Media => "media",
+            StanzaType::Reaction => "reaction",
+        }
+    }
+}
+
+/// The `edit` attribute of `<message>` (`messaging.md` §7; whatsmeow `types.EditAttribute`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EditAttr {
+    /// `1`: message edit.
+    MessageEdit,
+    /// `2`: pin in chat.
+    Pin,
+    /// `3`: admin edit (newsletters).
+    AdminEdit,
+    /// `7`: the sender revokes (also the removal of a reaction, whatsmeow `getEditAttribute`).
+    SenderRevoke,
+    /// `8`: a group admin revokes someone else's message.
+    AdminRevoke,
+}
+
+impl EditAttr {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EditAttr::MessageEdit => "1",
+            EditAttr::Pin => "2",
+            EditAttr::AdminEdit => "3",
+            EditAttr::SenderRevoke => "7",
+            EditAttr::AdminRevoke => "8",
+        }
+    }
+
+    /// Reads a received `edit` attribute; `None` for an absent/empty or unknown value.
+    pub fn from_attr(v: &str) -> Option<Self> {
+        [
+            EditAttr::MessageEdit,
+            EditAttr::Pin,
+            EditAttr::AdminEdit,
+            EditAttr::SenderRevoke,
+            EditAttr::AdminRevoke,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == v)
+    }
+}
+
+impl Content {
+    /// Plain text without reply or mentions.
+    pub fn text(text: impl Into<String>) -> Self {
+        Content::Text(Text {
+            text: text.into(),
+            ..Text::default()
+        })
+    }
+
+    /// A short name of the kind: `text`, `reaction`, `edit`, `revoke`, `location`, `contact` or
+    /// `unsupported` (the labels of wa-sim's admin API, issue 10 item 9).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Content::Text(_) => "text",
+            Content::Reaction(_) => "reaction",
+            Content::Edit(_) => "edit",
+            Content::Revoke(_) => "revoke",
+            Content::Location(_) => "location",
+            Content::Contact(_) => "contact",
+            Content::Unsupported(_) => "unsupported",
+        }
+    }
+
+    /// The id of the message this one replies to, if any.
+    pub fn quoted_id(&self) -> Option<&MessageId> {
+        match self {
+            Content::Text(t) => t.reply.as_ref().map(|r| &r.id),
+            Content::Reaction(_)
+            | Content::Edit(_)
+            | Content::Revoke(_)
+            | Content::Location(_)
+            | Content::Contact(_)
+            | Content::Unsupported(_) => None,
+        }
+    }
+
+    /// The stanza `type` this content is sent with.
+    pub fn stanza_type(&self) -> StanzaType {
+        match self {
+            Content::Reaction(_) => StanzaType::Reaction,
+            Content::Contact(_) => StanzaType::Media,
+            Content::Text(_)
+            | Content::Edit(_)
+            | Content::Revoke(_)
+            | Content::Location(_)
+            | Content::Unsupported(_) => StanzaType::Text,
+        }
+    }
+
+    /// The `mediatype` attribute of `<enc>` (`messaging.md` §7), if any.
+    pub fn media_type(&self) -> Option<&'static str> {
+        match self {
+            Content::Contact(_) => Some("vcard"),
+            Content::Text(_)
+            | Content::Reaction(_)
+            | Content::Edit(_)
+            | Content::Revoke(_)
+            | Content::Location(_)
+            | Content::Unsupported(_) => None,
+        }
+    }
+
+    /// The stanza `edit` attribute, if any: `1` for an edit, `7` for revoking one's own message
+    /// or removing a reaction, `8` for an admin revoking someone else's.
+    pub fn edit_attr(&self) -> Option<EditAttr> {
+        match self {
+            Content::Edit(_) => Some(EditAttr::MessageEdit),
+            Content::Revoke(r) if r.target.from_me => Some(EditAttr::SenderRevoke),
+            Content::Revoke(_) => Some(EditAttr::AdminRevoke),
+            Content::Reaction(r) if r.emoji.is_empty() => Some(EditAttr::SenderRevoke),
+            Content::Text(_)
+            | Content::Reaction(_)
+            | Content::Location(_)
+            | Content::Contact(_)
+            | Content::Unsupported(_) => None,
+        }
+    }
+
+    /// Whether the `<enc>` nodes carry `decrypt-fail="hide"` (edits, revokes and reactions,
+    /// `messaging.md` §7).
+    pub fn hides_decrypt_failure(&self) -> bool {
+        matches!(
+            self,
+            Content::Edit(_) | Content::Revoke(_) | Content::Reaction(_)
+        )
+    }
+
+    /// The protobuf to serialize. [`Content::Unsupported`] has nothing to say and gives an
+    /// empty message.
+    pub fn to_message(&self) -> pb::Message {
+        let mut m = pb::Message::default();
+        match self {
+            Content::Text(t) => text_into(t, &mut m),
+            Content::Reaction(r) => {
+                m.reaction_message = Some(pb::ReactionMessage {
+                    key: Some(r.target.to_pb()),
+                    text: Some(r.emoji.clone()),
+                    grouping_key: None,
+                    sender_timestamp_ms: r.sent_at.map(millis_to_pb),
+                });
+            }
+            Content::Edit(e) => {
+                m.protocol_message = Some(Box::new(pb::ProtocolMessage {
+                    key: Some(e.target.to_pb()),
+                    r#type: Some(ProtocolType::MessageEdit as i32),
+                    edited_message: Some(Box::new(e.content.to_message())),
+                    timestamp_ms: e.edited_at.map(millis_to_pb),
+                    ..Default::default()
+                }));
+            }
+            Content::Revoke(r) => {
+                m.protocol_message = Some(Box::new(pb::ProtocolMessage {
+                    key: Some(r.target.to_pb()),
+                    r#type: Some(ProtocolType::Revoke as i32),
+                    ..Default::default()
+                }));
+            }
+            Content::Location(l) => {
+                m.location_message = Some(Box::new(pb::LocationMessage {
+                    degrees_latitude: Some(l.latitude),
+                    degrees_longitude: Some(l.longitude),
+                    name: l.name.clone(),
+                    address: l.address.clone(),
+                    ..Default::default()
+                }));
+            }
+            Content::Contact(c) => {
+                m.contact_message = Some(Box::new(pb::ContactMessage {
+                    display_name: Some(c.display_name.clone()),
+                    vcard: Some(c.vcard.clone()),
+                    context_info: None,
+                }));
+            }
+            Content::Unsupported(_) => {}
+        }
+        m
+    }
+
+    /// Reads the content of a (DSM-unwrapped) message. Precedence when several kinds are set:
+    /// protocol message, the `editedMessage` wrapper, reaction, text, location, contact.
+    pub fn from_message(m: &pb::Message) -> Result<Content, ContentError> {
+        if let Some(p) = &m.protocol_message {
+            return protocol_from_pb(p);
+        }
+        if let Some(inner) = m.edited_message.as_ref().and_then(|f| f.message.as_deref()) {
+            if let Some(p) = &inner.protocol_message {
+                return protocol_from_pb(p);
+            }
+        }
+        if let Some(r) = &m.reaction_message {
+            let key = r.key.as_ref().ok_or(ContentError::Missing {
+                kind: "ReactionMessage",
+                field: "key",
+            })?;
+            return Ok(Content::Reaction(Reaction {
+                target: MessageKey::from_pb(key)?,
+                emoji: r.text.clone().unwrap_or_default(),
+                sent_at: r.sender_timestamp_ms.and_then(millis_from_pb),
+            }));
+        }
+        if let Some(x) = &m.extended_text_message {
+            return text_from_pb(x).map(Content::Text);
+        }
+        if let Some(text) = &m.conversation {
+            return Ok(Content::text(text.clone()));
+        }
+        if let Some(l) = &m.location_message {
+            return location_from_pb(l).map(Content::Location);
+        }
+        if let Some(c) = &m.contact_message {
+            let vcard = c.vcard.clone().ok_or(ContentError::Missing {
+                kind: "ContactMessage",
+                field: "vcard",
+            })?;
+            return Ok(Content::Contact(Contact {
+                display_name: c.display_name.clone().unwrap_or_default(),
+                vcard,
+            }));
+        }
+        if m.sender_key_distribution_message.is_some() {
+            return Ok(Content::Unsupported(Unsupported::SenderKeyOnly));
+        }
+        Ok(Content::Unsupported(Unsupported::Unknown))
+    }
+}
+
+fn millis_to_pb(t: Millis) -> i64 {
+    i64::try_from(t.0).unwrap_or(i64::MAX)
+}
+
+/// A negative timestamp is no timestamp.
+fn millis_from_pb(t: i64) -> Option<Millis> {
+    u64::try_from(t).ok().map(Millis)
+}
+
+fn text_into(t: &Text, m: &mut pb::Message) {
+    if t.reply.is_none() && t.mentions.is_empty() {
+        m.conversation = Some(t.text.clone());
+        return;
+    }
+    let reply = t.reply.as_ref();
+    m.extended_text_message = Some(Box::new(pb::ExtendedTextMessage {
+        text: Some(t.text.clone()),
+        context_info: Some(Box::new(pb::ContextInfo {
+            stanza_id: reply.map(|r| r.id.as_str().to_owned()),
+            participant: reply.and_then(|r| r.sender.as_ref()).map(Jid::to_string),
+            quoted_message: reply.and_then(|r| r.quoted.clone()),
+            remote_jid: None,
+            mentioned_jid: t.mentions.iter().map(Jid::to_string).collect(),
+        })),
+        ..Default::default()
+    }));
+}
+
+fn text_from_pb(x: &pb::ExtendedTextMessage) -> Result<Text, ContentError> {
+    let mut text = Text {
+        text: x.text.clone().unwrap_or_default(),
+        ..Text::default()
+    };
+    let Some(ctx) = x.context_info.as_deref() else {
+        return Ok(text);
+    };
+    text.mentions = ctx
+        .mentioned_jid
+        .iter()
+        .map(|j| parse_jid("ContextInfo.mentionedJID", j))
+        .collect::<Result<_, _>>()?;
+    if let Some(id) = ctx.stanza_id.as_deref().filter(|s| !s.is_empty()) {
+        text.reply = Some(Reply {
+            id: parse_id("ContextInfo.stanzaID", id)?,
+            sender: optional_jid("ContextInfo.participant", ctx.participant.as_deref())?,
+            quoted: ctx.quoted_message.clone(),
+        });
+    }
+    Ok(text)
+}
+
+fn protocol_from_pb(p: &pb::ProtocolMessage) -> Result<Content, ContentError> {
+    let missing = |field| ContentError::Missing {
+        kind: "ProtocolMessage",
+        field,
+    };
+    // proto2 default of `type` is its first value, REVOKE (0).
+    let kind = p.r#type.unwrap_or(ProtocolType::Revoke as i32);
+    if kind == ProtocolType::Revoke as i32 {
+        let key = p.key.as_ref().ok_or(missing("key"))?;
+        return Ok(Content::Revoke(Revoke {
+            target: MessageKey::from_pb(key)?,
+        }));
+    }
+    if kind == ProtocolType::MessageEdit as i32 {
+        let key = p.key.as_ref().ok_or(missing("key"))?;
+        let edited = p
+            .edited_message
+            .as_deref()
+            .ok_or(missing("editedMessage"))?;
+        return Ok(Content::Edit(Edit {
+            target: MessageKey::from_pb(key)?,
+            content: Box::new(Content::from_message(edited)?),
+            edited_at: p.timestamp_ms.and_then(millis_from_pb),
+        }));
+    }
+    Ok(Content::Unsupported(Unsupported::Protocol(kind)))
+}
+
+fn location_from_pb(l: &pb::LocationMessage) -> Result<Location, ContentError> {
+    let missing = |field| ContentError::Missing {
+        kind: "LocationMessage",
+        field,
+    };
+    Ok(Location {
+        latitude: l.degrees_latitude.ok_or(missing("degreesLatitude"))?,
+        longitude: l.degrees_longitude.ok_or(missing("degreesLongitude"))?,
+        name: l.name.clone(),
+        address: l.address.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests;
