@@ -128,6 +128,14 @@ impl ServerAck {
         }
     }
 
+    /// A message refused with `code` (see [`nack`]), e.g. 463 for a missing privacy token.
+    pub fn refused(id: MessageId, from: Option<Jid>, t: u64, code: u16) -> Self {
+        Self {
+            error: Some(code),
+            ..Self::message(id, from, t)
+        }
+    }
+
     /// The refusal code, if the server refused the stanza (`error` present and not 0).
     pub fn failure(&self) -> Option<u16> {
         self.error.filter(|&e| e != 0)

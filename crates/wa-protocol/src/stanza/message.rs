@@ -120,9 +120,9 @@ impl Enc {
             }
         }
         let decrypt_fail_hide = match node.attr_str("decrypt-fail") {
-            None => false,
+            None if node.attr("decrypt-fail").is_none() => false,
             Some("hide") => true,
-            Some(other) => return Err(bad(node, "decrypt-fail", other)),
+            _ => return Err(bad(node, "decrypt-fail", node.attr("decrypt-fail"))),
         };
         let ciphertext = node.bytes().filter(|b| !b.is_empty());
         Ok(Self {

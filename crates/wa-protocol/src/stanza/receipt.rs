@@ -13,6 +13,7 @@
 //! ```
 
 use super::fields::{opt_child_bytes, opt_jid, opt_num, put, req_id, req_jid, req_num};
+use super::message::{MessageStanza, MAX_RETRY_COUNT};
 use super::parse::{bad, be_uint, child_bytes, expect_tag, req_attr, req_child, StanzaError};
 use super::prekeys::{UploadedPreKey, UploadedSignedPreKey};
 use crate::binary::{AttrValue, Jid, Node};
@@ -85,6 +86,18 @@ impl ReceiptType {
         })
     }
 
+    /// The delivery receipt type for a message we decrypted (§10): from our own account →
+    /// `sender` (`peer_msg` for a peer message); otherwise none while we are active (after
+    /// `<presence type="available">`), `inactive` when not.
+    pub fn for_delivery(from_own_account: bool, peer: bool, active: bool) -> Self {
+        match (from_own_account, peer, active) {
+            (true, true, _) => ReceiptType::PeerMsg,
+            (true, false, _) => ReceiptType::Sender,
+            (false, _, true) => ReceiptType::Delivery,
+            (false, _, false) => ReceiptType::Inactive,
+        }
+    }
+
     /// Whether this receipt means "delivered" to the sender's status (§8).
     pub fn is_delivery(self) -> bool {
         matches!(
@@ -123,7 +136,7 @@ pub struct RetryKeys {
 /// The retry part of a `type="retry"` receipt (§11).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryInfo {
-    /// `<retry count>`: 1..=[`super::message::MAX_RETRY_COUNT`].
+    /// `<retry count>`: 1..=[`MAX_RETRY_COUNT`].
     pub count: u8,
     /// `<retry id>`: the message id.
     pub id: MessageId,
@@ -192,6 +205,44 @@ impl Receipt {
             retry: None,
             grouped: None,
         }
+    }
+
+    /// The receipt for a received message (§10): its `id`, `to` = its `from`, and its
+    /// `participant` and `recipient` echoed. A message without `from` is an error.
+    pub fn for_message(msg: &MessageStanza, kind: ReceiptType) -> Result<Self, StanzaError> {
+        let from = msg.from.clone().ok_or_else(|| StanzaError::MissingAttr {
+            tag: "message".to_owned(),
+            attr: "from",
+        })?;
+        let mut r = Self::new(msg.id.clone(), kind);
+        r.to = Some(from);
+        r.participant = msg.participant.clone();
+        r.recipient = msg.recipient.clone();
+        Ok(r)
+    }
+
+    /// A read receipt (§10) for `ids` in `chat` (the first id in `id`, the rest in `<list>`),
+    /// `read-self` when our read receipts are off, with `participant` = the sender in a group.
+    /// `None` when `ids` is empty; callers send at most [`MAX_RECEIPT_IDS`] ids per receipt.
+    pub fn read(
+        chat: Jid,
+        ids: &[MessageId],
+        t: u64,
+        participant: Option<Jid>,
+        receipts_off: bool,
+    ) -> Option<Self> {
+        let (first, rest) = ids.split_first()?;
+        let kind = if receipts_off {
+            ReceiptType::ReadSelf
+        } else {
+            ReceiptType::Read
+        };
+        let mut r = Self::new(first.clone(), kind);
+        r.to = Some(chat);
+        r.t = Some(t);
+        r.participant = participant;
+        r.more_ids = rest.to_vec();
+        Some(r)
     }
 
     /// Every message id this receipt covers: `id`, then the `<list>` items.
@@ -337,7 +388,7 @@ fn key_id(node: &Node) -> Result<u32, StanzaError> {
 fn parse_retry(node: &Node) -> Result<RetryInfo, StanzaError> {
     let retry = req_child(node, "retry")?;
     let count: u8 = req_num(retry, "count")?;
-    if count == 0 || count > super::message::MAX_RETRY_COUNT {
+    if count == 0 || count > MAX_RETRY_COUNT {
         return Err(bad(retry, "count", count));
     }
     let v = req_attr(retry, "v")?;

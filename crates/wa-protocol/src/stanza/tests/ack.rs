@@ -25,11 +25,11 @@ fn server_ack_from_the_sketch() {
     assert_eq!(ok.failure(), None);
     ok.error = Some(0);
     assert_eq!(ok.failure(), None, "error=0 is no refusal");
-    ok.error = Some(nack::PRIVACY_TOKEN_REQUIRED);
+    let refused = ServerAck::refused(ok.id.clone(), None, 1, nack::PRIVACY_TOKEN_REQUIRED);
+    let node = wire(&refused.to_node());
+    assert_eq!(node.attr_str("error"), Some("463"));
     assert_eq!(
-        ServerAck::from_node(&ok.to_node())
-            .expect("parses")
-            .failure(),
+        ServerAck::from_node(&node).expect("parses").failure(),
         Some(463)
     );
 

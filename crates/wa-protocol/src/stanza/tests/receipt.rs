@@ -204,3 +204,57 @@ fn malformed_receipts_are_typed_errors() {
         assert!(Receipt::from_node(&node).is_err(), "{why}");
     }
 }
+
+/// §10: the receipt of a received message echoes `from` as `to`, `participant` and
+/// `recipient`; the delivery type follows who sent it and whether we are active.
+#[test]
+fn receipts_for_received_messages() {
+    let group = Node::new("message")
+        .with_attr("from", "120363000000000001@g.us")
+        .with_attr("participant", "15550001111:2@s.whatsapp.net")
+        .with_attr("id", "3EB0C1")
+        .with_attr("type", "text")
+        .with_children(vec![Node::new("enc")
+            .with_attr("v", "2")
+            .with_attr("type", "skmsg")
+            .with_bytes(vec![1])]);
+    let msg = MessageStanza::from_node(&group).expect("parses");
+    let kind = ReceiptType::for_delivery(false, false, false);
+    assert_eq!(kind, ReceiptType::Inactive);
+    let r = Receipt::for_message(&msg, kind).expect("has from");
+    assert_eq!(r.to, Some(jid("120363000000000001@g.us")));
+    assert_eq!(r.participant, Some(jid("15550001111:2@s.whatsapp.net")));
+    let node = r.to_node();
+    assert_eq!(node.attr_str("type"), Some("inactive"));
+    assert_eq!(node.attr_str("id"), Some("3EB0C1"));
+
+    assert_eq!(
+        ReceiptType::for_delivery(true, false, true),
+        ReceiptType::Sender
+    );
+    assert_eq!(
+        ReceiptType::for_delivery(true, true, true),
+        ReceiptType::PeerMsg
+    );
+    assert_eq!(
+        ReceiptType::for_delivery(false, false, true),
+        ReceiptType::Delivery
+    );
+    let mut sent = msg;
+    sent.from = None;
+    assert!(Receipt::for_message(&sent, ReceiptType::Delivery).is_err());
+
+    let ids = [id("3EB0D1"), id("3EB0D2"), id("3EB0D3")];
+    let chat = jid("15550001111@s.whatsapp.net");
+    let read = Receipt::read(chat.clone(), &ids, 1_700_000_000, None, false).expect("ids");
+    let node = wire(&read.to_node());
+    assert_eq!(node.attr_str("type"), Some("read"));
+    assert_eq!(node.attr_str("t"), Some("1700000000"));
+    let items = node.child("list").map(|l| l.children().len());
+    assert_eq!(items, Some(2));
+    assert_eq!(Receipt::from_node(&node).expect("parses").ids().count(), 3);
+    let own = Receipt::read(chat.clone(), &ids[..1], 1, None, true).expect("ids");
+    assert_eq!(own.kind, ReceiptType::ReadSelf);
+    assert!(own.to_node().child("list").is_none());
+    assert!(Receipt::read(chat, &[], 1, None, false).is_none());
+}
