@@ -5,22 +5,43 @@
 //! [`StanzaError`], so both our client and wa-sim refuse sloppy peers the same way.
 
 mod account;
+mod ack;
+mod fields;
 mod iq;
 mod login;
+mod message;
+mod notification;
 mod notify;
 pub(crate) mod parse;
 mod prekeys;
+mod privacy;
+mod receipt;
 mod session;
+#[cfg(test)]
+mod tests;
 
 pub use account::RemoveCompanionDevice;
+pub use ack::{nack, nack_for, AckClass, ServerAck, StanzaAck};
 pub use iq::{iq_error, iq_result, IqFailure, IqKind, IqRequest, IqResponse, Ping, ServerPing};
 pub use login::{Passive, Presence, PropsRequest};
+pub use message::{
+    AddressingMode, AltAddresses, DeviceEnc, EditAttr, Enc, EncType, MessageStanza, MessageType,
+    MAX_DIRECT_ENCS, MAX_FANOUT, MAX_RETRY_COUNT,
+};
+pub use notification::{
+    DeviceChange, DeviceChangeKind, KeyIndexList, Notification, NotificationBody,
+    MAX_DEVICE_CHANGES,
+};
 pub use notify::{Ib, NotificationAck, OfflineBatch};
 pub use parse::{server_jid, StanzaError};
 pub use prekeys::{
     parse_prekey_count, parse_prekey_upload, prekey_count_request, prekey_upload, KeyDigestRequest,
     PreKeyUpload, UploadedPreKey, UploadedSignedPreKey,
 };
+pub use privacy::{
+    IssuePrivacyTokens, PrivacyToken, PrivacyTokens, TcToken, MAX_TOKENS, MAX_TOKEN_LEN,
+};
+pub use receipt::{GroupedReceipt, Receipt, ReceiptType, RetryInfo, RetryKeys, MAX_RECEIPT_IDS};
 pub use session::{
     classify_stream_error, parse_failure, parse_success, FailureReason, StreamErrorKind, Success,
 };

@@ -1,0 +1,8 @@
+//! Tests of the messaging stanzas: round trips through the wire codec, nodes written from the
+//! sketches in `messaging.md`, and malformed input.
+
+mod ack;
+mod message;
+mod notification;
+mod receipt;
+mod totality;
