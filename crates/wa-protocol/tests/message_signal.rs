@@ -10,7 +10,7 @@ use rand::SeedableRng;
 
 use wa_protocol::binary::{Jid, Server};
 use wa_protocol::message::fanout::{
-    encrypt_fanout, encrypt_for_device, DeviceTarget, EncType, Fanout, FanoutGroup,
+    encrypt_fanout, encrypt_for_device, DeviceTarget, Fanout, FanoutGroup,
 };
 use wa_protocol::message::group;
 use wa_protocol::message::receive::{
@@ -25,6 +25,7 @@ use wa_protocol::signal::{
     generate_pre_keys, LocalIdentity, PreKeyBundle, PublicKey, SenderKeyRecord, SessionRecord,
     SignalError, SignedPreKey,
 };
+use wa_protocol::stanza::EncType;
 use wa_protocol::Millis;
 
 // --- parties --------------------------------------------------------------------------------
@@ -198,7 +199,7 @@ fn fanout_to_peer_and_own_device_pkmsg_then_msg() {
         out.needs_device_identity(),
         "first send is pkmsg everywhere"
     );
-    assert!(out.encrypted.iter().all(|d| d.enc_type == EncType::PreKey));
+    assert!(out.encrypted.iter().all(|d| d.enc_type == EncType::PkMsg));
     assert!(out.encrypted.iter().all(|d| d.new_session));
     for (device, want) in [
         (&mut w.bob0, &b"hello bob"[..]),
@@ -217,7 +218,7 @@ fn fanout_to_peer_and_own_device_pkmsg_then_msg() {
     assert!(out
         .encrypted
         .iter()
-        .all(|d| d.enc_type == EncType::PreKey && !d.new_session));
+        .all(|d| d.enc_type == EncType::PkMsg && !d.new_session));
     let (t, ct) = enc_for(&out, &w.bob0.jid);
     assert_eq!(
         w.bob0.receive(&a1, t, ct, &mut w.rng).expect("2nd"),
@@ -228,7 +229,7 @@ fn fanout_to_peer_and_own_device_pkmsg_then_msg() {
     let reply = pad_with(b"hi alice", 3);
     let back = w.bob0.send(&[(&[&a1], &reply)], &mut w.dir, &mut w.rng);
     let (t, ct) = enc_for(&back, &a1);
-    assert_eq!(t, EncType::Whisper);
+    assert_eq!(t, EncType::Msg);
     assert!(!back.needs_device_identity());
     let b0 = w.bob0.jid.clone();
     assert_eq!(
@@ -238,8 +239,8 @@ fn fanout_to_peer_and_own_device_pkmsg_then_msg() {
 
     // Next send: msg to the device that answered, pkmsg still to the others.
     let out = alice_sends(&mut w, b"third", b"dsm:third");
-    assert_eq!(enc_for(&out, &w.bob0.jid).0, EncType::Whisper);
-    assert_eq!(enc_for(&out, &w.bob1.jid).0, EncType::PreKey);
+    assert_eq!(enc_for(&out, &w.bob0.jid).0, EncType::Msg);
+    assert_eq!(enc_for(&out, &w.bob1.jid).0, EncType::PkMsg);
     assert!(out.needs_device_identity());
     for device in [&mut w.bob0, &mut w.bob1] {
         let (t, ct) = enc_for(&out, &device.jid);
@@ -390,7 +391,7 @@ fn lost_session_is_recovered_through_retry_keys() {
         .alice1
         .send(&[(&[&b0], &original)], &mut w.dir, &mut w.rng);
     let (t, ct) = enc_for(&out, &b0);
-    assert_eq!(t, EncType::Whisper);
+    assert_eq!(t, EncType::Msg);
     let err = w.bob0.receive(&a1, t, ct, &mut w.rng).expect_err("lost");
     assert_eq!(
         failure_action(&err),

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use wa_protocol::message::fanout::EncType;
 use wa_protocol::message::group;
 use wa_protocol::message::receive::{decrypt_pairwise, failure_action, FailureAction, PreKeySet};
 use wa_protocol::message::retry::RetryReason;
 use wa_protocol::signal::{
     KeyPair, LocalIdentity, PreKey, SenderKeyRecord, SignalError, SignedPreKey,
 };
+use wa_protocol::stanza::EncType;
 
 fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
@@ -70,7 +70,7 @@ fn pkmsg_vector_through_the_receive_path() {
     let mut rng = rng(6);
     let (bob, mut keys) = vector_bob(&v, &mut rng);
     let pkmsg = hexv(&v, "pkmsg");
-    let out = decrypt_pairwise(EncType::PreKey, &pkmsg, None, &bob, &keys, None, &mut rng)
+    let out = decrypt_pairwise(EncType::PkMsg, &pkmsg, None, &bob, &keys, None, &mut rng)
         .expect("vector");
     assert_eq!(out.plaintext, hexv(&v, "plaintext_padded"));
     assert_eq!(out.consumed_pre_key_id, Some(42));
@@ -82,7 +82,7 @@ fn pkmsg_vector_through_the_receive_path() {
     );
     keys.remove_one_time(42);
     let again = decrypt_pairwise(
-        EncType::PreKey,
+        EncType::PkMsg,
         &pkmsg,
         Some(&out.record),
         &bob,
@@ -91,21 +91,13 @@ fn pkmsg_vector_through_the_receive_path() {
         &mut rng,
     );
     assert!(again.expect_err("replay").is_duplicate());
-    let lost = decrypt_pairwise(EncType::PreKey, &pkmsg, None, &bob, &keys, None, &mut rng)
+    let lost = decrypt_pairwise(EncType::PkMsg, &pkmsg, None, &bob, &keys, None, &mut rng)
         .expect_err("OPK gone");
     assert_eq!(
         failure_action(&lost),
         FailureAction::RetryReceipt(RetryReason::InvalidPreKeyId)
     );
-    let wrong = decrypt_pairwise(
-        EncType::SenderKey,
-        &pkmsg,
-        None,
-        &bob,
-        &keys,
-        None,
-        &mut rng,
-    );
+    let wrong = decrypt_pairwise(EncType::SkMsg, &pkmsg, None, &bob, &keys, None, &mut rng);
     assert_eq!(
         failure_action(&wrong.expect_err("skmsg")),
         FailureAction::Nack(500)
@@ -113,7 +105,7 @@ fn pkmsg_vector_through_the_receive_path() {
     // A trusted identity that differs: the driver decides about the new identity.
     let other = *LocalIdentity::generate(&mut rng).public_key();
     let untrusted = decrypt_pairwise(
-        EncType::PreKey,
+        EncType::PkMsg,
         &pkmsg,
         None,
         &bob,

@@ -9,6 +9,7 @@ use crate::binary::Jid;
 use crate::ids::MessageId;
 use crate::pb::e2e as pb;
 use crate::pb::e2e::protocol_message::Type as ProtocolType;
+use crate::stanza::{EditAttr, MessageType};
 use crate::time::Millis;
 
 use super::key::{optional_jid, parse_id, parse_jid, MessageKey};
@@ -123,69 +124,6 @@ pub enum Unsupported {
     Protocol(i32),
 }
 
-/// The `type` attribute of `<message>` (`messaging.md` §7; whatsmeow `getTypeFromMessage`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StanzaType {
-    /// `text`: text and protocol messages (edit, revoke), locations.
-    Text,
-    /// `media`: whenever a `mediatype` applies (a contact card is `vcard`).
-    Media,
-    /// `reaction`.
-    Reaction,
-}
-
-impl StanzaType {
-    /// The attribute value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StanzaType::Text => "text",
-            StanzaType::Media => "media",
-            StanzaType::Reaction => "reaction",
-        }
-    }
-}
-
-/// The `edit` attribute of `<message>` (`messaging.md` §7; whatsmeow `types.EditAttribute`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EditAttr {
-    /// `1`: message edit.
-    MessageEdit,
-    /// `2`: pin in chat.
-    Pin,
-    /// `3`: admin edit (newsletters).
-    AdminEdit,
-    /// `7`: the sender revokes (also the removal of a reaction, whatsmeow `getEditAttribute`).
-    SenderRevoke,
-    /// `8`: a group admin revokes someone else's message.
-    AdminRevoke,
-}
-
-impl EditAttr {
-    /// The attribute value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EditAttr::MessageEdit => "1",
-            EditAttr::Pin => "2",
-            EditAttr::AdminEdit => "3",
-            EditAttr::SenderRevoke => "7",
-            EditAttr::AdminRevoke => "8",
-        }
-    }
-
-    /// Reads a received `edit` attribute; `None` for an absent/empty or unknown value.
-    pub fn from_attr(v: &str) -> Option<Self> {
-        [
-            EditAttr::MessageEdit,
-            EditAttr::Pin,
-            EditAttr::AdminEdit,
-            EditAttr::SenderRevoke,
-            EditAttr::AdminRevoke,
-        ]
-        .into_iter()
-        .find(|e| e.as_str() == v)
-    }
-}
-
 impl Content {
     /// Plain text without reply or mentions.
     pub fn text(text: impl Into<String>) -> Self {
@@ -223,15 +161,15 @@ impl Content {
     }
 
     /// The stanza `type` this content is sent with.
-    pub fn stanza_type(&self) -> StanzaType {
+    pub fn stanza_type(&self) -> MessageType {
         match self {
-            Content::Reaction(_) => StanzaType::Reaction,
-            Content::Contact(_) => StanzaType::Media,
+            Content::Reaction(_) => MessageType::Reaction,
+            Content::Contact(_) => MessageType::Media,
             Content::Text(_)
             | Content::Edit(_)
             | Content::Revoke(_)
             | Content::Location(_)
-            | Content::Unsupported(_) => StanzaType::Text,
+            | Content::Unsupported(_) => MessageType::Text,
         }
     }
 

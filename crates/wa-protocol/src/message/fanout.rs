@@ -21,39 +21,7 @@ use crate::signal::keys::{LocalIdentity, PreKeyBundle};
 use crate::signal::session;
 use crate::signal::wire::CiphertextMessage;
 use crate::signal::{SessionRecord, SignalError};
-
-/// The `type` attribute of an `<enc>` node (`signal.md` §6.4, `messaging.md` §7/§9/§10).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EncType {
-    /// `pkmsg`: a PreKeySignalMessage (session not yet answered by the peer).
-    PreKey,
-    /// `msg`: a SignalMessage.
-    Whisper,
-    /// `skmsg`: a SenderKeyMessage (group).
-    SenderKey,
-}
-
-impl EncType {
-    /// The attribute value: `"pkmsg"`, `"msg"` or `"skmsg"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EncType::PreKey => "pkmsg",
-            EncType::Whisper => "msg",
-            EncType::SenderKey => "skmsg",
-        }
-    }
-
-    /// Parses the attribute value; other types (`msmsg`, v3 payloads) are `None` (out of
-    /// scope, `messaging.md` §10 step 1).
-    pub fn parse(value: &str) -> Option<EncType> {
-        match value {
-            "pkmsg" => Some(EncType::PreKey),
-            "msg" => Some(EncType::Whisper),
-            "skmsg" => Some(EncType::SenderKey),
-            _ => None,
-        }
-    }
-}
+use crate::stanza::EncType;
 
 /// One device to encrypt for, with what the store has for it.
 #[derive(Clone, Debug)]
@@ -144,7 +112,7 @@ impl Fanout {
     /// Whether any device got a `pkmsg`: then the stanza carries `<device-identity>`
     /// (`messaging.md` §6 step 5, §7).
     pub fn needs_device_identity(&self) -> bool {
-        self.encrypted.iter().any(|d| d.enc_type == EncType::PreKey)
+        self.encrypted.iter().any(|d| d.enc_type == EncType::PkMsg)
     }
 }
 
@@ -202,8 +170,8 @@ pub fn encrypt_for_device(
         .ok_or(SignalError::NoSendingSession)?
         .remote_identity();
     let (enc_type, ciphertext) = match message {
-        CiphertextMessage::PreKey(bytes) => (EncType::PreKey, bytes),
-        CiphertextMessage::Signal(bytes) => (EncType::Whisper, bytes),
+        CiphertextMessage::PreKey(bytes) => (EncType::PkMsg, bytes),
+        CiphertextMessage::Signal(bytes) => (EncType::Msg, bytes),
     };
     Ok(DeviceCiphertext {
         jid: device.jid.clone(),

@@ -18,8 +18,8 @@
 //!
 //! ```text
 //!  send:    Content::to_message ─▶ (own devices, 1:1 only: wrap_device_sent) ─▶ encode_padded
-//!           ─▶ fanout::encrypt_fanout per device; stanza attrs from Content::{stanza_type,
-//!           edit_attr, media_type}
+//!           ─▶ fanout::encrypt_fanout per device; stanza attrs (`stanza::{MessageType,
+//!           EditAttr}`) from Content::{stanza_type, edit_attr, media_type}
 //!  receive: receive::decrypt_pairwise / group::decrypt ─▶ decode_padded(EncVersion::from_attr(v))
 //!           ─▶ unwrap_device_sent ─▶ (SKDM, if any) ─▶ Content::from_message
 //! ```
@@ -33,10 +33,7 @@ pub mod plaintext;
 pub mod receive;
 pub mod retry;
 
-pub use content::{
-    Contact, Content, Edit, EditAttr, Location, Reaction, Reply, Revoke, StanzaType, Text,
-    Unsupported,
-};
+pub use content::{Contact, Content, Edit, Location, Reaction, Reply, Revoke, Text, Unsupported};
 pub use device_sent::{
     message_secret, set_message_secret, unwrap_device_sent, wrap_device_sent, Unwrapped,
 };

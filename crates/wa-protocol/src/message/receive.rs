@@ -13,13 +13,13 @@
 
 use rand_core::CryptoRngCore;
 
-use super::fanout::EncType;
 use super::retry::RetryReason;
 use crate::signal::curve::PublicKey;
 use crate::signal::keys::{LocalIdentity, PreKey, SignedPreKey};
 use crate::signal::session::{self, ResponderPreKeys};
 use crate::signal::wire::PreKeySignalMessage;
 use crate::signal::{SessionRecord, SignalError};
+use crate::stanza::EncType;
 
 /// NACK code for a message whose counter was already used (`messaging.md` §10: 496 "signal old
 /// counter"). whatsmeow ignores such messages silently instead; the driver chooses.
@@ -113,7 +113,7 @@ pub fn decrypt_pairwise(
     let empty = SessionRecord::new();
     let record = record.unwrap_or(&empty);
     match enc_type {
-        EncType::PreKey => {
+        EncType::PkMsg => {
             let message = PreKeySignalMessage::parse(ciphertext)?;
             let signed = pre_keys.signed_pre_key(message.signed_pre_key_id());
             let one_time = message
@@ -134,7 +134,7 @@ pub fn decrypt_pairwise(
                 remote_registration_id: out.remote_registration_id,
             })
         }
-        EncType::Whisper => {
+        EncType::Msg => {
             if record.is_empty() {
                 return Err(SignalError::NoSession);
             }
@@ -151,7 +151,7 @@ pub fn decrypt_pairwise(
                 remote_registration_id,
             })
         }
-        EncType::SenderKey => Err(SignalError::InvalidRequest(
+        EncType::SkMsg => Err(SignalError::InvalidRequest(
             "skmsg is decrypted with the sender key (message::group)",
         )),
     }

@@ -27,7 +27,7 @@ pub const MAX_FANOUT: usize = 16_384;
 pub const MAX_DIRECT_ENCS: usize = 4;
 /// Highest retry `count` accepted on `<enc>`: the references send 1..=5 (§11), so anything above
 /// this bound is refused as malformed.
-pub const MAX_RETRY_COUNT: u8 = 10;
+pub const MAX_ENC_COUNT: u8 = 10;
 
 /// `type` of `<enc>` (§7, §9, §10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,7 +67,7 @@ pub struct Enc {
     pub v: u8,
     /// `type`.
     pub kind: EncType,
-    /// `count`: set on a resend answering a retry receipt (§11), 1..=[`MAX_RETRY_COUNT`].
+    /// `count`: set on a resend answering a retry receipt (§11), 1..=[`MAX_ENC_COUNT`].
     pub count: Option<u8>,
     /// `mediatype` (§7: `image`, `video`, `vcard`, `url`, …).
     pub mediatype: Option<String>,
@@ -104,7 +104,7 @@ impl Enc {
     }
 
     /// Parses an `<enc>`; unknown `type`, `v` other than 2/3, a `count` outside
-    /// 1..=[`MAX_RETRY_COUNT`] or missing ciphertext are errors.
+    /// 1..=[`MAX_ENC_COUNT`] or missing ciphertext are errors.
     pub fn from_node(node: &Node) -> Result<Self, StanzaError> {
         expect_tag(node, "enc")?;
         let v = req_attr(node, "v")?;
@@ -115,7 +115,7 @@ impl Enc {
         };
         let count = opt_num::<u8>(node, "count")?;
         if let Some(c) = count {
-            if c == 0 || c > MAX_RETRY_COUNT {
+            if c == 0 || c > MAX_ENC_COUNT {
                 return Err(bad(node, "count", c));
             }
         }
@@ -214,22 +214,30 @@ impl EditAttr {
         }
     }
 
+    /// Reads an `edit` attribute value; `None` for an unknown one.
+    pub fn from_attr(value: &str) -> Option<Self> {
+        Some(match value {
+            "1" => EditAttr::MessageEdit,
+            "2" => EditAttr::Pin,
+            "3" => EditAttr::AdminEdit,
+            "7" => EditAttr::SenderRevoke,
+            "8" => EditAttr::AdminRevoke,
+            _ => return None,
+        })
+    }
+
     fn parse(node: &Node) -> Result<Option<Self>, StanzaError> {
-        Ok(Some(match node.attr_str("edit") {
-            None if node.attr("edit").is_none() => return Ok(None),
-            Some("1") => EditAttr::MessageEdit,
-            Some("2") => EditAttr::Pin,
-            Some("3") => EditAttr::AdminEdit,
-            Some("7") => EditAttr::SenderRevoke,
-            Some("8") => EditAttr::AdminRevoke,
-            _ => {
-                return Err(bad(
-                    node,
-                    "edit",
-                    node.attr("edit").map(ToString::to_string),
-                ))
-            }
-        }))
+        if node.attr("edit").is_none() {
+            return Ok(None);
+        }
+        match node.attr_str("edit").and_then(Self::from_attr) {
+            Some(edit) => Ok(Some(edit)),
+            None => Err(bad(
+                node,
+                "edit",
+                node.attr("edit").map(ToString::to_string),
+            )),
+        }
     }
 }
 

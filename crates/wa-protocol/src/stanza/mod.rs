@@ -26,7 +26,7 @@ pub use iq::{iq_error, iq_result, IqFailure, IqKind, IqRequest, IqResponse, Ping
 pub use login::{Passive, Presence, PropsRequest};
 pub use message::{
     AddressingMode, AltAddresses, DeviceEnc, EditAttr, Enc, EncType, MessageStanza, MessageType,
-    MAX_DIRECT_ENCS, MAX_FANOUT, MAX_RETRY_COUNT,
+    MAX_DIRECT_ENCS, MAX_ENC_COUNT, MAX_FANOUT,
 };
 pub use notification::{
     DeviceChange, DeviceChangeKind, KeyIndexList, Notification, NotificationBody,

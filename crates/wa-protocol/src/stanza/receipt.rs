@@ -13,7 +13,7 @@
 //! ```
 
 use super::fields::{opt_child_bytes, opt_jid, opt_num, put, req_id, req_jid, req_num};
-use super::message::{MessageStanza, MAX_RETRY_COUNT};
+use super::message::{MessageStanza, MAX_ENC_COUNT};
 use super::parse::{bad, be_uint, child_bytes, expect_tag, req_attr, req_child, StanzaError};
 use super::prekeys::{UploadedPreKey, UploadedSignedPreKey};
 use crate::binary::{AttrValue, Jid, Node};
@@ -136,7 +136,7 @@ pub struct RetryKeys {
 /// The retry part of a `type="retry"` receipt (§11).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryInfo {
-    /// `<retry count>`: 1..=[`MAX_RETRY_COUNT`].
+    /// `<retry count>`: 1..=[`MAX_ENC_COUNT`].
     pub count: u8,
     /// `<retry id>`: the message id.
     pub id: MessageId,
@@ -388,7 +388,7 @@ fn key_id(node: &Node) -> Result<u32, StanzaError> {
 fn parse_retry(node: &Node) -> Result<RetryInfo, StanzaError> {
     let retry = req_child(node, "retry")?;
     let count: u8 = req_num(retry, "count")?;
-    if count == 0 || count > MAX_RETRY_COUNT {
+    if count == 0 || count > MAX_ENC_COUNT {
         return Err(bad(retry, "count", count));
     }
     let v = req_attr(retry, "v")?;
