@@ -5,14 +5,20 @@
 //! [`StanzaError`], so both our client and wa-sim refuse sloppy peers the same way.
 
 mod account;
+mod bundle;
 mod iq;
 mod login;
 mod notify;
 pub(crate) mod parse;
 mod prekeys;
 mod session;
+mod usync;
 
 pub use account::RemoveCompanionDevice;
+pub use bundle::{
+    BundleAnswer, BundleOutcome, BundleTarget, DeviceBundle, PreKeyBundleRequest,
+    PreKeyBundleResult, MAX_BUNDLE_DEVICES, NO_BUNDLE_CODE,
+};
 pub use iq::{iq_error, iq_result, IqFailure, IqKind, IqRequest, IqResponse, Ping, ServerPing};
 pub use login::{Passive, Presence, PropsRequest};
 pub use notify::{Ib, NotificationAck, OfflineBatch};
@@ -23,4 +29,8 @@ pub use prekeys::{
 };
 pub use session::{
     classify_stream_error, parse_failure, parse_success, FailureReason, StreamErrorKind, Success,
+};
+pub use usync::{
+    KeyIndexList, KeyIndexListNode, UsyncDevice, UsyncDeviceList, UsyncQuery, UsyncResult,
+    UsyncUser, KEY_INDEX_LIST_SIGNATURE_PREFIX, MAX_USER_DEVICES, MAX_USYNC_USERS,
 };
