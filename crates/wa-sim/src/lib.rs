@@ -46,4 +46,4 @@ pub use error::{SimError, SimFault};
 pub use event::{ConnId, SimEvent};
 pub use server::SimServer;
 pub use state::Counters;
-pub use world::{AccountInfo, Faults};
+pub use world::{AccountInfo, AccountSwitches, Faults, SwitchesUpdate};

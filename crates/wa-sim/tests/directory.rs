@@ -1,0 +1,308 @@
+//! The directory over real sockets (`messaging.md` §4, §5): a gateway account linked to the
+//! sim by QR code (wa-testkit's `Linked`) logs in again through the raw Noise client and asks
+//! the sim what a sender asks before a message: usync for its own user and another sim
+//! account (by LID), and prekey bundles for their devices. Answers are parsed with
+//! wa-protocol's typed stanzas; the key-index list and the bundles' signed prekeys verify;
+//! one-time prekeys are never handed out twice.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use prost::Message as _;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use wa_protocol::binary::{Jid, Node, Server};
+use wa_protocol::pairing::stored_key_index;
+use wa_protocol::payload::{login_payload, ClientIdentity};
+use wa_protocol::signal::PreKeyBundle;
+use wa_protocol::stanza::{
+    BundleOutcome, BundleTarget, IqResponse, KeyIndexList, PreKeyBundleRequest, PreKeyBundleResult,
+    UsyncDevice, UsyncQuery, UsyncResult,
+};
+use wa_protocol::PhoneNumber;
+use wa_sim::SimEvent;
+use wa_testkit::raw::{RawOptions, RawSocket};
+use wa_testkit::{wait_for, Linked};
+
+const OWN: &str = "15550107001";
+const OTHER: &str = "15550107002";
+const UNKNOWN: &str = "15550107003";
+const DEADLINE: Duration = Duration::from_secs(20);
+/// One-time prekeys a simulated phone publishes.
+const PHONE_PREKEYS: usize = 50;
+
+/// Sends an IQ and returns the answer with its id (other nodes in between are skipped).
+async fn ask(socket: &mut RawSocket, node: &Node) -> Node {
+    let id = node.attr_str("id").expect("an id").to_owned();
+    socket.send_node(node).await.expect("sent");
+    loop {
+        let answer = socket.recv(DEADLINE).await.expect("an answer");
+        if answer.tag == "iq" && answer.attr_str("id") == Some(id.as_str()) {
+            return answer;
+        }
+    }
+}
+
+fn bundle(outcome: &BundleOutcome) -> PreKeyBundle {
+    match outcome {
+        BundleOutcome::Bundle(b) => b.bundle.clone(),
+        BundleOutcome::Error { code, text } => panic!("no bundle: {code} {text}"),
+    }
+}
+
+/// Logs the linked device in again on a raw socket (the gateway disconnected first).
+async fn relogin(linked: &Linked) -> (RawSocket, u8) {
+    let mut sim_events = linked.sim.subscribe();
+    linked
+        .gateway
+        .disconnect(&linked.id)
+        .await
+        .expect("disconnects");
+    wait_for(&mut sim_events, DEADLINE, "the gateway's disconnect", |e| {
+        matches!(e, SimEvent::Disconnected { conn } if *conn == linked.conn).then_some(())
+    })
+    .await
+    .expect("the sim sees the gateway go");
+    let device = linked
+        .store
+        .device(&linked.id)
+        .expect("store")
+        .expect("linked device");
+    let number = u8::try_from(device.jid.as_ref().expect("jid").device_id()).expect("device");
+    let payload = login_payload(
+        &ClientIdentity::default(),
+        OWN.parse().expect("number"),
+        number,
+    );
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut socket = RawSocket::connect(
+        &RawOptions::to_sim(&linked.sim),
+        &mut rng,
+        &device.noise_key,
+        &payload.encode_to_vec(),
+    )
+    .await
+    .expect("handshake");
+    let success = socket.recv(DEADLINE).await.expect("login answer");
+    assert_eq!(success.tag, "success", "{success}");
+    (socket, number)
+}
+
+#[tokio::test]
+async fn usync_and_bundles_for_the_own_user_and_another_account() {
+    let linked = Linked::new(OWN, 71).await;
+    let other = linked
+        .sim
+        .create_account(&OTHER.parse::<PhoneNumber>().expect("phone"));
+    let (mut socket, own_device) = relogin(&linked).await;
+    let own_user = Jid::user(OWN, Server::WhatsApp);
+    let other_lid = Jid::lid(other.lid.clone());
+
+    // usync: our own user by phone number, the other account by LID, an unknown number.
+    let query = UsyncQuery::for_message(
+        "sid-1",
+        vec![
+            own_user.clone(),
+            other_lid.clone(),
+            Jid::user(UNKNOWN, Server::WhatsApp),
+        ],
+    );
+    let answer = ask(&mut socket, &query.request().to_node("u1")).await;
+    let result = UsyncResult::from_node(&answer).expect("a usync result");
+    assert_eq!(result.sid, "sid-1");
+    let [own, theirs, unknown] = &result.users[..] else {
+        panic!("three users: {result:?}");
+    };
+    assert_eq!(own.jid, own_user);
+    let own_lid = linked.sim.account(OWN).expect("account").lid;
+    assert_eq!(own.lid, Some(Jid::lid(own_lid)));
+    let own_list = own.devices.as_ref().expect("devices");
+    let device = linked
+        .store
+        .device(&linked.id)
+        .expect("store")
+        .expect("device");
+    let key_index = stored_key_index(device.adv_signed_identity.as_deref().expect("adv identity"));
+    assert_eq!(
+        own_list.devices,
+        [
+            UsyncDevice {
+                id: 0,
+                key_index: None,
+                hosted: false
+            },
+            UsyncDevice {
+                id: own_device,
+                key_index,
+                hosted: false
+            },
+        ]
+    );
+    assert_eq!(theirs.jid, other_lid);
+    assert_eq!(theirs.lid, Some(other_lid.clone()));
+    let their_list = theirs.devices.as_ref().expect("devices");
+    assert_eq!(
+        their_list.devices,
+        [UsyncDevice {
+            id: 0,
+            key_index: None,
+            hosted: false
+        }]
+    );
+    assert!(
+        their_list.key_index_list.is_none(),
+        "no companions, no list"
+    );
+    assert_eq!(unknown.lid, None);
+    assert!(unknown
+        .devices
+        .as_ref()
+        .is_some_and(|d| d.devices.is_empty()));
+
+    // Bundles: the own phone, the own companion, the other phone (by LID and by number, so
+    // two one-time prekeys), and a device the other account does not have.
+    let other_phone = Jid::user(OTHER, Server::WhatsApp);
+    let targets = [
+        Jid::user(OWN, Server::WhatsApp),
+        Jid::device(OWN, u16::from(own_device), Server::WhatsApp),
+        other_lid.clone(),
+        other_phone.clone(),
+        Jid::device(OTHER, 9, Server::WhatsApp),
+    ];
+    let request = PreKeyBundleRequest {
+        users: targets
+            .iter()
+            .map(|jid| BundleTarget {
+                jid: jid.clone(),
+                reason: Some("identity".to_owned()),
+            })
+            .collect(),
+    };
+    let answer = ask(&mut socket, &request.request().to_node("b1")).await;
+    let result = PreKeyBundleResult::from_node(&answer).expect("a bundle result");
+    let jids: Vec<_> = result.users.iter().map(|u| u.jid.clone()).collect();
+    assert_eq!(jids, targets, "answered per device, as asked");
+    let own_phone = bundle(&result.users[0].outcome);
+    let own_companion = bundle(&result.users[1].outcome);
+    let their_phone = [
+        bundle(&result.users[2].outcome),
+        bundle(&result.users[3].outcome),
+    ];
+    for b in [&own_phone, &own_companion, &their_phone[0], &their_phone[1]] {
+        assert!(b.verify_signature(), "signed prekey verifies: {b:?}");
+        assert!(
+            b.pre_key.is_some(),
+            "a one-time prekey while there are some"
+        );
+    }
+    assert_eq!(own_companion.identity_key, device.identity_key.public);
+    assert_eq!(own_companion.registration_id, device.registration_id);
+    assert_eq!(their_phone[0].identity_key, their_phone[1].identity_key);
+    assert_ne!(
+        their_phone[0].pre_key, their_phone[1].pre_key,
+        "never the same twice"
+    );
+    assert!(matches!(
+        result.users[4].outcome,
+        BundleOutcome::Error { code: 406, .. }
+    ));
+
+    // The key-index list is signed by the phone: device 0's identity.
+    let list = own_list
+        .key_index_list
+        .as_ref()
+        .expect("companions come with a list");
+    let signed = KeyIndexList::verify(&list.signed, &own_phone.identity_key).expect("verifies");
+    assert!(key_index.is_some_and(|k| signed.valid_indexes.contains(&k)));
+    assert_eq!(signed.timestamp, list.ts);
+
+    exhaust_the_other_phone(&mut socket, &other_phone, &their_phone).await;
+    malformed_requests_get_error_iqs(&mut socket).await;
+
+    let counters = linked.sim.counters();
+    assert_eq!(counters.get("directory:usync"), Some(&1));
+    assert_eq!(counters.get("directory:usync:users"), Some(&3));
+    assert_eq!(counters.get("directory:usync:unknown-user"), Some(&1));
+    assert_eq!(counters.get("directory:usync:bad"), Some(&1));
+    assert_eq!(counters.get("directory:bundles"), Some(&3));
+    assert_eq!(counters.get("directory:bundles:bad"), Some(&1));
+    assert_eq!(counters.get("directory:bundle:unknown-device"), Some(&1));
+    assert_eq!(counters.get("directory:bundle:no-prekey"), Some(&1));
+    let served = counters
+        .get("directory:bundle")
+        .copied()
+        .unwrap_or_default();
+    assert_eq!(served, 4 + (PHONE_PREKEYS as u64 - 2));
+    assert_eq!(linked.sim.account(OTHER).expect("account").phone_prekeys, 0);
+    socket.close().await;
+}
+
+/// Asks for the other phone until its one-time prekeys run out: every one handed out once,
+/// then bundles without one.
+async fn exhaust_the_other_phone(socket: &mut RawSocket, phone: &Jid, first: &[PreKeyBundle]) {
+    let rest = PHONE_PREKEYS - first.len();
+    let request = PreKeyBundleRequest {
+        users: vec![
+            BundleTarget {
+                jid: phone.clone(),
+                reason: None
+            };
+            rest
+        ],
+    };
+    let answer = ask(socket, &request.request().to_node("b2")).await;
+    let result = PreKeyBundleResult::from_node(&answer).expect("a bundle result");
+    let mut seen: HashSet<u32> = first
+        .iter()
+        .filter_map(|b| b.pre_key.map(|k| k.id))
+        .collect();
+    for user in &result.users {
+        let id = bundle(&user.outcome).pre_key.expect("some left").id;
+        assert!(seen.insert(id), "one-time prekey {id} handed out twice");
+    }
+    assert_eq!(seen.len(), PHONE_PREKEYS);
+    let request = PreKeyBundleRequest {
+        users: vec![BundleTarget {
+            jid: phone.clone(),
+            reason: None,
+        }],
+    };
+    let answer = ask(socket, &request.request().to_node("b3")).await;
+    let result = PreKeyBundleResult::from_node(&answer).expect("a bundle result");
+    let last = bundle(&result.users[0].outcome);
+    assert!(
+        last.pre_key.is_none(),
+        "exhausted: a bundle without a one-time prekey"
+    );
+    assert!(last.verify_signature());
+}
+
+/// A usync without `sid` and a bundle request for a group get 400 error IQs; the connection
+/// stays up.
+async fn malformed_requests_get_error_iqs(socket: &mut RawSocket) {
+    let mut usync = UsyncQuery::for_message("s", vec![Jid::user(OTHER, Server::WhatsApp)])
+        .request()
+        .to_node("u2");
+    if let Some(wa_protocol::binary::Content::Nodes(children)) = &mut usync.content {
+        children[0].attrs.remove("sid");
+    }
+    let bad_bundle = PreKeyBundleRequest {
+        users: vec![BundleTarget {
+            jid: Jid::group("123-456"),
+            reason: None,
+        }],
+    }
+    .request()
+    .to_node("b4");
+    for node in [usync, bad_bundle] {
+        let answer = ask(socket, &node).await;
+        assert_eq!(
+            IqResponse::parse(&answer),
+            Ok(IqResponse::Error {
+                code: 400,
+                text: "bad-request".to_owned()
+            }),
+            "{answer}"
+        );
+    }
+}
