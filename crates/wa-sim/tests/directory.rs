@@ -16,8 +16,8 @@ use wa_protocol::pairing::stored_key_index;
 use wa_protocol::payload::{login_payload, ClientIdentity};
 use wa_protocol::signal::PreKeyBundle;
 use wa_protocol::stanza::{
-    BundleOutcome, BundleTarget, IqResponse, KeyIndexList, PreKeyBundleRequest, PreKeyBundleResult,
-    UsyncDevice, UsyncQuery, UsyncResult,
+    BundleOutcome, BundleTarget, IqResponse, KeyIndexList, KeyIndexListNode, PreKeyBundleRequest,
+    PreKeyBundleResult, UsyncDevice, UsyncQuery, UsyncResult,
 };
 use wa_protocol::PhoneNumber;
 use wa_sim::SimEvent;
@@ -88,6 +88,14 @@ async fn relogin(linked: &Linked) -> (RawSocket, u8) {
     (socket, number)
 }
 
+const fn device(id: u8, key_index: Option<u32>) -> UsyncDevice {
+    UsyncDevice {
+        id,
+        key_index,
+        hosted: false,
+    }
+}
+
 #[tokio::test]
 async fn usync_and_bundles_for_the_own_user_and_another_account() {
     let linked = Linked::new(OWN, 71).await;
@@ -95,19 +103,51 @@ async fn usync_and_bundles_for_the_own_user_and_another_account() {
         .sim
         .create_account(&OTHER.parse::<PhoneNumber>().expect("phone"));
     let (mut socket, own_device) = relogin(&linked).await;
-    let own_user = Jid::user(OWN, Server::WhatsApp);
     let other_lid = Jid::lid(other.lid.clone());
+    let (key_index, list) = check_usync(&mut socket, &linked, &other_lid, own_device).await;
+    let (own_phone, their_phone) =
+        check_bundles(&mut socket, &linked, &other_lid, own_device).await;
 
-    // usync: our own user by phone number, the other account by LID, an unknown number.
-    let query = UsyncQuery::for_message(
-        "sid-1",
-        vec![
-            own_user.clone(),
-            other_lid.clone(),
-            Jid::user(UNKNOWN, Server::WhatsApp),
-        ],
-    );
-    let answer = ask(&mut socket, &query.request().to_node("u1")).await;
+    // The key-index list is signed by the phone: device 0's identity.
+    let signed = KeyIndexList::verify(&list.signed, &own_phone.identity_key).expect("verifies");
+    assert!(key_index.is_some_and(|k| signed.valid_indexes.contains(&k)));
+    assert_eq!(signed.timestamp, list.ts);
+
+    let other_phone = Jid::user(OTHER, Server::WhatsApp);
+    exhaust_the_other_phone(&mut socket, &other_phone, &their_phone).await;
+    malformed_requests_get_error_iqs(&mut socket).await;
+
+    let counters = linked.sim.counters();
+    let count = |key: &str| counters.get(key).copied().unwrap_or_default();
+    assert_eq!(count("directory:usync"), 1);
+    assert_eq!(count("directory:usync:users"), 3);
+    assert_eq!(count("directory:usync:unknown-user"), 1);
+    assert_eq!(count("directory:usync:bad"), 1);
+    assert_eq!(count("directory:bundles"), 3);
+    assert_eq!(count("directory:bundles:bad"), 1);
+    assert_eq!(count("directory:bundle:unknown-device"), 1);
+    assert_eq!(count("directory:bundle:no-prekey"), 1);
+    assert_eq!(count("directory:bundle"), 4 + (PHONE_PREKEYS as u64 - 2));
+    assert_eq!(linked.sim.account(OTHER).expect("account").phone_prekeys, 0);
+    socket.close().await;
+}
+
+/// usync for our own user by phone number, the other account by LID and an unknown number.
+/// Returns our companion's key index and our signed key-index list.
+async fn check_usync(
+    socket: &mut RawSocket,
+    linked: &Linked,
+    other_lid: &Jid,
+    own_device: u8,
+) -> (Option<u32>, KeyIndexListNode) {
+    let own_user = Jid::user(OWN, Server::WhatsApp);
+    let users = vec![
+        own_user.clone(),
+        other_lid.clone(),
+        Jid::user(UNKNOWN, Server::WhatsApp),
+    ];
+    let query = UsyncQuery::for_message("sid-1", users);
+    let answer = ask(socket, &query.request().to_node("u1")).await;
     let result = UsyncResult::from_node(&answer).expect("a usync result");
     assert_eq!(result.sid, "sid-1");
     let [own, theirs, unknown] = &result.users[..] else {
@@ -117,124 +157,93 @@ async fn usync_and_bundles_for_the_own_user_and_another_account() {
     let own_lid = linked.sim.account(OWN).expect("account").lid;
     assert_eq!(own.lid, Some(Jid::lid(own_lid)));
     let own_list = own.devices.as_ref().expect("devices");
-    let device = linked
+    let identity = linked
         .store
         .device(&linked.id)
         .expect("store")
         .expect("device");
-    let key_index = stored_key_index(device.adv_signed_identity.as_deref().expect("adv identity"));
+    let adv = identity
+        .adv_signed_identity
+        .as_deref()
+        .expect("adv identity");
+    let key_index = stored_key_index(adv);
     assert_eq!(
         own_list.devices,
-        [
-            UsyncDevice {
-                id: 0,
-                key_index: None,
-                hosted: false
-            },
-            UsyncDevice {
-                id: own_device,
-                key_index,
-                hosted: false
-            },
-        ]
+        [device(0, None), device(own_device, key_index)]
     );
-    assert_eq!(theirs.jid, other_lid);
-    assert_eq!(theirs.lid, Some(other_lid.clone()));
+    assert_eq!(theirs.jid, *other_lid);
+    assert_eq!(theirs.lid.as_ref(), Some(other_lid));
     let their_list = theirs.devices.as_ref().expect("devices");
-    assert_eq!(
-        their_list.devices,
-        [UsyncDevice {
-            id: 0,
-            key_index: None,
-            hosted: false
-        }]
-    );
+    assert_eq!(their_list.devices, [device(0, None)]);
     assert!(
         their_list.key_index_list.is_none(),
         "no companions, no list"
     );
     assert_eq!(unknown.lid, None);
-    assert!(unknown
+    let empty = unknown
         .devices
         .as_ref()
-        .is_some_and(|d| d.devices.is_empty()));
+        .is_some_and(|d| d.devices.is_empty());
+    assert!(empty, "an unknown user has no devices");
+    let list = own_list.key_index_list.clone();
+    (key_index, list.expect("companions come with a list"))
+}
 
-    // Bundles: the own phone, the own companion, the other phone (by LID and by number, so
-    // two one-time prekeys), and a device the other account does not have.
-    let other_phone = Jid::user(OTHER, Server::WhatsApp);
+/// Bundles for our phone, our companion, the other phone (by LID and by number, so two
+/// one-time prekeys) and a device the other account does not have. Returns our phone's and
+/// the other phone's bundles.
+async fn check_bundles(
+    socket: &mut RawSocket,
+    linked: &Linked,
+    other_lid: &Jid,
+    own_device: u8,
+) -> (PreKeyBundle, [PreKeyBundle; 2]) {
     let targets = [
         Jid::user(OWN, Server::WhatsApp),
         Jid::device(OWN, u16::from(own_device), Server::WhatsApp),
         other_lid.clone(),
-        other_phone.clone(),
+        Jid::user(OTHER, Server::WhatsApp),
         Jid::device(OTHER, 9, Server::WhatsApp),
     ];
-    let request = PreKeyBundleRequest {
-        users: targets
-            .iter()
-            .map(|jid| BundleTarget {
-                jid: jid.clone(),
-                reason: Some("identity".to_owned()),
-            })
-            .collect(),
-    };
-    let answer = ask(&mut socket, &request.request().to_node("b1")).await;
+    let identity = Some("identity".to_owned());
+    let users = targets
+        .iter()
+        .map(|jid| BundleTarget {
+            jid: jid.clone(),
+            reason: identity.clone(),
+        })
+        .collect();
+    let answer = ask(
+        socket,
+        &PreKeyBundleRequest { users }.request().to_node("b1"),
+    )
+    .await;
     let result = PreKeyBundleResult::from_node(&answer).expect("a bundle result");
     let jids: Vec<_> = result.users.iter().map(|u| u.jid.clone()).collect();
     assert_eq!(jids, targets, "answered per device, as asked");
-    let own_phone = bundle(&result.users[0].outcome);
-    let own_companion = bundle(&result.users[1].outcome);
-    let their_phone = [
-        bundle(&result.users[2].outcome),
-        bundle(&result.users[3].outcome),
-    ];
-    for b in [&own_phone, &own_companion, &their_phone[0], &their_phone[1]] {
+    let [own_phone, own_companion, lid, pn] =
+        [0, 1, 2, 3].map(|i| bundle(&result.users[i].outcome));
+    for b in [&own_phone, &own_companion, &lid, &pn] {
         assert!(b.verify_signature(), "signed prekey verifies: {b:?}");
         assert!(
             b.pre_key.is_some(),
             "a one-time prekey while there are some"
         );
     }
+    let device = linked
+        .store
+        .device(&linked.id)
+        .expect("store")
+        .expect("device");
     assert_eq!(own_companion.identity_key, device.identity_key.public);
     assert_eq!(own_companion.registration_id, device.registration_id);
-    assert_eq!(their_phone[0].identity_key, their_phone[1].identity_key);
-    assert_ne!(
-        their_phone[0].pre_key, their_phone[1].pre_key,
-        "never the same twice"
-    );
+    assert_eq!(lid.identity_key, pn.identity_key);
+    assert_ne!(lid.pre_key, pn.pre_key, "never the same twice");
     assert!(matches!(
         result.users[4].outcome,
         BundleOutcome::Error { code: 406, .. }
     ));
-
-    // The key-index list is signed by the phone: device 0's identity.
-    let list = own_list
-        .key_index_list
-        .as_ref()
-        .expect("companions come with a list");
-    let signed = KeyIndexList::verify(&list.signed, &own_phone.identity_key).expect("verifies");
-    assert!(key_index.is_some_and(|k| signed.valid_indexes.contains(&k)));
-    assert_eq!(signed.timestamp, list.ts);
-
-    exhaust_the_other_phone(&mut socket, &other_phone, &their_phone).await;
-    malformed_requests_get_error_iqs(&mut socket).await;
-
-    let counters = linked.sim.counters();
-    assert_eq!(counters.get("directory:usync"), Some(&1));
-    assert_eq!(counters.get("directory:usync:users"), Some(&3));
-    assert_eq!(counters.get("directory:usync:unknown-user"), Some(&1));
-    assert_eq!(counters.get("directory:usync:bad"), Some(&1));
-    assert_eq!(counters.get("directory:bundles"), Some(&3));
-    assert_eq!(counters.get("directory:bundles:bad"), Some(&1));
-    assert_eq!(counters.get("directory:bundle:unknown-device"), Some(&1));
-    assert_eq!(counters.get("directory:bundle:no-prekey"), Some(&1));
-    let served = counters
-        .get("directory:bundle")
-        .copied()
-        .unwrap_or_default();
-    assert_eq!(served, 4 + (PHONE_PREKEYS as u64 - 2));
-    assert_eq!(linked.sim.account(OTHER).expect("account").phone_prekeys, 0);
-    socket.close().await;
+    (own_phone, [lid, pn])
 }
 
 /// Asks for the other phone until its one-time prekeys run out: every one handed out once,
