@@ -147,6 +147,7 @@ pub(crate) fn grant_device(
                 key_index,
                 noise_pub: *companion.noise_pub,
                 identity_pub: *companion.identity_pub,
+                device_identity: Vec::new(),
             },
             iq_id: id,
         };

@@ -123,9 +123,12 @@ pub(crate) struct Companion {
     /// Signal identity.
     #[expect(
         dead_code,
-        reason = "served in usync answers (directory) with messaging"
+        reason = "checked against the companion's uploads when identities change (messaging)"
     )]
     pub(crate) identity_pub: PublicKey,
+    /// The `ADVSignedDeviceIdentity` the companion countersigned (its pair-device-sign, once
+    /// verified; empty before), served as `<device-identity>` in its bundles (§5).
+    pub(crate) device_identity: Vec<u8>,
 }
 
 /// Per-account fault switches, set through the admin API or the Rust handle.

@@ -12,7 +12,7 @@ use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use wa_protocol::binary::{Jid, Node, Server};
-use wa_protocol::pairing::stored_key_index;
+use wa_protocol::pairing::{stored_key_index, verify_pair_device_sign};
 use wa_protocol::payload::{login_payload, ClientIdentity};
 use wa_protocol::signal::PreKeyBundle;
 use wa_protocol::stanza::{
@@ -243,6 +243,21 @@ async fn check_bundles(
         result.users[4].outcome,
         BundleOutcome::Error { code: 406, .. }
     ));
+    // The companion's bundle carries its signed device identity (§5), the phone's none.
+    let signed_identity = |i: usize| match &result.users[i].outcome {
+        BundleOutcome::Bundle(b) => b.device_identity.clone(),
+        BundleOutcome::Error { .. } => None,
+    };
+    assert_eq!(signed_identity(0), None);
+    let companion_identity = signed_identity(1).expect("<device-identity>");
+    let adv = device.adv_signed_identity.as_deref().expect("adv identity");
+    verify_pair_device_sign(
+        &companion_identity,
+        &device.identity_key.public,
+        &own_phone.identity_key,
+        stored_key_index(adv).expect("key index"),
+    )
+    .expect("the companion's identity verifies under its phone");
     (own_phone, [lid, pn])
 }
 

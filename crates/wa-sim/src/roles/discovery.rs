@@ -15,9 +15,8 @@
 
 use rand::rngs::StdRng;
 use wa_protocol::binary::{Jid, Node};
-use wa_protocol::signal::PreKeyBundle;
 use wa_protocol::stanza::{
-    BundleAnswer, BundleOutcome, KeyIndexList, KeyIndexListNode, PreKeyBundleRequest,
+    BundleAnswer, BundleOutcome, DeviceBundle, KeyIndexList, KeyIndexListNode, PreKeyBundleRequest,
     PreKeyBundleResult, UsyncDevice, UsyncDeviceList, UsyncQuery, UsyncResult, UsyncUser,
     NO_BUNDLE_CODE,
 };
@@ -192,16 +191,16 @@ pub(crate) fn bundles(shared: &Shared, id: &str, node: &Node) -> Vec<Action> {
     actions
 }
 
-fn outcome(shared: &Shared, bundle: Option<PreKeyBundle>) -> BundleOutcome {
+fn outcome(shared: &Shared, bundle: Option<DeviceBundle>) -> BundleOutcome {
     match bundle {
         Some(bundle) => {
-            let key = if bundle.pre_key.is_some() {
+            let key = if bundle.bundle.pre_key.is_some() {
                 "directory:bundle"
             } else {
                 "directory:bundle:no-prekey"
             };
             shared.count(key.to_owned());
-            BundleOutcome::Bundle(Box::new(bundle.into()))
+            BundleOutcome::Bundle(Box::new(bundle))
         }
         None => {
             shared.count("directory:bundle:unknown-device".to_owned());
@@ -213,10 +212,11 @@ fn outcome(shared: &Shared, bundle: Option<PreKeyBundle>) -> BundleOutcome {
     }
 }
 
-/// The bundle of the device `jid` names (consuming a one-time prekey), and the connections of
-/// a companion whose stock just fell below [`LOW_PREKEYS`], with what it has left.
-fn take_bundle(w: &mut World, jid: &Jid) -> (Option<PreKeyBundle>, Vec<(ConnId, usize)>) {
-    let Some((phone, device)) = device_of(w, jid) else {
+/// The bundle of the device `jid` names (consuming a one-time prekey; a companion's with its
+/// `<device-identity>`), and the connections of a companion whose stock just fell below
+/// [`LOW_PREKEYS`], with what it has left.
+fn take_bundle(w: &mut World, jid: &Jid) -> (Option<DeviceBundle>, Vec<(ConnId, usize)>) {
+    let Some((phone, device_identity, device)) = device_of(w, jid) else {
         return (None, Vec::new());
     };
     let bundle = w.directory.take_bundle(&phone, device);
@@ -233,20 +233,28 @@ fn take_bundle(w: &mut World, jid: &Jid) -> (Option<PreKeyBundle>, Vec<(ConnId, 
     } else {
         Vec::new()
     };
+    let bundle = bundle.map(|bundle| DeviceBundle {
+        bundle,
+        device_identity,
+    });
     (bundle, conns)
 }
 
-/// The account and device a device JID names, if the network has that device.
-fn device_of(w: &World, jid: &Jid) -> Option<(PhoneNumber, u8)> {
+/// The account a device JID names, the device's signed identity (companions) and its number,
+/// if the network has that device.
+fn device_of(w: &World, jid: &Jid) -> Option<(PhoneNumber, Option<Vec<u8>>, u8)> {
     if jid.agent() != 0 {
         return None;
     }
     let account = w.account_by_jid(jid)?;
     let device = u8::try_from(jid.device_id()).ok()?;
-    if device != 0 && !account.companions.contains_key(&device) {
-        return None;
-    }
-    Some((account.phone.clone(), device))
+    let identity = if device == 0 {
+        None
+    } else {
+        let companion = account.companions.get(&device)?;
+        Some(companion.device_identity.clone()).filter(|d| !d.is_empty())
+    };
+    Some((account.phone.clone(), identity, device))
 }
 
 /// Tells companions running low how many one-time prekeys they have left (`<notification
