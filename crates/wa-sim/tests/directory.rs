@@ -30,6 +30,10 @@ const UNKNOWN: &str = "15550107003";
 const DEADLINE: Duration = Duration::from_secs(20);
 /// One-time prekeys a simulated phone publishes.
 const PHONE_PREKEYS: usize = 50;
+/// One-time prekeys the linked gateway uploads.
+const COMPANION_PREKEYS: usize = 812;
+/// Below this many the server tells the companion (`messaging.md` §14).
+const LOW_PREKEYS: usize = 5;
 
 /// Sends an IQ and returns the answer with its id (other nodes in between are skipped).
 async fn ask(socket: &mut RawSocket, node: &Node) -> Node {
@@ -116,6 +120,7 @@ async fn usync_and_bundles_for_the_own_user_and_another_account() {
     let other_phone = Jid::user(OTHER, Server::WhatsApp);
     exhaust_the_other_phone(&mut socket, &other_phone, &their_phone).await;
     malformed_requests_get_error_iqs(&mut socket).await;
+    a_companion_running_low_is_told(&mut socket, own_device).await;
 
     let counters = linked.sim.counters();
     let count = |key: &str| counters.get(key).copied().unwrap_or_default();
@@ -123,11 +128,15 @@ async fn usync_and_bundles_for_the_own_user_and_another_account() {
     assert_eq!(count("directory:usync:users"), 3);
     assert_eq!(count("directory:usync:unknown-user"), 1);
     assert_eq!(count("directory:usync:bad"), 1);
-    assert_eq!(count("directory:bundles"), 3);
+    assert_eq!(count("directory:bundles"), 4);
     assert_eq!(count("directory:bundles:bad"), 1);
     assert_eq!(count("directory:bundle:unknown-device"), 1);
     assert_eq!(count("directory:bundle:no-prekey"), 1);
-    assert_eq!(count("directory:bundle"), 4 + (PHONE_PREKEYS as u64 - 2));
+    let companion_rest = COMPANION_PREKEYS - 1 - LOW_PREKEYS + 1;
+    assert_eq!(
+        count("directory:bundle"),
+        4 + (PHONE_PREKEYS as u64 - 2) + companion_rest as u64
+    );
     assert_eq!(linked.sim.account(OTHER).expect("account").phone_prekeys, 0);
     socket.close().await;
 }
@@ -329,4 +338,25 @@ async fn malformed_requests_get_error_iqs(socket: &mut RawSocket) {
             "{answer}"
         );
     }
+}
+
+/// Fetching our own companion's bundles until fewer than five one-time prekeys are left makes
+/// the server tell it so: `<notification type="encrypt"><count value="4">` (§14).
+async fn a_companion_running_low_is_told(socket: &mut RawSocket, own_device: u8) {
+    let jid = Jid::device(OWN, u16::from(own_device), Server::WhatsApp);
+    // One was handed out before; leave four.
+    let rest = COMPANION_PREKEYS - 1 - (LOW_PREKEYS - 1);
+    let request = PreKeyBundleRequest {
+        users: vec![BundleTarget { jid, reason: None }; rest],
+    };
+    let answer = ask(socket, &request.request().to_node("b5")).await;
+    let result = PreKeyBundleResult::from_node(&answer).expect("a bundle result");
+    assert_eq!(result.users.len(), rest);
+    let notification = socket.recv(DEADLINE).await.expect("a notification");
+    assert_eq!(notification.tag, "notification", "{notification}");
+    assert_eq!(notification.attr_str("type"), Some("encrypt"));
+    assert_eq!(
+        wa_protocol::stanza::parse_prekey_count(&notification),
+        Ok(u32::try_from(LOW_PREKEYS - 1).expect("small"))
+    );
 }
