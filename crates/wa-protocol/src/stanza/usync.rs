@@ -234,7 +234,8 @@ pub struct UsyncUser {
 
 impl UsyncUser {
     /// Every device JID of the user, in the user's namespace (`user:id@server`, device 0 as
-    /// the bare user JID).
+    /// the bare user JID); `is_hosted` devices in the hosted space (`@hosted` for a phone
+    /// number, `@hosted.lid` for a LID, as whatsmeow maps them, §4).
     pub fn device_jids(&self) -> Vec<Jid> {
         let Some(list) = &self.devices else {
             return Vec::new();
@@ -242,11 +243,12 @@ impl UsyncUser {
         list.devices
             .iter()
             .map(|d| {
-                Jid::device(
-                    self.jid.user_part().to_owned(),
-                    u16::from(d.id),
-                    self.jid.server().clone(),
-                )
+                let server = match (d.hosted, self.jid.server()) {
+                    (true, Server::WhatsApp) => Server::Hosted,
+                    (true, Server::Lid) => Server::HostedLid,
+                    (_, server) => server.clone(),
+                };
+                Jid::device(self.jid.user_part().to_owned(), u16::from(d.id), server)
             })
             .collect()
     }

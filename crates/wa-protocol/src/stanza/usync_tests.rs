@@ -214,7 +214,7 @@ fn the_sketched_answer_parses_and_ours_round_trips_over_the_wire() {
         [
             jid("12345@s.whatsapp.net"),
             jid("12345:7@s.whatsapp.net"),
-            jid("12345:24@s.whatsapp.net")
+            jid("12345:24@hosted")
         ]
     );
     let back = wire(&r.to_node("1.2-3"));
