@@ -5,7 +5,8 @@
 //! |---|---|
 //! | `POST /admin/accounts` `{"phone"}` | creates an account with a simulated primary phone |
 //! | `GET /admin/accounts` | every account |
-//! | `GET /admin/accounts/{phone}` | the account: LID, linked devices, prekeys on the server |
+//! | `GET /admin/accounts/{phone}` | the account: LID, linked devices, prekeys on the server, switches |
+//! | `PUT /admin/accounts/{phone}` `{"lid_migrated", "require_privacy_tokens"}` (each optional) | realism switches (stored and reported; the router acts on them with messaging) |
 //! | `POST /admin/phones/{phone}/scan` (body: the QR text) | the phone scans a QR code |
 //! | `POST /admin/phones/{phone}/pair-code` `{"code": "XXXX-XXXX"}` | the phone types a pair code |
 //! | `DELETE /admin/phones/{phone}/devices/{device}` | the phone unlinks a companion |
@@ -31,13 +32,16 @@ use wa_protocol::PhoneNumber;
 use crate::error::{SimError, SimFault};
 use crate::phone;
 use crate::state::Shared;
-use crate::world::Faults;
+use crate::world::{Faults, SwitchesUpdate};
 
 /// The admin routes, over the shared state.
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/admin/accounts", post(create_account).get(list_accounts))
-        .route("/admin/accounts/{phone}", get(get_account))
+        .route(
+            "/admin/accounts/{phone}",
+            get(get_account).put(update_account),
+        )
         .route("/admin/phones/{phone}/scan", post(scan_qr))
         .route("/admin/phones/{phone}/pair-code", post(pair_code))
         .route("/admin/phones/{phone}/devices/{device}", delete(unlink))
@@ -82,7 +86,7 @@ async fn create_account(
 ) -> Result<impl IntoResponse, SimError> {
     let phone = phone_number(&body(json)?.phone)?;
     let mut rng = shared.fork_rng();
-    let info = shared.with_world(|w| w.create_account(&phone, &mut rng));
+    let info = shared.with_world(|w| w.create_account(&phone, &mut rng, shared.now()));
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -99,6 +103,17 @@ async fn get_account(
         .with_world(|w| w.info(&phone))
         .map(Json)
         .ok_or(SimError::NoAccount(phone))
+}
+
+async fn update_account(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+    json: Result<Json<SwitchesUpdate>, JsonRejection>,
+) -> Result<impl IntoResponse, SimError> {
+    let phone = phone_number(&phone)?;
+    let update = body(json)?;
+    let info = shared.with_world(|w| w.update_switches(&phone, update))?;
+    Ok(Json(info))
 }
 
 async fn scan_qr(

@@ -13,9 +13,10 @@
 //!                            verified, 515; pair codes)
 //!                          login: roles::session (<success>, prekey count/upload,
 //!                            passive/active, digest, props, blocklist, privacy, app state,
-//!                            pings, remove-companion-device); keys kept in roles::directory
+//!                            pings, remove-companion-device); keys kept in roles::directory,
+//!                            usync and prekey bundles served by roles::discovery
 //!  harness ──HTTP /admin/…──▶ admin ──▶ phone (scan a QR, type a pair code, unlink devices),
-//!                             accounts, faults, counters
+//!                             accounts (and their realism switches), faults, counters
 //!  harness ──SimServer (Rust)──▶ the same operations in-process, plus an event stream
 //! ```
 //!
@@ -46,4 +47,4 @@ pub use error::{SimError, SimFault};
 pub use event::{ConnId, SimEvent};
 pub use server::SimServer;
 pub use state::Counters;
-pub use world::{AccountInfo, Faults};
+pub use world::{AccountInfo, AccountSwitches, Faults, SwitchesUpdate};

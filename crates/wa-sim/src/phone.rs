@@ -112,12 +112,13 @@ pub(crate) fn grant_device(
     shared.with_world(|w| {
         let account = w.account(phone)?;
         let (primary, lid) = (account.primary.identity.clone(), account.lid.clone());
+        let raw_id = account.primary.raw_id;
         let (device, key_index) = w.reserve_device(phone)?;
         let device_identity = wa_protocol::pairing::sign_companion(
             &primary,
             companion.identity_pub,
             companion.adv_secret,
-            rng.next_u32(),
+            raw_id,
             t,
             key_index,
             rng,
@@ -146,6 +147,7 @@ pub(crate) fn grant_device(
                 key_index,
                 noise_pub: *companion.noise_pub,
                 identity_pub: *companion.identity_pub,
+                device_identity: Vec::new(),
             },
             iq_id: id,
         };

@@ -17,7 +17,7 @@ use crate::config::SimConfig;
 use crate::error::SimError;
 use crate::event::{ConnId, SimEvent};
 use crate::state::{Action, Counters, Shared};
-use crate::world::{AccountInfo, Faults};
+use crate::world::{AccountInfo, Faults, SwitchesUpdate};
 use crate::{admin, front_door, nodes, phone};
 
 /// How long the leaf certificate has been valid at start, and stays valid after.
@@ -125,7 +125,7 @@ impl SimServer {
     pub fn create_account(&self, phone: &PhoneNumber) -> AccountInfo {
         let mut rng = self.shared.fork_rng();
         self.shared
-            .with_world(|w| w.create_account(phone, &mut rng))
+            .with_world(|w| w.create_account(phone, &mut rng, self.shared.now()))
     }
 
     /// The account's public state (`None` for an unknown or malformed number).
@@ -176,6 +176,17 @@ impl SimServer {
         let id = self.shared.next_iq_id();
         let node = nodes::server_ping(id, self.shared.now_secs());
         self.shared.push(conn, Action::Send(node))
+    }
+
+    /// Sets an account's realism switches (those the update names) and returns its new
+    /// state, as `PUT /admin/accounts/{phone}` does. Stored and reported for now; the router
+    /// acts on them with messaging.
+    pub fn update_account(
+        &self,
+        phone: &PhoneNumber,
+        update: SwitchesUpdate,
+    ) -> Result<AccountInfo, SimError> {
+        self.shared.with_world(|w| w.update_switches(phone, update))
     }
 
     /// Sets an account's fault switches.

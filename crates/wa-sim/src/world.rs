@@ -8,24 +8,107 @@ use rand::rngs::StdRng;
 use rand::RngCore;
 use wa_protocol::binary::Jid;
 use wa_protocol::pairing::PrimaryCodeHello;
-use wa_protocol::signal::{KeyPair, PublicKey};
+use wa_protocol::signal::{
+    generate_pre_keys, generate_registration_id, KeyPair, PreKey, PublicKey, SignedPreKey,
+};
+use wa_protocol::stanza::{PreKeyUpload, UploadedPreKey, UploadedSignedPreKey};
+use wa_protocol::time::Millis;
 use wa_protocol::PhoneNumber;
 
 use crate::error::SimError;
 use crate::event::ConnId;
 use crate::roles::directory::Directory;
 
-/// A simulated primary phone: device 0 of an account, with real keys.
+/// How many one-time prekeys a simulated phone publishes (whatsmeow's refill size,
+/// `messaging.md` §15).
+pub(crate) const PHONE_PREKEYS: usize = 50;
+
+/// A simulated primary phone: device 0 of an account, with real Signal keys (identity, a
+/// signed prekey signed by it, one-time prekeys), all drawn from the sim's seeded RNG.
 #[derive(Debug, Clone)]
 pub(crate) struct Primary {
     /// Signal identity (also the ADV account key that signs companions).
     pub(crate) identity: KeyPair,
     /// Registration id.
-    #[expect(
-        dead_code,
-        reason = "the phone's Signal sessions (send, read) come with messaging"
-    )]
     pub(crate) registration_id: u32,
+    /// The account's ADV raw id (in every device identity and key-index list it signs).
+    pub(crate) raw_id: u32,
+    /// The signed prekey (id 1).
+    pub(crate) signed_prekey: SignedPreKey,
+    /// The one-time prekeys, private halves kept for the phone's sessions (the directory
+    /// serves, and consumes, the public halves).
+    pub(crate) prekeys: Vec<PreKey>,
+}
+
+impl Primary {
+    /// A phone with fresh keys; `now` dates the signed prekey.
+    fn generate(rng: &mut StdRng, now: Millis) -> Self {
+        let identity = KeyPair::generate(rng);
+        let signed_prekey = SignedPreKey::generate(&identity, 1, now.0, rng);
+        Self {
+            registration_id: generate_registration_id(rng),
+            raw_id: rng.next_u32(),
+            prekeys: generate_pre_keys(1, PHONE_PREKEYS, rng),
+            signed_prekey,
+            identity,
+        }
+    }
+
+    /// What the phone publishes, as a companion's upload would.
+    fn upload(&self) -> PreKeyUpload {
+        PreKeyUpload {
+            registration_id: self.registration_id,
+            identity: self.identity.public,
+            prekeys: self
+                .prekeys
+                .iter()
+                .map(|k| UploadedPreKey {
+                    id: k.id,
+                    public: k.key_pair.public,
+                })
+                .collect(),
+            signed: UploadedSignedPreKey {
+                id: self.signed_prekey.id,
+                public: self.signed_prekey.key_pair.public,
+                signature: self.signed_prekey.signature,
+            },
+        }
+    }
+}
+
+/// Per-account realism switches (`WA-SIM.md`, `messaging.md` §16). Stored and reported only,
+/// for now: the router that acts on them (LID-addressed DMs, 463 without a privacy token)
+/// comes with messaging.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AccountSwitches {
+    /// The account is LID-migrated: its DMs are addressed by LID.
+    pub lid_migrated: bool,
+    /// A first-contact DM without `<tctoken>` is refused with 463.
+    pub require_privacy_tokens: bool,
+}
+
+/// A change to [`AccountSwitches`]: the fields given are set, the others kept
+/// (`PUT /admin/accounts/{phone}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchesUpdate {
+    /// New [`AccountSwitches::lid_migrated`].
+    pub lid_migrated: Option<bool>,
+    /// New [`AccountSwitches::require_privacy_tokens`].
+    pub require_privacy_tokens: Option<bool>,
+}
+
+/// The account's signed key-index list as last signed, for the indexes it covers.
+#[derive(Debug, Clone)]
+pub(crate) struct SignedKeyIndexes {
+    /// The companions' key indexes it lists.
+    pub(crate) valid: Vec<u32>,
+    /// The highest key index assigned when it was signed.
+    pub(crate) current: u32,
+    /// When it was signed (unix seconds; its `ts`).
+    pub(crate) ts: u64,
+    /// The `ADVSignedKeyIndexList` bytes.
+    pub(crate) signed: Vec<u8>,
 }
 
 /// A companion device linked to an account.
@@ -40,9 +123,12 @@ pub(crate) struct Companion {
     /// Signal identity.
     #[expect(
         dead_code,
-        reason = "served in usync answers (directory) with messaging"
+        reason = "checked against the companion's uploads when identities change (messaging)"
     )]
     pub(crate) identity_pub: PublicKey,
+    /// The `ADVSignedDeviceIdentity` the companion countersigned (its pair-device-sign, once
+    /// verified; empty before), served as `<device-identity>` in its bundles (§5).
+    pub(crate) device_identity: Vec<u8>,
 }
 
 /// Per-account fault switches, set through the admin API or the Rust handle.
@@ -70,6 +156,10 @@ pub(crate) struct Account {
     next_key_index: u32,
     /// Fault switches.
     pub(crate) faults: Faults,
+    /// Realism switches.
+    pub(crate) switches: AccountSwitches,
+    /// The signed key-index list usync answers carry (re-signed when the companions change).
+    pub(crate) key_indexes: Option<SignedKeyIndexes>,
 }
 
 /// A registration connection waiting for its QR to be scanned.
@@ -119,6 +209,12 @@ pub struct AccountInfo {
     pub devices: Vec<u8>,
     /// One-time prekeys each companion has on the server.
     pub prekeys: Vec<(u8, usize)>,
+    /// One-time prekeys the primary phone (device 0) has left on the server.
+    pub phone_prekeys: usize,
+    /// [`AccountSwitches::lid_migrated`].
+    pub lid_migrated: bool,
+    /// [`AccountSwitches::require_privacy_tokens`].
+    pub require_privacy_tokens: bool,
 }
 
 fn digits<S: serde::Serializer>(phone: &PhoneNumber, s: S) -> Result<S::Ok, S::Error> {
@@ -139,18 +235,57 @@ pub(crate) struct World {
     pub(crate) awaiting_sign: HashMap<ConnId, AwaitingSign>,
     /// Logged-in connections: conn → (phone, device).
     pub(crate) logged_in: HashMap<ConnId, (PhoneNumber, u8)>,
+    /// Accounts by LID user.
+    lids: HashMap<String, PhoneNumber>,
     next_lid: u64,
 }
 
 impl World {
-    /// Creates (or returns) the account for `phone` with a fresh primary phone.
-    pub(crate) fn create_account(&mut self, phone: &PhoneNumber, rng: &mut StdRng) -> AccountInfo {
-        let next_lid = &mut self.next_lid;
-        let account = self
-            .accounts
-            .entry(phone.clone())
-            .or_insert_with(|| new_account(phone, next_lid, rng));
+    /// Creates (or returns) the account for `phone` with a fresh primary phone, whose keys
+    /// go to the directory as device 0's.
+    pub(crate) fn create_account(
+        &mut self,
+        phone: &PhoneNumber,
+        rng: &mut StdRng,
+        now: Millis,
+    ) -> AccountInfo {
+        if !self.accounts.contains_key(phone) {
+            let account = new_account(phone, &mut self.next_lid, rng, now);
+            self.directory
+                .record_upload(phone, 0, account.primary.upload());
+            self.lids.insert(account.lid.clone(), phone.clone());
+            self.accounts.insert(phone.clone(), account);
+        }
+        let account = &self.accounts[phone];
         info_of(account, &self.directory)
+    }
+
+    /// The account a user or device JID names: by phone number (`s.whatsapp.net`) or by LID
+    /// (`lid`).
+    pub(crate) fn account_by_jid(&self, jid: &Jid) -> Option<&Account> {
+        let phone = match jid.server() {
+            wa_protocol::binary::Server::WhatsApp => jid.user_part().parse().ok()?,
+            wa_protocol::binary::Server::Lid => self.lids.get(jid.user_part())?.clone(),
+            _ => return None,
+        };
+        self.accounts.get(&phone)
+    }
+
+    /// Sets the switches an update names; returns the account's new state.
+    pub(crate) fn update_switches(
+        &mut self,
+        phone: &PhoneNumber,
+        update: SwitchesUpdate,
+    ) -> Result<AccountInfo, SimError> {
+        let switches = &mut self.account_mut(phone)?.switches;
+        if let Some(v) = update.lid_migrated {
+            switches.lid_migrated = v;
+        }
+        if let Some(v) = update.require_privacy_tokens {
+            switches.require_privacy_tokens = v;
+        }
+        self.info(phone)
+            .ok_or_else(|| SimError::NoAccount(phone.clone()))
     }
 
     /// The account for `phone`.
@@ -228,6 +363,11 @@ impl World {
 }
 
 impl Account {
+    /// The highest key index the phone has assigned (0: none yet).
+    pub(crate) fn current_key_index(&self) -> u32 {
+        self.next_key_index.saturating_sub(1)
+    }
+
     /// The account's LID device JID.
     pub(crate) fn lid_device(&self, device: u8) -> Jid {
         Jid::device(
@@ -238,7 +378,7 @@ impl Account {
     }
 }
 
-fn new_account(phone: &PhoneNumber, next_lid: &mut u64, rng: &mut StdRng) -> Account {
+fn new_account(phone: &PhoneNumber, next_lid: &mut u64, rng: &mut StdRng, now: Millis) -> Account {
     *next_lid += 1;
     let lid = format!(
         "{}",
@@ -247,14 +387,13 @@ fn new_account(phone: &PhoneNumber, next_lid: &mut u64, rng: &mut StdRng) -> Acc
     Account {
         phone: phone.clone(),
         lid,
-        primary: Primary {
-            identity: KeyPair::generate(rng),
-            registration_id: 1 + rng.next_u32() % 16380,
-        },
+        primary: Primary::generate(rng, now),
         companions: BTreeMap::new(),
         next_device: 1,
         next_key_index: 1,
         faults: Faults::default(),
+        switches: AccountSwitches::default(),
+        key_indexes: None,
     }
 }
 
@@ -268,5 +407,8 @@ fn info_of(a: &Account, directory: &Directory) -> AccountInfo {
             .keys()
             .map(|d| (*d, directory.prekey_count(&a.phone, *d)))
             .collect(),
+        phone_prekeys: directory.prekey_count(&a.phone, 0),
+        lid_migrated: a.switches.lid_migrated,
+        require_privacy_tokens: a.switches.require_privacy_tokens,
     }
 }

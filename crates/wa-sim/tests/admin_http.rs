@@ -265,3 +265,83 @@ async fn the_rust_handle_classifies_errors_the_same_way() {
         Some(PHONE.to_owned())
     );
 }
+
+/// `PUT /admin/accounts/{phone}` sets the realism switches it names (both optional), keeps the
+/// others, and `GET` reports them; a malformed body is a 400, an unknown phone a 404.
+#[tokio::test]
+async fn account_switches_round_trip_over_http() {
+    let sim = SimServer::start(SimConfig::default()).await.expect("sim");
+    sim.create_account(&PHONE.parse().expect("a phone number"));
+    let addr = sim.addr();
+    let account = format!("/admin/accounts/{PHONE}");
+    let (status, info) = http(addr, "GET", &account, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (&info["lid_migrated"], &info["require_privacy_tokens"]),
+        (&Value::Bool(false), &Value::Bool(false))
+    );
+
+    let (status, info) = http(addr, "PUT", &account, json(r#"{"lid_migrated": true}"#)).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["lid_migrated"], true);
+    assert_eq!(info["require_privacy_tokens"], false);
+    let body = r#"{"require_privacy_tokens": true}"#;
+    let (status, _) = http(addr, "PUT", &account, json(body)).await;
+    assert_eq!(status, 200);
+    let (_, info) = http(addr, "GET", &account, None).await;
+    assert_eq!(info["lid_migrated"], true, "kept: {info}");
+    assert_eq!(info["require_privacy_tokens"], true);
+    let body = r#"{"lid_migrated": false, "require_privacy_tokens": false}"#;
+    let (status, _) = http(addr, "PUT", &account, json(body)).await;
+    assert_eq!(status, 200);
+    let (_, info) = http(addr, "GET", &account, None).await;
+    assert_eq!(info["lid_migrated"], false);
+    assert_eq!(info["require_privacy_tokens"], false);
+    let (status, _) = http(addr, "PUT", &account, json("{}")).await;
+    assert_eq!(status, 200, "nothing to change is fine");
+
+    for bad in [
+        "{",
+        r#"{"lid_migrated": "yes"}"#,
+        r#"{"lid_migrated": 1}"#,
+        r#"{"lid_migrate": true}"#,
+        "[]",
+    ] {
+        let answer = http(addr, "PUT", &account, json(bad)).await;
+        assert_error(answer, 400, bad);
+    }
+    let answer = http(addr, "PUT", &account, None).await;
+    assert_error(answer, 400, "no JSON body");
+    let on = json(r#"{"lid_migrated": true}"#);
+    assert_error(
+        http(addr, "PUT", &format!("/admin/accounts/{UNKNOWN}"), on).await,
+        404,
+        "unknown",
+    );
+    assert_error(
+        http(addr, "PUT", "/admin/accounts/12", on).await,
+        400,
+        "not a phone",
+    );
+    let (_, info) = http(addr, "GET", &account, None).await;
+    assert_eq!(
+        info["lid_migrated"], false,
+        "refused requests change nothing"
+    );
+
+    // The Rust handle does the same.
+    let update = wa_sim::SwitchesUpdate {
+        require_privacy_tokens: Some(true),
+        ..Default::default()
+    };
+    let info = sim
+        .update_account(&PHONE.parse().expect("phone"), update)
+        .expect("updated");
+    assert!(info.require_privacy_tokens && !info.lid_migrated);
+    assert_eq!(
+        sim.account(PHONE).map(|a| a.require_privacy_tokens),
+        Some(true)
+    );
+    let unknown = sim.update_account(&UNKNOWN.parse().expect("phone"), update);
+    assert_eq!(unknown.expect_err("no account").fault(), SimFault::NotFound);
+}

@@ -6,6 +6,7 @@
 
 mod account;
 mod ack;
+mod bundle;
 mod fields;
 mod iq;
 mod login;
@@ -19,9 +20,14 @@ mod receipt;
 mod session;
 #[cfg(test)]
 mod tests;
+mod usync;
 
 pub use account::RemoveCompanionDevice;
 pub use ack::{nack, nack_for, AckClass, ServerAck, StanzaAck};
+pub use bundle::{
+    BundleAnswer, BundleOutcome, BundleTarget, DeviceBundle, PreKeyBundleRequest,
+    PreKeyBundleResult, MAX_BUNDLE_DEVICES, NO_BUNDLE_CODE,
+};
 pub use iq::{iq_error, iq_result, IqFailure, IqKind, IqRequest, IqResponse, Ping, ServerPing};
 pub use login::{Passive, Presence, PropsRequest};
 pub use message::{
@@ -29,8 +35,7 @@ pub use message::{
     MAX_DIRECT_ENCS, MAX_ENC_COUNT, MAX_FANOUT,
 };
 pub use notification::{
-    DeviceChange, DeviceChangeKind, KeyIndexList, Notification, NotificationBody,
-    MAX_DEVICE_CHANGES,
+    DeviceChange, DeviceChangeKind, Notification, NotificationBody, MAX_DEVICE_CHANGES,
 };
 pub use notify::{Ib, NotificationAck, OfflineBatch};
 pub use parse::{server_jid, StanzaError};
@@ -44,4 +49,8 @@ pub use privacy::{
 pub use receipt::{GroupedReceipt, Receipt, ReceiptType, RetryInfo, RetryKeys, MAX_RECEIPT_IDS};
 pub use session::{
     classify_stream_error, parse_failure, parse_success, FailureReason, StreamErrorKind, Success,
+};
+pub use usync::{
+    KeyIndexList, KeyIndexListNode, UsyncDevice, UsyncDeviceList, UsyncQuery, UsyncResult,
+    UsyncUser, KEY_INDEX_LIST_SIGNATURE_PREFIX, MAX_USER_DEVICES, MAX_USYNC_USERS,
 };

@@ -15,6 +15,7 @@
 use super::fields::{opt_num, opt_text, put, req_id, req_jid, req_num};
 use super::parse::{bad, expect_tag, req_attr, req_child, StanzaError};
 use super::privacy::PrivacyTokens;
+use super::usync::KeyIndexListNode;
 use crate::binary::{Jid, Node};
 use crate::ids::MessageId;
 
@@ -52,16 +53,6 @@ impl DeviceChangeKind {
     }
 }
 
-/// The primary's signed list of valid companion key indexes (§4): `ts` and the
-/// `ADVSignedKeyIndexList` protobuf bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyIndexList {
-    /// `ts`: unix seconds.
-    pub ts: u64,
-    /// The `ADVSignedKeyIndexList` protobuf.
-    pub signed: Vec<u8>,
-}
-
 /// One `<add>`/`<remove>`/`<update>` of a `devices` notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceChange {
@@ -74,7 +65,7 @@ pub struct DeviceChange {
     /// `hash` (updates).
     pub hash: Option<String>,
     /// `<key-index-list>`.
-    pub key_index_list: Option<KeyIndexList>,
+    pub key_index_list: Option<KeyIndexListNode>,
 }
 
 impl DeviceChange {
@@ -88,11 +79,7 @@ impl DeviceChange {
             .map(|(jid, ki)| put(Node::new("device").with_attr("jid", jid), "key-index", *ki))
             .collect();
         if let Some(k) = &self.key_index_list {
-            children.push(
-                Node::new("key-index-list")
-                    .with_attr("ts", k.ts)
-                    .with_bytes(k.signed.clone()),
-            );
+            children.push(k.to_node());
         }
         node.with_children(children)
     }
@@ -102,13 +89,10 @@ impl DeviceChange {
         if devices.len() > MAX_DEVICE_CHANGES {
             return Err(bad(node, "device count", devices.len()));
         }
-        let key_index_list = match node.child("key-index-list") {
-            None => None,
-            Some(k) => Some(KeyIndexList {
-                ts: req_num(k, "ts")?,
-                signed: k.bytes().unwrap_or_default().to_vec(),
-            }),
-        };
+        let key_index_list = node
+            .child("key-index-list")
+            .map(KeyIndexListNode::from_node)
+            .transpose()?;
         Ok(Self {
             kind,
             devices: devices

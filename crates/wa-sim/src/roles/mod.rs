@@ -7,7 +7,9 @@
 //!   pair codes).
 //! - [`session`]: logged-in companions (`<success>`, the IQs of a fresh session, device
 //!   removal).
-//! - [`directory`]: the keys devices published; usync and prekey bundles will be served here.
+//! - [`directory`]: the keys devices published.
+//! - [`discovery`]: usync (devices, key-index list, LID) and prekey bundles, from the world and
+//!   the directory.
 //!
 //! Homes that hold no code yet, so have no file: **groups** (id, subject, participants,
 //! admins, fan-out to every participant device) and **media** (upload and download endpoints
@@ -15,6 +17,7 @@
 //! (`Faults` in the world) likewise.
 
 pub(crate) mod directory;
+pub(crate) mod discovery;
 pub(crate) mod pairing;
 pub(crate) mod router;
 pub(crate) mod session;

@@ -26,7 +26,7 @@ use crate::event::{device_jid, ConnId, SimEvent};
 use crate::nodes;
 use crate::phone::{grant_device, NewCompanion};
 use crate::state::{Action, Shared};
-use crate::world::{PendingCode, PendingPair};
+use crate::world::{Companion, PendingCode, PendingPair};
 
 /// How many QR refs a registration connection is given.
 const REFS: usize = 6;
@@ -160,10 +160,14 @@ impl Pairing {
             return failed(SimError::Protocol(e.into()));
         }
         let device = awaiting.companion.device;
+        let companion = Companion {
+            device_identity: sign.device_identity,
+            ..awaiting.companion.clone()
+        };
         shared.with_world(|w| {
             w.pending.retain(|_, p| p.conn != conn);
             if let Ok(a) = w.account_mut(&awaiting.phone) {
-                a.companions.insert(device, awaiting.companion.clone());
+                a.companions.insert(device, companion);
             }
         });
         let jid = device_jid(&awaiting.phone, device);

@@ -4,7 +4,7 @@
 //! `refuse_login` fault) and answered `<success>` or `<failure>`. Then the IQs a fresh session
 //! sends: keepalive pings (`w:p`), prekey count, upload and digest (`encrypt`), passive/active
 //! (with the offline count), props (`abt`), blocklist, privacy, dirty bits, app-state sync
-//! answers, and the companion removing itself (`md` remove-companion-device). Malformed IQs
+//! answers, usync and prekey bundles (served by [`discovery`]), and the companion removing itself (`md` remove-companion-device). Malformed IQs
 //! get an error IQ or, without id/type, a stream error, as the real server answers.
 
 use wa_protocol::binary::Node;
@@ -15,6 +15,7 @@ use wa_protocol::PhoneNumber;
 
 use crate::event::{device_jid, ConnId, SimEvent};
 use crate::nodes;
+use crate::roles::discovery;
 use crate::state::{Action, Shared};
 
 /// A logged-in companion.
@@ -89,6 +90,10 @@ impl Session {
                 ok(vec![Node::new("count").with_attr("value", n.to_string())])
             }
             ("encrypt", "get") if node.child("digest").is_some() => ok(vec![Node::new("digest")]),
+            ("encrypt", "get") if node.child("key").is_some() => {
+                discovery::bundles(shared, id, node)
+            }
+            ("usync", "get") => discovery::usync(shared, id, node),
             ("encrypt", "set") => self.upload_prekeys(shared, conn, id, node),
             ("passive", "set") => passive(id, t, node),
             ("abt", "get") => ok(vec![Node::new("props")
