@@ -91,12 +91,14 @@
 #![forbid(unsafe_code)]
 
 mod backends;
+mod codec;
 mod core;
 mod durable;
 mod engine;
 mod error;
 mod keys;
 mod logged;
+mod msg_records;
 pub mod pb;
 mod records;
 mod store;
@@ -112,8 +114,11 @@ pub use crate::durable::DurableWait;
 pub use crate::error::{BackupProblem, CorruptReason, Error, Fault, Result};
 pub use crate::store::Store;
 pub use crate::types::{
-    Account, AccountId, BackupSummary, CheckReport, DeviceIdentity, Durability, Enqueued,
-    IdentityChange, IncomingSession, MediaDelivery, NewOutbound, OneTimePreKey, OutboxEntry,
-    OutboxStatus, OutboxUpdate, PreKeyCounts, ProxyConfig, S3Config, Secret, SendStep,
-    SenderKeyUpdate, SessionUpdate, SignedPreKey,
+    token_bucket, token_issue_due, Account, AccountId, BackupSummary, CheckReport, DeviceIdentity,
+    DeviceList, Durability, Enqueued, IdentityChange, IncomingSession, LidChange, LidMapping,
+    LidSource, ListedDevice, MediaDelivery, MessageStatus, NewOutbound, OneTimePreKey, OutboxEntry,
+    OutboxStatus, OutboxUpdate, PreKeyCounts, PrivacyToken, ProxyConfig, ReceiveOutcome,
+    ReceivedKey, ReceivedMessage, S3Config, Secret, SendStep, SenderKeyUpdate, SessionUpdate,
+    SignedPreKey, StatusEvent, StatusOutcome, MAX_RECEIVED_PER_ACCOUNT, TOKEN_BUCKETS,
+    TOKEN_BUCKET_SECS,
 };
