@@ -178,8 +178,10 @@ pub trait Store: Send + Sync {
     fn account_by_token(&self, token: &str) -> Result<Option<Account>>;
     /// All accounts, in id order.
     fn accounts(&self) -> Result<Vec<Account>>;
-    /// Logout: wipes the account's device identity and all its Signal state (identities,
-    /// sessions, prekeys, signed prekeys, sender keys). The account record and outbox stay;
+    /// Logout: wipes the account's device identity, all its Signal state (identities,
+    /// sessions, prekeys, signed prekeys, sender keys) and what the linked WhatsApp account
+    /// learnt (device lists, PN ↔ LID map, privacy tokens, received-message dedup): the next
+    /// link may be another WhatsApp account. The account record and outbox stay;
     /// other accounts are untouched. Stop the account's client first.
     fn logout(&self, account: &AccountId, d: Durability) -> Result<()>;
     /// Deletes the account: its record, token, outbox, device identity and Signal state.

@@ -31,7 +31,12 @@ pub(super) fn is_received<E: Engine>(
     a: &AccountId,
     k: &ReceivedKey<'_>,
 ) -> Result<bool> {
-    Ok(engine.get(TreeId::Received, &key(a, k)?)?.is_some())
+    let rk = key(a, k)?;
+    match engine.get(TreeId::Received, &rk)? {
+        // Decoded, so a damaged entry is reported rather than taken for a duplicate.
+        Some(v) => decode(TreeId::Received, &rk, &v, |m: pb::Received| Ok(m.seq)).map(|_| true),
+        None => Ok(false),
+    }
 }
 
 fn tx_meta(tx: &dyn TxView, mk: &[u8]) -> TxResult<(u64, u64)> {
