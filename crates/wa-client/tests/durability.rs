@@ -20,9 +20,9 @@ use wa_sim::{SimConfig, SimEvent, SimServer};
 use wa_store::{
     Account, AccountId, BackupSummary, CheckReport, DeviceIdentity, DeviceList, Durability,
     DurableWait, Enqueued, IdentityChange, IncomingSession, LidChange, LidMapping, MemStore,
-    MessageStatus, NewOutbound, OneTimePreKey, OutboxEntry, OutboxUpdate, PreKeyCounts,
-    PrivacyToken, ReceiveOutcome, ReceivedKey, ReceivedMessage, Result, SendStep, SignedPreKey,
-    StatusEvent, StatusOutcome, Store,
+    MessageStatus, NewOutbound, OneTimePreKey, OutboxEntry, OutboxUpdate, PendingReport,
+    PreKeyCounts, PrivacyToken, ReceiveOutcome, ReceivedKey, ReceivedMessage, Result, SendStep,
+    SignedPreKey, StatusEvent, StatusOutcome, Store,
 };
 use wa_testkit::client_config;
 
@@ -278,6 +278,12 @@ impl Store for SlowStore {
     }
     fn expire_received(&self, account: &AccountId, before_ms: u64, d: Durability) -> Result<u64> {
         self.inner.expire_received(account, before_ms, d)
+    }
+    fn pending_reports(&self, account: &AccountId, limit: usize) -> Result<Vec<PendingReport>> {
+        self.inner.pending_reports(account, limit)
+    }
+    fn mark_reported(&self, account: &AccountId, seq: u64, d: Durability) -> Result<bool> {
+        self.inner.mark_reported(account, seq, d)
     }
     fn save_device_list(
         &self,

@@ -33,10 +33,11 @@ pub(crate) enum TreeId {
     Received,
     ReceivedOrder,
     ReceivedMeta,
+    PendingReports,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 20] = [
+    pub(crate) const ALL: [TreeId; 21] = [
         TreeId::Meta,
         TreeId::Accounts,
         TreeId::Tokens,
@@ -57,11 +58,13 @@ impl TreeId {
         TreeId::Received,
         TreeId::ReceivedOrder,
         TreeId::ReceivedMeta,
+        TreeId::PendingReports,
     ];
 
     /// Trees holding the device identity, Signal state and what the linked WhatsApp account
     /// learnt (directory, privacy tokens, received-message dedup): what logout wipes (a new
-    /// link may be another WhatsApp account).
+    /// link may be another WhatsApp account). Pending reports stay, like the outbox: they are
+    /// the application's messages.
     pub(crate) const DEVICE_STATE: [TreeId; 15] = [
         TreeId::Devices,
         TreeId::Identities,
@@ -102,6 +105,7 @@ impl TreeId {
             TreeId::Received => "received",
             TreeId::ReceivedOrder => "received_order",
             TreeId::ReceivedMeta => "received_meta",
+            TreeId::PendingReports => "pending_reports",
         }
     }
 

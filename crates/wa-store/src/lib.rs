@@ -128,8 +128,8 @@ pub use crate::types::{
     token_bucket, token_issue_due, Account, AccountId, BackupSummary, CheckReport, DeviceIdentity,
     DeviceList, Durability, Enqueued, IdentityChange, IncomingSession, LidChange, LidMapping,
     LidSource, ListedDevice, MediaDelivery, MessageStatus, NewOutbound, OneTimePreKey, OutboxEntry,
-    OutboxStatus, OutboxUpdate, PreKeyCounts, PrivacyToken, ProxyConfig, ReceiveOutcome,
-    ReceivedKey, ReceivedMessage, S3Config, Secret, SendStep, SenderKeyUpdate, SessionUpdate,
-    SignedPreKey, StatusEvent, StatusOutcome, MAX_RECEIVED_PER_ACCOUNT, TOKEN_BUCKETS,
-    TOKEN_BUCKET_SECS,
+    OutboxStatus, OutboxUpdate, PendingReport, PreKeyCounts, PrivacyToken, ProxyConfig,
+    ReceiveOutcome, ReceivedKey, ReceivedMessage, S3Config, Secret, SendStep, SenderKeyUpdate,
+    SessionUpdate, SignedPreKey, StatusEvent, StatusOutcome, MAX_RECEIVED_PER_ACCOUNT,
+    TOKEN_BUCKETS, TOKEN_BUCKET_SECS,
 };

@@ -10,6 +10,7 @@ use crate::keys::{self, TreeId};
 use crate::pb;
 use crate::types::account_id::AccountId;
 use crate::types::directory::{DeviceList, LidMapping, LidSource, ListedDevice, PrivacyToken};
+use crate::types::received::PendingReport;
 
 pub(crate) fn device_list_to_pb(l: &DeviceList) -> pb::DeviceList {
     pb::DeviceList {
@@ -129,6 +130,21 @@ pub(crate) fn received_meta_from_pb(m: pb::ReceivedMeta) -> Field<(u64, u64)> {
     Ok((m.first_seq, m.next_seq))
 }
 
+pub(crate) fn pending_report_from_pb(seq: u64, p: pb::PendingReport) -> Field<PendingReport> {
+    let jid = |s: &str, field| s.parse::<Jid>().map_err(|_| CorruptReason::BadField(field));
+    if p.id.is_empty() {
+        return Err(CorruptReason::BadField("id"));
+    }
+    Ok(PendingReport {
+        seq,
+        chat: jid(&p.chat, "chat")?,
+        sender: jid(&p.sender, "sender")?,
+        id: p.id,
+        payload: p.payload,
+        received_ms: p.received_ms,
+    })
+}
+
 /// Checks one stored entry of a schema-3 tree: key shape, value decode, key ↔ value agreement.
 pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
     let bad_key = || Error::corrupt(tree.name(), key, CorruptReason::BadKey);
@@ -177,6 +193,10 @@ pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>
         }
         TreeId::ReceivedMeta => {
             decode(tree, key, value, received_meta_from_pb)?;
+        }
+        TreeId::PendingReports => {
+            let seq = keys::key_seq(key).ok_or_else(bad_key)?;
+            decode(tree, key, value, |m| pending_report_from_pb(seq, m))?;
         }
         _ => return Err(differs("not a schema-3 tree")),
     }

@@ -420,7 +420,8 @@ pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>
         | TreeId::TokensIssued
         | TreeId::Received
         | TreeId::ReceivedOrder
-        | TreeId::ReceivedMeta => msg_records::verify_entry(tree, key, value)?,
+        | TreeId::ReceivedMeta
+        | TreeId::PendingReports => msg_records::verify_entry(tree, key, value)?,
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use crate::types::durability::Durability;
 use crate::types::outbox::{
     Enqueued, MessageStatus, NewOutbound, OutboxEntry, OutboxUpdate, StatusEvent, StatusOutcome,
 };
-use crate::types::received::{ReceiveOutcome, ReceivedKey, ReceivedMessage};
+use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
 
@@ -252,7 +252,10 @@ pub trait Store: Send + Sync {
 
     /// Commits a decrypted incoming message in one write set: its dedup entry (chat, sender,
     /// id), the sessions and sender keys it advanced, the one-time prekey it consumed (failing
-    /// with [`Error::PreKeyNotFound`] if gone) and the sender identity. If the key was
+    /// with [`Error::PreKeyNotFound`] if gone), the sender identity and its pending report.
+    /// Reported exactly once: commit, ack, hand the report to the application, then
+    /// [`mark_reported`](Store::mark_reported); after a crash, [`pending_reports`](
+    /// Store::pending_reports) lists what was committed but not handed over. If the key was
     /// committed before, nothing is written and [`ReceiveOutcome::Duplicate`] is returned, so a
     /// message the server delivers again (after a crash before our ack) is reported once.
     /// At most [`MAX_RECEIVED_PER_ACCOUNT`] dedup entries are kept: the oldest is dropped in
@@ -268,8 +271,14 @@ pub trait Store: Send + Sync {
     ) -> Result<ReceiveOutcome>;
     /// Whether a message was committed (check before decrypting a redelivery).
     fn is_received(&self, account: &AccountId, key: &ReceivedKey<'_>) -> Result<bool>;
-    /// Drops the dedup entries received before `before_ms` (oldest first); how many.
+    /// Drops the dedup entries received before `before_ms` (oldest first); how many. Pending
+    /// reports are kept until marked reported.
     fn expire_received(&self, account: &AccountId, before_ms: u64, d: Durability) -> Result<u64>;
+    /// Up to `limit` received messages committed with a report and not yet marked reported,
+    /// in receive order (after a restart: what the application has not been handed yet).
+    fn pending_reports(&self, account: &AccountId, limit: usize) -> Result<Vec<PendingReport>>;
+    /// The application has a pending report: drop it; whether it was pending.
+    fn mark_reported(&self, account: &AccountId, seq: u64, d: Durability) -> Result<bool>;
 
     // ----- directory (messaging.md §0, §4, §16) -----
 

@@ -467,6 +467,7 @@ fn received<'a>(
         prekey_id: None,
         identity: None,
         sender_keys: &[],
+        report: None,
         now_ms: now,
     }
 }
@@ -497,6 +498,7 @@ fn received_dedup_is_atomic(s: &dyn Store) {
     assert_eq!(
         s.commit_received(&a, &first, D).expect("commit"),
         ReceiveOutcome::New {
+            seq: 0,
             identity: Some(IdentityChange::New)
         }
     );
@@ -531,7 +533,7 @@ fn received_dedup_is_atomic(s: &dyn Store) {
         let m = received(chat, sender, "3EB0AA", &s2, 7000);
         assert!(matches!(
             s.commit_received(&a, &m, B).expect("commit"),
-            ReceiveOutcome::New { identity: None }
+            ReceiveOutcome::New { identity: None, .. }
         ));
     }
     // A consumed prekey fails the whole commit: no dedup entry, no session.
@@ -596,6 +598,70 @@ fn received_growth_is_bounded(s: &dyn Store) {
         s.commit_received(&a, &m, B).expect("commit"),
         ReceiveOutcome::New { .. }
     ));
+    assert!(s.check().expect("check").is_ok());
+}
+
+fn pending_reports_until_marked(s: &dyn Store) {
+    let a = account_id(1);
+    let peer = jid("1001@lid");
+    let group = jid("120363000000000000@g.us");
+    let mut seqs = Vec::new();
+    for (i, chat) in [&peer, &group, &peer].into_iter().enumerate() {
+        let id = format!("P{i}");
+        let payload = [i as u8; 3];
+        let m = ReceivedMessage {
+            report: Some(&payload),
+            ..received(chat, &peer, &id, &[], 100 + i as u64)
+        };
+        match s.commit_received(&a, &m, D).expect("commit") {
+            ReceiveOutcome::New { seq, .. } => seqs.push(seq),
+            other => panic!("expected New, got {other:?}"),
+        }
+        // A redelivery adds no second report.
+        assert_eq!(
+            s.commit_received(&a, &m, B).expect("dup"),
+            ReceiveOutcome::Duplicate
+        );
+    }
+    // Without a report nothing is pending.
+    s.commit_received(&a, &received(&peer, &peer, "NR", &[], 200), B)
+        .expect("commit");
+    let pending = s.pending_reports(&a, 10).expect("pending");
+    assert_eq!(
+        pending
+            .iter()
+            .map(|p| (
+                p.seq,
+                p.chat.clone(),
+                p.id.as_str(),
+                p.payload.clone(),
+                p.received_ms
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (seqs[0], peer.clone(), "P0", vec![0; 3], 100),
+            (seqs[1], group.clone(), "P1", vec![1; 3], 101),
+            (seqs[2], peer.clone(), "P2", vec![2; 3], 102),
+        ]
+    );
+    assert!(pending.iter().all(|p| p.sender == peer));
+    assert_eq!(s.pending_reports(&a, 1).expect("limit").len(), 1);
+    assert!(s.pending_reports(&a, 0).expect("zero").is_empty());
+    assert!(s.mark_reported(&a, seqs[1], D).expect("mark"));
+    assert!(!s.mark_reported(&a, seqs[1], B).expect("again"));
+    // Expiring the dedup entries keeps what the application has not been handed.
+    s.expire_received(&a, u64::MAX, B).expect("expire");
+    let left: Vec<u64> = s
+        .pending_reports(&a, 10)
+        .expect("pending")
+        .iter()
+        .map(|p| p.seq)
+        .collect();
+    assert_eq!(left, [seqs[0], seqs[2]]);
+    assert!(s
+        .pending_reports(&account_id(2), 10)
+        .expect("other")
+        .is_empty());
     assert!(s.check().expect("check").is_ok());
 }
 
@@ -666,8 +732,11 @@ fn logout_and_delete_wipe_messaging_state(s: &dyn Store) {
             server_t: Some(1_700_000_002)
         })
     );
+    // So do the reports the application has not been handed.
+    assert_eq!(s.pending_reports(&a, 10).expect("reports").len(), 1);
     s.delete_account(&a, D).expect("delete");
     assert_eq!(s.message_status(&a, "M").expect("status"), None);
+    assert!(s.pending_reports(&a, 10).expect("reports").is_empty());
     assert_eq!(common::messaging_fingerprint(s, 2), before2);
     assert!(s.check().expect("check").is_ok());
 }
@@ -704,6 +773,10 @@ macro_rules! conformance {
             #[test]
             fn received_growth_is_bounded() {
                 super::received_growth_is_bounded(&*$ctor.store)
+            }
+            #[test]
+            fn pending_reports_until_marked() {
+                super::pending_reports_until_marked(&*$ctor.store)
             }
             #[test]
             fn concurrent_receive() {

@@ -231,6 +231,7 @@ fn received<'a>(
         prekey_id: None,
         identity: None,
         sender_keys: &[],
+        report: Some(id.as_bytes()),
         now_ms: 1,
     }
 }
@@ -405,6 +406,18 @@ fn verify_received(store: &SledStore, round: u8, acked: &Acked) {
         session,
         (last > 0).then_some(last),
         "round {round}: receive commit half-applied"
+    );
+    // Nothing was marked reported: exactly one pending report per committed message.
+    let reports: Vec<Vec<u8>> = store
+        .pending_reports(&a, usize::MAX)
+        .expect("pending reports")
+        .into_iter()
+        .map(|p| p.payload)
+        .collect();
+    let want: Vec<Vec<u8>> = (1..=last).map(|i| format!("r{i}").into_bytes()).collect();
+    assert_eq!(
+        reports, want,
+        "round {round}: pending reports differ from the commits"
     );
     if last > 0 {
         let id = format!("r{last}");

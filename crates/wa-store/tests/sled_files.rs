@@ -652,6 +652,7 @@ fn messaging_records_refuse_corruption() {
         prekey_id: None,
         identity: None,
         sender_keys: &[],
+        report: None,
         now_ms: 1,
     };
     let trees = [
@@ -663,6 +664,7 @@ fn messaging_records_refuse_corruption() {
         "received",
         "received_order",
         "received_meta",
+        "pending_reports",
     ];
     for tree in trees {
         let entries = raw_entries(&p, tree);
@@ -678,6 +680,7 @@ fn messaging_records_refuse_corruption() {
             "tokens_issued" => s.token_issued(&a, &lid).map(|_| ()),
             "received" => s.is_received(&a, &in1).map(|_| ()),
             "received_order" => s.expire_received(&a, u64::MAX, D).map(|_| ()),
+            "pending_reports" => s.pending_reports(&a, 10).map(|_| ()),
             _ => s.commit_received(&a, &other, D).map(|_| ()),
         };
         assert!(

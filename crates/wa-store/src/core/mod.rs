@@ -40,7 +40,7 @@ use crate::types::durability::Durability;
 use crate::types::outbox::{
     Enqueued, MessageStatus, NewOutbound, OutboxEntry, OutboxUpdate, StatusEvent, StatusOutcome,
 };
-use crate::types::received::{ReceiveOutcome, ReceivedKey, ReceivedMessage};
+use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
 
@@ -343,6 +343,14 @@ impl<E: Engine> Store for Core<E> {
 
     fn expire_received(&self, a: &AccountId, before_ms: u64, d: Durability) -> Result<u64> {
         self.then_done(received::expire(&self.engine, a, before_ms), d)
+    }
+
+    fn pending_reports(&self, a: &AccountId, limit: usize) -> Result<Vec<PendingReport>> {
+        received::pending(&self.engine, a, limit)
+    }
+
+    fn mark_reported(&self, a: &AccountId, seq: u64, d: Durability) -> Result<bool> {
+        self.then_done(received::mark_reported(&self.engine, a, seq), d)
     }
 
     fn save_device_list(&self, a: &AccountId, list: &DeviceList, d: Durability) -> Result<()> {

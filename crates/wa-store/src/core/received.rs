@@ -8,14 +8,14 @@
 //! cover what the server may deliver again (messages not yet acked, an offline batch).
 
 use crate::engine::{Engine, TxResult, TxView};
-use crate::error::{Error, Result};
+use crate::error::{CorruptReason, Error, Result};
 use crate::keys::{self, TreeId};
 use crate::msg_records;
 use crate::pb;
 use crate::records::{decode, encode};
 use crate::types::account_id::AccountId;
 use crate::types::received::{
-    ReceiveOutcome, ReceivedKey, ReceivedMessage, MAX_RECEIVED_PER_ACCOUNT,
+    PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage, MAX_RECEIVED_PER_ACCOUNT,
 };
 
 use super::access::{check_message_id, opaque, tx_decode};
@@ -72,6 +72,7 @@ struct Prepared {
     sender_keys: Vec<(Vec<u8>, Vec<u8>)>,
     prekey: Option<(u32, Vec<u8>)>,
     identity: Option<Vec<u8>>,
+    report: Option<Vec<u8>>,
 }
 
 fn prepare(a: &AccountId, m: &ReceivedMessage<'_>) -> Result<Prepared> {
@@ -92,6 +93,15 @@ fn prepare(a: &AccountId, m: &ReceivedMessage<'_>) -> Result<Prepared> {
             Some((address, _)) => Some(keys::named(a, "address", address)?),
             None => None,
         },
+        report: m.report.map(|payload| {
+            encode(&pb::PendingReport {
+                chat: m.key.chat.to_string(),
+                sender: m.key.sender.to_string(),
+                id: m.key.id.to_string(),
+                payload: payload.to_vec(),
+                received_ms: m.now_ms,
+            })
+        }),
     })
 }
 
@@ -148,8 +158,11 @@ pub(super) fn commit<E: Engine>(
             (Some(ik), Some((_, key))) => Some(tx_save_identity(tx, ik, key)?),
             _ => None,
         };
-        tx_record(tx, a, &mk, &p.rk, m)?;
-        Ok(ReceiveOutcome::New { identity })
+        let seq = tx_record(tx, a, &mk, &p.rk, m)?;
+        if let Some(v) = &p.report {
+            tx.insert_new(TreeId::PendingReports, &keys::sequenced(a, seq), v.clone())?;
+        }
+        Ok(ReceiveOutcome::New { seq, identity })
     })
 }
 
@@ -160,7 +173,7 @@ fn tx_record(
     mk: &[u8],
     rk: &[u8],
     m: &ReceivedMessage<'_>,
-) -> TxResult<()> {
+) -> TxResult<u64> {
     let (mut first, mut next) = tx_meta(tx, mk)?;
     let seq = next;
     next += 1;
@@ -188,7 +201,7 @@ fn tx_record(
         next_seq: next,
     };
     tx.insert(TreeId::ReceivedMeta, mk, encode(&meta))?;
-    Ok(())
+    Ok(seq)
 }
 
 /// Drops every dedup entry received before `before_ms`; how many.
@@ -218,5 +231,39 @@ pub(super) fn expire<E: Engine>(engine: &E, a: &AccountId, before_ms: u64) -> Re
             tx.insert(TreeId::ReceivedMeta, &mk, encode(&meta))?;
         }
         Ok(first - start)
+    })
+}
+
+/// Up to `limit` pending reports, in receive order.
+pub(super) fn pending<E: Engine>(
+    engine: &E,
+    a: &AccountId,
+    limit: usize,
+) -> Result<Vec<PendingReport>> {
+    let mut out = Vec::new();
+    if limit == 0 {
+        return Ok(out);
+    }
+    engine.scan(TreeId::PendingReports, a.as_bytes(), &mut |k, v| {
+        let seq = keys::key_seq(k).ok_or_else(|| {
+            Error::corrupt(TreeId::PendingReports.name(), k, CorruptReason::BadKey)
+        })?;
+        out.push(decode(TreeId::PendingReports, k, v, |m| {
+            msg_records::pending_report_from_pb(seq, m)
+        })?);
+        Ok(out.len() < limit)
+    })?;
+    Ok(out)
+}
+
+/// Drops a pending report once the application has it; whether it was pending.
+pub(super) fn mark_reported<E: Engine>(engine: &E, a: &AccountId, seq: u64) -> Result<bool> {
+    let k = keys::sequenced(a, seq);
+    engine.transact(|tx| {
+        let had = tx.get(TreeId::PendingReports, &k)?.is_some();
+        if had {
+            tx.remove(TreeId::PendingReports, &k)?;
+        }
+        Ok(had)
     })
 }

@@ -25,7 +25,9 @@ pub use outbox::{
     Enqueued, MessageStatus, NewOutbound, OutboxEntry, OutboxStatus, OutboxUpdate, StatusEvent,
     StatusOutcome,
 };
-pub use received::{ReceiveOutcome, ReceivedKey, ReceivedMessage, MAX_RECEIVED_PER_ACCOUNT};
+pub use received::{
+    PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage, MAX_RECEIVED_PER_ACCOUNT,
+};
 pub use report::{BackupSummary, CheckReport};
 pub use secret::Secret;
 pub use signal::{IdentityChange, IncomingSession, SendStep, SenderKeyUpdate, SessionUpdate};

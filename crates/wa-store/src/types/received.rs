@@ -42,15 +42,38 @@ pub struct ReceivedMessage<'a> {
     pub identity: Option<(&'a str, PublicKey)>,
     /// Sender-key records advanced by an `skmsg` or created from a distribution message.
     pub sender_keys: &'a [SenderKeyUpdate<'a>],
+    /// The event to hand to the application (opaque here, e.g. the decoded message), kept in
+    /// the account's pending reports until [`crate::Store::mark_reported`]: committed with the
+    /// dedup entry, so a crash between the commit and the report loses nothing.
+    pub report: Option<&'a [u8]>,
     /// Now (ms since the Unix epoch).
     pub now_ms: u64,
+}
+
+/// A received message committed but not yet handed to the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingReport {
+    /// Its place in receive order (pass it to [`crate::Store::mark_reported`]).
+    pub seq: u64,
+    /// The chat.
+    pub chat: Jid,
+    /// The sender.
+    pub sender: Jid,
+    /// The message id.
+    pub id: String,
+    /// The event, as committed.
+    pub payload: Vec<u8>,
+    /// When it was committed (ms since the Unix epoch).
+    pub received_ms: u64,
 }
 
 /// What [`crate::Store::commit_received`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReceiveOutcome {
-    /// First time: everything was committed; report the message.
+    /// First time: everything was committed (with its pending report, if given); report it.
     New {
+        /// Its place in receive order (the pending report's seq).
+        seq: u64,
         /// What recording the sender identity found, if one was given.
         identity: Option<IdentityChange>,
     },

@@ -162,6 +162,7 @@ pub fn populate_messaging(s: &dyn Store, n: u8) {
         prekey_id: None,
         identity: None,
         sender_keys: &[],
+        report: Some(&[n; 5]),
         now_ms: 80,
     };
     s.commit_received(&a, &r, b).expect("received");
@@ -194,7 +195,7 @@ pub fn messaging_fingerprint(s: &dyn Store, n: u8) -> String {
         id: "IN1",
     };
     format!(
-        "|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         s.device_list(&a, &lid).expect("dl"),
         s.lid_for_pn(&a, &pn).expect("lid"),
         s.pn_for_lid(&a, &lid).expect("pn"),
@@ -203,5 +204,6 @@ pub fn messaging_fingerprint(s: &dyn Store, n: u8) -> String {
         s.is_received(&a, &key).expect("rcv"),
         s.load_session(&a, "987650003333_1.0").expect("s"),
         s.message_status(&a, "M").expect("status"),
+        s.pending_reports(&a, 10).expect("reports"),
     )
 }
