@@ -64,8 +64,9 @@ impl TreeId {
     /// Trees holding the device identity, Signal state and what the linked WhatsApp account
     /// learnt (directory, privacy tokens, received-message dedup): what logout wipes (a new
     /// link may be another WhatsApp account). Pending reports stay, like the outbox: they are
-    /// the application's messages.
-    pub(crate) const DEVICE_STATE: [TreeId; 15] = [
+    /// the application's messages; so does `received_meta`, whose sequence numbers key them
+    /// (a new commit after logout must not reuse the seq of a report still pending).
+    pub(crate) const DEVICE_STATE: [TreeId; 14] = [
         TreeId::Devices,
         TreeId::Identities,
         TreeId::Sessions,
@@ -80,7 +81,6 @@ impl TreeId {
         TreeId::TokensIssued,
         TreeId::Received,
         TreeId::ReceivedOrder,
-        TreeId::ReceivedMeta,
     ];
 
     pub(crate) const fn name(self) -> &'static str {

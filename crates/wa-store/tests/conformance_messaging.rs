@@ -732,8 +732,23 @@ fn logout_and_delete_wipe_messaging_state(s: &dyn Store) {
             server_t: Some(1_700_000_002)
         })
     );
-    // So do the reports the application has not been handed.
-    assert_eq!(s.pending_reports(&a, 10).expect("reports").len(), 1);
+    // So do the reports the application has not been handed, and a commit after the logout
+    // takes the next seq instead of overwriting one still pending.
+    let before = s.pending_reports(&a, 10).expect("reports");
+    assert_eq!(before.len(), 1);
+    let m = ReceivedMessage {
+        report: Some(b"after"),
+        ..received(&lid, &lid, "IN1", &[], 90)
+    };
+    let seq = match s.commit_received(&a, &m, B).expect("commit") {
+        ReceiveOutcome::New { seq, .. } => seq,
+        other => panic!("expected New, got {other:?}"),
+    };
+    assert!(seq > before[0].seq);
+    let after = s.pending_reports(&a, 10).expect("reports");
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[0], before[0]);
+    assert!(s.check().expect("check").is_ok());
     s.delete_account(&a, D).expect("delete");
     assert_eq!(s.message_status(&a, "M").expect("status"), None);
     assert!(s.pending_reports(&a, 10).expect("reports").is_empty());

@@ -734,3 +734,56 @@ fn messaging_records_refuse_corruption() {
         Err(Error::Corrupt { tree: "outbox", .. })
     ));
 }
+
+/// A schema-2 store (outbox entries without status times, no schema-3 trees) opens, reads its
+/// outbox with the new statuses, takes messaging records, and is marked schema 3.
+#[test]
+fn schema_2_stores_open_and_are_marked_3() {
+    let t = test_dir("schema2");
+    let p = t.path().join("s");
+    let a = account_id(1);
+    // An outbox entry exactly as schema 2 wrote it: version 1, fields 1..=8 only.
+    let entry = pb::OutboxEntry {
+        message_id: "OLD".into(),
+        chat: CHAT.to_string(),
+        payload: b"p".to_vec(),
+        status: pb::OutboxStatus::Acked as i32,
+        attempts: 1,
+        next_attempt_ms: 5,
+        created_ms: 5,
+        updated_ms: 6,
+        server_t: None,
+        delivered_t: None,
+        read_t: None,
+        fail_code: None,
+    };
+    let mut value = vec![1];
+    value.extend_from_slice(&entry.encode_to_vec());
+    {
+        let s = open(&p).expect("open");
+        s.flush().expect("flush");
+    }
+    let mut key = a.as_bytes().to_vec();
+    key.extend_from_slice(b"OLD");
+    poke(&p, "outbox", &key, &value);
+    // SchemaInfo { schema_version: 2 }
+    poke(&p, "meta", b"schema", &[1, 0x08, 2]);
+    let s = open(&p).expect("open a schema-2 store");
+    assert_eq!(
+        s.message_status(&a, "OLD").expect("status"),
+        Some(wa_store::MessageStatus::Sent { server_t: None })
+    );
+    let ev = wa_store::StatusEvent::Read { t: 9 };
+    s.record_status(&a, "OLD", ev, 7, D).expect("read");
+    assert!(s.check().expect("check").is_ok());
+    drop(s);
+    let db = sled::open(&p).expect("raw open");
+    let raw = db
+        .open_tree("meta")
+        .expect("meta")
+        .get(b"schema")
+        .expect("get")
+        .expect("schema record");
+    let info = pb::SchemaInfo::decode(&raw[1..]).expect("schema info");
+    assert_eq!((info.schema_version, SCHEMA_VERSION), (3, 3));
+}

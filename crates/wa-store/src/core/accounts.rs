@@ -129,6 +129,7 @@ pub(super) fn delete<E: Engine>(engine: &E, a: &AccountId) -> Result<()> {
         TreeId::Outbox,
         TreeId::OutboxDue,
         TreeId::PendingReports,
+        TreeId::ReceivedMeta,
     ]);
     wipe(engine, a, &trees, &[(TreeId::Tokens, tk)])
 }
