@@ -135,7 +135,9 @@ pub(super) fn commit<E: Engine>(
         prefetch.push((TreeId::PreKeys, pk));
     }
     engine.transact_prefetch(&prefetch, |tx| {
-        if tx.get(TreeId::Received, &p.rk)?.is_some() {
+        if let Some(v) = tx.get(TreeId::Received, &p.rk)? {
+            // Decoded, so a damaged entry is reported rather than taken for a duplicate.
+            tx_decode(TreeId::Received, &p.rk, &v, |m: pb::Received| Ok(m.seq))?;
             return Ok(ReceiveOutcome::Duplicate);
         }
         if let Some((id, pk)) = &p.prekey {
