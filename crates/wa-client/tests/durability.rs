@@ -12,13 +12,17 @@ use std::time::Duration;
 use rand_core::CryptoRngCore;
 use tokio::sync::{broadcast, mpsc};
 use wa_client::{Event, EventKind, Gateway, SessionState};
+use wa_protocol::binary::Jid;
+use wa_protocol::ids::PhoneNumber;
 use wa_protocol::signal::PublicKey;
 use wa_protocol::stanza::{IqKind, IqRequest, IqResponse};
 use wa_sim::{SimConfig, SimEvent, SimServer};
 use wa_store::{
-    Account, AccountId, BackupSummary, CheckReport, DeviceIdentity, Durability, DurableWait,
-    Enqueued, IdentityChange, IncomingSession, MemStore, NewOutbound, OneTimePreKey, OutboxEntry,
-    OutboxUpdate, PreKeyCounts, Result, SendStep, SignedPreKey, Store,
+    Account, AccountId, BackupSummary, CheckReport, DeviceIdentity, DeviceList, Durability,
+    DurableWait, Enqueued, IdentityChange, IncomingSession, LidChange, LidMapping, MemStore,
+    MessageStatus, NewOutbound, OneTimePreKey, OutboxEntry, OutboxUpdate, PendingReport,
+    PreKeyCounts, PrivacyToken, ReceiveOutcome, ReceivedKey, ReceivedMessage, Result, SendStep,
+    SignedPreKey, StatusEvent, StatusOutcome, Store,
 };
 use wa_testkit::client_config;
 
@@ -242,6 +246,104 @@ impl Store for SlowStore {
     }
     fn remove_outbox(&self, account: &AccountId, message_id: &str, d: Durability) -> Result<bool> {
         self.inner.remove_outbox(account, message_id, d)
+    }
+    fn record_status(
+        &self,
+        account: &AccountId,
+        message_id: &str,
+        event: StatusEvent,
+        now_ms: u64,
+        d: Durability,
+    ) -> Result<StatusOutcome> {
+        self.inner
+            .record_status(account, message_id, event, now_ms, d)
+    }
+    fn message_status(
+        &self,
+        account: &AccountId,
+        message_id: &str,
+    ) -> Result<Option<MessageStatus>> {
+        self.inner.message_status(account, message_id)
+    }
+    fn commit_received(
+        &self,
+        account: &AccountId,
+        message: &ReceivedMessage<'_>,
+        d: Durability,
+    ) -> Result<ReceiveOutcome> {
+        self.inner.commit_received(account, message, d)
+    }
+    fn is_received(&self, account: &AccountId, key: &ReceivedKey<'_>) -> Result<bool> {
+        self.inner.is_received(account, key)
+    }
+    fn expire_received(&self, account: &AccountId, before_ms: u64, d: Durability) -> Result<u64> {
+        self.inner.expire_received(account, before_ms, d)
+    }
+    fn pending_reports(&self, account: &AccountId, limit: usize) -> Result<Vec<PendingReport>> {
+        self.inner.pending_reports(account, limit)
+    }
+    fn mark_reported(&self, account: &AccountId, seq: u64, d: Durability) -> Result<bool> {
+        self.inner.mark_reported(account, seq, d)
+    }
+    fn save_device_list(
+        &self,
+        account: &AccountId,
+        list: &DeviceList,
+        d: Durability,
+    ) -> Result<()> {
+        self.inner.save_device_list(account, list, d)
+    }
+    fn device_list(&self, account: &AccountId, user: &Jid) -> Result<Option<DeviceList>> {
+        self.inner.device_list(account, user)
+    }
+    fn invalidate_device_list(
+        &self,
+        account: &AccountId,
+        user: &Jid,
+        d: Durability,
+    ) -> Result<bool> {
+        self.inner.invalidate_device_list(account, user, d)
+    }
+    fn save_lid_mapping(
+        &self,
+        account: &AccountId,
+        mapping: &LidMapping,
+        d: Durability,
+    ) -> Result<LidChange> {
+        self.inner.save_lid_mapping(account, mapping, d)
+    }
+    fn lid_for_pn(&self, account: &AccountId, pn: &PhoneNumber) -> Result<Option<LidMapping>> {
+        self.inner.lid_for_pn(account, pn)
+    }
+    fn pn_for_lid(&self, account: &AccountId, lid: &Jid) -> Result<Option<LidMapping>> {
+        self.inner.pn_for_lid(account, lid)
+    }
+    fn save_privacy_token(
+        &self,
+        account: &AccountId,
+        lid: &Jid,
+        token: &PrivacyToken,
+        d: Durability,
+    ) -> Result<bool> {
+        self.inner.save_privacy_token(account, lid, token, d)
+    }
+    fn privacy_token(&self, account: &AccountId, lid: &Jid) -> Result<Option<PrivacyToken>> {
+        self.inner.privacy_token(account, lid)
+    }
+    fn delete_privacy_token(&self, account: &AccountId, lid: &Jid, d: Durability) -> Result<()> {
+        self.inner.delete_privacy_token(account, lid, d)
+    }
+    fn record_token_issued(
+        &self,
+        account: &AccountId,
+        lid: &Jid,
+        t_secs: u64,
+        d: Durability,
+    ) -> Result<()> {
+        self.inner.record_token_issued(account, lid, t_secs, d)
+    }
+    fn token_issued(&self, account: &AccountId, lid: &Jid) -> Result<Option<u64>> {
+        self.inner.token_issued(account, lid)
     }
     fn flush(&self) -> Result<()> {
         self.inner.flush()

@@ -24,10 +24,20 @@ pub(crate) enum TreeId {
     SenderKeys,
     Outbox,
     OutboxDue,
+    // Schema 3. Trees are only ever appended: the log records a tree by its index.
+    DeviceLists,
+    LidByPn,
+    PnByLid,
+    PrivacyTokens,
+    TokensIssued,
+    Received,
+    ReceivedOrder,
+    ReceivedMeta,
+    PendingReports,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 12] = [
+    pub(crate) const ALL: [TreeId; 21] = [
         TreeId::Meta,
         TreeId::Accounts,
         TreeId::Tokens,
@@ -40,10 +50,23 @@ impl TreeId {
         TreeId::SenderKeys,
         TreeId::Outbox,
         TreeId::OutboxDue,
+        TreeId::DeviceLists,
+        TreeId::LidByPn,
+        TreeId::PnByLid,
+        TreeId::PrivacyTokens,
+        TreeId::TokensIssued,
+        TreeId::Received,
+        TreeId::ReceivedOrder,
+        TreeId::ReceivedMeta,
+        TreeId::PendingReports,
     ];
 
-    /// Trees holding the device identity and Signal state (what logout wipes).
-    pub(crate) const DEVICE_STATE: [TreeId; 7] = [
+    /// Trees holding the device identity, Signal state and what the linked WhatsApp account
+    /// learnt (directory, privacy tokens, received-message dedup): what logout wipes (a new
+    /// link may be another WhatsApp account). Pending reports stay, like the outbox: they are
+    /// the application's messages; so does `received_meta`, whose sequence numbers key them
+    /// (a new commit after logout must not reuse the seq of a report still pending).
+    pub(crate) const DEVICE_STATE: [TreeId; 14] = [
         TreeId::Devices,
         TreeId::Identities,
         TreeId::Sessions,
@@ -51,6 +74,13 @@ impl TreeId {
         TreeId::PreKeyMeta,
         TreeId::SignedPreKeys,
         TreeId::SenderKeys,
+        TreeId::DeviceLists,
+        TreeId::LidByPn,
+        TreeId::PnByLid,
+        TreeId::PrivacyTokens,
+        TreeId::TokensIssued,
+        TreeId::Received,
+        TreeId::ReceivedOrder,
     ];
 
     pub(crate) const fn name(self) -> &'static str {
@@ -67,6 +97,15 @@ impl TreeId {
             TreeId::SenderKeys => "sender_keys",
             TreeId::Outbox => "outbox",
             TreeId::OutboxDue => "outbox_due",
+            TreeId::DeviceLists => "device_lists",
+            TreeId::LidByPn => "lid_by_pn",
+            TreeId::PnByLid => "pn_by_lid",
+            TreeId::PrivacyTokens => "privacy_tokens",
+            TreeId::TokensIssued => "tokens_issued",
+            TreeId::Received => "received",
+            TreeId::ReceivedOrder => "received_order",
+            TreeId::ReceivedMeta => "received_meta",
+            TreeId::PendingReports => "pending_reports",
         }
     }
 
@@ -127,6 +166,54 @@ pub(crate) fn sender_key(a: &AccountId, group: &str, sender: &str) -> Result<Vec
     k.extend_from_slice(group.as_bytes());
     k.extend_from_slice(sender.as_bytes());
     Ok(k)
+}
+
+/// `account ‖ len(chat) ‖ chat ‖ len(sender) ‖ sender ‖ message id` (JIDs as text).
+pub(crate) fn received(a: &AccountId, chat: &str, sender: &str, id: &str) -> Result<Vec<u8>> {
+    check_part("chat", chat)?;
+    check_part("sender", sender)?;
+    check_part("message id", id)?;
+    let mut k = Vec::with_capacity(AccountId::LEN + 4 + chat.len() + sender.len() + id.len());
+    k.extend_from_slice(a.as_bytes());
+    for part in [chat, sender] {
+        // check_part bounds the length to 1024, so it fits in u16.
+        k.extend_from_slice(&(part.len() as u16).to_be_bytes());
+        k.extend_from_slice(part.as_bytes());
+    }
+    k.extend_from_slice(id.as_bytes());
+    Ok(k)
+}
+
+/// Whether a `received` key (account prefix removed) has its shape.
+pub(crate) fn received_suffix_ok(rest: &[u8]) -> bool {
+    let mut r = rest;
+    for _ in 0..2 {
+        let Some(len) = r
+            .get(..2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        else {
+            return false;
+        };
+        if len == 0 || r.len() < 2 + len {
+            return false;
+        }
+        r = &r[2 + len..];
+    }
+    !r.is_empty()
+}
+
+/// `account ‖ seq (u64 BE)`.
+pub(crate) fn sequenced(a: &AccountId, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(AccountId::LEN + 8);
+    k.extend_from_slice(a.as_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The seq at the end of a `sequenced` key.
+pub(crate) fn key_seq(key: &[u8]) -> Option<u64> {
+    let b = key.get(AccountId::LEN..)?;
+    Some(u64::from_be_bytes(b.try_into().ok()?))
 }
 
 /// `account ‖ id (u32 BE)`.

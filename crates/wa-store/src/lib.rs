@@ -1,7 +1,9 @@
 //! # wa-store
 //!
-//! The durable session store of wagate: device keys, Signal state, gateway accounts and the
-//! outbox, kept in an embedded sled database under `wa_sessions/`.
+//! The durable session store of wagate: device keys, Signal state, gateway accounts, the
+//! outbox with each message's status, what messaging learns (device lists, the PN ↔ LID map,
+//! privacy tokens) and received-message dedup, kept in an embedded sled database under
+//! `wa_sessions/`.
 //!
 //! ```text
 //! wa-client ──load/save──▶ dyn Store ──▶ SledStore ─┐
@@ -19,7 +21,8 @@
 //!   [`Store`] is implemented once, for [`Core`]; the backends are `Core` over each engine.
 //! * **Layout.** One sled tree per record kind (`accounts`, `tokens`, `devices`, `identities`,
 //!   `sessions`, `prekeys`, `prekey_meta`, `signed_prekeys`, `sender_keys`, `outbox`,
-//!   `outbox_due`, `meta`). Binary keys start with the 16-byte [`AccountId`], so an account is a
+//!   `outbox_due`, `meta`; schema 3 adds `device_lists`, `lid_by_pn`, `pn_by_lid`,
+//!   `privacy_tokens`, `tokens_issued`, `received`, `received_order`, `received_meta`). Binary keys start with the 16-byte [`AccountId`], so an account is a
 //!   key range (scans and wipes are range operations). Every value is a version byte followed by
 //!   a protobuf message from `proto/store.proto`. The `meta` tree holds the schema version,
 //!   checked at open: a newer one is refused ([`Error::NewerSchema`]).
@@ -27,8 +30,15 @@
 //!   [`Error::Corrupt`] naming the tree and the key (keys hold ids and addresses, never key
 //!   material; the token index is keyed by SHA-256 of the token).
 //! * **Atomicity** where correctness needs it: [`Store::commit_incoming`] (consume one-time
-//!   prekey + save session + identity) and [`Store::commit_send`] (save sessions/sender key +
-//!   outbox `Queued → Sent`) are single write sets, applied all or nothing, also across crashes.
+//!   prekey + save session + identity), [`Store::commit_received`] (the same + sender keys +
+//!   the message's dedup entry, so a redelivered message is reported once, also across a
+//!   restart) and [`Store::commit_send`] (save sessions/sender key + outbox `Queued → Sent`)
+//!   are single write sets, applied all or nothing, also across crashes.
+//! * **Outbound status** ([`Store::record_status`]) only moves forward: `Queued → Sent{t} →
+//!   Delivered{t} → Read{t}` or `Failed{code}`; late receipts leave it unchanged, a server
+//!   error after the ack is refused.
+//! * **Bounded growth**: at most [`MAX_RECEIVED_PER_ACCOUNT`] dedup entries per account (the
+//!   oldest dropped in the commit that exceeds it) and [`Store::expire_received`] by age.
 //!   Transaction closures only read and write through the transaction (randomness is drawn
 //!   before), so an engine may run them more than once.
 //! * **Durability: our own write-ahead log with group commit** (`wal.rs`, `logged/`).
@@ -80,7 +90,8 @@
 //!   [`StoreConfig::cache_capacity`].
 //! * **Files.** The data directory is created 0700 and its files set to 0600 at open.
 //! * **Secrets** ([`Secret`], `PrivateKey`) print as `<redacted>` in `Debug`.
-//! * **Removal.** [`Store::logout`] wipes the device identity and Signal state of one account;
+//! * **Removal.** [`Store::logout`] wipes the device identity, Signal state, directory, tokens
+//!   and dedup entries of one account;
 //!   [`Store::delete_account`] also removes the account, its token and its outbox.
 //! * **Backup.** [`Store::export`] / [`Store::import`] move one account or all as one file;
 //!   [`Store::check`] decodes every record (`wagate store check`). Export and check read one
@@ -91,12 +102,14 @@
 #![forbid(unsafe_code)]
 
 mod backends;
+mod codec;
 mod core;
 mod durable;
 mod engine;
 mod error;
 mod keys;
 mod logged;
+mod msg_records;
 pub mod pb;
 mod records;
 mod store;
@@ -112,8 +125,11 @@ pub use crate::durable::DurableWait;
 pub use crate::error::{BackupProblem, CorruptReason, Error, Fault, Result};
 pub use crate::store::Store;
 pub use crate::types::{
-    Account, AccountId, BackupSummary, CheckReport, DeviceIdentity, Durability, Enqueued,
-    IdentityChange, IncomingSession, MediaDelivery, NewOutbound, OneTimePreKey, OutboxEntry,
-    OutboxStatus, OutboxUpdate, PreKeyCounts, ProxyConfig, S3Config, Secret, SendStep,
-    SenderKeyUpdate, SessionUpdate, SignedPreKey,
+    token_bucket, token_issue_due, Account, AccountId, BackupSummary, CheckReport, DeviceIdentity,
+    DeviceList, Durability, Enqueued, IdentityChange, IncomingSession, LidChange, LidMapping,
+    LidSource, ListedDevice, MediaDelivery, MessageStatus, NewOutbound, OneTimePreKey, OutboxEntry,
+    OutboxStatus, OutboxUpdate, PendingReport, PreKeyCounts, PrivacyToken, ProxyConfig,
+    ReceiveOutcome, ReceivedKey, ReceivedMessage, S3Config, Secret, SendStep, SenderKeyUpdate,
+    SessionUpdate, SignedPreKey, StatusEvent, StatusOutcome, MAX_RECEIVED_PER_ACCOUNT,
+    TOKEN_BUCKETS, TOKEN_BUCKET_SECS,
 };

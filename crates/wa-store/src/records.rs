@@ -1,13 +1,15 @@
 //! Values: one format-version byte, then a protobuf message from `proto/store.proto`; and the
 //! conversions between those messages and the domain types, which check every field.
 
-use prost::Message;
 use wa_protocol::binary::Jid;
 use wa_protocol::payload::ClientVersion;
 use wa_protocol::signal::{KeyPair, PrivateKey, PublicKey};
 
+pub(crate) use crate::codec::{decode, encode};
+use crate::codec::{decode_versioned, encode_as, Field};
 use crate::error::{CorruptReason, Error, Result};
 use crate::keys::{self, TreeId};
+use crate::msg_records;
 use crate::pb;
 use crate::types::account::{Account, MediaDelivery, ProxyConfig, S3Config};
 use crate::types::account_id::AccountId;
@@ -15,57 +17,9 @@ use crate::types::device::{DeviceIdentity, OneTimePreKey, SignedPreKey};
 use crate::types::outbox::{OutboxEntry, OutboxStatus};
 use crate::types::secret::Secret;
 
-/// Format of every record but the device identity (the only format they have had).
-pub(crate) const RECORD_VERSION: u8 = 1;
-
 /// Format of device identity records: 2 keeps push name and business name apart (1 had one name
 /// for both, see `device_from_pb`).
 pub(crate) const DEVICE_VERSION: u8 = 2;
-
-type Field<T> = std::result::Result<T, CorruptReason>;
-
-/// A record of format [`RECORD_VERSION`].
-pub(crate) fn encode(m: &impl Message) -> Vec<u8> {
-    encode_as(RECORD_VERSION, m)
-}
-
-fn encode_as(version: u8, m: &impl Message) -> Vec<u8> {
-    let mut v = Vec::with_capacity(1 + m.encoded_len());
-    v.push(version);
-    // Encoding into a Vec cannot run out of space.
-    m.encode_raw(&mut v);
-    v
-}
-
-/// The version byte (one of `known`) and the decoded body.
-fn decode_versioned<M: Message + Default>(bytes: &[u8], known: &[u8]) -> Field<(u8, M)> {
-    match bytes.split_first() {
-        None => Err(CorruptReason::Empty),
-        Some((v, body)) if known.contains(v) => M::decode(body)
-            .map(|m| (*v, m))
-            .map_err(CorruptReason::Protobuf),
-        Some((&v, _)) => Err(CorruptReason::UnknownVersion(v)),
-    }
-}
-
-fn decode_body<M: Message + Default>(bytes: &[u8]) -> Field<M> {
-    decode_versioned(bytes, &[RECORD_VERSION]).map(|(_, m)| m)
-}
-
-/// Decodes a value and converts it, naming the tree and key on failure.
-pub(crate) fn decode<M, T>(
-    tree: TreeId,
-    key: &[u8],
-    bytes: &[u8],
-    convert: impl FnOnce(M) -> Field<T>,
-) -> Result<T>
-where
-    M: Message + Default,
-{
-    decode_body::<M>(bytes)
-        .and_then(convert)
-        .map_err(|r| Error::corrupt(tree.name(), key, r))
-}
 
 fn arr32(b: &[u8], field: &'static str) -> Field<[u8; 32]> {
     b.try_into().map_err(|_| CorruptReason::BadField(field))
@@ -309,6 +263,8 @@ pub(crate) fn status_to_pb(s: OutboxStatus) -> pb::OutboxStatus {
         OutboxStatus::Queued => pb::OutboxStatus::Queued,
         OutboxStatus::Sent => pb::OutboxStatus::Sent,
         OutboxStatus::Acked => pb::OutboxStatus::Acked,
+        OutboxStatus::Delivered => pb::OutboxStatus::Delivered,
+        OutboxStatus::Read => pb::OutboxStatus::Read,
         OutboxStatus::Failed => pb::OutboxStatus::Failed,
     }
 }
@@ -323,6 +279,10 @@ pub(crate) fn outbox_to_pb(e: &OutboxEntry) -> pb::OutboxEntry {
         next_attempt_ms: e.next_attempt_ms,
         created_ms: e.created_ms,
         updated_ms: e.updated_ms,
+        server_t: e.server_t,
+        delivered_t: e.delivered_t,
+        read_t: e.read_t,
+        fail_code: e.fail_code.map(u32::from),
     }
 }
 
@@ -331,9 +291,25 @@ pub(crate) fn outbox_from_pb(e: pb::OutboxEntry) -> Field<OutboxEntry> {
         Ok(pb::OutboxStatus::Queued) => OutboxStatus::Queued,
         Ok(pb::OutboxStatus::Sent) => OutboxStatus::Sent,
         Ok(pb::OutboxStatus::Acked) => OutboxStatus::Acked,
+        Ok(pb::OutboxStatus::Delivered) => OutboxStatus::Delivered,
+        Ok(pb::OutboxStatus::Read) => OutboxStatus::Read,
         Ok(pb::OutboxStatus::Failed) => OutboxStatus::Failed,
         Err(_) => return Err(CorruptReason::BadField("status")),
     };
+    // A status past the ack carries the time that put it there.
+    let needs = match status {
+        OutboxStatus::Delivered => e.delivered_t.is_none(),
+        OutboxStatus::Read => e.read_t.is_none(),
+        _ => false,
+    };
+    if needs {
+        return Err(CorruptReason::BadField("status time"));
+    }
+    let fail_code = e
+        .fail_code
+        .map(u16::try_from)
+        .transpose()
+        .map_err(|_| CorruptReason::BadField("fail_code"))?;
     if e.message_id.is_empty() {
         return Err(CorruptReason::BadField("message_id"));
     }
@@ -350,26 +326,36 @@ pub(crate) fn outbox_from_pb(e: pb::OutboxEntry) -> Field<OutboxEntry> {
         next_attempt_ms: e.next_attempt_ms,
         created_ms: e.created_ms,
         updated_ms: e.updated_ms,
+        server_t: e.server_t,
+        delivered_t: e.delivered_t,
+        read_t: e.read_t,
+        fail_code,
     })
+}
+
+/// Whether a per-account tree's key has the account prefix (and nothing more for the trees
+/// keyed by the account alone).
+fn account_key_ok(tree: TreeId, key: &[u8]) -> bool {
+    if !tree.per_account() {
+        return true;
+    }
+    let exact = matches!(
+        tree,
+        TreeId::Accounts | TreeId::Devices | TreeId::PreKeyMeta | TreeId::ReceivedMeta
+    );
+    if exact {
+        key.len() == AccountId::LEN
+    } else {
+        key.len() > AccountId::LEN
+    }
 }
 
 /// Checks one stored entry as `check()` and `import()` do: the key has its tree's shape and the
 /// value decodes as its tree's record, with every field in range.
 pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
     let bad_key = || Error::corrupt(tree.name(), key, CorruptReason::BadKey);
-    if tree.per_account() {
-        let exact = matches!(
-            tree,
-            TreeId::Accounts | TreeId::Devices | TreeId::PreKeyMeta
-        );
-        let ok = if exact {
-            key.len() == AccountId::LEN
-        } else {
-            key.len() > AccountId::LEN
-        };
-        if !ok {
-            return Err(bad_key());
-        }
+    if !account_key_ok(tree, key) {
+        return Err(bad_key());
     }
     match tree {
         TreeId::Meta => {
@@ -427,6 +413,15 @@ pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>
             keys::parse_due(key).ok_or_else(bad_key)?;
             decode(tree, key, value, |_: pb::OutboxDue| Ok(()))?;
         }
+        TreeId::DeviceLists
+        | TreeId::LidByPn
+        | TreeId::PnByLid
+        | TreeId::PrivacyTokens
+        | TreeId::TokensIssued
+        | TreeId::Received
+        | TreeId::ReceivedOrder
+        | TreeId::ReceivedMeta
+        | TreeId::PendingReports => msg_records::verify_entry(tree, key, value)?,
     }
     Ok(())
 }

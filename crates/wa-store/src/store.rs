@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use rand_core::CryptoRngCore;
+use wa_protocol::binary::Jid;
+use wa_protocol::ids::PhoneNumber;
 use wa_protocol::signal::PublicKey;
 
 use crate::durable::DurableWait;
@@ -11,8 +13,12 @@ use crate::error::Result;
 use crate::types::account::Account;
 use crate::types::account_id::AccountId;
 use crate::types::device::{DeviceIdentity, OneTimePreKey, PreKeyCounts, SignedPreKey};
+use crate::types::directory::{DeviceList, LidChange, LidMapping, PrivacyToken};
 use crate::types::durability::Durability;
-use crate::types::outbox::{Enqueued, NewOutbound, OutboxEntry, OutboxUpdate};
+use crate::types::outbox::{
+    Enqueued, MessageStatus, NewOutbound, OutboxEntry, OutboxUpdate, StatusEvent, StatusOutcome,
+};
+use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
 
@@ -29,8 +35,9 @@ use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
 /// group and sender). Session and sender-key records are opaque bytes kept byte for byte.
 /// The only multi-record atomic operations are the ones correctness needs:
 /// [`commit_incoming`](Store::commit_incoming) (consume a one-time prekey + save the session +
-/// record the identity) and [`commit_send`](Store::commit_send) (save the advanced sessions +
-/// mark the outbox entry sent).
+/// record the identity), [`commit_received`](Store::commit_received) (the same plus the
+/// message's dedup entry and sender keys) and [`commit_send`](Store::commit_send) (save the
+/// advanced sessions + mark the outbox entry sent).
 pub trait Store: Send + Sync {
     // ----- device identity -----
 
@@ -171,8 +178,10 @@ pub trait Store: Send + Sync {
     fn account_by_token(&self, token: &str) -> Result<Option<Account>>;
     /// All accounts, in id order.
     fn accounts(&self) -> Result<Vec<Account>>;
-    /// Logout: wipes the account's device identity and all its Signal state (identities,
-    /// sessions, prekeys, signed prekeys, sender keys). The account record and outbox stay;
+    /// Logout: wipes the account's device identity, all its Signal state (identities,
+    /// sessions, prekeys, signed prekeys, sender keys) and what the linked WhatsApp account
+    /// learnt (device lists, PN ↔ LID map, privacy tokens, received-message dedup): the next
+    /// link may be another WhatsApp account. The account record and outbox stay;
     /// other accounts are untouched. Stop the account's client first.
     fn logout(&self, account: &AccountId, d: Durability) -> Result<()>;
     /// Deletes the account: its record, token, outbox, device identity and Signal state.
@@ -210,6 +219,122 @@ pub trait Store: Send + Sync {
     ) -> Result<OutboxEntry>;
     /// Removes an entry (e.g. an acknowledged one); whether it existed.
     fn remove_outbox(&self, account: &AccountId, message_id: &str, d: Durability) -> Result<bool>;
+
+    // ----- outbound status -----
+
+    /// Feeds a server ack or a receipt to an outbound message's durable status, which only
+    /// moves forward (`Queued → Sent → Delivered → Read`, or `Failed`; see [`MessageStatus`]):
+    /// a late or repeated event (a delivery receipt after the read receipt, a second ack)
+    /// returns [`StatusOutcome::Unchanged`] and writes nothing. Refused with
+    /// [`Error::InvalidTransition`]: an event for a message never sent (queued, no attempt),
+    /// anything but a repeated error after `Failed`, and a server error after the server
+    /// accepted the message (`Rejected` after `Sent`/`Delivered`/`Read`), which contradicts its
+    /// ack. An ack or receipt for an entry queued for a retry settles it (its earlier attempt
+    /// arrived), removing it from the due index.
+    ///
+    /// [`Error::InvalidTransition`]: crate::Error::InvalidTransition
+    fn record_status(
+        &self,
+        account: &AccountId,
+        message_id: &str,
+        event: StatusEvent,
+        now_ms: u64,
+        d: Durability,
+    ) -> Result<StatusOutcome>;
+    /// The status of an outbound message still in the outbox.
+    fn message_status(
+        &self,
+        account: &AccountId,
+        message_id: &str,
+    ) -> Result<Option<MessageStatus>>;
+
+    // ----- incoming messages -----
+
+    /// Commits a decrypted incoming message in one write set: its dedup entry (chat, sender,
+    /// id), the sessions and sender keys it advanced, the one-time prekey it consumed (failing
+    /// with [`Error::PreKeyNotFound`] if gone), the sender identity and its pending report.
+    /// Reported exactly once: commit, ack, hand the report to the application, then
+    /// [`mark_reported`](Store::mark_reported); after a crash, [`pending_reports`](
+    /// Store::pending_reports) lists what was committed but not handed over. If the key was
+    /// committed before, nothing is written and [`ReceiveOutcome::Duplicate`] is returned, so a
+    /// message the server delivers again (after a crash before our ack) is reported once.
+    /// At most [`MAX_RECEIVED_PER_ACCOUNT`] dedup entries are kept: the oldest is dropped in
+    /// the same write set.
+    ///
+    /// [`Error::PreKeyNotFound`]: crate::Error::PreKeyNotFound
+    /// [`MAX_RECEIVED_PER_ACCOUNT`]: crate::MAX_RECEIVED_PER_ACCOUNT
+    fn commit_received(
+        &self,
+        account: &AccountId,
+        message: &ReceivedMessage<'_>,
+        d: Durability,
+    ) -> Result<ReceiveOutcome>;
+    /// Whether a message was committed (check before decrypting a redelivery).
+    fn is_received(&self, account: &AccountId, key: &ReceivedKey<'_>) -> Result<bool>;
+    /// Drops the dedup entries received before `before_ms` (oldest first); how many. Pending
+    /// reports are kept until marked reported.
+    fn expire_received(&self, account: &AccountId, before_ms: u64, d: Durability) -> Result<u64>;
+    /// Up to `limit` received messages committed with a report and not yet marked reported,
+    /// in receive order (after a restart: what the application has not been handed yet).
+    fn pending_reports(&self, account: &AccountId, limit: usize) -> Result<Vec<PendingReport>>;
+    /// The application has a pending report: drop it; whether it was pending.
+    fn mark_reported(&self, account: &AccountId, seq: u64, d: Durability) -> Result<bool>;
+
+    // ----- directory (messaging.md §0, §4, §16) -----
+
+    /// Caches (replaces) a user's device list; the user's device part is ignored.
+    fn save_device_list(&self, account: &AccountId, list: &DeviceList, d: Durability)
+        -> Result<()>;
+    /// A user's cached device list (PN or LID user; device part ignored).
+    fn device_list(&self, account: &AccountId, user: &Jid) -> Result<Option<DeviceList>>;
+    /// Drops a user's cached device list (device notification, phash mismatch); whether there
+    /// was one.
+    fn invalidate_device_list(
+        &self,
+        account: &AccountId,
+        user: &Jid,
+        d: Durability,
+    ) -> Result<bool>;
+    /// Records `pn ↔ lid` (the LID must be a `…@lid` user; device part ignored). A later
+    /// mapping replaces an earlier one for the same PN (or LID): the map stays one-to-one.
+    /// An identical pair writes nothing.
+    fn save_lid_mapping(
+        &self,
+        account: &AccountId,
+        mapping: &LidMapping,
+        d: Durability,
+    ) -> Result<LidChange>;
+    /// The LID of a phone number.
+    fn lid_for_pn(&self, account: &AccountId, pn: &PhoneNumber) -> Result<Option<LidMapping>>;
+    /// The phone number of a LID (device part ignored).
+    fn pn_for_lid(&self, account: &AccountId, lid: &Jid) -> Result<Option<LidMapping>>;
+
+    // ----- privacy tokens (messaging.md §16) -----
+
+    /// Stores a contact's token (keyed by its LID) unless the stored one has a later `t`;
+    /// whether it was stored.
+    fn save_privacy_token(
+        &self,
+        account: &AccountId,
+        lid: &Jid,
+        token: &PrivacyToken,
+        d: Durability,
+    ) -> Result<bool>;
+    /// A contact's token (check [`PrivacyToken::is_valid_at`] before sending it).
+    fn privacy_token(&self, account: &AccountId, lid: &Jid) -> Result<Option<PrivacyToken>>;
+    /// Forgets a contact's token (no error if absent).
+    fn delete_privacy_token(&self, account: &AccountId, lid: &Jid, d: Durability) -> Result<()>;
+    /// Records that we issued our own token to `lid` at `t_secs` (an earlier time than the
+    /// stored one is ignored); see [`token_issue_due`](crate::token_issue_due).
+    fn record_token_issued(
+        &self,
+        account: &AccountId,
+        lid: &Jid,
+        t_secs: u64,
+        d: Durability,
+    ) -> Result<()>;
+    /// When we last issued our token to `lid` (unix seconds).
+    fn token_issued(&self, account: &AccountId, lid: &Jid) -> Result<Option<u64>>;
 
     // ----- maintenance -----
 

@@ -7,40 +7,17 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use common::{account_id, device, jid, rng, test_dir, CHAT};
+use common::{account_id, device, jid, mem, rng, sled, test_dir, CHAT};
 use proptest::prelude::*;
-use tempfile::TempDir;
 use wa_protocol::signal::KeyPair;
 use wa_store::{
     Account, BackupProblem, Durability, Enqueued, Error, IdentityChange, IncomingSession,
     MediaDelivery, MemStore, NewOutbound, OutboxStatus, OutboxUpdate, Secret, SendStep,
-    SenderKeyUpdate, SessionUpdate, SledStore, Store, StoreConfig,
+    SenderKeyUpdate, SessionUpdate, Store,
 };
 
 const B: Durability = Durability::Buffered;
 const D: Durability = Durability::Durable;
-
-/// A backend under test plus whatever keeps it alive.
-struct Subject {
-    store: Arc<dyn Store>,
-    _dir: Option<TempDir>,
-}
-
-fn mem() -> Subject {
-    Subject {
-        store: Arc::new(MemStore::new()),
-        _dir: None,
-    }
-}
-
-fn sled() -> Subject {
-    let dir = test_dir("conf");
-    let store = SledStore::open(&StoreConfig::at(dir.path().join("wa_sessions"))).expect("open");
-    Subject {
-        store: Arc::new(store),
-        _dir: Some(dir),
-    }
-}
 
 fn account(n: u8, token: &str) -> Account {
     let mut a = Account::new(account_id(n), format!("acct{n}"), token, 1000);
@@ -502,6 +479,7 @@ fn populate(s: &dyn Store, n: u8) -> String {
     s.save_signed_prekey(&a, &device(u64::from(n) + 100).signed_prekey, B)
         .expect("spk");
     s.enqueue(&a, &msg("M", &[n], 5), B).expect("enqueue");
+    common::populate_messaging(s, n);
     fingerprint(s, n)
 }
 
@@ -528,7 +506,7 @@ fn fingerprint(s: &dyn Store, n: u8) -> String {
             .expect("spk")
             .map(|k| k.signature),
         s.outbox_entries(&a).expect("o"),
-    )
+    ) + &common::messaging_fingerprint(s, n)
 }
 
 fn logout_wipes_only_device_state(s: &dyn Store) {

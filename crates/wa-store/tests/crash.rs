@@ -24,12 +24,13 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{account_id, test_dir, CHAT};
+use common::{account_id, jid, test_dir, CHAT};
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
+use wa_protocol::binary::Jid;
 use wa_store::{
-    Durability, IncomingSession, NewOutbound, OutboxStatus, SendStep, SessionUpdate, SledStore,
-    Store, StoreConfig,
+    Durability, IncomingSession, NewOutbound, OutboxStatus, ReceiveOutcome, ReceivedKey,
+    ReceivedMessage, SendStep, SessionUpdate, SledStore, Store, StoreConfig,
 };
 
 const DIR_ENV: &str = "WA_STORE_CRASH_DIR";
@@ -160,6 +161,23 @@ fn crash_child() {
             ack(format!("C {id}"));
         }
     }));
+    // Received messages: each dedup entry committed with the session it advanced.
+    let s = store.clone();
+    threads.push(std::thread::spawn(move || {
+        let peer = peer();
+        for i in 1u64.. {
+            let id = format!("r{i}");
+            let rec = record(i);
+            let sessions = [SessionUpdate {
+                address: "in.0",
+                record: &rec,
+            }];
+            let m = received(&peer, &id, &sessions);
+            let out = s.commit_received(&a, &m, d).expect("commit received");
+            assert!(matches!(out, ReceiveOutcome::New { .. }));
+            ack(format!("R {i}"));
+        }
+    }));
     let s = store;
     threads.push(std::thread::spawn(move || {
         for i in 1u64.. {
@@ -193,6 +211,31 @@ fn crash_child() {
     }
 }
 
+fn peer() -> Jid {
+    jid("1001@lid")
+}
+
+fn received<'a>(
+    peer: &'a Jid,
+    id: &'a str,
+    sessions: &'a [SessionUpdate<'a>],
+) -> ReceivedMessage<'a> {
+    ReceivedMessage {
+        key: ReceivedKey {
+            chat: peer,
+            sender: peer,
+            id,
+        },
+        t: 1,
+        sessions,
+        prekey_id: None,
+        identity: None,
+        sender_keys: &[],
+        report: Some(id.as_bytes()),
+        now_ms: 1,
+    }
+}
+
 #[derive(Default, Debug)]
 struct Acked {
     sessions: BTreeMap<u64, u64>,
@@ -202,6 +245,8 @@ struct Acked {
     consumed: BTreeSet<u32>,
     enqueued: BTreeSet<u64>,
     sent: BTreeSet<u64>,
+    /// Highest acknowledged received-message commit.
+    received: u64,
     lines: u64,
 }
 
@@ -225,6 +270,7 @@ impl Acked {
             Some("M") => {
                 self.sent.insert(num(1));
             }
+            Some("R") => self.received = self.received.max(num(1)),
             _ => return,
         }
         self.lines += 1;
@@ -322,6 +368,73 @@ fn verify(store: &SledStore, round: u8, acked: &Acked) {
         .expect("ob")
         .map(|r| seq_of("ob.0", &r));
     assert_eq!(ob, last_sent, "round {round}: send step half-committed");
+    verify_received(store, round, acked);
+}
+
+/// Received messages: every acknowledged commit is there, the dedup entries are exactly
+/// r1..=rN, the session is the one committed with rN, and rN delivered again is a duplicate.
+fn verify_received(store: &SledStore, round: u8, acked: &Acked) {
+    let a = account_id(round);
+    let peer = peer();
+    let held = |i: u64| {
+        let id = format!("r{i}");
+        let k = ReceivedKey {
+            chat: &peer,
+            sender: &peer,
+            id: &id,
+        };
+        store.is_received(&a, &k).expect("is received")
+    };
+    let mut last = 0;
+    while held(last + 1) {
+        last += 1;
+    }
+    assert!(
+        last >= acked.received,
+        "round {round}: acked receive r{} lost (have {last})",
+        acked.received
+    );
+    assert!(
+        !held(last + 2),
+        "round {round}: received entries not contiguous"
+    );
+    let session = store
+        .load_session(&a, "in.0")
+        .expect("in.0")
+        .map(|r| seq_of("in.0", &r));
+    assert_eq!(
+        session,
+        (last > 0).then_some(last),
+        "round {round}: receive commit half-applied"
+    );
+    // Nothing was marked reported: exactly one pending report per committed message.
+    let reports: Vec<Vec<u8>> = store
+        .pending_reports(&a, usize::MAX)
+        .expect("pending reports")
+        .into_iter()
+        .map(|p| p.payload)
+        .collect();
+    let want: Vec<Vec<u8>> = (1..=last).map(|i| format!("r{i}").into_bytes()).collect();
+    assert_eq!(
+        reports, want,
+        "round {round}: pending reports differ from the commits"
+    );
+    if last > 0 {
+        let id = format!("r{last}");
+        let rec = record(last + 1);
+        let sessions = [SessionUpdate {
+            address: "in.0",
+            record: &rec,
+        }];
+        let again = store
+            .commit_received(&a, &received(&peer, &id, &sessions), Durability::Buffered)
+            .expect("commit again");
+        assert_eq!(
+            again,
+            ReceiveOutcome::Duplicate,
+            "round {round}: r{last} reported twice"
+        );
+    }
 }
 
 // ----- the write-ahead log, as documented in the crate (format of `wal.<n>` segments) -----

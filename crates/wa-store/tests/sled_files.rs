@@ -9,8 +9,8 @@ use common::{account_id, device, rng, test_dir, CHAT};
 use prost::Message;
 use wa_protocol::signal::KeyPair;
 use wa_store::{
-    pb, Account, CorruptReason, DeviceIdentity, Durability, Error, Fault, NewOutbound, SledStore,
-    Store, StoreConfig, DEFAULT_DATA_DIR, SCHEMA_VERSION,
+    pb, Account, CorruptReason, DeviceIdentity, Durability, Error, Fault, NewOutbound, ReceivedKey,
+    ReceivedMessage, SledStore, Store, StoreConfig, DEFAULT_DATA_DIR, SCHEMA_VERSION,
 };
 
 const D: Durability = Durability::Durable;
@@ -596,4 +596,194 @@ fn a_failing_log_refuses_writes_and_loses_nothing_acknowledged() {
     );
     assert_eq!(s.load_session(&a, "after.0").expect("load"), None);
     assert!(s.check().expect("check").is_ok());
+}
+
+/// Every entry of a raw sled tree.
+fn raw_entries(p: &Path, tree: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let db = sled::open(p).expect("raw open");
+    let t = db.open_tree(tree).expect("tree");
+    t.iter()
+        .map(|e| {
+            let (k, v) = e.expect("entry");
+            (k.to_vec(), v.to_vec())
+        })
+        .collect()
+}
+
+fn remove_raw(p: &Path, tree: &str, key: &[u8]) {
+    let db = sled::open(p).expect("raw open");
+    db.open_tree(tree)
+        .expect("tree")
+        .remove(key)
+        .expect("remove");
+    db.flush().expect("flush");
+}
+
+/// The schema-3 trees refuse damaged records loudly (reads and `check` name tree and key), and
+/// `check` finds records that disagree with their paired tree.
+#[test]
+fn messaging_records_refuse_corruption() {
+    let t = test_dir("corrupt-msg");
+    let p = t.path().join("s");
+    let a = account_id(1);
+    {
+        let s = open(&p).expect("open");
+        let m = NewOutbound {
+            message_id: "M",
+            chat: &CHAT,
+            payload: b"m",
+            now_ms: 1,
+        };
+        s.enqueue(&a, &m, D).expect("enqueue");
+        common::populate_messaging(&s, 1);
+        s.flush().expect("flush");
+        assert!(s.check().expect("check").is_ok());
+    }
+    let (pn, lid) = common::contact();
+    let in1 = ReceivedKey {
+        chat: &lid,
+        sender: &lid,
+        id: "IN1",
+    };
+    let other = ReceivedMessage {
+        key: ReceivedKey { id: "IN2", ..in1 },
+        t: 1,
+        sessions: &[],
+        prekey_id: None,
+        identity: None,
+        sender_keys: &[],
+        report: None,
+        now_ms: 1,
+    };
+    let trees = [
+        "device_lists",
+        "lid_by_pn",
+        "pn_by_lid",
+        "privacy_tokens",
+        "tokens_issued",
+        "received",
+        "received_order",
+        "received_meta",
+        "pending_reports",
+    ];
+    for tree in trees {
+        let entries = raw_entries(&p, tree);
+        assert_eq!(entries.len(), 1, "{tree}");
+        let (key, good) = entries[0].clone();
+        poke(&p, tree, &key, &[1, 0xff, 0xff, 0xff]);
+        let s = open(&p).expect("open with a corrupt value");
+        let read = match tree {
+            "device_lists" => s.device_list(&a, &lid).map(|_| ()),
+            "lid_by_pn" => s.lid_for_pn(&a, &pn).map(|_| ()),
+            "pn_by_lid" => s.pn_for_lid(&a, &lid).map(|_| ()),
+            "privacy_tokens" => s.privacy_token(&a, &lid).map(|_| ()),
+            "tokens_issued" => s.token_issued(&a, &lid).map(|_| ()),
+            "received" => s.is_received(&a, &in1).map(|_| ()),
+            "received_order" => s.expire_received(&a, u64::MAX, D).map(|_| ()),
+            "pending_reports" => s.pending_reports(&a, 10).map(|_| ()),
+            _ => s.commit_received(&a, &other, D).map(|_| ()),
+        };
+        assert!(
+            matches!(read, Err(Error::Corrupt { .. })),
+            "{tree}: {read:?}"
+        );
+        let report = s.check().expect("check");
+        assert!(
+            report.problems.iter().any(|e| matches!(
+                e,
+                Error::Corrupt { tree: t, key: k, .. } if *t == tree && *k == hex::encode(&key)
+            )),
+            "{tree}: {:?}",
+            report.problems
+        );
+        drop(s);
+        poke(&p, tree, &key, &good);
+    }
+    // A mapping whose reverse entry is gone, and a dedup entry without its order entry.
+    for tree in ["pn_by_lid", "received_order"] {
+        let (key, _) = raw_entries(&p, tree).remove(0);
+        remove_raw(&p, tree, &key);
+    }
+    // A delivered outbox entry without its receipt time.
+    let (okey, oval) = raw_entries(&p, "outbox").remove(0);
+    let mut e = pb::OutboxEntry::decode(&oval[1..]).expect("outbox record");
+    e.status = pb::OutboxStatus::Delivered as i32;
+    e.delivered_t = None;
+    let mut bad = vec![1];
+    bad.extend_from_slice(&e.encode_to_vec());
+    poke(&p, "outbox", &okey, &bad);
+    let s = open(&p).expect("open");
+    let report = s.check().expect("check");
+    let has = |tree: &str, want: fn(&CorruptReason) -> bool| {
+        report.problems.iter().any(
+            |e| matches!(e, Error::Corrupt { tree: t, reason, .. } if *t == tree && want(reason)),
+        )
+    };
+    assert!(has("lid_by_pn", |r| matches!(
+        r,
+        CorruptReason::Inconsistent(_)
+    )));
+    assert!(has("received", |r| matches!(
+        r,
+        CorruptReason::Inconsistent(_)
+    )));
+    assert!(has("outbox", |r| *r == CorruptReason::BadField("status time")));
+    assert_eq!(report.problems.len(), 3, "{:?}", report.problems);
+    assert!(matches!(
+        s.message_status(&a, "M"),
+        Err(Error::Corrupt { tree: "outbox", .. })
+    ));
+}
+
+/// A schema-2 store (outbox entries without status times, no schema-3 trees) opens, reads its
+/// outbox with the new statuses, takes messaging records, and is marked schema 3.
+#[test]
+fn schema_2_stores_open_and_are_marked_3() {
+    let t = test_dir("schema2");
+    let p = t.path().join("s");
+    let a = account_id(1);
+    // An outbox entry exactly as schema 2 wrote it: version 1, fields 1..=8 only.
+    let entry = pb::OutboxEntry {
+        message_id: "OLD".into(),
+        chat: CHAT.to_string(),
+        payload: b"p".to_vec(),
+        status: pb::OutboxStatus::Acked as i32,
+        attempts: 1,
+        next_attempt_ms: 5,
+        created_ms: 5,
+        updated_ms: 6,
+        server_t: None,
+        delivered_t: None,
+        read_t: None,
+        fail_code: None,
+    };
+    let mut value = vec![1];
+    value.extend_from_slice(&entry.encode_to_vec());
+    {
+        let s = open(&p).expect("open");
+        s.flush().expect("flush");
+    }
+    let mut key = a.as_bytes().to_vec();
+    key.extend_from_slice(b"OLD");
+    poke(&p, "outbox", &key, &value);
+    // SchemaInfo { schema_version: 2 }
+    poke(&p, "meta", b"schema", &[1, 0x08, 2]);
+    let s = open(&p).expect("open a schema-2 store");
+    assert_eq!(
+        s.message_status(&a, "OLD").expect("status"),
+        Some(wa_store::MessageStatus::Sent { server_t: None })
+    );
+    let ev = wa_store::StatusEvent::Read { t: 9 };
+    s.record_status(&a, "OLD", ev, 7, D).expect("read");
+    assert!(s.check().expect("check").is_ok());
+    drop(s);
+    let db = sled::open(&p).expect("raw open");
+    let raw = db
+        .open_tree("meta")
+        .expect("meta")
+        .get(b"schema")
+        .expect("get")
+        .expect("schema record");
+    let info = pb::SchemaInfo::decode(&raw[1..]).expect("schema info");
+    assert_eq!((info.schema_version, SCHEMA_VERSION), (3, 3));
 }

@@ -124,6 +124,12 @@ pub(super) fn delete<E: Engine>(engine: &E, a: &AccountId) -> Result<()> {
     let acc = account_in(&Live(engine), a)?.ok_or(Error::AccountNotFound(*a))?;
     let tk = keys::token(acc.token.expose())?;
     let mut trees = TreeId::DEVICE_STATE.to_vec();
-    trees.extend([TreeId::Accounts, TreeId::Outbox, TreeId::OutboxDue]);
+    trees.extend([
+        TreeId::Accounts,
+        TreeId::Outbox,
+        TreeId::OutboxDue,
+        TreeId::PendingReports,
+        TreeId::ReceivedMeta,
+    ]);
     wipe(engine, a, &trees, &[(TreeId::Tokens, tk)])
 }

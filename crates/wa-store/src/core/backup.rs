@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::engine::{Engine, ReadView, TxError};
 use crate::error::{BackupProblem, CorruptReason, Error, Result};
 use crate::keys::{self, TreeId};
+use crate::msg_records;
 use crate::pb;
 use crate::records;
 use crate::types::account_id::AccountId;
@@ -101,7 +102,65 @@ fn cross_check(view: &dyn ReadView, tree: TreeId, k: &[u8], v: &[u8]) -> Result<
                 Err(_) => Ok(()),
             }
         }
-        _ => Ok(()),
+        _ => cross_check_messaging(view, tree, k, v),
+    }
+}
+
+/// Relations between the schema-3 trees: each PN ↔ LID mapping under both keys, each dedup
+/// entry with its receive-order entry and back.
+fn cross_check_messaging(view: &dyn ReadView, tree: TreeId, k: &[u8], v: &[u8]) -> Result<()> {
+    let inconsistent = |what| Error::corrupt(tree.name(), k, CorruptReason::Inconsistent(what));
+    let Some(acc) = keys::key_account(k) else {
+        return Ok(());
+    };
+    let agrees = match tree {
+        TreeId::LidByPn | TreeId::PnByLid => {
+            let m = records::decode(tree, k, v, msg_records::lid_mapping_from_pb)?;
+            let (other, ok) = if tree == TreeId::LidByPn {
+                (
+                    TreeId::PnByLid,
+                    keys::named(&acc, "lid", m.lid.user_part())?,
+                )
+            } else {
+                (
+                    TreeId::LidByPn,
+                    keys::named(&acc, "phone number", m.pn.as_str())?,
+                )
+            };
+            view.get(other, &ok)?
+                .map(|w| records::decode(other, &ok, &w, msg_records::lid_mapping_from_pb))
+                .transpose()?
+                .is_some_and(|o| o.pn == m.pn && o.lid == m.lid)
+        }
+        TreeId::Received => {
+            let seq = records::decode(tree, k, v, |m: pb::Received| Ok(m.seq))?;
+            let ok = keys::sequenced(&acc, seq);
+            view.get(TreeId::ReceivedOrder, &ok)?
+                .map(|w| {
+                    records::decode(TreeId::ReceivedOrder, &ok, &w, |m: pb::ReceivedOrder| {
+                        Ok(m.key)
+                    })
+                })
+                .transpose()?
+                .is_some_and(|key| key == k[AccountId::LEN..])
+        }
+        TreeId::ReceivedOrder => {
+            let key = records::decode(tree, k, v, |m: pb::ReceivedOrder| Ok(m.key))?;
+            let mut rk = acc.as_bytes().to_vec();
+            rk.extend_from_slice(&key);
+            view.get(TreeId::Received, &rk)?
+                .map(|w| records::decode(TreeId::Received, &rk, &w, |m: pb::Received| Ok(m.seq)))
+                .transpose()?
+                .is_some_and(|seq| Some(seq) == keys::key_seq(k))
+        }
+        _ => true,
+    };
+    if agrees {
+        Ok(())
+    } else {
+        Err(inconsistent(
+            "entry without its matching entry in the paired tree",
+        ))
     }
 }
 

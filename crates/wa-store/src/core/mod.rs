@@ -4,20 +4,26 @@
 //! The `Store` implementation below says, per call, which records change in which write set and
 //! how durable the call is; the rooms hold the record logic each call needs (transaction
 //! bodies, scans, index upkeep): `signal` (identities, incoming sessions), `prekeys`,
-//! `accounts` (token index, logout, deletion), `outbox` (with the send step), `backup` (check,
-//! export, import) and `schema`. A new store method is the trait method plus its body here.
+//! `accounts` (token index, logout, deletion), `outbox` (with the send step and the status
+//! rules), `received` (dedup with the receive commit), `directory` (device lists, PN ↔ LID),
+//! `tokens` (privacy tokens), `backup` (check, export, import) and `schema`. A new store method is the trait method plus its body here.
 
 mod access;
 mod accounts;
 mod backup;
+mod directory;
 mod outbox;
 mod prekeys;
+mod received;
 pub(crate) mod schema;
 mod signal;
+mod tokens;
 
 use std::path::Path;
 
 use rand_core::CryptoRngCore;
+use wa_protocol::binary::Jid;
+use wa_protocol::ids::PhoneNumber;
 use wa_protocol::signal::PublicKey;
 
 use crate::durable::DurableWait;
@@ -29,8 +35,12 @@ use crate::store::Store;
 use crate::types::account::Account;
 use crate::types::account_id::AccountId;
 use crate::types::device::{DeviceIdentity, OneTimePreKey, PreKeyCounts, SignedPreKey};
+use crate::types::directory::{DeviceList, LidChange, LidMapping, PrivacyToken};
 use crate::types::durability::Durability;
-use crate::types::outbox::{Enqueued, NewOutbound, OutboxEntry, OutboxUpdate};
+use crate::types::outbox::{
+    Enqueued, MessageStatus, NewOutbound, OutboxEntry, OutboxUpdate, StatusEvent, StatusOutcome,
+};
+use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
 
@@ -300,6 +310,103 @@ impl<E: Engine> Store for Core<E> {
 
     fn remove_outbox(&self, a: &AccountId, message_id: &str, d: Durability) -> Result<bool> {
         self.then_done(outbox::remove(&self.engine, a, message_id), d)
+    }
+
+    fn record_status(
+        &self,
+        a: &AccountId,
+        message_id: &str,
+        event: StatusEvent,
+        now_ms: u64,
+        d: Durability,
+    ) -> Result<StatusOutcome> {
+        let r = outbox::record_status(&self.engine, a, message_id, event, now_ms);
+        self.then_done(r, d)
+    }
+
+    fn message_status(&self, a: &AccountId, message_id: &str) -> Result<Option<MessageStatus>> {
+        Ok(outbox::entry(&self.engine, a, message_id)?.map(|e| e.message_status()))
+    }
+
+    fn commit_received(
+        &self,
+        a: &AccountId,
+        m: &ReceivedMessage<'_>,
+        d: Durability,
+    ) -> Result<ReceiveOutcome> {
+        self.then_done(received::commit(&self.engine, a, m), d)
+    }
+
+    fn is_received(&self, a: &AccountId, key: &ReceivedKey<'_>) -> Result<bool> {
+        received::is_received(&self.engine, a, key)
+    }
+
+    fn expire_received(&self, a: &AccountId, before_ms: u64, d: Durability) -> Result<u64> {
+        self.then_done(received::expire(&self.engine, a, before_ms), d)
+    }
+
+    fn pending_reports(&self, a: &AccountId, limit: usize) -> Result<Vec<PendingReport>> {
+        received::pending(&self.engine, a, limit)
+    }
+
+    fn mark_reported(&self, a: &AccountId, seq: u64, d: Durability) -> Result<bool> {
+        self.then_done(received::mark_reported(&self.engine, a, seq), d)
+    }
+
+    fn save_device_list(&self, a: &AccountId, list: &DeviceList, d: Durability) -> Result<()> {
+        self.then_done(directory::save_device_list(&self.engine, a, list), d)
+    }
+
+    fn device_list(&self, a: &AccountId, user: &Jid) -> Result<Option<DeviceList>> {
+        directory::device_list(&self.engine, a, user)
+    }
+
+    fn invalidate_device_list(&self, a: &AccountId, user: &Jid, d: Durability) -> Result<bool> {
+        self.then_done(directory::invalidate_device_list(&self.engine, a, user), d)
+    }
+
+    fn save_lid_mapping(&self, a: &AccountId, m: &LidMapping, d: Durability) -> Result<LidChange> {
+        self.then_done(directory::save_lid_mapping(&self.engine, a, m), d)
+    }
+
+    fn lid_for_pn(&self, a: &AccountId, pn: &PhoneNumber) -> Result<Option<LidMapping>> {
+        directory::lid_for_pn(&self.engine, a, pn)
+    }
+
+    fn pn_for_lid(&self, a: &AccountId, lid: &Jid) -> Result<Option<LidMapping>> {
+        directory::pn_for_lid(&self.engine, a, lid)
+    }
+
+    fn save_privacy_token(
+        &self,
+        a: &AccountId,
+        lid: &Jid,
+        token: &PrivacyToken,
+        d: Durability,
+    ) -> Result<bool> {
+        self.then_done(tokens::save(&self.engine, a, lid, token), d)
+    }
+
+    fn privacy_token(&self, a: &AccountId, lid: &Jid) -> Result<Option<PrivacyToken>> {
+        tokens::get(&self.engine, a, lid)
+    }
+
+    fn delete_privacy_token(&self, a: &AccountId, lid: &Jid, d: Durability) -> Result<()> {
+        self.then_done(tokens::delete(&self.engine, a, lid), d)
+    }
+
+    fn record_token_issued(
+        &self,
+        a: &AccountId,
+        lid: &Jid,
+        t_secs: u64,
+        d: Durability,
+    ) -> Result<()> {
+        self.then_done(tokens::record_issued(&self.engine, a, lid, t_secs), d)
+    }
+
+    fn token_issued(&self, a: &AccountId, lid: &Jid) -> Result<Option<u64>> {
+        tokens::issued(&self.engine, a, lid)
     }
 
     fn flush(&self) -> Result<()> {

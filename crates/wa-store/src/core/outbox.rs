@@ -7,7 +7,9 @@ use crate::keys::{self, TreeId};
 use crate::pb;
 use crate::records::{self, decode, encode};
 use crate::types::account_id::AccountId;
-use crate::types::outbox::{Enqueued, NewOutbound, OutboxEntry, OutboxStatus, OutboxUpdate};
+use crate::types::outbox::{
+    Enqueued, NewOutbound, OutboxEntry, OutboxStatus, OutboxUpdate, StatusEvent, StatusOutcome,
+};
 use crate::types::signal::SendStep;
 
 use super::access::{check_message_id, load, opaque, tx_decode};
@@ -39,6 +41,10 @@ pub(super) fn enqueue<E: Engine>(
         next_attempt_ms: m.now_ms,
         created_ms: m.now_ms,
         updated_ms: m.now_ms,
+        server_t: None,
+        delivered_t: None,
+        read_t: None,
+        fail_code: None,
     };
     let v = encode(&records::outbox_to_pb(&entry));
     let due = keys::due(a, m.now_ms, m.message_id);
@@ -208,5 +214,92 @@ pub(super) fn commit_send<E: Engine>(engine: &E, a: &AccountId, step: &SendStep<
             tx.insert(TreeId::SenderKeys, k, v.clone())?;
         }
         Ok(())
+    })
+}
+
+/// How far along the pipeline a status is (Failed is apart).
+fn rank(s: OutboxStatus) -> u8 {
+    match s {
+        OutboxStatus::Queued => 0,
+        OutboxStatus::Sent => 1,
+        OutboxStatus::Acked => 2,
+        OutboxStatus::Delivered => 3,
+        OutboxStatus::Read => 4,
+        OutboxStatus::Failed => 5,
+    }
+}
+
+/// What an ack or receipt does to an entry.
+enum Verdict {
+    Forward,
+    Stale,
+    Refuse,
+}
+
+/// The status rules: only forward; an ack or receipt needs a message that was sent at least
+/// once (a `Queued` entry with attempts is being retried, and the earlier attempt's ack counts);
+/// a server error after the server accepted the message is refused (it contradicts the ack);
+/// nothing but a repeated error leaves `Failed`.
+fn verdict(e: &OutboxEntry, ev: StatusEvent) -> (Verdict, OutboxStatus) {
+    let to = match ev {
+        StatusEvent::ServerAck { .. } => OutboxStatus::Acked,
+        StatusEvent::Rejected { .. } => OutboxStatus::Failed,
+        StatusEvent::Delivered { .. } => OutboxStatus::Delivered,
+        StatusEvent::Read { .. } => OutboxStatus::Read,
+    };
+    let rejected = matches!(ev, StatusEvent::Rejected { .. });
+    let v = match e.status {
+        OutboxStatus::Failed if rejected => Verdict::Stale,
+        OutboxStatus::Failed => Verdict::Refuse,
+        OutboxStatus::Queued if e.attempts == 0 => Verdict::Refuse,
+        OutboxStatus::Queued | OutboxStatus::Sent => Verdict::Forward,
+        OutboxStatus::Acked | OutboxStatus::Delivered | OutboxStatus::Read if rejected => {
+            Verdict::Refuse
+        }
+        cur if rank(cur) >= rank(to) => Verdict::Stale,
+        _ => Verdict::Forward,
+    };
+    (v, to)
+}
+
+/// Feeds an ack or receipt to an entry's status (see [`verdict`]).
+pub(super) fn record_status<E: Engine>(
+    engine: &E,
+    a: &AccountId,
+    id: &str,
+    ev: StatusEvent,
+    now_ms: u64,
+) -> Result<StatusOutcome> {
+    let k = keys::named(a, "message id", id)?;
+    engine.transact(|tx| {
+        let mut e = tx_entry(tx, a, &k, id)?;
+        let (v, to) = verdict(&e, ev);
+        match v {
+            Verdict::Stale => return Ok(StatusOutcome::Unchanged(e)),
+            Verdict::Refuse => {
+                return Err(Error::InvalidTransition {
+                    account: *a,
+                    message_id: id.to_string(),
+                    from: e.status,
+                    to,
+                }
+                .into())
+            }
+            Verdict::Forward => {}
+        }
+        let from = e.message_status();
+        if e.status == OutboxStatus::Queued {
+            tx.remove(TreeId::OutboxDue, &keys::due(a, e.next_attempt_ms, id))?;
+        }
+        match ev {
+            StatusEvent::ServerAck { server_t } => e.server_t = Some(server_t),
+            StatusEvent::Rejected { code } => e.fail_code = Some(code),
+            StatusEvent::Delivered { t } => e.delivered_t = Some(t),
+            StatusEvent::Read { t } => e.read_t = Some(t),
+        }
+        e.status = to;
+        e.updated_ms = now_ms;
+        tx.insert(TreeId::Outbox, &k, encode(&records::outbox_to_pb(&e)))?;
+        Ok(StatusOutcome::Advanced { from, entry: e })
     })
 }

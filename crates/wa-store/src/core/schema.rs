@@ -11,7 +11,12 @@ use crate::records::{decode, encode};
 /// 2: device identity records of format 2 (push name and business name apart). A store of
 /// schema 1 opens unchanged (its records are read in their own format) and is marked 2, so an
 /// older build refuses it instead of reading records it does not know.
-pub const SCHEMA_VERSION: u32 = 2;
+///
+/// 3: the directory (`device_lists`, `lid_by_pn`, `pn_by_lid`), privacy tokens
+/// (`privacy_tokens`, `tokens_issued`), received-message dedup (`received`, `received_order`,
+/// `received_meta`), and outbox entries with delivery/read statuses and their times. A store of
+/// schema 2 opens unchanged (its outbox records read with no times) and is marked 3.
+pub const SCHEMA_VERSION: u32 = 3;
 
 fn write<E: Engine>(engine: &E) -> Result<()> {
     let info = pb::SchemaInfo {

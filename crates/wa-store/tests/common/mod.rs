@@ -1,15 +1,20 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tempfile::TempDir;
 use wa_protocol::binary::Jid;
+use wa_protocol::ids::PhoneNumber;
 use wa_protocol::payload::ClientVersion;
 use wa_protocol::signal::KeyPair;
-use wa_store::{AccountId, DeviceIdentity, Secret, SignedPreKey};
+use wa_store::{
+    AccountId, DeviceIdentity, DeviceList, Durability, LidMapping, LidSource, ListedDevice,
+    MemStore, PrivacyToken, ReceivedKey, ReceivedMessage, Secret, SendStep, SessionUpdate,
+    SignedPreKey, SledStore, StatusEvent, Store, StoreConfig,
+};
 
 /// A fresh empty directory under the system temp dir, removed with its contents on drop.
 pub fn test_dir(tag: &str) -> TempDir {
@@ -66,4 +71,139 @@ pub fn device(seed: u64) -> DeviceIdentity {
             tertiary: 1_015_901_307,
         },
     }
+}
+
+/// A backend under test plus whatever keeps it alive.
+pub struct Subject {
+    pub store: Arc<dyn Store>,
+    pub _dir: Option<TempDir>,
+}
+
+/// The in-memory backend.
+pub fn mem() -> Subject {
+    Subject {
+        store: Arc::new(MemStore::new()),
+        _dir: None,
+    }
+}
+
+/// The durable backend in a fresh directory.
+pub fn sled() -> Subject {
+    let dir = test_dir("conf");
+    let store = SledStore::open(&StoreConfig::at(dir.path().join("wa_sessions"))).expect("open");
+    Subject {
+        store: Arc::new(store),
+        _dir: Some(dir),
+    }
+}
+
+/// The contact the messaging records of `populate_messaging` are about.
+pub fn contact() -> (PhoneNumber, Jid) {
+    (
+        "15550003333".parse().expect("phone"),
+        jid("987650003333@lid"),
+    )
+}
+
+/// Adds one record of every messaging kind to account `n` (which has outbox entry "M"):
+/// a device list, a PN ↔ LID mapping, a privacy token, an issued-token time, a received
+/// message, and "M" sent and acknowledged.
+pub fn populate_messaging(s: &dyn Store, n: u8) {
+    let a = account_id(n);
+    let b = Durability::Buffered;
+    let (pn, lid) = contact();
+    let list = DeviceList {
+        user: lid.clone(),
+        devices: vec![
+            ListedDevice {
+                id: 0,
+                key_index: None,
+                hosted: false,
+            },
+            ListedDevice {
+                id: u16::from(n) + 1,
+                key_index: Some(u32::from(n)),
+                hosted: false,
+            },
+        ],
+        key_index_ts: Some(1_700_000_000),
+        hash: Some(format!("2:hash{n}")),
+        fetched_ms: 77,
+    };
+    s.save_device_list(&a, &list, b).expect("device list");
+    let m = LidMapping {
+        pn,
+        lid: lid.clone(),
+        source: LidSource::Usync,
+        learnt_ms: 78,
+    };
+    s.save_lid_mapping(&a, &m, b).expect("lid");
+    let token = PrivacyToken {
+        token: vec![n; 24],
+        t: 1_700_000_000,
+        received_ms: 79,
+    };
+    s.save_privacy_token(&a, &lid, &token, b).expect("token");
+    s.record_token_issued(&a, &lid, 1_700_000_100, b)
+        .expect("issued");
+    let rec = [n; 30];
+    let sessions = [SessionUpdate {
+        address: "987650003333_1.0",
+        record: &rec,
+    }];
+    let r = ReceivedMessage {
+        key: ReceivedKey {
+            chat: &lid,
+            sender: &lid,
+            id: "IN1",
+        },
+        t: 1_700_000_001,
+        sessions: &sessions,
+        prekey_id: None,
+        identity: None,
+        sender_keys: &[],
+        report: Some(&[n; 5]),
+        now_ms: 80,
+    };
+    s.commit_received(&a, &r, b).expect("received");
+    let step = SendStep {
+        message_id: "M",
+        sessions: &[],
+        sender_key: None,
+        now_ms: 81,
+    };
+    s.commit_send(&a, &step, b).expect("send");
+    s.record_status(
+        &a,
+        "M",
+        StatusEvent::ServerAck {
+            server_t: 1_700_000_002,
+        },
+        82,
+        b,
+    )
+    .expect("ack");
+}
+
+/// What `populate_messaging` wrote, as readable through the store.
+pub fn messaging_fingerprint(s: &dyn Store, n: u8) -> String {
+    let a = account_id(n);
+    let (pn, lid) = contact();
+    let key = ReceivedKey {
+        chat: &lid,
+        sender: &lid,
+        id: "IN1",
+    };
+    format!(
+        "|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        s.device_list(&a, &lid).expect("dl"),
+        s.lid_for_pn(&a, &pn).expect("lid"),
+        s.pn_for_lid(&a, &lid).expect("pn"),
+        s.privacy_token(&a, &lid).expect("tok").map(|t| t.token),
+        s.token_issued(&a, &lid).expect("issued"),
+        s.is_received(&a, &key).expect("rcv"),
+        s.load_session(&a, "987650003333_1.0").expect("s"),
+        s.message_status(&a, "M").expect("status"),
+        s.pending_reports(&a, 10).expect("reports"),
+    )
 }
