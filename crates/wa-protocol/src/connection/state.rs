@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use rand_core::CryptoRngCore;
 
 use super::iq::IqTracker;
+use super::messages::MessageTracker;
 use super::types::{Config, Credentials, DisconnectCause, Event};
 use crate::binary::Jid;
 use crate::noise::{Dial, FramedTransport};
@@ -21,6 +22,8 @@ pub struct Connection<R: CryptoRngCore> {
     pub(super) state: State,
     /// IQ ids in flight (ids are allocated from the connection's start, across phases).
     pub(super) iqs: IqTracker,
+    /// Message ids sent and waiting for the server's ack.
+    pub(super) messages: MessageTracker,
     pub(super) transmits: VecDeque<Vec<u8>>,
     pub(super) events: VecDeque<Event>,
 }
