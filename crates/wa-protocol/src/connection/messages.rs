@@ -21,7 +21,9 @@ use super::state::Connection;
 use super::types::Event;
 use crate::binary::Node;
 use crate::ids::MessageId;
-use crate::stanza::{nack_for, AckClass, MessageStanza, Receipt, ServerAck, StanzaAck, StanzaError};
+use crate::stanza::{
+    nack_for, AckClass, MessageStanza, Receipt, ServerAck, StanzaAck, StanzaError,
+};
 use crate::time::Millis;
 
 /// Message ids sent and not yet acknowledged by the server, each with its deadline.

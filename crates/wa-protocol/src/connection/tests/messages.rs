@@ -1,12 +1,13 @@
 //! `messages.rs`: sends tracked until the server's ack (`messaging.md` §8), rejections with the
 //! server's code (§16), deadlines, incoming messages and receipts typed, acked or nacked (§10).
 
-use super::harness::{logged_in, Harness, T0};
 use super::super::*;
+use super::harness::{logged_in, Harness, T0};
 use crate::binary::{Jid, Node, Server};
 use crate::ids::MessageId;
 use crate::stanza::{
-    nack, AckClass, Enc, EncType, MessageStanza, MessageType, Receipt, ReceiptType, ServerAck, StanzaAck,
+    nack, AckClass, Enc, EncType, MessageStanza, MessageType, Receipt, ReceiptType, ServerAck,
+    StanzaAck,
 };
 
 fn id(s: &str) -> MessageId {
@@ -93,8 +94,15 @@ fn error_zero_is_an_ack_and_a_duplicate_id_is_refused() {
     h.take_events();
     send(&mut h, "3EB0DD");
     send(&mut h, "3EB0DD");
-    assert_eq!(sent_messages(&mut h).len(), 1, "the same id twice never leaves twice");
-    assert!(matches!(h.take_events().as_slice(), [Event::SendFailed { .. }]));
+    assert_eq!(
+        sent_messages(&mut h).len(),
+        1,
+        "the same id twice never leaves twice"
+    );
+    assert!(matches!(
+        h.take_events().as_slice(),
+        [Event::SendFailed { .. }]
+    ));
     let mut ack = ServerAck::message(id("3EB0DD"), Some(peer()), 9);
     ack.error = Some(0);
     h.server_sends(ack.to_node());
@@ -149,7 +157,10 @@ fn incoming_message_is_typed_and_left_for_the_application_to_ack() {
     assert_eq!(m.id.as_str(), "3EB0F00D");
     assert_eq!(m.notify.as_deref(), Some("Alice"));
     assert_eq!(m.encs[0].kind, EncType::PkMsg);
-    assert!(acks(&mut h).is_empty(), "acked only after the application's commit");
+    assert!(
+        acks(&mut h).is_empty(),
+        "acked only after the application's commit"
+    );
 }
 
 #[test]
@@ -191,7 +202,11 @@ fn malformed_messages_are_nacked_and_the_connection_stays() {
     let events = h.take_events();
     assert_eq!(events.len(), 3, "{events:?}");
     assert!(events.iter().all(|e| matches!(e, Event::BadStanza { .. })));
-    assert_eq!(h.conn.phase(), Phase::LoggedIn, "never a dropped connection");
+    assert_eq!(
+        h.conn.phase(),
+        Phase::LoggedIn,
+        "never a dropped connection"
+    );
 }
 
 #[test]
@@ -225,6 +240,9 @@ fn receipts_are_acked_echoing_recipient_and_participant() {
     let acks = self::acks(&mut h);
     assert_eq!(acks.len(), 1);
     assert_eq!(acks[0].error, Some(nack::UNRECOGNIZED_STANZA_TYPE));
-    assert!(matches!(h.take_events().as_slice(), [Event::BadStanza { .. }]));
+    assert!(matches!(
+        h.take_events().as_slice(),
+        [Event::BadStanza { .. }]
+    ));
     assert_eq!(h.conn.phase(), Phase::LoggedIn);
 }
