@@ -6,13 +6,13 @@
 
 use wa_protocol::binary::{Jid, Server};
 use wa_protocol::message::receive::{
-    decrypt_pairwise, failure_action, FailureAction, PreKeyLookup,
+    decrypt_pairwise, failure_action, Decrypted, FailureAction, PreKeyLookup,
 };
 use wa_protocol::message::{decode_padded, unwrap_device_sent, Content, EncVersion};
 use wa_protocol::signal::keys::{LocalIdentity, PreKey, SignedPreKey};
 use wa_protocol::signal::SessionRecord;
 use wa_protocol::stanza::{
-    nack, AckClass, EncType, MessageStanza, Receipt, ReceiptType, StanzaAck,
+    nack, AckClass, Enc, EncType, MessageStanza, Receipt, ReceiptType, StanzaAck,
 };
 use wa_protocol::PhoneNumber;
 use wa_store::{
@@ -91,48 +91,21 @@ pub(crate) fn receive(
         id: msg.id.as_str(),
     };
     if store.is_received(&account, &key)? {
-        return Ok(Received {
-            ack: ack_for(msg, keys, None),
-            receipt: None,
-            report: None,
-        });
+        return Ok(acked(msg, keys));
     }
     let Some(enc) = msg.encs.iter().find(|e| e.kind != EncType::SkMsg) else {
         return Ok(nacked(msg, keys, nack::UNRECOGNIZED_STANZA));
     };
     let address = signal_address(&from);
-    let record = store
-        .load_session(&account, &address)?
-        .and_then(|b| SessionRecord::from_bytes(&b).ok());
-    let trusted = store.identity(&account, &address)?;
-    let prekeys = StorePreKeys {
-        store,
-        account,
-        signed: &keys.signed,
-    };
-    let mut rng = rand::rngs::OsRng;
-    let decrypted = match decrypt_pairwise(
-        enc.kind,
-        &enc.ciphertext,
-        record.as_ref(),
-        &keys.local,
-        &prekeys,
-        trusted.as_ref(),
-        &mut rng,
-    ) {
+    let decrypted = match decrypt(store, account, keys, &address, enc)? {
         Ok(d) => d,
-        Err(error) => {
-            tracing::warn!(account = %account, id = msg.id.as_str(), %error, "undecryptable");
-            return Ok(match failure_action(&error) {
+        Err(action) => {
+            // Retry receipts are not sent yet (issue 10 item 6): ack without an error.
+            return Ok(match action {
                 FailureAction::Nack(code) => nacked(msg, keys, code),
-                // Retry receipts are not sent yet (issue 10 item 6): ack without an error.
                 FailureAction::Duplicate
                 | FailureAction::TrustNewIdentity
-                | FailureAction::RetryReceipt(_) => Received {
-                    ack: ack_for(msg, keys, None),
-                    receipt: None,
-                    report: None,
-                },
+                | FailureAction::RetryReceipt(_) => acked(msg, keys),
             });
         }
     };
@@ -157,20 +130,13 @@ pub(crate) fn receive(
     };
     let seq = match store.commit_received(&account, &received, Durability::Buffered)? {
         ReceiveOutcome::New { seq, .. } => seq,
-        ReceiveOutcome::Duplicate => {
-            return Ok(Received {
-                ack: ack_for(msg, keys, None),
-                receipt: None,
-                report: None,
-            })
-        }
+        ReceiveOutcome::Duplicate => return Ok(acked(msg, keys)),
     };
-    let sender = sender_of(store, account, msg, &from, now_ms);
     let (chat, content) = text;
     let event = ReceivedText {
         id: msg.id.clone(),
         chat,
-        sender,
+        sender: sender_of(store, account, msg, &from, now_ms),
         t: received.t,
         push_name: msg.notify.clone(),
         content,
@@ -181,6 +147,40 @@ pub(crate) fn receive(
         receipt: Receipt::for_message(msg, kind).ok(),
         report: Some((Box::new(event), seq)),
     })
+}
+
+/// Decrypts one pairwise `<enc>` with the sender device's session (store) and our prekeys;
+/// a Signal failure comes back as what to do about it.
+fn decrypt(
+    store: &dyn Store,
+    account: AccountId,
+    keys: &Keys,
+    address: &str,
+    enc: &Enc,
+) -> wa_store::Result<Result<Decrypted, FailureAction>> {
+    let record = store
+        .load_session(&account, address)?
+        .and_then(|b| SessionRecord::from_bytes(&b).ok());
+    let trusted = store.identity(&account, address)?;
+    let prekeys = StorePreKeys {
+        store,
+        account,
+        signed: &keys.signed,
+    };
+    let mut rng = rand::rngs::OsRng;
+    let out = decrypt_pairwise(
+        enc.kind,
+        &enc.ciphertext,
+        record.as_ref(),
+        &keys.local,
+        &prekeys,
+        trusted.as_ref(),
+        &mut rng,
+    );
+    Ok(out.map_err(|error| {
+        tracing::warn!(account = %account, %error, "undecryptable message");
+        failure_action(&error)
+    }))
 }
 
 /// Unpads, unwraps the own-device copy and reads the content; the chat is the copy's
@@ -267,6 +267,14 @@ fn ack_for(msg: &MessageStanza, keys: &Keys, error: Option<u16>) -> StanzaAck {
         kind: Some(msg.kind.as_str().to_owned()),
         from: keys.own_pn.clone(),
         error,
+    }
+}
+
+fn acked(msg: &MessageStanza, keys: &Keys) -> Received {
+    Received {
+        ack: ack_for(msg, keys, None),
+        receipt: None,
+        report: None,
     }
 }
 

@@ -13,71 +13,15 @@
 //!   `<receipt>` is acked here (`class="receipt"`, echoing `participant`/`recipient`/`type`, §16)
 //!   and becomes [`Event::Receipt`]; a malformed one is nacked the same way.
 
-use std::collections::HashMap;
-
 use rand_core::CryptoRngCore;
 
 use super::state::Connection;
 use super::types::Event;
 use crate::binary::Node;
-use crate::ids::MessageId;
 use crate::stanza::{
     nack_for, AckClass, MessageStanza, Receipt, ServerAck, StanzaAck, StanzaError,
 };
 use crate::time::Millis;
-
-/// Message ids sent and not yet acknowledged by the server, each with its deadline.
-#[derive(Debug, Default)]
-pub(crate) struct MessageTracker {
-    pending: HashMap<MessageId, Millis>,
-}
-
-impl MessageTracker {
-    /// Remembers `id` until `deadline`; `false` if it is in flight already.
-    pub(crate) fn register(&mut self, id: MessageId, deadline: Millis) -> bool {
-        if self.pending.contains_key(&id) {
-            return false;
-        }
-        self.pending.insert(id, deadline);
-        true
-    }
-
-    /// Forgets `id`; whether it was in flight.
-    pub(crate) fn take(&mut self, id: &MessageId) -> bool {
-        self.pending.remove(id).is_some()
-    }
-
-    /// How many are in flight.
-    pub(crate) fn len(&self) -> usize {
-        self.pending.len()
-    }
-
-    pub(crate) fn next_deadline(&self) -> Option<Millis> {
-        self.pending.values().min().copied()
-    }
-
-    /// Removes and returns every id whose deadline is at or before `now`, earliest first.
-    pub(crate) fn expire(&mut self, now: Millis) -> Vec<MessageId> {
-        let mut due: Vec<(Millis, MessageId)> = self
-            .pending
-            .iter()
-            .filter(|(_, d)| **d <= now)
-            .map(|(id, d)| (*d, id.clone()))
-            .collect();
-        due.sort();
-        for (_, id) in &due {
-            self.pending.remove(id);
-        }
-        due.into_iter().map(|(_, id)| id).collect()
-    }
-
-    /// Removes every id (the connection closed), in id order.
-    pub(crate) fn drain(&mut self) -> Vec<MessageId> {
-        let mut ids: Vec<MessageId> = self.pending.drain().map(|(id, _)| id).collect();
-        ids.sort();
-        ids
-    }
-}
 
 impl<R: CryptoRngCore> Connection<R> {
     /// Writes `<message>` and tracks its id until the server's ack (or the deadline). An id

@@ -38,6 +38,7 @@
 //! events, malformed ones are nacked.
 
 mod handshake;
+mod in_flight;
 mod iq;
 mod keepalive;
 mod login;
@@ -66,8 +67,8 @@ use crate::ids::PhoneNumber;
 use crate::noise::Dial;
 use crate::signal::{KeyPair, PublicKey};
 use crate::stanza::{IqRequest, RemoveCompanionDevice};
+use in_flight::MessageTracker;
 use iq::{IqPurpose, IqTracker};
-use messages::MessageTracker;
 use state::{Handshake, Stage, State};
 
 /// Commands the application gives the connection.

@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 
 use rand_core::CryptoRngCore;
 
+use super::in_flight::MessageTracker;
 use super::iq::IqTracker;
-use super::messages::MessageTracker;
 use super::types::{Config, Credentials, DisconnectCause, Event};
 use crate::binary::Jid;
 use crate::noise::{Dial, FramedTransport};
