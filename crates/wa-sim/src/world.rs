@@ -17,6 +17,7 @@ use wa_protocol::PhoneNumber;
 
 use crate::error::SimError;
 use crate::event::ConnId;
+use crate::mailbox::Mailbox;
 use crate::roles::directory::Directory;
 
 /// How many one-time prekeys a simulated phone publishes (whatsmeow's refill size,
@@ -235,6 +236,8 @@ pub(crate) struct World {
     pub(crate) awaiting_sign: HashMap<ConnId, AwaitingSign>,
     /// Logged-in connections: conn → (phone, device).
     pub(crate) logged_in: HashMap<ConnId, (PhoneNumber, u8)>,
+    /// Offline queues, live connections and unacked deliveries.
+    pub(crate) mailbox: Mailbox,
     /// Accounts by LID user.
     lids: HashMap<String, PhoneNumber>,
     next_lid: u64,
@@ -337,6 +340,7 @@ impl World {
             .get_mut(phone)
             .is_some_and(|a| a.companions.remove(&device).is_some());
         self.directory.forget(phone, device);
+        self.mailbox.forget_device(&(phone.clone(), device));
         removed
     }
 
@@ -356,6 +360,7 @@ impl World {
     /// Forgets everything tied to a connection that ended.
     pub(crate) fn forget_conn(&mut self, conn: ConnId) {
         self.logged_in.remove(&conn);
+        self.mailbox.forget_conn(conn);
         self.pending.retain(|_, p| p.conn != conn);
         self.awaiting_sign.remove(&conn);
         self.pending_codes.remove(&conn);
