@@ -17,6 +17,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use tokio::sync::broadcast;
 use wa_protocol::binary::Jid;
+use wa_protocol::stanza::{Receipt, MAX_RECEIPT_IDS};
 use wa_protocol::{MessageId, PhoneNumber};
 use wa_store::{Account, AccountId, Durability, MessageStatus, Store};
 
@@ -224,6 +225,27 @@ impl Gateway {
         let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
         let now = self.config.clock.now();
         send::send_text(&handle, self.store(), now, to, text.into()).await
+    }
+
+    /// Marks messages of `chat` read (`messaging.md` §10): one `<receipt type="read">` naming
+    /// the first id and listing the rest; `sender` is the sending participant in a group.
+    pub async fn mark_read(
+        &self,
+        id: &AccountId,
+        chat: Jid,
+        sender: Option<Jid>,
+        ids: &[MessageId],
+    ) -> Result<(), Error> {
+        let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
+        let t = self.config.clock.now().unix_secs();
+        for chunk in ids.chunks(MAX_RECEIPT_IDS) {
+            if let Some(receipt) = Receipt::read(chat.clone(), chunk, t, sender.clone(), false) {
+                if !handle.send(receipt.to_node()) {
+                    return Err(Error::NotRunning(*id));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The durable status of an outbound message.

@@ -2,17 +2,17 @@
 //! §16): two gateway accounts of one gateway, each linked to its own sim phone. A sends to B's
 //! phone number: device lists by usync, bundles, `pkmsg`, the server's ack resolves the send
 //! with its timestamp, B's companion decrypts it (reported once), B's delivery receipt moves
-//! A's status to Delivered; B answers, after which A's next send to B's companion is a `msg`.
+//! A's status to Delivered and B's read receipt to Read; B answers, after which A's next send to B's companion is a `msg`.
 
 use std::sync::Arc;
 
-use wa_client::{EventKind, Gateway};
+use wa_client::{Error, EventKind, Gateway};
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::message::Content;
 use wa_protocol::stanza::{EncType, MessageStanza};
 use wa_protocol::MessageId;
 use wa_sim::{SimEvent, SimServer};
-use wa_store::{AccountId, MemStore, MessageStatus, Store};
+use wa_store::{AccountId, Durability, ListedDevice, MemStore, MessageStatus, Store};
 use wa_testkit::{
     client_config, new_account, start_sim, wait_for, AccountEvents, Linked, DEADLINE,
 };
@@ -149,6 +149,15 @@ async fn texts_both_ways_with_acks_receipts_and_sessions() {
         delivered
     );
 
+    // B reads it: A's status moves to Read.
+    let chat = user(A);
+    gateway
+        .mark_read(&b, chat, None, std::slice::from_ref(&first.id))
+        .await
+        .expect("read receipt sent");
+    let read = wait_status(&mut linked.events, &first.id).await;
+    assert!(matches!(read, MessageStatus::Read { .. }), "{read:?}");
+
     // B answers: A decrypts it, which ends A's pending prekey with B's companion.
     let reply = gateway.send_text(&b, user(A), "hi A").await.expect("sent");
     let (got, _, _) = wait_text(&mut linked.events, "hi A").await;
@@ -212,4 +221,56 @@ async fn pipelined_sends_all_resolve_on_their_acks() {
             "{status:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_refusal_fails_the_send_with_its_code_never_sent() {
+    let (mut linked, b, _events_b) = setup().await;
+    let a = linked.id;
+    let gateway = &linked.gateway;
+    gateway.send_text(&a, user(B), "first").await.expect("sent");
+    // A stale device list naming a device B does not have (with a session, so it is encrypted
+    // for): the server refuses the whole message with 479 (`messaging.md` §8, §16).
+    let store = &linked.store;
+    let b_device = store
+        .device(&b)
+        .expect("store")
+        .expect("B")
+        .jid
+        .expect("jid");
+    let mut list = store
+        .device_list(&a, &user(B))
+        .expect("store")
+        .expect("cached");
+    list.devices.push(ListedDevice {
+        id: 99,
+        key_index: Some(99),
+        hosted: false,
+    });
+    store
+        .save_device_list(&a, &list, Durability::Durable)
+        .expect("saved");
+    let real = format!("{B}:{}", b_device.device_id());
+    let record = store
+        .load_session(&a, &real)
+        .expect("store")
+        .expect("session");
+    store
+        .save_session(&a, &format!("{B}:99"), &record, Durability::Durable)
+        .expect("saved");
+    let err = gateway
+        .send_text(&a, user(B), "refused")
+        .await
+        .expect_err("the server refuses it");
+    let Error::Rejected { id, code } = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(code, 479);
+    let id: MessageId = id.parse().expect("id");
+    let status = wait_status(&mut linked.events, &id).await;
+    assert_eq!(status, MessageStatus::Failed { code: Some(479) });
+    assert_eq!(
+        gateway.message_status(&a, &id).await.expect("status"),
+        status
+    );
 }
