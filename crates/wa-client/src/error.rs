@@ -214,10 +214,41 @@ mod tests {
             Error::UnknownAccount(id()),
             Error::AlreadyLinked(id()),
             Error::NotRunning(id()),
+            Error::BadRecipient(wa_protocol::binary::Jid::group("1203")),
+            Error::UnknownMessage("3EB0AA".into()),
         ] {
             assert_eq!(e.fault(), Fault::Caller, "{e}");
             assert!(!e.is_transient(), "{e}");
         }
+    }
+
+    #[test]
+    fn server_verdicts_on_sends_are_the_peers() {
+        let rejected = Error::Rejected {
+            id: "3EB0AA".into(),
+            code: 463,
+        };
+        let no_devices = Error::NoDevices(wa_protocol::binary::Jid::user(
+            "15550001111",
+            wa_protocol::binary::Server::WhatsApp,
+        ));
+        for e in [rejected, no_devices] {
+            assert_eq!(e.fault(), Fault::Peer, "{e}");
+            assert!(
+                !e.is_transient(),
+                "a refusal is not retried blindly (§16): {e}"
+            );
+        }
+        let busy = Error::IqRefused {
+            what: "usync",
+            code: 503,
+        };
+        assert!(busy.is_transient() && busy.fault() == Fault::Peer);
+        let refused = Error::IqRefused {
+            what: "usync",
+            code: 400,
+        };
+        assert!(!refused.is_transient());
     }
 
     #[test]
@@ -226,6 +257,7 @@ mod tests {
         for e in [
             Error::Timeout("server hello"),
             Error::Closed,
+            Error::Unconfirmed("3EB0AA".into()),
             Error::ProxyIo(io()),
             Error::ProxyRefused("HTTP/1.1 407".into()),
             Error::ProxyHeadTooLong,
