@@ -23,6 +23,7 @@ use crate::context::Ctx;
 use crate::driver::{drive, Ended};
 use crate::error::{Error, Fault};
 use crate::event::{Event, EventKind};
+use crate::messaging::receive::pending;
 use crate::proxy::Proxy;
 use crate::records::{credentials_from, device_from, linked_ids};
 use crate::socket::open_websocket;
@@ -164,6 +165,7 @@ struct AccountTask {
 impl AccountTask {
     async fn run(mut self) {
         let mut attempt = 0u32;
+        self.hand_over_pending().await;
         loop {
             let creds = match self.load_or_create_credentials().await {
                 Ok(c) => c,
@@ -218,6 +220,32 @@ impl AccountTask {
             }
         }
         self.ctx.emit(EventKind::Stopped);
+    }
+
+    /// Messages committed before the last stop (or crash) but never handed over: announced
+    /// now, once, then marked reported (`Store::pending_reports`).
+    async fn hand_over_pending(&mut self) {
+        let id = self.ctx.id;
+        let pending = self.ctx.blocking(move |s| pending(s, id, 10_000)).await;
+        let pending = match pending {
+            Ok(p) => p,
+            Err(error) => {
+                tracing::error!(account = %id, %error, "cannot read pending reports");
+                return;
+            }
+        };
+        for (message, seq) in pending {
+            if let Some(message) = message {
+                self.ctx.emit(EventKind::Message(Box::new(message)));
+            }
+            let marked = self
+                .ctx
+                .blocking(move |s| s.mark_reported(&id, seq, Durability::Buffered))
+                .await;
+            if let Err(error) = marked {
+                tracing::warn!(account = %id, %error, "cannot mark a message reported");
+            }
+        }
     }
 
     /// Sleeps for `delay` unless a shutdown arrives first (`true`).

@@ -30,7 +30,7 @@ use wa_protocol::connection::{
 use wa_protocol::signal::keys::{LocalIdentity, SignedPreKey};
 use wa_protocol::stanza::{IqResponse, MessageStanza};
 use wa_protocol::MessageId;
-use wa_store::StatusEvent;
+use wa_store::{Durability, StatusEvent};
 
 use crate::command::AccountCommand;
 use crate::context::Ctx;
@@ -79,8 +79,6 @@ enum MsgAfter {
     Statuses,
     /// An incoming message is committed (durably): ack, receipt, announce, mark reported.
     Received,
-    /// Nothing more to do.
-    Quiet,
 }
 
 type Sink = SplitSink<Ws, Message>;
@@ -487,7 +485,7 @@ impl Drive<'_> {
                 // Not acked: the server delivers it again.
                 tracing::error!(account = %id, %error, "cannot commit a received message");
             }
-            (MsgAfter::Statuses | MsgAfter::Received | MsgAfter::Quiet, _) => {}
+            (MsgAfter::Statuses | MsgAfter::Received, _) => {}
         }
     }
 
@@ -502,9 +500,14 @@ impl Drive<'_> {
         }
         if let Some((message, seq)) = received.report {
             self.ctx.emit(EventKind::Message(message));
-            let after = After::Msg(MsgAfter::Quiet);
-            self.pipeline
-                .push(Job::buffered(Work::MarkReported(seq), after));
+            // Off the pipeline, so a connection ending cannot drop it.
+            let store = std::sync::Arc::clone(&self.ctx.store);
+            let id = self.ctx.id;
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = store.mark_reported(&id, seq, Durability::Buffered) {
+                    tracing::warn!(account = %id, %error, "cannot mark a message reported");
+                }
+            });
         }
     }
 

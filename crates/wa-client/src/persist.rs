@@ -65,8 +65,6 @@ pub(crate) enum Work {
         /// Now (ms).
         now_ms: u64,
     },
-    /// The application has this received message (its pending report is done).
-    MarkReported(u64),
 }
 
 /// What a write produced.
@@ -111,7 +109,6 @@ impl Work {
             Work::Status { events, now_ms } => {
                 Ok(Output::Statuses(statuses(store, id, events, now_ms)))
             }
-            Work::MarkReported(seq) => store.mark_reported(id, seq, b).map(|_| Output::Done),
         }
     }
 }

@@ -114,6 +114,9 @@ pub(crate) fn receive(
         Err(()) => return Ok(nacked(msg, keys, nack::INVALID_PROTOBUF)),
     };
     let record = decrypted.record.to_bytes();
+    // The pending report: the `<enc v>` then the padded plaintext (see [`pending`]).
+    let mut report = vec![enc.v];
+    report.extend_from_slice(&decrypted.plaintext);
     let sessions = [SessionUpdate {
         address: &address,
         record: &record,
@@ -125,7 +128,7 @@ pub(crate) fn receive(
         prekey_id: decrypted.consumed_pre_key_id,
         identity: Some((&address, decrypted.remote_identity)),
         sender_keys: &[],
-        report: Some(&decrypted.plaintext),
+        report: Some(&report),
         now_ms,
     };
     let seq = match store.commit_received(&account, &received, Durability::Buffered)? {
@@ -181,6 +184,61 @@ fn decrypt(
         tracing::warn!(account = %account, %error, "undecryptable message");
         failure_action(&error)
     }))
+}
+
+/// What a restart must still hand over (committed, never marked reported), oldest first, as
+/// the application's messages with their seqs. A report that does not decode is logged and
+/// returned as `None` with its seq (to be marked so it does not block the others).
+pub(crate) fn pending(
+    store: &dyn Store,
+    account: AccountId,
+    limit: usize,
+) -> wa_store::Result<Vec<(Option<ReceivedText>, u64)>> {
+    let reports = store.pending_reports(&account, limit)?;
+    Ok(reports
+        .into_iter()
+        .map(|r| {
+            let decoded = r
+                .payload
+                .split_first()
+                .and_then(|(v, plaintext)| read_content(plaintext, v, r.chat.clone()).ok());
+            let text = decoded.and_then(|(chat, content)| {
+                Some(ReceivedText {
+                    id: r.id.parse().ok()?,
+                    chat,
+                    sender: known_sender(store, account, &r.sender),
+                    t: r.received_ms / 1000,
+                    push_name: None,
+                    content,
+                })
+            });
+            if text.is_none() {
+                tracing::warn!(account = %account, seq = r.seq, "undecodable pending report");
+            }
+            (text, r.seq)
+        })
+        .collect())
+}
+
+/// A sender's phone number and LID from its address and the PN ↔ LID map.
+fn known_sender(store: &dyn Store, account: AccountId, from: &Jid) -> Sender {
+    let user = user_of(from);
+    let (phone, lid) = match from.server() {
+        Server::Lid => {
+            let pn = store.pn_for_lid(&account, &user).ok().flatten();
+            (pn.map(|m| m.pn.to_jid()), Some(user))
+        }
+        _ => {
+            let lid = PhoneNumber::from_jid(&user)
+                .and_then(|pn| store.lid_for_pn(&account, &pn).ok().flatten());
+            (Some(user), lid.map(|m| m.lid))
+        }
+    };
+    Sender {
+        device: from.clone(),
+        phone,
+        lid,
+    }
 }
 
 /// Unpads, unwraps the own-device copy and reads the content; the chat is the copy's
