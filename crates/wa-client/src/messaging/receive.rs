@@ -114,9 +114,7 @@ pub(crate) fn receive(
         Err(()) => return Ok(nacked(msg, keys, nack::INVALID_PROTOBUF)),
     };
     let record = decrypted.record.to_bytes();
-    // The pending report: the `<enc v>` then the padded plaintext (see [`pending`]).
-    let mut report = vec![enc.v];
-    report.extend_from_slice(&decrypted.plaintext);
+    let report = report_of(enc.v, &decrypted.plaintext);
     let sessions = [SessionUpdate {
         address: &address,
         record: &record,
@@ -184,6 +182,15 @@ fn decrypt(
         tracing::warn!(account = %account, %error, "undecryptable message");
         failure_action(&error)
     }))
+}
+
+/// The pending report of a message: the `<enc v>` then the padded plaintext (read back by
+/// [`pending`]).
+fn report_of(v: u8, plaintext: &[u8]) -> Vec<u8> {
+    let mut report = Vec::with_capacity(plaintext.len() + 1);
+    report.push(v);
+    report.extend_from_slice(plaintext);
+    report
 }
 
 /// What a restart must still hand over (committed, never marked reported), oldest first, as
