@@ -15,43 +15,12 @@
 
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::stanza::{nack, AckClass, EncType, MessageStanza, Receipt, ServerAck, StanzaAck};
-use wa_protocol::PhoneNumber;
 
 use crate::mailbox::{Delivery, DeviceKey};
 use crate::nodes;
 use crate::phone_inbox;
 use crate::state::{Action, Shared};
-use crate::world::World;
-
-/// The JID of `device` of the account (`phone`, `lid`) in the namespace of `server`.
-pub(crate) fn address(phone: &PhoneNumber, lid: &str, device: u8, server: &Server) -> Jid {
-    match server {
-        Server::Lid => Jid::device(lid.to_owned(), u16::from(device), Server::Lid),
-        _ => Jid::device(
-            phone.as_str().to_owned(),
-            u16::from(device),
-            Server::WhatsApp,
-        ),
-    }
-}
-
-/// The device a JID names (`None`: no such account or device).
-fn device_of(world: &World, jid: &Jid) -> Option<DeviceKey> {
-    let account = world.account_by_jid(jid)?;
-    let device = u8::try_from(jid.device_id()).ok()?;
-    (device == 0 || account.companions.contains_key(&device))
-        .then(|| (account.phone.clone(), device))
-}
-
-/// Every device of the account a JID names: the phone, then the companions.
-fn devices_of(world: &World, jid: &Jid) -> Vec<DeviceKey> {
-    world.account_by_jid(jid).map_or_else(Vec::new, |a| {
-        std::iter::once(0)
-            .chain(a.companions.keys().copied())
-            .map(|d| (a.phone.clone(), d))
-            .collect()
-    })
-}
+use crate::world::{address, World};
 
 /// The `<ack class="message" error>` for a stanza that did not parse: its raw `id` echoed.
 fn refusal(node: &Node, t: u64, code: u16) -> Node {
@@ -127,7 +96,7 @@ fn plan(
         targets.push(((own.phone.clone(), 0), to.server().clone(), enc));
     }
     for p in &msg.participants {
-        let device = device_of(w, &p.jid).ok_or(nack::STANZA_VALIDATION)?;
+        let device = w.device_of(&p.jid).ok_or(nack::STANZA_VALIDATION)?;
         if device == *sender || (device.0 != own.phone && device.0 != chat.phone) {
             return Err(nack::STANZA_VALIDATION);
         }
@@ -187,7 +156,12 @@ pub(crate) fn dispatch(shared: &Shared, deliveries: Vec<(DeviceKey, Node)>) {
     }
     for (phone_number, node) in phone {
         shared.count("route:phone".to_owned());
-        phone_inbox::receive(shared, &phone_number, &node);
+        if let Some(receipt) = phone_inbox::receive(shared, &phone_number, &node) {
+            let t = shared.now_secs();
+            if route_receipt(shared, &(phone_number, 0), receipt, t).is_err() {
+                shared.count("phone:receipt-refused".to_owned());
+            }
+        }
     }
 }
 
@@ -224,7 +198,7 @@ pub(crate) fn route_receipt(
         forwarded.from = Some(from);
         forwarded.t = forwarded.t.or(Some(t));
         let node = forwarded.to_node();
-        let targets = devices_of(w, &to);
+        let targets = w.devices_of(&to);
         if targets.is_empty() {
             return Err(nack::STANZA_VALIDATION);
         }
