@@ -11,6 +11,7 @@ use wa_protocol::message::{decode_padded, unwrap_device_sent, Content, EncVersio
 use wa_protocol::stanza::{MessageStanza, Receipt, ReceiptType};
 use wa_protocol::PhoneNumber;
 
+use crate::event::SimEvent;
 use crate::mailbox::DeviceKey;
 use crate::phone_state::ReceivedMessage;
 use crate::state::Shared;
@@ -38,6 +39,7 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
     shared.count("phone:message".to_owned());
     let own = sender.0 == *phone;
     let chat = destination.unwrap_or_else(|| Jid::user(sender.0.as_str(), Server::WhatsApp));
+    let id = msg.id.as_str().to_owned();
     let received = ReceivedMessage {
         id: msg.id.as_str().to_owned(),
         from: sender.0.as_str().to_owned(),
@@ -50,6 +52,10 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         if let Ok(account) = w.account_mut(phone) {
             account.phone_state.record(received);
         }
+    });
+    shared.emit(SimEvent::PhoneReceived {
+        phone: phone.clone(),
+        id,
     });
     let kind = ReceiptType::for_delivery(own, msg.peer, true);
     Receipt::for_message(&msg, kind).ok()
