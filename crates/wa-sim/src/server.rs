@@ -180,8 +180,9 @@ impl SimServer {
     }
 
     /// Sets an account's realism switches (those the update names) and returns its new
-    /// state, as `PUT /admin/accounts/{phone}` does. Stored and reported for now; the router
-    /// acts on them with messaging.
+    /// state, as `PUT /admin/accounts/{phone}` does. `lid_migrated` makes the account's phone
+    /// address its sends by LID; `require_privacy_tokens` is stored and reported, not enforced
+    /// yet.
     pub fn update_account(
         &self,
         phone: &PhoneNumber,

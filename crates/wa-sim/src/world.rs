@@ -80,12 +80,11 @@ impl Primary {
     }
 }
 
-/// Per-account realism switches (`WA-SIM.md`, `messaging.md` §16). Stored and reported only,
-/// for now: the router that acts on them (LID-addressed DMs, 463 without a privacy token)
-/// comes with messaging.
+/// Per-account realism switches (`WA-SIM.md`, `messaging.md` §16). A LID-migrated account's
+/// phone addresses its sends by LID; the 463 without a privacy token is not enforced yet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountSwitches {
-    /// The account is LID-migrated: its DMs are addressed by LID.
+    /// The account is LID-migrated: its DMs are addressed by LID (the phone's, today).
     pub lid_migrated: bool,
     /// A first-contact DM without `<tctoken>` is refused with 463.
     pub require_privacy_tokens: bool,

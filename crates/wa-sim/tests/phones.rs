@@ -305,6 +305,33 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
         marker.child("offline").and_then(|o| o.attr_str("count")),
         Some("0")
     );
+
+    // A LID-migrated account's phone addresses the chat and every device by LID (§16); the
+    // live companion's copy comes from A's LID device and B still decrypts.
+    let update = wa_sim::SwitchesUpdate {
+        lid_migrated: Some(true),
+        require_privacy_tokens: None,
+    };
+    let a: PhoneNumber = A.parse().expect("phone");
+    linked.sim.update_account(&a, update).expect("switched");
+    let lid_id = linked.sim.phone_send(A, B, "by lid").expect("sent");
+    let copy = MessageStanza::from_node(&next(&mut again, "message").await).expect("parses");
+    let a_lid = linked.sim.account(A).expect("account").lid;
+    assert_eq!(
+        copy.from.as_ref().map(|j| j.user_part()),
+        Some(a_lid.as_str())
+    );
+    let b_lid = linked.sim.account(B).expect("account").lid;
+    assert_eq!(
+        copy.recipient.as_ref().map(|j| j.user_part()),
+        Some(b_lid.as_str())
+    );
+    let inbox = linked.sim.phone_messages(B).expect("inbox");
+    let last = inbox.last().expect("a message");
+    assert_eq!(
+        (last.id.as_str(), last.text.as_str(), last.from.as_str()),
+        (lid_id.as_str(), "by lid", A)
+    );
 }
 
 /// 400 for malformed bodies, 404 for unknown phones.
