@@ -6,7 +6,9 @@
 //! device gets its own `<message from=<sender device> id t type notify>` with its single
 //! `<enc>` (plus `<device-identity>` when that enc is a `pkmsg`; `recipient=<chat>` on the
 //! copies for the sender's own devices): a live companion now, an offline one from its queue
-//! after its next login, device 0 through the simulated phone. The sender gets
+//! after its next login, device 0 through the simulated phone. A message without
+//! `<participants>` carries one direct `<enc>`: a peer message for the own phone, or a retry
+//! resend for the device its `to` names (§11 step 5, `count` kept). The sender gets
 //! `<ack class="message" id t from=<chat>>` (§8), or the same ack with `error`.
 //!
 //! A receipt goes to every device of the account it is addressed to (other than the device
@@ -56,7 +58,7 @@ pub(crate) fn companion_message(shared: &Shared, sender: &DeviceKey, node: &Node
 
 /// Checks and delivers a message `sender` sent; `Err` with the error code of the server ack
 /// when it is refused (400: namespaces mixed; 479: no chat, unknown device, a token on a peer
-/// message, no `<participants>` on a non-peer message).
+/// message, neither `<participants>` nor a single direct `<enc>`).
 pub(crate) fn route_message(
     shared: &Shared,
     sender: &DeviceKey,
@@ -88,12 +90,17 @@ fn plan(
     let chat = w.account_by_jid(to).ok_or(nack::STANZA_VALIDATION)?;
     let mut targets = Vec::with_capacity(msg.participants.len());
     if msg.participants.is_empty() {
-        // A peer message: one direct `<enc>` for the own phone (§7).
-        let enc = match (msg.peer, msg.encs.as_slice()) {
-            (true, [enc]) if chat.phone == own.phone => enc,
+        // A peer message: one direct `<enc>` for the own phone (§7); a retry resend: one
+        // direct `<enc>` for the device `to` names (§11 step 5).
+        let (device, enc) = match (msg.peer, msg.encs.as_slice()) {
+            (true, [enc]) if chat.phone == own.phone => ((own.phone.clone(), 0), enc),
+            (false, [enc]) => (w.device_of(to).ok_or(nack::STANZA_VALIDATION)?, enc),
             _ => return Err(nack::STANZA_VALIDATION),
         };
-        targets.push(((own.phone.clone(), 0), to.server().clone(), enc));
+        if device == *sender {
+            return Err(nack::STANZA_VALIDATION);
+        }
+        targets.push((device, to.server().clone(), enc));
     }
     for p in &msg.participants {
         let device = w.device_of(&p.jid).ok_or(nack::STANZA_VALIDATION)?;
@@ -119,7 +126,8 @@ fn plan(
                 copy.alt.sender_lid = Some(address(&own.phone, &own.lid, sender.1, &Server::Lid));
             }
             if device.0 == own.phone && !msg.peer {
-                copy.recipient = Some(to.clone());
+                // The chat: `recipient` of a retry resend to an own device, else `to`.
+                copy.recipient = Some(msg.recipient.clone().unwrap_or_else(|| to.clone()));
             }
             copy.encs = vec![enc.clone()];
             if enc.kind == EncType::PkMsg {
