@@ -201,13 +201,31 @@ async fn messages_reach_every_device_now_or_after_login() {
     let live = MessageStanza::from_node(&next(&mut two.socket, "message").await).expect("parses");
     assert_eq!((live.id.as_str(), live.offline), ("3EB0AA000002", None));
 
+    // A retry resend (§11 step 5): one direct enc with its count, to the device itself, the
+    // chat in `recipient`.
+    let mut resend = MessageStanza::new("3EB0AA000001".parse().expect("id"), MessageType::Text);
+    resend.to = Some(device(A, two.device));
+    resend.recipient = Some(Jid::user(B, Server::WhatsApp));
+    let mut retry_enc = enc(EncType::Msg, 9);
+    retry_enc.count = Some(2);
+    resend.encs = vec![retry_enc.clone()];
+    one.socket.send_node(&resend.to_node()).await.expect("sent");
+    assert_eq!(server_ack(&mut one.socket).await.error, None);
+    let got = MessageStanza::from_node(&next(&mut two.socket, "message").await).expect("parses");
+    assert_eq!(
+        (got.id.as_str(), got.encs.clone()),
+        ("3EB0AA000001", vec![retry_enc])
+    );
+    assert_eq!(got.recipient, Some(Jid::user(B, Server::WhatsApp)));
+    assert_eq!(got.from, Some(device(A, one.device)));
+
     let counters = sim.counters();
     let count = |key: &str| counters.get(key).copied().unwrap_or_default();
-    assert_eq!(count("route:message"), 2);
+    assert_eq!(count("route:message"), 3);
     // Two phones per message, and A's phone gets the receipt too.
     assert_eq!(count("route:phone"), 5);
     assert_eq!(count("route:queued"), 1);
-    assert_eq!(count("route:live"), 2);
+    assert_eq!(count("route:live"), 3);
     assert_eq!(count("route:receipt"), 1);
     assert_eq!(count("route:refused"), 4);
 

@@ -6,7 +6,9 @@
 //! device gets its own `<message from=<sender device> id t type notify>` with its single
 //! `<enc>` (plus `<device-identity>` when that enc is a `pkmsg`; `recipient=<chat>` on the
 //! copies for the sender's own devices): a live companion now, an offline one from its queue
-//! after its next login, device 0 through the simulated phone. The sender gets
+//! after its next login, device 0 through the simulated phone. A message without
+//! `<participants>` carries one direct `<enc>`: a peer message for the own phone, or a retry
+//! resend for the device its `to` names (§11 step 5, `count` kept). The sender gets
 //! `<ack class="message" id t from=<chat>>` (§8), or the same ack with `error`.
 //!
 //! A receipt goes to every device of the account it is addressed to (other than the device
@@ -15,43 +17,12 @@
 
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::stanza::{nack, AckClass, EncType, MessageStanza, Receipt, ServerAck, StanzaAck};
-use wa_protocol::PhoneNumber;
 
 use crate::mailbox::{Delivery, DeviceKey};
 use crate::nodes;
 use crate::phone_inbox;
 use crate::state::{Action, Shared};
-use crate::world::World;
-
-/// The JID of `device` of the account (`phone`, `lid`) in the namespace of `server`.
-pub(crate) fn address(phone: &PhoneNumber, lid: &str, device: u8, server: &Server) -> Jid {
-    match server {
-        Server::Lid => Jid::device(lid.to_owned(), u16::from(device), Server::Lid),
-        _ => Jid::device(
-            phone.as_str().to_owned(),
-            u16::from(device),
-            Server::WhatsApp,
-        ),
-    }
-}
-
-/// The device a JID names (`None`: no such account or device).
-fn device_of(world: &World, jid: &Jid) -> Option<DeviceKey> {
-    let account = world.account_by_jid(jid)?;
-    let device = u8::try_from(jid.device_id()).ok()?;
-    (device == 0 || account.companions.contains_key(&device))
-        .then(|| (account.phone.clone(), device))
-}
-
-/// Every device of the account a JID names: the phone, then the companions.
-fn devices_of(world: &World, jid: &Jid) -> Vec<DeviceKey> {
-    world.account_by_jid(jid).map_or_else(Vec::new, |a| {
-        std::iter::once(0)
-            .chain(a.companions.keys().copied())
-            .map(|d| (a.phone.clone(), d))
-            .collect()
-    })
-}
+use crate::world::{address, World};
 
 /// The `<ack class="message" error>` for a stanza that did not parse: its raw `id` echoed.
 fn refusal(node: &Node, t: u64, code: u16) -> Node {
@@ -87,7 +58,7 @@ pub(crate) fn companion_message(shared: &Shared, sender: &DeviceKey, node: &Node
 
 /// Checks and delivers a message `sender` sent; `Err` with the error code of the server ack
 /// when it is refused (400: namespaces mixed; 479: no chat, unknown device, a token on a peer
-/// message, no `<participants>` on a non-peer message).
+/// message, neither `<participants>` nor a single direct `<enc>`).
 pub(crate) fn route_message(
     shared: &Shared,
     sender: &DeviceKey,
@@ -119,15 +90,20 @@ fn plan(
     let chat = w.account_by_jid(to).ok_or(nack::STANZA_VALIDATION)?;
     let mut targets = Vec::with_capacity(msg.participants.len());
     if msg.participants.is_empty() {
-        // A peer message: one direct `<enc>` for the own phone (§7).
-        let enc = match (msg.peer, msg.encs.as_slice()) {
-            (true, [enc]) if chat.phone == own.phone => enc,
+        // A peer message: one direct `<enc>` for the own phone (§7); a retry resend: one
+        // direct `<enc>` for the device `to` names (§11 step 5).
+        let (device, enc) = match (msg.peer, msg.encs.as_slice()) {
+            (true, [enc]) if chat.phone == own.phone => ((own.phone.clone(), 0), enc),
+            (false, [enc]) => (w.device_of(to).ok_or(nack::STANZA_VALIDATION)?, enc),
             _ => return Err(nack::STANZA_VALIDATION),
         };
-        targets.push(((own.phone.clone(), 0), to.server().clone(), enc));
+        if device == *sender {
+            return Err(nack::STANZA_VALIDATION);
+        }
+        targets.push((device, to.server().clone(), enc));
     }
     for p in &msg.participants {
-        let device = device_of(w, &p.jid).ok_or(nack::STANZA_VALIDATION)?;
+        let device = w.device_of(&p.jid).ok_or(nack::STANZA_VALIDATION)?;
         if device == *sender || (device.0 != own.phone && device.0 != chat.phone) {
             return Err(nack::STANZA_VALIDATION);
         }
@@ -150,7 +126,8 @@ fn plan(
                 copy.alt.sender_lid = Some(address(&own.phone, &own.lid, sender.1, &Server::Lid));
             }
             if device.0 == own.phone && !msg.peer {
-                copy.recipient = Some(to.clone());
+                // The chat: `recipient` of a retry resend to an own device, else `to`.
+                copy.recipient = Some(msg.recipient.clone().unwrap_or_else(|| to.clone()));
             }
             copy.encs = vec![enc.clone()];
             if enc.kind == EncType::PkMsg {
@@ -187,7 +164,12 @@ pub(crate) fn dispatch(shared: &Shared, deliveries: Vec<(DeviceKey, Node)>) {
     }
     for (phone_number, node) in phone {
         shared.count("route:phone".to_owned());
-        phone_inbox::receive(shared, &phone_number, &node);
+        if let Some(receipt) = phone_inbox::receive(shared, &phone_number, &node) {
+            let t = shared.now_secs();
+            if route_receipt(shared, &(phone_number, 0), receipt, t).is_err() {
+                shared.count("phone:receipt-refused".to_owned());
+            }
+        }
     }
 }
 
@@ -224,7 +206,7 @@ pub(crate) fn route_receipt(
         forwarded.from = Some(from);
         forwarded.t = forwarded.t.or(Some(t));
         let node = forwarded.to_node();
-        let targets = devices_of(w, &to);
+        let targets = w.devices_of(&to);
         if targets.is_empty() {
             return Err(nack::STANZA_VALIDATION);
         }
