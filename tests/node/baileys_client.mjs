@@ -7,6 +7,8 @@
 //   WA_RECONNECT_ON_RESTART   "1": after a close with status 515 (restart required, sent after pairing),
 //                             reconnect with the same in-memory credentials instead of exiting
 //   WA_RECONNECT              "1": reconnect after any close except loggedOut (401) and replaced (440)
+//   WA_ECHO                   "1": answer every text received from someone else with "re: <text>"
+//                             in the same chat (emits "message" and "sent" lines)
 //
 // stdout carries only JSON lines, one per event (see README.md). Everything else goes to stderr.
 
@@ -111,6 +113,7 @@ const reconnectOnRestart = process.env.WA_RECONNECT_ON_RESTART === '1'
 // Like a typical Baileys app: reconnect after any close except loggedOut (401) and replaced (440).
 const reconnectAlways = process.env.WA_RECONNECT === '1'
 const logger = makeLogger(process.env.WA_LOG_LEVEL || 'silent')
+const echo = process.env.WA_ECHO === '1'
 
 process.on('unhandledRejection', err => {
 	process.stderr.write(`baileys_client: unhandled rejection: ${err?.stack ?? err}\n`)
@@ -159,6 +162,32 @@ function connect() {
 
 	current.ev.on('creds.update', () => {
 		emit({ event: 'creds.update' })
+	})
+
+	current.ev.on('messages.upsert', ({ messages, type }) => {
+		for (const m of messages) {
+			const text = m.message?.conversation ?? m.message?.extendedTextMessage?.text ?? null
+			emit({
+				event: 'message',
+				upsertType: type,
+				id: m.key.id,
+				remoteJid: m.key.remoteJid,
+				fromMe: !!m.key.fromMe,
+				text
+			})
+			if (echo && !m.key.fromMe && text !== null) {
+				current
+					.sendMessage(m.key.remoteJid, { text: `re: ${text}` })
+					.then(sent => emit({ event: 'sent', id: sent?.key?.id ?? null, to: m.key.remoteJid }))
+					.catch(err => emit({ event: 'send-error', error: String(err?.message ?? err) }))
+			}
+		}
+	})
+
+	current.ev.on('messages.update', updates => {
+		for (const u of updates) {
+			emit({ event: 'messages.update', id: u.key?.id ?? null, status: u.update?.status ?? null })
+		}
 	})
 
 	current.ev.on('connection.update', update => {

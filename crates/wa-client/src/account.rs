@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use wa_protocol::binary::Node;
 use wa_protocol::connection::{Command, Credentials, DisconnectCause, Reconnect};
-use wa_protocol::stanza::{IqRequest, IqResponse};
+use wa_protocol::stanza::{IqRequest, IqResponse, MessageStanza};
 use wa_protocol::PhoneNumber;
 use wa_store::{AccountId, Durability, Store};
 
@@ -23,6 +23,7 @@ use crate::context::Ctx;
 use crate::driver::{drive, Ended};
 use crate::error::{Error, Fault};
 use crate::event::{Event, EventKind};
+use crate::messaging::receive::pending;
 use crate::proxy::Proxy;
 use crate::records::{credentials_from, device_from, linked_ids};
 use crate::socket::open_websocket;
@@ -35,6 +36,9 @@ pub struct AccountHandle {
     commands: mpsc::UnboundedSender<AccountCommand>,
     events: broadcast::Sender<Event>,
     status: watch::Receiver<Status>,
+    /// Serializes the read-encrypt-commit step of sends (never two encryptions from one
+    /// session state); the waits for acks are not serialized.
+    send_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AccountHandle {
@@ -70,6 +74,32 @@ impl AccountHandle {
         let (tx, rx) = oneshot::channel();
         self.commands.send(AccountCommand::Iq(request, tx)).ok()?;
         rx.await.ok().flatten()
+    }
+
+    /// The account's send lock.
+    pub(crate) fn send_lock(&self) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(&self.send_lock)
+    }
+
+    /// Hands a committed message to the task (at once, so sends leave in commit order); the
+    /// future resolves with the server's verdict.
+    pub(crate) fn submit_message(
+        &self,
+        stanza: MessageStanza,
+    ) -> impl std::future::Future<Output = Result<Option<u64>, Error>> {
+        let (tx, rx) = oneshot::channel();
+        let message_id = stanza.id.as_str().to_owned();
+        let queued = self
+            .commands
+            .send(AccountCommand::SendMessage(Box::new(stanza), tx))
+            .is_ok();
+        let id = self.id;
+        async move {
+            if !queued {
+                return Err(Error::NotRunning(id));
+            }
+            rx.await.unwrap_or(Err(Error::Unconfirmed(message_id)))
+        }
     }
 
     /// Asks for a phone-number pair code; it is sent as soon as a registration connection is
@@ -117,6 +147,7 @@ pub fn spawn_account(
         commands: tx,
         events: events.clone(),
         status: status_rx,
+        send_lock: Arc::new(tokio::sync::Mutex::new(())),
     };
     let task = AccountTask {
         ctx: Ctx::new(id, store, config, events, status_tx),
@@ -134,6 +165,7 @@ struct AccountTask {
 impl AccountTask {
     async fn run(mut self) {
         let mut attempt = 0u32;
+        self.hand_over_pending().await;
         loop {
             let creds = match self.load_or_create_credentials().await {
                 Ok(c) => c,
@@ -190,6 +222,32 @@ impl AccountTask {
         self.ctx.emit(EventKind::Stopped);
     }
 
+    /// Messages committed before the last stop (or crash) but never handed over: announced
+    /// now, once, then marked reported (`Store::pending_reports`).
+    async fn hand_over_pending(&mut self) {
+        let id = self.ctx.id;
+        let pending = self.ctx.blocking(move |s| pending(s, id, 10_000)).await;
+        let pending = match pending {
+            Ok(p) => p,
+            Err(error) => {
+                tracing::error!(account = %id, %error, "cannot read pending reports");
+                return;
+            }
+        };
+        for (message, seq) in pending {
+            if let Some(message) = message {
+                self.ctx.emit(EventKind::Message(Box::new(message)));
+            }
+            let marked = self
+                .ctx
+                .blocking(move |s| s.mark_reported(&id, seq, Durability::Buffered))
+                .await;
+            if let Err(error) = marked {
+                tracing::warn!(account = %id, %error, "cannot mark a message reported");
+            }
+        }
+    }
+
     /// Sleeps for `delay` unless a shutdown arrives first (`true`).
     async fn wait_or_shutdown(&mut self, delay: Duration) -> bool {
         let sleep = tokio::time::sleep(delay);
@@ -206,6 +264,12 @@ impl AccountTask {
                         }
                     }
                     Some(AccountCommand::PairPhone(phone)) => self.ctx.pending_pair = Some(phone),
+                    Some(AccountCommand::SendMessage(_, reply)) => {
+                        // Committed but never written: not sent (its status stays short of it).
+                        if reply.send(Err(Error::Closed)).is_err() {
+                            tracing::trace!(account = %self.ctx.id, "sender gone");
+                        }
+                    }
                     Some(AccountCommand::Protocol(_)) => {}
                 },
             }

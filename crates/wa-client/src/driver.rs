@@ -27,12 +27,16 @@ use wa_protocol::connection::{
     Command, Connection, Credentials, DisconnectCause, Event as ProtocolEvent, LinkedDevice,
     LogoutReason, Phase,
 };
-use wa_protocol::stanza::IqResponse;
+use wa_protocol::signal::keys::{LocalIdentity, SignedPreKey};
+use wa_protocol::stanza::{IqResponse, MessageStanza};
+use wa_protocol::MessageId;
+use wa_store::{Durability, StatusEvent};
 
 use crate::command::AccountCommand;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::event::EventKind;
+use crate::messaging::receive::{Keys, Received};
 use crate::persist::{Finished, Job, Output, Pipeline, Work};
 use crate::records::device_from;
 use crate::socket::Ws;
@@ -59,6 +63,22 @@ enum After {
     LoggedOut(LogoutReason),
     /// The connection is over (its last event).
     Disconnected(DisconnectCause),
+    /// Messaging steps.
+    Msg(MsgAfter),
+}
+
+/// What the driver does once a messaging job has finished.
+enum MsgAfter {
+    /// The send's commit is durable: write the message.
+    Send(Box<MessageStanza>),
+    /// The server's ack is recorded: announce the status, resolve the send.
+    Acked { id: MessageId, t: Option<u64> },
+    /// The server's refusal is recorded: announce it, fail the send with the code.
+    Rejected { id: MessageId, code: u16 },
+    /// Receipts are recorded: announce the statuses that moved.
+    Statuses,
+    /// An incoming message is committed (durably): ack, receipt, announce, mark reported.
+    Received,
 }
 
 type Sink = SplitSink<Ws, Message>;
@@ -72,6 +92,8 @@ struct Drive<'a> {
     conn: Connection<StdRng>,
     pipeline: Pipeline<After>,
     iq_waiters: HashMap<u64, oneshot::Sender<Option<IqResponse>>>,
+    /// Sends waiting for the server's verdict, by message id.
+    send_waiters: HashMap<MessageId, oneshot::Sender<Result<Option<u64>, Error>>>,
     next_token: u64,
     shutdown: bool,
     commands_closed: bool,
@@ -103,6 +125,7 @@ pub(crate) async fn drive(
         conn,
         pipeline,
         iq_waiters: HashMap::new(),
+        send_waiters: HashMap::new(),
         next_token: 1,
         shutdown: false,
         commands_closed: false,
@@ -175,6 +198,11 @@ impl Drive<'_> {
                     .push(Job::durable(Work::Logout, After::LoggedOut(reason)));
             }
             ProtocolEvent::Disconnected { cause } => self.in_order(After::Disconnected(cause)),
+            ProtocolEvent::MessageAcked { .. }
+            | ProtocolEvent::MessageRejected { .. }
+            | ProtocolEvent::MessageUnconfirmed { .. }
+            | ProtocolEvent::Message(_)
+            | ProtocolEvent::Receipt(_) => self.accept_messaging(event, now),
             ProtocolEvent::SendFailed { error } => {
                 tracing::warn!(account = %self.ctx.id, %error, "node not sent");
             }
@@ -200,6 +228,7 @@ impl Drive<'_> {
         let id = self.ctx.id;
         match (after, result) {
             (After::Emit(kind), _) => self.ctx.emit(kind),
+            (After::Msg(m), result) => self.settle_messaging(m, result),
             (After::Disconnected(cause), _) => self.ended = Some(cause),
             (After::Paired(device), Ok(_)) => self.ctx.emit(EventKind::Paired {
                 jid: device.jid,
@@ -223,7 +252,7 @@ impl Drive<'_> {
                 self.conn
                     .handle_command(Command::UploadPreKeys(keys), self.ctx.now());
             }
-            (After::Upload, Ok(Output::Done)) => {
+            (After::Upload, Ok(_)) => {
                 tracing::error!(account = %id, "the prekey write returned no keys");
                 self.conn.handle_command(Command::Close, self.ctx.now());
             }
@@ -339,12 +368,174 @@ impl Drive<'_> {
                     .handle_command(Command::Iq { token, request }, now);
             }
             Some(AccountCommand::PairPhone(phone)) => self.ctx.pending_pair = Some(phone),
+            Some(AccountCommand::SendMessage(stanza, reply)) => {
+                self.send_waiters.insert(stanza.id.clone(), reply);
+                // Durable before the bytes leave: the commit happened before this command.
+                let after = After::Msg(MsgAfter::Send(stanza));
+                self.pipeline.push(Job::durable(Work::Nothing, after));
+            }
             None | Some(AccountCommand::Shutdown) => {
                 self.commands_closed |= cmd.is_none();
                 self.shutdown = true;
                 self.conn.handle_command(Command::Close, now);
             }
         }
+    }
+}
+
+impl Drive<'_> {
+    /// Messaging events: acks resolve sends (after the status is recorded), incoming messages
+    /// are decrypted and committed before their ack, receipts move statuses.
+    fn accept_messaging(&mut self, event: ProtocolEvent, now: u64) {
+        let secs = now / 1000;
+        let (work, after) = match event {
+            ProtocolEvent::MessageAcked { id, t } => {
+                let ev = StatusEvent::ServerAck {
+                    server_t: t.unwrap_or(secs),
+                };
+                let work = Work::Status {
+                    events: vec![(id.clone(), ev)],
+                    now_ms: now,
+                };
+                (work, MsgAfter::Acked { id, t })
+            }
+            ProtocolEvent::MessageRejected { id, code } => {
+                let ev = StatusEvent::Rejected { code };
+                let work = Work::Status {
+                    events: vec![(id.clone(), ev)],
+                    now_ms: now,
+                };
+                (work, MsgAfter::Rejected { id, code })
+            }
+            ProtocolEvent::MessageUnconfirmed { id } => {
+                self.resolve(&id, Err(Error::Unconfirmed(id.as_str().to_owned())));
+                return;
+            }
+            ProtocolEvent::Message(stanza) => {
+                let keys = Box::new(receive_keys(self.conn.credentials()));
+                (
+                    Work::Receive {
+                        stanza,
+                        keys,
+                        now_ms: now,
+                    },
+                    MsgAfter::Received,
+                )
+            }
+            ProtocolEvent::Receipt(receipt) => {
+                let t = receipt.t.unwrap_or(secs);
+                let ev = if receipt.kind.is_read() {
+                    StatusEvent::Read { t }
+                } else if receipt.kind.is_delivery() {
+                    StatusEvent::Delivered { t }
+                } else {
+                    return;
+                };
+                let events = receipt.ids().map(|id| (id.clone(), ev)).collect();
+                (
+                    Work::Status {
+                        events,
+                        now_ms: now,
+                    },
+                    MsgAfter::Statuses,
+                )
+            }
+            _ => return,
+        };
+        self.pipeline.push(Job::durable(work, After::Msg(after)));
+    }
+
+    fn settle_messaging(&mut self, after: MsgAfter, result: Result<Output, Error>) {
+        let id = self.ctx.id;
+        let result = match result {
+            Ok(Output::Statuses(moved)) => {
+                for (message, status) in moved {
+                    self.ctx.emit(EventKind::MessageStatus {
+                        id: message,
+                        status,
+                    });
+                }
+                Ok(None)
+            }
+            Ok(Output::Received(received)) => Ok(Some(received)),
+            Ok(Output::Done | Output::PreKeys(_)) => Ok(None),
+            Err(error) => Err(error),
+        };
+        match (after, result) {
+            (MsgAfter::Send(stanza), Ok(_)) => {
+                self.conn
+                    .handle_command(Command::SendMessage(stanza), self.ctx.now());
+            }
+            (MsgAfter::Send(stanza), Err(error)) => self.resolve(&stanza.id, Err(error)),
+            (MsgAfter::Acked { id: message, t }, result) => {
+                if let Err(error) = result {
+                    tracing::warn!(account = %id, %error, "cannot record a server ack");
+                }
+                self.resolve(&message, Ok(t));
+            }
+            (MsgAfter::Rejected { id: message, code }, _) => {
+                let error = Error::Rejected {
+                    id: message.as_str().to_owned(),
+                    code,
+                };
+                self.resolve(&message, Err(error));
+            }
+            (MsgAfter::Received, Ok(Some(received))) => self.delivered(*received),
+            (MsgAfter::Received, Err(error)) => {
+                // Not acked: the server delivers it again.
+                tracing::error!(account = %id, %error, "cannot commit a received message");
+            }
+            (MsgAfter::Statuses | MsgAfter::Received, _) => {}
+        }
+    }
+
+    /// A committed incoming message: ack, delivery receipt, event, then mark it reported.
+    fn delivered(&mut self, received: Received) {
+        let now = self.ctx.now();
+        let ack = received.ack.to_node();
+        self.conn.handle_command(Command::Send(ack), now);
+        if let Some(receipt) = received.receipt {
+            self.conn
+                .handle_command(Command::Send(receipt.to_node()), now);
+        }
+        if let Some((message, seq)) = received.report {
+            self.ctx.emit(EventKind::Message(message));
+            // Off the pipeline, so a connection ending cannot drop it.
+            let store = std::sync::Arc::clone(&self.ctx.store);
+            let id = self.ctx.id;
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = store.mark_reported(&id, seq, Durability::Buffered) {
+                    tracing::warn!(account = %id, %error, "cannot mark a message reported");
+                }
+            });
+        }
+    }
+
+    fn resolve(&mut self, id: &MessageId, outcome: Result<Option<u64>, Error>) {
+        if let Some(tx) = self.send_waiters.remove(id) {
+            if tx.send(outcome).is_err() {
+                tracing::trace!(account = %self.ctx.id, "sender gone");
+            }
+        }
+    }
+}
+
+/// Our keys for decrypting, from the connection's credentials.
+fn receive_keys(creds: &Credentials) -> Keys {
+    let device = creds.device.as_ref();
+    Keys {
+        local: LocalIdentity {
+            key_pair: creds.identity.clone(),
+            registration_id: creds.registration_id,
+        },
+        signed: SignedPreKey {
+            id: creds.signed_prekey_id,
+            key_pair: creds.signed_prekey.clone(),
+            signature: creds.signed_prekey_signature,
+            created_at_ms: 0,
+        },
+        own_pn: device.map(|d| d.jid.clone()),
+        own_lid: device.and_then(|d| d.lid.clone()),
     }
 }
 

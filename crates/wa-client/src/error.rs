@@ -42,6 +42,34 @@ pub enum Error {
     /// The account has no running session (connect it first).
     #[error("account {0} is not connected")]
     NotRunning(AccountId),
+    /// A message cannot go to this address (1:1 sends take a user JID: a phone number or LID).
+    #[error("cannot send a message to {0}")]
+    BadRecipient(wa_protocol::binary::Jid),
+    /// No message with this id in the account's outbox.
+    #[error("no outbound message {0}")]
+    UnknownMessage(String),
+
+    // ----- the peer's fault (server verdicts on what we sent) -----
+    /// The server refused the message: its ack carried this `error` code (400, 463, 479, …;
+    /// `messaging.md` §8, §16). The message is `Failed{code}`, never sent.
+    #[error("the server refused message {id} with code {code}")]
+    Rejected {
+        /// The message id.
+        id: String,
+        /// The server's code.
+        code: u16,
+    },
+    /// An IQ the send depends on (usync, prekey bundles) was refused with this code.
+    #[error("the server refused the {what} query with code {code}")]
+    IqRefused {
+        /// Which query.
+        what: &'static str,
+        /// The server's code.
+        code: u16,
+    },
+    /// No device of the recipient could be encrypted for (no devices, no bundles).
+    #[error("no device of {0} can receive the message")]
+    NoDevices(wa_protocol::binary::Jid),
 
     // ----- the peer's fault (or the protocol's verdict on it) -----
     /// The server broke the protocol, failed authentication, or we could not encode a node
@@ -59,6 +87,10 @@ pub enum Error {
     /// The server closed the connection.
     #[error("connection closed by the server")]
     Closed,
+    /// The message left (durably committed) but no server ack came (timeout or disconnect):
+    /// its outcome is unknown, its status stays short of "sent".
+    #[error("message {0} unconfirmed: no server ack")]
+    Unconfirmed(String),
     /// The SOCKS5 proxy refused or failed the tunnel.
     #[error("SOCKS5 proxy: {0}")]
     Socks(#[from] tokio_socks::Error),
@@ -97,7 +129,10 @@ impl Error {
             | Error::BadProxy(_)
             | Error::UnknownAccount(_)
             | Error::AlreadyLinked(_)
-            | Error::NotRunning(_) => Fault::Caller,
+            | Error::NotRunning(_)
+            | Error::BadRecipient(_)
+            | Error::UnknownMessage(_) => Fault::Caller,
+            Error::Rejected { .. } | Error::IqRefused { .. } | Error::NoDevices(_) => Fault::Peer,
             Error::Protocol(e) => match e.fault() {
                 wa_protocol::Fault::Peer => Fault::Peer,
                 // We built something the protocol refuses to send: our bug.
@@ -106,6 +141,7 @@ impl Error {
             Error::WebSocket(e) => websocket_fault(e),
             Error::Timeout(_)
             | Error::Closed
+            | Error::Unconfirmed(_)
             | Error::Socks(_)
             | Error::ProxyIo(_)
             | Error::ProxyRefused(_)
@@ -126,11 +162,17 @@ impl Error {
             | Error::UnknownAccount(_)
             | Error::AlreadyLinked(_)
             | Error::NotRunning(_)
+            | Error::BadRecipient(_)
+            | Error::UnknownMessage(_)
+            | Error::Rejected { .. }
+            | Error::NoDevices(_)
             | Error::Task(_) => false,
+            Error::IqRefused { code, .. } => *code >= 500,
             Error::Protocol(e) => e.is_transient(),
             Error::WebSocket(e) => websocket_fault(e) == Fault::Network,
             Error::Timeout(_)
             | Error::Closed
+            | Error::Unconfirmed(_)
             | Error::Socks(_)
             | Error::ProxyIo(_)
             | Error::ProxyRefused(_)
@@ -172,10 +214,41 @@ mod tests {
             Error::UnknownAccount(id()),
             Error::AlreadyLinked(id()),
             Error::NotRunning(id()),
+            Error::BadRecipient(wa_protocol::binary::Jid::group("1203")),
+            Error::UnknownMessage("3EB0AA".into()),
         ] {
             assert_eq!(e.fault(), Fault::Caller, "{e}");
             assert!(!e.is_transient(), "{e}");
         }
+    }
+
+    #[test]
+    fn server_verdicts_on_sends_are_the_peers() {
+        let rejected = Error::Rejected {
+            id: "3EB0AA".into(),
+            code: 463,
+        };
+        let no_devices = Error::NoDevices(wa_protocol::binary::Jid::user(
+            "15550001111",
+            wa_protocol::binary::Server::WhatsApp,
+        ));
+        for e in [rejected, no_devices] {
+            assert_eq!(e.fault(), Fault::Peer, "{e}");
+            assert!(
+                !e.is_transient(),
+                "a refusal is not retried blindly (§16): {e}"
+            );
+        }
+        let busy = Error::IqRefused {
+            what: "usync",
+            code: 503,
+        };
+        assert!(busy.is_transient() && busy.fault() == Fault::Peer);
+        let refused = Error::IqRefused {
+            what: "usync",
+            code: 400,
+        };
+        assert!(!refused.is_transient());
     }
 
     #[test]
@@ -184,6 +257,7 @@ mod tests {
         for e in [
             Error::Timeout("server hello"),
             Error::Closed,
+            Error::Unconfirmed("3EB0AA".into()),
             Error::ProxyIo(io()),
             Error::ProxyRefused("HTTP/1.1 407".into()),
             Error::ProxyHeadTooLong,

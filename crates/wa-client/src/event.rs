@@ -7,7 +7,10 @@ use std::time::Duration;
 use wa_protocol::binary::{Jid, Node};
 use wa_protocol::connection::{DisconnectCause, LogoutReason};
 use wa_protocol::time::Millis;
-use wa_store::AccountId;
+use wa_protocol::MessageId;
+use wa_store::{AccountId, MessageStatus};
+
+use crate::messaging::types::ReceivedText;
 
 /// One account's event.
 #[derive(Debug, Clone)]
@@ -106,8 +109,18 @@ pub enum EventKind {
         /// Delay before the next attempt, if one follows.
         reconnect_in: Option<Duration>,
     },
-    /// A stanza for higher layers (messages, receipts, notifications).
+    /// A stanza for higher layers (notifications, calls, …).
     Stanza(Node),
+    /// A message was received, decrypted and committed (reported exactly once).
+    Message(Box<ReceivedText>),
+    /// An outbound message's durable status moved forward (server ack, delivery or read
+    /// receipt, or a server rejection).
+    MessageStatus {
+        /// The message id.
+        id: MessageId,
+        /// Its new status.
+        status: MessageStatus,
+    },
     /// The account's task ended (stopped, logged out, replaced, refused, or failed to start).
     Stopped,
 }

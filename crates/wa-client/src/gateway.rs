@@ -16,13 +16,17 @@ use std::time::Duration;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use tokio::sync::broadcast;
-use wa_protocol::PhoneNumber;
-use wa_store::{Account, AccountId, Durability, Store};
+use wa_protocol::binary::Jid;
+use wa_protocol::stanza::{Receipt, MAX_RECEIPT_IDS};
+use wa_protocol::{MessageId, PhoneNumber};
+use wa_store::{Account, AccountId, Durability, MessageStatus, Store};
 
 use crate::account::AccountHandle;
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::event::Event;
+use crate::messaging::send;
+use crate::messaging::types::SentMessage;
 use crate::records::linked_ids;
 use crate::registry::Registry;
 use crate::status::Status;
@@ -205,6 +209,56 @@ impl Gateway {
         let device = self.blocking(move |s| s.device(&key)).await?;
         let (jid, lid) = device.as_ref().map(linked_ids).unwrap_or_default();
         Ok(Status::stopped(*id, jid, lid))
+    }
+
+    /// Sends `text` to the user `to` (a phone number's JID, or a LID) from account `id`
+    /// (`messaging.md` §4–§8): resolves once the server acknowledged it, with its timestamp;
+    /// fails with [`Error::Rejected`] (the server's code; status `Failed`) or
+    /// [`Error::Unconfirmed`] (no ack: outcome unknown). The ratchet step and the outbox entry
+    /// are durable before the bytes leave. Many sends may be in flight at once.
+    pub async fn send_text(
+        &self,
+        id: &AccountId,
+        to: Jid,
+        text: impl Into<String>,
+    ) -> Result<SentMessage, Error> {
+        let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
+        let now = self.config.clock.now();
+        send::send_text(&handle, self.store(), now, to, text.into()).await
+    }
+
+    /// Marks messages of `chat` read (`messaging.md` §10): one `<receipt type="read">` naming
+    /// the first id and listing the rest; `sender` is the sending participant in a group.
+    pub async fn mark_read(
+        &self,
+        id: &AccountId,
+        chat: Jid,
+        sender: Option<Jid>,
+        ids: &[MessageId],
+    ) -> Result<(), Error> {
+        let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
+        let t = self.config.clock.now().unix_secs();
+        for chunk in ids.chunks(MAX_RECEIPT_IDS) {
+            if let Some(receipt) = Receipt::read(chat.clone(), chunk, t, sender.clone(), false) {
+                if !handle.send(receipt.to_node()) {
+                    return Err(Error::NotRunning(*id));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The durable status of an outbound message.
+    pub async fn message_status(
+        &self,
+        id: &AccountId,
+        message: &MessageId,
+    ) -> Result<MessageStatus, Error> {
+        let key = *id;
+        let m = message.as_str().to_owned();
+        self.blocking(move |s| s.message_status(&key, &m))
+            .await?
+            .ok_or_else(|| Error::UnknownMessage(message.as_str().to_owned()))
     }
 
     /// The running handle of `id`, if any.

@@ -20,9 +20,14 @@ use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use wa_protocol::signal::PublicKey;
-use wa_store::{AccountId, DeviceIdentity, Durability, Store};
+use wa_protocol::stanza::MessageStanza;
+use wa_protocol::MessageId;
+use wa_store::{
+    AccountId, DeviceIdentity, Durability, MessageStatus, StatusEvent, StatusOutcome, Store,
+};
 
 use crate::error::Error;
+use crate::messaging::receive::{receive, Keys, Received};
 
 /// A store write.
 pub(crate) enum Work {
@@ -44,6 +49,22 @@ pub(crate) enum Work {
     MarkUploaded(Vec<u32>),
     /// Wipe the account's keys.
     Logout,
+    /// Decrypt and commit an incoming message (`messaging::receive`).
+    Receive {
+        /// The stanza.
+        stanza: Box<MessageStanza>,
+        /// Our keys.
+        keys: Box<Keys>,
+        /// Now (ms).
+        now_ms: u64,
+    },
+    /// Feed acks and receipts to outbound statuses; the ones that moved come back.
+    Status {
+        /// Per message id, what happened.
+        events: Vec<(MessageId, StatusEvent)>,
+        /// Now (ms).
+        now_ms: u64,
+    },
 }
 
 /// What a write produced.
@@ -53,6 +74,10 @@ pub(crate) enum Output {
     Done,
     /// The prekeys created.
     PreKeys(Vec<(u32, PublicKey)>),
+    /// What to send and announce for an incoming message.
+    Received(Box<Received>),
+    /// The statuses that moved forward.
+    Statuses(Vec<(MessageId, MessageStatus)>),
 }
 
 impl Work {
@@ -76,8 +101,39 @@ impl Work {
                 .mark_prekeys_uploaded(id, &ids, b)
                 .map(|()| Output::Done),
             Work::Logout => store.logout(id, b).map(|()| Output::Done),
+            Work::Receive {
+                stanza,
+                keys,
+                now_ms,
+            } => receive(store, *id, &keys, &stanza, now_ms).map(|r| Output::Received(Box::new(r))),
+            Work::Status { events, now_ms } => {
+                Ok(Output::Statuses(statuses(store, id, events, now_ms)))
+            }
         }
     }
+}
+
+/// Records each event; the statuses that moved (an id not in the outbox, or an event the
+/// store refuses, is logged and skipped: a receipt for a message sent elsewhere is normal).
+fn statuses(
+    store: &dyn Store,
+    id: &AccountId,
+    events: Vec<(MessageId, StatusEvent)>,
+    now_ms: u64,
+) -> Vec<(MessageId, MessageStatus)> {
+    let mut moved = Vec::new();
+    for (message, event) in events {
+        match store.record_status(id, message.as_str(), event, now_ms, Durability::Buffered) {
+            Ok(StatusOutcome::Advanced { entry, .. }) => {
+                moved.push((message, entry.message_status()))
+            }
+            Ok(StatusOutcome::Unchanged(_)) => {}
+            Err(error) => {
+                tracing::debug!(account = %id, id = message.as_str(), %error, "status not recorded")
+            }
+        }
+    }
+    moved
 }
 
 /// One queued piece of persistence and what to do once it is done.

@@ -202,7 +202,9 @@ impl Status {
             | EventKind::KeepAliveTimeout { .. }
             | EventKind::KeepAliveRestored
             | EventKind::StreamError { .. }
-            | EventKind::Stanza(_) => {}
+            | EventKind::Stanza(_)
+            | EventKind::Message(_)
+            | EventKind::MessageStatus { .. } => {}
         }
     }
 

@@ -6,11 +6,14 @@
 //! | `POST /admin/accounts` `{"phone"}` | creates an account with a simulated primary phone |
 //! | `GET /admin/accounts` | every account |
 //! | `GET /admin/accounts/{phone}` | the account: LID, linked devices, prekeys on the server, switches |
-//! | `PUT /admin/accounts/{phone}` `{"lid_migrated", "require_privacy_tokens"}` (each optional) | realism switches (stored and reported; the router acts on them with messaging) |
+//! | `PUT /admin/accounts/{phone}` `{"lid_migrated", "require_privacy_tokens"}` (each optional) | realism switches (`lid_migrated`: the phone addresses its sends by LID; `require_privacy_tokens`: stored and reported, not enforced yet) |
 //! | `POST /admin/phones/{phone}/scan` (body: the QR text) | the phone scans a QR code |
 //! | `POST /admin/phones/{phone}/pair-code` `{"code": "XXXX-XXXX"}` | the phone types a pair code |
 //! | `DELETE /admin/phones/{phone}/devices/{device}` | the phone unlinks a companion |
 //! | `PUT /admin/phones/{phone}/faults` `{"drop_pings", "refuse_login"}` | fault switches |
+//! | `POST /admin/phones/{phone}/send` `{"to": "<phone or JID>", "text"}` → `{"id"}` | the phone sends an end-to-end encrypted text |
+//! | `GET /admin/phones/{phone}/messages` | what the phone received and decrypted, oldest first: `[{"id", "from", "chat", "kind", "text", "t"}]` |
+//! | `POST /admin/phones/{phone}/read` `{"chat", "ids"}` | the phone sends read receipts |
 //! | `GET /admin/counters` | stanza counters |
 //!
 //! Errors are `{"error": "…"}` with a status from [`SimError::fault`]: 400 for a malformed
@@ -30,9 +33,9 @@ use serde_json::json;
 use wa_protocol::PhoneNumber;
 
 use crate::error::{SimError, SimFault};
-use crate::phone;
 use crate::state::Shared;
 use crate::world::{Faults, SwitchesUpdate};
+use crate::{phone, phone_send};
 
 /// The admin routes, over the shared state.
 pub(crate) fn routes() -> Router<Arc<Shared>> {
@@ -46,6 +49,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/admin/phones/{phone}/pair-code", post(pair_code))
         .route("/admin/phones/{phone}/devices/{device}", delete(unlink))
         .route("/admin/phones/{phone}/faults", put(set_faults))
+        .route("/admin/phones/{phone}/send", post(send))
+        .route("/admin/phones/{phone}/messages", get(messages))
+        .route("/admin/phones/{phone}/read", post(read))
         .route("/admin/counters", get(counters))
 }
 
@@ -164,4 +170,49 @@ async fn set_faults(
 
 async fn counters(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     Json(shared.counters())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendBody {
+    to: String,
+    text: String,
+}
+
+async fn send(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+    json: Result<Json<SendBody>, JsonRejection>,
+) -> Result<impl IntoResponse, SimError> {
+    let phone = phone_number(&phone)?;
+    let body = body(json)?;
+    let id = phone_send::send_text(&shared, &phone, &body.to, &body.text)?;
+    Ok(Json(json!({ "id": id.as_str() })))
+}
+
+async fn messages(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+) -> Result<impl IntoResponse, SimError> {
+    let phone = phone_number(&phone)?;
+    let inbox = shared.with_world(|w| w.account(&phone).map(|a| a.phone_state.inbox.clone()))?;
+    Ok(Json(inbox))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadBody {
+    chat: String,
+    ids: Vec<String>,
+}
+
+async fn read(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+    json: Result<Json<ReadBody>, JsonRejection>,
+) -> Result<impl IntoResponse, SimError> {
+    let phone = phone_number(&phone)?;
+    let body = body(json)?;
+    phone_send::read(&shared, &phone, &body.chat, &body.ids)?;
+    Ok(StatusCode::NO_CONTENT)
 }

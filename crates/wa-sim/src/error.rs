@@ -27,6 +27,13 @@ pub enum SimError {
     /// The pair code does not parse, or does not open the companion's request.
     #[error("bad pair code: {0}")]
     BadPairCode(#[source] PairError),
+    /// A recipient (`to`) or chat that is neither a phone number nor a user JID, or a
+    /// message id that is malformed.
+    #[error("invalid recipient or id {0:?}")]
+    BadAddress(String),
+    /// The router refused what the phone sent (the server ack's error code, `messaging.md` §8).
+    #[error("the server refused the message with {0}")]
+    Refused(u16),
     /// The QR's keys differ from what the connection proved in its handshake.
     #[error("QR keys do not match the connection")]
     QrMismatch,
@@ -117,7 +124,9 @@ impl SimError {
             | SimError::BadBody(_)
             | SimError::BadQr(_)
             | SimError::BadPairCode(_)
-            | SimError::QrMismatch => SimFault::BadRequest,
+            | SimError::QrMismatch
+            | SimError::BadAddress(_)
+            | SimError::Refused(_) => SimFault::BadRequest,
             SimError::NoAccount(_)
             | SimError::UnknownQr
             | SimError::NoDevice { .. }

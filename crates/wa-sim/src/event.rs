@@ -92,6 +92,14 @@ pub enum SimEvent {
         /// The decoded node.
         node: Node,
     },
+    /// A simulated phone decrypted a message and recorded it in its inbox (read it with
+    /// `SimServer::phone_messages`).
+    PhoneReceived {
+        /// The phone's number.
+        phone: PhoneNumber,
+        /// The message id.
+        id: String,
+    },
     /// The connection ended.
     Disconnected {
         /// Connection id.

@@ -14,8 +14,12 @@
 //!                          login: roles::session (<success>, prekey count/upload,
 //!                            passive/active, digest, props, blocklist, privacy, app state,
 //!                            pings, remove-companion-device); keys kept in roles::directory,
-//!                            usync and prekey bundles served by roles::discovery
+//!                            usync and prekey bundles served by roles::discovery;
+//!                            <message>/<receipt>/<ack>: roles::messages (every addressed
+//!                            device now or from the mailbox's offline queue; device 0 to
+//!                            phone_inbox, which decrypts, records and answers with receipts)
 //!  harness ──HTTP /admin/…──▶ admin ──▶ phone (scan a QR, type a pair code, unlink devices),
+//!                             phone_send (encrypted texts, read receipts), phone inboxes,
 //!                             accounts (and their realism switches), faults, counters
 //!  harness ──SimServer (Rust)──▶ the same operations in-process, plus an event stream
 //! ```
@@ -27,7 +31,7 @@
 //!
 //! It validates what clients send (IQs without id/type/xmlns, malformed uploads, wrong keys at
 //! login) and answers the way the real server would: error IQs, `<failure>`, stream errors.
-//! Messaging, groups and media arrive with later issues (see `WA-SIM.md` in the design notes).
+//! Groups and media arrive with later issues (see `WA-SIM.md` in the design notes).
 
 mod admin;
 mod config;
@@ -35,8 +39,12 @@ mod connection;
 mod error;
 mod event;
 mod front_door;
+mod mailbox;
 mod nodes;
 mod phone;
+mod phone_inbox;
+mod phone_send;
+mod phone_state;
 mod roles;
 mod server;
 mod state;
@@ -45,6 +53,7 @@ mod world;
 pub use config::SimConfig;
 pub use error::{SimError, SimFault};
 pub use event::{ConnId, SimEvent};
+pub use phone_state::ReceivedMessage;
 pub use server::SimServer;
 pub use state::Counters;
 pub use world::{AccountInfo, AccountSwitches, Faults, SwitchesUpdate};

@@ -42,6 +42,11 @@ pub(crate) fn bad_request_stream_error(text: &str) -> Node {
     Node::new("stream:error").with_children(vec![Node::new("bad-request").with_attr("text", text)])
 }
 
+/// `<stream:error><ack/></stream:error>`: an ack broke the echo rule (`messaging.md` §16).
+pub(crate) fn ack_stream_error() -> Node {
+    Node::new("stream:error").with_children(vec![Node::new("ack")])
+}
+
 /// `<xmlstreamend/>`.
 pub(crate) fn stream_end() -> Node {
     Node::new("xmlstreamend")

@@ -1,6 +1,6 @@
 //! The simulated primary phone's actions: what a person does on device 0 of an account. It
-//! scans a companion's QR code, types a pair code a companion shows, and unlinks companions;
-//! sending and reading messages come here with messaging (`WA-SIM.md`).
+//! scans a companion's QR code, types a pair code a companion shows, and unlinks companions.
+//! Sending and reading messages are in `phone_send`, receiving in `phone_inbox`.
 //!
 //! The admin API and the [`SimServer`](crate::SimServer) handle both call these functions, and
 //! the pairing role calls [`grant_device`] when a pair-code link completes.

@@ -11,11 +11,12 @@ use tokio::sync::{broadcast, oneshot};
 use wa_protocol::binary::{Jid, Node};
 use wa_protocol::noise::{build_cert_chain, TrustRoot};
 use wa_protocol::signal::{KeyPair, PublicKey};
-use wa_protocol::PhoneNumber;
+use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::config::SimConfig;
 use crate::error::SimError;
 use crate::event::{ConnId, SimEvent};
+use crate::phone_state::ReceivedMessage;
 use crate::state::{Action, Counters, Shared};
 use crate::world::{AccountInfo, Faults, SwitchesUpdate};
 use crate::{admin, front_door, nodes, phone};
@@ -179,8 +180,9 @@ impl SimServer {
     }
 
     /// Sets an account's realism switches (those the update names) and returns its new
-    /// state, as `PUT /admin/accounts/{phone}` does. Stored and reported for now; the router
-    /// acts on them with messaging.
+    /// state, as `PUT /admin/accounts/{phone}` does. `lid_migrated` makes the account's phone
+    /// address its sends by LID; `require_privacy_tokens` is stored and reported, not enforced
+    /// yet.
     pub fn update_account(
         &self,
         phone: &PhoneNumber,
@@ -193,6 +195,26 @@ impl SimServer {
     pub fn set_faults(&self, phone: &str, faults: Faults) -> Result<(), SimError> {
         let phone = phone.parse()?;
         self.shared.with_world(|w| w.set_faults(&phone, faults))
+    }
+
+    /// The phone of `phone` sends an end-to-end encrypted `text` to `to` (a phone number or
+    /// user JID), as `POST /admin/phones/{phone}/send` does; returns the message id.
+    pub fn phone_send(&self, phone: &str, to: &str, text: &str) -> Result<MessageId, SimError> {
+        let phone = phone.parse()?;
+        crate::phone_send::send_text(&self.shared, &phone, to, text)
+    }
+
+    /// What the phone of `phone` received and decrypted, oldest first.
+    pub fn phone_messages(&self, phone: &str) -> Result<Vec<ReceivedMessage>, SimError> {
+        let phone = phone.parse()?;
+        self.shared
+            .with_world(|w| w.account(&phone).map(|a| a.phone_state.inbox.clone()))
+    }
+
+    /// The phone of `phone` sends read receipts for `ids` in `chat`.
+    pub fn phone_read(&self, phone: &str, chat: &str, ids: &[String]) -> Result<(), SimError> {
+        let phone = phone.parse()?;
+        crate::phone_send::read(&self.shared, &phone, chat, ids)
     }
 
     /// Stanza counters so far.

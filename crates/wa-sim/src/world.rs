@@ -6,10 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use rand::rngs::StdRng;
 use rand::RngCore;
-use wa_protocol::binary::Jid;
+use wa_protocol::binary::{Jid, Server};
+use wa_protocol::message::receive::PreKeySet;
 use wa_protocol::pairing::PrimaryCodeHello;
 use wa_protocol::signal::{
-    generate_pre_keys, generate_registration_id, KeyPair, PreKey, PublicKey, SignedPreKey,
+    generate_pre_keys, generate_registration_id, KeyPair, LocalIdentity, PreKey, PublicKey,
+    SignedPreKey,
 };
 use wa_protocol::stanza::{PreKeyUpload, UploadedPreKey, UploadedSignedPreKey};
 use wa_protocol::time::Millis;
@@ -17,6 +19,8 @@ use wa_protocol::PhoneNumber;
 
 use crate::error::SimError;
 use crate::event::ConnId;
+use crate::mailbox::{DeviceKey, Mailbox};
+use crate::phone_state::PhoneState;
 use crate::roles::directory::Directory;
 
 /// How many one-time prekeys a simulated phone publishes (whatsmeow's refill size,
@@ -76,12 +80,11 @@ impl Primary {
     }
 }
 
-/// Per-account realism switches (`WA-SIM.md`, `messaging.md` §16). Stored and reported only,
-/// for now: the router that acts on them (LID-addressed DMs, 463 without a privacy token)
-/// comes with messaging.
+/// Per-account realism switches (`WA-SIM.md`, `messaging.md` §16). A LID-migrated account's
+/// phone addresses its sends by LID; the 463 without a privacy token is not enforced yet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountSwitches {
-    /// The account is LID-migrated: its DMs are addressed by LID.
+    /// The account is LID-migrated: its DMs are addressed by LID (the phone's, today).
     pub lid_migrated: bool,
     /// A first-contact DM without `<tctoken>` is refused with 463.
     pub require_privacy_tokens: bool,
@@ -150,6 +153,8 @@ pub(crate) struct Account {
     pub(crate) lid: String,
     /// Device 0.
     pub(crate) primary: Primary,
+    /// The phone's Signal sessions and inbox.
+    pub(crate) phone_state: PhoneState,
     /// Linked companions by device number.
     pub(crate) companions: BTreeMap<u8, Companion>,
     next_device: u8,
@@ -235,6 +240,8 @@ pub(crate) struct World {
     pub(crate) awaiting_sign: HashMap<ConnId, AwaitingSign>,
     /// Logged-in connections: conn → (phone, device).
     pub(crate) logged_in: HashMap<ConnId, (PhoneNumber, u8)>,
+    /// Offline queues, live connections and unacked deliveries.
+    pub(crate) mailbox: Mailbox,
     /// Accounts by LID user.
     lids: HashMap<String, PhoneNumber>,
     next_lid: u64,
@@ -269,6 +276,24 @@ impl World {
             _ => return None,
         };
         self.accounts.get(&phone)
+    }
+
+    /// The device a JID names (`None`: no such account or device).
+    pub(crate) fn device_of(&self, jid: &Jid) -> Option<DeviceKey> {
+        let account = self.account_by_jid(jid)?;
+        let device = u8::try_from(jid.device_id()).ok()?;
+        (device == 0 || account.companions.contains_key(&device))
+            .then(|| (account.phone.clone(), device))
+    }
+
+    /// Every device of the account a JID names: the phone, then the companions.
+    pub(crate) fn devices_of(&self, jid: &Jid) -> Vec<DeviceKey> {
+        self.account_by_jid(jid).map_or_else(Vec::new, |a| {
+            std::iter::once(0)
+                .chain(a.companions.keys().copied())
+                .map(|d| (a.phone.clone(), d))
+                .collect()
+        })
     }
 
     /// Sets the switches an update names; returns the account's new state.
@@ -337,6 +362,7 @@ impl World {
             .get_mut(phone)
             .is_some_and(|a| a.companions.remove(&device).is_some());
         self.directory.forget(phone, device);
+        self.mailbox.forget_device(&(phone.clone(), device));
         removed
     }
 
@@ -356,6 +382,7 @@ impl World {
     /// Forgets everything tied to a connection that ended.
     pub(crate) fn forget_conn(&mut self, conn: ConnId) {
         self.logged_in.remove(&conn);
+        self.mailbox.forget_conn(conn);
         self.pending.retain(|_, p| p.conn != conn);
         self.awaiting_sign.remove(&conn);
         self.pending_codes.remove(&conn);
@@ -378,16 +405,39 @@ impl Account {
     }
 }
 
+/// The JID of `device` of the account (`phone`, `lid`) in the namespace of `server` (LID, or
+/// else the phone number).
+pub(crate) fn address(phone: &PhoneNumber, lid: &str, device: u8, server: &Server) -> Jid {
+    match server {
+        Server::Lid => Jid::device(lid.to_owned(), u16::from(device), Server::Lid),
+        _ => Jid::device(
+            phone.as_str().to_owned(),
+            u16::from(device),
+            Server::WhatsApp,
+        ),
+    }
+}
+
 fn new_account(phone: &PhoneNumber, next_lid: &mut u64, rng: &mut StdRng, now: Millis) -> Account {
     *next_lid += 1;
     let lid = format!(
         "{}",
         100_000_000_000_000u64 + *next_lid * 7919 + u64::from(rng.next_u32() % 1000)
     );
+    let primary = Primary::generate(rng, now);
+    let local = LocalIdentity {
+        key_pair: primary.identity.clone(),
+        registration_id: primary.registration_id,
+    };
+    let prekeys = PreKeySet {
+        signed: vec![primary.signed_prekey.clone()],
+        one_time: primary.prekeys.clone(),
+    };
     Account {
         phone: phone.clone(),
         lid,
-        primary: Primary::generate(rng, now),
+        phone_state: PhoneState::new(local, prekeys),
+        primary,
         companions: BTreeMap::new(),
         next_device: 1,
         next_key_index: 1,

@@ -32,14 +32,17 @@
 //! deadlines), `types.rs` (config, credentials, events, causes). Every stanza is built and
 //! parsed by a typed struct in [`crate::stanza`] or [`crate::pairing::stanza`].
 //!
-//! Messaging goes to `messages.rs` (next issue): the ids of messages in flight, each waiting for
-//! the server's `<ack>` (or its error), with deadlines, modelled on `iq.rs`'s tracker; its state
-//! sits beside the IQ tracker in [`Connection`], and acks are dispatched from `handle_node`.
+//! Messaging is `messages.rs`: the ids of messages in flight, each waiting for the server's
+//! `<ack>` (or its error) with a deadline, modelled on `iq.rs`'s tracker (its state sits beside
+//! the IQ tracker in [`Connection`]); incoming `<message>` and `<receipt>` stanzas become typed
+//! events, malformed ones are nacked.
 
 mod handshake;
+mod in_flight;
 mod iq;
 mod keepalive;
 mod login;
+mod messages;
 mod notify;
 mod pairing;
 mod prekeys;
@@ -64,6 +67,7 @@ use crate::ids::PhoneNumber;
 use crate::noise::Dial;
 use crate::signal::{KeyPair, PublicKey};
 use crate::stanza::{IqRequest, RemoveCompanionDevice};
+use in_flight::MessageTracker;
 use iq::{IqPurpose, IqTracker};
 use state::{Handshake, Stage, State};
 
@@ -78,8 +82,12 @@ pub enum Command {
         /// The request.
         request: IqRequest,
     },
-    /// Send a node as is (messages, receipts, acks, presence).
+    /// Send a node as is (receipts, acks, presence).
     Send(Node),
+    /// Send a `<message>` and track its id: the server's ack comes back as
+    /// [`Event::MessageAcked`] or [`Event::MessageRejected`], or [`Event::MessageUnconfirmed`]
+    /// when none came by [`Config::message_timeout_ms`] or before the connection closed.
+    SendMessage(Box<crate::stanza::MessageStanza>),
     /// Upload these one-time prekeys (answer to [`Event::PreKeysNeeded`], after storing them).
     UploadPreKeys(Vec<(u32, PublicKey)>),
     /// Link by phone number instead of QR (registration connections only): sends the
@@ -135,6 +143,7 @@ impl<R: CryptoRngCore> Connection<R> {
             rng,
             state: State::Handshake(Box::new(handshake)),
             iqs,
+            messages: MessageTracker::default(),
             transmits,
             events: VecDeque::new(),
         }
@@ -164,6 +173,11 @@ impl<R: CryptoRngCore> Connection<R> {
             State::Closed(cause) => Some(cause),
             State::Handshake(_) | State::Open(_) => None,
         }
+    }
+
+    /// How many sent messages wait for the server's ack.
+    pub fn messages_in_flight(&self) -> usize {
+        self.messages.len()
     }
 
     /// The credentials, including changes made by this connection (pairing, prekey ids).
@@ -196,6 +210,7 @@ impl<R: CryptoRngCore> Connection<R> {
         [
             stage_deadline,
             self.iqs.next_deadline(),
+            self.messages.next_deadline(),
             self.state.keepalive().map(|k| k.next_ping),
         ]
         .into_iter()
@@ -247,6 +262,7 @@ impl<R: CryptoRngCore> Connection<R> {
                 return;
             }
         }
+        self.expire_messages(now);
         if self.state.keepalive().is_some_and(|k| now >= k.next_ping) {
             self.send_ping(now);
         }
@@ -263,6 +279,7 @@ impl<R: CryptoRngCore> Connection<R> {
                 self.send_iq(request, IqPurpose::External(token), now);
             }
             Command::Send(node) => self.send_node(&node),
+            Command::SendMessage(message) => self.send_message(&message, now),
             Command::UploadPreKeys(keys) => self.upload_prekeys(keys, now),
             Command::PairPhone {
                 phone,
@@ -287,6 +304,9 @@ impl<R: CryptoRngCore> Connection<R> {
             "xmlstreamend" => self.close(DisconnectCause::ServerClosed),
             "ib" => self.handle_ib(node),
             "notification" => self.handle_notification(node, now),
+            "ack" => self.handle_ack(node),
+            "message" => self.handle_message(node),
+            "receipt" => self.handle_receipt(node),
             _ => self.events.push_back(Event::Stanza(node)),
         }
     }
@@ -332,6 +352,7 @@ impl<R: CryptoRngCore> Connection<R> {
                 });
             }
         }
+        self.drain_messages();
         self.events.push_back(Event::Disconnected { cause });
     }
 

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use rand_core::CryptoRngCore;
 
+use super::in_flight::MessageTracker;
 use super::iq::IqTracker;
 use super::types::{Config, Credentials, DisconnectCause, Event};
 use crate::binary::Jid;
@@ -21,6 +22,8 @@ pub struct Connection<R: CryptoRngCore> {
     pub(super) state: State,
     /// IQ ids in flight (ids are allocated from the connection's start, across phases).
     pub(super) iqs: IqTracker,
+    /// Message ids sent and waiting for the server's ack.
+    pub(super) messages: MessageTracker,
     pub(super) transmits: VecDeque<Vec<u8>>,
     pub(super) events: VecDeque<Event>,
 }

@@ -2,11 +2,12 @@
 
 use crate::binary::Jid;
 use crate::error::Error;
+use crate::ids::MessageId;
 use crate::noise::{HandshakeError, TrustRoot, MAX_FRAME_LEN};
 use crate::payload::ClientIdentity;
 use crate::signal::keys::{generate_registration_id, SignedPreKey};
 use crate::signal::{KeyPair, Signature};
-use crate::stanza::{FailureReason, IqResponse};
+use crate::stanza::{FailureReason, IqResponse, MessageStanza, Receipt};
 pub use crate::time::Millis;
 
 /// Tunables, all with production defaults.
@@ -27,6 +28,8 @@ pub struct Config {
     pub handshake_timeout_ms: u64,
     /// Deadline for an IQ answer (60 s).
     pub iq_timeout_ms: u64,
+    /// Deadline for the server's ack of a sent `<message>` (60 s).
+    pub message_timeout_ms: u64,
     /// Keepalive ping interval, drawn uniformly in `[min, max]` (20–30 s like whatsmeow).
     pub ping_interval_ms: (u64, u64),
     /// Deadline for a ping answer (10 s).
@@ -53,6 +56,7 @@ impl Default for Config {
             max_frame: MAX_FRAME_LEN,
             handshake_timeout_ms: 20_000,
             iq_timeout_ms: 60_000,
+            message_timeout_ms: 60_000,
             ping_interval_ms: (20_000, 30_000),
             ping_timeout_ms: 10_000,
             max_ping_failures: 3,
@@ -288,8 +292,41 @@ pub enum Event {
     },
     /// Routing data for the next connection's `ED` pre-intro.
     EdgeRouting(Vec<u8>),
-    /// A stanza the connection does not handle itself (messages, receipts, …).
+    /// A stanza the connection does not handle itself (notifications, calls, …).
     Stanza(crate::binary::Node),
+    /// The server accepted a message we sent (`<ack class="message">`, `messaging.md` §8).
+    MessageAcked {
+        /// Its id.
+        id: MessageId,
+        /// The server's timestamp of the message (unix seconds), if it gave one.
+        t: Option<u64>,
+    },
+    /// The server refused a message we sent: its ack carried `error` (400, 463, 479, … §8, §16).
+    MessageRejected {
+        /// Its id.
+        id: MessageId,
+        /// The server's code (see [`crate::stanza::nack`]).
+        code: u16,
+    },
+    /// No ack came for a message we sent (deadline passed, or the connection closed first): its
+    /// outcome is unknown, never "sent".
+    MessageUnconfirmed {
+        /// Its id.
+        id: MessageId,
+    },
+    /// An incoming `<message>` (`messaging.md` §10), not yet acknowledged: decrypt and commit
+    /// it, then send its ack and receipt.
+    Message(Box<MessageStanza>),
+    /// An incoming `<receipt>` (§8), already acknowledged.
+    Receipt(Box<Receipt>),
+    /// An incoming messaging stanza our parsers refused; it was nacked (§10) when it had an id
+    /// and a sender.
+    BadStanza {
+        /// The stanza.
+        node: Box<crate::binary::Node>,
+        /// Why it was refused.
+        error: Error,
+    },
     /// A node could not be sent (encoded, sealed or framed); the connection goes on.
     SendFailed {
         /// Why (typically [`Fault::Caller`](crate::Fault::Caller)).

@@ -18,6 +18,7 @@
 
 pub(crate) mod directory;
 pub(crate) mod discovery;
+pub(crate) mod messages;
 pub(crate) mod pairing;
 pub(crate) mod router;
 pub(crate) mod session;

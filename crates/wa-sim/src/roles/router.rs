@@ -2,17 +2,17 @@
 //! it (`in:<tag>[:<xmlns>]`; what the server sends is counted as `out:<tag>`), reports it as a
 //! [`SimEvent::Stanza`], and dispatches it by tag to the connection's role.
 //!
-//! Today only `<iq>` has a handler (the pairing or the session role); other tags are counted
-//! and otherwise left unanswered, as before messaging. Next, with messaging (`WA-SIM.md`):
-//! `<message>` to every addressed device (now, or queued in an offline queue delivered in
-//! order after login), the server ack with its timestamp and error codes, receipts forwarded,
-//! acks checked (a missing `recipient` closes the stream), retry receipts passed through, and
-//! group fan-out.
+//! `<iq>` goes to the pairing or the session role; a logged-in companion's `<message>`,
+//! `<receipt>` and `<ack>` to [`messages`] (routing to every addressed device, now or from the
+//! offline queue after login; server acks with error codes; receipts and retry receipts
+//! forwarded; acks checked). Other tags are counted and left unanswered. Group fan-out comes
+//! later.
 
 use rand::rngs::StdRng;
 use wa_protocol::binary::Node;
 
 use crate::event::{ConnId, SimEvent};
+use crate::roles::messages;
 use crate::roles::pairing::Pairing;
 use crate::roles::session::Session;
 use crate::state::{Action, Shared};
@@ -46,6 +46,13 @@ pub(crate) fn route(
         (Role::Refused, _) => vec![Action::Close],
         (Role::Pairing(pairing), "iq") => pairing.iq(shared, conn, node, rng),
         (Role::Session(session), "iq") => session.iq(shared, conn, node),
+        (Role::Session(session), "message") => {
+            messages::companion_message(shared, session.device_key(), node)
+        }
+        (Role::Session(session), "receipt") => {
+            messages::companion_receipt(shared, session.device_key(), node)
+        }
+        (Role::Session(_), "ack") => messages::companion_ack(shared, conn, node),
         (Role::Pairing(_) | Role::Session(_), _) => vec![],
     }
 }

@@ -14,6 +14,7 @@ use wa_protocol::stanza::parse_prekey_upload;
 use wa_protocol::PhoneNumber;
 
 use crate::event::{device_jid, ConnId, SimEvent};
+use crate::mailbox::DeviceKey;
 use crate::nodes;
 use crate::roles::discovery;
 use crate::state::{Action, Shared};
@@ -21,8 +22,7 @@ use crate::state::{Action, Shared};
 /// A logged-in companion.
 #[derive(Debug)]
 pub(crate) struct Session {
-    phone: PhoneNumber,
-    device: u8,
+    key: DeviceKey,
 }
 
 /// Checks a login: `Ok` with the session and `<success>`, or `Err` with `<failure>` and a close.
@@ -57,10 +57,35 @@ pub(crate) fn start(
     let jid = device_jid(&phone, device);
     shared.emit(SimEvent::LoggedIn { conn, jid });
     let success = nodes::success(shared.now_secs(), lid);
-    Ok((Session { phone, device }, vec![Action::Send(success)]))
+    let session = Session {
+        key: (phone, device),
+    };
+    let mut actions = vec![Action::Send(success)];
+    if !login.passive {
+        // An active login gets its backlog at once (`session-lifecycle.md` §8).
+        actions.extend(session.go_active(shared, conn));
+    }
+    Ok((session, actions))
 }
 
 impl Session {
+    /// The companion: (account, device).
+    pub(crate) fn device_key(&self) -> &DeviceKey {
+        &self.key
+    }
+
+    /// The companion went active: its offline queue, in order, then the end marker
+    /// `<ib><offline count=N/></ib>` (`session-lifecycle.md` §8); live deliveries from now on.
+    fn go_active(&self, shared: &Shared, conn: ConnId) -> Vec<Action> {
+        let queued = shared.with_world(|w| w.mailbox.activate(&self.key, conn));
+        let count = queued.len();
+        let mut actions: Vec<Action> = queued.into_iter().map(Action::Send).collect();
+        actions.push(Action::Send(Node::new("ib").with_children(vec![
+            Node::new("offline").with_attr("count", count.to_string()),
+        ])));
+        actions
+    }
+
     /// Answers an IQ from the companion.
     pub(crate) fn iq(&self, shared: &Shared, conn: ConnId, node: &Node) -> Vec<Action> {
         let (Some(id), Some(kind)) = (node.attr_str("id"), node.attr_str("type")) else {
@@ -78,7 +103,7 @@ impl Session {
         match (xmlns, kind) {
             ("w:p", "get") => {
                 let drop = shared
-                    .with_world(|w| w.account(&self.phone).is_ok_and(|a| a.faults.drop_pings));
+                    .with_world(|w| w.account(&self.key.0).is_ok_and(|a| a.faults.drop_pings));
                 if drop {
                     vec![]
                 } else {
@@ -86,7 +111,7 @@ impl Session {
                 }
             }
             ("encrypt", "get") if node.child("count").is_some() => {
-                let n = shared.with_world(|w| w.directory.prekey_count(&self.phone, self.device));
+                let n = shared.with_world(|w| w.directory.prekey_count(&self.key.0, self.key.1));
                 ok(vec![Node::new("count").with_attr("value", n.to_string())])
             }
             ("encrypt", "get") if node.child("digest").is_some() => ok(vec![Node::new("digest")]),
@@ -95,7 +120,7 @@ impl Session {
             }
             ("usync", "get") => discovery::usync(shared, id, node),
             ("encrypt", "set") => self.upload_prekeys(shared, conn, id, node),
-            ("passive", "set") => passive(id, t, node),
+            ("passive", "set") => self.passive(shared, conn, id, node),
             ("abt", "get") => ok(vec![Node::new("props")
                 .with_attr("protocol", "1")
                 .with_attr("hash", "wa-sim")]),
@@ -117,8 +142,8 @@ impl Session {
         };
         let count = upload.prekeys.len();
         shared.with_world(|w| {
-            if w.has_companion(&self.phone, self.device) {
-                w.directory.record_upload(&self.phone, self.device, upload);
+            if w.has_companion(&self.key.0, self.key.1) {
+                w.directory.record_upload(&self.key.0, self.key.1, upload);
             }
         });
         shared.emit(SimEvent::PreKeysUploaded { conn, count });
@@ -129,33 +154,31 @@ impl Session {
         ))]
     }
 
+    /// `<iq xmlns=passive type=set>` with `<active/>` (answered, then the offline backlog and
+    /// its count) or `<passive/>`.
+    fn passive(&self, shared: &Shared, conn: ConnId, id: &str, node: &Node) -> Vec<Action> {
+        let result = Action::Send(nodes::iq_result(id, shared.now_secs(), vec![]));
+        if node.child("active").is_some() {
+            let mut actions = vec![result];
+            actions.extend(self.go_active(shared, conn));
+            actions
+        } else if node.child("passive").is_some() {
+            vec![result]
+        } else {
+            vec![Action::Send(nodes::iq_bad_request(id))]
+        }
+    }
+
     /// `<iq xmlns=md><remove-companion-device>`: the companion logs itself out.
     fn remove_self(&self, shared: &Shared, conn: ConnId, id: &str) -> Vec<Action> {
-        shared.with_world(|w| w.remove_companion(&self.phone, self.device));
-        let jid = device_jid(&self.phone, self.device);
+        shared.with_world(|w| w.remove_companion(&self.key.0, self.key.1));
+        let jid = device_jid(&self.key.0, self.key.1);
         shared.emit(SimEvent::DeviceRemoved { conn, jid });
         vec![
             Action::Send(nodes::iq_result(id, shared.now_secs(), vec![])),
             Action::Send(nodes::stream_end()),
             Action::Close,
         ]
-    }
-}
-
-/// `<iq xmlns=passive type=set>` with `<active/>` (answered with the offline count) or
-/// `<passive/>`.
-fn passive(id: &str, t: u64, node: &Node) -> Vec<Action> {
-    if node.child("active").is_some() {
-        let offline =
-            Node::new("ib").with_children(vec![Node::new("offline").with_attr("count", "0")]);
-        vec![
-            Action::Send(nodes::iq_result(id, t, vec![])),
-            Action::Send(offline),
-        ]
-    } else if node.child("passive").is_some() {
-        vec![Action::Send(nodes::iq_result(id, t, vec![]))]
-    } else {
-        vec![Action::Send(nodes::iq_bad_request(id))]
     }
 }
 

@@ -2,6 +2,7 @@
 //! same wa-protocol pieces wa-sim uses (Noise responder, framed transport, stanza parsers).
 
 mod harness;
+mod messages;
 
 use super::*;
 use crate::binary::Node;

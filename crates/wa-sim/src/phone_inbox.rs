@@ -1,0 +1,108 @@
+//! What reaches a simulated phone (device 0): it decrypts each message routed to it with its
+//! session for the sender device (a `pkmsg` starts one from its own prekeys, consuming the
+//! one-time prekey), unpads it, unwraps a DeviceSentMessage from its own companions and parses
+//! the content (`messaging.md` §10), records it, and answers with a delivery receipt (`sender`
+//! for its own companions' copies). Receipts routed to it are counted.
+
+use rand::rngs::StdRng;
+use wa_protocol::binary::{Jid, Node, Server};
+use wa_protocol::message::receive::decrypt_pairwise;
+use wa_protocol::message::{decode_padded, unwrap_device_sent, Content, EncVersion};
+use wa_protocol::stanza::{MessageStanza, Receipt, ReceiptType};
+use wa_protocol::PhoneNumber;
+
+use crate::event::SimEvent;
+use crate::mailbox::DeviceKey;
+use crate::phone_state::ReceivedMessage;
+use crate::state::Shared;
+use crate::world::World;
+
+/// A stanza routed to `phone`'s device 0; returns the receipt the phone answers with.
+pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Option<Receipt> {
+    if node.tag != "message" {
+        shared.count(format!("phone:{}", node.tag));
+        return None;
+    }
+    let Ok(msg) = MessageStanza::from_node(node) else {
+        shared.count("phone:malformed".to_owned());
+        return None;
+    };
+    if let Some(enc) = msg.encs.first() {
+        shared.count(format!("phone:enc:{}", enc.kind.as_str()));
+    }
+    let mut rng = shared.fork_rng();
+    let decrypted = shared.with_world(|w| decrypt(w, phone, &msg, &mut rng));
+    let Some((sender, content, destination)) = decrypted else {
+        shared.count("phone:undecryptable".to_owned());
+        return None;
+    };
+    shared.count("phone:message".to_owned());
+    let own = sender.0 == *phone;
+    let chat = destination.unwrap_or_else(|| Jid::user(sender.0.as_str(), Server::WhatsApp));
+    let id = msg.id.as_str().to_owned();
+    let received = ReceivedMessage {
+        id: msg.id.as_str().to_owned(),
+        from: sender.0.as_str().to_owned(),
+        chat: chat.to_string(),
+        kind: content.kind().to_owned(),
+        text: text_of(&content),
+        t: msg.t.unwrap_or_else(|| shared.now_secs()),
+    };
+    shared.with_world(|w| {
+        if let Ok(account) = w.account_mut(phone) {
+            account.phone_state.record(received);
+        }
+    });
+    shared.emit(SimEvent::PhoneReceived {
+        phone: phone.clone(),
+        id,
+    });
+    let kind = ReceiptType::for_delivery(own, msg.peer, true);
+    Receipt::for_message(&msg, kind).ok()
+}
+
+/// Decrypts the message's `<enc>` with the phone's session for its sender; the sender device,
+/// the content and (for a DeviceSentMessage) its destination chat.
+fn decrypt(
+    w: &mut World,
+    phone: &PhoneNumber,
+    msg: &MessageStanza,
+    rng: &mut StdRng,
+) -> Option<(DeviceKey, Content, Option<Jid>)> {
+    let sender = w.device_of(msg.from.as_ref()?)?;
+    let enc = msg.encs.first()?;
+    let version = EncVersion::from_attr(&enc.v.to_string()).ok()?;
+    let state = &mut w.account_mut(phone).ok()?.phone_state;
+    let out = decrypt_pairwise(
+        enc.kind,
+        &enc.ciphertext,
+        state.sessions.get(&sender),
+        &state.local,
+        &state.prekeys,
+        state.identities.get(&sender),
+        rng,
+    )
+    .ok()?;
+    state.sessions.insert(sender.clone(), out.record);
+    state.identities.insert(sender.clone(), out.remote_identity);
+    if let Some(id) = out.consumed_pre_key_id {
+        state.prekeys.remove_one_time(id);
+    }
+    let message = decode_padded(&out.plaintext, version).ok()?;
+    let unwrapped = unwrap_device_sent(message).ok()?;
+    let content = Content::from_message(&unwrapped.message).ok()?;
+    Some((sender, content, unwrapped.destination))
+}
+
+/// The text the inbox shows: a text's, an edit's new text, a reaction's emoji; else empty.
+fn text_of(content: &Content) -> String {
+    match content {
+        Content::Text(t) => t.text.clone(),
+        Content::Edit(e) => text_of(&e.content),
+        Content::Reaction(r) => r.emoji.clone(),
+        Content::Revoke(_)
+        | Content::Location(_)
+        | Content::Contact(_)
+        | Content::Unsupported(_) => String::new(),
+    }
+}

@@ -1,0 +1,170 @@
+//! What a simulated phone (device 0) sends: an end-to-end encrypted text to another account
+//! (`messaging.md` §6, §7) and read receipts (§10).
+//!
+//! A text is encrypted once per device of the recipient (a session it has, or one started from
+//! the device's bundle, which consumes a one-time prekey from the directory, §5) plus a
+//! DeviceSentMessage copy for each of its own companions (§6 step 3), and handed to the router
+//! as a companion's `<message>` would be. The recipient is addressed by phone number, or by LID
+//! when it is named by LID or the sending account is LID-migrated (one namespace, §16).
+
+use rand::rngs::StdRng;
+use wa_protocol::binary::{Jid, Server};
+use wa_protocol::message::fanout::{encrypt_fanout, DeviceTarget, FanoutGroup};
+use wa_protocol::message::{encode_padded, wrap_device_sent, Content};
+use wa_protocol::stanza::{DeviceEnc, Enc, MessageStanza, Receipt};
+use wa_protocol::{MessageId, PhoneNumber};
+
+use crate::error::SimError;
+use crate::mailbox::DeviceKey;
+use crate::roles::messages;
+use crate::state::Shared;
+use crate::world::{address, World};
+
+/// A user JID, or a phone number (then in the phone-number namespace).
+fn parse_user(text: &str) -> Result<Jid, SimError> {
+    let bad = || SimError::BadAddress(text.chars().take(64).collect());
+    if text.contains('@') {
+        let jid: Jid = text.parse().map_err(|_| bad())?;
+        return Ok(Jid::user(jid.user_part(), jid.server().clone()));
+    }
+    let phone: PhoneNumber = text.parse().map_err(|_| bad())?;
+    Ok(Jid::user(phone.as_str(), Server::WhatsApp))
+}
+
+/// The phone of `phone` sends `text` to `to` (a phone number or user JID); returns its id.
+pub(crate) fn send_text(
+    shared: &Shared,
+    phone: &PhoneNumber,
+    to: &str,
+    text: &str,
+) -> Result<MessageId, SimError> {
+    let to = parse_user(to)?;
+    let t = shared.now_secs();
+    let mut rng = shared.fork_rng();
+    let id = MessageId::generate(t, Some(phone.as_str()), &mut rng);
+    let msg = shared.with_world(|w| encrypt(w, phone, &to, id, text, &mut rng))?;
+    messages::route_message(shared, &(phone.clone(), 0), &msg, t).map_err(SimError::Refused)?;
+    shared.count("phone:sent".to_owned());
+    Ok(msg.id)
+}
+
+/// The `<message>` carrying `text` for every device of the chat and the own companions.
+fn encrypt(
+    w: &mut World,
+    phone: &PhoneNumber,
+    to: &Jid,
+    id: MessageId,
+    text: &str,
+    rng: &mut StdRng,
+) -> Result<MessageStanza, SimError> {
+    let own = w.account(phone)?;
+    let own_lid_migrated = own.switches.lid_migrated;
+    let peer = w
+        .account_by_jid(to)
+        .ok_or_else(|| SimError::BadAddress(to.to_string()))?;
+    if peer.phone == *phone {
+        return Err(SimError::BadAddress(to.to_string()));
+    }
+    let server = if own_lid_migrated || *to.server() == Server::Lid {
+        Server::Lid
+    } else {
+        Server::WhatsApp
+    };
+    let chat = address(&peer.phone, &peer.lid, 0, &server);
+    let theirs = w.devices_of(to);
+    let mine: Vec<DeviceKey> = w
+        .devices_of(&Jid::user(phone.as_str(), Server::WhatsApp))
+        .into_iter()
+        .filter(|d| d.1 != 0)
+        .collect();
+    let their_targets = targets(w, phone, &theirs, &server);
+    let own_targets = targets(w, phone, &mine, &server);
+    let message = Content::text(text).to_message();
+    let plain = encode_padded(&message, rng);
+    let dsm = encode_padded(&wrap_device_sent(&message, &chat, None), rng);
+    let groups = [
+        FanoutGroup {
+            devices: &their_targets,
+            plaintext: &plain,
+        },
+        FanoutGroup {
+            devices: &own_targets,
+            plaintext: &dsm,
+        },
+    ];
+    let state = &mut w.account_mut(phone)?.phone_state;
+    let fanout = encrypt_fanout(&state.local, &groups, rng);
+    let mut stanza = MessageStanza::new(id, Content::text(text).stanza_type());
+    stanza.to = Some(chat);
+    let keys = theirs.iter().chain(mine.iter());
+    let jids = their_targets
+        .iter()
+        .chain(own_targets.iter())
+        .map(|t| &t.jid);
+    let by_jid: Vec<(DeviceKey, Jid)> = keys.cloned().zip(jids.cloned()).collect();
+    for done in fanout.encrypted {
+        if let Some((key, _)) = by_jid.iter().find(|(_, j)| *j == done.jid) {
+            state.sessions.insert(key.clone(), done.record);
+            state.identities.insert(key.clone(), done.remote_identity);
+        }
+        stanza.participants.push(DeviceEnc {
+            jid: done.jid,
+            enc: Enc::new(done.enc_type, done.ciphertext),
+        });
+    }
+    Ok(stanza)
+}
+
+/// One target per device: its session, or its bundle (consumed from the directory). Devices
+/// that published no keys are left out.
+fn targets(
+    w: &mut World,
+    phone: &PhoneNumber,
+    devices: &[DeviceKey],
+    server: &Server,
+) -> Vec<DeviceTarget> {
+    let mut out = Vec::with_capacity(devices.len());
+    for key in devices {
+        let Some(lid) = w.account(&key.0).ok().map(|a| a.lid.clone()) else {
+            continue;
+        };
+        let jid = address(&key.0, &lid, key.1, server);
+        let session = w
+            .account(phone)
+            .ok()
+            .and_then(|a| a.phone_state.sessions.get(key).cloned());
+        let target = match session {
+            Some(record) if record.has_current_session() => DeviceTarget::with_session(jid, record),
+            _ => match w.directory.take_bundle(&key.0, key.1) {
+                Some(bundle) => DeviceTarget::with_bundle(jid, bundle),
+                None => continue,
+            },
+        };
+        out.push(target);
+    }
+    out
+}
+
+/// The phone of `phone` sends a read receipt for `ids` in `chat`.
+pub(crate) fn read(
+    shared: &Shared,
+    phone: &PhoneNumber,
+    chat: &str,
+    ids: &[String],
+) -> Result<(), SimError> {
+    let chat = parse_user(chat)?;
+    let ids = ids
+        .iter()
+        .map(|id| {
+            id.parse()
+                .map_err(|_| SimError::BadAddress(id.chars().take(64).collect()))
+        })
+        .collect::<Result<Vec<MessageId>, _>>()?;
+    shared.with_world(|w| w.account(phone).map(drop))?;
+    let t = shared.now_secs();
+    let receipt = Receipt::read(chat.clone(), &ids, t, None, false)
+        .ok_or_else(|| SimError::BadAddress(String::new()))?;
+    messages::route_receipt(shared, &(phone.clone(), 0), receipt, t).map_err(SimError::Refused)?;
+    shared.count("phone:read".to_owned());
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! The simulated phones over real sockets and the admin API (`messaging.md` §6, §7, §10):
+//! phone A texts phone B through the router (first `pkmsg`, then `msg` once B answered), B's
+//! `GET /admin/phones/{phone}/messages` shows the decrypted texts, and A's linked companion,
+//! offline meanwhile, receives after its next login, exactly once and in order, the
+//! DeviceSentMessage copies of A's sends and B's text to A, and decrypts them with the keys in
+//! its store.
+
+use std::time::Duration;
+
+use prost::Message as _;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde_json::{json, Value};
+use wa_protocol::binary::Node;
+use wa_protocol::message::receive::{decrypt_pairwise, PreKeySet};
+use wa_protocol::message::{decode_padded, unwrap_device_sent, Content, EncVersion};
+use wa_protocol::payload::{login_payload, ClientIdentity};
+use wa_protocol::signal::{LocalIdentity, PreKey, SessionRecord, SignedPreKey};
+use wa_protocol::stanza::{MessageStanza, StanzaAck};
+use wa_protocol::PhoneNumber;
+use wa_sim::SimEvent;
+use wa_testkit::raw::{RawOptions, RawSocket};
+use wa_testkit::{wait_for, Linked};
+
+const A: &str = "15550109001";
+const B: &str = "15550109002";
+const DEADLINE: Duration = Duration::from_secs(20);
+
+async fn post(client: &reqwest_lite::Client, url: String, body: Value) -> (u16, Value) {
+    client.post(url, body).await
+}
+
+/// A tiny HTTP/1.1 client over tokio's TcpStream (JSON in and out).
+mod reqwest_lite {
+    use serde_json::Value;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    pub struct Client {
+        pub addr: std::net::SocketAddr,
+    }
+
+    impl Client {
+        pub async fn post(&self, path: String, body: Value) -> (u16, Value) {
+            self.request("POST", &path, Some(body.to_string())).await
+        }
+
+        pub async fn post_raw(&self, path: String, body: &str) -> (u16, Value) {
+            self.request("POST", &path, Some(body.to_owned())).await
+        }
+
+        pub async fn get(&self, path: String) -> (u16, Value) {
+            self.request("GET", &path, None).await
+        }
+
+        async fn request(&self, method: &str, path: &str, body: Option<String>) -> (u16, Value) {
+            let mut stream = TcpStream::connect(self.addr).await.expect("connects");
+            let body = body.unwrap_or_default();
+            let head = format!(
+                "{method} {path} HTTP/1.1\r\nhost: sim\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await.expect("writes");
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.expect("reads");
+            let status = answer[9..12].parse().expect("status");
+            let json = answer
+                .split_once("\r\n\r\n")
+                .map(|(_, b)| b.trim())
+                .filter(|b| !b.is_empty())
+                .map(|b| serde_json::from_str(b).unwrap_or(Value::String(b.to_owned())))
+                .unwrap_or(Value::Null);
+            (status, json)
+        }
+    }
+}
+
+async fn next(socket: &mut RawSocket, tag: &str) -> Node {
+    loop {
+        let node = socket.recv(DEADLINE).await.expect("a node");
+        if node.tag == tag {
+            return node;
+        }
+    }
+}
+
+async fn login_active(linked: &Linked, seed: u64) -> RawSocket {
+    let device = linked
+        .store
+        .device(&linked.id)
+        .expect("store")
+        .expect("device");
+    let number = u8::try_from(device.jid.as_ref().expect("jid").device_id()).expect("device");
+    let payload = login_payload(
+        &ClientIdentity::default(),
+        A.parse().expect("number"),
+        number,
+    );
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut socket = RawSocket::connect(
+        &RawOptions::to_sim(&linked.sim),
+        &mut rng,
+        &device.noise_key,
+        &payload.encode_to_vec(),
+    )
+    .await
+    .expect("handshake");
+    assert_eq!(next(&mut socket, "success").await.tag, "success");
+    let active = Node::new("iq")
+        .with_attr("id", "active-1")
+        .with_attr("type", "set")
+        .with_attr("xmlns", "passive")
+        .with_attr("to", "s.whatsapp.net")
+        .with_children(vec![Node::new("active")]);
+    socket.send_node(&active).await.expect("sent");
+    socket
+}
+
+/// The companion's keys from its store, as a decrypting client holds them.
+fn companion_keys(linked: &Linked) -> (LocalIdentity, PreKeySet) {
+    let device = linked
+        .store
+        .device(&linked.id)
+        .expect("store")
+        .expect("device");
+    let local = LocalIdentity {
+        key_pair: device.identity_key.clone(),
+        registration_id: device.registration_id,
+    };
+    let one_time = (1..=900)
+        .filter_map(|id| linked.store.load_prekey(&linked.id, id).expect("store"))
+        .map(|k| PreKey {
+            id: k.id,
+            key_pair: k.key_pair,
+        })
+        .collect();
+    let signed = SignedPreKey {
+        id: device.signed_prekey.id,
+        key_pair: device.signed_prekey.key_pair.clone(),
+        signature: device.signed_prekey.signature,
+        created_at_ms: device.signed_prekey.timestamp_ms,
+    };
+    (
+        local,
+        PreKeySet {
+            signed: vec![signed],
+            one_time,
+        },
+    )
+}
+
+fn count(sim: &wa_sim::SimServer, key: &str) -> u64 {
+    sim.counters().get(key).copied().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once() {
+    let linked = Linked::new(A, 91).await;
+    linked
+        .sim
+        .create_account(&B.parse::<PhoneNumber>().expect("phone"));
+    let mut sim_events = linked.sim.subscribe();
+    linked
+        .gateway
+        .disconnect(&linked.id)
+        .await
+        .expect("disconnects");
+    wait_for(&mut sim_events, DEADLINE, "the gateway's disconnect", |e| {
+        matches!(e, SimEvent::Disconnected { conn } if *conn == linked.conn).then_some(())
+    })
+    .await
+    .expect("gone");
+    let http = reqwest_lite::Client {
+        addr: linked.sim.addr(),
+    };
+
+    let (status, first) = post(
+        &http,
+        format!("/admin/phones/{A}/send"),
+        json!({"to": B, "text": "hello B"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        (
+            count(&linked.sim, "phone:enc:pkmsg"),
+            count(&linked.sim, "phone:enc:msg")
+        ),
+        (1, 0)
+    );
+    let b_jid = format!("{B}@s.whatsapp.net");
+    let (status, reply) = post(
+        &http,
+        format!("/admin/phones/{B}/send"),
+        json!({"to": format!("{A}@s.whatsapp.net"), "text": "hi A"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let (status, second) = post(
+        &http,
+        format!("/admin/phones/{A}/send"),
+        json!({"to": b_jid, "text": "again"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    // B answered from the session A's pkmsg started (a msg), so A's second text is a msg too.
+    assert_eq!(
+        (
+            count(&linked.sim, "phone:enc:pkmsg"),
+            count(&linked.sim, "phone:enc:msg")
+        ),
+        (1, 2)
+    );
+
+    let (status, inbox) = http.get(format!("/admin/phones/{B}/messages")).await;
+    assert_eq!(status, 200);
+    let inbox = inbox.as_array().expect("array").clone();
+    assert_eq!(inbox.len(), 2, "{inbox:?}");
+    for (m, (id, text)) in inbox.iter().zip([(&first, "hello B"), (&second, "again")]) {
+        assert_eq!(m["id"], id["id"]);
+        assert_eq!(
+            (m["from"].as_str(), m["kind"].as_str(), m["text"].as_str()),
+            (Some(A), Some("text"), Some(text))
+        );
+        assert_eq!(m["chat"], json!(format!("{A}@s.whatsapp.net")));
+        assert!(m["t"].as_u64().is_some());
+    }
+    let (_, a_inbox) = http.get(format!("/admin/phones/{A}/messages")).await;
+    assert_eq!(a_inbox[0]["text"], json!("hi A"));
+
+    let (status, _) = post(
+        &http,
+        format!("/admin/phones/{B}/read"),
+        json!({"chat": A, "ids": [first["id"]]}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    admin_errors(&http).await;
+
+    // Receipts went to the senders' devices: B's two delivery receipts and its read receipt
+    // to A's phone, A's delivery receipt to B's phone.
+    assert_eq!(count(&linked.sim, "phone:receipt"), 4);
+
+    // The companion logs in: the three copies, in order, once (between them the three
+    // receipts to A); then the offline count of all six.
+    let mut socket = login_active(&linked, 5).await;
+    let (local, mut prekeys) = companion_keys(&linked);
+    let mut sessions: std::collections::HashMap<String, SessionRecord> = Default::default();
+    let expected = [
+        (A, "hello B", Some(b_jid.as_str())),
+        (B, "hi A", None),
+        (A, "again", Some(b_jid.as_str())),
+    ];
+    for (from, text, destination) in expected {
+        let node = next(&mut socket, "message").await;
+        let msg = MessageStanza::from_node(&node).expect("parses");
+        assert_eq!(
+            msg.from.as_ref().map(|j| j.user_part().to_owned()),
+            Some(from.to_owned())
+        );
+        assert!(msg.offline.is_some());
+        let enc = &msg.encs[0];
+        let key = msg.from.as_ref().expect("from").to_string();
+        let mut rng = StdRng::seed_from_u64(9);
+        let out = decrypt_pairwise(
+            enc.kind,
+            &enc.ciphertext,
+            sessions.get(&key),
+            &local,
+            &prekeys,
+            None,
+            &mut rng,
+        )
+        .expect("decrypts");
+        if let Some(id) = out.consumed_pre_key_id {
+            prekeys.remove_one_time(id);
+        }
+        sessions.insert(key, out.record);
+        let unwrapped =
+            unwrap_device_sent(decode_padded(&out.plaintext, EncVersion::V2).expect("unpads"))
+                .expect("unwraps");
+        assert_eq!(
+            Content::from_message(&unwrapped.message).expect("content"),
+            Content::text(text)
+        );
+        assert_eq!(
+            unwrapped.destination.map(|d| d.to_string()).as_deref(),
+            destination
+        );
+        assert_eq!(msg.recipient.map(|r| r.to_string()).as_deref(), destination);
+        let ack = StanzaAck::for_stanza(&node).expect("ack");
+        socket.send_node(&ack.to_node()).await.expect("acked");
+    }
+    let marker = next(&mut socket, "ib").await;
+    assert_eq!(
+        marker.child("offline").and_then(|o| o.attr_str("count")),
+        Some("6")
+    );
+    socket.close().await;
+
+    let mut again = login_active(&linked, 6).await;
+    let marker = next(&mut again, "ib").await;
+    assert_eq!(
+        marker.child("offline").and_then(|o| o.attr_str("count")),
+        Some("0")
+    );
+
+    // A LID-migrated account's phone addresses the chat and every device by LID (§16); the
+    // live companion's copy comes from A's LID device and B still decrypts.
+    let update = wa_sim::SwitchesUpdate {
+        lid_migrated: Some(true),
+        require_privacy_tokens: None,
+    };
+    let a: PhoneNumber = A.parse().expect("phone");
+    linked.sim.update_account(&a, update).expect("switched");
+    let lid_id = linked.sim.phone_send(A, B, "by lid").expect("sent");
+    let copy = MessageStanza::from_node(&next(&mut again, "message").await).expect("parses");
+    let a_lid = linked.sim.account(A).expect("account").lid;
+    assert_eq!(
+        copy.from.as_ref().map(|j| j.user_part()),
+        Some(a_lid.as_str())
+    );
+    let b_lid = linked.sim.account(B).expect("account").lid;
+    assert_eq!(
+        copy.recipient.as_ref().map(|j| j.user_part()),
+        Some(b_lid.as_str())
+    );
+    let inbox = linked.sim.phone_messages(B).expect("inbox");
+    let last = inbox.last().expect("a message");
+    assert_eq!(
+        (last.id.as_str(), last.text.as_str(), last.from.as_str()),
+        (lid_id.as_str(), "by lid", A)
+    );
+}
+
+/// 400 for malformed bodies, 404 for unknown phones.
+async fn admin_errors(http: &reqwest_lite::Client) {
+    let (status, _) = http
+        .post_raw(format!("/admin/phones/{A}/send"), "{\"to\": 5}")
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = post(
+        http,
+        format!("/admin/phones/{A}/send"),
+        json!({"to": "not a number", "text": "x"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = post(
+        http,
+        "/admin/phones/15550109999/send".to_owned(),
+        json!({"to": B, "text": "x"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = http
+        .get("/admin/phones/15550109999/messages".to_owned())
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = post(http, format!("/admin/phones/{A}/read"), json!({"chat": B})).await;
+    assert_eq!(status, 400);
+}
