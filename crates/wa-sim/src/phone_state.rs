@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use wa_protocol::message::receive::PreKeySet;
 use wa_protocol::signal::{LocalIdentity, PublicKey, SessionRecord};
+use wa_protocol::PhoneNumber;
 
 use crate::mailbox::DeviceKey;
 
@@ -44,6 +45,9 @@ pub(crate) struct PhoneState {
     pub(crate) identities: HashMap<DeviceKey, PublicKey>,
     /// What it received, oldest first.
     pub(crate) inbox: Vec<ReceivedMessage>,
+    /// The privacy tokens this phone granted, by the account that holds them (`messaging.md`
+    /// §16): an account requiring tokens accepts a companion's DM from a holder only with it.
+    pub(crate) granted: HashMap<PhoneNumber, Vec<u8>>,
 }
 
 impl PhoneState {
@@ -55,6 +59,7 @@ impl PhoneState {
             sessions: HashMap::new(),
             identities: HashMap::new(),
             inbox: Vec::new(),
+            granted: HashMap::new(),
         }
     }
 

@@ -243,7 +243,8 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
     assert_eq!(count(&linked.sim, "phone:receipt"), 4);
 
     // The companion logs in: the three copies, in order, once (between them the three
-    // receipts to A); then the offline count of all six.
+    // receipts to A and the privacy token B's phone granted A); then the offline count of all
+    // seven.
     let mut socket = login_active(&linked, 5).await;
     let (local, mut prekeys) = companion_keys(&linked);
     let mut sessions: std::collections::HashMap<String, SessionRecord> = Default::default();
@@ -295,7 +296,7 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
     let marker = next(&mut socket, "ib").await;
     assert_eq!(
         marker.child("offline").and_then(|o| o.attr_str("count")),
-        Some("6")
+        Some("7")
     );
     socket.close().await;
 
