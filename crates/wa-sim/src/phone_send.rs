@@ -18,6 +18,7 @@ use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::error::SimError;
 use crate::mailbox::DeviceKey;
+use crate::phone_state::SentText;
 use crate::roles::messages;
 use crate::state::Shared;
 use crate::world::{address, World};
@@ -47,6 +48,15 @@ pub(crate) fn send_text(
     let msg = shared.with_world(|w| encrypt(w, phone, &to, id, text, &mut rng))?;
     messages::route_message(shared, &(phone.clone(), 0), &msg, t).map_err(SimError::Refused)?;
     shared.count("phone:sent".to_owned());
+    shared.with_world(|w| {
+        if let (Ok(account), Some(chat)) = (w.account_mut(phone), msg.to.clone()) {
+            account.phone_state.remember_sent(SentText {
+                id: msg.id.as_str().to_owned(),
+                chat,
+                text: text.to_owned(),
+            });
+        }
+    });
     grant_token(shared, phone, &to, t, &mut rng);
     Ok(msg.id)
 }

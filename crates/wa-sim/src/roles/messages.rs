@@ -20,7 +20,7 @@ use wa_protocol::stanza::{nack, AckClass, EncType, MessageStanza, Receipt, Serve
 
 use crate::mailbox::{Delivery, DeviceKey};
 use crate::nodes;
-use crate::phone_inbox;
+use crate::phone_inbox::{self, PhoneAnswer};
 use crate::state::{Action, Shared};
 use crate::world::{address, World};
 
@@ -173,11 +173,15 @@ pub(crate) fn dispatch(shared: &Shared, deliveries: Vec<(DeviceKey, Node)>) {
     }
     for (phone_number, node) in phone {
         shared.count("route:phone".to_owned());
-        if let Some(receipt) = phone_inbox::receive(shared, &phone_number, &node) {
-            let t = shared.now_secs();
-            if route_receipt(shared, &(phone_number, 0), receipt, t).is_err() {
-                shared.count("phone:receipt-refused".to_owned());
-            }
+        let t = shared.now_secs();
+        let sender = (phone_number.clone(), 0);
+        let routed = match phone_inbox::receive(shared, &phone_number, &node) {
+            Some(PhoneAnswer::Receipt(receipt)) => route_receipt(shared, &sender, receipt, t),
+            Some(PhoneAnswer::Resend(msg)) => route_message(shared, &sender, &msg, t),
+            None => Ok(()),
+        };
+        if routed.is_err() {
+            shared.count("phone:answer-refused".to_owned());
         }
     }
 }
