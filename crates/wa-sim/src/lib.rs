@@ -43,6 +43,7 @@ mod mailbox;
 mod nodes;
 mod phone;
 mod phone_inbox;
+mod phone_retry;
 mod phone_send;
 mod phone_state;
 mod roles;

@@ -2,7 +2,8 @@
 //! session for the sender device (a `pkmsg` starts one from its own prekeys, consuming the
 //! one-time prekey), unpads it, unwraps a DeviceSentMessage from its own companions and parses
 //! the content (`messaging.md` §10), records it, and answers with a delivery receipt (`sender`
-//! for its own companions' copies). Receipts routed to it are counted.
+//! for its own companions' copies). Retry receipts for its texts are answered by
+//! [`phone_retry`]; other receipts routed to it are counted.
 
 use rand::rngs::StdRng;
 use wa_protocol::binary::{Jid, Node, Server};
@@ -13,12 +14,29 @@ use wa_protocol::PhoneNumber;
 
 use crate::event::SimEvent;
 use crate::mailbox::DeviceKey;
+use crate::phone_retry;
 use crate::phone_state::ReceivedMessage;
 use crate::state::Shared;
 use crate::world::World;
 
-/// A stanza routed to `phone`'s device 0; returns the receipt the phone answers with.
-pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Option<Receipt> {
+/// What the phone answers a stanza with.
+#[derive(Debug)]
+pub(crate) enum PhoneAnswer {
+    /// A receipt for a message it received.
+    Receipt(Receipt),
+    /// A message sent again, for a retry receipt.
+    Resend(MessageStanza),
+}
+
+/// A stanza routed to `phone`'s device 0; returns what the phone answers with.
+pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Option<PhoneAnswer> {
+    if node.tag == "receipt" && node.attr_str("type") == Some("retry") {
+        shared.count("phone:retry-receipt".to_owned());
+        let receipt = Receipt::from_node(node).ok()?;
+        let mut rng = shared.fork_rng();
+        let resend = shared.with_world(|w| phone_retry::resend(w, phone, &receipt, &mut rng));
+        return resend.map(PhoneAnswer::Resend);
+    }
     if node.tag != "message" {
         shared.count(format!("phone:{}", node.tag));
         return None;
@@ -58,7 +76,9 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         id,
     });
     let kind = ReceiptType::for_delivery(own, msg.peer, true);
-    Receipt::for_message(&msg, kind).ok()
+    Receipt::for_message(&msg, kind)
+        .ok()
+        .map(PhoneAnswer::Receipt)
 }
 
 /// Decrypts the message's `<enc>` with the phone's session for its sender; the sender device,

@@ -5,17 +5,20 @@
 //! the device's bundle, which consumes a one-time prekey from the directory, §5) plus a
 //! DeviceSentMessage copy for each of its own companions (§6 step 3), and handed to the router
 //! as a companion's `<message>` would be. The recipient is addressed by phone number, or by LID
-//! when it is named by LID or the sending account is LID-migrated (one namespace, §16).
+//! when it is named by LID or the sending account is LID-migrated (one namespace, §16). The
+//! first text to an account grants it a privacy token (§16).
 
 use rand::rngs::StdRng;
-use wa_protocol::binary::{Jid, Server};
+use rand::RngCore;
+use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::message::fanout::{encrypt_fanout, DeviceTarget, FanoutGroup};
 use wa_protocol::message::{encode_padded, wrap_device_sent, Content};
-use wa_protocol::stanza::{DeviceEnc, Enc, MessageStanza, Receipt};
+use wa_protocol::stanza::{DeviceEnc, Enc, MessageStanza, PrivacyToken, PrivacyTokens, Receipt};
 use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::error::SimError;
 use crate::mailbox::DeviceKey;
+use crate::phone_state::SentText;
 use crate::roles::messages;
 use crate::state::Shared;
 use crate::world::{address, World};
@@ -45,7 +48,60 @@ pub(crate) fn send_text(
     let msg = shared.with_world(|w| encrypt(w, phone, &to, id, text, &mut rng))?;
     messages::route_message(shared, &(phone.clone(), 0), &msg, t).map_err(SimError::Refused)?;
     shared.count("phone:sent".to_owned());
+    shared.with_world(|w| {
+        if let (Ok(account), Some(chat)) = (w.account_mut(phone), msg.to.clone()) {
+            account.phone_state.remember_sent(SentText {
+                id: msg.id.as_str().to_owned(),
+                chat,
+                text: text.to_owned(),
+            });
+        }
+    });
+    grant_token(shared, phone, &to, t, &mut rng);
     Ok(msg.id)
+}
+
+/// Writing to a contact grants it a privacy token (`messaging.md` §16), once: kept by the phone
+/// and sent to the contact's companions as `<notification type="privacy_token">`.
+fn grant_token(shared: &Shared, phone: &PhoneNumber, to: &Jid, t: u64, rng: &mut StdRng) {
+    let mut token = vec![0u8; 20];
+    rng.fill_bytes(&mut token);
+    let id = shared.next_iq_id();
+    let deliveries = shared.with_world(|w| {
+        let holder = w.account_by_jid(to)?.phone.clone();
+        let companions: Vec<DeviceKey> =
+            w.devices_of(to).into_iter().filter(|d| d.1 != 0).collect();
+        let own = w.account_mut(phone).ok()?;
+        if own.phone_state.granted.contains_key(&holder) {
+            return None;
+        }
+        own.phone_state.granted.insert(holder, token.clone());
+        let granter = Jid::user(phone.as_str(), Server::WhatsApp);
+        let tokens = PrivacyTokens {
+            sender_lid: None,
+            tokens: vec![PrivacyToken {
+                jid: granter.clone(),
+                t,
+                token,
+            }],
+        };
+        let node = Node::new("notification")
+            .with_attr("from", granter)
+            .with_attr("type", "privacy_token")
+            .with_attr("id", id)
+            .with_attr("t", t.to_string())
+            .with_children(vec![tokens.tokens_node()]);
+        Some(
+            companions
+                .into_iter()
+                .map(|d| (d, node.clone()))
+                .collect::<Vec<_>>(),
+        )
+    });
+    if let Some(deliveries) = deliveries {
+        shared.count("phone:token-granted".to_owned());
+        messages::dispatch(shared, deliveries);
+    }
 }
 
 /// The `<message>` carrying `text` for every device of the chat and the own companions.

@@ -2,10 +2,12 @@
 //! a Signal session per remote device, the identities it trusts (first use), its own prekeys
 //! not yet consumed, and what it received and decrypted (`messaging.md` §10).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
+use wa_protocol::binary::Jid;
 use wa_protocol::message::receive::PreKeySet;
 use wa_protocol::signal::{LocalIdentity, PublicKey, SessionRecord};
+use wa_protocol::PhoneNumber;
 
 use crate::mailbox::DeviceKey;
 
@@ -31,6 +33,20 @@ pub struct ReceivedMessage {
     pub t: u64,
 }
 
+/// The most recent sends a phone keeps for retry receipts (whatsmeow keeps 256, §11).
+const MAX_SENT: usize = 256;
+
+/// A text the phone sent, kept to answer retry receipts.
+#[derive(Debug, Clone)]
+pub(crate) struct SentText {
+    /// The message id.
+    pub(crate) id: String,
+    /// The chat it went to.
+    pub(crate) chat: Jid,
+    /// The text.
+    pub(crate) text: String,
+}
+
 /// A phone's Signal state and inbox.
 #[derive(Debug, Clone)]
 pub(crate) struct PhoneState {
@@ -44,6 +60,11 @@ pub(crate) struct PhoneState {
     pub(crate) identities: HashMap<DeviceKey, PublicKey>,
     /// What it received, oldest first.
     pub(crate) inbox: Vec<ReceivedMessage>,
+    /// The privacy tokens this phone granted, by the account that holds them (`messaging.md`
+    /// §16): an account requiring tokens accepts a companion's DM from a holder only with it.
+    pub(crate) granted: HashMap<PhoneNumber, Vec<u8>>,
+    /// Its recent sends, oldest first.
+    pub(crate) sent: VecDeque<SentText>,
 }
 
 impl PhoneState {
@@ -55,7 +76,17 @@ impl PhoneState {
             sessions: HashMap::new(),
             identities: HashMap::new(),
             inbox: Vec::new(),
+            granted: HashMap::new(),
+            sent: VecDeque::new(),
         }
+    }
+
+    /// Keeps a sent text for retry receipts.
+    pub(crate) fn remember_sent(&mut self, sent: SentText) {
+        if self.sent.len() >= MAX_SENT {
+            self.sent.pop_front();
+        }
+        self.sent.push_back(sent);
     }
 
     /// Records a received message.

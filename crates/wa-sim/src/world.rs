@@ -81,12 +81,14 @@ impl Primary {
 }
 
 /// Per-account realism switches (`WA-SIM.md`, `messaging.md` §16). A LID-migrated account's
-/// phone addresses its sends by LID; the 463 without a privacy token is not enforced yet.
+/// phone addresses its sends by LID; an account requiring privacy tokens refuses a companion's
+/// DM without the token its phone granted (the phone grants one, in a `privacy_token`
+/// notification, the first time it writes to an account) with 463.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountSwitches {
     /// The account is LID-migrated: its DMs are addressed by LID (the phone's, today).
     pub lid_migrated: bool,
-    /// A first-contact DM without `<tctoken>` is refused with 463.
+    /// A companion's DM without the `<tctoken>` this account's phone granted is refused with 463.
     pub require_privacy_tokens: bool,
 }
 

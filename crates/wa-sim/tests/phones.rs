@@ -3,7 +3,8 @@
 //! `GET /admin/phones/{phone}/messages` shows the decrypted texts, and A's linked companion,
 //! offline meanwhile, receives after its next login, exactly once and in order, the
 //! DeviceSentMessage copies of A's sends and B's text to A, and decrypts them with the keys in
-//! its store.
+//! its store. A LID-migrated A addresses by LID; a retry receipt with fresh keys gets the text
+//! resent to the companion alone (§11).
 
 use std::time::Duration;
 
@@ -16,7 +17,10 @@ use wa_protocol::message::receive::{decrypt_pairwise, PreKeySet};
 use wa_protocol::message::{decode_padded, unwrap_device_sent, Content, EncVersion};
 use wa_protocol::payload::{login_payload, ClientIdentity};
 use wa_protocol::signal::{LocalIdentity, PreKey, SessionRecord, SignedPreKey};
-use wa_protocol::stanza::{MessageStanza, StanzaAck};
+use wa_protocol::stanza::{
+    EncType, MessageStanza, Receipt, ReceiptType, RetryInfo, RetryKeys, StanzaAck, UploadedPreKey,
+    UploadedSignedPreKey,
+};
 use wa_protocol::PhoneNumber;
 use wa_sim::SimEvent;
 use wa_testkit::raw::{RawOptions, RawSocket};
@@ -243,7 +247,8 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
     assert_eq!(count(&linked.sim, "phone:receipt"), 4);
 
     // The companion logs in: the three copies, in order, once (between them the three
-    // receipts to A); then the offline count of all six.
+    // receipts to A and the privacy token B's phone granted A); then the offline count of all
+    // seven.
     let mut socket = login_active(&linked, 5).await;
     let (local, mut prekeys) = companion_keys(&linked);
     let mut sessions: std::collections::HashMap<String, SessionRecord> = Default::default();
@@ -295,7 +300,7 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
     let marker = next(&mut socket, "ib").await;
     assert_eq!(
         marker.child("offline").and_then(|o| o.attr_str("count")),
-        Some("6")
+        Some("7")
     );
     socket.close().await;
 
@@ -332,6 +337,60 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
         (last.id.as_str(), last.text.as_str(), last.from.as_str()),
         (lid_id.as_str(), "by lid", A)
     );
+
+    // The companion lost that session: its retry receipt with fresh keys (§11) makes A's phone
+    // start a new session and send the text again to it alone, with the retry count.
+    let (local, mut prekeys) = companion_keys(&linked);
+    let mut rng = StdRng::seed_from_u64(11);
+    let fresh = PreKey::generate(7000, &mut rng);
+    prekeys.one_time.push(fresh.clone());
+    let signed = prekeys.signed[0].clone();
+    let mut receipt = Receipt::for_message(&copy, ReceiptType::Retry).expect("receipt");
+    receipt.retry = Some(RetryInfo {
+        count: 2,
+        id: copy.id.clone(),
+        t: copy.t.expect("t"),
+        v: 1,
+        error: None,
+        registration_id: local.registration_id,
+        keys: Some(RetryKeys {
+            identity: *local.public_key(),
+            prekey: Some(UploadedPreKey {
+                id: fresh.id,
+                public: fresh.key_pair.public,
+            }),
+            signed: UploadedSignedPreKey {
+                id: signed.id,
+                public: signed.key_pair.public,
+                signature: signed.signature,
+            },
+            device_identity: None,
+        }),
+    });
+    again.send_node(&receipt.to_node()).await.expect("sent");
+    let resent = MessageStanza::from_node(&next(&mut again, "message").await).expect("parses");
+    assert_eq!(resent.id, copy.id);
+    assert_eq!(resent.recipient, copy.recipient);
+    let enc = &resent.encs[0];
+    assert_eq!((enc.kind, enc.count), (EncType::PkMsg, Some(2)));
+    let out = decrypt_pairwise(
+        enc.kind,
+        &enc.ciphertext,
+        None,
+        &local,
+        &prekeys,
+        None,
+        &mut rng,
+    )
+    .expect("decrypts with the fresh prekey");
+    assert_eq!(out.consumed_pre_key_id, Some(7000));
+    let plain = decode_padded(&out.plaintext, EncVersion::V2).expect("unpads");
+    let unwrapped = unwrap_device_sent(plain).expect("unwraps");
+    assert_eq!(
+        Content::from_message(&unwrapped.message).expect("content"),
+        Content::text("by lid")
+    );
+    assert_eq!(count(&linked.sim, "phone:retry-receipt"), 1);
 }
 
 /// 400 for malformed bodies, 404 for unknown phones.

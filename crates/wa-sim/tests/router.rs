@@ -15,7 +15,8 @@ use rand::SeedableRng;
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::payload::{login_payload, ClientIdentity};
 use wa_protocol::stanza::{
-    AckClass, DeviceEnc, Enc, EncType, MessageStanza, MessageType, Receipt, ReceiptType, ServerAck,
+    AckClass, DeviceEnc, Enc, EncType, MessageStanza, MessageType, PrivacyTokens, Receipt,
+    ReceiptType, ServerAck,
 };
 use wa_protocol::{MessageId, PhoneNumber};
 use wa_sim::{SimEvent, SimServer};
@@ -229,6 +230,8 @@ async fn messages_reach_every_device_now_or_after_login() {
     assert_eq!(count("route:receipt"), 1);
     assert_eq!(count("route:refused"), 4);
 
+    privacy_tokens(&sim, &mut one).await;
+
     // An ack that drops `recipient` closes the stream (§16).
     let ack = Node::new("ack")
         .with_attr("class", "message")
@@ -269,4 +272,35 @@ async fn bad_messages_get_error_acks(one: &mut Companion) {
         .await
         .expect("sent");
     assert_eq!(server_ack(&mut one.socket).await.error, Some(479));
+}
+
+/// B requires privacy tokens (§16): one's DM without one is refused with 463; once B's phone
+/// wrote to A (granting A a token, announced in a `privacy_token` notification), the same DM
+/// with that `<tctoken>` goes through.
+async fn privacy_tokens(sim: &SimServer, one: &mut Companion) {
+    let update = wa_sim::SwitchesUpdate {
+        lid_migrated: None,
+        require_privacy_tokens: Some(true),
+    };
+    let b: PhoneNumber = B.parse().expect("phone");
+    sim.update_account(&b, update).expect("switched");
+    let mut dm = message("3EB0CC000001", &[device(B, 0)]);
+    one.socket.send_node(&dm.to_node()).await.expect("sent");
+    assert_eq!(server_ack(&mut one.socket).await.error, Some(463));
+
+    sim.phone_send(B, A, "hello A").expect("the phone writes");
+    let notification = next(&mut one.socket, "notification").await;
+    assert_eq!(notification.attr_str("type"), Some("privacy_token"));
+    let tokens = PrivacyTokens::from_notification(&notification).expect("tokens");
+    assert_eq!(tokens.tokens[0].jid, Jid::user(B, Server::WhatsApp));
+    dm.tctoken = Some(vec![1; 20]);
+    one.socket.send_node(&dm.to_node()).await.expect("sent");
+    assert_eq!(
+        server_ack(&mut one.socket).await.error,
+        Some(463),
+        "a wrong token"
+    );
+    dm.tctoken = Some(tokens.tokens[0].token.clone());
+    one.socket.send_node(&dm.to_node()).await.expect("sent");
+    assert_eq!(server_ack(&mut one.socket).await.error, None);
 }

@@ -20,7 +20,7 @@ use wa_protocol::stanza::{nack, AckClass, EncType, MessageStanza, Receipt, Serve
 
 use crate::mailbox::{Delivery, DeviceKey};
 use crate::nodes;
-use crate::phone_inbox;
+use crate::phone_inbox::{self, PhoneAnswer};
 use crate::state::{Action, Shared};
 use crate::world::{address, World};
 
@@ -58,7 +58,8 @@ pub(crate) fn companion_message(shared: &Shared, sender: &DeviceKey, node: &Node
 
 /// Checks and delivers a message `sender` sent; `Err` with the error code of the server ack
 /// when it is refused (400: namespaces mixed; 479: no chat, unknown device, a token on a peer
-/// message, neither `<participants>` nor a single direct `<enc>`).
+/// message, neither `<participants>` nor a single direct `<enc>`; 463: a companion's DM to an
+/// account that requires privacy tokens without the token its phone granted).
 pub(crate) fn route_message(
     shared: &Shared,
     sender: &DeviceKey,
@@ -108,6 +109,14 @@ fn plan(
             return Err(nack::STANZA_VALIDATION);
         }
         targets.push((device, p.jid.server().clone(), &p.enc));
+    }
+    if chat.switches.require_privacy_tokens && sender.1 != 0 && !msg.peer && chat.phone != own.phone
+    {
+        // §16: a DM to an account requiring tokens carries the one its phone granted.
+        let granted = chat.phone_state.granted.get(&own.phone);
+        if granted.is_none() || granted != msg.tctoken.as_ref() {
+            return Err(nack::PRIVACY_TOKEN_REQUIRED);
+        }
     }
     let notify = format!("wa-sim {}", own.phone);
     Ok(targets
@@ -164,11 +173,15 @@ pub(crate) fn dispatch(shared: &Shared, deliveries: Vec<(DeviceKey, Node)>) {
     }
     for (phone_number, node) in phone {
         shared.count("route:phone".to_owned());
-        if let Some(receipt) = phone_inbox::receive(shared, &phone_number, &node) {
-            let t = shared.now_secs();
-            if route_receipt(shared, &(phone_number, 0), receipt, t).is_err() {
-                shared.count("phone:receipt-refused".to_owned());
-            }
+        let t = shared.now_secs();
+        let sender = (phone_number.clone(), 0);
+        let routed = match phone_inbox::receive(shared, &phone_number, &node) {
+            Some(PhoneAnswer::Receipt(receipt)) => route_receipt(shared, &sender, receipt, t),
+            Some(PhoneAnswer::Resend(msg)) => route_message(shared, &sender, &msg, t),
+            None => Ok(()),
+        };
+        if routed.is_err() {
+            shared.count("phone:answer-refused".to_owned());
         }
     }
 }
