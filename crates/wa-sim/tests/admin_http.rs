@@ -2,58 +2,26 @@
 //! phone number that breaks the one phone rule, a bad device number, QR or pair code) is a
 //! 400; a request naming what the network does not have (unknown phone, device, QR) is a 404.
 //!
-//! The client is a few lines of HTTP/1.1 over a tokio `TcpStream` (no HTTP client crate).
+//! Requests go through wa-testkit's `http::request` (reqwest).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use wa_sim::{SimConfig, SimFault, SimServer};
 
 const PHONE: &str = "15550104343";
 const UNKNOWN: &str = "15550104444";
 const DEADLINE: Duration = Duration::from_secs(10);
 
-/// One request on its own connection (`Connection: close`); the status and the JSON body
-/// (`Null` when there is none).
+/// One request; the status and the JSON body (`Null` when there is none).
 async fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
     body: Option<(&str, &str)>,
 ) -> (u16, Value) {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
-        let mut request =
-            format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-        let body = body.map_or_else(String::new, |(content_type, body)| {
-            request.push_str(&format!("Content-Type: {content_type}\r\n"));
-            body.to_owned()
-        });
-        request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-        stream.write_all(request.as_bytes()).await.expect("write");
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.expect("read");
-        response
-    };
-    let response = tokio::time::timeout(DEADLINE, exchange)
-        .await
-        .expect("answered in time");
-    let text = String::from_utf8(response).expect("utf-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let json = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("JSON body ({e}): {body}"))
-    };
-    (status, json)
+    wa_testkit::http::request(addr, method, path, body, DEADLINE).await
 }
 
 fn json(body: &str) -> Option<(&str, &str)> {

@@ -20,9 +20,8 @@ use wa_protocol::stanza::{
     PreKeyBundleResult, UsyncDevice, UsyncQuery, UsyncResult,
 };
 use wa_protocol::PhoneNumber;
-use wa_sim::SimEvent;
 use wa_testkit::raw::{RawOptions, RawSocket};
-use wa_testkit::{wait_for, Linked};
+use wa_testkit::Linked;
 
 const OWN: &str = "15550107001";
 const OTHER: &str = "15550107002";
@@ -56,17 +55,7 @@ fn bundle(outcome: &BundleOutcome) -> PreKeyBundle {
 
 /// Logs the linked device in again on a raw socket (the gateway disconnected first).
 async fn relogin(linked: &Linked) -> (RawSocket, u8) {
-    let mut sim_events = linked.sim.subscribe();
-    linked
-        .gateway
-        .disconnect(&linked.id)
-        .await
-        .expect("disconnects");
-    wait_for(&mut sim_events, DEADLINE, "the gateway's disconnect", |e| {
-        matches!(e, SimEvent::Disconnected { conn } if *conn == linked.conn).then_some(())
-    })
-    .await
-    .expect("the sim sees the gateway go");
+    linked.disconnect_gateway().await;
     let device = linked
         .store
         .device(&linked.id)

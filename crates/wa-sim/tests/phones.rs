@@ -22,23 +22,22 @@ use wa_protocol::stanza::{
     UploadedSignedPreKey,
 };
 use wa_protocol::PhoneNumber;
-use wa_sim::SimEvent;
 use wa_testkit::raw::{RawOptions, RawSocket};
-use wa_testkit::{wait_for, Linked};
+use wa_testkit::Linked;
 
 const A: &str = "15550109001";
 const B: &str = "15550109002";
 const DEADLINE: Duration = Duration::from_secs(20);
 
-async fn post(client: &reqwest_lite::Client, url: String, body: Value) -> (u16, Value) {
+async fn post(client: &admin_api::Client, url: String, body: Value) -> (u16, Value) {
     client.post(url, body).await
 }
 
-/// A tiny HTTP/1.1 client over tokio's TcpStream (JSON in and out).
-mod reqwest_lite {
+/// JSON requests to the sim's admin API (wa-testkit's `http::request`).
+mod admin_api {
     use serde_json::Value;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
+
+    use super::DEADLINE;
 
     pub struct Client {
         pub addr: std::net::SocketAddr,
@@ -46,36 +45,16 @@ mod reqwest_lite {
 
     impl Client {
         pub async fn post(&self, path: String, body: Value) -> (u16, Value) {
-            self.request("POST", &path, Some(body.to_string())).await
+            self.post_raw(path, &body.to_string()).await
         }
 
         pub async fn post_raw(&self, path: String, body: &str) -> (u16, Value) {
-            self.request("POST", &path, Some(body.to_owned())).await
+            let body = Some(("application/json", body));
+            wa_testkit::http::request(self.addr, "POST", &path, body, DEADLINE).await
         }
 
         pub async fn get(&self, path: String) -> (u16, Value) {
-            self.request("GET", &path, None).await
-        }
-
-        async fn request(&self, method: &str, path: &str, body: Option<String>) -> (u16, Value) {
-            let mut stream = TcpStream::connect(self.addr).await.expect("connects");
-            let body = body.unwrap_or_default();
-            let head = format!(
-                "{method} {path} HTTP/1.1\r\nhost: sim\r\ncontent-type: application/json\r\n\
-                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            stream.write_all(head.as_bytes()).await.expect("writes");
-            let mut answer = String::new();
-            stream.read_to_string(&mut answer).await.expect("reads");
-            let status = answer[9..12].parse().expect("status");
-            let json = answer
-                .split_once("\r\n\r\n")
-                .map(|(_, b)| b.trim())
-                .filter(|b| !b.is_empty())
-                .map(|b| serde_json::from_str(b).unwrap_or(Value::String(b.to_owned())))
-                .unwrap_or(Value::Null);
-            (status, json)
+            wa_testkit::http::request(self.addr, "GET", &path, None, DEADLINE).await
         }
     }
 }
@@ -164,18 +143,8 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
     linked
         .sim
         .create_account(&B.parse::<PhoneNumber>().expect("phone"));
-    let mut sim_events = linked.sim.subscribe();
-    linked
-        .gateway
-        .disconnect(&linked.id)
-        .await
-        .expect("disconnects");
-    wait_for(&mut sim_events, DEADLINE, "the gateway's disconnect", |e| {
-        matches!(e, SimEvent::Disconnected { conn } if *conn == linked.conn).then_some(())
-    })
-    .await
-    .expect("gone");
-    let http = reqwest_lite::Client {
+    linked.disconnect_gateway().await;
+    let http = admin_api::Client {
         addr: linked.sim.addr(),
     };
 
@@ -394,7 +363,7 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
 }
 
 /// 400 for malformed bodies, 404 for unknown phones.
-async fn admin_errors(http: &reqwest_lite::Client) {
+async fn admin_errors(http: &admin_api::Client) {
     let (status, _) = http
         .post_raw(format!("/admin/phones/{A}/send"), "{\"to\": 5}")
         .await;

@@ -19,10 +19,10 @@ use wa_protocol::stanza::{
     ReceiptType, ServerAck,
 };
 use wa_protocol::{MessageId, PhoneNumber};
-use wa_sim::{SimEvent, SimServer};
+use wa_sim::SimServer;
 use wa_store::{AccountId, MemStore, Store};
 use wa_testkit::raw::{RawOptions, RawSocket};
-use wa_testkit::{client_config, new_account, wait_for, Linked};
+use wa_testkit::{client_config, new_account, Linked};
 
 const A: &str = "15550108001";
 const B: &str = "15550108002";
@@ -36,17 +36,7 @@ struct Companion {
 
 /// Disconnects a linked gateway and logs its device in again on a raw socket (passive).
 async fn relogin(linked: &Linked, seed: u64) -> Companion {
-    let mut sim_events = linked.sim.subscribe();
-    linked
-        .gateway
-        .disconnect(&linked.id)
-        .await
-        .expect("disconnects");
-    wait_for(&mut sim_events, DEADLINE, "the gateway's disconnect", |e| {
-        matches!(e, SimEvent::Disconnected { conn } if *conn == linked.conn).then_some(())
-    })
-    .await
-    .expect("the sim sees the gateway go");
+    linked.disconnect_gateway().await;
     login(&linked.sim, linked.store.as_ref(), &linked.id, seed).await
 }
 

@@ -20,6 +20,7 @@
 mod client;
 mod dir;
 mod error;
+pub mod http;
 mod linked;
 mod peer;
 pub mod raw;

@@ -74,6 +74,26 @@ impl Linked {
     }
 }
 
+impl Linked {
+    /// Disconnects the gateway's session and waits until the sim has seen its connection go,
+    /// so a test can log the same device in on a raw socket.
+    ///
+    /// # Panics
+    /// If the disconnect fails or the sim does not see it within [`DEADLINE`].
+    pub async fn disconnect_gateway(&self) {
+        let mut sim_events = self.sim.subscribe();
+        self.gateway
+            .disconnect(&self.id)
+            .await
+            .expect("the gateway disconnects");
+        wait_for(&mut sim_events, DEADLINE, "the gateway's disconnect", |e| {
+            matches!(e, SimEvent::Disconnected { conn } if *conn == self.conn).then_some(())
+        })
+        .await
+        .expect("the sim sees the gateway go");
+    }
+}
+
 /// The QR link of a started account, step by step; returns the sim's connection id.
 async fn link_by_qr(
     sim: &SimServer,
