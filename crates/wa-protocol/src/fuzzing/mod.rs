@@ -5,7 +5,10 @@
 //! decodes, encoding it again must give it back (a mismatch panics, which is what the fuzzer
 //! reports).
 
+mod incoming;
 pub mod signal;
+
+pub use incoming::incoming_stanza;
 
 use core::str::FromStr;
 
@@ -27,6 +30,7 @@ pub const TARGETS: &[&str] = &[
     "noise_responder",
     "noise_accept",
     "noise_initiator",
+    "incoming_stanza",
     "signal_two_party",
     "signal_sender_key",
 ];
@@ -41,6 +45,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "noise_responder" => noise_responder(data),
         "noise_accept" => noise_accept(data),
         "noise_initiator" => noise_initiator(data),
+        "incoming_stanza" => incoming_stanza(data),
         other => return signal::run(other, data),
     }
     true
