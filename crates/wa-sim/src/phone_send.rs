@@ -10,10 +10,13 @@
 
 use rand::rngs::StdRng;
 use rand::RngCore;
-use wa_protocol::binary::{Jid, Node, Server};
+use wa_protocol::binary::{Jid, Server};
 use wa_protocol::message::fanout::{encrypt_fanout, DeviceTarget, FanoutGroup};
 use wa_protocol::message::{encode_padded, wrap_device_sent, Content};
-use wa_protocol::stanza::{DeviceEnc, Enc, MessageStanza, PrivacyToken, PrivacyTokens, Receipt};
+use wa_protocol::stanza::{
+    DeviceEnc, Enc, MessageStanza, Notification, NotificationBody, PrivacyToken, PrivacyTokens,
+    Receipt,
+};
 use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::error::SimError;
@@ -85,12 +88,14 @@ fn grant_token(shared: &Shared, phone: &PhoneNumber, to: &Jid, t: u64, rng: &mut
                 token,
             }],
         };
-        let node = Node::new("notification")
-            .with_attr("from", granter)
-            .with_attr("type", "privacy_token")
-            .with_attr("id", id)
-            .with_attr("t", t.to_string())
-            .with_children(vec![tokens.tokens_node()]);
+        let node = Notification {
+            id: id.parse().ok()?,
+            from: granter,
+            t: Some(t),
+            offline: None,
+            body: NotificationBody::PrivacyToken(tokens),
+        }
+        .to_node();
         Some(
             companions
                 .into_iter()

@@ -10,7 +10,7 @@
 use wa_protocol::binary::Node;
 use wa_protocol::payload::Login;
 use wa_protocol::signal::PublicKey;
-use wa_protocol::stanza::parse_prekey_upload;
+use wa_protocol::stanza::{parse_prekey_upload, Ib};
 use wa_protocol::PhoneNumber;
 
 use crate::event::{device_jid, ConnId, SimEvent};
@@ -80,9 +80,8 @@ impl Session {
         let queued = shared.with_world(|w| w.mailbox.activate(&self.key, conn));
         let count = queued.len();
         let mut actions: Vec<Action> = queued.into_iter().map(Action::Send).collect();
-        actions.push(Action::Send(Node::new("ib").with_children(vec![
-            Node::new("offline").with_attr("count", count.to_string()),
-        ])));
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        actions.push(Action::Send(Ib::Offline { count }.to_node()));
         actions
     }
 
