@@ -40,7 +40,11 @@ async fn a_first_contact_fails_with_463_until_the_phone_grants_a_token() {
     };
     let id = id.parse().expect("id");
     assert_eq!(
-        linked.gateway.message_status(&linked.id, &id).await.expect("status"),
+        linked
+            .gateway
+            .message_status(&linked.id, &id)
+            .await
+            .expect("status"),
         MessageStatus::Failed { code: Some(463) }
     );
     assert_eq!(
@@ -49,19 +53,27 @@ async fn a_first_contact_fails_with_463_until_the_phone_grants_a_token() {
     );
 
     // The phone texts the account: the message arrives, and its token with it.
-    linked.sim.phone_send(B, A, "hi from the phone").expect("phone sends");
-    wait_for(&mut linked.events, DEADLINE, "the token notification", |e| {
-        let EventKind::Stanza(node) = e else {
-            return None;
-        };
-        match Notification::from_node(node) {
-            Ok(Notification {
-                body: NotificationBody::PrivacyToken(_),
-                ..
-            }) => Some(()),
-            _ => None,
-        }
-    })
+    linked
+        .sim
+        .phone_send(B, A, "hi from the phone")
+        .expect("phone sends");
+    wait_for(
+        &mut linked.events,
+        DEADLINE,
+        "the token notification",
+        |e| {
+            let EventKind::Stanza(node) = e else {
+                return None;
+            };
+            match Notification::from_node(node) {
+                Ok(Notification {
+                    body: NotificationBody::PrivacyToken(_),
+                    ..
+                }) => Some(()),
+                _ => None,
+            }
+        },
+    )
     .await
     .expect("the gateway stores the token");
     let lid = linked
@@ -109,5 +121,9 @@ async fn a_first_contact_fails_with_463_until_the_phone_grants_a_token() {
     }
     assert_eq!(attempts, 1);
     let counters = linked.sim.counters();
-    assert_eq!(counters.get("route:refused").copied(), Some(1), "{counters:?}");
+    assert_eq!(
+        counters.get("route:refused").copied(),
+        Some(1),
+        "{counters:?}"
+    );
 }

@@ -36,11 +36,20 @@ async fn every_kind_reaches_the_phone_as_that_kind() {
 
     // A text under the caller's id; Sent, Delivered, then Read.
     let own_id: MessageId = "WAGATE-KINDS-0001".parse().expect("id");
-    let (first, node) =
-        send_to_phone(&linked, user(B), B, Content::text("hello"), Some(own_id.clone())).await;
+    let (first, node) = send_to_phone(
+        &linked,
+        user(B),
+        B,
+        Content::text("hello"),
+        Some(own_id.clone()),
+    )
+    .await;
     assert_eq!(first.id, own_id, "the caller's id");
     assert_eq!(node.attr_str("type"), Some("text"));
-    assert_eq!(inbox_entry(&linked, B, &own_id), ("text".into(), "hello".into()));
+    assert_eq!(
+        inbox_entry(&linked, B, &own_id),
+        ("text".into(), "hello".into())
+    );
     assert!(matches!(
         next_status(&mut linked, &own_id).await,
         MessageStatus::Sent { server_t: Some(_) }
@@ -71,8 +80,13 @@ async fn every_kind_reaches_the_phone_as_that_kind() {
     let (sent, _) = send_to_phone(&linked, user(B), B, reply, None).await;
     let id = sent.id.as_str();
     assert!(id.starts_with("3EB0") && id.len() == 22, "{id}");
-    assert!(id[4..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase()));
-    assert_eq!(inbox_entry(&linked, B, &sent.id), ("text".into(), "replying".into()));
+    assert!(id[4..]
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase()));
+    assert_eq!(
+        inbox_entry(&linked, B, &sent.id),
+        ("text".into(), "replying".into())
+    );
 
     let reaction = Content::Reaction(Reaction {
         target: key(&own_id),
@@ -82,7 +96,10 @@ async fn every_kind_reaches_the_phone_as_that_kind() {
     let (sent, node) = send_to_phone(&linked, user(B), B, reaction, None).await;
     assert_eq!(node.attr_str("type"), Some("reaction"));
     assert_hidden(&node);
-    assert_eq!(inbox_entry(&linked, B, &sent.id), ("reaction".into(), "👍".into()));
+    assert_eq!(
+        inbox_entry(&linked, B, &sent.id),
+        ("reaction".into(), "👍".into())
+    );
 
     let edit = Content::Edit(Edit {
         target: key(&own_id),
@@ -148,7 +165,9 @@ async fn presence_and_chat_state_are_sent_as_typed_stanzas() {
     gw.send_chat_state(&linked.id, user(B), ChatStateKind::Paused)
         .await
         .expect("paused");
-    gw.set_presence(&linked.id, false).await.expect("unavailable");
+    gw.set_presence(&linked.id, false)
+        .await
+        .expect("unavailable");
     let mut seen = Vec::new();
     wait_for(&mut events, DEADLINE, "four stanzas", |e| {
         if let SimEvent::Stanza { node, .. } = e {

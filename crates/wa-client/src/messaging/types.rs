@@ -92,3 +92,34 @@ impl RetryLog {
         decision
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wa_protocol::binary::Server;
+    use wa_protocol::message::retry::SessionSource;
+
+    #[test]
+    fn each_retry_count_is_answered_once() {
+        let mut log = RetryLog::default();
+        let device = Jid::device("15550109002", 0, Server::WhatsApp);
+        let id: MessageId = "3EB0AA".parse().expect("id");
+        let now = Millis(1_700_000_000_000);
+        let keys = |count| RetryRequest {
+            count,
+            has_keys: true,
+        };
+        let resend = RetryDecision::Resend {
+            session: SessionSource::Keys,
+        };
+        assert_eq!(log.decide(&device, &id, keys(1), true, now), resend);
+        assert_eq!(
+            log.decide(&device, &id, keys(1), true, now),
+            RetryDecision::Drop
+        );
+        assert_eq!(log.decide(&device, &id, keys(2), true, now), resend);
+        // Another device asking about the same message is answered on its own.
+        let other = Jid::device("15550109002", 3, Server::WhatsApp);
+        assert_eq!(log.decide(&other, &id, keys(1), true, now), resend);
+    }
+}

@@ -29,7 +29,7 @@ pub async fn linked(phones: &[&str], seed: u64) -> Linked {
 }
 
 /// Sends `content` to `phone` (with `id`, if given) and waits until that phone recorded it;
-/// returns the send and the stanza the sim received.
+/// returns the send and the (first) stanza the sim received.
 pub async fn send_to_phone(
     linked: &Linked,
     to: Jid,
@@ -48,7 +48,9 @@ pub async fn send_to_phone(
     let mut pick = |e: &SimEvent| {
         match e {
             SimEvent::Stanza { node: n, .. }
-                if n.tag == "message" && n.attr_str("id") == Some(sent.id.as_str()) =>
+                if n.tag == "message"
+                    && n.attr_str("id") == Some(sent.id.as_str())
+                    && node.is_none() =>
             {
                 node = Some(n.clone());
             }
