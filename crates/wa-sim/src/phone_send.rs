@@ -73,18 +73,19 @@ pub(crate) fn send(
     let mut rng = shared.fork_rng();
     let id = MessageId::generate(t, Some(phone.as_str()), &mut rng);
     let msg = shared.with_world(|w| encrypt(w, phone, &to, id, &content, &mut rng))?;
-    messages::route_message(shared, &(phone.clone(), 0), &msg, t).map_err(SimError::Refused)?;
-    shared.count(format!("phone:sent:{}", content.kind()));
-    shared.count("phone:sent".to_owned());
+    // Kept before it is routed: a retry receipt for it may come back at once.
     shared.with_world(|w| {
         if let (Ok(account), Some(chat)) = (w.account_mut(phone), msg.to.clone()) {
             account.phone_state.remember_sent(SentText {
                 id: msg.id.as_str().to_owned(),
                 chat,
-                content,
+                content: content.clone(),
             });
         }
     });
+    messages::route_message(shared, &(phone.clone(), 0), &msg, t).map_err(SimError::Refused)?;
+    shared.count(format!("phone:sent:{}", content.kind()));
+    shared.count("phone:sent".to_owned());
     grant_token(shared, phone, &to, t, &mut rng);
     Ok(msg.id)
 }
