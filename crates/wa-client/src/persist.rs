@@ -27,8 +27,9 @@ use wa_store::{
 };
 
 use crate::error::Error;
+use crate::messaging::keys::Keys;
 use crate::messaging::privacy::save_tokens;
-use crate::messaging::receive::{receive, Keys, Received};
+use crate::messaging::receive::{receive, Received};
 
 /// A store write.
 pub(crate) enum Work {

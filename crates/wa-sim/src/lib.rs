@@ -19,7 +19,7 @@
 //!                            device now or from the mailbox's offline queue; device 0 to
 //!                            phone_inbox, which decrypts, records and answers with receipts)
 //!  harness ──HTTP /admin/…──▶ admin ──▶ phone (scan a QR, type a pair code, unlink devices),
-//!                             phone_send (encrypted texts, read receipts), phone inboxes,
+//!                             phone_send (encrypted messages of every kind, read receipts), phone inboxes,
 //!                             accounts (and their realism switches), faults, counters
 //!  harness ──SimServer (Rust)──▶ the same operations in-process, plus an event stream
 //! ```
@@ -43,6 +43,7 @@ mod mailbox;
 mod nodes;
 mod phone;
 mod phone_inbox;
+mod phone_kinds;
 mod phone_retry;
 mod phone_send;
 mod phone_state;
@@ -54,6 +55,7 @@ mod world;
 pub use config::SimConfig;
 pub use error::{SimError, SimFault};
 pub use event::{ConnId, SimEvent};
+pub use phone_kinds::{ContactBody, EditBody, LocationBody, PhoneSend, ReactionBody};
 pub use phone_state::ReceivedMessage;
 pub use server::SimServer;
 pub use state::Counters;

@@ -6,6 +6,7 @@ use std::collections::{HashMap, VecDeque};
 
 use wa_protocol::binary::Jid;
 use wa_protocol::message::receive::PreKeySet;
+use wa_protocol::message::Content;
 use wa_protocol::signal::{LocalIdentity, PublicKey, SessionRecord};
 use wa_protocol::PhoneNumber;
 
@@ -36,15 +37,15 @@ pub struct ReceivedMessage {
 /// The most recent sends a phone keeps for retry receipts (whatsmeow keeps 256, §11).
 const MAX_SENT: usize = 256;
 
-/// A text the phone sent, kept to answer retry receipts.
+/// A message the phone sent, kept to answer retry receipts.
 #[derive(Debug, Clone)]
 pub(crate) struct SentText {
     /// The message id.
     pub(crate) id: String,
     /// The chat it went to.
     pub(crate) chat: Jid,
-    /// The text.
-    pub(crate) text: String,
+    /// What it said.
+    pub(crate) content: Content,
 }
 
 /// A phone's Signal state and inbox.

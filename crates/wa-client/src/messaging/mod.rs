@@ -22,10 +22,12 @@
 
 pub(crate) mod address;
 pub(crate) mod directory;
+pub(crate) mod keys;
 pub(crate) mod presence;
 pub(crate) mod privacy;
 pub(crate) mod receive;
 pub(crate) mod resend;
 pub(crate) mod retry;
+pub(crate) mod retry_request;
 pub(crate) mod send;
 pub(crate) mod types;
