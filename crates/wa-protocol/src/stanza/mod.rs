@@ -7,6 +7,7 @@
 mod account;
 mod ack;
 mod bundle;
+mod chatstate;
 mod fields;
 mod group;
 mod group_info;
@@ -31,6 +32,7 @@ pub use bundle::{
     BundleAnswer, BundleOutcome, BundleTarget, DeviceBundle, PreKeyBundleRequest,
     PreKeyBundleResult, MAX_BUNDLE_DEVICES, NO_BUNDLE_CODE,
 };
+pub use chatstate::{ChatState, ChatStateKind};
 pub use group::{
     group_server, CreateGroup, GroupDone, GroupQuery, GroupRequest, GroupResult, InviteCode,
     InviteCodeResult, LeaveGroup, ParticipantAction, ParticipantsResult, ParticipatingGroups,
