@@ -70,7 +70,12 @@ pub(crate) async fn send_group(
 ) -> Result<SentMessage, Error> {
     let info = group_info(handle, &group).await?;
     let device = own_device(handle, store).await?;
-    let own = own_in(&device, info.addressing_mode).ok_or(Error::NotRunning(*handle.id()))?;
+    let own = own_in(
+        device.jid.as_ref(),
+        device.lid.as_ref(),
+        info.addressing_mode,
+    )
+    .ok_or(Error::NotRunning(*handle.id()))?;
     let devices = member_devices(handle, store, &info, &own, now).await?;
     if devices.is_empty() {
         return Err(Error::NoDevices(group));
@@ -105,11 +110,11 @@ pub(crate) async fn send_group(
 }
 
 /// Our device in the group's namespace: the LID one when the group is LID-addressed (§9 step 3).
-fn own_in(device: &DeviceIdentity, mode: Option<AddressingMode>) -> Option<Jid> {
-    let pn = device.jid.as_ref()?;
+fn own_in(pn: Option<&Jid>, lid: Option<&Jid>, mode: Option<AddressingMode>) -> Option<Jid> {
+    let pn = pn?;
     match mode {
         Some(AddressingMode::Lid) => {
-            let lid = device.lid.as_ref()?;
+            let lid = lid?;
             Some(Jid::device(
                 lid.user_part().to_owned(),
                 pn.device_id(),
@@ -303,4 +308,50 @@ fn build_stanza(plan: &GroupPlan, fanout: &Fanout, skmsg: Vec<u8>) -> MessageSta
     enc.decrypt_fail_hide = plan.content.hides_decrypt_failure();
     stanza.encs = vec![enc];
     stanza
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pn(user: &str, device: u16) -> Jid {
+        Jid::device(user, device, Server::WhatsApp)
+    }
+
+    #[test]
+    fn holders_after_a_send() {
+        let (a, b, c) = (
+            pn("15550000001", 0),
+            pn("15550000002", 0),
+            pn("15550000003", 2),
+        );
+        let held: BTreeSet<Jid> = [a.clone(), c.clone()].into_iter().collect();
+        let fanout = Fanout {
+            encrypted: Vec::new(),
+            failed: Vec::new(),
+        };
+        // Nothing new went out: the holders stay.
+        let plan = plan_distribution(&held, &[a.clone(), c.clone()]);
+        assert_eq!(holders(&held, &plan, &fanout), vec![a.clone(), c.clone()]);
+        // c left: rotation, and only the devices the new SKDM reached hold the key.
+        let plan = plan_distribution(&held, &[a.clone(), b.clone()]);
+        assert!(plan.rotate);
+        assert_eq!(plan.send_to, vec![a.clone(), b.clone()]);
+        assert!(holders(&held, &plan, &fanout).is_empty());
+    }
+
+    #[test]
+    fn own_device_in_the_groups_namespace() {
+        let (device, lid) = (pn("15550000001", 7), Jid::lid("98765"));
+        assert_eq!(
+            own_in(Some(&device), Some(&lid), None),
+            Some(device.clone())
+        );
+        assert_eq!(
+            own_in(Some(&device), Some(&lid), Some(AddressingMode::Lid)),
+            Some(Jid::device("98765", 7, Server::Lid))
+        );
+        assert_eq!(own_in(Some(&device), None, Some(AddressingMode::Lid)), None);
+        assert_eq!(own_in(None, Some(&lid), Some(AddressingMode::Pn)), None);
+    }
 }
