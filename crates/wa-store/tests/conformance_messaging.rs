@@ -776,7 +776,7 @@ fn sender_key_devices(s: &dyn Store) {
         .sender_key_devices(&a, "120363000000000001@g.us")
         .expect("other")
         .is_empty());
-    s.save_sender_key_devices(&a, group, &[d2.clone()], D)
+    s.save_sender_key_devices(&a, group, std::slice::from_ref(&d2), D)
         .expect("replace");
     assert_eq!(s.sender_key_devices(&a, group).expect("read"), vec![d2]);
     assert_eq!(
