@@ -19,7 +19,7 @@ use crate::event::{ConnId, SimEvent};
 use crate::phone_state::ReceivedMessage;
 use crate::state::{Action, Counters, Shared};
 use crate::world::{AccountInfo, Faults, SwitchesUpdate};
-use crate::{admin, front_door, nodes, phone};
+use crate::{admin, admin_groups, front_door, nodes, phone};
 
 /// How long the leaf certificate has been valid at start, and stays valid after.
 const CERT_BEFORE_SECS: u64 = 24 * 3600;
@@ -58,6 +58,7 @@ impl SimServer {
         let addr = listener.local_addr().map_err(bind_error)?;
         let shared = Arc::new(Shared::new(config, rng, static_key, cert_chain));
         let app = admin::routes()
+            .merge(admin_groups::routes())
             .fallback(front_door::ws_handler)
             .with_state(Arc::clone(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
