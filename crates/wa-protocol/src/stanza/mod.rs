@@ -8,6 +8,9 @@ mod account;
 mod ack;
 mod bundle;
 mod fields;
+mod group;
+mod group_info;
+mod group_notify;
 mod iq;
 mod login;
 mod message;
@@ -28,6 +31,14 @@ pub use bundle::{
     BundleAnswer, BundleOutcome, BundleTarget, DeviceBundle, PreKeyBundleRequest,
     PreKeyBundleResult, MAX_BUNDLE_DEVICES, NO_BUNDLE_CODE,
 };
+pub use group::{
+    group_server, CreateGroup, GroupDone, GroupQuery, GroupRequest, GroupResult, InviteCode,
+    InviteCodeResult, LeaveGroup, ParticipantAction, ParticipantsResult, ParticipatingGroups,
+    ParticipatingResult, SetSubject, UpdateParticipants, GROUP_XMLNS, INVITE_LINK_PREFIX,
+    MAX_GROUPS, MAX_SUBJECT_LEN,
+};
+pub use group_info::{GroupInfo, GroupParticipant, ParticipantRole, MAX_GROUP_PARTICIPANTS};
+pub use group_notify::{GroupChange, GroupNotification, GROUP_NOTIFICATION_TYPE};
 pub use iq::{iq_error, iq_result, IqFailure, IqKind, IqRequest, IqResponse, Ping, ServerPing};
 pub use login::{Passive, Presence, PropsRequest};
 pub use message::{
