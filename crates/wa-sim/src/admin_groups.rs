@@ -21,11 +21,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use wa_protocol::binary::Jid;
+use wa_protocol::stanza::ParticipantAction;
 use wa_protocol::PhoneNumber;
 
 use crate::admin::{body, phone_number};
 use crate::error::SimError;
-use crate::group_state::{Change, Group};
+use crate::group_state::Group;
 use crate::roles::groups;
 use crate::state::Shared;
 use crate::world::World;
@@ -67,14 +68,14 @@ async fn create(
     let phone = phone_number(&phone)?;
     let body = body(json)?;
     let members = phones(&body.participants)?;
-    let jid = groups::create(&shared, &phone, &body.subject, &members)?;
+    let jid = groups::create(&shared, &phone, &body.subject, &members, None)?;
     Ok((StatusCode::CREATED, Json(json!({ "jid": jid.to_string() }))))
 }
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChangeBody {
-    action: Change,
+    action: String,
     participants: Vec<String>,
 }
 
@@ -86,8 +87,9 @@ async fn participants(
     let phone = phone_number(&phone)?;
     let jid = group_jid(&jid)?;
     let body = body(json)?;
+    let action = ParticipantAction::of_tag(&body.action).ok_or(SimError::BadGroupRequest)?;
     let list = phones(&body.participants)?;
-    let results = groups::change(&shared, &phone, &jid, body.action, &list)?;
+    let results = groups::change(&shared, &phone, &jid, action, &list)?;
     let results: Vec<Value> = results
         .into_iter()
         .map(|(p, error)| match error {
@@ -114,6 +116,7 @@ fn describe(w: &World, g: &Group) -> Value {
         .iter()
         .map(|(phone, role)| {
             let lid = w.account(phone).map(|a| a.lid.clone()).unwrap_or_default();
+            let role = role.as_str().unwrap_or("member");
             json!({ "phone": phone.as_str(), "lid": lid, "role": role })
         })
         .collect();

@@ -10,54 +10,17 @@ use std::collections::BTreeMap;
 use rand::rngs::StdRng;
 use rand::Rng;
 use wa_protocol::binary::{Jid, Server};
-use wa_protocol::stanza::AddressingMode;
+use wa_protocol::stanza::{
+    AddressingMode, ParticipantAction, ParticipantRole, MAX_GROUP_PARTICIPANTS, MAX_SUBJECT_LEN,
+};
 use wa_protocol::PhoneNumber;
 
-/// The most participants the sim keeps in one group (a bound of the sim, not a protocol fact).
-pub(crate) const MAX_PARTICIPANTS: usize = 1024;
-
-/// The longest subject the sim accepts, in characters (a bound of the sim).
-pub(crate) const MAX_SUBJECT: usize = 100;
-
-/// Length of an invite code.
+/// Length of an invite code (a bound of the sim: the doc does not give one).
 const INVITE_LEN: usize = 22;
 
-/// A participant's rank: the `type` of `<participant>` in group metadata (`messaging.md` §9
-/// step 1: absent, `admin`, `superadmin`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Rank {
-    /// An ordinary member.
-    Member,
-    /// An admin.
-    Admin,
-    /// The creator: an admin nobody can demote.
-    SuperAdmin,
-}
-
-impl Rank {
-    /// Whether this participant may change the group.
-    pub(crate) fn is_admin(self) -> bool {
-        matches!(self, Rank::Admin | Rank::SuperAdmin)
-    }
-}
-
-/// A change to the participant list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Change {
-    /// Add members.
-    Add,
-    /// Remove members.
-    Remove,
-    /// Make members admins.
-    Promote,
-    /// Make admins members again.
-    Demote,
-}
-
 /// Why a group operation was refused; each maps to the code of the error IQ (or of the
-/// `<participant error>` for one participant).
+/// `<participant error>` for one participant: 403, 404 not a member, 409 already a member, as
+/// `stanza::GroupParticipant::error` documents them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refusal {
     /// The request is malformed (empty or overlong subject, too many participants): 400.
@@ -98,7 +61,7 @@ pub(crate) struct Group {
     /// When it was created (unix seconds).
     pub(crate) creation: u64,
     /// Participants and their rank, by phone number.
-    pub(crate) participants: BTreeMap<PhoneNumber, Rank>,
+    pub(crate) participants: BTreeMap<PhoneNumber, ParticipantRole>,
     /// How its members are addressed: phone numbers or LIDs.
     pub(crate) addressing: AddressingMode,
     /// The current invite code (`https://chat.whatsapp.com/<code>`).
@@ -120,7 +83,7 @@ impl Group {
     }
 
     /// The participant's rank, if it is one.
-    pub(crate) fn rank(&self, phone: &PhoneNumber) -> Option<Rank> {
+    pub(crate) fn rank(&self, phone: &PhoneNumber) -> Option<ParticipantRole> {
         self.participants.get(phone).copied()
     }
 
@@ -137,7 +100,7 @@ impl Group {
     pub(crate) fn change(
         &mut self,
         actor: &PhoneNumber,
-        change: Change,
+        change: ParticipantAction,
         phones: &[PhoneNumber],
     ) -> Result<Vec<(PhoneNumber, Result<(), Refusal>)>, Refusal> {
         self.check_actor(actor, true)?;
@@ -152,29 +115,38 @@ impl Group {
         Ok(out)
     }
 
-    fn change_one(&mut self, change: Change, phone: &PhoneNumber) -> Result<(), Refusal> {
+    fn change_one(
+        &mut self,
+        change: ParticipantAction,
+        phone: &PhoneNumber,
+    ) -> Result<(), Refusal> {
         let rank = self.rank(phone);
         match (change, rank) {
-            (Change::Add, Some(_)) => Err(Refusal::Conflict),
-            (Change::Add, None) if self.participants.len() >= MAX_PARTICIPANTS => {
+            (ParticipantAction::Add, Some(_)) => Err(Refusal::Conflict),
+            (ParticipantAction::Add, None) if self.participants.len() >= MAX_GROUP_PARTICIPANTS => {
                 Err(Refusal::BadRequest)
             }
-            (Change::Add, None) => {
-                self.participants.insert(phone.clone(), Rank::Member);
+            (ParticipantAction::Add, None) => {
+                self.participants
+                    .insert(phone.clone(), ParticipantRole::Member);
                 Ok(())
             }
             (_, None) => Err(Refusal::NotFound),
-            (Change::Remove | Change::Demote, Some(Rank::SuperAdmin)) => Err(Refusal::Forbidden),
-            (Change::Remove, Some(_)) => {
+            (
+                ParticipantAction::Remove | ParticipantAction::Demote,
+                Some(ParticipantRole::SuperAdmin),
+            ) => Err(Refusal::Forbidden),
+            (ParticipantAction::Remove, Some(_)) => {
                 self.participants.remove(phone);
                 Ok(())
             }
-            (Change::Promote, Some(_)) => {
+            (ParticipantAction::Promote, Some(_)) => {
                 self.promote(phone);
                 Ok(())
             }
-            (Change::Demote, Some(_)) => {
-                self.participants.insert(phone.clone(), Rank::Member);
+            (ParticipantAction::Demote, Some(_)) => {
+                self.participants
+                    .insert(phone.clone(), ParticipantRole::Member);
                 Ok(())
             }
         }
@@ -182,8 +154,8 @@ impl Group {
 
     fn promote(&mut self, phone: &PhoneNumber) {
         if let Some(rank) = self.participants.get_mut(phone) {
-            if *rank == Rank::Member {
-                *rank = Rank::Admin;
+            if *rank == ParticipantRole::Member {
+                *rank = ParticipantRole::Admin;
             }
         }
     }
@@ -223,9 +195,10 @@ impl Group {
     }
 }
 
+/// The subject rule the `w:g2` stanzas check (`stanza::SetSubject`): not blank, at most
+/// `MAX_SUBJECT_LEN` bytes.
 fn check_subject(subject: &str) -> Result<(), Refusal> {
-    let len = subject.chars().count();
-    if len == 0 || len > MAX_SUBJECT {
+    if subject.trim().is_empty() || subject.len() > MAX_SUBJECT_LEN {
         return Err(Refusal::BadRequest);
     }
     Ok(())
@@ -270,10 +243,10 @@ impl Groups {
         check_subject(new.subject)?;
         let mut participants = BTreeMap::new();
         for m in new.members {
-            participants.insert(m.clone(), Rank::Member);
+            participants.insert(m.clone(), ParticipantRole::Member);
         }
-        participants.insert(new.owner.clone(), Rank::SuperAdmin);
-        if participants.len() > MAX_PARTICIPANTS {
+        participants.insert(new.owner.clone(), ParticipantRole::SuperAdmin);
+        if participants.len() > MAX_GROUP_PARTICIPANTS {
             return Err(Refusal::BadRequest);
         }
         let id = loop {
@@ -299,6 +272,11 @@ impl Groups {
     /// The group with this id (the user part of its JID).
     pub(crate) fn get(&self, id: &str) -> Option<&Group> {
         self.groups.get(id)
+    }
+
+    /// Every group.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Group> {
+        self.groups.values()
     }
 
     /// The group with this id, mutable.
@@ -337,8 +315,8 @@ mod tests {
         let g = groups.get(&id).expect("group");
         assert!(id.starts_with("120363") && id.len() == 18, "{id}");
         assert_eq!(g.participants.len(), 3);
-        assert_eq!(g.rank(&phone(1)), Some(Rank::SuperAdmin));
-        assert_eq!(g.rank(&phone(2)), Some(Rank::Member));
+        assert_eq!(g.rank(&phone(1)), Some(ParticipantRole::SuperAdmin));
+        assert_eq!(g.rank(&phone(2)), Some(ParticipantRole::Member));
         assert_eq!(g.invite.len(), INVITE_LEN);
     }
 
@@ -347,27 +325,27 @@ mod tests {
         let (mut groups, id) = group();
         let g = groups.get_mut(&id).expect("group");
         assert_eq!(
-            g.change(&phone(2), Change::Add, &[phone(4)]),
+            g.change(&phone(2), ParticipantAction::Add, &[phone(4)]),
             Err(Refusal::Forbidden)
         );
         let results = g
-            .change(&phone(1), Change::Add, &[phone(4), phone(2)])
+            .change(&phone(1), ParticipantAction::Add, &[phone(4), phone(2)])
             .expect("admin");
         assert_eq!(results[0].1, Ok(()));
         assert_eq!(results[1].1, Err(Refusal::Conflict));
         let results = g
-            .change(&phone(1), Change::Promote, &[phone(4), phone(9)])
+            .change(&phone(1), ParticipantAction::Promote, &[phone(4), phone(9)])
             .expect("admin");
         assert_eq!(results[1].1, Err(Refusal::NotFound));
-        assert_eq!(g.rank(&phone(4)), Some(Rank::Admin));
+        assert_eq!(g.rank(&phone(4)), Some(ParticipantRole::Admin));
         // The new admin removes a member but cannot remove or demote the creator.
         let results = g
-            .change(&phone(4), Change::Remove, &[phone(3), phone(1)])
+            .change(&phone(4), ParticipantAction::Remove, &[phone(3), phone(1)])
             .expect("admin");
         assert_eq!(results[0].1, Ok(()));
         assert_eq!(results[1].1, Err(Refusal::Forbidden));
         assert_eq!(g.rank(&phone(3)), None);
-        assert!(g.change(&phone(1), Change::Demote, &[]).is_err());
+        assert!(g.change(&phone(1), ParticipantAction::Demote, &[]).is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::{json, Value};
-use wa_protocol::binary::{Jid, Server};
+use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::message::fanout::{encrypt_fanout, DeviceTarget, FanoutGroup};
 use wa_protocol::message::group::{self as sk, phash};
 use wa_protocol::message::receive::{decrypt_pairwise, PreKeySet};
@@ -20,8 +20,11 @@ use wa_protocol::message::{decode_padded, encode_padded, Content, EncVersion};
 use wa_protocol::pb::e2e as pb;
 use wa_protocol::signal::{LocalIdentity, SenderKeyRecord, SessionRecord};
 use wa_protocol::stanza::{
-    AddressingMode, BundleOutcome, BundleTarget, DeviceEnc, Enc, EncType, MessageStanza,
-    PreKeyBundleRequest, PreKeyBundleResult, ServerAck, StanzaAck,
+    AddressingMode, BundleOutcome, BundleTarget, CreateGroup, DeviceEnc, Enc, EncType, GroupChange,
+    GroupDone, GroupInfo, GroupNotification, GroupQuery, GroupResult, InviteCode, InviteCodeResult,
+    IqRequest, LeaveGroup, MessageStanza, Notification, NotificationBody, ParticipantAction,
+    ParticipantRole, ParticipantsResult, ParticipatingGroups, ParticipatingResult,
+    PreKeyBundleRequest, PreKeyBundleResult, ServerAck, SetSubject, StanzaAck, UpdateParticipants,
 };
 use wa_protocol::{MessageId, PhoneNumber};
 use wa_testkit::raw::RawSocket;
@@ -290,6 +293,28 @@ async fn three_phones_talk_in_a_group_and_a_removed_member_reads_nothing_new() {
     assert_eq!(status, 403, "C is no participant any more");
 
     companion_sends_to_the_group(&linked, &mut socket, &jid, &mut reader).await;
+
+    // Through the Rust handle: C is added back and reads what follows (A's key reaches it).
+    let group: Jid = jid.parse().expect("jid");
+    let added = linked
+        .sim
+        .change_group(A, &group, ParticipantAction::Add, &[C])
+        .expect("added");
+    assert_eq!(added, vec![(C.parse().expect("phone"), None)]);
+    assert_eq!(
+        linked.sim.group(&group).map(|g| g.participants.len()),
+        Some(3)
+    );
+    let id = linked
+        .sim
+        .phone_send(A, &jid, "welcome back")
+        .expect("sent");
+    let inbox = linked.sim.phone_messages(C).expect("inbox");
+    let last = inbox.last().expect("a message");
+    assert_eq!(
+        (last.id.as_str(), last.text.as_str()),
+        (id.as_str(), "welcome back")
+    );
 }
 
 /// A's companion sends to the group itself (§9): bundles for the phones it has no session
@@ -409,4 +434,314 @@ async fn bundle(socket: &mut RawSocket, device: &Jid) -> wa_protocol::signal::Pr
         Some(BundleOutcome::Bundle(b)) => b.bundle,
         other => panic!("no bundle: {other:?}"),
     }
+}
+
+/// Stanzas from a raw socket, taken by predicate; the others wait their turn (an IQ result and
+/// the notification it caused may arrive in either order).
+struct Stream {
+    socket: RawSocket,
+    pending: Vec<Node>,
+}
+
+impl Stream {
+    async fn take(&mut self, what: &str, wanted: impl Fn(&Node) -> bool) -> Node {
+        if let Some(i) = self.pending.iter().position(&wanted) {
+            return self.pending.remove(i);
+        }
+        loop {
+            let node = self
+                .socket
+                .recv(common::DEADLINE)
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            if wanted(&node) {
+                return node;
+            }
+            self.pending.push(node);
+        }
+    }
+
+    /// Sends an IQ and returns its answer.
+    async fn iq(&mut self, request: &IqRequest, id: &str) -> Node {
+        self.socket
+            .send_node(&request.to_node(id))
+            .await
+            .expect("sent");
+        self.take(id, |n| n.tag == "iq" && n.attr_str("id") == Some(id))
+            .await
+    }
+
+    /// The next `w:gp2` notification's body.
+    async fn group_notification(&mut self) -> (Jid, GroupNotification) {
+        let node = self
+            .take("w:gp2", |n| {
+                n.tag == "notification" && n.attr_str("type") == Some("w:gp2")
+            })
+            .await;
+        let parsed = Notification::from_node(&node).expect("parses");
+        match parsed.body {
+            NotificationBody::Group(g) => (parsed.from, g),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn pn(phone: &str) -> Jid {
+    Jid::user(phone, Server::WhatsApp)
+}
+
+fn error_code(node: &Node) -> Option<&str> {
+    (node.attr_str("type") == Some("error"))
+        .then(|| node.child("error").and_then(|e| e.attr_str("code")))
+        .flatten()
+}
+
+/// Every `w:g2` IQ a companion sends is answered as `stanza::group` types it, and each change
+/// reaches the members' companions as a `w:gp2` notification (`messaging.md` §9 step 1).
+#[tokio::test]
+async fn group_iqs_answer_with_the_typed_results_and_members_are_notified() {
+    let linked = Linked::new(A, 43).await;
+    for phone in [B, C] {
+        linked
+            .sim
+            .create_account(&phone.parse::<PhoneNumber>().expect("phone"));
+    }
+    linked.disconnect_gateway().await;
+    let http = Admin {
+        addr: linked.sim.addr(),
+    };
+    let mut s = Stream {
+        socket: login_active(&linked, A, 8).await,
+        pending: Vec::new(),
+    };
+    let nobody = pn("15550119999");
+
+    let create = CreateGroup {
+        subject: "by iq".to_owned(),
+        key: "k-1".to_owned(),
+        participants: vec![pn(B), pn(C), nobody.clone()],
+    };
+    let created = GroupResult::from_node(&s.iq(&create.request(), "g-1").await)
+        .expect("create answer")
+        .group;
+    let jid = created.jid.clone();
+    assert_eq!(created.subject, "by iq");
+    assert_eq!(created.creator, Some(pn(A)));
+    assert_eq!(created.addressing_mode, Some(AddressingMode::Pn));
+    let role = |g: &GroupInfo, who: &Jid| g.participant(who).map(|p| (p.role, p.error));
+    assert_eq!(
+        role(&created, &pn(A)),
+        Some((ParticipantRole::SuperAdmin, None))
+    );
+    assert_eq!(
+        role(&created, &pn(B)),
+        Some((ParticipantRole::Member, None))
+    );
+    assert_eq!(
+        role(&created, &nobody),
+        Some((ParticipantRole::Member, Some(404)))
+    );
+    let b_lid = linked.sim.account(B).expect("account").lid;
+    assert_eq!(
+        created.participant(&pn(B)).and_then(|p| p.lid.clone()),
+        Some(Jid::lid(b_lid)),
+        "§16: a PN group lists each member's LID alongside"
+    );
+    let (from, note) = s.group_notification().await;
+    assert_eq!((from, note.author.clone()), (jid.clone(), Some(pn(A))));
+    match note.changes.as_slice() {
+        [GroupChange::Create { key, group, .. }] => {
+            assert_eq!(key.as_deref(), Some("k-1"));
+            assert_eq!(group.participants.len(), 3);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let query = GroupQuery { group: jid.clone() };
+    let queried = GroupResult::from_node(&s.iq(&query.request(), "g-2").await).expect("query");
+    assert_eq!(queried.group.participants.len(), 3);
+
+    let change = |action, who: Vec<Jid>| UpdateParticipants {
+        group: jid.clone(),
+        action,
+        participants: who,
+    };
+    let promote = change(ParticipantAction::Promote, vec![pn(B)]);
+    let answer = s.iq(&promote.request(), "g-3").await;
+    let answer = ParticipantsResult::from_node(&answer, ParticipantAction::Promote).expect("ok");
+    assert_eq!(answer.participants[0].error, None);
+    let (_, note) = s.group_notification().await;
+    assert!(matches!(
+        note.changes.as_slice(),
+        [GroupChange::Participants { action: ParticipantAction::Promote, participants, .. }]
+            if participants[0].jid == pn(B)
+    ));
+    let add = change(ParticipantAction::Add, vec![pn(B)]);
+    let answer = s.iq(&add.request(), "g-4").await;
+    let answer = ParticipantsResult::from_node(&answer, ParticipantAction::Add).expect("ok");
+    assert_eq!(answer.participants[0].error, Some(409), "already a member");
+    let remove = change(ParticipantAction::Remove, vec![pn(C), nobody.clone()]);
+    let answer = s.iq(&remove.request(), "g-5").await;
+    let answer = ParticipantsResult::from_node(&answer, ParticipantAction::Remove).expect("ok");
+    let errors: Vec<_> = answer.participants.iter().map(|p| p.error).collect();
+    assert_eq!(errors, vec![None, Some(404)]);
+    let (_, note) = s.group_notification().await;
+    assert_eq!(
+        note.removed().map(|p| p.jid.clone()).collect::<Vec<_>>(),
+        vec![pn(C)]
+    );
+
+    let subject = SetSubject {
+        group: jid.clone(),
+        subject: "renamed".to_owned(),
+    };
+    GroupDone::from_node(&s.iq(&subject.request(), "g-6").await).expect("done");
+    let (_, note) = s.group_notification().await;
+    assert!(matches!(
+        note.changes.as_slice(),
+        [GroupChange::Subject { subject, by: Some(by), .. }] if subject == "renamed" && *by == pn(A)
+    ));
+    let (_, meta) = http.get(format!("/admin/groups/{jid}")).await;
+    assert_eq!(meta["subject"], json!("renamed"));
+
+    let get = InviteCode {
+        group: jid.clone(),
+        reset: false,
+    };
+    let code = InviteCodeResult::from_node(&s.iq(&get.request(), "g-7").await).expect("code");
+    assert_eq!(json!(code.code), meta["invite"]);
+    let reset = InviteCode {
+        group: jid.clone(),
+        reset: true,
+    };
+    let fresh = InviteCodeResult::from_node(&s.iq(&reset.request(), "g-8").await).expect("code");
+    assert_ne!(fresh.code, code.code);
+    let (_, note) = s.group_notification().await;
+    assert_eq!(
+        note.changes,
+        vec![GroupChange::Invite {
+            code: fresh.code.clone()
+        }]
+    );
+
+    let mine = ParticipatingResult::from_node(&s.iq(&ParticipatingGroups.request(), "g-9").await)
+        .expect("groups");
+    assert_eq!(mine.groups.len(), 1);
+    assert_eq!(mine.groups[0].subject, "renamed");
+
+    // B (now an admin) may read it too; the sim's phones act through the admin API.
+    let (status, body) = http
+        .post(
+            format!("/admin/phones/{B}/groups/{jid}/participants"),
+            json!({"action": "demote", "participants": [A]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"participants": [{"phone": A, "error": 403}]}))
+    );
+
+    let leave = LeaveGroup {
+        groups: vec![jid.clone()],
+    };
+    GroupDone::from_node(&s.iq(&leave.request(), "g-10").await).expect("left");
+    let (_, note) = s.group_notification().await;
+    assert_eq!(
+        note.removed().map(|p| p.jid.clone()).collect::<Vec<_>>(),
+        vec![pn(A)]
+    );
+    let again = s.iq(&query.request(), "g-11").await;
+    assert_eq!(error_code(&again), Some("403"), "no longer a participant");
+    let unknown = GroupQuery {
+        group: Jid::group("120363000000000001"),
+    };
+    assert_eq!(
+        error_code(&s.iq(&unknown.request(), "g-12").await),
+        Some("404")
+    );
+    let malformed = Node::new("iq")
+        .with_attr("id", "g-13")
+        .with_attr("type", "set")
+        .with_attr("xmlns", "w:g2")
+        .with_attr("to", "g.us")
+        .with_children(vec![Node::new("frobnicate")]);
+    s.socket.send_node(&malformed).await.expect("sent");
+    let bad = s
+        .take("g-13", |n| {
+            n.tag == "iq" && n.attr_str("id") == Some("g-13")
+        })
+        .await;
+    assert_eq!(error_code(&bad), Some("400"));
+    assert_eq!(count(&linked.sim, "group:notification"), 6);
+}
+
+/// A LID-migrated creator makes a LID-addressed group (§16): members are listed and messages
+/// delivered by LID, with `participant_pn` alongside; the phones still decrypt each other.
+#[tokio::test]
+async fn a_lid_addressed_group_delivers_by_lid_with_the_phone_number_alongside() {
+    let linked = Linked::new(A, 47).await;
+    linked
+        .sim
+        .create_account(&B.parse::<PhoneNumber>().expect("phone"));
+    let a: PhoneNumber = A.parse().expect("phone");
+    let update = wa_sim::SwitchesUpdate {
+        lid_migrated: Some(true),
+        require_privacy_tokens: None,
+    };
+    linked.sim.update_account(&a, update).expect("switched");
+    linked.disconnect_gateway().await;
+    let http = Admin {
+        addr: linked.sim.addr(),
+    };
+    let mut reader = Reader::new(&linked);
+    // A's companion is offline meanwhile: the notification and the message wait in its
+    // queue and arrive, marked `offline`, after its login.
+    let (status, created) = http
+        .post(
+            format!("/admin/phones/{A}/groups"),
+            json!({"subject": "lid", "participants": [B]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let jid = created["jid"].as_str().expect("jid").to_owned();
+    let (_, meta) = http.get(format!("/admin/groups/{jid}")).await;
+    assert_eq!(meta["addressing_mode"], json!("lid"));
+    send(&http, B, &jid, "hello by lid").await;
+
+    let mut socket = login_active(&linked, A, 9).await;
+    let note = Notification::from_node(&next(&mut socket, "notification").await).expect("parses");
+    assert!(note.offline.is_some());
+    let a_lid = linked.sim.account(A).expect("account").lid;
+    match note.body {
+        NotificationBody::Group(g) => {
+            assert_eq!(g.author, Some(Jid::lid(a_lid)));
+            assert_eq!(g.author_pn, Some(pn(A)));
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = next_group_message(&mut socket).await;
+    assert!(msg.offline.is_some());
+    let b_lid = linked.sim.account(B).expect("account").lid;
+    let participant = msg.participant.clone().expect("participant");
+    assert_eq!(
+        (participant.user_part(), participant.server()),
+        (b_lid.as_str(), &Server::Lid)
+    );
+    assert_eq!(msg.alt.participant_pn, Some(pn(B)));
+    assert_eq!(msg.addressing_mode, Some(AddressingMode::Lid));
+    assert_eq!(reader.open(&msg).as_deref(), Ok("hello by lid"));
+    send(&http, A, &jid, "back by lid").await;
+    let inbox = linked.sim.phone_messages(B).expect("inbox");
+    let last = inbox.last().expect("a message");
+    assert_eq!(
+        (last.from.as_str(), last.chat.as_str(), last.text.as_str()),
+        (A, jid.as_str(), "back by lid")
+    );
+    let inbox = linked.sim.phone_messages(A).expect("inbox");
+    assert_eq!(inbox.last().map(|m| m.text.as_str()), Some("hello by lid"));
+    assert_eq!(
+        count(&linked.sim, "route:phash-stale"),
+        0,
+        "the phones' phash is the server's"
+    );
 }
