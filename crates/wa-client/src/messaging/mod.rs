@@ -22,6 +22,10 @@
 
 pub(crate) mod address;
 pub(crate) mod directory;
+pub(crate) mod group;
+pub(crate) mod group_commit;
+pub(crate) mod group_recv;
+pub(crate) mod group_send;
 pub(crate) mod keys;
 pub(crate) mod presence;
 pub(crate) mod privacy;

@@ -1,0 +1,212 @@
+//! Groups end to end against wa-sim (issue 10 item 5; `messaging.md` §9, §10; `signal.md` §9):
+//! the gateway creates a group with two sim phones over `w:g2`, sends (each phone decrypts the
+//! `skmsg` after the pairwise SKDM), receives a phone's group message (SKDM processed, `skmsg`
+//! decrypted), sends again without re-distributing its key, removes a phone and sends again:
+//! its key is rotated (every remaining device gets a new SKDM) and the removed phone gets
+//! nothing.
+
+mod support;
+
+use wa_client::{EventKind, ParticipantAction, ParticipantRole, SendOptions};
+use wa_protocol::binary::{Jid, Node};
+use wa_protocol::message::Content;
+use wa_protocol::stanza::MessageStanza;
+use wa_protocol::MessageId;
+use wa_sim::SimEvent;
+use wa_testkit::{wait_for, Linked, DEADLINE};
+
+use support::{linked, user};
+
+const A: &str = "15550120001";
+const B: &str = "15550120002";
+const C: &str = "15550120003";
+
+/// Sends `text` to `group`, waits until each of `phones` decrypted it; the stanza the sim got.
+async fn send_to_group(linked: &Linked, group: &Jid, text: &str, phones: &[&str]) -> MessageStanza {
+    let mut events = linked.sim.subscribe();
+    let sent = linked
+        .gateway
+        .send(
+            &linked.id,
+            group.clone(),
+            Content::text(text),
+            SendOptions::default(),
+        )
+        .await
+        .expect("the server accepts the group message");
+    let mut node: Option<Node> = None;
+    let mut waiting: Vec<&str> = phones.to_vec();
+    wait_for(&mut events, DEADLINE, "every phone decrypts it", |e| {
+        match e {
+            SimEvent::Stanza { node: n, .. }
+                if n.tag == "message" && n.attr_str("id") == Some(sent.id.as_str()) =>
+            {
+                node = Some(n.clone());
+            }
+            SimEvent::PhoneReceived { phone, id } if id == sent.id.as_str() => {
+                waiting.retain(|p| *p != phone.as_str());
+            }
+            _ => {}
+        }
+        waiting.is_empty().then_some(())
+    })
+    .await
+    .expect("every phone decrypts it");
+    for phone in phones {
+        assert_eq!(text_in(linked, phone, &sent.id), text, "{phone}'s copy");
+    }
+    MessageStanza::from_node(&node.expect("the sim saw the stanza")).expect("parses")
+}
+
+fn text_in(linked: &Linked, phone: &str, id: &MessageId) -> String {
+    let inbox = linked.sim.phone_messages(phone).expect("inbox");
+    let m = inbox
+        .iter()
+        .find(|m| m.id == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not in {phone}'s inbox"));
+    m.text.clone()
+}
+
+/// The users whose devices got a pairwise `<enc>` (our SKDM) in `stanza`.
+fn skdm_users(stanza: &MessageStanza) -> Vec<String> {
+    let mut users: Vec<String> = stanza
+        .participants
+        .iter()
+        .map(|p| p.jid.user_part().to_owned())
+        .collect();
+    users.sort();
+    users.dedup();
+    users
+}
+
+#[tokio::test]
+async fn the_gateway_creates_sends_receives_and_rotates_after_a_removal() {
+    let mut linked = linked(&[A, B, C], 61).await;
+    let info = linked
+        .gateway
+        .create_group(&linked.id, "Hiking", vec![user(B), user(C)])
+        .await
+        .expect("group created");
+    assert!(info.jid.is_group());
+    assert_eq!(info.subject, "Hiking");
+    let role = |phone: &str| info.participant(&user(phone)).map(|p| p.role);
+    assert_eq!(role(A), Some(ParticipantRole::SuperAdmin));
+    assert_eq!(role(B), Some(ParticipantRole::Member));
+    assert_eq!(role(C), Some(ParticipantRole::Member));
+    let group = info.jid.clone();
+    let fetched = linked
+        .gateway
+        .group_info(&linked.id, &group)
+        .await
+        .expect("metadata");
+    assert_eq!(fetched.participants.len(), 3);
+
+    // First send: everyone (the other phones and our own primary) gets our SKDM, then the skmsg.
+    let first = send_to_group(&linked, &group, "hello group", &[B, C, A]).await;
+    assert_eq!(skdm_users(&first), vec![A, B, C]);
+    assert!(first.phash.as_deref().is_some_and(|p| p.starts_with("2:")));
+    // Second send: every device holds our key already; only the skmsg goes out.
+    let second = send_to_group(&linked, &group, "second", &[B, C]).await;
+    assert!(second.participants.is_empty(), "no SKDM again: {second:?}");
+
+    // A phone writes to the group: the gateway processes its SKDM and decrypts its skmsg.
+    let id = linked
+        .sim
+        .phone_send(B, &group.to_string(), "hi from B")
+        .expect("phone sends");
+    let message = wait_for(
+        &mut linked.events,
+        DEADLINE,
+        "B's group message",
+        |e| match e {
+            EventKind::Message(m) if m.id == id => Some(m.clone()),
+            _ => None,
+        },
+    )
+    .await
+    .expect("the gateway decrypts B's group message");
+    assert_eq!(message.chat, group);
+    assert_eq!(message.sender.phone, Some(user(B)));
+    assert_eq!(message.content, Content::text("hi from B"));
+
+    // C is removed: the next send rotates our key (B and our own devices get a new SKDM) and
+    // C receives nothing.
+    let results = linked
+        .gateway
+        .update_participants(&linked.id, &group, ParticipantAction::Remove, vec![user(C)])
+        .await
+        .expect("removed");
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].error, None);
+    let before = linked.sim.phone_messages(C).expect("inbox").len();
+    let third = send_to_group(&linked, &group, "after the removal", &[B]).await;
+    assert_eq!(
+        skdm_users(&third),
+        vec![A, B],
+        "the new key goes to every remaining member"
+    );
+    let c_inbox = linked.sim.phone_messages(C).expect("inbox");
+    assert_eq!(c_inbox.len(), before, "the removed phone got nothing");
+    assert!(c_inbox.iter().all(|m| m.id != third.id.as_str()));
+}
+
+#[tokio::test]
+async fn group_management_iqs() {
+    let linked = linked(&[A, B, C], 62).await;
+    let gw = &linked.gateway;
+    let info = gw
+        .create_group(&linked.id, "Book club", vec![user(B)])
+        .await
+        .expect("created");
+    let group = info.jid;
+    gw.set_group_subject(&linked.id, &group, "Book club 2027")
+        .await
+        .expect("subject set");
+    let added = gw
+        .update_participants(&linked.id, &group, ParticipantAction::Add, vec![user(C)])
+        .await
+        .expect("added");
+    assert_eq!(added[0].error, None);
+    let promoted = gw
+        .update_participants(
+            &linked.id,
+            &group,
+            ParticipantAction::Promote,
+            vec![user(C)],
+        )
+        .await
+        .expect("promoted");
+    assert_eq!(promoted[0].error, None);
+    let info = gw.group_info(&linked.id, &group).await.expect("metadata");
+    assert_eq!(info.subject, "Book club 2027");
+    assert_eq!(
+        info.participant(&user(C)).map(|p| p.role),
+        Some(ParticipantRole::Admin)
+    );
+    let link = gw
+        .group_invite_link(&linked.id, &group, false)
+        .await
+        .expect("link");
+    assert!(link.starts_with("https://chat.whatsapp.com/"));
+    let reset = gw
+        .group_invite_link(&linked.id, &group, true)
+        .await
+        .expect("new link");
+    assert_ne!(link, reset);
+    let groups = gw.groups(&linked.id).await.expect("list");
+    assert!(groups.iter().any(|g| g.jid == group));
+    gw.leave_group(&linked.id, &group).await.expect("left");
+    let groups = gw.groups(&linked.id).await.expect("list");
+    assert!(groups.iter().all(|g| g.jid != group));
+    // Bad input is the caller's fault, before anything is sent.
+    let err = gw
+        .set_group_subject(&linked.id, &group, "  ")
+        .await
+        .expect_err("blank subject");
+    assert_eq!(err.fault(), wa_client::Fault::Caller);
+    let err = gw
+        .group_info(&linked.id, &user(B))
+        .await
+        .expect_err("not a group");
+    assert_eq!(err.fault(), wa_client::Fault::Caller);
+}
