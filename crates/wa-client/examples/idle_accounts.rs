@@ -1,10 +1,13 @@
 //! Load harness: N accounts linked and idle in one wa-client process against a wa-sim running in
 //! another process (so the figures are the client's alone). Reports the marginal resident
 //! memory per idle account and the time to log every account back in after a restart.
+//! With a second argument K, every account first exchanges one text each way with each of K
+//! simulated phones (its store then holds K contacts' device lists, sessions and identities).
 //!
 //! ```sh
 //! cargo build --release -p wagate -p wa-client --example idle_accounts
 //! target/release/examples/idle_accounts 1000          # uses target/release/wagate for the sim
+//! target/release/examples/idle_accounts 1000 10       # … after messages with 10 contacts each
 //! ```
 
 use std::collections::HashSet;
@@ -19,6 +22,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::{broadcast, Semaphore};
 use wa_client::{Backoff, ClientConfig, Event, EventKind, Gateway};
+use wa_protocol::binary::{Jid, Server};
 use wa_protocol::connection::Config;
 use wa_protocol::noise::TrustRoot;
 use wa_protocol::signal::PublicKey;
@@ -156,10 +160,12 @@ fn client_config(url: &str, root: &PublicKey) -> ClientConfig {
     }
 }
 
-/// Phase 1 (its own process): create and link `n` accounts, then stop them.
-async fn link_phase(n: usize, dir: &std::path::Path, url: &str, admin: &str, root: &PublicKey) {
-    let config = client_config(url, root);
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&StoreConfig::at(dir)).expect("store"));
+/// Creates `n` sim accounts and the store's gateway accounts for them (autostart).
+fn create_accounts(
+    n: usize,
+    admin: &str,
+    store: &dyn Store,
+) -> (HashSet<AccountId>, Vec<(AccountId, String)>) {
     let mut rng = StdRng::seed_from_u64(1);
     let mut ids = HashSet::new();
     let mut phones = Vec::new();
@@ -181,12 +187,26 @@ async fn link_phase(n: usize, dir: &std::path::Path, url: &str, admin: &str, roo
         ids.insert(id);
         phones.push((id, phone));
     }
+    (ids, phones)
+}
+
+/// Phase 1 (its own process): create and link `n` accounts, then stop them.
+async fn link_phase(
+    (n, contacts): (usize, usize),
+    dir: &std::path::Path,
+    url: &str,
+    admin: &str,
+    root: &PublicKey,
+) {
+    let config = client_config(url, root);
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&StoreConfig::at(dir)).expect("store"));
+    let (ids, phones) = create_accounts(n, admin, store.as_ref());
     store.flush().expect("flush");
     let gateway = Arc::new(Gateway::new(Arc::clone(&store), config));
     let link_start = Instant::now();
     let gate = Arc::new(Semaphore::new(32));
     let mut tasks = Vec::new();
-    for (id, phone) in phones {
+    for (id, phone) in phones.clone() {
         let gateway = Arc::clone(&gateway);
         let gate = Arc::clone(&gate);
         let admin = admin.to_owned();
@@ -227,10 +247,88 @@ async fn link_phase(n: usize, dir: &std::path::Path, url: &str, admin: &str, roo
         "linked {n} accounts (812 prekeys each) in {:.1} s",
         link_start.elapsed().as_secs_f64()
     );
+    if contacts > 0 {
+        exchange(&gateway, &phones, contacts, admin).await;
+    }
     let mut events = gateway.subscribe();
     gateway.shutdown(Duration::from_secs(60)).await;
     wait_all(&mut events, &ids, "stopped", Duration::from_secs(60)).await;
     store.flush().expect("flush");
+}
+
+/// Every account sends one text to each of `contacts` simulated phones and each of them
+/// sends one back; returns once the gateway has reported every incoming text.
+async fn exchange(
+    gateway: &Arc<Gateway>,
+    accounts: &[(AccountId, String)],
+    contacts: usize,
+    admin: &str,
+) {
+    let start = Instant::now();
+    let contact_phones: Vec<String> = (0..contacts)
+        .map(|c| format!("1555{:07}", 5_000_000 + c))
+        .collect();
+    for phone in &contact_phones {
+        let reply = post(
+            admin,
+            "/admin/accounts",
+            &format!("{{\"phone\":\"{phone}\"}}"),
+        )
+        .expect("admin API");
+        assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+    }
+    let mut events = gateway.subscribe();
+    let expected = accounts.len() * contacts;
+    // Drained while the texts flow (the event bus is bounded).
+    let counter = tokio::spawn(async move {
+        let mut received = 0;
+        while received < expected {
+            match events.recv().await {
+                Ok(Event {
+                    kind: EventKind::Message(_),
+                    ..
+                }) => received += 1,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(n)) => panic!("lagged {n} events"),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    let gate = Arc::new(Semaphore::new(64));
+    let mut tasks = Vec::new();
+    for (id, phone) in accounts {
+        for contact in &contact_phones {
+            let (gateway, gate, id) = (Arc::clone(gateway), Arc::clone(&gate), *id);
+            let to = Jid::user(contact.clone(), Server::WhatsApp);
+            let (admin, contact, phone) = (admin.to_owned(), contact.clone(), phone.clone());
+            tasks.push(tokio::spawn(async move {
+                let _permit = gate.acquire().await.expect("semaphore");
+                gateway
+                    .send_text(&id, to, "hello")
+                    .await
+                    .expect("send acked");
+                let path = format!("/admin/phones/{contact}/send");
+                let body = format!("{{\"to\":\"{phone}\",\"text\":\"hi\"}}");
+                let reply = tokio::task::spawn_blocking(move || post(&admin, &path, &body))
+                    .await
+                    .expect("join")
+                    .expect("phone send");
+                assert!(reply.starts_with("HTTP/1.1 2"), "{reply}");
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.expect("exchange task");
+    }
+    match tokio::time::timeout(Duration::from_secs(300), counter).await {
+        Ok(done) => done.expect("every text from a contact is reported"),
+        Err(_) => panic!("texts from contacts not all reported within 300 s"),
+    }
+    println!(
+        "{} accounts exchanged texts with {contacts} contacts each in {:.1} s",
+        accounts.len(),
+        start.elapsed().as_secs_f64()
+    );
 }
 
 /// Phase 2 (a fresh process: "the gateway restarts"): restore every account, time the
@@ -286,13 +384,17 @@ fn main() {
             .expect("root key");
         let root = PublicKey::from_bytes(root);
         let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+        let contacts: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
         match phase.as_str() {
-            "link" => runtime.block_on(link_phase(n, &dir, &url, &admin, &root)),
+            "link" => runtime.block_on(link_phase((n, contacts), &dir, &url, &admin, &root)),
             _ => runtime.block_on(restore_phase(&dir, &url, &root)),
         }
         return;
     }
     let n: usize = first.parse().expect("number of accounts");
+    let contacts: usize = args
+        .next()
+        .map_or(0, |c| c.parse().expect("number of contacts"));
     let sim = start_sim();
     let dir = std::env::temp_dir().join(format!("wagate-idle-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -304,6 +406,7 @@ fn main() {
             .args([&sim.url, &sim.admin])
             .arg(hex::encode(sim.root.as_bytes()))
             .arg(n.to_string())
+            .arg(contacts.to_string())
             .status()
             .expect("phase runs");
         assert!(status.success(), "phase {phase} failed");

@@ -2,19 +2,24 @@
 //!
 //! ```text
 //!  protocol event ─▶ Job { work, durable, gates_output, after } ─▶ queue (FIFO)
-//!                        head: spawn_blocking(write) ─▶ store.durable().await ─▶ Finished{after}
+//!     head batch (every queued job, at most MAX_BATCH): one spawn_blocking applies their
+//!     writes in order ─▶ one store.durable().await for the batch ─▶ Finished{after} each
 //! ```
 //!
-//! Store calls never run on the loop itself: the head job's write runs on a blocking thread and
+//! Store calls never run on the loop itself: a batch's writes run on a blocking thread and
 //! its durability wait is an `.await` on the store's shared sync, while the loop keeps serving
-//! socket input, timers and commands. Jobs finish in the order they were queued (so events
-//! leave in protocol order, and writes to one record apply in order). A job that `gates_output`
+//! socket input, timers and commands. Jobs queued while a batch runs form the next batch (group
+//! commit: one durability wait covers them all, instead of one wait per job in turn). Jobs
+//! finish in the order they were queued (so events leave in protocol order, and writes to one
+//! record apply in order); no job of a batch finishes before the batch is durable. A job that `gates_output`
 //! holds every transmit back until it finishes: the bytes that depend on its state (the
 //! pair-success reply) are already queued in the connection, and Noise frames cannot be
 //! reordered.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -208,7 +213,13 @@ pub(crate) struct Finished<A> {
     pub(crate) after: A,
 }
 
-type Running<A> = Pin<Box<dyn Future<Output = (Finished<A>, bool)> + Send>>;
+/// A finished job and whether it gated output.
+type Done<A> = (Finished<A>, bool);
+
+type Running<A> = Pin<Box<dyn Future<Output = Vec<Done<A>>> + Send>>;
+
+/// The most jobs one batch takes (one blocking call, one durability wait).
+const MAX_BATCH: usize = 256;
 
 /// The queue of one account's pending persistence.
 pub(crate) struct Pipeline<A> {
@@ -216,6 +227,8 @@ pub(crate) struct Pipeline<A> {
     id: AccountId,
     queue: VecDeque<Job<A>>,
     running: Option<Running<A>>,
+    /// Jobs of the last batch not yet handed out.
+    done: VecDeque<Done<A>>,
     gates: usize,
 }
 
@@ -227,6 +240,7 @@ impl<A: Send + 'static> Pipeline<A> {
             id,
             queue: VecDeque::new(),
             running: None,
+            done: VecDeque::new(),
             gates: 0,
         }
     }
@@ -241,7 +255,7 @@ impl<A: Send + 'static> Pipeline<A> {
 
     /// Whether nothing is queued or running.
     pub(crate) fn is_idle(&self) -> bool {
-        self.running.is_none() && self.queue.is_empty()
+        self.running.is_none() && self.queue.is_empty() && self.done.is_empty()
     }
 
     /// Whether transmits must wait (a gating job has not finished).
@@ -250,21 +264,27 @@ impl<A: Send + 'static> Pipeline<A> {
     }
 
     /// The next finished job, in queue order; pending forever when idle. Cancel safe: the
-    /// running job stays in the pipeline when this future is dropped.
+    /// running batch stays in the pipeline when this future is dropped.
     pub(crate) async fn next(&mut self) -> Finished<A> {
-        if self.running.is_none() {
-            match self.queue.pop_front() {
-                Some(job) => {
-                    self.running = Some(Box::pin(run(Arc::clone(&self.store), self.id, job)))
+        if self.done.is_empty() {
+            if self.running.is_none() {
+                if self.queue.is_empty() {
+                    std::future::pending::<()>().await;
                 }
-                None => std::future::pending::<()>().await,
+                let n = self.queue.len().min(MAX_BATCH);
+                let batch: Vec<Job<A>> = self.queue.drain(..n).collect();
+                self.running = Some(Box::pin(run(Arc::clone(&self.store), self.id, batch)));
             }
+            let Some(running) = self.running.as_mut() else {
+                return std::future::pending().await;
+            };
+            let finished = running.await;
+            self.running = None;
+            self.done.extend(finished);
         }
-        let Some(running) = self.running.as_mut() else {
+        let Some((finished, gated)) = self.done.pop_front() else {
             return std::future::pending().await;
         };
-        let (finished, gated) = running.await;
-        self.running = None;
         if gated {
             self.gates = self.gates.saturating_sub(1);
         }
@@ -272,28 +292,85 @@ impl<A: Send + 'static> Pipeline<A> {
     }
 }
 
-async fn run<A>(store: Arc<dyn Store>, id: AccountId, job: Job<A>) -> (Finished<A>, bool) {
-    let Job {
-        work,
-        durable,
-        gates_output,
-        after,
-    } = job;
-    let result = async {
-        let output = match work {
-            Work::Nothing => Output::Done,
-            work => {
-                let writer = Arc::clone(&store);
-                tokio::task::spawn_blocking(move || work.apply(writer.as_ref(), &id)).await??
-            }
-        };
-        if durable {
-            store.durable().await?;
-        }
-        Ok(output)
+/// One batch: every write in order on one blocking thread, then one durability wait for the
+/// jobs that asked for it and whose write succeeded.
+async fn run<A>(store: Arc<dyn Store>, id: AccountId, batch: Vec<Job<A>>) -> Vec<Done<A>> {
+    let mut works = Vec::with_capacity(batch.len());
+    let mut rest = Vec::with_capacity(batch.len());
+    for job in batch {
+        works.push(job.work);
+        rest.push((job.durable, job.gates_output, job.after));
     }
+    let results = apply_all(&store, id, works).await;
+    let mut synced = false;
+    let mut out = Vec::with_capacity(rest.len());
+    for (mut result, (durable, gated, after)) in results.into_iter().zip(rest) {
+        if durable && result.is_ok() && !synced {
+            // One wait covers every write applied so far; after a failed wait the next job
+            // waits again (a failed store stays failed, a transient failure may pass).
+            match store.durable().await {
+                Ok(()) => synced = true,
+                Err(e) => result = Err(e.into()),
+            }
+        }
+        out.push((Finished { result, after }, gated));
+    }
+    out
+}
+
+/// What one write came to on the blocking thread: its panic is carried out.
+type Applied = std::thread::Result<wa_store::Result<Output>>;
+
+/// Applies `works` in order in one blocking call. A write that panics fails its own job
+/// with the task error it would have had on its own blocking thread.
+async fn apply_all(
+    store: &Arc<dyn Store>,
+    id: AccountId,
+    works: Vec<Work>,
+) -> Vec<Result<Output, Error>> {
+    if works.iter().all(|w| matches!(w, Work::Nothing)) {
+        return works.iter().map(|_| Ok(Output::Done)).collect();
+    }
+    let n = works.len();
+    let writer = Arc::clone(store);
+    let applied = tokio::task::spawn_blocking(move || {
+        works
+            .into_iter()
+            .map(|work| {
+                std::panic::catch_unwind(AssertUnwindSafe(|| work.apply(writer.as_ref(), &id)))
+            })
+            .collect::<Vec<Applied>>()
+    })
     .await;
-    (Finished { result, after }, gates_output)
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(join) => {
+            // Cancelled (the runtime is shutting down): the first job gets the task error,
+            // the others the account's end.
+            let mut out = vec![Err(Error::Task(join))];
+            out.extend((1..n).map(|_| Err(Error::NotRunning(id))));
+            return out;
+        }
+    };
+    let mut out = Vec::with_capacity(n);
+    for a in applied {
+        out.push(match a {
+            Ok(result) => result.map_err(Error::from),
+            Err(payload) => Err(rethrown(payload, id).await),
+        });
+    }
+    out
+}
+
+/// The task error of a write that panicked: its panic resumed on a blocking thread, so the
+/// caller sees the same `Error::Task` (with the panic's payload) as before batching.
+async fn rethrown(payload: Box<dyn Any + Send>, id: AccountId) -> Error {
+    let task =
+        tokio::task::spawn_blocking(move || -> Output { std::panic::resume_unwind(payload) });
+    match task.await {
+        Err(join) => Error::Task(join),
+        Ok(_) => Error::NotRunning(id),
+    }
 }
 
 #[cfg(test)]
@@ -329,5 +406,29 @@ mod tests {
         assert!(pipeline.is_idle());
         let counts = store.prekey_counts(&id).expect("counts");
         assert_eq!((counts.total, counts.uploaded), (3, 2));
+    }
+
+    #[tokio::test]
+    async fn batches_keep_the_order_of_many_jobs_and_release_each_gate_with_its_job() {
+        let store: Arc<dyn Store> = Arc::new(MemStore::new());
+        let id = AccountId::from_bytes([4; 16]);
+        let mut pipeline = Pipeline::new(Arc::clone(&store), id);
+        let rng = Box::new(StdRng::seed_from_u64(2));
+        pipeline.push(Job::durable(Work::AddPreKeys { count: 2, rng }, 0).gating_output());
+        for i in 1..(2 * MAX_BATCH + 3) {
+            pipeline.push(Job::durable(Work::Nothing, i));
+        }
+        let mut last = None;
+        while !pipeline.is_idle() {
+            let finished = pipeline.next().await;
+            assert!(finished.result.is_ok(), "{:?}", finished.result);
+            assert_eq!(finished.after, last.map_or(0, |l| l + 1), "in queue order");
+            assert!(
+                !pipeline.holds_output(),
+                "the gate opened with the first job"
+            );
+            last = Some(finished.after);
+        }
+        assert_eq!(last, Some(2 * MAX_BATCH + 2));
     }
 }
