@@ -10,9 +10,18 @@
 //   WA_ECHO                   "1": answer every text received from someone else with "re: <text>"
 //                             in the same chat (emits "message" and "sent" lines)
 //
+// Commands (stdin, one JSON object per line; each answered with a "sent" or "send-error" line
+// carrying the command's "ref"):
+//   {"cmd":"send","to":JID,"text":T,"ref":R}                       a text
+//   {"cmd":"react","to":JID,"target":ID,"fromMe":BOOL,"emoji":E,"ref":R}  a reaction to message ID
+//   {"cmd":"edit","to":JID,"target":ID,"text":T,"ref":R}           edits our own message ID
+//   {"cmd":"revoke","to":JID,"target":ID,"ref":R}                  deletes our own message ID for everyone
+// Commands are not awaited one by one: many sends are in flight at once.
+//
 // stdout carries only JSON lines, one per event (see README.md). Everything else goes to stderr.
 
-import makeWASocket, { initAuthCreds, WA_CERT_DETAILS } from '@whiskeysockets/baileys'
+import { createInterface } from 'node:readline'
+import makeWASocket, { initAuthCreds, normalizeMessageContent, proto, WA_CERT_DETAILS } from '@whiskeysockets/baileys'
 
 const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity }
 
@@ -166,16 +175,18 @@ function connect() {
 
 	current.ev.on('messages.upsert', ({ messages, type }) => {
 		for (const m of messages) {
-			const text = m.message?.conversation ?? m.message?.extendedTextMessage?.text ?? null
+			const { kind, text, target } = describe(m.message)
 			emit({
 				event: 'message',
 				upsertType: type,
 				id: m.key.id,
 				remoteJid: m.key.remoteJid,
 				fromMe: !!m.key.fromMe,
+				kind,
+				target,
 				text
 			})
-			if (echo && !m.key.fromMe && text !== null) {
+			if (echo && !m.key.fromMe && kind === 'text') {
 				current
 					.sendMessage(m.key.remoteJid, { text: `re: ${text}` })
 					.then(sent => emit({ event: 'sent', id: sent?.key?.id ?? null, to: m.key.remoteJid }))
@@ -216,6 +227,70 @@ function connect() {
 	})
 }
 
+function textOf(message) {
+	return message?.conversation ?? message?.extendedTextMessage?.text ?? null
+}
+
+// What a received message is: its kind (text, reaction, edit, revoke, or the content's first
+// field name), its text (a reaction's emoji, an edit's new text) and the id it refers to.
+function describe(raw) {
+	const message = normalizeMessageContent(raw)
+	if (!message) {
+		return { kind: null, text: null, target: null }
+	}
+	if (textOf(message) !== null) {
+		return { kind: 'text', text: textOf(message), target: null }
+	}
+	if (message.reactionMessage) {
+		const r = message.reactionMessage
+		return { kind: 'reaction', text: r.text ?? '', target: r.key?.id ?? null }
+	}
+	const p = message.protocolMessage
+	if (p && p.type === proto.Message.ProtocolMessage.Type.REVOKE) {
+		return { kind: 'revoke', text: null, target: p.key?.id ?? null }
+	}
+	if (p && p.type === proto.Message.ProtocolMessage.Type.MESSAGE_EDIT) {
+		return { kind: 'edit', text: textOf(normalizeMessageContent(p.editedMessage)), target: p.key?.id ?? null }
+	}
+	return { kind: Object.keys(message)[0] ?? null, text: null, target: null }
+}
+
+// The Baileys message content of a command.
+function contentOf(cmd) {
+	const key = id => ({ remoteJid: cmd.to, fromMe: true, id })
+	switch (cmd.cmd) {
+		case 'send':
+			return { text: String(cmd.text) }
+		case 'react':
+			return { react: { text: String(cmd.emoji), key: { ...key(cmd.target), fromMe: !!cmd.fromMe } } }
+		case 'edit':
+			return { text: String(cmd.text), edit: key(cmd.target) }
+		case 'revoke':
+			return { delete: key(cmd.target) }
+		default:
+			return null
+	}
+}
+
+function command(line) {
+	let cmd
+	try {
+		cmd = JSON.parse(line)
+	} catch {
+		emit({ event: 'send-error', ref: null, error: `not JSON: ${line}` })
+		return
+	}
+	const content = contentOf(cmd)
+	if (!content || typeof cmd.to !== 'string' || !sock) {
+		emit({ event: 'send-error', ref: cmd.ref ?? null, error: `bad command: ${line}` })
+		return
+	}
+	sock
+		.sendMessage(cmd.to, content)
+		.then(sent => emit({ event: 'sent', id: sent?.key?.id ?? null, to: cmd.to, ref: cmd.ref ?? null }))
+		.catch(err => emit({ event: 'send-error', ref: cmd.ref ?? null, error: String(err?.message ?? err) }))
+}
+
 function shutdown(signal) {
 	if (stopping) {
 		return
@@ -232,5 +307,11 @@ function shutdown(signal) {
 
 process.on('SIGTERM', () => shutdown('SIGTERM'))
 process.on('SIGINT', () => shutdown('SIGINT'))
+
+createInterface({ input: process.stdin }).on('line', line => {
+	if (line.trim() !== '') {
+		command(line)
+	}
+})
 
 connect()

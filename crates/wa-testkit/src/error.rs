@@ -29,7 +29,7 @@ pub enum Error {
     /// The server broke the protocol or failed authentication.
     #[error("protocol: {0}")]
     Protocol(#[from] wa_protocol::Error),
-    /// A peer process could not be started or read.
+    /// A peer process could not be started, read or written to.
     #[error("peer process {program}: {source}")]
     Spawn {
         /// The program and script.

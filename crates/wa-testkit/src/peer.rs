@@ -5,16 +5,18 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
 use crate::error::Error;
 use crate::wait::wait_for;
 
-/// A child process whose stdout is a stream of JSON objects, one per line.
+/// A child process whose stdout is a stream of JSON objects, one per line; commands go to it
+/// as JSON lines on its stdin ([`JsonLines::send`]).
 pub struct JsonLines {
     child: Child,
+    stdin: Option<ChildStdin>,
     lines: mpsc::UnboundedReceiver<Value>,
     seen: Vec<Value>,
 }
@@ -27,7 +29,7 @@ impl JsonLines {
         let mut cmd = Command::new("node");
         cmd.arg(script)
             .current_dir(dir)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
@@ -45,6 +47,7 @@ impl JsonLines {
                 "no stdout",
             ))
         })?;
+        let stdin = child.stdin.take();
         let (tx, lines) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut reader = BufReader::new(stdout).lines();
@@ -61,6 +64,7 @@ impl JsonLines {
         });
         Ok(Self {
             child,
+            stdin,
             lines,
             seen: Vec::new(),
         })
@@ -88,6 +92,27 @@ impl JsonLines {
             eprintln!("[node] lines seen before {what}: {:?}", self.seen);
         }
         found
+    }
+
+    /// Writes `command` as one JSON line to the process's stdin.
+    pub async fn send(&mut self, command: &Value) -> Result<(), Error> {
+        let write_error = |source| Error::Spawn {
+            program: "node (stdin)".to_owned(),
+            source,
+        };
+        let stdin = self.stdin.as_mut().ok_or_else(|| {
+            write_error(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "no stdin",
+            ))
+        })?;
+        let mut line = command.to_string();
+        line.push('\n');
+        stdin
+            .write_all(line.as_bytes())
+            .await
+            .map_err(write_error)?;
+        stdin.flush().await.map_err(write_error)
     }
 
     /// Lines received that did not match a wait.

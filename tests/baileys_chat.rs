@@ -1,0 +1,425 @@
+//! wagate ↔ Baileys 7.0.0-rc14 through wa-sim (issue 10, "Proof"): a gateway account linked to
+//! one sim phone and the real Baileys client linked to another exchange 100 texts each way,
+//! pipelined (all sends in flight at once). Every text arrives exactly once on the other side;
+//! delivery receipts are seen on both sides (the gateway's `MessageStatus` reaches Delivered
+//! and the sim saw Baileys send a receipt for each; Baileys reports `messages.update` status
+//! DELIVERY_ACK and the sim saw the gateway send a receipt for each). Then a reaction, an edit
+//! and a revoke go from Baileys to the gateway, which reports each as its typed `Content`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+use wa_client::{EventKind, ReceivedText};
+use wa_protocol::binary::{Jid, Server};
+use wa_protocol::message::Content;
+use wa_protocol::stanza::Receipt;
+use wa_sim::{ConnId, SimEvent};
+use wa_store::{MemStore, MessageStatus, Store};
+use wa_testkit::{
+    client_config, new_account, start_sim, wait_for, AccountEvents, JsonLines, Linked,
+};
+use wagate_tests::{ensure_npm_packages, node_dir};
+
+const GATEWAY: &str = "15550108101";
+const BAILEYS: &str = "15550108102";
+/// Texts each way.
+const TEXTS: usize = 100;
+/// Every wait: generous for a loaded 2-core machine; a passing run never waits this long.
+const DEADLINE: Duration = Duration::from_secs(120);
+/// Baileys' `WAMessageStatus.DELIVERY_ACK` (`proto.WebMessageInfo.Status`).
+const DELIVERY_ACK: i64 = 3;
+
+fn user(phone: &str) -> Jid {
+    Jid::user(phone, Server::WhatsApp)
+}
+
+/// What the gateway account reported: messages by id, the newest status of each sent id.
+#[derive(Default)]
+struct GatewaySeen {
+    received: HashMap<String, Vec<ReceivedText>>,
+    statuses: HashMap<String, MessageStatus>,
+}
+
+impl GatewaySeen {
+    fn note(&mut self, event: &EventKind) {
+        match event {
+            EventKind::Message(m) => self
+                .received
+                .entry(m.id.as_str().to_owned())
+                .or_default()
+                .push((**m).clone()),
+            EventKind::MessageStatus { id, status } => {
+                self.statuses.insert(id.as_str().to_owned(), *status);
+            }
+            _ => {}
+        }
+    }
+
+    fn delivered(&self, id: &str) -> bool {
+        matches!(
+            self.statuses.get(id),
+            Some(MessageStatus::Delivered { .. } | MessageStatus::Read { .. })
+        )
+    }
+
+    /// Waits until `done` holds, noting every event on the way.
+    async fn until(
+        &mut self,
+        events: &mut AccountEvents,
+        what: &str,
+        done: impl Fn(&Self) -> bool,
+    ) {
+        if done(self) {
+            return;
+        }
+        wait_for(events, DEADLINE, what, |e| {
+            self.note(e);
+            done(self).then_some(())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("gateway: {e}"));
+    }
+}
+
+/// What Baileys reported: `message` lines by id, the highest status per id, and the id of
+/// each command it sent, by the command's `ref`.
+#[derive(Default)]
+struct BaileysSeen {
+    messages: HashMap<String, Vec<Value>>,
+    statuses: HashMap<String, i64>,
+    sent: HashMap<u64, String>,
+}
+
+impl BaileysSeen {
+    fn note(&mut self, line: &Value) {
+        let id = line["id"].as_str().map(str::to_owned);
+        match (line["event"].as_str(), id) {
+            (Some("message"), Some(id)) => self.messages.entry(id).or_default().push(line.clone()),
+            (Some("messages.update"), Some(id)) => {
+                if let Some(status) = line["status"].as_i64() {
+                    let best = self.statuses.entry(id).or_insert(status);
+                    *best = (*best).max(status);
+                }
+            }
+            (Some("sent"), Some(id)) => {
+                if let Some(r) = line["ref"].as_u64() {
+                    self.sent.insert(r, id);
+                }
+            }
+            (Some("send-error"), _) => panic!("Baileys could not send: {line}"),
+            _ => {}
+        }
+    }
+
+    /// Waits until `done` holds, noting every line on the way.
+    async fn until(&mut self, baileys: &mut JsonLines, what: &str, done: impl Fn(&Self) -> bool) {
+        if done(self) {
+            return;
+        }
+        baileys
+            .wait_for(DEADLINE, what, |v| {
+                self.note(v);
+                done(self)
+            })
+            .await
+            .unwrap_or_else(|e| panic!("Baileys: {e}"));
+    }
+}
+
+/// The ids of the receipts each connection sent, as the sim saw them arrive.
+#[derive(Default)]
+struct ReceiptsSeen {
+    by_conn: HashMap<ConnId, HashSet<String>>,
+}
+
+impl ReceiptsSeen {
+    async fn until(
+        &mut self,
+        events: &mut broadcast::Receiver<SimEvent>,
+        what: &str,
+        done: impl Fn(&Self) -> bool,
+    ) {
+        if done(self) {
+            return;
+        }
+        wait_for(events, DEADLINE, what, |e| {
+            if let SimEvent::Stanza { conn, node } = e {
+                if node.tag == "receipt" {
+                    let receipt = Receipt::from_node(node).expect("a client's receipt parses");
+                    let ids = self.by_conn.entry(*conn).or_default();
+                    ids.extend(receipt.ids().map(|id| id.as_str().to_owned()));
+                }
+            }
+            done(self).then_some(())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("sim: {e}"));
+    }
+
+    fn all(&self, conn: ConnId, ids: &[String]) -> bool {
+        self.by_conn
+            .get(&conn)
+            .is_some_and(|seen| ids.iter().all(|id| seen.contains(id)))
+    }
+}
+
+/// Both clients linked and connected, with what each has reported so far.
+struct Chat {
+    linked: Linked,
+    gateway: GatewaySeen,
+    baileys: JsonLines,
+    baileys_seen: BaileysSeen,
+    baileys_conn: ConnId,
+    sim_events: broadcast::Receiver<SimEvent>,
+    receipts: ReceiptsSeen,
+}
+
+/// Links the gateway account (the sim's phone scans its QR), then starts Baileys and links it
+/// to the other phone's account the same way.
+async fn connect_both() -> Chat {
+    let dir = node_dir();
+    ensure_npm_packages(&dir).expect("npm packages");
+    let sim = start_sim(&[GATEWAY, BAILEYS]).await;
+    let store: Arc<dyn Store> = Arc::new(MemStore::new());
+    let id = new_account(store.as_ref(), 81);
+    let config = client_config(&sim);
+    let linked = Linked::link(sim, GATEWAY, store, config, id).await;
+    let mut sim_events = linked.sim.subscribe();
+    let mut baileys = JsonLines::spawn_node(
+        &dir,
+        "baileys_client.mjs",
+        &[
+            ("WA_SIM_URL", linked.sim.url()),
+            (
+                "WA_SIM_ROOT_KEY",
+                hex::encode(linked.sim.root_key().as_bytes()),
+            ),
+            ("WA_RECONNECT_ON_RESTART", "1".to_owned()),
+        ],
+    )
+    .expect("node runs");
+    let qr = baileys
+        .wait_for(DEADLINE, "a QR code", |v| {
+            v["event"] == "connection.update" && v["qr"].is_string()
+        })
+        .await
+        .expect("Baileys shows a QR");
+    let jid = linked
+        .sim
+        .scan(BAILEYS, qr["qr"].as_str().expect("qr"))
+        .expect("the phone scans Baileys' QR");
+    let baileys_conn = wait_for(&mut sim_events, DEADLINE, "Baileys' login", |e| match e {
+        SimEvent::LoggedIn { conn, jid: j } if *j == jid => Some(*conn),
+        _ => None,
+    })
+    .await
+    .expect("Baileys logs in");
+    baileys
+        .wait_for(DEADLINE, "connection open", |v| {
+            v["event"] == "connection.update" && v["connection"] == "open"
+        })
+        .await
+        .expect("Baileys reaches open");
+    Chat {
+        linked,
+        gateway: GatewaySeen::default(),
+        baileys,
+        baileys_seen: BaileysSeen::default(),
+        baileys_conn,
+        sim_events,
+        receipts: ReceiptsSeen::default(),
+    }
+}
+
+/// 100 texts from the gateway, all in flight at once: each acknowledged by the server, each
+/// reported once by Baileys with its text, each Delivered on the gateway, and Baileys sent a
+/// delivery receipt for each. Returns the ids in send order.
+async fn gateway_to_baileys(chat: &mut Chat) -> Vec<String> {
+    let (gateway, id) = (&chat.linked.gateway, chat.linked.id);
+    let sends = (0..TEXTS).map(|i| gateway.send_text(&id, user(BAILEYS), format!("gw {i}")));
+    let ids: Vec<String> = join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.expect("the server acknowledges").id.as_str().to_owned())
+        .collect();
+    let texts: HashMap<&str, String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), format!("gw {i}")))
+        .collect();
+    chat.baileys_seen
+        .until(&mut chat.baileys, "the gateway's texts", |s| {
+            ids.iter().all(|id| s.messages.contains_key(id))
+        })
+        .await;
+    for id in &ids {
+        let line = &chat.baileys_seen.messages[id][0];
+        assert_eq!(
+            (&line["kind"], &line["fromMe"]),
+            (&json!("text"), &json!(false))
+        );
+        assert_eq!(
+            line["text"].as_str(),
+            Some(texts[id.as_str()].as_str()),
+            "{line}"
+        );
+    }
+    chat.gateway
+        .until(&mut chat.linked.events, "Delivered for every text", |s| {
+            ids.iter().all(|id| s.delivered(id))
+        })
+        .await;
+    let conn = chat.baileys_conn;
+    chat.receipts
+        .until(&mut chat.sim_events, "Baileys' receipts", |r| {
+            r.all(conn, &ids)
+        })
+        .await;
+    for msg in &ids {
+        let status = gateway
+            .message_status(&id, &msg.parse().expect("an id"))
+            .await
+            .expect("a status");
+        assert!(matches!(
+            status,
+            MessageStatus::Delivered { .. } | MessageStatus::Read { .. }
+        ));
+    }
+    ids
+}
+
+/// 100 texts from Baileys, all written at once: each reported once by the gateway with its
+/// text and Baileys' number, the gateway sent a delivery receipt for each, and Baileys saw
+/// DELIVERY_ACK for each. Returns the ids in command order.
+async fn baileys_to_gateway(chat: &mut Chat) -> Vec<String> {
+    let to = user(GATEWAY).to_string();
+    for i in 0..TEXTS {
+        let cmd = json!({"cmd": "send", "to": to, "text": format!("baileys {i}"), "ref": i});
+        chat.baileys
+            .send(&cmd)
+            .await
+            .expect("Baileys reads commands");
+    }
+    chat.baileys_seen
+        .until(&mut chat.baileys, "Baileys' sends", |s| {
+            (0..TEXTS as u64).all(|r| s.sent.contains_key(&r))
+        })
+        .await;
+    let ids: Vec<String> = (0..TEXTS as u64)
+        .map(|r| chat.baileys_seen.sent[&r].clone())
+        .collect();
+    chat.gateway
+        .until(&mut chat.linked.events, "Baileys' texts", |s| {
+            ids.iter().all(|id| s.received.contains_key(id))
+        })
+        .await;
+    for (i, id) in ids.iter().enumerate() {
+        let m = &chat.gateway.received[id][0];
+        assert_eq!(m.sender.phone, Some(user(BAILEYS)), "{m:?}");
+        match &m.content {
+            Content::Text(t) => assert_eq!(t.text, format!("baileys {i}")),
+            other => panic!("not a text: {other:?}"),
+        }
+    }
+    let conn = chat.linked.conn;
+    chat.receipts
+        .until(&mut chat.sim_events, "the gateway's receipts", |r| {
+            r.all(conn, &ids)
+        })
+        .await;
+    chat.baileys_seen
+        .until(&mut chat.baileys, "DELIVERY_ACK for every text", |s| {
+            ids.iter()
+                .all(|id| s.statuses.get(id).is_some_and(|st| *st >= DELIVERY_ACK))
+        })
+        .await;
+    ids
+}
+
+/// Baileys reacts to the gateway's first text, edits its own first text and revokes its
+/// second: the gateway reports a `Reaction`, an `Edit` and a `Revoke` naming those ids.
+async fn baileys_kinds_to_gateway(chat: &mut Chat, from_gateway: &[String], own: &[String]) {
+    let to = user(GATEWAY).to_string();
+    let commands = [
+        json!({"cmd": "react", "to": to, "target": from_gateway[0], "fromMe": false,
+               "emoji": "👍", "ref": 1000}),
+        json!({"cmd": "edit", "to": to, "target": own[0], "text": "baileys 0, edited", "ref": 1001}),
+        json!({"cmd": "revoke", "to": to, "target": own[1], "ref": 1002}),
+    ];
+    for cmd in &commands {
+        chat.baileys
+            .send(cmd)
+            .await
+            .expect("Baileys reads commands");
+    }
+    chat.baileys_seen
+        .until(&mut chat.baileys, "the kinds sent", |s| {
+            (1000..1003).all(|r| s.sent.contains_key(&r))
+        })
+        .await;
+    let ids: Vec<String> = (1000..1003)
+        .map(|r| chat.baileys_seen.sent[&r].clone())
+        .collect();
+    chat.gateway
+        .until(
+            &mut chat.linked.events,
+            "the reaction, edit and revoke",
+            |s| ids.iter().all(|id| s.received.contains_key(id)),
+        )
+        .await;
+    let content = |i: usize| chat.gateway.received[&ids[i]][0].content.clone();
+    match content(0) {
+        Content::Reaction(r) => {
+            assert_eq!(
+                (r.target.id.as_str(), r.emoji.as_str()),
+                (from_gateway[0].as_str(), "👍")
+            );
+            assert!(
+                !r.target.from_me,
+                "Baileys reacted to a message it received"
+            );
+        }
+        other => panic!("not a reaction: {other:?}"),
+    }
+    match content(1) {
+        Content::Edit(e) => {
+            assert_eq!(e.target.id.as_str(), own[0]);
+            assert!(matches!(&*e.content, Content::Text(t) if t.text == "baileys 0, edited"));
+        }
+        other => panic!("not an edit: {other:?}"),
+    }
+    match content(2) {
+        Content::Revoke(r) => assert_eq!(r.target.id.as_str(), own[1]),
+        other => panic!("not a revoke: {other:?}"),
+    }
+}
+
+/// Every message arrived exactly once on each side (over everything each side reported).
+fn assert_exactly_once(chat: &Chat, to_baileys: &[String], to_gateway: &[String]) {
+    for id in to_baileys {
+        let n = chat.baileys_seen.messages[id].len();
+        assert_eq!(n, 1, "Baileys reported {id} {n} times");
+    }
+    for id in to_gateway {
+        let n = chat.gateway.received[id].len();
+        assert_eq!(n, 1, "the gateway reported {id} {n} times");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_and_baileys_chat_through_the_sim() {
+    let mut chat = connect_both().await;
+    let to_baileys = gateway_to_baileys(&mut chat).await;
+    let to_gateway = baileys_to_gateway(&mut chat).await;
+    baileys_kinds_to_gateway(&mut chat, &to_baileys, &to_gateway).await;
+    assert_exactly_once(&chat, &to_baileys, &to_gateway);
+    let Chat {
+        linked, baileys, ..
+    } = chat;
+    baileys.kill().await;
+    linked.sim.shutdown();
+}
