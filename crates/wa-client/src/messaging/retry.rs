@@ -23,7 +23,7 @@ use wa_protocol::signal::{PreKeyBundle, PublicPreKey};
 use wa_protocol::stanza::{Enc, MessageStanza, Receipt, RetryInfo};
 use wa_protocol::time::Millis;
 use wa_protocol::MessageId;
-use wa_store::{AccountId, DeviceIdentity, Durability, OutboxEntry, Store};
+use wa_store::{AccountId, DeviceIdentity, Durability, OutboxEntry, OutboxStatus, Store};
 
 use super::address::{signal_address, user_of};
 use super::privacy;
@@ -133,7 +133,11 @@ async fn outbox_entry(
     let s = Arc::clone(store);
     let id = id.as_str().to_owned();
     let entry = tokio::task::spawn_blocking(move || s.outbox_entry(&account, &id)).await??;
-    Ok(entry.filter(|e| matches!(e.chat.server(), Server::WhatsApp | Server::Lid)))
+    // A message the server refused never reached the device: nothing to answer.
+    Ok(entry.filter(|e| {
+        matches!(e.chat.server(), Server::WhatsApp | Server::Lid)
+            && e.status != OutboxStatus::Failed
+    }))
 }
 
 /// The device to encrypt for, with the session the rule chose (§11 step 3); `None` when a
