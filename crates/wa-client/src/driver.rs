@@ -36,6 +36,7 @@ use crate::command::AccountCommand;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::event::EventKind;
+use crate::messaging::device_cache::changed_users;
 use crate::messaging::keys::Keys;
 use crate::messaging::receive::Received;
 use crate::persist::{Finished, Job, Output, Pipeline, Work};
@@ -76,7 +77,8 @@ enum MsgAfter {
     Acked { id: MessageId, t: Option<u64> },
     /// The server's refusal is recorded: announce it, fail the send with the code.
     Rejected { id: MessageId, code: u16 },
-    /// Receipts are recorded: announce the statuses that moved.
+    /// Receipts are recorded: announce the statuses that moved (also: a cache write with
+    /// nothing to announce).
     Statuses,
     /// An incoming message is committed (durably): ack, receipt, announce, mark reported.
     Received,
@@ -204,6 +206,20 @@ impl Drive<'_> {
             | ProtocolEvent::MessageUnconfirmed { .. }
             | ProtocolEvent::Message(_)
             | ProtocolEvent::Receipt(_) => self.accept_messaging(event, now),
+            ProtocolEvent::Stanza(node) => match changed_users(&node) {
+                // A devices notification: the cached lists go before it is announced.
+                Some(users) => {
+                    let after = After::Emit(EventKind::Stanza(node));
+                    let work = Work::ForgetDevices(users);
+                    self.pipeline.push(Job::buffered(work, after));
+                }
+                None => self.in_order(After::Emit(EventKind::Stanza(node))),
+            },
+            ProtocolEvent::RefreshLid { user } => {
+                let after = After::Msg(MsgAfter::Statuses);
+                let work = Work::ForgetDevices(vec![user]);
+                self.pipeline.push(Job::buffered(work, after));
+            }
             ProtocolEvent::SendFailed { error } => {
                 tracing::warn!(account = %self.ctx.id, %error, "node not sent");
             }

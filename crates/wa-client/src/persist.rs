@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
+use wa_protocol::binary::Jid;
 use wa_protocol::signal::PublicKey;
 use wa_protocol::stanza::MessageStanza;
 use wa_protocol::MessageId;
@@ -27,6 +28,7 @@ use wa_store::{
 };
 
 use crate::error::Error;
+use crate::messaging::device_cache::forget;
 use crate::messaging::keys::Keys;
 use crate::messaging::receive::{receive, Received};
 
@@ -59,6 +61,8 @@ pub(crate) enum Work {
         /// Now (ms).
         now_ms: u64,
     },
+    /// Drop the cached device lists of these users (`messaging::device_cache::forget`).
+    ForgetDevices(Vec<Jid>),
     /// Feed acks and receipts to outbound statuses; the ones that moved come back.
     Status {
         /// Per message id, what happened.
@@ -107,6 +111,7 @@ impl Work {
                 keys,
                 now_ms,
             } => receive(store, *id, &keys, &stanza, now_ms).map(|r| Output::Received(Box::new(r))),
+            Work::ForgetDevices(users) => forget(store, *id, &users).map(|()| Output::Done),
             Work::Status { events, now_ms } => {
                 Ok(Output::Statuses(statuses(store, id, events, now_ms)))
             }

@@ -36,6 +36,7 @@
 mod admin;
 mod config;
 mod connection;
+mod device_notify;
 mod error;
 mod event;
 mod front_door;
