@@ -36,6 +36,7 @@ use crate::command::AccountCommand;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::event::EventKind;
+use crate::messaging::device_cache::changed_users;
 use crate::messaging::keys::Keys;
 use crate::messaging::receive::Received;
 use crate::messaging::{resend, retry};
@@ -77,7 +78,8 @@ enum MsgAfter {
     Acked { id: MessageId, t: Option<u64> },
     /// The server's refusal is recorded: announce it, fail the send with the code.
     Rejected { id: MessageId, code: u16 },
-    /// Receipts are recorded: announce the statuses that moved.
+    /// Receipts are recorded: announce the statuses that moved (also: a cache write with
+    /// nothing to announce).
     Statuses,
     /// An incoming message is committed (durably): ack, receipt, announce, mark reported.
     Received,
@@ -205,7 +207,12 @@ impl Drive<'_> {
             | ProtocolEvent::MessageUnconfirmed { .. }
             | ProtocolEvent::Message(_)
             | ProtocolEvent::Receipt(_) => self.accept_messaging(event, now),
-            ProtocolEvent::Stanza(node) if node.tag == "notification" => self.notification(node),
+            ProtocolEvent::Stanza(node) => self.notification(node),
+            ProtocolEvent::RefreshLid { user } => {
+                let after = After::Msg(MsgAfter::Statuses);
+                let work = Work::ForgetDevices(vec![user]);
+                self.pipeline.push(Job::buffered(work, after));
+            }
             ProtocolEvent::SendFailed { error } => {
                 tracing::warn!(account = %self.ctx.id, %error, "node not sent");
             }
@@ -523,7 +530,17 @@ impl Drive<'_> {
 
     /// A notification: a `privacy_token` one is stored first (§16); each is then handed on
     /// as a stanza, in order.
+    /// A stanza the connection passed on: a devices notification first drops the cached
+    /// lists, a privacy-token one stores its tokens; each is then announced in order.
     fn notification(&mut self, node: wa_protocol::binary::Node) {
+        if let Some(users) = changed_users(&node) {
+            let after = After::Emit(EventKind::Stanza(node));
+            let work = Work::ForgetDevices(users);
+            return self.pipeline.push(Job::buffered(work, after));
+        }
+        if node.tag != "notification" {
+            return self.in_order(After::Emit(EventKind::Stanza(node)));
+        }
         let tokens = match Notification::from_node(&node) {
             Ok(Notification {
                 body: NotificationBody::PrivacyToken(tokens),

@@ -33,6 +33,7 @@ use wa_store::{
 };
 
 use crate::error::Error;
+use crate::messaging::device_cache::forget;
 use crate::messaging::group_recv::receive_group;
 use crate::messaging::keys::Keys;
 use crate::messaging::privacy::save_tokens;
@@ -74,6 +75,8 @@ pub(crate) enum Work {
         /// Now (ms).
         now_ms: u64,
     },
+    /// Drop the cached device lists of these users (`messaging::device_cache::forget`).
+    ForgetDevices(Vec<Jid>),
     /// Feed acks and receipts to outbound statuses; the ones that moved come back.
     Status {
         /// Per message id, what happened.
@@ -127,6 +130,7 @@ impl Work {
                 receive(store, *id, &keys, &stanza, now_ms)
             }
             .map(|r| Output::Received(Box::new(r))),
+            Work::ForgetDevices(users) => forget(store, *id, &users).map(|()| Output::Done),
             Work::Status { events, now_ms } => {
                 Ok(Output::Statuses(statuses(store, id, events, now_ms)))
             }

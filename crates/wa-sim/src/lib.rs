@@ -37,6 +37,7 @@ mod admin;
 mod admin_groups;
 mod config;
 mod connection;
+mod device_notify;
 mod error;
 mod event;
 mod front_door;

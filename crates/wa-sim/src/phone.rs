@@ -11,8 +11,10 @@ use wa_protocol::binary::{Jid, Node};
 use wa_protocol::pairing::stanza::{PairSuccess, PrimaryHello};
 use wa_protocol::pairing::{PairCode, PrimaryCodeHello, QrData};
 use wa_protocol::signal::PublicKey;
+use wa_protocol::stanza::DeviceChangeKind;
 use wa_protocol::PhoneNumber;
 
+use crate::device_notify;
 use crate::error::SimError;
 use crate::event::{device_jid, ConnId, SimEvent};
 use crate::nodes;
@@ -163,20 +165,27 @@ pub(crate) fn remove_device(
     phone: &PhoneNumber,
     device: u8,
 ) -> Result<(), SimError> {
-    let conns: Vec<ConnId> = shared.with_world(|w| {
-        w.account(phone)?;
+    let (conns, key_index): (Vec<ConnId>, u32) = shared.with_world(|w| {
+        let key_index = w
+            .account(phone)?
+            .companions
+            .get(&device)
+            .map_or(0, |c| c.key_index);
         if !w.remove_companion(phone, device) {
             return Err(SimError::NoDevice {
                 phone: phone.clone(),
                 device,
             });
         }
-        Ok(w.logged_in
+        let conns = w
+            .logged_in
             .iter()
             .filter(|(_, (p, d))| p == phone && *d == device)
             .map(|(c, _)| *c)
-            .collect())
+            .collect();
+        Ok((conns, key_index))
     })?;
+    device_notify::announce(shared, phone, DeviceChangeKind::Remove, device, key_index);
     let jid = device_jid(phone, device);
     if conns.is_empty() {
         shared.emit(SimEvent::DeviceRemoved {

@@ -21,8 +21,8 @@ use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::error::SimError;
 use crate::mailbox::DeviceKey;
-use crate::phone_kinds::{content_of, KindContext, PhoneSend};
 use crate::phone_group_send;
+use crate::phone_kinds::{content_of, KindContext, PhoneSend};
 use crate::phone_state::SentText;
 use crate::roles::messages;
 use crate::state::Shared;

@@ -8,11 +8,11 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use rand::rngs::StdRng;
 use wa_protocol::binary::Jid;
 use wa_protocol::message::receive::{decrypt_pairwise, PreKeySet};
+use wa_protocol::message::Content;
 use wa_protocol::message::{decode_padded, EncVersion};
 use wa_protocol::pb::e2e as pb;
 use wa_protocol::signal::{LocalIdentity, PublicKey, SenderKeyRecord, SessionRecord};
 use wa_protocol::stanza::Enc;
-use wa_protocol::message::Content;
 use wa_protocol::PhoneNumber;
 
 use crate::mailbox::DeviceKey;

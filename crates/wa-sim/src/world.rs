@@ -2,7 +2,7 @@
 //! and linked companions, the keys devices published (the [`Directory`]), the pairings under
 //! way, the logged-in connections and the fault switches.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rand::rngs::StdRng;
 use rand::RngCore;
@@ -172,6 +172,9 @@ pub(crate) struct Account {
     pub(crate) switches: AccountSwitches,
     /// The signed key-index list usync answers carry (re-signed when the companions change).
     pub(crate) key_indexes: Option<SignedKeyIndexes>,
+    /// The companions that asked for this account's device list (usync): they are told when
+    /// it changes (`devices` notifications, `messaging.md` §4).
+    pub(crate) watchers: BTreeSet<DeviceKey>,
 }
 
 /// A registration connection waiting for its QR to be scanned.
@@ -503,6 +506,7 @@ fn new_account(phone: &PhoneNumber, next_lid: &mut u64, rng: &mut StdRng, now: M
         faults: Faults::default(),
         switches: AccountSwitches::default(),
         key_indexes: None,
+        watchers: BTreeSet::new(),
     }
 }
 

@@ -1,15 +1,18 @@
 //! Device lists for a send (`messaging.md` §4): from the store's cache, or one usync IQ for
-//! the users it lacks (saved, with the PN ↔ LID pairs the answer carries, §16).
+//! the users it lacks (saved, with the PN ↔ LID pairs the answer carries, §16). Only the
+//! devices the user's signed key-index list vouches for are kept (`device_cache::vouched`).
 
 use std::sync::Arc;
 
 use rand::rngs::OsRng;
 use rand::RngCore;
 use wa_protocol::binary::{Jid, Server};
+use wa_protocol::signal::PublicKey;
 use wa_protocol::stanza::{IqResponse, UsyncQuery, UsyncResult, UsyncUser};
 use wa_protocol::PhoneNumber;
 use wa_store::{AccountId, DeviceList, Durability, LidMapping, LidSource, ListedDevice, Store};
 
+use super::device_cache::{primary_identity, vouched};
 use crate::error::Error;
 use crate::handle::AccountHandle;
 
@@ -94,7 +97,6 @@ async fn fetch(
         }
         None => return Err(Error::Timeout("usync query")),
     };
-    let lists: Vec<DeviceList> = result.users.iter().map(|u| list_of(u, now_ms)).collect();
     let mappings: Vec<LidMapping> = result
         .users
         .iter()
@@ -102,24 +104,27 @@ async fn fetch(
         .collect();
     let id = *handle.id();
     let store = Arc::clone(store);
-    let saved = lists.clone();
-    tokio::task::spawn_blocking(move || -> wa_store::Result<()> {
-        for list in &saved {
-            store.save_device_list(&id, list, Durability::Buffered)?;
+    let lists = tokio::task::spawn_blocking(move || -> wa_store::Result<Vec<DeviceList>> {
+        let mut lists = Vec::with_capacity(result.users.len());
+        for user in &result.users {
+            let primary = primary_identity(store.as_ref(), &id, &user.jid)?;
+            let list = list_of(user, primary.as_ref(), now_ms);
+            store.save_device_list(&id, &list, Durability::Buffered)?;
+            lists.push(list);
         }
         for m in &mappings {
             store.save_lid_mapping(&id, m, Durability::Buffered)?;
         }
-        Ok(())
+        Ok(lists)
     })
     .await??;
     Ok(lists)
 }
 
-fn list_of(user: &UsyncUser, now_ms: u64) -> DeviceList {
+fn list_of(user: &UsyncUser, primary: Option<&PublicKey>, now_ms: u64) -> DeviceList {
     let (devices, ts, hash) = match &user.devices {
         Some(l) => (
-            l.devices
+            vouched(l, primary)
                 .iter()
                 .map(|d| ListedDevice {
                     id: u16::from(d.id),

@@ -21,6 +21,7 @@
 //! serialized, so many sends are in flight at once.
 
 pub(crate) mod address;
+pub(crate) mod device_cache;
 pub(crate) mod directory;
 pub(crate) mod group;
 pub(crate) mod group_commit;

@@ -4,7 +4,8 @@
 //! * **out**: [`super::Command::SendMessage`] writes the `<message>` and remembers its id with a
 //!   deadline; the server's `<ack class="message" id t [error]>` (matched by id, §8) becomes
 //!   [`Event::MessageAcked`] or, with a non-zero `error` (400, 463, 479, … §16),
-//!   [`Event::MessageRejected`]; no ack by the deadline, or the connection closing first, is
+//!   [`Event::MessageRejected`] (preceded by [`Event::RefreshLid`] when it says
+//!   `refresh_lid`, §16); no ack by the deadline, or the connection closing first, is
 //!   [`Event::MessageUnconfirmed`] (the outcome is unknown: never reported as sent). Many sends
 //!   may be in flight at once; acks come back in any order.
 //! * **in**: a `<message>` becomes [`Event::Message`] (the application decrypts, commits, then
@@ -52,6 +53,12 @@ impl<R: CryptoRngCore> Connection<R> {
                 return;
             }
         };
+        if ack.refresh_lid {
+            if let Some(user) = ack.from.as_ref().filter(|f| !f.is_server_jid()) {
+                let user = user.to_non_ad();
+                self.events.push_back(Event::RefreshLid { user });
+            }
+        }
         let event = match ack.failure() {
             Some(code) => Event::MessageRejected { id: ack.id, code },
             None => Event::MessageAcked {

@@ -301,6 +301,12 @@ pub enum Event {
         /// The server's timestamp of the message (unix seconds), if it gave one.
         t: Option<u64>,
     },
+    /// The server's ack for a message we sent carried `refresh_lid="true"` (`messaging.md`
+    /// §8, §16): re-query this user (the ack's `from`) before the next send.
+    RefreshLid {
+        /// The user the message went to.
+        user: Jid,
+    },
     /// The server refused a message we sent: its ack carried `error` (400, 463, 479, … §8, §16).
     MessageRejected {
         /// Its id.

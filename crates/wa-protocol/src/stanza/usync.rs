@@ -452,6 +452,16 @@ impl KeyIndexList {
     /// Decodes `ADVSignedKeyIndexList` bytes and checks the account signature under
     /// `account` (the user's primary identity).
     pub fn verify(signed: &[u8], account: &PublicKey) -> Result<Self, StanzaError> {
+        Self::decode_checked(signed, Some(account))
+    }
+
+    /// Decodes `ADVSignedKeyIndexList` bytes without checking the signature: for a user whose
+    /// primary identity is not known yet (first contact); the signature must still be present.
+    pub fn decode_unverified(signed: &[u8]) -> Result<Self, StanzaError> {
+        Self::decode_checked(signed, None)
+    }
+
+    fn decode_checked(signed: &[u8], account: Option<&PublicKey>) -> Result<Self, StanzaError> {
         let node = Node::new("key-index-list");
         let outer =
             AdvSignedKeyIndexList::decode(signed).map_err(|_| bad(&node, "bytes", signed))?;
@@ -461,7 +471,7 @@ impl KeyIndexList {
             .as_deref()
             .and_then(|s| s.try_into().ok())
             .ok_or_else(|| bad(&node, "account_signature", &outer.account_signature))?;
-        if !account.verify(&signed_message(&details), &signature) {
+        if account.is_some_and(|a| !a.verify(&signed_message(&details), &signature)) {
             return Err(bad(&node, "account_signature", "does not verify"));
         }
         let body = AdvKeyIndexList::decode(details.as_slice())

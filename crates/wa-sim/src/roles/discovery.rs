@@ -23,6 +23,7 @@ use wa_protocol::stanza::{
 use wa_protocol::PhoneNumber;
 
 use crate::event::ConnId;
+use crate::mailbox::DeviceKey;
 use crate::nodes;
 use crate::state::{Action, Shared};
 use crate::world::{Account, SignedKeyIndexes, World};
@@ -30,8 +31,9 @@ use crate::world::{Account, SignedKeyIndexes, World};
 /// Below this many one-time prekeys a companion is told to refill (`messaging.md` §14).
 const LOW_PREKEYS: usize = 5;
 
-/// `<iq xmlns="usync" type="get">`: devices and/or LID of each asked user.
-pub(crate) fn usync(shared: &Shared, id: &str, node: &Node) -> Vec<Action> {
+/// `<iq xmlns="usync" type="get">` from `asker`: devices and/or LID of each asked user. The
+/// asker of a device list is told when it changes (`devices` notifications, §4).
+pub(crate) fn usync(shared: &Shared, id: &str, node: &Node, asker: &DeviceKey) -> Vec<Action> {
     let query = match UsyncQuery::from_node(node) {
         Ok(q) => q,
         Err(error) => {
@@ -47,7 +49,12 @@ pub(crate) fn usync(shared: &Shared, id: &str, node: &Node) -> Vec<Action> {
         query
             .users
             .iter()
-            .map(|jid| answer_user(w, &query, jid, t, &mut rng))
+            .map(|jid| {
+                if query.devices {
+                    watch(w, jid, asker);
+                }
+                answer_user(w, &query, jid, t, &mut rng)
+            })
             .collect()
     });
     for (_, known) in &users {
@@ -61,6 +68,16 @@ pub(crate) fn usync(shared: &Shared, id: &str, node: &Node) -> Vec<Action> {
         users: users.into_iter().map(|(u, _)| u).collect(),
     };
     vec![Action::Send(with_t(result.to_node(id), t))]
+}
+
+/// Remembers that `asker` holds `jid`'s device list.
+fn watch(w: &mut World, jid: &Jid, asker: &DeviceKey) {
+    let Some(phone) = w.account_by_jid(jid).map(|a| a.phone.clone()) else {
+        return;
+    };
+    if let Ok(account) = w.account_mut(&phone) {
+        account.watchers.insert(asker.clone());
+    }
 }
 
 /// The server stamps its IQ results with `t`, as [`nodes::iq_result`] does.

@@ -19,8 +19,10 @@ use wa_protocol::pairing::stanza::{
 };
 use wa_protocol::payload::Registration;
 use wa_protocol::signal::PublicKey;
+use wa_protocol::stanza::DeviceChangeKind;
 use wa_protocol::PhoneNumber;
 
+use crate::device_notify;
 use crate::error::SimError;
 use crate::event::{device_jid, ConnId, SimEvent};
 use crate::nodes;
@@ -172,6 +174,14 @@ impl Pairing {
         });
         let jid = device_jid(&awaiting.phone, device);
         shared.emit(SimEvent::Paired { conn, jid });
+        let key_index = awaiting.companion.key_index;
+        device_notify::announce(
+            shared,
+            &awaiting.phone,
+            DeviceChangeKind::Add,
+            device,
+            key_index,
+        );
         vec![Action::Send(nodes::stream_error(515)), Action::Close]
     }
 

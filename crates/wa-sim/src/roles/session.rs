@@ -118,7 +118,7 @@ impl Session {
             ("encrypt", "get") if node.child("key").is_some() => {
                 discovery::bundles(shared, id, node)
             }
-            ("usync", "get") => discovery::usync(shared, id, node),
+            ("usync", "get") => discovery::usync(shared, id, node, self.device_key()),
             ("encrypt", "set") => self.upload_prekeys(shared, conn, id, node),
             ("passive", "set") => self.passive(shared, conn, id, node),
             ("abt", "get") => ok(vec![Node::new("props")
