@@ -9,8 +9,10 @@ mod support;
 
 use wa_client::{EventKind, ParticipantAction, ParticipantRole, SendOptions};
 use wa_protocol::binary::{Jid, Node};
+use wa_protocol::message::group as sk;
 use wa_protocol::message::Content;
-use wa_protocol::stanza::MessageStanza;
+use wa_protocol::signal::SenderKeyRecord;
+use wa_protocol::stanza::{EncType, MessageStanza};
 use wa_protocol::MessageId;
 use wa_sim::SimEvent;
 use wa_testkit::{wait_for, Linked, DEADLINE};
@@ -65,6 +67,24 @@ fn text_in(linked: &Linked, phone: &str, id: &MessageId) -> String {
         .find(|m| m.id == id.as_str())
         .unwrap_or_else(|| panic!("{id} not in {phone}'s inbox"));
     m.text.clone()
+}
+
+/// Our sender-key record for `group` as the store holds it (our device's Signal address is
+/// `user:device`, `signal.md` §8).
+fn own_sender_key(linked: &Linked, group: &Jid) -> SenderKeyRecord {
+    let device = linked
+        .store
+        .device(&linked.id)
+        .expect("store")
+        .expect("linked");
+    let own = device.jid.expect("own jid");
+    let address = format!("{}:{}", own.user_part(), own.device_id());
+    let bytes = linked
+        .store
+        .load_sender_key(&linked.id, &group.to_string(), &address)
+        .expect("store")
+        .expect("our sender key");
+    SenderKeyRecord::from_bytes(&bytes).expect("record")
 }
 
 /// The users whose devices got a pairwise `<enc>` (our SKDM) in `stanza`.
@@ -139,12 +159,23 @@ async fn the_gateway_creates_sends_receives_and_rotates_after_a_removal() {
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].error, None);
     let before = linked.sim.phone_messages(C).expect("inbox").len();
+    let old_key = own_sender_key(&linked, &group);
     let third = send_to_group(&linked, &group, "after the removal", &[B]).await;
     assert_eq!(
         skdm_users(&third),
         vec![A, B],
         "the new key goes to every remaining member"
     );
+    // A new key: the states C was given (those of the old record) do not open the new skmsg.
+    let new_key = own_sender_key(&linked, &group);
+    assert_eq!(new_key.states().len(), 1);
+    assert_ne!(new_key.states()[0].key_id(), old_key.states()[0].key_id());
+    let skmsg = third
+        .encs
+        .iter()
+        .find(|e| e.kind == EncType::SkMsg)
+        .expect("skmsg");
+    assert!(sk::decrypt(&old_key, &skmsg.ciphertext).is_err());
     let c_inbox = linked.sim.phone_messages(C).expect("inbox");
     assert_eq!(c_inbox.len(), before, "the removed phone got nothing");
     assert!(c_inbox.iter().all(|m| m.id != third.id.as_str()));
