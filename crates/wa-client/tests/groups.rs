@@ -8,7 +8,7 @@
 mod support;
 
 use wa_client::{EventKind, ParticipantAction, ParticipantRole, SendOptions};
-use wa_protocol::binary::{Jid, Node};
+use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::message::group as sk;
 use wa_protocol::message::Content;
 use wa_protocol::signal::SenderKeyRecord;
@@ -148,6 +148,26 @@ async fn the_gateway_creates_sends_receives_and_rotates_after_a_removal() {
     assert_eq!(message.chat, group);
     assert_eq!(message.sender.phone, Some(user(B)));
     assert_eq!(message.content, Content::text("hi from B"));
+    // Our own phone writes to the group: its companion (the gateway) reads it like any member.
+    let id = linked
+        .sim
+        .phone_send(A, &group.to_string(), "from my phone")
+        .expect("phone sends");
+    let mine = wait_for(
+        &mut linked.events,
+        DEADLINE,
+        "our phone's message",
+        |e| match e {
+            EventKind::Message(m) if m.id == id => Some(m.clone()),
+            _ => None,
+        },
+    )
+    .await
+    .expect("the gateway decrypts its own phone's group message");
+    assert_eq!(
+        (mine.chat, mine.sender.phone),
+        (group.clone(), Some(user(A)))
+    );
 
     // C is removed: the next send rotates our key (B and our own devices get a new SKDM) and
     // C receives nothing.
@@ -240,4 +260,52 @@ async fn group_management_iqs() {
         .await
         .expect_err("not a group");
     assert_eq!(err.fault(), wa_client::Fault::Caller);
+}
+
+/// A LID-migrated account's group is LID-addressed (`messaging.md` §9 step 3, §16): the gateway
+/// sends from its LID device and the phones decrypt; a phone's message names the sender's LID
+/// and phone number.
+#[tokio::test]
+async fn a_lid_addressed_group() {
+    let mut linked = linked(&[A, B, C], 63).await;
+    let a: wa_protocol::PhoneNumber = A.parse().expect("phone");
+    let update = wa_sim::SwitchesUpdate {
+        lid_migrated: Some(true),
+        require_privacy_tokens: None,
+    };
+    linked.sim.update_account(&a, update).expect("migrated");
+    let info = linked
+        .gateway
+        .create_group(&linked.id, "By LID", vec![user(B), user(C)])
+        .await
+        .expect("created");
+    assert_eq!(
+        info.addressing_mode,
+        Some(wa_protocol::stanza::AddressingMode::Lid)
+    );
+    let group = info.jid;
+    let sent = send_to_group(&linked, &group, "hello by lid", &[B, C]).await;
+    assert!(sent
+        .participants
+        .iter()
+        .all(|p| p.jid.server() == &Server::Lid));
+    let id = linked
+        .sim
+        .phone_send(B, &group.to_string(), "back by lid")
+        .expect("phone sends");
+    let message = wait_for(
+        &mut linked.events,
+        DEADLINE,
+        "B's group message",
+        |e| match e {
+            EventKind::Message(m) if m.id == id => Some(m.clone()),
+            _ => None,
+        },
+    )
+    .await
+    .expect("the gateway decrypts B's group message");
+    let b_lid = linked.sim.account(B).expect("account").lid;
+    assert_eq!(message.sender.lid, Some(Jid::lid(b_lid)));
+    assert_eq!(message.sender.phone, Some(user(B)));
+    assert_eq!(message.content, Content::text("back by lid"));
 }
