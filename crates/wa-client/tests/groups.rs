@@ -8,9 +8,11 @@
 mod support;
 
 use wa_client::{EventKind, ParticipantAction, ParticipantRole, SendOptions};
-use wa_protocol::binary::{Jid, Node};
+use wa_protocol::binary::{Jid, Node, Server};
+use wa_protocol::message::group as sk;
 use wa_protocol::message::Content;
-use wa_protocol::stanza::MessageStanza;
+use wa_protocol::signal::SenderKeyRecord;
+use wa_protocol::stanza::{EncType, MessageStanza};
 use wa_protocol::MessageId;
 use wa_sim::SimEvent;
 use wa_testkit::{wait_for, Linked, DEADLINE};
@@ -65,6 +67,24 @@ fn text_in(linked: &Linked, phone: &str, id: &MessageId) -> String {
         .find(|m| m.id == id.as_str())
         .unwrap_or_else(|| panic!("{id} not in {phone}'s inbox"));
     m.text.clone()
+}
+
+/// Our sender-key record for `group` as the store holds it (our device's Signal address is
+/// `user:device`, `signal.md` §8).
+fn own_sender_key(linked: &Linked, group: &Jid) -> SenderKeyRecord {
+    let device = linked
+        .store
+        .device(&linked.id)
+        .expect("store")
+        .expect("linked");
+    let own = device.jid.expect("own jid");
+    let address = format!("{}:{}", own.user_part(), own.device_id());
+    let bytes = linked
+        .store
+        .load_sender_key(&linked.id, &group.to_string(), &address)
+        .expect("store")
+        .expect("our sender key");
+    SenderKeyRecord::from_bytes(&bytes).expect("record")
 }
 
 /// The users whose devices got a pairwise `<enc>` (our SKDM) in `stanza`.
@@ -128,6 +148,26 @@ async fn the_gateway_creates_sends_receives_and_rotates_after_a_removal() {
     assert_eq!(message.chat, group);
     assert_eq!(message.sender.phone, Some(user(B)));
     assert_eq!(message.content, Content::text("hi from B"));
+    // Our own phone writes to the group: its companion (the gateway) reads it like any member.
+    let id = linked
+        .sim
+        .phone_send(A, &group.to_string(), "from my phone")
+        .expect("phone sends");
+    let mine = wait_for(
+        &mut linked.events,
+        DEADLINE,
+        "our phone's message",
+        |e| match e {
+            EventKind::Message(m) if m.id == id => Some(m.clone()),
+            _ => None,
+        },
+    )
+    .await
+    .expect("the gateway decrypts its own phone's group message");
+    assert_eq!(
+        (mine.chat, mine.sender.phone),
+        (group.clone(), Some(user(A)))
+    );
 
     // C is removed: the next send rotates our key (B and our own devices get a new SKDM) and
     // C receives nothing.
@@ -139,12 +179,23 @@ async fn the_gateway_creates_sends_receives_and_rotates_after_a_removal() {
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].error, None);
     let before = linked.sim.phone_messages(C).expect("inbox").len();
+    let old_key = own_sender_key(&linked, &group);
     let third = send_to_group(&linked, &group, "after the removal", &[B]).await;
     assert_eq!(
         skdm_users(&third),
         vec![A, B],
         "the new key goes to every remaining member"
     );
+    // A new key: the states C was given (those of the old record) do not open the new skmsg.
+    let new_key = own_sender_key(&linked, &group);
+    assert_eq!(new_key.states().len(), 1);
+    assert_ne!(new_key.states()[0].key_id(), old_key.states()[0].key_id());
+    let skmsg = third
+        .encs
+        .iter()
+        .find(|e| e.kind == EncType::SkMsg)
+        .expect("skmsg");
+    assert!(sk::decrypt(&old_key, &skmsg.ciphertext).is_err());
     let c_inbox = linked.sim.phone_messages(C).expect("inbox");
     assert_eq!(c_inbox.len(), before, "the removed phone got nothing");
     assert!(c_inbox.iter().all(|m| m.id != third.id.as_str()));
@@ -209,4 +260,52 @@ async fn group_management_iqs() {
         .await
         .expect_err("not a group");
     assert_eq!(err.fault(), wa_client::Fault::Caller);
+}
+
+/// A LID-migrated account's group is LID-addressed (`messaging.md` §9 step 3, §16): the gateway
+/// sends from its LID device and the phones decrypt; a phone's message names the sender's LID
+/// and phone number.
+#[tokio::test]
+async fn a_lid_addressed_group() {
+    let mut linked = linked(&[A, B, C], 63).await;
+    let a: wa_protocol::PhoneNumber = A.parse().expect("phone");
+    let update = wa_sim::SwitchesUpdate {
+        lid_migrated: Some(true),
+        require_privacy_tokens: None,
+    };
+    linked.sim.update_account(&a, update).expect("migrated");
+    let info = linked
+        .gateway
+        .create_group(&linked.id, "By LID", vec![user(B), user(C)])
+        .await
+        .expect("created");
+    assert_eq!(
+        info.addressing_mode,
+        Some(wa_protocol::stanza::AddressingMode::Lid)
+    );
+    let group = info.jid;
+    let sent = send_to_group(&linked, &group, "hello by lid", &[B, C]).await;
+    assert!(sent
+        .participants
+        .iter()
+        .all(|p| p.jid.server() == &Server::Lid));
+    let id = linked
+        .sim
+        .phone_send(B, &group.to_string(), "back by lid")
+        .expect("phone sends");
+    let message = wait_for(
+        &mut linked.events,
+        DEADLINE,
+        "B's group message",
+        |e| match e {
+            EventKind::Message(m) if m.id == id => Some(m.clone()),
+            _ => None,
+        },
+    )
+    .await
+    .expect("the gateway decrypts B's group message");
+    let b_lid = linked.sim.account(B).expect("account").lid;
+    assert_eq!(message.sender.lid, Some(Jid::lid(b_lid)));
+    assert_eq!(message.sender.phone, Some(user(B)));
+    assert_eq!(message.content, Content::text("back by lid"));
 }
