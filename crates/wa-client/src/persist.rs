@@ -27,7 +27,8 @@ use wa_store::{
 };
 
 use crate::error::Error;
-use crate::messaging::receive::{receive, Keys, Received};
+use crate::messaging::keys::Keys;
+use crate::messaging::receive::{receive, Received};
 
 /// A store write.
 pub(crate) enum Work {

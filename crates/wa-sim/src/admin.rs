@@ -11,7 +11,7 @@
 //! | `POST /admin/phones/{phone}/pair-code` `{"code": "XXXX-XXXX"}` | the phone types a pair code |
 //! | `DELETE /admin/phones/{phone}/devices/{device}` | the phone unlinks a companion |
 //! | `PUT /admin/phones/{phone}/faults` `{"drop_pings", "refuse_login"}` | fault switches |
-//! | `POST /admin/phones/{phone}/send` `{"to": "<phone or JID>", "text"}` → `{"id"}` | the phone sends an end-to-end encrypted text |
+//! | `POST /admin/phones/{phone}/send` `{"to": "<phone or JID>", "text"}` → `{"id"}` | the phone sends an end-to-end encrypted text; instead of `text` (or with it: `reply_to`, `mentions`) one of `"reaction": {"id", "emoji"}`, `"edit": {"id", "text"}`, `"revoke": "<id>"`, `"location": {"lat", "lng", "name"}`, `"contact": {"name", "vcard"}` sends that kind ([`PhoneSend`]) |
 //! | `GET /admin/phones/{phone}/messages` | what the phone received and decrypted, oldest first: `[{"id", "from", "chat", "kind", "text", "t"}]` |
 //! | `POST /admin/phones/{phone}/read` `{"chat", "ids"}` | the phone sends read receipts |
 //! | `GET /admin/counters` | stanza counters |
@@ -36,6 +36,7 @@ use serde_json::json;
 use wa_protocol::PhoneNumber;
 
 use crate::error::{SimError, SimFault};
+use crate::phone_kinds::PhoneSend;
 use crate::state::Shared;
 use crate::world::{Faults, SwitchesUpdate};
 use crate::{phone, phone_send};
@@ -176,21 +177,13 @@ async fn counters(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     Json(shared.counters())
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SendBody {
-    to: String,
-    text: String,
-}
-
 async fn send(
     State(shared): State<Arc<Shared>>,
     Path(phone): Path<String>,
-    json: Result<Json<SendBody>, JsonRejection>,
+    json: Result<Json<PhoneSend>, JsonRejection>,
 ) -> Result<impl IntoResponse, SimError> {
     let phone = phone_number(&phone)?;
-    let body = body(json)?;
-    let id = phone_send::send_text(&shared, &phone, &body.to, &body.text)?;
+    let id = phone_send::send(&shared, &phone, &body(json)?)?;
     Ok(Json(json!({ "id": id.as_str() })))
 }
 

@@ -31,6 +31,9 @@ pub enum SimError {
     /// message id that is malformed.
     #[error("invalid recipient or id {0:?}")]
     BadAddress(String),
+    /// A phone send request that names no kind, or more than one (`phone_kinds`).
+    #[error("bad send request: {0}")]
+    BadSend(&'static str),
     /// The router refused what the phone sent (the server ack's error code, `messaging.md` §8).
     #[error("the server refused the message with {0}")]
     Refused(u16),
@@ -143,6 +146,7 @@ impl SimError {
             | SimError::BadPairCode(_)
             | SimError::QrMismatch
             | SimError::BadAddress(_)
+            | SimError::BadSend(_)
             | SimError::Refused(_)
             | SimError::BadGroupRequest => SimFault::BadRequest,
             SimError::GroupForbidden(_) => SimFault::Forbidden,

@@ -22,9 +22,9 @@
 //!                            device); w:g2 IQs: roles::groups (state in group_state,
 //!                            w:gp2 notifications to members' companions)
 //!  harness ──HTTP /admin/…──▶ admin ──▶ phone (scan a QR, type a pair code, unlink devices),
-//!                             phone_send (encrypted texts, read receipts), phone_group
-//!                             (sender keys: send to and read groups), phone inboxes, groups
-//!                             (admin_groups: create, participants, metadata),
+//!                             phone_send (encrypted messages of every kind, read receipts),
+//!                             phone_group (sender keys: send to and read groups), phone
+//!                             inboxes, groups (admin_groups: create, participants, metadata),
 //!                             accounts (and their realism switches), faults, counters
 //!  harness ──SimServer (Rust)──▶ the same operations in-process, plus an event stream
 //! ```
@@ -52,6 +52,7 @@ mod phone;
 mod phone_group;
 mod phone_group_send;
 mod phone_inbox;
+mod phone_kinds;
 mod phone_retry;
 mod phone_send;
 mod phone_state;
@@ -63,6 +64,7 @@ mod world;
 pub use config::SimConfig;
 pub use error::{SimError, SimFault};
 pub use event::{ConnId, SimEvent};
+pub use phone_kinds::{ContactBody, EditBody, LocationBody, PhoneSend, ReactionBody};
 pub use phone_state::ReceivedMessage;
 pub use server::SimServer;
 pub use state::Counters;

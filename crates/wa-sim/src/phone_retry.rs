@@ -1,13 +1,13 @@
-//! A simulated phone answering a retry receipt for a text it sent (`messaging.md` §11, sender
-//! side): it finds the text among its recent sends, starts a new session from the receipt's
-//! `<keys>` (or uses the one it has), encrypts the text again for the requesting device only
+//! A simulated phone answering a retry receipt for a message it sent (`messaging.md` §11, sender
+//! side): it finds the message among its recent sends, starts a new session from the receipt's
+//! `<keys>` (or uses the one it has), encrypts it again for the requesting device only
 //! (DeviceSentMessage-wrapped for its own companions) and resends it with one direct `<enc
 //! count>` to that device (§11 step 5).
 
 use rand::rngs::StdRng;
 use wa_protocol::binary::Jid;
 use wa_protocol::message::fanout::{encrypt_for_device, DeviceTarget};
-use wa_protocol::message::{encode_padded, wrap_device_sent, Content};
+use wa_protocol::message::{encode_padded, wrap_device_sent};
 use wa_protocol::signal::{PreKeyBundle, PublicPreKey};
 use wa_protocol::stanza::{Enc, MessageStanza, Receipt, RetryInfo};
 use wa_protocol::PhoneNumber;
@@ -15,7 +15,7 @@ use wa_protocol::PhoneNumber;
 use crate::world::World;
 
 /// The resend answering `receipt` (a `type="retry"` receipt routed to `phone`), if the phone
-/// still has the text and can encrypt for the device.
+/// still has the message and can encrypt for the device.
 pub(crate) fn resend(
     w: &mut World,
     phone: &PhoneNumber,
@@ -35,7 +35,7 @@ pub(crate) fn resend(
         Some(b) => DeviceTarget::with_bundle(from.clone(), b),
         None => DeviceTarget::with_session(from.clone(), state.sessions.get(&device)?.clone()),
     };
-    let message = Content::text(sent.text.as_str()).to_message();
+    let message = sent.content.to_message();
     let own = device.0 == *phone;
     let message = if own {
         wrap_device_sent(&message, &sent.chat, None)
@@ -46,7 +46,8 @@ pub(crate) fn resend(
     let done = encrypt_for_device(&state.local, &target, &plain, rng).ok()?;
     state.sessions.insert(device.clone(), done.record);
     state.identities.insert(device, done.remote_identity);
-    let mut stanza = MessageStanza::new(receipt.id.clone(), Content::text("").stanza_type());
+    let mut stanza = MessageStanza::new(receipt.id.clone(), sent.content.stanza_type());
+    stanza.edit = sent.content.edit_attr();
     stanza.to = Some(Jid::device(
         from.user_part().to_owned(),
         from.device_id(),
@@ -57,6 +58,8 @@ pub(crate) fn resend(
     }
     let mut enc = Enc::new(done.enc_type, done.ciphertext);
     enc.count = Some(retry.count);
+    enc.mediatype = sent.content.media_type().map(str::to_owned);
+    enc.decrypt_fail_hide = sent.content.hides_decrypt_failure();
     stanza.encs = vec![enc];
     Some(stanza)
 }

@@ -1,12 +1,12 @@
-//! What a simulated phone (device 0) sends: an end-to-end encrypted text to another account
-//! (`messaging.md` §6, §7) and read receipts (§10).
+//! What a simulated phone (device 0) sends: an end-to-end encrypted message of any kind
+//! ([`PhoneSend`], `messaging.md` §1) to another account (§6, §7) and read receipts (§10).
 //!
-//! A text is encrypted once per device of the recipient (a session it has, or one started from
+//! A message is encrypted once per device of the recipient (a session it has, or one started from
 //! the device's bundle, which consumes a one-time prekey from the directory, §5) plus a
 //! DeviceSentMessage copy for each of its own companions (§6 step 3), and handed to the router
 //! as a companion's `<message>` would be. The recipient is addressed by phone number, or by LID
 //! when it is named by LID or the sending account is LID-migrated (one namespace, §16). The
-//! first text to an account grants it a privacy token (§16).
+//! first message to an account grants it a privacy token (§16).
 
 use rand::rngs::StdRng;
 use rand::RngCore;
@@ -22,6 +22,7 @@ use wa_protocol::{MessageId, PhoneNumber};
 use crate::error::SimError;
 use crate::mailbox::DeviceKey;
 use crate::phone_group_send;
+use crate::phone_kinds::{content_of, KindContext, PhoneSend};
 use crate::phone_state::SentText;
 use crate::roles::messages;
 use crate::state::Shared;
@@ -38,33 +39,59 @@ fn parse_user(text: &str) -> Result<Jid, SimError> {
     Ok(Jid::user(phone.as_str(), Server::WhatsApp))
 }
 
-/// The phone of `phone` sends `text` to `to` (a phone number, user JID, or group JID: then to
-/// the group, [`phone_group_send`]); returns its id.
+/// The phone of `phone` sends `text` to `to` (a phone number, user JID or group JID); returns
+/// its id.
 pub(crate) fn send_text(
     shared: &Shared,
     phone: &PhoneNumber,
     to: &str,
     text: &str,
 ) -> Result<MessageId, SimError> {
-    let to = parse_user(to)?;
+    send(shared, phone, &PhoneSend::text(to, text))
+}
+
+/// The phone of `phone` sends the kind `request` names to `request.to` (to a group JID:
+/// through [`phone_group_send`]); returns its id.
+pub(crate) fn send(
+    shared: &Shared,
+    phone: &PhoneNumber,
+    request: &PhoneSend,
+) -> Result<MessageId, SimError> {
+    let to = parse_user(&request.to)?;
+    let now = shared.now();
+    let t = now.unix_secs();
+    let content = shared.with_world(|w| -> Result<Content, SimError> {
+        let state = &w.account(phone)?.phone_state;
+        let sent_by_phone = |id: &str| state.sent.iter().any(|s| s.id == id);
+        let own = Jid::user(phone.as_str(), Server::WhatsApp);
+        let cx = KindContext {
+            chat: &to,
+            own: &own,
+            sent_by_phone: &sent_by_phone,
+            now,
+            parse_user: &parse_user,
+        };
+        content_of(request, &cx)
+    })?;
     if to.is_group() {
-        return phone_group_send::send(shared, phone, &to, &Content::text(text));
+        return phone_group_send::send(shared, phone, &to, &content);
     }
-    let t = shared.now_secs();
     let mut rng = shared.fork_rng();
     let id = MessageId::generate(t, Some(phone.as_str()), &mut rng);
-    let msg = shared.with_world(|w| encrypt(w, phone, &to, id, text, &mut rng))?;
-    messages::route_message(shared, &(phone.clone(), 0), &msg, t).map_err(SimError::Refused)?;
-    shared.count("phone:sent".to_owned());
+    let msg = shared.with_world(|w| encrypt(w, phone, &to, id, &content, &mut rng))?;
+    // Kept before it is routed: a retry receipt for it may come back at once.
     shared.with_world(|w| {
         if let (Ok(account), Some(chat)) = (w.account_mut(phone), msg.to.clone()) {
             account.phone_state.remember_sent(SentText {
                 id: msg.id.as_str().to_owned(),
                 chat,
-                text: text.to_owned(),
+                content: content.clone(),
             });
         }
     });
+    messages::route_message(shared, &(phone.clone(), 0), &msg, t).map_err(SimError::Refused)?;
+    shared.count(format!("phone:sent:{}", content.kind()));
+    shared.count("phone:sent".to_owned());
     grant_token(shared, phone, &to, t, &mut rng);
     Ok(msg.id)
 }
@@ -114,13 +141,13 @@ fn grant_token(shared: &Shared, phone: &PhoneNumber, to: &Jid, t: u64, rng: &mut
     }
 }
 
-/// The `<message>` carrying `text` for every device of the chat and the own companions.
+/// The `<message>` carrying `content` for every device of the chat and the own companions.
 fn encrypt(
     w: &mut World,
     phone: &PhoneNumber,
     to: &Jid,
     id: MessageId,
-    text: &str,
+    content: &Content,
     rng: &mut StdRng,
 ) -> Result<MessageStanza, SimError> {
     let own = w.account(phone)?;
@@ -145,7 +172,7 @@ fn encrypt(
         .collect();
     let their_targets = w.phone_targets(phone, &theirs, &server);
     let own_targets = w.phone_targets(phone, &mine, &server);
-    let message = Content::text(text).to_message();
+    let message = content.to_message();
     let plain = encode_padded(&message, rng);
     let dsm = encode_padded(&wrap_device_sent(&message, &chat, None), rng);
     let groups = [
@@ -160,8 +187,9 @@ fn encrypt(
     ];
     let state = &mut w.account_mut(phone)?.phone_state;
     let fanout = encrypt_fanout(&state.local, &groups, rng);
-    let mut stanza = MessageStanza::new(id, Content::text(text).stanza_type());
+    let mut stanza = MessageStanza::new(id, content.stanza_type());
     stanza.to = Some(chat);
+    stanza.edit = content.edit_attr();
     let keys = theirs.iter().chain(mine.iter());
     let jids = their_targets
         .iter()
@@ -173,10 +201,10 @@ fn encrypt(
             state.sessions.insert(key.clone(), done.record);
             state.identities.insert(key.clone(), done.remote_identity);
         }
-        stanza.participants.push(DeviceEnc {
-            jid: done.jid,
-            enc: Enc::new(done.enc_type, done.ciphertext),
-        });
+        let mut enc = Enc::new(done.enc_type, done.ciphertext);
+        enc.mediatype = content.media_type().map(str::to_owned);
+        enc.decrypt_fail_hide = content.hides_decrypt_failure();
+        stanza.participants.push(DeviceEnc { jid: done.jid, enc });
     }
     Ok(stanza)
 }

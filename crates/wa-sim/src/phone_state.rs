@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use rand::rngs::StdRng;
 use wa_protocol::binary::Jid;
 use wa_protocol::message::receive::{decrypt_pairwise, PreKeySet};
-use wa_protocol::message::{decode_padded, EncVersion};
+use wa_protocol::message::{decode_padded, Content, EncVersion};
 use wa_protocol::pb::e2e as pb;
 use wa_protocol::signal::{LocalIdentity, PublicKey, SenderKeyRecord, SessionRecord};
 use wa_protocol::stanza::Enc;
@@ -41,15 +41,15 @@ pub struct ReceivedMessage {
 /// The most recent sends a phone keeps for retry receipts (whatsmeow keeps 256, §11).
 const MAX_SENT: usize = 256;
 
-/// A text the phone sent, kept to answer retry receipts.
+/// A message the phone sent, kept to answer retry receipts.
 #[derive(Debug, Clone)]
 pub(crate) struct SentText {
     /// The message id.
     pub(crate) id: String,
     /// The chat it went to.
     pub(crate) chat: Jid,
-    /// The text.
-    pub(crate) text: String,
+    /// What it said.
+    pub(crate) content: Content,
 }
 
 /// Our sender key in one group and which member devices have it (`messaging.md` §9 step 4,

@@ -17,6 +17,7 @@ use wa_protocol::{MessageId, PhoneNumber};
 use crate::config::SimConfig;
 use crate::error::SimError;
 use crate::event::{ConnId, SimEvent};
+use crate::phone_kinds::PhoneSend;
 use crate::phone_state::ReceivedMessage;
 use crate::state::{Action, Counters, Shared};
 use crate::world::{AccountInfo, Faults, SwitchesUpdate};
@@ -204,6 +205,14 @@ impl SimServer {
     pub fn phone_send(&self, phone: &str, to: &str, text: &str) -> Result<MessageId, SimError> {
         let phone = phone.parse()?;
         crate::phone_send::send_text(&self.shared, &phone, to, text)
+    }
+
+    /// The phone of `phone` sends the kind `request` names (text with reply and mentions,
+    /// reaction, edit, revoke, location, contact), as `POST /admin/phones/{phone}/send` does
+    /// with the optional fields; returns the message id.
+    pub fn phone_send_kind(&self, phone: &str, request: &PhoneSend) -> Result<MessageId, SimError> {
+        let phone = phone.parse()?;
+        crate::phone_send::send(&self.shared, &phone, request)
     }
 
     /// What the phone of `phone` received and decrypted, oldest first.

@@ -22,6 +22,8 @@
 
 pub(crate) mod address;
 pub(crate) mod directory;
+pub(crate) mod keys;
 pub(crate) mod receive;
+pub(crate) mod retry;
 pub(crate) mod send;
 pub(crate) mod types;

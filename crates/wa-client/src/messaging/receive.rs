@@ -8,8 +8,10 @@ use wa_protocol::binary::{Jid, Server};
 use wa_protocol::message::receive::{
     decrypt_pairwise, failure_action, Decrypted, FailureAction, PreKeyLookup,
 };
+use wa_protocol::message::retry::RetryReason;
 use wa_protocol::message::{decode_padded, unwrap_device_sent, Content, EncVersion};
-use wa_protocol::signal::keys::{LocalIdentity, PreKey, SignedPreKey};
+use wa_protocol::signal::keys::{PreKey, SignedPreKey};
+use wa_protocol::signal::PublicKey;
 use wa_protocol::signal::SessionRecord;
 use wa_protocol::stanza::{
     nack, AckClass, Enc, EncType, MessageStanza, Receipt, ReceiptType, StanzaAck,
@@ -21,15 +23,9 @@ use wa_store::{
 };
 
 use super::address::{signal_address, user_of};
+use super::keys::Keys;
+use super::retry::retry_receipt;
 use super::types::{ReceivedText, Sender};
-
-/// Our keys for decrypting: identity, signed prekey, own device JIDs.
-pub(crate) struct Keys {
-    pub(crate) local: LocalIdentity,
-    pub(crate) signed: SignedPreKey,
-    pub(crate) own_pn: Option<Jid>,
-    pub(crate) own_lid: Option<Jid>,
-}
 
 /// What the driver sends and announces for one incoming message.
 #[derive(Debug)]
@@ -99,15 +95,7 @@ pub(crate) fn receive(
     let address = signal_address(&from);
     let decrypted = match decrypt(store, account, keys, &address, enc)? {
         Ok(d) => d,
-        Err(action) => {
-            // Retry receipts are not sent yet (issue 10 item 6): ack without an error.
-            return Ok(match action {
-                FailureAction::Nack(code) => nacked(msg, keys, code),
-                FailureAction::Duplicate
-                | FailureAction::TrustNewIdentity
-                | FailureAction::RetryReceipt(_) => acked(msg, keys),
-            });
-        }
+        Err(action) => return failed(store, account, keys, msg, enc, action, now_ms),
     };
     let text = match read_content(&decrypted.plaintext, &enc.v, chat.clone()) {
         Ok(parts) => parts,
@@ -150,8 +138,33 @@ pub(crate) fn receive(
     })
 }
 
+/// What an undecryptable message gets (§10 step 5, §11): a nack for our own faults, a plain
+/// ack for a duplicate, else an ack and a retry receipt (none past the retry limit).
+fn failed(
+    store: &dyn Store,
+    account: AccountId,
+    keys: &Keys,
+    msg: &MessageStanza,
+    enc: &Enc,
+    action: FailureAction,
+    now_ms: u64,
+) -> wa_store::Result<Received> {
+    let reason = match action {
+        FailureAction::Nack(code) => return Ok(nacked(msg, keys, code)),
+        FailureAction::Duplicate => return Ok(acked(msg, keys)),
+        FailureAction::RetryReceipt(reason) => reason,
+        // Only reached when decrypting with no trusted identity failed on it: ask again.
+        FailureAction::TrustNewIdentity => RetryReason::InvalidKey,
+    };
+    let mut received = acked(msg, keys);
+    received.receipt = retry_receipt(store, account, keys, msg, enc, reason, now_ms / 1000)?;
+    Ok(received)
+}
+
 /// Decrypts one pairwise `<enc>` with the sender device's session (store) and our prekeys;
-/// a Signal failure comes back as what to do about it.
+/// a Signal failure comes back as what to do about it. A `pkmsg` from a sender whose identity
+/// key changed (a reinstall) is trusted and decrypted into a new session (`signal.md` §13);
+/// the commit saves the new identity.
 fn decrypt(
     store: &dyn Store,
     account: AccountId,
@@ -168,16 +181,24 @@ fn decrypt(
         account,
         signed: &keys.signed,
     };
-    let mut rng = rand::rngs::OsRng;
-    let out = decrypt_pairwise(
-        enc.kind,
-        &enc.ciphertext,
-        record.as_ref(),
-        &keys.local,
-        &prekeys,
-        trusted.as_ref(),
-        &mut rng,
-    );
+    let attempt = |record: Option<&SessionRecord>, trusted: Option<&PublicKey>| {
+        decrypt_pairwise(
+            enc.kind,
+            &enc.ciphertext,
+            record,
+            &keys.local,
+            &prekeys,
+            trusted,
+            &mut rand::rngs::OsRng,
+        )
+    };
+    let mut out = attempt(record.as_ref(), trusted.as_ref());
+    if let Err(error) = &out {
+        if failure_action(error) == FailureAction::TrustNewIdentity && enc.kind == EncType::PkMsg {
+            tracing::info!(account = %account, address, "the sender's identity changed");
+            out = attempt(None, None);
+        }
+    }
     Ok(out.map_err(|error| {
         tracing::warn!(account = %account, %error, "undecryptable message");
         failure_action(&error)

@@ -25,7 +25,8 @@ pub struct Sender {
     pub lid: Option<Jid>,
 }
 
-/// A received, decrypted message as the application sees it.
+/// A received, decrypted message of any kind ([`Content`]: text with reply and mentions,
+/// reaction, edit, revoke, location, contact) as the application sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedText {
     /// Its id.
@@ -40,4 +41,12 @@ pub struct ReceivedText {
     pub push_name: Option<String>,
     /// The content.
     pub content: Content,
+}
+
+impl ReceivedText {
+    /// The id of the message it quotes (a reply), if any (`ContextInfo.stanzaID`,
+    /// `messaging.md` §1).
+    pub fn quoted_id(&self) -> Option<&MessageId> {
+        self.content.quoted_id()
+    }
 }
