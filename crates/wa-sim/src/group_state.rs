@@ -45,6 +45,10 @@ impl Refusal {
     }
 }
 
+/// What a participant change did to one phone: `Ok` when it changed, or the refusal for that
+/// phone alone.
+pub(crate) type ChangeResult = (PhoneNumber, Result<(), Refusal>);
+
 /// One group.
 #[derive(Debug, Clone)]
 pub(crate) struct Group {
@@ -102,7 +106,7 @@ impl Group {
         actor: &PhoneNumber,
         change: ParticipantAction,
         phones: &[PhoneNumber],
-    ) -> Result<Vec<(PhoneNumber, Result<(), Refusal>)>, Refusal> {
+    ) -> Result<Vec<ChangeResult>, Refusal> {
         self.check_actor(actor, true)?;
         if phones.is_empty() {
             return Err(Refusal::BadRequest);

@@ -17,9 +17,14 @@
 //!                            usync and prekey bundles served by roles::discovery;
 //!                            <message>/<receipt>/<ack>: roles::messages (every addressed
 //!                            device now or from the mailbox's offline queue; device 0 to
-//!                            phone_inbox, which decrypts, records and answers with receipts)
+//!                            phone_inbox, which decrypts, records and answers with receipts;
+//!                            `…@g.us` fanned out by roles::group_fanout to every member
+//!                            device); w:g2 IQs: roles::groups (state in group_state,
+//!                            w:gp2 notifications to members' companions)
 //!  harness ──HTTP /admin/…──▶ admin ──▶ phone (scan a QR, type a pair code, unlink devices),
-//!                             phone_send (encrypted messages of every kind, read receipts), phone inboxes,
+//!                             phone_send (encrypted messages of every kind, read receipts),
+//!                             phone_group (sender keys: send to and read groups), phone
+//!                             inboxes, groups (admin_groups: create, participants, metadata),
 //!                             accounts (and their realism switches), faults, counters
 //!  harness ──SimServer (Rust)──▶ the same operations in-process, plus an event stream
 //! ```
@@ -31,7 +36,7 @@
 //!
 //! It validates what clients send (IQs without id/type/xmlns, malformed uploads, wrong keys at
 //! login) and answers the way the real server would: error IQs, `<failure>`, stream errors.
-//! Groups and media arrive with later issues (see `WA-SIM.md` in the design notes).
+//! Media arrives with a later issue (see `WA-SIM.md` in the design notes).
 
 mod admin;
 mod admin_groups;

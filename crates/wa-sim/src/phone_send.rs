@@ -39,8 +39,8 @@ fn parse_user(text: &str) -> Result<Jid, SimError> {
     Ok(Jid::user(phone.as_str(), Server::WhatsApp))
 }
 
-/// The phone of `phone` sends `text` to `to` (a phone number, user JID, or group JID: then to
-/// the group, [`phone_group_send`]); returns its id.
+/// The phone of `phone` sends `text` to `to` (a phone number, user JID or group JID); returns
+/// its id.
 pub(crate) fn send_text(
     shared: &Shared,
     phone: &PhoneNumber,
@@ -50,7 +50,8 @@ pub(crate) fn send_text(
     send(shared, phone, &PhoneSend::text(to, text))
 }
 
-/// The phone of `phone` sends the kind `request` names to `request.to`; returns its id.
+/// The phone of `phone` sends the kind `request` names to `request.to` (to a group JID:
+/// through [`phone_group_send`]); returns its id.
 pub(crate) fn send(
     shared: &Shared,
     phone: &PhoneNumber,

@@ -174,7 +174,12 @@ async fn three_phones_talk_in_a_group_and_a_removed_member_reads_nothing_new() {
         .as_array()
         .expect("participants")
         .iter()
-        .map(|p| (p["phone"].as_str().unwrap(), p["role"].as_str().unwrap()))
+        .map(|p| {
+            (
+                p["phone"].as_str().expect("phone"),
+                p["role"].as_str().expect("role"),
+            )
+        })
         .collect();
     assert_eq!(roles, vec![(A, "superadmin"), (B, "member"), (C, "member")]);
 
@@ -333,8 +338,11 @@ async fn companion_sends_to_the_group(
         Jid::user(A, Server::WhatsApp),
         Jid::user(B, Server::WhatsApp),
     ];
-    // A session with A's phone exists (A's pkmsg started it); B's phone needs its bundle.
+    // A session with A's phone exists (A's pkmsg started it); B's phone needs its bundle. The
+    // companion's list is stale: it still names C's phone, which the server leaves out.
     let b_bundle = bundle(socket, &phones[1]).await;
+    let c_phone = Jid::user(C, Server::WhatsApp);
+    let c_bundle = bundle(socket, &c_phone).await;
     let a_session = reader
         .sessions
         .get(&phones[0].to_string())
@@ -343,7 +351,9 @@ async fn companion_sends_to_the_group(
     let targets = vec![
         DeviceTarget::with_session(phones[0].clone(), a_session),
         DeviceTarget::with_bundle(phones[1].clone(), b_bundle),
+        DeviceTarget::with_bundle(c_phone, c_bundle),
     ];
+    let c_before = linked.sim.phone_messages(C).expect("inbox").len();
     let (own, skdm) = sk::distribution(&SenderKeyRecord::new(), &mut rng).expect("skdm");
     let skdm_message = pb::Message {
         sender_key_distribution_message: Some(pb::SenderKeyDistributionMessage {
@@ -386,6 +396,9 @@ async fn companion_sends_to_the_group(
     assert!(ack.t.is_some());
     assert_eq!(ack.phash.as_deref(), Some(phash(&devices).as_str()));
     assert_eq!(count(&linked.sim, "route:phash-stale"), 1);
+    assert_eq!(count(&linked.sim, "route:not-member"), 1);
+    let c_after = linked.sim.phone_messages(C).expect("inbox").len();
+    assert_eq!(c_after, c_before, "a removed member's device gets nothing");
     for phone in [A, B] {
         let inbox = linked.sim.phone_messages(phone).expect("inbox");
         let last = inbox.last().expect("a message");
@@ -419,13 +432,14 @@ async fn bundle(socket: &mut RawSocket, device: &Jid) -> wa_protocol::signal::Pr
             reason: None,
         }],
     };
+    let id = format!("bundle-{}", device.user_part());
     socket
-        .send_node(&request.request().to_node("bundle-1"))
+        .send_node(&request.request().to_node(&id))
         .await
         .expect("sent");
     let node = loop {
         let node = next(socket, "iq").await;
-        if node.attr_str("id") == Some("bundle-1") {
+        if node.attr_str("id") == Some(id.as_str()) {
             break node;
         }
     };

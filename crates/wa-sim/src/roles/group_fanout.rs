@@ -27,6 +27,9 @@ use crate::group_state::Group;
 use crate::mailbox::DeviceKey;
 use crate::world::{address, World};
 
+/// The pairwise encs of a group message, by member device.
+type Pairwise<'m> = Vec<(DeviceKey, &'m Enc)>;
+
 /// What the router does with one group message.
 #[derive(Debug)]
 pub(crate) struct GroupRoute {
@@ -98,7 +101,7 @@ fn pairwise_encs<'m>(
     group: &Group,
     sender: &DeviceKey,
     msg: &'m MessageStanza,
-) -> Result<(Vec<(DeviceKey, &'m Enc)>, usize), u16> {
+) -> Result<(Pairwise<'m>, usize), u16> {
     let mut out = Vec::with_capacity(msg.participants.len());
     let mut not_members = 0;
     let resend = msg.participants.is_empty() && msg.participant.is_some();

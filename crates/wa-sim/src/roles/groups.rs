@@ -171,7 +171,7 @@ pub(crate) fn create(
             },
             t,
         };
-        let created = w.groups.create(&new, &mut rng).map(Group::clone);
+        let created = w.groups.create(&new, &mut rng).cloned();
         let created = created.map_err(|r| refused(r, subject))?;
         Ok::<_, SimError>((created.jid(), info(w, &created)))
     })?;

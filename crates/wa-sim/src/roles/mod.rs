@@ -2,7 +2,7 @@
 //! [front door](crate::front_door) has admitted it.
 //!
 //! - [`router`]: every stanza after the handshake: counters, events, dispatch by tag to the
-//!   roles below; messages, receipts and offline queues will be routed here.
+//!   roles below.
 //! - [`pairing`]: registration connections (QR refs, pair-success, pair-device-sign, 515;
 //!   pair codes).
 //! - [`session`]: logged-in companions (`<success>`, the IQs of a fresh session, device
@@ -10,11 +10,13 @@
 //! - [`directory`]: the keys devices published.
 //! - [`discovery`]: usync (devices, key-index list, LID) and prekey bundles, from the world and
 //!   the directory.
+//! - [`messages`]: `<message>`/`<receipt>`/`<ack>` routing; [`group_fanout`]: what each member
+//!   device gets of a group message, and where group receipts go.
+//! - [`groups`]: group changes (`w:g2` IQs and the admin API) and their `w:gp2` notifications.
 //!
-//! Homes that hold no code yet, so have no file: **groups** (id, subject, participants,
-//! admins, fan-out to every participant device) and **media** (upload and download endpoints
-//! on the admin port) arrive with their issues; **faults** beyond today's two switches
-//! (`Faults` in the world) likewise.
+//! Homes that hold no code yet, so have no file: **media** (upload and download endpoints on
+//! the admin port) arrives with its issue; **faults** beyond today's two switches (`Faults` in
+//! the world) likewise.
 
 pub(crate) mod directory;
 pub(crate) mod discovery;

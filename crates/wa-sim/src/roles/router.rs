@@ -2,11 +2,11 @@
 //! it (`in:<tag>[:<xmlns>]`; what the server sends is counted as `out:<tag>`), reports it as a
 //! [`SimEvent::Stanza`], and dispatches it by tag to the connection's role.
 //!
-//! `<iq>` goes to the pairing or the session role; a logged-in companion's `<message>`,
-//! `<receipt>` and `<ack>` to [`messages`] (routing to every addressed device, now or from the
-//! offline queue after login; server acks with error codes; receipts and retry receipts
-//! forwarded; acks checked). Other tags are counted and left unanswered. Group fan-out comes
-//! later.
+//! `<iq>` goes to the pairing or the session role (which hands `w:g2` to the groups role); a
+//! logged-in companion's `<message>`, `<receipt>` and `<ack>` to [`messages`] (routing to every
+//! addressed device, or every group member's device, now or from the offline queue after
+//! login; server acks with error codes and, for groups, `phash`; receipts and retry receipts
+//! forwarded; acks checked). Other tags are counted and left unanswered.
 
 use rand::rngs::StdRng;
 use wa_protocol::binary::Node;
