@@ -152,8 +152,8 @@ async fn link_one(gateway: Arc<Gateway>, sim: Arc<SimProcess>, id: AccountId, ph
     }
 }
 
-/// Links every account (32 at a time) and sends one warm-up text per account (which
-/// fetches the device lists and bundles and establishes the sessions).
+/// Links every account (32 at a time), then one warm-up exchange per account (device lists,
+/// bundles, sessions), so the measured sends are plain `msg`s on established sessions.
 async fn link_and_warm(
     gateway: &Arc<Gateway>,
     sim: &Arc<SimProcess>,
@@ -178,16 +178,55 @@ async fn link_and_warm(
         accounts.len(),
         start.elapsed().as_secs_f64()
     );
-    let senders: Vec<Sender> = accounts.into_iter().map(|(s, _)| s).collect();
-    for round in 0..2 {
-        for s in &senders {
-            gateway
-                .send_text(&s.id, s.to.clone(), format!("warm-up {round}"))
-                .await
-                .expect("warm-up send acked");
-        }
+    warm_up(gateway, sim, &accounts).await;
+    accounts.into_iter().map(|(s, _)| s).collect()
+}
+
+/// `A_i` texts `C_i` (pkmsg: sessions from bundles); `C_i`'s phone answers and `A_i`'s own
+/// phone texts `C_i` (its DeviceSentMessage copy reaches the gateway): a Signal initiator sends
+/// pkmsg until it has received on the session, so both of the gateway's sessions now carry
+/// plain `msg`s. Then one more text each.
+async fn warm_up(gateway: &Arc<Gateway>, sim: &SimProcess, accounts: &[(Sender, String)]) {
+    let mut events = gateway.subscribe();
+    for (s, _) in accounts {
+        gateway
+            .send_text(&s.id, s.to.clone(), "warm-up")
+            .await
+            .expect("warm-up send acked");
     }
-    senders
+    for (s, phone) in accounts {
+        sim.phone_send(s.to.user_part(), phone, "warm-up reply")
+            .await;
+        sim.phone_send(phone, s.to.user_part(), "from the phone")
+            .await;
+    }
+    let expected = 2 * accounts.len();
+    let mut received = 0;
+    let wait = async {
+        while received < expected {
+            match events.recv().await {
+                Ok(Event {
+                    kind: EventKind::Message(_),
+                    ..
+                }) => received += 1,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(n)) => panic!("lagged {n} events"),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .is_err()
+    {
+        panic!("{received} of {expected} warm-up texts reached the gateway");
+    }
+    for (s, _) in accounts {
+        gateway
+            .send_text(&s.id, s.to.clone(), "warm-up 2")
+            .await
+            .expect("second warm-up send acked");
+    }
 }
 
 /// What the measured window produced.
@@ -199,6 +238,8 @@ struct Window {
     client_cpu: Duration,
     sim_cpu: Option<Duration>,
     routed: u64,
+    /// `pkmsg` / (`pkmsg` + `msg`) among the copies the sim's phones decrypted.
+    pkmsg_share: f64,
 }
 
 /// Keeps `inflight` sends going per account until `end`; latencies of sends acked in time.
@@ -243,6 +284,8 @@ async fn measure(
 ) -> Window {
     let failed = Arc::new(AtomicU64::new(0));
     let routed_before = sim.counter("route:message").await;
+    let pk_before = sim.counter("phone:enc:pkmsg").await;
+    let msg_before = sim.counter("phone:enc:msg").await;
     let (sim_before, client_before) = (sim.cpu(), own_cpu());
     let start = Instant::now();
     let end = start + Duration::from_secs(args.seconds);
@@ -259,6 +302,8 @@ async fn measure(
     let client_cpu = own_cpu().saturating_sub(client_before);
     let sim_cpu = sim.cpu().zip(sim_before).map(|(a, b)| a.saturating_sub(b));
     let routed = sim.counter("route:message").await - routed_before;
+    let pk = sim.counter("phone:enc:pkmsg").await - pk_before;
+    let msg = sim.counter("phone:enc:msg").await - msg_before;
     let mut latencies_us = Vec::new();
     for t in tasks {
         latencies_us.extend(t.await.expect("sender task"));
@@ -271,6 +316,7 @@ async fn measure(
         client_cpu,
         sim_cpu,
         routed,
+        pkmsg_share: pk as f64 / (pk + msg).max(1) as f64,
     }
 }
 
@@ -317,6 +363,7 @@ fn summary(w: &mut Window, args: &Args) -> Vec<(&'static str, String)> {
         ("acked", w.acked.to_string()),
         ("failed", w.failed.to_string()),
         ("routed", w.routed.to_string()),
+        ("pkmsg_share", format!("{:.3}", w.pkmsg_share)),
         (
             "client_cores",
             format!(
