@@ -10,6 +10,7 @@
 //! ```
 //!
 //! Options: `--inflight K` (sends in flight per account; default 1024/N, at least 16),
+//! `--mem-store` (the in-memory store instead of sled: what the durable store costs),
 //! `--sim-url ws://…/ws/chat --sim-root <hex> [--sim-pid P]` to use a running sim instead of
 //! spawning `wagate sim` (found next to the example, or `$WAGATE_BIN`).
 //!
@@ -41,7 +42,7 @@ use wa_client::{Backoff, ClientConfig, Event, EventKind, Gateway};
 use wa_protocol::binary::{Jid, Server};
 use wa_protocol::connection::Config;
 use wa_protocol::noise::TrustRoot;
-use wa_store::{Account, AccountId, Durability, SledStore, Store, StoreConfig};
+use wa_store::{Account, AccountId, Durability, MemStore, SledStore, Store, StoreConfig};
 
 use sim_process::{own_cpu, SimProcess};
 
@@ -54,6 +55,7 @@ struct Args {
     sim_root: Option<String>,
     sim_pid: Option<u32>,
     baileys: bool,
+    mem_store: bool,
 }
 
 fn parse_args() -> Args {
@@ -65,6 +67,7 @@ fn parse_args() -> Args {
         sim_root: None,
         sim_pid: None,
         baileys: false,
+        mem_store: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -76,6 +79,7 @@ fn parse_args() -> Args {
             "--sim-url" => args.sim_url = Some(value()),
             "--sim-root" => args.sim_root = Some(value()),
             "--sim-pid" => args.sim_pid = Some(value().parse().expect("--sim-pid P")),
+            "--mem-store" => args.mem_store = true,
             "--peer" => {
                 let peer = value();
                 assert_eq!(peer, "baileys", "the only peer is baileys");
@@ -358,6 +362,15 @@ fn summary(w: &mut Window, args: &Args) -> Vec<(&'static str, String)> {
         ),
         ("sim_cpu_us_per_routed", sim_us(w.routed)),
         ("accounts", args.accounts.to_string()),
+        (
+            "store",
+            if args.mem_store {
+                "\"mem\""
+            } else {
+                "\"sled\""
+            }
+            .to_owned(),
+        ),
         ("inflight_per_account", args.inflight.to_string()),
         ("seconds", format!("{:.2}", w.elapsed.as_secs_f64())),
         ("acked", w.acked.to_string()),
@@ -392,8 +405,11 @@ async fn run(args: Args) {
         _ => panic!("--sim-url and --sim-root go together"),
     });
     let dir = std::env::temp_dir().join(format!("wagate-send-load-{}", std::process::id()));
-    let store: Arc<dyn Store> =
-        Arc::new(SledStore::open(&StoreConfig::at(&dir)).expect("sled store"));
+    let store: Arc<dyn Store> = if args.mem_store {
+        Arc::new(MemStore::new())
+    } else {
+        Arc::new(SledStore::open(&StoreConfig::at(&dir)).expect("sled store"))
+    };
     let accounts = create_accounts(&sim, store.as_ref(), args.accounts).await;
     let gateway = Arc::new(Gateway::new(Arc::clone(&store), client_config(&sim)));
     let senders = link_and_warm(&gateway, &sim, accounts).await;
