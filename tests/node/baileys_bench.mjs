@@ -5,7 +5,9 @@
 //        [WA_BENCH_SECONDS=10] [WA_BENCH_INFLIGHT=64] node baileys_bench.mjs
 //
 // stdout (JSON lines): {"event":"qr","qr"} for the phone to scan; after linking (and the 515
-// restart) one warm-up text to WA_BENCH_TO, then WA_BENCH_INFLIGHT workers each send a text
+// restart) one warm-up text to WA_BENCH_TO, then {"event":"warm"}: the harness has the contact's
+// phone and our own phone text (a Signal initiator sends pkmsg until it has received on the
+// session); once two such texts arrived, one more warm-up text, then WA_BENCH_INFLIGHT workers each send a text
 // and wait for the server's <ack class="message"> for its id, for WA_BENCH_SECONDS; then
 // {"event":"bench","acked","failed","seconds","p50_ms","p99_ms","cpu_us"} (acks received
 // inside the window; cpu_us: this process's user+system CPU during the window) and exit.
@@ -70,6 +72,11 @@ const keys = memoryKeys()
 // id -> {resolve, t0}: sends waiting for their server ack.
 const pending = new Map()
 let started = false
+// Ids we sent, and a wait for texts from others during the warm-up.
+const ours = new Set()
+let othersSeen = 0
+let warming = true
+let onOther = () => {}
 
 function newId() {
 	return '3EB0' + randomBytes(8).toString('hex').toUpperCase()
@@ -87,6 +94,7 @@ async function sendOne(sock, text) {
 	const id = newId()
 	const t0 = performance.now()
 	const acked = new Promise(resolve => pending.set(id, { resolve, t0 }))
+	if (warming) ours.add(id)
 	await sock.sendMessage(jid, { text }, { messageId: id })
 	return acked
 }
@@ -94,6 +102,15 @@ async function sendOne(sock, text) {
 async function bench(sock) {
 	const first = await sendOne(sock, 'warm-up')
 	if (!first.ok) fail('the warm-up send was refused')
+	const others = new Promise(resolve => {
+		onOther = () => othersSeen >= 2 && resolve()
+	})
+	emit({ event: 'warm' })
+	const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('no warm-up texts')), 30000))
+	await Promise.race([others, timeout])
+	const second = await sendOne(sock, 'warm-up 2')
+	if (!second.ok) fail('the second warm-up send was refused')
+	warming = false
 	const cpu0 = process.cpuUsage()
 	const start = performance.now()
 	const end = start + seconds * 1000
@@ -138,6 +155,14 @@ function connect() {
 		browser: ['Ubuntu', 'Chrome', '22.04.4']
 	})
 	sock.ws.on('CB:ack,class:message', onAck)
+	sock.ev.on('messages.upsert', ({ messages }) => {
+		for (const m of messages) {
+			if (!ours.has(m.key.id)) {
+				othersSeen += 1
+				onOther()
+			}
+		}
+	})
 	sock.ev.on('connection.update', update => {
 		if (update.qr) emit({ event: 'qr', qr: update.qr })
 		if (update.connection === 'open' && !started) {

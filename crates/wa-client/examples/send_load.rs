@@ -10,6 +10,7 @@
 //! ```
 //!
 //! Options: `--inflight K` (sends in flight per account; default 1024/N, at least 16),
+//! `--mem-store` (the in-memory store instead of sled: what the durable store costs),
 //! `--sim-url ws://…/ws/chat --sim-root <hex> [--sim-pid P]` to use a running sim instead of
 //! spawning `wagate sim` (found next to the example, or `$WAGATE_BIN`).
 //!
@@ -41,7 +42,7 @@ use wa_client::{Backoff, ClientConfig, Event, EventKind, Gateway};
 use wa_protocol::binary::{Jid, Server};
 use wa_protocol::connection::Config;
 use wa_protocol::noise::TrustRoot;
-use wa_store::{Account, AccountId, Durability, SledStore, Store, StoreConfig};
+use wa_store::{Account, AccountId, Durability, MemStore, SledStore, Store, StoreConfig};
 
 use sim_process::{own_cpu, SimProcess};
 
@@ -54,6 +55,7 @@ struct Args {
     sim_root: Option<String>,
     sim_pid: Option<u32>,
     baileys: bool,
+    mem_store: bool,
 }
 
 fn parse_args() -> Args {
@@ -65,6 +67,7 @@ fn parse_args() -> Args {
         sim_root: None,
         sim_pid: None,
         baileys: false,
+        mem_store: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -76,6 +79,7 @@ fn parse_args() -> Args {
             "--sim-url" => args.sim_url = Some(value()),
             "--sim-root" => args.sim_root = Some(value()),
             "--sim-pid" => args.sim_pid = Some(value().parse().expect("--sim-pid P")),
+            "--mem-store" => args.mem_store = true,
             "--peer" => {
                 let peer = value();
                 assert_eq!(peer, "baileys", "the only peer is baileys");
@@ -152,8 +156,8 @@ async fn link_one(gateway: Arc<Gateway>, sim: Arc<SimProcess>, id: AccountId, ph
     }
 }
 
-/// Links every account (32 at a time) and sends one warm-up text per account (which
-/// fetches the device lists and bundles and establishes the sessions).
+/// Links every account (32 at a time), then one warm-up exchange per account (device lists,
+/// bundles, sessions), so the measured sends are plain `msg`s on established sessions.
 async fn link_and_warm(
     gateway: &Arc<Gateway>,
     sim: &Arc<SimProcess>,
@@ -178,16 +182,55 @@ async fn link_and_warm(
         accounts.len(),
         start.elapsed().as_secs_f64()
     );
-    let senders: Vec<Sender> = accounts.into_iter().map(|(s, _)| s).collect();
-    for round in 0..2 {
-        for s in &senders {
-            gateway
-                .send_text(&s.id, s.to.clone(), format!("warm-up {round}"))
-                .await
-                .expect("warm-up send acked");
-        }
+    warm_up(gateway, sim, &accounts).await;
+    accounts.into_iter().map(|(s, _)| s).collect()
+}
+
+/// `A_i` texts `C_i` (pkmsg: sessions from bundles); `C_i`'s phone answers and `A_i`'s own
+/// phone texts `C_i` (its DeviceSentMessage copy reaches the gateway): a Signal initiator sends
+/// pkmsg until it has received on the session, so both of the gateway's sessions now carry
+/// plain `msg`s. Then one more text each.
+async fn warm_up(gateway: &Arc<Gateway>, sim: &SimProcess, accounts: &[(Sender, String)]) {
+    let mut events = gateway.subscribe();
+    for (s, _) in accounts {
+        gateway
+            .send_text(&s.id, s.to.clone(), "warm-up")
+            .await
+            .expect("warm-up send acked");
     }
-    senders
+    for (s, phone) in accounts {
+        sim.phone_send(s.to.user_part(), phone, "warm-up reply")
+            .await;
+        sim.phone_send(phone, s.to.user_part(), "from the phone")
+            .await;
+    }
+    let expected = 2 * accounts.len();
+    let mut received = 0;
+    let wait = async {
+        while received < expected {
+            match events.recv().await {
+                Ok(Event {
+                    kind: EventKind::Message(_),
+                    ..
+                }) => received += 1,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(n)) => panic!("lagged {n} events"),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .is_err()
+    {
+        panic!("{received} of {expected} warm-up texts reached the gateway");
+    }
+    for (s, _) in accounts {
+        gateway
+            .send_text(&s.id, s.to.clone(), "warm-up 2")
+            .await
+            .expect("second warm-up send acked");
+    }
 }
 
 /// What the measured window produced.
@@ -199,6 +242,8 @@ struct Window {
     client_cpu: Duration,
     sim_cpu: Option<Duration>,
     routed: u64,
+    /// `pkmsg` / (`pkmsg` + `msg`) among the copies the sim's phones decrypted.
+    pkmsg_share: f64,
 }
 
 /// Keeps `inflight` sends going per account until `end`; latencies of sends acked in time.
@@ -243,6 +288,8 @@ async fn measure(
 ) -> Window {
     let failed = Arc::new(AtomicU64::new(0));
     let routed_before = sim.counter("route:message").await;
+    let pk_before = sim.counter("phone:enc:pkmsg").await;
+    let msg_before = sim.counter("phone:enc:msg").await;
     let (sim_before, client_before) = (sim.cpu(), own_cpu());
     let start = Instant::now();
     let end = start + Duration::from_secs(args.seconds);
@@ -259,6 +306,8 @@ async fn measure(
     let client_cpu = own_cpu().saturating_sub(client_before);
     let sim_cpu = sim.cpu().zip(sim_before).map(|(a, b)| a.saturating_sub(b));
     let routed = sim.counter("route:message").await - routed_before;
+    let pk = sim.counter("phone:enc:pkmsg").await - pk_before;
+    let msg = sim.counter("phone:enc:msg").await - msg_before;
     let mut latencies_us = Vec::new();
     for t in tasks {
         latencies_us.extend(t.await.expect("sender task"));
@@ -271,6 +320,7 @@ async fn measure(
         client_cpu,
         sim_cpu,
         routed,
+        pkmsg_share: pk as f64 / (pk + msg).max(1) as f64,
     }
 }
 
@@ -312,11 +362,21 @@ fn summary(w: &mut Window, args: &Args) -> Vec<(&'static str, String)> {
         ),
         ("sim_cpu_us_per_routed", sim_us(w.routed)),
         ("accounts", args.accounts.to_string()),
+        (
+            "store",
+            if args.mem_store {
+                "\"mem\""
+            } else {
+                "\"sled\""
+            }
+            .to_owned(),
+        ),
         ("inflight_per_account", args.inflight.to_string()),
         ("seconds", format!("{:.2}", w.elapsed.as_secs_f64())),
         ("acked", w.acked.to_string()),
         ("failed", w.failed.to_string()),
         ("routed", w.routed.to_string()),
+        ("pkmsg_share", format!("{:.3}", w.pkmsg_share)),
         (
             "client_cores",
             format!(
@@ -345,8 +405,11 @@ async fn run(args: Args) {
         _ => panic!("--sim-url and --sim-root go together"),
     });
     let dir = std::env::temp_dir().join(format!("wagate-send-load-{}", std::process::id()));
-    let store: Arc<dyn Store> =
-        Arc::new(SledStore::open(&StoreConfig::at(&dir)).expect("sled store"));
+    let store: Arc<dyn Store> = if args.mem_store {
+        Arc::new(MemStore::new())
+    } else {
+        Arc::new(SledStore::open(&StoreConfig::at(&dir)).expect("sled store"))
+    };
     let accounts = create_accounts(&sim, store.as_ref(), args.accounts).await;
     let gateway = Arc::new(Gateway::new(Arc::clone(&store), client_config(&sim)));
     let senders = link_and_warm(&gateway, &sim, accounts).await;

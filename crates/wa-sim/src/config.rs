@@ -24,6 +24,10 @@ pub struct SimConfig {
     /// [`ManualClock`](wa_protocol::time::ManualClock) for runs on virtual time. Timeouts on
     /// sockets (such as [`handshake_timeout`](Self::handshake_timeout)) stay on tokio's timer.
     pub clock: Arc<dyn Clock>,
+    /// Report every stanza a client sends as a [`SimEvent::Stanza`](crate::SimEvent::Stanza)
+    /// (a copy of the node per stanza; on by default, the tests wait on them). A standalone
+    /// sim that does not look at them turns them off to spare that work per message.
+    pub stanza_events: bool,
 }
 
 impl Default for SimConfig {
@@ -34,6 +38,7 @@ impl Default for SimConfig {
             handshake_timeout: Duration::from_secs(20),
             max_frame: MAX_FRAME_LEN,
             clock: Arc::new(SystemClock),
+            stanza_events: true,
         }
     }
 }

@@ -174,6 +174,8 @@ async fn sim(args: SimArgs) -> Result<()> {
     let server = SimServer::start(SimConfig {
         bind: args.listen,
         seed: args.seed,
+        // Stanza events are only logged (at debug level) below.
+        stanza_events: tracing::enabled!(tracing::Level::DEBUG),
         ..SimConfig::default()
     })
     .await?;

@@ -49,6 +49,14 @@ pub async fn run(sim: &SimProcess, seconds: u64) -> BaileysRun {
         .await
         .expect("Baileys shows a QR code");
     sim.scan(BAILEYS, qr["qr"].as_str().expect("qr text")).await;
+    node.wait_for(Duration::from_secs(60), "Baileys' warm-up", |v| {
+        v["event"] == "warm"
+    })
+    .await
+    .expect("Baileys sends its warm-up text");
+    // Texts to Baileys from the contact and from its own phone (see baileys_bench.mjs).
+    sim.phone_send(CONTACT, BAILEYS, "warm-up reply").await;
+    sim.phone_send(BAILEYS, CONTACT, "from the phone").await;
     let deadline = Duration::from_secs(seconds + 120);
     let result = node
         .wait_for(deadline, "Baileys' result", |v| v["event"] == "bench")

@@ -37,11 +37,13 @@ pub(crate) fn route(
     rng: &mut StdRng,
 ) -> Vec<Action> {
     count_in(shared, node);
-    let stanza = SimEvent::Stanza {
-        conn,
-        node: node.clone(),
-    };
-    shared.emit(stanza);
+    if shared.config.stanza_events {
+        let stanza = SimEvent::Stanza {
+            conn,
+            node: node.clone(),
+        };
+        shared.emit(stanza);
+    }
     match (role, node.tag.as_str()) {
         (Role::Refused, _) => vec![Action::Close],
         (Role::Pairing(pairing), "iq") => pairing.iq(shared, conn, node, rng),

@@ -11,6 +11,7 @@
 mod access;
 mod accounts;
 mod backup;
+mod device_memo;
 mod directory;
 mod outbox;
 mod prekeys;
@@ -45,12 +46,15 @@ use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
 
 use self::access::{load, load_opaque, opaque};
+use self::device_memo::DeviceMemo;
 
 /// A store over one key-value engine: [`SledStore`](crate::SledStore) and
 /// [`MemStore`](crate::MemStore) are this type over sled (behind the write-ahead log) and over
 /// ordered maps in memory. Use it through [`Store`].
 pub struct Core<E> {
     engine: E,
+    /// Decoded device identities, by the bytes they came from (the send path's read).
+    devices: DeviceMemo,
 }
 
 // Crate-internal helpers only; `Engine` stays private (only this crate's engines exist).
@@ -58,7 +62,10 @@ pub struct Core<E> {
 impl<E: Engine> Core<E> {
     /// Wraps an engine; [`init_schema`](Self::init_schema) must follow before any other call.
     pub(crate) fn with_engine(engine: E) -> Self {
-        Self { engine }
+        Self {
+            engine,
+            devices: DeviceMemo::default(),
+        }
     }
 
     pub(crate) fn engine(&self) -> &E {
@@ -105,10 +112,16 @@ impl<E: Engine> Store for Core<E> {
 
     fn device(&self, a: &AccountId) -> Result<Option<DeviceIdentity>> {
         let k = keys::account(a);
-        self.engine
-            .get(TreeId::Devices, &k)?
-            .map(|v| decode_device(TreeId::Devices, &k, &v))
-            .transpose()
+        match self.engine.get(TreeId::Devices, &k)? {
+            Some(v) => self
+                .devices
+                .get_or_decode(a, v, |v| decode_device(TreeId::Devices, &k, v))
+                .map(Some),
+            None => {
+                self.devices.forget(a);
+                Ok(None)
+            }
+        }
     }
 
     fn save_identity(
