@@ -9,7 +9,7 @@ mod support;
 use support::{inbox_entry, linked, next_status, send_to_phone, user};
 use wa_client::Error;
 use wa_protocol::message::Content;
-use wa_protocol::stanza::MessageStanza;
+use wa_protocol::stanza::{ChatStateKind, MessageStanza};
 use wa_sim::{Faults, SimEvent};
 use wa_store::MessageStatus;
 use wa_testkit::{wait_for, DEADLINE};
@@ -43,6 +43,19 @@ async fn an_unacknowledged_send_is_resent_after_the_next_login() {
         )
         .await
         .expect("the message reached the sim");
+        // The sim takes one connection's stanzas in order: once it has the chat state that
+        // follows, it has dropped the message (and only that one).
+        linked
+            .gateway
+            .send_chat_state(&linked.id, user(B), ChatStateKind::Paused)
+            .await
+            .expect("chat state");
+        wait_for(&mut events, DEADLINE, "the chat state", |e| match e {
+            SimEvent::Stanza { node, .. } if node.tag == "chatstate" => Some(()),
+            _ => None,
+        })
+        .await
+        .expect("the sim took the chat state");
         linked.sim.set_faults(A, Faults::default()).expect("faults");
         assert!(linked.sim.drop_connection(linked.conn));
         first
