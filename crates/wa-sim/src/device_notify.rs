@@ -1,6 +1,6 @@
 //! `<notification type="devices">` (`messaging.md` §4): when a companion is linked or unlinked,
-//! every device that asked for the account's device list (usync) and the account's own other
-//! companions are told, with `<add>`/`<remove>` naming the device and its key index and the
+//! every device that asked for the account's device list (usync, the account's own companions
+//! included when they asked) is told, with `<add>`/`<remove>` naming the device and its key index and the
 //! account's new signed key-index list, so they drop their cached list and ask again before
 //! their next send. Delivered like messages: live, or queued for an offline device.
 
@@ -79,18 +79,12 @@ fn notification(
     };
     let changed = (phone.clone(), device);
     account.watchers.remove(&changed);
-    let mut to: Vec<DeviceKey> = account
+    let to: Vec<DeviceKey> = account
         .watchers
         .iter()
         .filter(|d| **d != changed)
         .cloned()
         .collect();
-    for own in account.companions.keys() {
-        let key = (phone.clone(), *own);
-        if *own != device && !to.contains(&key) {
-            to.push(key);
-        }
-    }
     let change = DeviceChange {
         kind,
         devices: vec![(
