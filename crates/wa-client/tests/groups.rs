@@ -7,7 +7,7 @@
 
 mod support;
 
-use wa_client::{EventKind, ParticipantAction, ParticipantRole, SendOptions};
+use wa_client::{EventKind, ParticipantAction, ParticipantRole, ReceivedText, SendOptions};
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::message::group as sk;
 use wa_protocol::message::Content;
@@ -99,27 +99,56 @@ fn skdm_users(stanza: &MessageStanza) -> Vec<String> {
     users
 }
 
-#[tokio::test]
-async fn the_gateway_creates_sends_receives_and_rotates_after_a_removal() {
-    let mut linked = linked(&[A, B, C], 61).await;
+/// `phone` writes `text` to `group`; the message as the gateway reports it.
+async fn from_phone(linked: &mut Linked, phone: &str, group: &Jid, text: &str) -> ReceivedText {
+    let id = linked
+        .sim
+        .phone_send(phone, &group.to_string(), text)
+        .expect("phone sends");
+    let message = wait_for(
+        &mut linked.events,
+        DEADLINE,
+        "the group message",
+        |e| match e {
+            EventKind::Message(m) if m.id == id => Some(m.clone()),
+            _ => None,
+        },
+    )
+    .await
+    .expect("the gateway decrypts the phone's group message");
+    assert_eq!(message.chat, *group);
+    assert_eq!(message.content, Content::text(text));
+    *message
+}
+
+/// Creates the group of `members` (and us) and checks its metadata; its JID.
+async fn create(linked: &Linked, subject: &str, members: &[&str]) -> Jid {
+    let users = members.iter().map(|p| user(p)).collect();
     let info = linked
         .gateway
-        .create_group(&linked.id, "Hiking", vec![user(B), user(C)])
+        .create_group(&linked.id, subject, users)
         .await
         .expect("group created");
     assert!(info.jid.is_group());
-    assert_eq!(info.subject, "Hiking");
+    assert_eq!(info.subject, subject);
     let role = |phone: &str| info.participant(&user(phone)).map(|p| p.role);
     assert_eq!(role(A), Some(ParticipantRole::SuperAdmin));
-    assert_eq!(role(B), Some(ParticipantRole::Member));
-    assert_eq!(role(C), Some(ParticipantRole::Member));
-    let group = info.jid.clone();
+    for m in members {
+        assert_eq!(role(m), Some(ParticipantRole::Member));
+    }
     let fetched = linked
         .gateway
-        .group_info(&linked.id, &group)
+        .group_info(&linked.id, &info.jid)
         .await
         .expect("metadata");
-    assert_eq!(fetched.participants.len(), 3);
+    assert_eq!(fetched.participants.len(), members.len() + 1);
+    info.jid
+}
+
+#[tokio::test]
+async fn the_gateway_creates_sends_receives_and_rotates_after_a_removal() {
+    let mut linked = linked(&[A, B, C], 61).await;
+    let group = create(&linked, "Hiking", &[B, C]).await;
 
     // First send: everyone (the other phones and our own primary) gets our SKDM, then the skmsg.
     let first = send_to_group(&linked, &group, "hello group", &[B, C, A]).await;
@@ -129,45 +158,12 @@ async fn the_gateway_creates_sends_receives_and_rotates_after_a_removal() {
     let second = send_to_group(&linked, &group, "second", &[B, C]).await;
     assert!(second.participants.is_empty(), "no SKDM again: {second:?}");
 
-    // A phone writes to the group: the gateway processes its SKDM and decrypts its skmsg.
-    let id = linked
-        .sim
-        .phone_send(B, &group.to_string(), "hi from B")
-        .expect("phone sends");
-    let message = wait_for(
-        &mut linked.events,
-        DEADLINE,
-        "B's group message",
-        |e| match e {
-            EventKind::Message(m) if m.id == id => Some(m.clone()),
-            _ => None,
-        },
-    )
-    .await
-    .expect("the gateway decrypts B's group message");
-    assert_eq!(message.chat, group);
+    // A phone writes to the group: the gateway processes its SKDM and decrypts its skmsg; our
+    // own phone's group message is read like any member's.
+    let message = from_phone(&mut linked, B, &group, "hi from B").await;
     assert_eq!(message.sender.phone, Some(user(B)));
-    assert_eq!(message.content, Content::text("hi from B"));
-    // Our own phone writes to the group: its companion (the gateway) reads it like any member.
-    let id = linked
-        .sim
-        .phone_send(A, &group.to_string(), "from my phone")
-        .expect("phone sends");
-    let mine = wait_for(
-        &mut linked.events,
-        DEADLINE,
-        "our phone's message",
-        |e| match e {
-            EventKind::Message(m) if m.id == id => Some(m.clone()),
-            _ => None,
-        },
-    )
-    .await
-    .expect("the gateway decrypts its own phone's group message");
-    assert_eq!(
-        (mine.chat, mine.sender.phone),
-        (group.clone(), Some(user(A)))
-    );
+    let mine = from_phone(&mut linked, A, &group, "from my phone").await;
+    assert_eq!(mine.sender.phone, Some(user(A)));
 
     // C is removed: the next send rotates our key (B and our own devices get a new SKDM) and
     // C receives nothing.
@@ -289,23 +285,8 @@ async fn a_lid_addressed_group() {
         .participants
         .iter()
         .all(|p| p.jid.server() == &Server::Lid));
-    let id = linked
-        .sim
-        .phone_send(B, &group.to_string(), "back by lid")
-        .expect("phone sends");
-    let message = wait_for(
-        &mut linked.events,
-        DEADLINE,
-        "B's group message",
-        |e| match e {
-            EventKind::Message(m) if m.id == id => Some(m.clone()),
-            _ => None,
-        },
-    )
-    .await
-    .expect("the gateway decrypts B's group message");
+    let message = from_phone(&mut linked, B, &group, "back by lid").await;
     let b_lid = linked.sim.account(B).expect("account").lid;
     assert_eq!(message.sender.lid, Some(Jid::lid(b_lid)));
     assert_eq!(message.sender.phone, Some(user(B)));
-    assert_eq!(message.content, Content::text("back by lid"));
 }

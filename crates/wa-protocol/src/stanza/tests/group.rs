@@ -381,6 +381,10 @@ fn malformed_group_stanzas_are_refused() {
         ..empty
     };
     assert!(GroupRequest::from_node(&sent(&twice.request())).is_err());
+}
+
+#[test]
+fn malformed_group_values_are_refused() {
     // A blank or overlong subject.
     for s in [" ".to_owned(), "x".repeat(MAX_SUBJECT_LEN + 1)] {
         let req = SetSubject {
