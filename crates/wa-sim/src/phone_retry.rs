@@ -4,10 +4,10 @@
 //! (DeviceSentMessage-wrapped for its own companions) and resends it with one direct `<enc
 //! count>` to that device (§11 step 5).
 //!
-//! Receiver side (§11): a message the phone cannot decrypt is answered with a retry receipt;
-//! when it has no session with the sender (it lost it, see
-//! [`crate::SimServer::phone_forget_sessions`]) the receipt carries `<keys>` with a fresh
-//! one-time prekey, so the sender can start a new session.
+//! Receiver side (§11): a message the phone cannot decrypt because it has no session with the
+//! sender (it lost it, see [`crate::SimServer::phone_forget_sessions`]) is answered with a
+//! retry receipt carrying `<keys>` with a fresh one-time prekey, so the sender can start a new
+//! session.
 
 use rand::rngs::StdRng;
 use wa_protocol::binary::Jid;
@@ -17,7 +17,7 @@ use wa_protocol::message::{encode_padded, wrap_device_sent};
 use wa_protocol::signal::keys::PreKey;
 use wa_protocol::signal::{PreKeyBundle, PublicPreKey};
 use wa_protocol::stanza::{
-    Enc, MessageStanza, Receipt, ReceiptType, RetryInfo, RetryKeys, UploadedPreKey,
+    Enc, EncType, MessageStanza, Receipt, ReceiptType, RetryInfo, RetryKeys, UploadedPreKey,
     UploadedSignedPreKey,
 };
 use wa_protocol::PhoneNumber;
@@ -92,9 +92,10 @@ fn bundle(retry: &RetryInfo) -> Option<PreKeyBundle> {
     })
 }
 
-/// The retry receipt the phone answers an undecryptable `msg` with (§11 receiver side): count
-/// 1, or one more than a failed resend's `<enc count>`; `<keys>` when it has no session with
-/// the sender (forced) or from count 2. `None` when the count limit is reached.
+/// The retry receipt the phone answers an undecryptable `msg` with (§11 receiver side) when it
+/// has no session with the sender (it lost it): count 1, or one more than a failed resend's
+/// `<enc count>`, with `<keys>` (forced: a new session is needed). `None` for any other
+/// failure, and when the count limit is reached.
 pub(crate) fn request(
     w: &mut World,
     phone: &PhoneNumber,
@@ -107,6 +108,12 @@ pub(crate) fn request(
     let count = next_retry_count(None, enc_count)?;
     let state = &mut w.account_mut(phone).ok()?.phone_state;
     let forced = !state.sessions.contains_key(&sender);
+    let on_a_session = msg.encs.first().is_some_and(|e| e.kind == EncType::Msg);
+    if !forced || !on_a_session {
+        // The simulated phone asks again only for a `msg` on a session it lost (other
+        // failures are counted).
+        return None;
+    }
     let keys = if retry_includes_keys(count, forced) {
         let signed = state.prekeys.signed.last()?.clone();
         let id = state

@@ -102,7 +102,7 @@ mod tests {
         let to = Jid::user("15550001111", Server::WhatsApp);
         let node = ChatState::to_chat(to.clone(), ChatStateKind::Composing).to_node();
         assert_eq!(node.tag, "chatstate");
-        assert_eq!(node.attr_str("to"), Some("15550001111@s.whatsapp.net"));
+        assert_eq!(node.attr_jid("to"), Some(&to));
         assert_eq!(node.children().len(), 1);
         assert_eq!(node.children()[0].tag, "composing");
         let rec = ChatState::to_chat(to.clone(), ChatStateKind::Recording).to_node();
