@@ -109,6 +109,11 @@ async fn bad_stanzas_are_answered_and_the_connection_stays() {
         Node::new("receipt").with_attr("from", from_b())
     ));
 
+    notification_then_text(&mut linked).await;
+}
+
+/// A devices notification whose device has no jid, then a text that must still arrive.
+async fn notification_then_text(linked: &mut Linked) {
     // A devices notification whose device has no jid: acked, nothing else.
     let notification = Node::new("notification")
         .with_attr("id", "3EB0BAD00005")
@@ -118,7 +123,7 @@ async fn bad_stanzas_are_answered_and_the_connection_stays() {
             Node::new("add").with_children(vec![Node::new("device")])
         ]);
     let ack = answer(
-        &linked,
+        linked,
         notification,
         "a notification ack",
         ack_for("3EB0BAD00005"),

@@ -27,6 +27,41 @@ fn reported(e: &Event, account: &AccountId) -> Option<MessageId> {
     }
 }
 
+/// Run 1: back online on a runtime of its own, which is torn down after the first reports
+/// (the process dying mid-batch: no graceful finish of what was read); what it reported.
+async fn first_run(linked: &Linked, store: &Arc<dyn Store>, a: AccountId) -> Vec<MessageId> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let run1 = Gateway::new(Arc::clone(store), client_config(&linked.sim));
+    let mut bus = run1.subscribe();
+    runtime.spawn(async move {
+        run1.connect(&a).await.expect("connects");
+        while let Ok(e) = bus.recv().await {
+            if let Some(id) = reported(&e, &a) {
+                if tx.send(id).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut seen: Vec<MessageId> = Vec::new();
+    wait_for(&mut rx, DEADLINE, "the first reports", |id| {
+        seen.push(id.clone());
+        (seen.len() >= FIRST_RUN).then_some(())
+    })
+    .await
+    .expect("the batch starts");
+    runtime.shutdown_background();
+    while let Ok(id) = rx.try_recv() {
+        seen.push(id);
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_batch_survives_a_restart_mid_batch() {
     let dir = temp_dir("offline");
@@ -53,37 +88,7 @@ async fn an_offline_batch_survives_a_restart_mid_batch() {
         })
         .collect();
 
-    // Run 1: back online on a runtime of its own, which is torn down after the first reports
-    // (the process dying mid-batch: no graceful finish of what was read).
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let run1 = Gateway::new(Arc::clone(&store), client_config(&linked.sim));
-    let mut bus = run1.subscribe();
-    runtime.spawn(async move {
-        run1.connect(&a).await.expect("connects");
-        while let Ok(e) = bus.recv().await {
-            if let Some(id) = reported(&e, &a) {
-                if tx.send(id).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    let mut seen: Vec<MessageId> = Vec::new();
-    wait_for(&mut rx, DEADLINE, "the first reports", |id| {
-        seen.push(id.clone());
-        (seen.len() >= FIRST_RUN).then_some(())
-    })
-    .await
-    .expect("the batch starts");
-    runtime.shutdown_background();
-    while let Ok(id) = rx.try_recv() {
-        seen.push(id);
-    }
+    let mut seen = first_run(&linked, &store, a).await;
     let first_run = seen.len();
     assert!(first_run < N, "stopped mid-batch: {first_run} of {N}");
 

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use wa_client::{EventKind, ReceivedText};
 use wa_protocol::binary::{Jid, Server};
 use wa_protocol::message::Content;
-use wa_protocol::MessageId;
 use wa_sim::{ContactBody, EditBody, LocationBody, PhoneSend, ReactionBody};
 use wa_store::{MemStore, Store};
 use wa_testkit::{client_config, new_account, start_sim, wait_for, Linked, DEADLINE};
@@ -69,13 +68,20 @@ async fn every_kind_from_a_phone_is_one_typed_event() {
         "the sender's LID"
     );
 
+    replies(&mut linked, &first).await;
+    reactions_edits_revokes(&mut linked, &first).await;
+    locations_contacts_refusals(&mut linked, &first).await;
+}
+
+/// A quoted reply with a mention.
+async fn replies(linked: &mut Linked, first: &ReceivedText) {
     let reply = PhoneSend {
         text: Some("a reply".into()),
         reply_to: Some(first.id.as_str().to_owned()),
         mentions: vec![A.to_owned()],
         ..PhoneSend::default()
     };
-    let reply = phone_sends(&mut linked, reply).await;
+    let reply = phone_sends(linked, reply).await;
     assert_eq!(reply.quoted_id(), Some(&first.id));
     match &reply.content {
         Content::Text(t) => {
@@ -88,7 +94,10 @@ async fn every_kind_from_a_phone_is_one_typed_event() {
         }
         other => panic!("a text, not {other:?}"),
     }
+}
 
+/// A reaction to, an edit of and a revoke of the phone's first message.
+async fn reactions_edits_revokes(linked: &mut Linked, first: &ReceivedText) {
     let reaction = PhoneSend {
         reaction: Some(ReactionBody {
             id: first.id.as_str().to_owned(),
@@ -96,7 +105,7 @@ async fn every_kind_from_a_phone_is_one_typed_event() {
         }),
         ..PhoneSend::default()
     };
-    match phone_sends(&mut linked, reaction).await.content {
+    match phone_sends(linked, reaction).await.content {
         Content::Reaction(r) => {
             assert_eq!((r.target.id, r.emoji.as_str()), (first.id.clone(), "👍"));
             assert!(r.target.from_me, "B reacts to its own message");
@@ -111,7 +120,7 @@ async fn every_kind_from_a_phone_is_one_typed_event() {
         }),
         ..PhoneSend::default()
     };
-    match phone_sends(&mut linked, edit).await.content {
+    match phone_sends(linked, edit).await.content {
         Content::Edit(e) => {
             assert_eq!(e.target.id, first.id);
             assert!(matches!(*e.content, Content::Text(ref t) if t.text == "first, edited"));
@@ -124,10 +133,13 @@ async fn every_kind_from_a_phone_is_one_typed_event() {
         ..PhoneSend::default()
     };
     assert!(matches!(
-        phone_sends(&mut linked, revoke).await.content,
+        phone_sends(linked, revoke).await.content,
         Content::Revoke(r) if r.target.id == first.id
     ));
+}
 
+/// A location and a contact; requests naming two kinds or none are refused.
+async fn locations_contacts_refusals(linked: &mut Linked, first: &ReceivedText) {
     let location = PhoneSend {
         location: Some(LocationBody {
             lat: 52.37,
@@ -136,7 +148,7 @@ async fn every_kind_from_a_phone_is_one_typed_event() {
         }),
         ..PhoneSend::default()
     };
-    match phone_sends(&mut linked, location).await.content {
+    match phone_sends(linked, location).await.content {
         Content::Location(l) => {
             assert_eq!(
                 (l.latitude, l.longitude, l.name.as_deref()),
@@ -154,7 +166,7 @@ async fn every_kind_from_a_phone_is_one_typed_event() {
         }),
         ..PhoneSend::default()
     };
-    match phone_sends(&mut linked, contact).await.content {
+    match phone_sends(linked, contact).await.content {
         Content::Contact(c) => assert_eq!(
             (c.display_name.as_str(), c.vcard.as_str()),
             ("Test Person", vcard)
@@ -174,5 +186,4 @@ async fn every_kind_from_a_phone_is_one_typed_event() {
         ..PhoneSend::default()
     };
     assert!(linked.sim.phone_send_kind(B, &none).is_err());
-    let _: MessageId = first.id;
 }

@@ -38,6 +38,19 @@ async fn phone_texts(linked: &mut Linked, text: &str) -> Vec<String> {
     seen
 }
 
+/// The retry receipts among the sim's buffered events.
+fn retry_receipts(sim_events: &mut tokio::sync::broadcast::Receiver<SimEvent>) -> Vec<Receipt> {
+    let mut retries = Vec::new();
+    while let Ok(e) = sim_events.try_recv() {
+        if let SimEvent::Stanza { node, .. } = e {
+            if node.tag == "receipt" && node.attr_str("type") == Some("retry") {
+                retries.push(Receipt::from_node(&node).expect("a typed retry receipt"));
+            }
+        }
+    }
+    retries
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_session_is_recovered_through_retry_receipts() {
     let sim = start_sim(&[A, B]).await;
@@ -77,14 +90,7 @@ async fn a_lost_session_is_recovered_through_retry_receipts() {
     .await
     .expect("the text is recovered");
     // The gateway's retry receipts, as the sim saw them (before the resend that decrypted).
-    let mut retries = Vec::new();
-    while let Ok(e) = sim_events.try_recv() {
-        if let SimEvent::Stanza { node, .. } = e {
-            if node.tag == "receipt" && node.attr_str("type") == Some("retry") {
-                retries.push(Receipt::from_node(&node).expect("a typed retry receipt"));
-            }
-        }
-    }
+    let retries = retry_receipts(&mut sim_events);
     assert_eq!(
         retries.len(),
         2,

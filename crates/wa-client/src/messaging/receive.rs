@@ -76,6 +76,7 @@ pub(crate) fn receive(
     let Some(from) = msg.from.clone() else {
         return Ok(nacked(msg, keys, nack::PARSING_ERROR));
     };
+    learn_participant(store, account, msg, now_ms);
     let own_account = is_own(&from, keys);
     let chat = match (&msg.recipient, own_account) {
         (Some(r), true) => r.clone(),
@@ -284,6 +285,36 @@ fn is_own(from: &Jid, keys: &Keys) -> bool {
         .into_iter()
         .flatten()
         .any(|own| own.user_part() == from.user_part() && own.server() == from.server())
+}
+
+/// A group stanza's `participant` with its `participant_lid`/`participant_pn` (§16): the
+/// pair goes to the PN ↔ LID map.
+fn learn_participant(store: &dyn Store, account: AccountId, msg: &MessageStanza, now_ms: u64) {
+    let Some(participant) = msg.participant.as_ref().map(user_of) else {
+        return;
+    };
+    let (pn, lid) = match participant.server() {
+        Server::Lid => (
+            msg.alt.participant_pn.as_ref().map(user_of),
+            Some(participant),
+        ),
+        _ => (
+            Some(participant),
+            msg.alt.participant_lid.as_ref().map(user_of),
+        ),
+    };
+    let (Some(pn), Some(lid)) = (pn.as_ref().and_then(PhoneNumber::from_jid), lid) else {
+        return;
+    };
+    let m = LidMapping {
+        pn,
+        lid,
+        source: LidSource::ParticipantAttrs,
+        learnt_ms: now_ms,
+    };
+    if let Err(error) = store.save_lid_mapping(&account, &m, Durability::Buffered) {
+        tracing::warn!(account = %account, %error, "cannot save a LID mapping");
+    }
 }
 
 /// The sender with both addresses when known: from the stanza's `sender_lid`/`sender_pn`
