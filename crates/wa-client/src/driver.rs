@@ -39,7 +39,7 @@ use crate::event::EventKind;
 use crate::messaging::device_cache::changed_users;
 use crate::messaging::keys::Keys;
 use crate::messaging::receive::Received;
-use crate::messaging::{resend, retry};
+use crate::messaging::{group_retry, resend, retry};
 use crate::persist::{Finished, Job, Output, Pipeline, Work};
 use crate::records::device_from;
 use crate::socket::Ws;
@@ -442,8 +442,11 @@ impl Drive<'_> {
                 } else if receipt.kind.is_delivery() {
                     StatusEvent::Delivered { t }
                 } else {
-                    if receipt.retry.is_some() {
-                        let handle = self.ctx.handle.as_ref();
+                    let handle = self.ctx.handle.as_ref();
+                    if group_retry::is_group_retry(&receipt) {
+                        let store = &self.ctx.store;
+                        group_retry::on_group_retry(handle, store, *receipt, self.ctx.now());
+                    } else if receipt.retry.is_some() {
                         retry::on_retry_receipt(handle, &self.ctx.store, *receipt, self.ctx.now());
                     }
                     return;

@@ -12,7 +12,7 @@ use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::message::group as sk;
 use wa_protocol::message::Content;
 use wa_protocol::signal::SenderKeyRecord;
-use wa_protocol::stanza::{EncType, MessageStanza};
+use wa_protocol::stanza::{EncType, MessageStanza, Receipt, ReceiptType, RetryInfo};
 use wa_protocol::MessageId;
 use wa_sim::SimEvent;
 use wa_testkit::{wait_for, Linked, DEADLINE};
@@ -289,4 +289,52 @@ async fn a_lid_addressed_group() {
     let b_lid = linked.sim.account(B).expect("account").lid;
     assert_eq!(message.sender.lid, Some(Jid::lid(b_lid)));
     assert_eq!(message.sender.phone, Some(user(B)));
+}
+
+/// A member's retry receipt for a group message (`messaging.md` §11, group form) is answered
+/// pairwise to that device only: the same id, `to` the group, `participant` the device, one
+/// `<enc count>` (the message with our SKDM added), not an `skmsg`.
+#[tokio::test]
+async fn a_group_retry_receipt_is_answered_pairwise() {
+    let linked = linked(&[A, B, C], 64).await;
+    let group = create(&linked, "Retry", &[B, C]).await;
+    let sent = send_to_group(&linked, &group, "please retry", &[B, C]).await;
+    let b_phone = user(B);
+    let mut receipt = Receipt::new(sent.id.clone(), ReceiptType::Retry);
+    receipt.from = Some(group.clone());
+    receipt.participant = Some(b_phone.clone());
+    receipt.t = Some(1_700_000_000);
+    receipt.retry = Some(RetryInfo {
+        count: 1,
+        id: sent.id.clone(),
+        t: 1_700_000_000,
+        v: 1,
+        error: None,
+        registration_id: 1,
+        keys: None,
+    });
+    let mut events = linked.sim.subscribe();
+    assert!(linked.sim.send(linked.conn, receipt.to_node()), "delivered");
+    let resend = wait_for(&mut events, DEADLINE, "the pairwise resend", |e| match e {
+        SimEvent::Stanza { node, .. }
+            if node.tag == "message"
+                && node.attr_str("id") == Some(sent.id.as_str())
+                && node.attr("participant").is_some() =>
+        {
+            MessageStanza::from_node(node).ok()
+        }
+        _ => None,
+    })
+    .await
+    .expect("the gateway answers the retry");
+    assert_eq!(resend.to, Some(group));
+    assert_eq!(resend.participant, Some(b_phone));
+    assert!(resend.participants.is_empty());
+    assert_eq!(resend.encs.len(), 1);
+    // Pairwise: still a `pkmsg` while B has not answered on the session we started.
+    assert_ne!(resend.encs[0].kind, EncType::SkMsg);
+    if resend.encs[0].kind == EncType::PkMsg {
+        assert!(resend.device_identity.is_some());
+    }
+    assert_eq!(resend.encs[0].count, Some(1));
 }

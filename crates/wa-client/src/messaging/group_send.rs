@@ -110,7 +110,11 @@ pub(crate) async fn send_group(
 }
 
 /// Our device in the group's namespace: the LID one when the group is LID-addressed (§9 step 3).
-fn own_in(pn: Option<&Jid>, lid: Option<&Jid>, mode: Option<AddressingMode>) -> Option<Jid> {
+pub(crate) fn own_in(
+    pn: Option<&Jid>,
+    lid: Option<&Jid>,
+    mode: Option<AddressingMode>,
+) -> Option<Jid> {
     let pn = pn?;
     match mode {
         Some(AddressingMode::Lid) => {
