@@ -27,7 +27,7 @@ use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::error::SimError;
 use crate::mailbox::DeviceKey;
-use crate::phone_state::OwnSenderKey;
+use crate::phone_state::{OwnSenderKey, PhoneState};
 use crate::world::World;
 
 /// The `<message to=<group>>` carrying `content` from `phone`'s phone, its state (sessions,
@@ -163,6 +163,18 @@ fn skdm_message(group_jid: &Jid, skdm: Vec<u8>) -> pb::Message {
         }),
         ..Default::default()
     }
+}
+
+/// Our current SKDM for `group_jid` as the `waE2E` field carries it (§9 step 4), for a retry
+/// resend (§11 step 4); `None` when the phone has no key in that group.
+pub(crate) fn skdm(
+    state: &PhoneState,
+    group_jid: &Jid,
+    rng: &mut StdRng,
+) -> Option<pb::SenderKeyDistributionMessage> {
+    let own = state.group_keys.own.get(group_jid.user_part())?;
+    let (_, skdm) = group::distribution(&own.record, rng).ok()?;
+    skdm_message(group_jid, skdm).sender_key_distribution_message
 }
 
 /// Decrypts a group message delivered to `phone`'s phone: the sender device, the content and

@@ -8,6 +8,7 @@ use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::error::SimError;
 use crate::phone_group;
+use crate::phone_state::SentText;
 use crate::roles::messages;
 use crate::state::Shared;
 
@@ -23,6 +24,16 @@ pub(crate) fn send(
     let id = MessageId::generate(t, Some(phone.as_str()), &mut rng);
     let msg =
         shared.with_world(|w| phone_group::encrypt(w, phone, group, id, content, &mut rng))?;
+    // Kept before it is routed, for retry receipts (`messaging.md` §11).
+    shared.with_world(|w| {
+        if let Ok(account) = w.account_mut(phone) {
+            account.phone_state.remember_sent(SentText {
+                id: msg.id.as_str().to_owned(),
+                chat: group.clone(),
+                content: content.clone(),
+            });
+        }
+    });
     messages::route_group(shared, &(phone.clone(), 0), &msg, t).map_err(SimError::Refused)?;
     shared.count("phone:group-sent".to_owned());
     Ok(msg.id)

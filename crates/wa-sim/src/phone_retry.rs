@@ -1,8 +1,10 @@
 //! A simulated phone answering a retry receipt for a message it sent (`messaging.md` §11, sender
 //! side): it finds the message among its recent sends, starts a new session from the receipt's
 //! `<keys>` (or uses the one it has), encrypts it again for the requesting device only
-//! (DeviceSentMessage-wrapped for its own companions) and resends it with one direct `<enc
-//! count>` to that device (§11 step 5).
+//! (DeviceSentMessage-wrapped for its own companions; for a group message, with its current
+//! SKDM added, §11 step 4) and resends it with one direct `<enc count>` to that device (§11
+//! step 5; for a group, `to` the group and `participant` the device).
+//!
 //!
 //! Receiver side (§11): a message the phone cannot decrypt because it has no session with the
 //! sender (it lost it, see [`crate::SimServer::phone_forget_sessions`]) is answered with a
@@ -22,6 +24,7 @@ use wa_protocol::stanza::{
 };
 use wa_protocol::PhoneNumber;
 
+use crate::phone_group;
 use crate::world::World;
 
 /// The resend answering `receipt` (a `type="retry"` receipt routed to `phone`), if the phone
@@ -34,6 +37,12 @@ pub(crate) fn resend(
 ) -> Option<MessageStanza> {
     let retry = receipt.retry.as_ref()?;
     let from = receipt.from.clone()?;
+    // A group's retry receipt comes from the group and names the device in `participant`.
+    let group = from.is_group().then(|| from.clone());
+    let from = match &group {
+        Some(_) => receipt.participant.clone()?,
+        None => from,
+    };
     let device = w.device_of(&from)?;
     let state = &mut w.account_mut(phone).ok()?.phone_state;
     let sent = state
@@ -45,24 +54,33 @@ pub(crate) fn resend(
         Some(b) => DeviceTarget::with_bundle(from.clone(), b),
         None => DeviceTarget::with_session(from.clone(), state.sessions.get(&device)?.clone()),
     };
-    let message = sent.content.to_message();
-    let own = device.0 == *phone;
-    let message = if own {
-        wrap_device_sent(&message, &sent.chat, None)
-    } else {
-        message
-    };
+    let mut message = sent.content.to_message();
+    let own = device.0 == *phone && group.is_none();
+    if own {
+        message = wrap_device_sent(&message, &sent.chat, None);
+    }
+    if let Some(g) = &group {
+        // §11 step 4: a group message goes pairwise with our SKDM added.
+        message.sender_key_distribution_message = phone_group::skdm(state, g, rng);
+    }
     let plain = encode_padded(&message, rng);
     let done = encrypt_for_device(&state.local, &target, &plain, rng).ok()?;
     state.sessions.insert(device.clone(), done.record);
     state.identities.insert(device, done.remote_identity);
     let mut stanza = MessageStanza::new(receipt.id.clone(), sent.content.stanza_type());
     stanza.edit = sent.content.edit_attr();
-    stanza.to = Some(Jid::device(
+    let device_jid = Jid::device(
         from.user_part().to_owned(),
         from.device_id(),
         from.server().clone(),
-    ));
+    );
+    // §11 step 5, the Baileys form for groups: `to` the group, `participant` the device.
+    if let Some(g) = group {
+        stanza.to = Some(g);
+        stanza.participant = Some(device_jid);
+    } else {
+        stanza.to = Some(device_jid);
+    }
     if own {
         stanza.recipient = Some(sent.chat);
     }

@@ -24,7 +24,8 @@ use wa_protocol::stanza::{
     GroupDone, GroupInfo, GroupNotification, GroupQuery, GroupResult, InviteCode, InviteCodeResult,
     IqRequest, LeaveGroup, MessageStanza, Notification, NotificationBody, ParticipantAction,
     ParticipantRole, ParticipantsResult, ParticipatingGroups, ParticipatingResult,
-    PreKeyBundleRequest, PreKeyBundleResult, ServerAck, SetSubject, StanzaAck, UpdateParticipants,
+    PreKeyBundleRequest, PreKeyBundleResult, Receipt, ReceiptType, RetryInfo, ServerAck,
+    SetSubject, StanzaAck, UpdateParticipants,
 };
 use wa_protocol::{MessageId, PhoneNumber};
 use wa_testkit::raw::RawSocket;
@@ -95,6 +96,10 @@ impl Reader {
             }
             self.sessions.insert(sender.clone(), out.record);
             let m = decode_padded(&out.plaintext, EncVersion::V2).map_err(|e| e.to_string())?;
+            // A retry resend carries the message itself pairwise (§11 step 4).
+            if let Ok(Content::Text(t)) = Content::from_message(&m) {
+                text = Some(t.text);
+            }
             let skdm = m.sender_key_distribution_message.ok_or("no SKDM")?;
             assert_eq!(skdm.group_id.as_deref(), Some(group.as_str()));
             let bytes = skdm
@@ -745,6 +750,8 @@ async fn a_lid_addressed_group_delivers_by_lid_with_the_phone_number_alongside()
     assert_eq!(msg.addressing_mode, Some(AddressingMode::Lid));
     assert_eq!(reader.open(&msg).as_deref(), Ok("hello by lid"));
     send(&http, A, &jid, "back by lid").await;
+    let own = next_group_message(&mut socket).await;
+    assert_eq!(reader.open(&own).as_deref(), Ok("back by lid"));
     let inbox = linked.sim.phone_messages(B).expect("inbox");
     let last = inbox.last().expect("a message");
     assert_eq!(
@@ -753,6 +760,32 @@ async fn a_lid_addressed_group_delivers_by_lid_with_the_phone_number_alongside()
     );
     let inbox = linked.sim.phone_messages(A).expect("inbox");
     assert_eq!(inbox.last().map(|m| m.text.as_str()), Some("hello by lid"));
+    // A's companion asks B's phone for "hello by lid" again (a retry receipt to the group
+    // naming B's device): it comes back pairwise (still a pkmsg: the companion never answered
+    // B's session), to the companion alone, with the retry count and B's SKDM.
+    let mut receipt = Receipt::for_message(&msg, ReceiptType::Retry).expect("receipt");
+    receipt.retry = Some(RetryInfo {
+        count: 1,
+        id: msg.id.clone(),
+        t: msg.t.expect("t"),
+        v: 1,
+        error: None,
+        registration_id: reader.local.registration_id,
+        keys: None,
+    });
+    socket.send_node(&receipt.to_node()).await.expect("sent");
+    let resent = next_group_message(&mut socket).await;
+    assert_eq!(
+        (resent.id.clone(), resent.participant.clone()),
+        (msg.id.clone(), msg.participant.clone())
+    );
+    let enc = &resent.encs[..];
+    assert!(
+        matches!(enc, [e] if e.kind != EncType::SkMsg && e.count == Some(1)),
+        "{enc:?}"
+    );
+    assert_eq!(reader.open(&resent).as_deref(), Ok("hello by lid"));
+    assert_eq!(count(&linked.sim, "phone:retry-receipt"), 1);
     assert_eq!(
         count(&linked.sim, "route:phash-stale"),
         0,
