@@ -10,11 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
-use wa_protocol::binary::Node;
-use wa_protocol::connection::{Command, Credentials, DisconnectCause, Reconnect};
-use wa_protocol::stanza::{IqRequest, IqResponse, MessageStanza};
-use wa_protocol::PhoneNumber;
+use tokio::sync::{broadcast, mpsc, watch};
+use wa_protocol::connection::{Credentials, DisconnectCause, Reconnect};
 use wa_store::{AccountId, Durability, Store};
 
 use crate::command::AccountCommand;
@@ -23,115 +20,13 @@ use crate::context::Ctx;
 use crate::driver::{drive, Ended};
 use crate::error::{Error, Fault};
 use crate::event::{Event, EventKind};
+/// The handle lives in `handle.rs`; named here too for the callers that know it from here.
+pub(crate) use crate::handle::AccountHandle;
 use crate::messaging::receive::pending;
 use crate::proxy::Proxy;
 use crate::records::{credentials_from, device_from, linked_ids};
 use crate::socket::open_websocket;
 use crate::status::{FailReason, Status};
-
-/// A running account: send commands, read its status, subscribe to events.
-#[derive(Debug, Clone)]
-pub struct AccountHandle {
-    id: AccountId,
-    commands: mpsc::UnboundedSender<AccountCommand>,
-    events: broadcast::Sender<Event>,
-    status: watch::Receiver<Status>,
-    /// Serializes the read-encrypt-commit step of sends (never two encryptions from one
-    /// session state); the waits for acks are not serialized.
-    send_lock: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl AccountHandle {
-    /// The account's id.
-    pub fn id(&self) -> &AccountId {
-        &self.id
-    }
-
-    /// Events of this registry (all accounts; filter by [`Event::account`]).
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
-    }
-
-    /// The session's status now.
-    pub fn status(&self) -> Status {
-        self.status.borrow().clone()
-    }
-
-    /// A receiver of every status change (for waiting on one with a deadline).
-    pub fn watch_status(&self) -> watch::Receiver<Status> {
-        self.status.clone()
-    }
-
-    /// Sends a node as is.
-    pub fn send(&self, node: Node) -> bool {
-        self.commands
-            .send(AccountCommand::Protocol(Command::Send(node)))
-            .is_ok()
-    }
-
-    /// Sends an IQ and waits for its answer (`None`: timeout or disconnect).
-    pub async fn iq(&self, request: IqRequest) -> Option<IqResponse> {
-        let (tx, rx) = oneshot::channel();
-        self.commands.send(AccountCommand::Iq(request, tx)).ok()?;
-        rx.await.ok().flatten()
-    }
-
-    /// The account's send lock.
-    pub(crate) fn send_lock(&self) -> Arc<tokio::sync::Mutex<()>> {
-        Arc::clone(&self.send_lock)
-    }
-
-    /// Hands a committed message to the task (at once, so sends leave in commit order); the
-    /// future resolves with the server's verdict.
-    pub(crate) fn submit_message(
-        &self,
-        stanza: MessageStanza,
-    ) -> impl std::future::Future<Output = Result<Option<u64>, Error>> {
-        let (tx, rx) = oneshot::channel();
-        let message_id = stanza.id.as_str().to_owned();
-        let queued = self
-            .commands
-            .send(AccountCommand::SendMessage(Box::new(stanza), tx))
-            .is_ok();
-        let id = self.id;
-        async move {
-            if !queued {
-                return Err(Error::NotRunning(id));
-            }
-            rx.await.unwrap_or(Err(Error::Unconfirmed(message_id)))
-        }
-    }
-
-    /// Asks for a phone-number pair code; it is sent as soon as a registration connection is
-    /// up, and the code arrives as [`EventKind::PairCode`] (and in [`Status::pair_code`]).
-    pub fn pair_phone(&self, phone: &PhoneNumber) -> bool {
-        self.commands
-            .send(AccountCommand::PairPhone(phone.clone()))
-            .is_ok()
-    }
-
-    /// Unlinks this companion and wipes its keys.
-    pub fn logout(&self) -> bool {
-        self.commands
-            .send(AccountCommand::Protocol(Command::Logout))
-            .is_ok()
-    }
-
-    /// Stops the task (graceful; keys stay).
-    pub fn shutdown(&self) -> bool {
-        self.commands.send(AccountCommand::Shutdown).is_ok()
-    }
-
-    /// Whether the task is still running.
-    pub fn is_running(&self) -> bool {
-        !self.commands.is_closed()
-    }
-
-    /// Resolves once the task has ended (its last store write done).
-    pub async fn stopped(&self) {
-        self.commands.closed().await;
-    }
-}
 
 /// Starts the task of account `id`. It loads (or creates) the device identity from `store`.
 pub fn spawn_account(
@@ -142,17 +37,10 @@ pub fn spawn_account(
 ) -> AccountHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let (status_tx, status_rx) = watch::channel(Status::stopped(id, None, None));
-    let handle = AccountHandle {
-        id,
-        commands: tx,
-        events: events.clone(),
-        status: status_rx,
-        send_lock: Arc::new(tokio::sync::Mutex::new(())),
-    };
-    let task = AccountTask {
-        ctx: Ctx::new(id, store, config, events, status_tx),
-        commands: rx,
-    };
+    let handle = AccountHandle::new(id, tx, events.clone(), status_rx);
+    let mut ctx = Ctx::new(id, store, config, events, status_tx);
+    ctx.handle = Some(handle.downgrade());
+    let task = AccountTask { ctx, commands: rx };
     tokio::spawn(task.run());
     handle
 }

@@ -13,6 +13,7 @@ use wa_store::{AccountId, Store};
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::event::{Event, EventKind};
+use crate::handle::WeakHandle;
 use crate::status::{FailReason, SessionState, Status};
 
 /// One account task's context.
@@ -23,6 +24,8 @@ pub(crate) struct Ctx {
     pub(crate) rng: StdRng,
     /// A pair-code request waiting for a registration connection.
     pub(crate) pending_pair: Option<PhoneNumber>,
+    /// The account's own handle (weak), for background sends the task starts.
+    pub(crate) handle: Option<WeakHandle>,
     events: broadcast::Sender<Event>,
     status: watch::Sender<Status>,
 }
@@ -41,6 +44,7 @@ impl Ctx {
             config,
             rng: StdRng::from_entropy(),
             pending_pair: None,
+            handle: None,
             events,
             status,
         }

@@ -28,7 +28,7 @@ use wa_protocol::connection::{
     LogoutReason, Phase,
 };
 use wa_protocol::signal::keys::{LocalIdentity, SignedPreKey};
-use wa_protocol::stanza::{IqResponse, MessageStanza};
+use wa_protocol::stanza::{IqResponse, MessageStanza, Notification, NotificationBody};
 use wa_protocol::MessageId;
 use wa_store::{Durability, StatusEvent};
 
@@ -37,6 +37,7 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::event::EventKind;
 use crate::messaging::receive::{Keys, Received};
+use crate::messaging::{resend, retry};
 use crate::persist::{Finished, Job, Output, Pipeline, Work};
 use crate::records::device_from;
 use crate::socket::Ws;
@@ -203,6 +204,7 @@ impl Drive<'_> {
             | ProtocolEvent::MessageUnconfirmed { .. }
             | ProtocolEvent::Message(_)
             | ProtocolEvent::Receipt(_) => self.accept_messaging(event, now),
+            ProtocolEvent::Stanza(node) if node.tag == "notification" => self.notification(node),
             ProtocolEvent::SendFailed { error } => {
                 tracing::warn!(account = %self.ctx.id, %error, "node not sent");
             }
@@ -246,6 +248,9 @@ impl Drive<'_> {
                 if let Err(error) = result {
                     tracing::warn!(account = %id, %error, "cannot update the device record");
                 }
+                let clock = std::sync::Arc::clone(&self.ctx.config.clock);
+                let handle = self.ctx.handle.as_ref();
+                resend::after_login(handle, &self.ctx.store, clock, self.ctx.now());
                 self.ctx.emit(EventKind::Connected { jid, lid });
             }
             (After::Upload, Ok(Output::PreKeys(keys))) => {
@@ -429,6 +434,10 @@ impl Drive<'_> {
                 } else if receipt.kind.is_delivery() {
                     StatusEvent::Delivered { t }
                 } else {
+                    if receipt.retry.is_some() {
+                        let handle = self.ctx.handle.as_ref();
+                        retry::on_retry_receipt(handle, &self.ctx.store, *receipt, self.ctx.now());
+                    }
                     return;
                 };
                 let events = receipt.ids().map(|id| (id.clone(), ev)).collect();
@@ -509,6 +518,22 @@ impl Drive<'_> {
                 }
             });
         }
+    }
+
+    /// A notification: a `privacy_token` one is stored first (§16); each is then handed on
+    /// as a stanza, in order.
+    fn notification(&mut self, node: wa_protocol::binary::Node) {
+        let tokens = match Notification::from_node(&node) {
+            Ok(Notification {
+                body: NotificationBody::PrivacyToken(tokens),
+                ..
+            }) => tokens,
+            _ => return self.in_order(After::Emit(EventKind::Stanza(node))),
+        };
+        let now_ms = self.ctx.now().0;
+        let work = Work::PrivacyTokens { tokens, now_ms };
+        let after = After::Emit(EventKind::Stanza(node));
+        self.pipeline.push(Job::buffered(work, after));
     }
 
     fn resolve(&mut self, id: &MessageId, outcome: Result<Option<u64>, Error>) {

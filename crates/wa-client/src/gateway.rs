@@ -17,16 +17,17 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use tokio::sync::broadcast;
 use wa_protocol::binary::Jid;
-use wa_protocol::stanza::{Receipt, MAX_RECEIPT_IDS};
+use wa_protocol::message::Content;
+use wa_protocol::stanza::{ChatStateKind, Receipt, MAX_RECEIPT_IDS};
 use wa_protocol::{MessageId, PhoneNumber};
 use wa_store::{Account, AccountId, Durability, MessageStatus, Store};
 
-use crate::account::AccountHandle;
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::event::Event;
-use crate::messaging::send;
-use crate::messaging::types::SentMessage;
+use crate::handle::AccountHandle;
+use crate::messaging::types::{SendOptions, SentMessage};
+use crate::messaging::{presence, send};
 use crate::records::linked_ids;
 use crate::registry::Registry;
 use crate::status::Status;
@@ -211,20 +212,52 @@ impl Gateway {
         Ok(Status::stopped(*id, jid, lid))
     }
 
-    /// Sends `text` to the user `to` (a phone number's JID, or a LID) from account `id`
-    /// (`messaging.md` §4–§8): resolves once the server acknowledged it, with its timestamp;
-    /// fails with [`Error::Rejected`] (the server's code; status `Failed`) or
-    /// [`Error::Unconfirmed`] (no ack: outcome unknown). The ratchet step and the outbox entry
+    /// Sends `content` (any kind: text with a quoted reply and mentions, reaction, edit,
+    /// revoke, location, contact) to the user `to` (a phone number's JID, or a LID) from
+    /// account `id` (`messaging.md` §4–§8, §16): resolves once the server acknowledged it,
+    /// with its timestamp; fails with [`Error::Rejected`] (the server's code, e.g. 463 without
+    /// a privacy token; status `Failed`, never retried) or [`Error::Unconfirmed`] (no ack: the
+    /// outbox entry is sent again, same id, after the next login). The id is
+    /// `options.id` or a new one in WhatsApp's format. The ratchet step and the outbox entry
     /// are durable before the bytes leave. Many sends may be in flight at once.
+    pub async fn send(
+        &self,
+        id: &AccountId,
+        to: Jid,
+        content: Content,
+        options: SendOptions,
+    ) -> Result<SentMessage, Error> {
+        let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
+        let now = self.config.clock.now();
+        send::send(&handle, self.store(), now, to, content, options).await
+    }
+
+    /// Sends `text` to the user `to`: [`Gateway::send`] with [`Content::text`] and a new id.
     pub async fn send_text(
         &self,
         id: &AccountId,
         to: Jid,
         text: impl Into<String>,
     ) -> Result<SentMessage, Error> {
+        let content = Content::text(text.into());
+        self.send(id, to, content, SendOptions::default()).await
+    }
+
+    /// Sends our presence (`available` / `unavailable`, with the push name) from account `id`.
+    pub async fn set_presence(&self, id: &AccountId, available: bool) -> Result<(), Error> {
         let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
-        let now = self.config.clock.now();
-        send::send_text(&handle, self.store(), now, to, text.into()).await
+        presence::set_presence(&handle, self.store(), available).await
+    }
+
+    /// Shows `state` (composing, recording, paused) in chat `to` from account `id`.
+    pub async fn send_chat_state(
+        &self,
+        id: &AccountId,
+        to: Jid,
+        state: ChatStateKind,
+    ) -> Result<(), Error> {
+        let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
+        presence::send_chat_state(&handle, to, state)
     }
 
     /// Marks messages of `chat` read (`messaging.md` §10): one `<receipt type="read">` naming

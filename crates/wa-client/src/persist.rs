@@ -20,13 +20,14 @@ use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use wa_protocol::signal::PublicKey;
-use wa_protocol::stanza::MessageStanza;
+use wa_protocol::stanza::{MessageStanza, PrivacyTokens};
 use wa_protocol::MessageId;
 use wa_store::{
     AccountId, DeviceIdentity, Durability, MessageStatus, StatusEvent, StatusOutcome, Store,
 };
 
 use crate::error::Error;
+use crate::messaging::privacy::save_tokens;
 use crate::messaging::receive::{receive, Keys, Received};
 
 /// A store write.
@@ -55,6 +56,13 @@ pub(crate) enum Work {
         stanza: Box<MessageStanza>,
         /// Our keys.
         keys: Box<Keys>,
+        /// Now (ms).
+        now_ms: u64,
+    },
+    /// Keep the privacy tokens of a `privacy_token` notification (`messaging::privacy`).
+    PrivacyTokens {
+        /// The notification's tokens.
+        tokens: PrivacyTokens,
         /// Now (ms).
         now_ms: u64,
     },
@@ -108,6 +116,9 @@ impl Work {
             } => receive(store, *id, &keys, &stanza, now_ms).map(|r| Output::Received(Box::new(r))),
             Work::Status { events, now_ms } => {
                 Ok(Output::Statuses(statuses(store, id, events, now_ms)))
+            }
+            Work::PrivacyTokens { tokens, now_ms } => {
+                save_tokens(store, *id, &tokens, now_ms).map(|_| Output::Done)
             }
         }
     }

@@ -2,8 +2,9 @@
 //! session for the sender device (a `pkmsg` starts one from its own prekeys, consuming the
 //! one-time prekey), unpads it, unwraps a DeviceSentMessage from its own companions and parses
 //! the content (`messaging.md` §10), records it, and answers with a delivery receipt (`sender`
-//! for its own companions' copies). Retry receipts for its texts are answered by
-//! [`phone_retry`]; other receipts routed to it are counted.
+//! for its own companions' copies). A message it cannot decrypt is answered with a retry
+//! receipt, and retry receipts for its texts are answered, by [`phone_retry`]; other receipts
+//! routed to it are counted.
 
 use rand::rngs::StdRng;
 use wa_protocol::binary::{Jid, Node, Server};
@@ -52,7 +53,9 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
     let decrypted = shared.with_world(|w| decrypt(w, phone, &msg, &mut rng));
     let Some((sender, content, destination)) = decrypted else {
         shared.count("phone:undecryptable".to_owned());
-        return None;
+        let t = shared.now_secs();
+        let retry = shared.with_world(|w| phone_retry::request(w, phone, &msg, t, &mut rng));
+        return retry.map(PhoneAnswer::Receipt);
     };
     shared.count("phone:message".to_owned());
     let own = sender.0 == *phone;

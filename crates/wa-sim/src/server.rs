@@ -217,6 +217,19 @@ impl SimServer {
         crate::phone_send::read(&self.shared, &phone, chat, ids)
     }
 
+    /// The phone of `phone` loses every Signal session it has (as after a reinstall that kept
+    /// its keys): the next message it cannot decrypt is answered with a retry receipt carrying
+    /// `<keys>` (`messaging.md` §11). Returns how many sessions it lost.
+    pub fn phone_forget_sessions(&self, phone: &str) -> Result<usize, SimError> {
+        let phone = phone.parse()?;
+        self.shared.with_world(|w| {
+            let state = &mut w.account_mut(&phone)?.phone_state;
+            let lost = state.sessions.len();
+            state.sessions.clear();
+            Ok(lost)
+        })
+    }
+
     /// Stanza counters so far.
     pub fn counters(&self) -> Counters {
         self.shared.counters()

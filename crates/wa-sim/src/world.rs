@@ -144,6 +144,9 @@ pub struct Faults {
     pub drop_pings: bool,
     /// Refuse logins with `<failure reason=N>`.
     pub refuse_login: Option<u16>,
+    /// Swallow the companions' `<message>` stanzas: neither routed nor acknowledged (a send
+    /// whose server ack never comes, as when a connection dies under it).
+    pub drop_messages: bool,
 }
 
 /// One WhatsApp account on the simulated network.

@@ -10,8 +10,8 @@ use wa_protocol::stanza::{IqResponse, UsyncQuery, UsyncResult, UsyncUser};
 use wa_protocol::PhoneNumber;
 use wa_store::{AccountId, DeviceList, Durability, LidMapping, LidSource, ListedDevice, Store};
 
-use crate::account::AccountHandle;
 use crate::error::Error;
+use crate::handle::AccountHandle;
 
 /// The device JIDs of each of `users` (user JIDs), in the order given; hosted devices are
 /// left out (this slice encrypts for phone and companion devices only).

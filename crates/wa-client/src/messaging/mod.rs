@@ -22,6 +22,10 @@
 
 pub(crate) mod address;
 pub(crate) mod directory;
+pub(crate) mod presence;
+pub(crate) mod privacy;
 pub(crate) mod receive;
+pub(crate) mod resend;
+pub(crate) mod retry;
 pub(crate) mod send;
 pub(crate) mod types;

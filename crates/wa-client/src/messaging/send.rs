@@ -19,29 +19,35 @@ use wa_protocol::stanza::{
 use wa_protocol::time::Millis;
 use wa_protocol::MessageId;
 use wa_store::{
-    AccountId, DeviceIdentity, Durability, NewOutbound, SendStep, SessionUpdate, Store,
+    AccountId, DeviceIdentity, Durability, NewOutbound, OutboxStatus, OutboxUpdate, SendStep,
+    SessionUpdate, Store,
 };
 
 use super::address::{signal_address, user_of};
 use super::directory::devices_of;
-use super::types::SentMessage;
-use crate::account::AccountHandle;
+use super::privacy;
+use super::types::{SendOptions, SentMessage};
 use crate::error::Error;
+use crate::handle::AccountHandle;
 
 /// One device to encrypt for: its JID, stored session and identity.
-struct Stored {
-    jid: Jid,
-    record: Option<SessionRecord>,
-    identity: Option<PublicKey>,
+pub(crate) struct Stored {
+    pub(crate) jid: Jid,
+    pub(crate) record: Option<SessionRecord>,
+    pub(crate) identity: Option<PublicKey>,
 }
 
-/// Sends `text` to the user `to` from `handle`'s account; resolves on the server's ack.
-pub(crate) async fn send_text(
+/// Sends `content` to the user `to` from `handle`'s account; resolves on the server's ack.
+/// Every kind goes through the one encoder (`Content::to_message`, its stanza type, `edit`
+/// and `mediatype`, §7); a 1:1 send carries the contact's privacy token when one is valid
+/// (§16), and after it our own token is issued when its bucket has rolled over.
+pub(crate) async fn send(
     handle: &AccountHandle,
     store: &Arc<dyn Store>,
     now: Millis,
     to: Jid,
-    text: String,
+    content: Content,
+    options: SendOptions,
 ) -> Result<SentMessage, Error> {
     let is_user = matches!(to.server(), Server::WhatsApp | Server::Lid);
     if !is_user || to.device_id() != 0 || to.user_part().is_empty() {
@@ -49,7 +55,47 @@ pub(crate) async fn send_text(
     }
     let device = own_device(handle, store).await?;
     let own = own_jid(&device, &to).ok_or(Error::NotRunning(*handle.id()))?;
-    let users = [to.clone(), user_of(&own)];
+    let (peer_devices, own_devices) = recipients(handle, store, &to, &own, now).await?;
+    let id = options.id.unwrap_or_else(|| {
+        MessageId::generate(
+            now.unix_secs(),
+            Some(own.user_part()),
+            &mut rand::rngs::OsRng,
+        )
+    });
+    let tctoken = privacy::token_for(store, *handle.id(), &to, now).await?;
+    let plan = Plan {
+        id,
+        to,
+        content,
+        peer_devices,
+        own_devices,
+        device,
+        tctoken,
+    };
+    let lock = handle.send_lock();
+    let guard = lock.lock().await;
+    let padded = encode_padded(&plan.content.to_message(), &mut StdRng::from_entropy());
+    let stanza = encrypt_and_commit(handle, store, &plan, padded, Step::New, now).await?;
+    let outcome = handle.submit_message(stanza);
+    drop(guard);
+    let server_t = outcome.await?;
+    privacy::issue_if_due(handle, store, &plan.to, now);
+    Ok(SentMessage {
+        id: plan.id,
+        server_t,
+    })
+}
+
+/// The devices of `to` and our own other devices (`own` is our device in `to`'s namespace).
+pub(crate) async fn recipients(
+    handle: &AccountHandle,
+    store: &Arc<dyn Store>,
+    to: &Jid,
+    own: &Jid,
+    now: Millis,
+) -> Result<(Vec<Jid>, Vec<Jid>), Error> {
+    let users = [to.clone(), user_of(own)];
     let mut lists = devices_of(handle, store, &users, now.0).await?;
     let own_devices: Vec<Jid> = lists.pop().unwrap_or_default();
     let own_devices = own_devices
@@ -58,44 +104,30 @@ pub(crate) async fn send_text(
         .collect();
     let peer_devices = lists.pop().unwrap_or_default();
     if peer_devices.is_empty() {
-        return Err(Error::NoDevices(to));
+        return Err(Error::NoDevices(to.clone()));
     }
-    let content = Content::text(text);
-    let plan = Plan {
-        id: MessageId::generate(
-            now.unix_secs(),
-            Some(own.user_part()),
-            &mut rand::rngs::OsRng,
-        ),
-        to,
-        content,
-        peer_devices,
-        own_devices,
-        device,
-    };
-    let lock = handle.send_lock();
-    let guard = lock.lock().await;
-    let stanza = encrypt_and_commit(handle, store, &plan, now).await?;
-    let outcome = handle.submit_message(stanza);
-    drop(guard);
-    let server_t = outcome.await?;
-    Ok(SentMessage {
-        id: plan.id,
-        server_t,
-    })
+    Ok((peer_devices, own_devices))
 }
 
 /// What one send encrypts.
-struct Plan {
-    id: MessageId,
-    to: Jid,
-    content: Content,
-    peer_devices: Vec<Jid>,
-    own_devices: Vec<Jid>,
-    device: DeviceIdentity,
+pub(crate) struct Plan {
+    /// The message id.
+    pub(crate) id: MessageId,
+    /// The chat (a user JID).
+    pub(crate) to: Jid,
+    /// What is sent.
+    pub(crate) content: Content,
+    /// The chat's devices.
+    pub(crate) peer_devices: Vec<Jid>,
+    /// Our other devices (they get the DeviceSentMessage copy).
+    pub(crate) own_devices: Vec<Jid>,
+    /// Our device record.
+    pub(crate) device: DeviceIdentity,
+    /// The contact's privacy token, when a valid one is stored (§16).
+    pub(crate) tctoken: Option<Vec<u8>>,
 }
 
-async fn own_device(
+pub(crate) async fn own_device(
     handle: &AccountHandle,
     store: &Arc<dyn Store>,
 ) -> Result<DeviceIdentity, Error> {
@@ -107,7 +139,7 @@ async fn own_device(
 }
 
 /// Our device in the namespace of `to` (one namespace per stanza, §16).
-fn own_jid(device: &DeviceIdentity, to: &Jid) -> Option<Jid> {
+pub(crate) fn own_jid(device: &DeviceIdentity, to: &Jid) -> Option<Jid> {
     let pn = device.jid.as_ref()?;
     match to.server() {
         Server::Lid => {
@@ -122,11 +154,25 @@ fn own_jid(device: &DeviceIdentity, to: &Jid) -> Option<Jid> {
     }
 }
 
-/// Under the account's send lock: sessions (or bundles), encryption, the durable commit.
-async fn encrypt_and_commit(
+/// Whether a commit puts a new message in the outbox or sends one already there again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// `enqueue` (idempotent by id), then `commit_send`.
+    New,
+    /// An entry committed before but never acknowledged: back to `Queued` (a retry), then
+    /// `commit_send` with the new ratchet step.
+    Again,
+}
+
+/// Under the account's send lock: sessions (or bundles), encryption of `padded` (the padded
+/// `Message` of `plan.content`; our other devices get it wrapped as a DeviceSentMessage), the
+/// durable commit.
+pub(crate) async fn encrypt_and_commit(
     handle: &AccountHandle,
     store: &Arc<dyn Store>,
     plan: &Plan,
+    padded: Vec<u8>,
+    step: Step,
     now: Millis,
 ) -> Result<MessageStanza, Error> {
     let id = *handle.id();
@@ -139,7 +185,6 @@ async fn encrypt_and_commit(
         .partition(|t| plan.peer_devices.contains(&t.jid));
     let mut rng = StdRng::from_entropy();
     let message = plan.content.to_message();
-    let padded = encode_padded(&message, &mut rng);
     let copy = encode_padded(&wrap_device_sent(&message, &plan.to, None), &mut rng);
     let local = LocalIdentity {
         key_pair: plan.device.identity_key.clone(),
@@ -167,11 +212,14 @@ async fn encrypt_and_commit(
         tracing::warn!(account = %id, device = %failed.jid, error = %failed.error, "device skipped");
     }
     let stanza = build_stanza(plan, &fanout);
-    commit(store, id, plan, &fanout, padded, now).await?;
+    let updates = session_updates(&fanout);
+    commit(store, id, &plan.id, &plan.to, (updates, padded), step, now).await?;
     Ok(stanza)
 }
 
-async fn load_sessions(
+/// The stored session and identity of each of `devices` (a session without a current state
+/// counts as none).
+pub(crate) async fn load_sessions(
     store: &Arc<dyn Store>,
     id: AccountId,
     devices: Vec<Jid>,
@@ -208,7 +256,7 @@ async fn load_sessions(
 
 /// Devices with a session as they are; the others get a bundle from one IQ (a device the
 /// server has no bundle for is skipped, §5).
-async fn with_bundles(
+pub(crate) async fn with_bundles(
     handle: &AccountHandle,
     stored: Vec<Stored>,
 ) -> Result<Vec<DeviceTarget>, Error> {
@@ -265,7 +313,7 @@ async fn with_bundles(
 
 /// `<message id to type><participants><to jid><enc/></to>…</participants>
 /// [<device-identity/>]</message>` (§7).
-fn build_stanza(plan: &Plan, fanout: &Fanout) -> MessageStanza {
+pub(crate) fn build_stanza(plan: &Plan, fanout: &Fanout) -> MessageStanza {
     let mut stanza = MessageStanza::new(plan.id.clone(), plan.content.stanza_type());
     stanza.to = Some(plan.to.clone());
     stanza.edit = plan.content.edit_attr();
@@ -285,24 +333,17 @@ fn build_stanza(plan: &Plan, fanout: &Fanout) -> MessageStanza {
     if fanout.needs_device_identity() {
         stanza.device_identity = plan.device.adv_signed_identity.clone();
     }
+    stanza.tctoken.clone_from(&plan.tctoken);
     stanza
 }
 
-/// One blocking call: the outbox entry, the peers' identities (trust on first use), then
-/// `commit_send` (sessions + `Queued → Sent`). Durability is awaited by the account task
-/// before the bytes leave.
-async fn commit(
-    store: &Arc<dyn Store>,
-    id: AccountId,
-    plan: &Plan,
-    fanout: &Fanout,
-    payload: Vec<u8>,
-    now: Millis,
-) -> Result<(), Error> {
-    let s = Arc::clone(store);
-    let message_id = plan.id.as_str().to_owned();
-    let chat = plan.to.clone();
-    let updates: Vec<(String, Vec<u8>, PublicKey, bool)> = fanout
+/// A session to save after an encryption: the device's address, the record, the device's
+/// identity and whether the session is new (its identity is then trusted on first use).
+pub(crate) type SessionSave = (String, Vec<u8>, PublicKey, bool);
+
+/// The sessions `fanout` advanced, to save.
+pub(crate) fn session_updates(fanout: &Fanout) -> Vec<SessionSave> {
+    fanout
         .encrypted
         .iter()
         .map(|c| {
@@ -313,7 +354,24 @@ async fn commit(
                 c.new_session,
             )
         })
-        .collect();
+        .collect()
+}
+
+/// One blocking call: the outbox entry (new: idempotent by id; again: back to `Queued`), the
+/// peers' identities (trust on first use), then `commit_send` (sessions + `Queued → Sent`). Durability is awaited by the
+/// account task before the bytes leave.
+pub(crate) async fn commit(
+    store: &Arc<dyn Store>,
+    id: AccountId,
+    message_id: &MessageId,
+    chat: &Jid,
+    (updates, payload): (Vec<SessionSave>, Vec<u8>),
+    step: Step,
+    now: Millis,
+) -> Result<(), Error> {
+    let s = Arc::clone(store);
+    let message_id = message_id.as_str().to_owned();
+    let chat = chat.clone();
     tokio::task::spawn_blocking(move || -> wa_store::Result<()> {
         let b = Durability::Buffered;
         let outbound = NewOutbound {
@@ -322,7 +380,20 @@ async fn commit(
             payload: &payload,
             now_ms: now.0,
         };
-        s.enqueue(&id, &outbound, b)?;
+        match step {
+            Step::New => {
+                s.enqueue(&id, &outbound, b)?;
+            }
+            Step::Again => {
+                let sent = s
+                    .outbox_entry(&id, &message_id)?
+                    .is_some_and(|e| e.status == OutboxStatus::Sent);
+                if sent {
+                    let retry = OutboxUpdate::Retry { at_ms: now.0 };
+                    s.update_outbox(&id, &message_id, retry, now.0, b)?;
+                }
+            }
+        }
         for (address, _, identity, new) in &updates {
             if *new {
                 s.save_identity(&id, address, identity, b)?;

@@ -7,6 +7,7 @@
 mod account;
 mod ack;
 mod bundle;
+mod chatstate;
 mod fields;
 mod iq;
 mod login;
@@ -28,6 +29,7 @@ pub use bundle::{
     BundleAnswer, BundleOutcome, BundleTarget, DeviceBundle, PreKeyBundleRequest,
     PreKeyBundleResult, MAX_BUNDLE_DEVICES, NO_BUNDLE_CODE,
 };
+pub use chatstate::{ChatState, ChatStateKind};
 pub use iq::{iq_error, iq_result, IqFailure, IqKind, IqRequest, IqResponse, Ping, ServerPing};
 pub use login::{Passive, Presence, PropsRequest};
 pub use message::{

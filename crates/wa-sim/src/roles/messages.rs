@@ -36,9 +36,14 @@ fn refusal(node: &Node, t: u64, code: u16) -> Node {
     ack.with_attr("error", code.to_string())
 }
 
-/// A companion's `<message>`: routed, and answered with the server ack.
+/// A companion's `<message>`: routed, and answered with the server ack (unless the sender's
+/// account has the `drop_messages` fault: then nothing happens).
 pub(crate) fn companion_message(shared: &Shared, sender: &DeviceKey, node: &Node) -> Vec<Action> {
     let t = shared.now_secs();
+    if shared.with_world(|w| w.account(&sender.0).is_ok_and(|a| a.faults.drop_messages)) {
+        shared.count("route:dropped".to_owned());
+        return vec![];
+    }
     let msg = match MessageStanza::from_node(node) {
         Ok(msg) => msg,
         Err(_) => {

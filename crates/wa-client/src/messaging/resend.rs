@@ -1,0 +1,127 @@
+//! Outbox entries committed but never acknowledged (issue 10 item 8): the connection dropped
+//! between the commit and the write, or before the server's ack. After the next login each is
+//! encrypted again (a new ratchet step: a message key never goes out twice) and sent with the
+//! same id; the receiver deduplicates by id (`messaging.md` §10), so a copy that did arrive the
+//! first time is not reported twice.
+//!
+//! ```text
+//! Connected ─▶ unacked(): 1:1 entries `Sent` (or re-queued) and last changed before this login
+//!            ─▶ per entry, under the send lock: devices, sessions | bundles, encrypt the stored
+//!               padded Message, entry back to Queued + commit_send (durable before the write)
+//!            ─▶ submit; the ack moves the status like any send's
+//! ```
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use wa_protocol::binary::Server;
+use wa_protocol::message::{decode_padded, Content, EncVersion};
+use wa_protocol::time::{Clock, Millis};
+use wa_store::{AccountId, OutboxEntry, OutboxStatus, Store};
+
+use super::privacy;
+use super::send::{encrypt_and_commit, own_device, own_jid, recipients, Plan, Step};
+use crate::error::Error;
+use crate::handle::{AccountHandle, WeakHandle};
+
+/// Starts the resend of what the last connection left unacknowledged (in the background, so
+/// the connection goes on); `login` is when this connection logged in.
+pub(crate) fn after_login(
+    handle: Option<&WeakHandle>,
+    store: &Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    login: Millis,
+) {
+    let Some(handle) = handle.and_then(WeakHandle::upgrade) else {
+        return;
+    };
+    let store = Arc::clone(store);
+    tokio::spawn(async move {
+        let account = *handle.id();
+        match resend_unacked(&handle, &store, clock.as_ref(), login).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(account = %account, count = n, "resent unacknowledged messages")
+            }
+            Err(error) => tracing::warn!(account = %account, %error, "cannot resend the outbox"),
+        }
+    });
+}
+
+/// Sends every unacknowledged 1:1 entry again; how many were accepted by the server.
+async fn resend_unacked(
+    handle: &AccountHandle,
+    store: &Arc<dyn Store>,
+    clock: &dyn Clock,
+    login: Millis,
+) -> Result<usize, Error> {
+    let account = *handle.id();
+    let entries = unacked(store, account, login).await?;
+    let mut outcomes = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let id = entry.message_id.clone();
+        match resubmit(handle, store, entry, clock.now()).await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(error) => tracing::warn!(account = %account, message = %id, %error, "not resent"),
+        }
+    }
+    let accepted = join_all(outcomes).await.into_iter().filter(Result::is_ok);
+    Ok(accepted.count())
+}
+
+/// The entries to send again: to a user (groups resend through their own path), committed
+/// (`Sent`, or put back to `Queued` after an attempt) and last changed before `login`, so a
+/// send of this connection still waiting for its ack is left alone.
+async fn unacked(
+    store: &Arc<dyn Store>,
+    account: AccountId,
+    login: Millis,
+) -> Result<Vec<OutboxEntry>, Error> {
+    let s = Arc::clone(store);
+    let entries = tokio::task::spawn_blocking(move || s.outbox_entries(&account)).await??;
+    Ok(entries
+        .into_iter()
+        .filter(|e| matches!(e.chat.server(), Server::WhatsApp | Server::Lid))
+        .filter(|e| {
+            e.status == OutboxStatus::Sent || (e.status == OutboxStatus::Queued && e.attempts > 0)
+        })
+        .filter(|e| e.updated_ms < login.0)
+        .collect())
+}
+
+/// Encrypts one entry again and hands it to the task; the future resolves on the server's
+/// verdict.
+async fn resubmit(
+    handle: &AccountHandle,
+    store: &Arc<dyn Store>,
+    entry: OutboxEntry,
+    now: Millis,
+) -> Result<impl std::future::Future<Output = Result<Option<u64>, Error>>, Error> {
+    let message =
+        decode_padded(&entry.payload, EncVersion::V2).map_err(wa_protocol::Error::from)?;
+    let content = Content::from_message(&message).map_err(wa_protocol::Error::from)?;
+    // Every stored id was a MessageId when it was committed.
+    let id = entry
+        .message_id
+        .parse()
+        .map_err(|_| Error::UnknownMessage(entry.message_id.clone()))?;
+    let device = own_device(handle, store).await?;
+    let own = own_jid(&device, &entry.chat).ok_or(Error::NotRunning(*handle.id()))?;
+    let (peer_devices, own_devices) = recipients(handle, store, &entry.chat, &own, now).await?;
+    let tctoken = privacy::token_for(store, *handle.id(), &entry.chat, now).await?;
+    let plan = Plan {
+        id,
+        to: entry.chat,
+        content,
+        peer_devices,
+        own_devices,
+        device,
+        tctoken,
+    };
+    let lock = handle.send_lock();
+    let guard = lock.lock().await;
+    let stanza = encrypt_and_commit(handle, store, &plan, entry.payload, Step::Again, now).await?;
+    let outcome = handle.submit_message(stanza);
+    drop(guard);
+    Ok(outcome)
+}

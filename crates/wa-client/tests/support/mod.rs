@@ -1,0 +1,90 @@
+//! Helpers shared by the send-side tests (`send_kinds.rs`, `privacy_tokens.rs`, `retry.rs`):
+//! a gateway account linked to one sim phone, sends whose arrival on a phone is awaited, and
+//! status events.
+
+#![allow(dead_code, reason = "each test file uses a part of these helpers")]
+
+use std::sync::Arc;
+
+use wa_client::{EventKind, SendOptions, SentMessage};
+use wa_protocol::binary::{Jid, Node, Server};
+use wa_protocol::message::Content;
+use wa_protocol::MessageId;
+use wa_sim::SimEvent;
+use wa_store::{MemStore, MessageStatus, Store};
+use wa_testkit::{client_config, new_account, start_sim, wait_for, Linked, DEADLINE};
+
+/// The user JID of a phone number.
+pub fn user(phone: &str) -> Jid {
+    Jid::user(phone, Server::WhatsApp)
+}
+
+/// A sim with `phones`, the first linked to a gateway account (in-memory store, `seed`).
+pub async fn linked(phones: &[&str], seed: u64) -> Linked {
+    let sim = start_sim(phones).await;
+    let store: Arc<dyn Store> = Arc::new(MemStore::new());
+    let id = new_account(store.as_ref(), seed);
+    let config = client_config(&sim);
+    Linked::link(sim, phones[0], store, config, id).await
+}
+
+/// Sends `content` to `phone` (with `id`, if given) and waits until that phone recorded it;
+/// returns the send and the (first) stanza the sim received.
+pub async fn send_to_phone(
+    linked: &Linked,
+    to: Jid,
+    phone: &str,
+    content: Content,
+    id: Option<MessageId>,
+) -> (SentMessage, Node) {
+    let mut events = linked.sim.subscribe();
+    let sent = linked
+        .gateway
+        .send(&linked.id, to, content, SendOptions { id })
+        .await
+        .expect("acknowledged");
+    assert!(sent.server_t.is_some(), "the ack's t");
+    let mut node = None;
+    let mut pick = |e: &SimEvent| {
+        match e {
+            SimEvent::Stanza { node: n, .. }
+                if n.tag == "message"
+                    && n.attr_str("id") == Some(sent.id.as_str())
+                    && node.is_none() =>
+            {
+                node = Some(n.clone());
+            }
+            SimEvent::PhoneReceived { phone: p, id }
+                if id == sent.id.as_str() && p.as_str() == phone =>
+            {
+                return Some(());
+            }
+            _ => {}
+        }
+        None
+    };
+    wait_for(&mut events, DEADLINE, "the phone decrypts it", &mut pick)
+        .await
+        .expect("the phone decrypts it");
+    (sent, node.expect("the sim saw the stanza first"))
+}
+
+/// The next status announced for `id`.
+pub async fn next_status(linked: &mut Linked, id: &MessageId) -> MessageStatus {
+    wait_for(&mut linked.events, DEADLINE, "a status", |e| match e {
+        EventKind::MessageStatus { id: i, status } if i == id => Some(*status),
+        _ => None,
+    })
+    .await
+    .expect("status")
+}
+
+/// The phone's inbox entry for `id`: (kind, text).
+pub fn inbox_entry(linked: &Linked, phone: &str, id: &MessageId) -> (String, String) {
+    let inbox = linked.sim.phone_messages(phone).expect("inbox");
+    let m = inbox
+        .iter()
+        .find(|m| m.id == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not in {phone}'s inbox"));
+    (m.kind.clone(), m.text.clone())
+}
