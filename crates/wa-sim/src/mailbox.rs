@@ -1,7 +1,11 @@
 //! Where routed stanzas wait: each companion's offline queue (delivered in order after its next
 //! login, `session-lifecycle.md` §8), which connection accepts live deliveries for a device
 //! (once it went active), and the messages delivered to a connection that it has not acked yet
-//! (their acks are checked against them, `messaging.md` §16).
+//! (their acks are checked against them, `messaging.md` §16). A message delivered to a
+//! connection that ends before acking it goes back to the front of the device's queue, in
+//! delivery order, and is delivered again at the next login: the server holds a message until
+//! the device acknowledges it (`messaging.md` §10, the server "keeps replaying" what was not
+//! acknowledged), which is what makes offline delivery lossless across a client restart.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -25,7 +29,10 @@ pub(crate) type DeviceKey = (PhoneNumber, u8);
 pub(crate) struct Mailbox {
     queues: HashMap<DeviceKey, VecDeque<Node>>,
     live: HashMap<DeviceKey, ConnId>,
-    awaiting: HashMap<ConnId, HashMap<String, Node>>,
+    /// Unacked messages per connection, by id, with their delivery order.
+    awaiting: HashMap<ConnId, HashMap<String, (u64, Node)>>,
+    /// The next delivery order number.
+    next_seq: u64,
 }
 
 /// Where a stanza for a device went.
@@ -85,21 +92,41 @@ impl Mailbox {
         let Some(id) = node.attr_str("id") else {
             return;
         };
+        let seq = self.next_seq;
+        self.next_seq += 1;
         let awaiting = self.awaiting.entry(conn).or_default();
         if awaiting.len() < MAX_AWAITING {
-            awaiting.insert(id.to_owned(), node.clone());
+            awaiting.insert(id.to_owned(), (seq, node.clone()));
         }
     }
 
     /// The message with `id` delivered to `conn` and not acked yet (now acked).
     pub(crate) fn take_awaiting(&mut self, conn: ConnId, id: &str) -> Option<Node> {
-        self.awaiting.get_mut(&conn)?.remove(id)
+        self.awaiting.get_mut(&conn)?.remove(id).map(|(_, n)| n)
     }
 
-    /// The connection ended: the device is offline again.
+    /// The connection ended: the device is offline again, and what it did not ack goes back to
+    /// the front of its queue (oldest first).
     pub(crate) fn forget_conn(&mut self, conn: ConnId) {
+        let devices: Vec<DeviceKey> = self
+            .live
+            .iter()
+            .filter(|(_, c)| **c == conn)
+            .map(|(d, _)| d.clone())
+            .collect();
         self.live.retain(|_, c| *c != conn);
-        self.awaiting.remove(&conn);
+        let Some(unacked) = self.awaiting.remove(&conn) else {
+            return;
+        };
+        let [device] = devices.as_slice() else {
+            return;
+        };
+        let mut unacked: Vec<(u64, Node)> = unacked.into_values().collect();
+        unacked.sort_by_key(|(seq, _)| *seq);
+        let queue = self.queues.entry(device.clone()).or_default();
+        for (_, node) in unacked.into_iter().rev() {
+            queue.push_front(node);
+        }
     }
 
     /// The device was unlinked: its queue goes.
