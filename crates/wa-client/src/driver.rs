@@ -36,6 +36,7 @@ use crate::command::AccountCommand;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::event::EventKind;
+use crate::handle::WeakHandle;
 use crate::messaging::receive::{Keys, Received};
 use crate::messaging::{resend, retry};
 use crate::persist::{Finished, Job, Output, Pipeline, Work};
@@ -423,6 +424,7 @@ impl Drive<'_> {
                         stanza,
                         keys,
                         now_ms: now,
+                        lock: self.ctx.handle.as_ref().map(WeakHandle::send_lock),
                     },
                     MsgAfter::Received,
                 )

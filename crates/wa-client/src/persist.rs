@@ -58,6 +58,8 @@ pub(crate) enum Work {
         keys: Box<Keys>,
         /// Now (ms).
         now_ms: u64,
+        /// The account's send lock, held while the job runs (`WeakHandle::send_lock`).
+        lock: Option<Arc<tokio::sync::Mutex<()>>>,
     },
     /// Keep the privacy tokens of a `privacy_token` notification (`messaging::privacy`).
     PrivacyTokens {
@@ -113,6 +115,7 @@ impl Work {
                 stanza,
                 keys,
                 now_ms,
+                lock: _,
             } => receive(store, *id, &keys, &stanza, now_ms).map(|r| Output::Received(Box::new(r))),
             Work::Status { events, now_ms } => {
                 Ok(Output::Statuses(statuses(store, id, events, now_ms)))
@@ -275,6 +278,13 @@ async fn run<A>(store: Arc<dyn Store>, id: AccountId, job: Job<A>) -> (Finished<
         let output = match work {
             Work::Nothing => Output::Done,
             work => {
+                // A receive reads and writes sessions a concurrent send may be advancing.
+                let _session = match &work {
+                    Work::Receive {
+                        lock: Some(lock), ..
+                    } => Some(Arc::clone(lock).lock_owned().await),
+                    _ => None,
+                };
                 let writer = Arc::clone(&store);
                 tokio::task::spawn_blocking(move || work.apply(writer.as_ref(), &id)).await??
             }
