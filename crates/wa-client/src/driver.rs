@@ -38,7 +38,7 @@ use crate::error::Error;
 use crate::event::EventKind;
 use crate::handle::WeakHandle;
 use crate::messaging::receive::{Keys, Received};
-use crate::messaging::{resend, retry};
+use crate::messaging::{group_retry, resend, retry};
 use crate::persist::{Finished, Job, Output, Pipeline, Work};
 use crate::records::device_from;
 use crate::socket::Ws;
@@ -436,8 +436,11 @@ impl Drive<'_> {
                 } else if receipt.kind.is_delivery() {
                     StatusEvent::Delivered { t }
                 } else {
-                    if receipt.retry.is_some() {
-                        let handle = self.ctx.handle.as_ref();
+                    let handle = self.ctx.handle.as_ref();
+                    if group_retry::is_group_retry(&receipt) {
+                        let store = &self.ctx.store;
+                        group_retry::on_group_retry(handle, store, *receipt, self.ctx.now());
+                    } else if receipt.retry.is_some() {
                         retry::on_retry_receipt(handle, &self.ctx.store, *receipt, self.ctx.now());
                     }
                     return;

@@ -48,6 +48,9 @@ pub enum Error {
     /// No message with this id in the account's outbox.
     #[error("no outbound message {0}")]
     UnknownMessage(String),
+    /// A group subject must be non-blank and at most `stanza::MAX_SUBJECT_LEN` bytes.
+    #[error("bad group subject {0:?}")]
+    BadSubject(String),
 
     // ----- the peer's fault (server verdicts on what we sent) -----
     /// The server refused the message: its ack carried this `error` code (400, 463, 479, …;
@@ -131,7 +134,8 @@ impl Error {
             | Error::AlreadyLinked(_)
             | Error::NotRunning(_)
             | Error::BadRecipient(_)
-            | Error::UnknownMessage(_) => Fault::Caller,
+            | Error::UnknownMessage(_)
+            | Error::BadSubject(_) => Fault::Caller,
             Error::Rejected { .. } | Error::IqRefused { .. } | Error::NoDevices(_) => Fault::Peer,
             Error::Protocol(e) => match e.fault() {
                 wa_protocol::Fault::Peer => Fault::Peer,
@@ -164,6 +168,7 @@ impl Error {
             | Error::NotRunning(_)
             | Error::BadRecipient(_)
             | Error::UnknownMessage(_)
+            | Error::BadSubject(_)
             | Error::Rejected { .. }
             | Error::NoDevices(_)
             | Error::Task(_) => false,

@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::handle::AccountHandle;
 use crate::messaging::types::{SendOptions, SentMessage};
-use crate::messaging::{presence, send};
+use crate::messaging::{group_send, presence, send};
 use crate::records::linked_ids;
 use crate::registry::Registry;
 use crate::status::Status;
@@ -229,6 +229,9 @@ impl Gateway {
     ) -> Result<SentMessage, Error> {
         let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
         let now = self.config.clock.now();
+        if to.is_group() {
+            return group_send::send_group(&handle, self.store(), now, to, content, options).await;
+        }
         send::send(&handle, self.store(), now, to, content, options).await
     }
 

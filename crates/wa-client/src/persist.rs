@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
+use wa_protocol::binary::Jid;
 use wa_protocol::signal::PublicKey;
 use wa_protocol::stanza::{MessageStanza, PrivacyTokens};
 use wa_protocol::MessageId;
@@ -27,6 +28,7 @@ use wa_store::{
 };
 
 use crate::error::Error;
+use crate::messaging::group_recv::receive_group;
 use crate::messaging::privacy::save_tokens;
 use crate::messaging::receive::{receive, Keys, Received};
 
@@ -116,7 +118,12 @@ impl Work {
                 keys,
                 now_ms,
                 lock: _,
-            } => receive(store, *id, &keys, &stanza, now_ms).map(|r| Output::Received(Box::new(r))),
+            } => if stanza.from.as_ref().is_some_and(Jid::is_group) {
+                receive_group(store, *id, &keys, &stanza, now_ms)
+            } else {
+                receive(store, *id, &keys, &stanza, now_ms)
+            }
+            .map(|r| Output::Received(Box::new(r))),
             Work::Status { events, now_ms } => {
                 Ok(Output::Statuses(statuses(store, id, events, now_ms)))
             }

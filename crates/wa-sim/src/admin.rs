@@ -16,6 +16,9 @@
 //! | `POST /admin/phones/{phone}/read` `{"chat", "ids"}` | the phone sends read receipts |
 //! | `GET /admin/counters` | stanza counters |
 //!
+//! The group routes (`POST /admin/phones/{phone}/groups`, participant changes, `GET
+//! /admin/groups/{jid}`) are in `admin_groups`.
+//!
 //! Errors are `{"error": "…"}` with a status from [`SimError::fault`]: 400 for a malformed
 //! request (body that is not the expected JSON, a phone number that breaks
 //! [`PhoneNumber`]'s rule, a device number out of 1–255, a bad QR or pair code), 404 when it
@@ -60,13 +63,14 @@ impl IntoResponse for SimError {
         let status = match self.fault() {
             SimFault::BadRequest => StatusCode::BAD_REQUEST,
             SimFault::NotFound => StatusCode::NOT_FOUND,
+            SimFault::Forbidden => StatusCode::FORBIDDEN,
             SimFault::Server | SimFault::Client => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(json!({ "error": self.to_string() }))).into_response()
     }
 }
 
-fn phone_number(text: &str) -> Result<PhoneNumber, SimError> {
+pub(crate) fn phone_number(text: &str) -> Result<PhoneNumber, SimError> {
     Ok(text.parse()?)
 }
 
@@ -77,7 +81,7 @@ fn device_number(text: &str) -> Result<u8, SimError> {
     }
 }
 
-fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, SimError> {
+pub(crate) fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, SimError> {
     json.map(|Json(t)| t).map_err(SimError::BadBody)
 }
 

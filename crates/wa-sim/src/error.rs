@@ -37,6 +37,15 @@ pub enum SimError {
     /// The QR's keys differ from what the connection proved in its handshake.
     #[error("QR keys do not match the connection")]
     QrMismatch,
+    /// A group change the group's rules refuse as malformed (an empty or overlong subject, no
+    /// participants, too many).
+    #[error("the group refused the request")]
+    BadGroupRequest,
+
+    // ---- the phone may not do this (HTTP 403) ----
+    /// The phone is not a participant of the group, or not an admin where one must be.
+    #[error("not allowed in group {0}")]
+    GroupForbidden(String),
 
     // ---- what the request names does not exist (HTTP 404) ----
     /// No account with this phone number.
@@ -53,6 +62,9 @@ pub enum SimError {
         /// The device number asked for.
         device: u8,
     },
+    /// No group with this JID.
+    #[error("no group {0}")]
+    NoGroup(String),
     /// No companion is waiting for this phone to type a pair code.
     #[error("no pair-code request for {0}")]
     NoPairCodeRequest(PhoneNumber),
@@ -61,6 +73,9 @@ pub enum SimError {
     ConnectionGone(u64),
 
     // ---- the simulator's own environment (HTTP 500) ----
+    /// A simulated phone's own Signal state failed it (a sender key it cannot use).
+    #[error("phone crypto: {0}")]
+    Signal(#[source] wa_protocol::signal::SignalError),
     /// The listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -109,6 +124,8 @@ pub enum SimFault {
     BadRequest,
     /// The request names something the simulated network does not have.
     NotFound,
+    /// The phone may not do what the request asks (not a group participant or admin).
+    Forbidden,
     /// The simulator's environment (sockets).
     Server,
     /// A client connection (the client, or the network under it).
@@ -126,13 +143,16 @@ impl SimError {
             | SimError::BadPairCode(_)
             | SimError::QrMismatch
             | SimError::BadAddress(_)
-            | SimError::Refused(_) => SimFault::BadRequest,
+            | SimError::Refused(_)
+            | SimError::BadGroupRequest => SimFault::BadRequest,
+            SimError::GroupForbidden(_) => SimFault::Forbidden,
             SimError::NoAccount(_)
             | SimError::UnknownQr
             | SimError::NoDevice { .. }
             | SimError::NoPairCodeRequest(_)
-            | SimError::ConnectionGone(_) => SimFault::NotFound,
-            SimError::Bind { .. } => SimFault::Server,
+            | SimError::ConnectionGone(_)
+            | SimError::NoGroup(_) => SimFault::NotFound,
+            SimError::Bind { .. } | SimError::Signal(_) => SimFault::Server,
             SimError::WebSocket(_)
             | SimError::Protocol(_)
             | SimError::HandshakeTimeout

@@ -34,14 +34,18 @@
 //! Groups and media arrive with later issues (see `WA-SIM.md` in the design notes).
 
 mod admin;
+mod admin_groups;
 mod config;
 mod connection;
 mod error;
 mod event;
 mod front_door;
+mod group_state;
 mod mailbox;
 mod nodes;
 mod phone;
+mod phone_group;
+mod phone_group_send;
 mod phone_inbox;
 mod phone_retry;
 mod phone_send;

@@ -2,19 +2,20 @@
 //! session for the sender device (a `pkmsg` starts one from its own prekeys, consuming the
 //! one-time prekey), unpads it, unwraps a DeviceSentMessage from its own companions and parses
 //! the content (`messaging.md` §10), records it, and answers with a delivery receipt (`sender`
-//! for its own companions' copies). A message it cannot decrypt is answered with a retry
-//! receipt, and retry receipts for its texts are answered, by [`phone_retry`]; other receipts
-//! routed to it are counted.
+//! for its own companions' copies). Group messages (`from=<group>`) are opened by
+//! [`phone_group`] (their chat is the group). A message it cannot decrypt is answered with a
+//! retry receipt, and retry receipts for its texts are answered, by [`phone_retry`]; other
+//! receipts routed to it are counted.
 
 use rand::rngs::StdRng;
 use wa_protocol::binary::{Jid, Node, Server};
-use wa_protocol::message::receive::decrypt_pairwise;
-use wa_protocol::message::{decode_padded, unwrap_device_sent, Content, EncVersion};
+use wa_protocol::message::{unwrap_device_sent, Content};
 use wa_protocol::stanza::{MessageStanza, Receipt, ReceiptType};
 use wa_protocol::PhoneNumber;
 
 use crate::event::SimEvent;
 use crate::mailbox::DeviceKey;
+use crate::phone_group;
 use crate::phone_retry;
 use crate::phone_state::ReceivedMessage;
 use crate::state::Shared;
@@ -50,7 +51,14 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         shared.count(format!("phone:enc:{}", enc.kind.as_str()));
     }
     let mut rng = shared.fork_rng();
-    let decrypted = shared.with_world(|w| decrypt(w, phone, &msg, &mut rng));
+    let group = msg.from.as_ref().is_some_and(Jid::is_group);
+    let decrypted = shared.with_world(|w| {
+        if group {
+            phone_group::decrypt(w, phone, &msg, &mut rng)
+        } else {
+            decrypt(w, phone, &msg, &mut rng)
+        }
+    });
     let Some((sender, content, destination)) = decrypted else {
         shared.count("phone:undecryptable".to_owned());
         let t = shared.now_secs();
@@ -94,24 +102,8 @@ fn decrypt(
 ) -> Option<(DeviceKey, Content, Option<Jid>)> {
     let sender = w.device_of(msg.from.as_ref()?)?;
     let enc = msg.encs.first()?;
-    let version = EncVersion::from_attr(&enc.v.to_string()).ok()?;
     let state = &mut w.account_mut(phone).ok()?.phone_state;
-    let out = decrypt_pairwise(
-        enc.kind,
-        &enc.ciphertext,
-        state.sessions.get(&sender),
-        &state.local,
-        &state.prekeys,
-        state.identities.get(&sender),
-        rng,
-    )
-    .ok()?;
-    state.sessions.insert(sender.clone(), out.record);
-    state.identities.insert(sender.clone(), out.remote_identity);
-    if let Some(id) = out.consumed_pre_key_id {
-        state.prekeys.remove_one_time(id);
-    }
-    let message = decode_padded(&out.plaintext, version).ok()?;
+    let message = state.open_pairwise(&sender, enc, rng)?;
     let unwrapped = unwrap_device_sent(message).ok()?;
     let content = Content::from_message(&unwrapped.message).ok()?;
     Some((sender, content, unwrapped.destination))

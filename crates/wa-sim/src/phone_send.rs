@@ -11,7 +11,7 @@
 use rand::rngs::StdRng;
 use rand::RngCore;
 use wa_protocol::binary::{Jid, Server};
-use wa_protocol::message::fanout::{encrypt_fanout, DeviceTarget, FanoutGroup};
+use wa_protocol::message::fanout::{encrypt_fanout, FanoutGroup};
 use wa_protocol::message::{encode_padded, wrap_device_sent, Content};
 use wa_protocol::stanza::{
     DeviceEnc, Enc, MessageStanza, Notification, NotificationBody, PrivacyToken, PrivacyTokens,
@@ -21,6 +21,7 @@ use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::error::SimError;
 use crate::mailbox::DeviceKey;
+use crate::phone_group_send;
 use crate::phone_state::SentText;
 use crate::roles::messages;
 use crate::state::Shared;
@@ -37,7 +38,8 @@ fn parse_user(text: &str) -> Result<Jid, SimError> {
     Ok(Jid::user(phone.as_str(), Server::WhatsApp))
 }
 
-/// The phone of `phone` sends `text` to `to` (a phone number or user JID); returns its id.
+/// The phone of `phone` sends `text` to `to` (a phone number, user JID, or group JID: then to
+/// the group, [`phone_group_send`]); returns its id.
 pub(crate) fn send_text(
     shared: &Shared,
     phone: &PhoneNumber,
@@ -45,6 +47,9 @@ pub(crate) fn send_text(
     text: &str,
 ) -> Result<MessageId, SimError> {
     let to = parse_user(to)?;
+    if to.is_group() {
+        return phone_group_send::send(shared, phone, &to, &Content::text(text));
+    }
     let t = shared.now_secs();
     let mut rng = shared.fork_rng();
     let id = MessageId::generate(t, Some(phone.as_str()), &mut rng);
@@ -138,8 +143,8 @@ fn encrypt(
         .into_iter()
         .filter(|d| d.1 != 0)
         .collect();
-    let their_targets = targets(w, phone, &theirs, &server);
-    let own_targets = targets(w, phone, &mine, &server);
+    let their_targets = w.phone_targets(phone, &theirs, &server);
+    let own_targets = w.phone_targets(phone, &mine, &server);
     let message = Content::text(text).to_message();
     let plain = encode_padded(&message, rng);
     let dsm = encode_padded(&wrap_device_sent(&message, &chat, None), rng);
@@ -174,36 +179,6 @@ fn encrypt(
         });
     }
     Ok(stanza)
-}
-
-/// One target per device: its session, or its bundle (consumed from the directory). Devices
-/// that published no keys are left out.
-fn targets(
-    w: &mut World,
-    phone: &PhoneNumber,
-    devices: &[DeviceKey],
-    server: &Server,
-) -> Vec<DeviceTarget> {
-    let mut out = Vec::with_capacity(devices.len());
-    for key in devices {
-        let Some(lid) = w.account(&key.0).ok().map(|a| a.lid.clone()) else {
-            continue;
-        };
-        let jid = address(&key.0, &lid, key.1, server);
-        let session = w
-            .account(phone)
-            .ok()
-            .and_then(|a| a.phone_state.sessions.get(key).cloned());
-        let target = match session {
-            Some(record) if record.has_current_session() => DeviceTarget::with_session(jid, record),
-            _ => match w.directory.take_bundle(&key.0, key.1) {
-                Some(bundle) => DeviceTarget::with_bundle(jid, bundle),
-                None => continue,
-            },
-        };
-        out.push(target);
-    }
-    out
 }
 
 /// The phone of `phone` sends a read receipt for `ids` in `chat`.

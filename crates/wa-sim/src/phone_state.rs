@@ -1,12 +1,17 @@
 //! What a simulated phone (device 0) keeps to send and receive end-to-end encrypted messages:
 //! a Signal session per remote device, the identities it trusts (first use), its own prekeys
-//! not yet consumed, and what it received and decrypted (`messaging.md` §10).
+//! not yet consumed, its group sender keys, and what it received and decrypted (`messaging.md`
+//! §10).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
+use rand::rngs::StdRng;
 use wa_protocol::binary::Jid;
-use wa_protocol::message::receive::PreKeySet;
-use wa_protocol::signal::{LocalIdentity, PublicKey, SessionRecord};
+use wa_protocol::message::receive::{decrypt_pairwise, PreKeySet};
+use wa_protocol::message::{decode_padded, EncVersion};
+use wa_protocol::pb::e2e as pb;
+use wa_protocol::signal::{LocalIdentity, PublicKey, SenderKeyRecord, SessionRecord};
+use wa_protocol::stanza::Enc;
 use wa_protocol::PhoneNumber;
 
 use crate::mailbox::DeviceKey;
@@ -47,6 +52,26 @@ pub(crate) struct SentText {
     pub(crate) text: String,
 }
 
+/// Our sender key in one group and which member devices have it (`messaging.md` §9 step 4,
+/// the Baileys `sender-key-memory` way).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OwnSenderKey {
+    /// Our sending state (with the signing private key).
+    pub(crate) record: SenderKeyRecord,
+    /// The member devices our current key was sent to (in the group's namespace).
+    pub(crate) distributed_to: BTreeSet<Jid>,
+}
+
+/// A phone's sender keys (`signal.md` §9): its own per group, and every member device's it was
+/// given, per (group id, sender device).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GroupKeys {
+    /// Ours, by group id.
+    pub(crate) own: HashMap<String, OwnSenderKey>,
+    /// Others', by (group id, sender device).
+    pub(crate) received: HashMap<(String, DeviceKey), SenderKeyRecord>,
+}
+
 /// A phone's Signal state and inbox.
 #[derive(Debug, Clone)]
 pub(crate) struct PhoneState {
@@ -65,6 +90,8 @@ pub(crate) struct PhoneState {
     pub(crate) granted: HashMap<PhoneNumber, Vec<u8>>,
     /// Its recent sends, oldest first.
     pub(crate) sent: VecDeque<SentText>,
+    /// Its group sender keys.
+    pub(crate) group_keys: GroupKeys,
 }
 
 impl PhoneState {
@@ -78,7 +105,36 @@ impl PhoneState {
             inbox: Vec::new(),
             granted: HashMap::new(),
             sent: VecDeque::new(),
+            group_keys: GroupKeys::default(),
         }
+    }
+
+    /// Decrypts a pairwise `<enc>` (`pkmsg`/`msg`) from `sender` with its session (a `pkmsg`
+    /// starts one, consuming the one-time prekey; `messaging.md` §10 step 1), keeps the
+    /// session and the identity, and unpads the plaintext (step 2).
+    pub(crate) fn open_pairwise(
+        &mut self,
+        sender: &DeviceKey,
+        enc: &Enc,
+        rng: &mut StdRng,
+    ) -> Option<pb::Message> {
+        let version = EncVersion::from_attr(&enc.v.to_string()).ok()?;
+        let out = decrypt_pairwise(
+            enc.kind,
+            &enc.ciphertext,
+            self.sessions.get(sender),
+            &self.local,
+            &self.prekeys,
+            self.identities.get(sender),
+            rng,
+        )
+        .ok()?;
+        self.sessions.insert(sender.clone(), out.record);
+        self.identities.insert(sender.clone(), out.remote_identity);
+        if let Some(id) = out.consumed_pre_key_id {
+            self.prekeys.remove_one_time(id);
+        }
+        decode_padded(&out.plaintext, version).ok()
     }
 
     /// Keeps a sent text for retry receipts.

@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, oneshot};
 use wa_protocol::binary::{Jid, Node};
 use wa_protocol::noise::{build_cert_chain, TrustRoot};
 use wa_protocol::signal::{KeyPair, PublicKey};
+use wa_protocol::stanza::{GroupInfo, ParticipantAction};
 use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::config::SimConfig;
@@ -19,7 +20,7 @@ use crate::event::{ConnId, SimEvent};
 use crate::phone_state::ReceivedMessage;
 use crate::state::{Action, Counters, Shared};
 use crate::world::{AccountInfo, Faults, SwitchesUpdate};
-use crate::{admin, front_door, nodes, phone};
+use crate::{admin, admin_groups, front_door, nodes, phone};
 
 /// How long the leaf certificate has been valid at start, and stays valid after.
 const CERT_BEFORE_SECS: u64 = 24 * 3600;
@@ -58,6 +59,7 @@ impl SimServer {
         let addr = listener.local_addr().map_err(bind_error)?;
         let shared = Arc::new(Shared::new(config, rng, static_key, cert_chain));
         let app = admin::routes()
+            .merge(admin_groups::routes())
             .fallback(front_door::ws_handler)
             .with_state(Arc::clone(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
@@ -233,6 +235,50 @@ impl SimServer {
     /// Stanza counters so far.
     pub fn counters(&self) -> Counters {
         self.shared.counters()
+    }
+
+    /// The phone of `phone` creates a group with `participants` (phone numbers), as `POST
+    /// /admin/phones/{phone}/groups` does; the members' companions are notified. Returns the
+    /// group's JID.
+    pub fn create_group(
+        &self,
+        phone: &str,
+        subject: &str,
+        participants: &[&str],
+    ) -> Result<Jid, SimError> {
+        let phone = phone.parse()?;
+        let members = participants
+            .iter()
+            .map(|p| p.parse())
+            .collect::<Result<Vec<PhoneNumber>, _>>()?;
+        crate::roles::groups::create(&self.shared, &phone, subject, &members, None)
+    }
+
+    /// The phone of `phone` (an admin) adds, removes, promotes or demotes `participants`
+    /// (phone numbers) of `group`, as `POST /admin/phones/{phone}/groups/{jid}/participants`
+    /// does; per participant, the refusal code (`None`: done).
+    pub fn change_group(
+        &self,
+        phone: &str,
+        group: &Jid,
+        action: ParticipantAction,
+        participants: &[&str],
+    ) -> Result<Vec<(PhoneNumber, Option<u16>)>, SimError> {
+        let phone = phone.parse()?;
+        let list = participants
+            .iter()
+            .map(|p| p.parse())
+            .collect::<Result<Vec<PhoneNumber>, _>>()?;
+        crate::roles::groups::change(&self.shared, &phone, group, action, &list)
+    }
+
+    /// A group's metadata as the `w:g2` metadata query answers it (`None`: no such group).
+    pub fn group(&self, group: &Jid) -> Option<GroupInfo> {
+        self.shared.with_world(|w| {
+            crate::roles::groups::group_of(w, group)
+                .ok()
+                .map(|g| crate::roles::groups::info(w, g))
+        })
     }
 
     /// Stops accepting connections and closes the open ones.

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use rand::rngs::StdRng;
 use rand::RngCore;
 use wa_protocol::binary::{Jid, Server};
+use wa_protocol::message::fanout::DeviceTarget;
 use wa_protocol::message::receive::PreKeySet;
 use wa_protocol::pairing::PrimaryCodeHello;
 use wa_protocol::signal::{
@@ -19,6 +20,7 @@ use wa_protocol::PhoneNumber;
 
 use crate::error::SimError;
 use crate::event::ConnId;
+use crate::group_state::{Group, Groups};
 use crate::mailbox::{DeviceKey, Mailbox};
 use crate::phone_state::PhoneState;
 use crate::roles::directory::Directory;
@@ -247,6 +249,8 @@ pub(crate) struct World {
     pub(crate) logged_in: HashMap<ConnId, (PhoneNumber, u8)>,
     /// Offline queues, live connections and unacked deliveries.
     pub(crate) mailbox: Mailbox,
+    /// The groups.
+    pub(crate) groups: Groups,
     /// Accounts by LID user.
     lids: HashMap<String, PhoneNumber>,
     next_lid: u64,
@@ -299,6 +303,56 @@ impl World {
                 .map(|d| (a.phone.clone(), d))
                 .collect()
         })
+    }
+
+    /// Every device of every participant of `group`, each with its JID in the group's
+    /// namespace (LID for a `lid` group, else the phone number; `messaging.md` §9, §16).
+    pub(crate) fn member_devices(&self, group: &Group) -> Vec<(DeviceKey, Jid)> {
+        let server = group.server();
+        group
+            .participants
+            .keys()
+            .filter_map(|p| self.accounts.get(p))
+            .flat_map(|a| {
+                let server = server.clone();
+                std::iter::once(0)
+                    .chain(a.companions.keys().copied())
+                    .map(move |d| ((a.phone.clone(), d), address(&a.phone, &a.lid, d, &server)))
+            })
+            .collect()
+    }
+
+    /// What `phone`'s phone encrypts with for each of `devices` (JIDs in the namespace of
+    /// `server`): its session, or the device's bundle (consumed from the directory, §5).
+    /// Devices that published no keys are left out.
+    pub(crate) fn phone_targets(
+        &mut self,
+        phone: &PhoneNumber,
+        devices: &[DeviceKey],
+        server: &Server,
+    ) -> Vec<DeviceTarget> {
+        let mut out = Vec::with_capacity(devices.len());
+        for key in devices {
+            let Some(lid) = self.accounts.get(&key.0).map(|a| a.lid.clone()) else {
+                continue;
+            };
+            let jid = address(&key.0, &lid, key.1, server);
+            let session = self
+                .accounts
+                .get(phone)
+                .and_then(|a| a.phone_state.sessions.get(key).cloned());
+            let target = match session {
+                Some(record) if record.has_current_session() => {
+                    DeviceTarget::with_session(jid, record)
+                }
+                _ => match self.directory.take_bundle(&key.0, key.1) {
+                    Some(bundle) => DeviceTarget::with_bundle(jid, bundle),
+                    None => continue,
+                },
+            };
+            out.push(target);
+        }
+        out
     }
 
     /// Sets the switches an update names; returns the account's new state.

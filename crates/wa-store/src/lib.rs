@@ -112,6 +112,7 @@ mod logged;
 mod msg_records;
 pub mod pb;
 mod records;
+mod sender_devices;
 mod store;
 mod types;
 mod wal;

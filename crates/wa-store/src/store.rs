@@ -10,6 +10,7 @@ use wa_protocol::signal::PublicKey;
 
 use crate::durable::DurableWait;
 use crate::error::Result;
+use crate::sender_devices::{self, SENDER_KEY_DEVICES};
 use crate::types::account::Account;
 use crate::types::account_id::AccountId;
 use crate::types::device::{DeviceIdentity, OneTimePreKey, PreKeyCounts, SignedPreKey};
@@ -144,6 +145,27 @@ pub trait Store: Send + Sync {
         sender: &str,
         d: Durability,
     ) -> Result<()>;
+    /// The devices that hold our current sender key for `group` (the SKDM fan-out memory,
+    /// `messaging.md` §9 step 4), sorted; empty when none is recorded. Kept with the group's
+    /// sender keys (wiped with them).
+    fn sender_key_devices(&self, account: &AccountId, group: &str) -> Result<Vec<Jid>> {
+        match self.load_sender_key(account, group, SENDER_KEY_DEVICES)? {
+            Some(record) => sender_devices::decode(group, &record),
+            None => Ok(Vec::new()),
+        }
+    }
+    /// Replaces the set of devices that hold our current sender key for `group` (after a
+    /// rotation: only the devices the new key went to).
+    fn save_sender_key_devices(
+        &self,
+        account: &AccountId,
+        group: &str,
+        devices: &[Jid],
+        d: Durability,
+    ) -> Result<()> {
+        let record = sender_devices::encode(devices);
+        self.save_sender_key(account, group, SENDER_KEY_DEVICES, &record, d)
+    }
 
     // ----- atomic commits -----
 

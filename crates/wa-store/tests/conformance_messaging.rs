@@ -756,6 +756,38 @@ fn logout_and_delete_wipe_messaging_state(s: &dyn Store) {
     assert!(s.check().expect("check").is_ok());
 }
 
+fn sender_key_devices(s: &dyn Store) {
+    let a = account_id(1);
+    let acc = wa_store::Account::new(a, "x", "tok-1", 1);
+    s.create_account(&acc, B).expect("create");
+    let group = "120363025246125888@g.us";
+    assert!(s.sender_key_devices(&a, group).expect("empty").is_empty());
+    let (d1, d2) = (jid("15550002222:3@s.whatsapp.net"), jid("98765@lid"));
+    s.save_sender_key_devices(&a, group, &[d2.clone(), d1.clone(), d1.clone()], B)
+        .expect("save");
+    assert_eq!(
+        s.sender_key_devices(&a, group).expect("read"),
+        vec![d1.clone(), d2.clone()]
+    );
+    // Kept per group, beside (not instead of) the group's sender keys.
+    s.save_sender_key(&a, group, "15550002222:3", b"record", B)
+        .expect("key");
+    assert!(s
+        .sender_key_devices(&a, "120363000000000001@g.us")
+        .expect("other")
+        .is_empty());
+    s.save_sender_key_devices(&a, group, std::slice::from_ref(&d2), D)
+        .expect("replace");
+    assert_eq!(s.sender_key_devices(&a, group).expect("read"), vec![d2]);
+    assert_eq!(
+        s.load_sender_key(&a, group, "15550002222:3").expect("key"),
+        Some(b"record".to_vec())
+    );
+    assert!(s.check().expect("check").is_ok());
+    s.logout(&a, D).expect("logout");
+    assert!(s.sender_key_devices(&a, group).expect("wiped").is_empty());
+}
+
 macro_rules! conformance {
     ($name:ident, $ctor:expr) => {
         mod $name {
@@ -797,6 +829,10 @@ macro_rules! conformance {
             fn concurrent_receive() {
                 let s = $ctor;
                 super::concurrent_receive(s.store.clone(), 8)
+            }
+            #[test]
+            fn sender_key_devices() {
+                super::sender_key_devices(&*$ctor.store)
             }
             #[test]
             fn logout_and_delete_wipe_messaging_state() {

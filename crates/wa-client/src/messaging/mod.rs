@@ -22,6 +22,11 @@
 
 pub(crate) mod address;
 pub(crate) mod directory;
+pub(crate) mod group;
+pub(crate) mod group_commit;
+pub(crate) mod group_recv;
+pub(crate) mod group_retry;
+pub(crate) mod group_send;
 pub(crate) mod presence;
 pub(crate) mod privacy;
 pub(crate) mod receive;

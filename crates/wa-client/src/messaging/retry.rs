@@ -142,7 +142,7 @@ async fn outbox_entry(
 
 /// The device to encrypt for, with the session the rule chose (§11 step 3); `None` when a
 /// fetched bundle is not there.
-async fn target(
+pub(crate) async fn target(
     handle: &AccountHandle,
     stored: Stored,
     session: SessionSource,
@@ -213,7 +213,7 @@ fn plaintext_for(entry: &OutboxEntry, own: bool) -> Result<(Content, Vec<u8>), E
 }
 
 /// The new session (and a new device's identity, trusted on first use), before the write.
-async fn save_session(
+pub(crate) async fn save_session(
     store: &Arc<dyn Store>,
     account: AccountId,
     done: &DeviceCiphertext,

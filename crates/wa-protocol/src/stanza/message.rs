@@ -268,7 +268,7 @@ impl AddressingMode {
         }
     }
 
-    fn parse(node: &Node) -> Result<Option<Self>, StanzaError> {
+    pub(crate) fn parse(node: &Node) -> Result<Option<Self>, StanzaError> {
         match node.attr_str("addressing_mode") {
             None if node.attr("addressing_mode").is_none() => Ok(None),
             Some("pn") => Ok(Some(AddressingMode::Pn)),

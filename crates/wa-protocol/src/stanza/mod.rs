@@ -9,6 +9,9 @@ mod ack;
 mod bundle;
 mod chatstate;
 mod fields;
+mod group;
+mod group_info;
+mod group_notify;
 mod iq;
 mod login;
 mod message;
@@ -30,6 +33,14 @@ pub use bundle::{
     PreKeyBundleResult, MAX_BUNDLE_DEVICES, NO_BUNDLE_CODE,
 };
 pub use chatstate::{ChatState, ChatStateKind};
+pub use group::{
+    group_server, CreateGroup, GroupDone, GroupQuery, GroupRequest, GroupResult, InviteCode,
+    InviteCodeResult, LeaveGroup, ParticipantAction, ParticipantsResult, ParticipatingGroups,
+    ParticipatingResult, SetSubject, UpdateParticipants, GROUP_XMLNS, INVITE_LINK_PREFIX,
+    MAX_GROUPS, MAX_SUBJECT_LEN,
+};
+pub use group_info::{GroupInfo, GroupParticipant, ParticipantRole, MAX_GROUP_PARTICIPANTS};
+pub use group_notify::{GroupChange, GroupNotification, GROUP_NOTIFICATION_TYPE};
 pub use iq::{iq_error, iq_result, IqFailure, IqKind, IqRequest, IqResponse, Ping, ServerPing};
 pub use login::{Passive, Presence, PropsRequest};
 pub use message::{

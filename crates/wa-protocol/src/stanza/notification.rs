@@ -1,6 +1,7 @@
 //! The `<notification>`s messaging needs, parsed into typed values (`messaging.md` §4, §12,
 //! §13, §16): `privacy_token` (tokens per contact), `devices` (a user's device list changed),
-//! `encrypt` (identity change, or prekeys running low). Every other type parses as
+//! `encrypt` (identity change, or prekeys running low), `w:gp2` (a group changed,
+//! `group_notify.rs`). Every other type parses as
 //! [`NotificationBody::Other`] so the caller still acks it (`session-lifecycle.md` §7.1).
 //!
 //! ```text
@@ -13,6 +14,7 @@
 //! ```
 
 use super::fields::{opt_num, opt_text, put, req_id, req_jid, req_num};
+use super::group_notify::{GroupNotification, GROUP_NOTIFICATION_TYPE};
 use super::parse::{bad, expect_tag, req_attr, req_child, StanzaError};
 use super::privacy::PrivacyTokens;
 use super::usync::KeyIndexListNode;
@@ -121,6 +123,9 @@ pub enum NotificationBody {
         /// Prekeys the server still holds.
         count: u32,
     },
+    /// `type="w:gp2"` with a change modelled here: a group changed (`from` is the group; see
+    /// [`GroupNotification`]); one with only other changes (settings, …) parses as `Other`.
+    Group(GroupNotification),
     /// Any other type (acked, otherwise not handled by messaging).
     Other {
         /// The `type`.
@@ -150,6 +155,7 @@ impl Notification {
             NotificationBody::PrivacyToken(_) => "privacy_token",
             NotificationBody::Devices(_) => "devices",
             NotificationBody::IdentityChange | NotificationBody::PreKeysLow { .. } => "encrypt",
+            NotificationBody::Group(_) => GROUP_NOTIFICATION_TYPE,
             NotificationBody::Other { kind } => kind,
         }
     }
@@ -180,6 +186,7 @@ impl Notification {
             NotificationBody::PreKeysLow { count } => {
                 vec![Node::new("count").with_attr("value", *count)]
             }
+            NotificationBody::Group(g) => return g.write(node),
             NotificationBody::Other { .. } => Vec::new(),
         };
         if children.is_empty() {
@@ -201,6 +208,12 @@ impl Notification {
             }
             "devices" => NotificationBody::Devices(parse_devices(node)?),
             "encrypt" => parse_encrypt(node)?,
+            GROUP_NOTIFICATION_TYPE => match GroupNotification::from_notification(node)? {
+                Some(group) => NotificationBody::Group(group),
+                None => NotificationBody::Other {
+                    kind: GROUP_NOTIFICATION_TYPE.to_owned(),
+                },
+            },
             _ => NotificationBody::Other {
                 kind: opt_text(node, "type")?.unwrap_or_default(),
             },

@@ -14,6 +14,9 @@
 //! A receipt goes to every device of the account it is addressed to (other than the device
 //! that sent it), as `<receipt from=<receipt sender> …>`; the sim acks it
 //! (`class="receipt"`). Retry receipts travel the same way.
+//!
+//! Messages and receipts addressed to a group (`…@g.us`) are planned by [`group_fanout`]; the
+//! ack of a group message carries the server's `phash` (§8).
 
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::stanza::{nack, AckClass, EncType, MessageStanza, Receipt, ServerAck, StanzaAck};
@@ -21,6 +24,7 @@ use wa_protocol::stanza::{nack, AckClass, EncType, MessageStanza, Receipt, Serve
 use crate::mailbox::{Delivery, DeviceKey};
 use crate::nodes;
 use crate::phone_inbox::{self, PhoneAnswer};
+use crate::roles::group_fanout;
 use crate::state::{Action, Shared};
 use crate::world::{address, World};
 
@@ -51,8 +55,17 @@ pub(crate) fn companion_message(shared: &Shared, sender: &DeviceKey, node: &Node
             return vec![Action::Send(refusal(node, t, nack::STANZA_VALIDATION))];
         }
     };
-    let ack = match route_message(shared, sender, &msg, t) {
-        Ok(()) => ServerAck::message(msg.id.clone(), msg.to.clone(), t),
+    let routed = if msg.to.as_ref().is_some_and(Jid::is_group) {
+        route_group(shared, sender, &msg, t).map(Some)
+    } else {
+        route_message(shared, sender, &msg, t).map(|()| None)
+    };
+    let ack = match routed {
+        Ok(phash) => {
+            let mut ack = ServerAck::message(msg.id.clone(), msg.to.clone(), t);
+            ack.phash = phash;
+            ack
+        }
         Err(code) => {
             shared.count("route:refused".to_owned());
             ServerAck::refused(msg.id.clone(), msg.to.clone(), t, code)
@@ -78,10 +91,40 @@ pub(crate) fn route_message(
     if msg.peer && msg.tctoken.is_some() {
         return Err(nack::STANZA_VALIDATION);
     }
+    if to.is_group() {
+        return route_group(shared, sender, msg, t).map(drop);
+    }
     let deliveries = shared.with_world(|w| plan(w, sender, msg, &to, t))?;
     dispatch(shared, deliveries);
     shared.count("route:message".to_owned());
     Ok(())
+}
+
+/// Checks and delivers a group message `sender` sent (see [`group_fanout`]); the server's
+/// `phash` for the ack, or the refusal code. A group message carries no privacy token (§16).
+pub(crate) fn route_group(
+    shared: &Shared,
+    sender: &DeviceKey,
+    msg: &MessageStanza,
+    t: u64,
+) -> Result<String, u16> {
+    let to = msg.to.clone().ok_or(nack::STANZA_VALIDATION)?;
+    if msg.check_one_namespace().is_err() {
+        return Err(nack::BAD_REQUEST);
+    }
+    if msg.peer || msg.tctoken.is_some() {
+        return Err(nack::STANZA_VALIDATION);
+    }
+    let route = shared.with_world(|w| group_fanout::plan(w, sender, msg, &to, t))?;
+    if route.stale {
+        shared.count("route:phash-stale".to_owned());
+    }
+    for _ in 0..route.not_members {
+        shared.count("route:not-member".to_owned());
+    }
+    dispatch(shared, route.deliveries);
+    shared.count("route:group".to_owned());
+    Ok(route.phash)
 }
 
 /// The copy of `msg` for each addressed device, or the refusal code.
@@ -216,6 +259,13 @@ pub(crate) fn route_receipt(
     t: u64,
 ) -> Result<(), u16> {
     let to = receipt.to.clone().ok_or(nack::STANZA_VALIDATION)?;
+    if to.is_group() {
+        let deliveries =
+            shared.with_world(|w| group_fanout::receipt_targets(w, sender, receipt, &to, t))?;
+        dispatch(shared, deliveries);
+        shared.count("route:receipt".to_owned());
+        return Ok(());
+    }
     let deliveries = shared.with_world(|w| {
         let own = w.account(&sender.0).map_err(|_| nack::STANZA_VALIDATION)?;
         let from = address(&own.phone, &own.lid, sender.1, to.server());

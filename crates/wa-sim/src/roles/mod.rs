@@ -18,6 +18,8 @@
 
 pub(crate) mod directory;
 pub(crate) mod discovery;
+pub(crate) mod group_fanout;
+pub(crate) mod groups;
 pub(crate) mod messages;
 pub(crate) mod pairing;
 pub(crate) mod router;

@@ -4,7 +4,8 @@
 //! `refuse_login` fault) and answered `<success>` or `<failure>`. Then the IQs a fresh session
 //! sends: keepalive pings (`w:p`), prekey count, upload and digest (`encrypt`), passive/active
 //! (with the offline count), props (`abt`), blocklist, privacy, dirty bits, app-state sync
-//! answers, usync and prekey bundles (served by [`discovery`]), and the companion removing itself (`md` remove-companion-device). Malformed IQs
+//! answers, usync and prekey bundles (served by [`discovery`]), group IQs (`w:g2`, served by
+//! [`groups`]), and the companion removing itself (`md` remove-companion-device). Malformed IQs
 //! get an error IQ or, without id/type, a stream error, as the real server answers.
 
 use wa_protocol::binary::Node;
@@ -16,7 +17,7 @@ use wa_protocol::PhoneNumber;
 use crate::event::{device_jid, ConnId, SimEvent};
 use crate::mailbox::DeviceKey;
 use crate::nodes;
-use crate::roles::discovery;
+use crate::roles::{discovery, groups};
 use crate::state::{Action, Shared};
 
 /// A logged-in companion.
@@ -127,6 +128,7 @@ impl Session {
             ("privacy", "get") => ok(vec![privacy_settings()]),
             ("privacy", "set") | ("urn:xmpp:whatsapp:dirty", "set") => ok(vec![]),
             ("w:sync:app:state", "set") => ok(vec![app_state_versions(node)]),
+            ("w:g2", _) => groups::iq(shared, &self.key, id, node),
             ("md", "set") if node.child("remove-companion-device").is_some() => {
                 self.remove_self(shared, conn, id)
             }

@@ -2,6 +2,7 @@
 //! sketches in `messaging.md`, and malformed input.
 
 mod ack;
+mod group;
 mod message;
 mod notification;
 mod receipt;
