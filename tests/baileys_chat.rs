@@ -4,7 +4,8 @@
 //! delivery receipts are seen on both sides (the gateway's `MessageStatus` reaches Delivered
 //! and the sim saw Baileys send a receipt for each; Baileys reports `messages.update` status
 //! DELIVERY_ACK and the sim saw the gateway send a receipt for each). Then a reaction, an edit
-//! and a revoke go from Baileys to the gateway, which reports each as its typed `Content`.
+//! and a revoke go each way: the gateway reports Baileys' as typed `Content`, and Baileys
+//! reports the gateway's (`Gateway::send`) as its reaction/edit/revoke messages.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -13,9 +14,9 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
-use wa_client::{EventKind, ReceivedText};
+use wa_client::{EventKind, ReceivedText, SendOptions};
 use wa_protocol::binary::{Jid, Server};
-use wa_protocol::message::Content;
+use wa_protocol::message::{Content, Edit, MessageKey, Reaction, Revoke};
 use wa_protocol::stanza::Receipt;
 use wa_sim::{ConnId, SimEvent};
 use wa_store::{MemStore, MessageStatus, Store};
@@ -398,6 +399,63 @@ async fn baileys_kinds_to_gateway(chat: &mut Chat, from_gateway: &[String], own:
     }
 }
 
+/// The gateway reacts to Baileys' first text, edits its own first text and revokes its
+/// second (`Gateway::send`): Baileys reports a reaction, an edit and a revoke naming them.
+async fn gateway_kinds_to_baileys(chat: &mut Chat, from_baileys: &[String], own: &[String]) {
+    let key = |id: &str, from_me: bool| MessageKey {
+        remote_jid: user(BAILEYS),
+        from_me,
+        id: id.parse().expect("an id"),
+        participant: None,
+    };
+    let kinds = [
+        Content::Reaction(Reaction {
+            target: key(&from_baileys[0], false),
+            emoji: "🎉".to_owned(),
+            sent_at: None,
+        }),
+        Content::Edit(Edit {
+            target: key(&own[0], true),
+            content: Box::new(Content::text("gw 0, edited")),
+            edited_at: None,
+        }),
+        Content::Revoke(Revoke {
+            target: key(&own[1], true),
+        }),
+    ];
+    let (gateway, id) = (&chat.linked.gateway, chat.linked.id);
+    let mut ids = Vec::new();
+    for content in kinds {
+        let sent = gateway
+            .send(&id, user(BAILEYS), content, SendOptions::default())
+            .await
+            .expect("the server acknowledges");
+        ids.push(sent.id.as_str().to_owned());
+    }
+    chat.baileys_seen
+        .until(
+            &mut chat.baileys,
+            "the gateway's reaction, edit and revoke",
+            |s| ids.iter().all(|id| s.messages.contains_key(id)),
+        )
+        .await;
+    let line = |i: usize| chat.baileys_seen.messages[&ids[i]][0].clone();
+    let expected = [
+        ("reaction", from_baileys[0].as_str(), Some("🎉")),
+        ("edit", own[0].as_str(), Some("gw 0, edited")),
+        ("revoke", own[1].as_str(), None),
+    ];
+    for (i, (kind, target, text)) in expected.into_iter().enumerate() {
+        let got = line(i);
+        assert_eq!(
+            (got["kind"].as_str(), got["target"].as_str()),
+            (Some(kind), Some(target)),
+            "{got}"
+        );
+        assert_eq!(got["text"].as_str(), text, "{got}");
+    }
+}
+
 /// Every message arrived exactly once on each side (over everything each side reported).
 fn assert_exactly_once(chat: &Chat, to_baileys: &[String], to_gateway: &[String]) {
     for id in to_baileys {
@@ -416,6 +474,7 @@ async fn gateway_and_baileys_chat_through_the_sim() {
     let to_baileys = gateway_to_baileys(&mut chat).await;
     let to_gateway = baileys_to_gateway(&mut chat).await;
     baileys_kinds_to_gateway(&mut chat, &to_baileys, &to_gateway).await;
+    gateway_kinds_to_baileys(&mut chat, &to_gateway, &to_baileys).await;
     assert_exactly_once(&chat, &to_baileys, &to_gateway);
     let Chat {
         linked, baileys, ..

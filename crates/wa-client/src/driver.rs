@@ -36,6 +36,7 @@ use crate::command::AccountCommand;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::event::EventKind;
+use crate::handle::WeakHandle;
 use crate::messaging::device_cache::changed_users;
 use crate::messaging::keys::Keys;
 use crate::messaging::receive::Received;
@@ -431,6 +432,7 @@ impl Drive<'_> {
                         stanza,
                         keys,
                         now_ms: now,
+                        lock: self.ctx.handle.as_ref().map(WeakHandle::send_lock),
                     },
                     MsgAfter::Received,
                 )

@@ -61,6 +61,13 @@ impl AccountHandle {
 }
 
 impl WeakHandle {
+    /// The account's send lock: the receive job holds it too, from loading a session to
+    /// committing it, so neither overwrites the other's ratchet step (a send step lost that
+    /// way would make the next send reuse a message key).
+    pub(crate) fn send_lock(&self) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(&self.send_lock)
+    }
+
     /// The handle, while someone else still holds one.
     pub(crate) fn upgrade(&self) -> Option<AccountHandle> {
         Some(AccountHandle {

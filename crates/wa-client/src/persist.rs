@@ -67,6 +67,8 @@ pub(crate) enum Work {
         keys: Box<Keys>,
         /// Now (ms).
         now_ms: u64,
+        /// The account's send lock, held while the job runs (`WeakHandle::send_lock`).
+        lock: Option<Arc<tokio::sync::Mutex<()>>>,
     },
     /// Keep the privacy tokens of a `privacy_token` notification (`messaging::privacy`).
     PrivacyTokens {
@@ -124,6 +126,7 @@ impl Work {
                 stanza,
                 keys,
                 now_ms,
+                lock: _,
             } => if stanza.from.as_ref().is_some_and(Jid::is_group) {
                 receive_group(store, *id, &keys, &stanza, now_ms)
             } else {
@@ -305,6 +308,18 @@ async fn run<A>(store: Arc<dyn Store>, id: AccountId, batch: Vec<Job<A>>) -> Vec
         works.push(job.work);
         rest.push((job.durable, job.gates_output, job.after));
     }
+    // A receive reads and writes sessions a concurrent send may be advancing: the batch
+    // holds the account's send lock while it runs.
+    let lock = works.iter().find_map(|w| match w {
+        Work::Receive {
+            lock: Some(lock), ..
+        } => Some(Arc::clone(lock)),
+        _ => None,
+    });
+    let _session = match lock {
+        Some(lock) => Some(lock.lock_owned().await),
+        None => None,
+    };
     let results = apply_all(&store, id, works).await;
     let mut synced = false;
     let mut out = Vec::with_capacity(rest.len());

@@ -12,7 +12,8 @@
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
-//! - [`JsonLines`]: a Node.js peer reporting JSON lines, waited on like any other stream.
+//! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
+//!   any other stream, and sent commands as JSON lines.
 //!
 //! Helpers that set up a fixture panic on failure (a test cannot go on without it); helpers
 //! that wait or connect return [`Error`] so a test can assert on the failure itself.

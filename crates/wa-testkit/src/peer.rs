@@ -1,4 +1,5 @@
-//! A peer process (a Node.js script) that reports what it does as JSON lines on stdout.
+//! A peer process (a Node.js script, or a test-only binary) that reports what it does as JSON
+//! lines on stdout.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -27,17 +28,22 @@ impl JsonLines {
     /// shown on stderr.
     pub fn spawn_node(dir: &Path, script: &str, env: &[(&str, String)]) -> Result<Self, Error> {
         let mut cmd = Command::new("node");
-        cmd.arg(script)
-            .current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
+        cmd.arg(script).current_dir(dir);
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Self::spawn(cmd, &format!("node {script}"))
+    }
+
+    /// Spawns `cmd` (any program reporting JSON lines; `label` names it in errors) with piped
+    /// stdin and stdout and inherited stderr; the process is killed when dropped.
+    pub fn spawn(mut cmd: Command, label: &str) -> Result<Self, Error> {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
         let spawn_error = |source| Error::Spawn {
-            program: format!("node {script}"),
+            program: label.to_owned(),
             source,
         };
         let mut child = cmd.spawn().map_err(spawn_error)?;
@@ -49,6 +55,7 @@ impl JsonLines {
         })?;
         let stdin = child.stdin.take();
         let (tx, lines) = mpsc::unbounded_channel();
+        let label = label.to_owned();
         tokio::spawn(async move {
             let mut reader = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = reader.next_line().await {
@@ -58,7 +65,7 @@ impl JsonLines {
                             return;
                         }
                     }
-                    Err(_) => eprintln!("[node stdout, not JSON] {line}"),
+                    Err(_) => eprintln!("[{label} stdout, not JSON] {line}"),
                 }
             }
         });
@@ -120,7 +127,50 @@ impl JsonLines {
         &self.seen
     }
 
-    /// Kills the process and waits for it.
+    /// Closes the process's stdin (it sees end of file).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits up to `deadline` for the process to exit by itself; its exit status.
+    pub async fn wait_exit(
+        &mut self,
+        deadline: Duration,
+    ) -> Result<std::process::ExitStatus, Error> {
+        let what = "the process's exit";
+        match tokio::time::timeout(deadline, self.child.wait()).await {
+            Ok(status) => status.map_err(|source| Error::Spawn {
+                program: what.to_owned(),
+                source,
+            }),
+            Err(_) => Err(Error::Timeout {
+                what: what.to_owned(),
+                deadline,
+            }),
+        }
+    }
+
+    /// Kills the process (SIGKILL on Unix), waits for it, and returns the lines it wrote before
+    /// dying that no wait took (up to the end of its stdout, within `deadline`).
+    pub async fn kill_and_drain(mut self, deadline: Duration) -> Result<Vec<Value>, Error> {
+        // The process may have exited already; either way it is gone afterwards.
+        self.child.kill().await.ok();
+        let mut rest = Vec::new();
+        let drain = async {
+            while let Some(v) = self.lines.recv().await {
+                rest.push(v);
+            }
+        };
+        tokio::time::timeout(deadline, drain)
+            .await
+            .map_err(|_| Error::Timeout {
+                what: "the end of the killed process's output".to_owned(),
+                deadline,
+            })?;
+        Ok(rest)
+    }
+
+    /// Kills the process (SIGKILL on Unix) and waits for it.
     pub async fn kill(mut self) {
         // The process may have exited already; either way it is gone afterwards.
         self.child.kill().await.ok();
