@@ -4,8 +4,14 @@
 //! <notification type="privacy_token"> ─▶ save_tokens: per contact LID, with its t (a later
 //!                                         token wins; a PN names its LID through the map)
 //! 1:1 send ─▶ token_for: the contact's token while valid (4 buckets of 7 days) ─▶ <tctoken>
-//! after an accepted 1:1 send ─▶ issue_if_due: our own token (IssuePrivacyTokens IQ) when
-//!                                never issued or issued in an earlier bucket
+//! after an accepted 1:1 send carrying the contact's token ─▶ issue_if_due: our own token
+//!     (IssuePrivacyTokens IQ) when never issued or issued in an earlier bucket
+//! ```
+//!
+//! Our own token goes to contacts that granted us theirs (a trusted contact both ways); a
+//! contact that never did gets none from a send (§16 names the bucket rule, not the contacts).
+//!
+//! ```text
 //! ```
 //!
 //! A send the server refuses with 463 (no valid token) fails with that code and is not
@@ -87,7 +93,7 @@ pub(crate) fn save_tokens(
     Ok(saved)
 }
 
-/// After an accepted 1:1 send to `to`: issues our own token to the contact when none was
+/// After an accepted 1:1 send to `to` that carried its token: issues our own token to the contact when none was
 /// issued yet or the last one is from an earlier bucket (§16), in the background; the time
 /// is recorded once the server accepted it.
 pub(crate) fn issue_if_due(handle: &AccountHandle, store: &Arc<dyn Store>, to: &Jid, now: Millis) {

@@ -40,7 +40,8 @@ pub(crate) struct Stored {
 /// Sends `content` to the user `to` from `handle`'s account; resolves on the server's ack.
 /// Every kind goes through the one encoder (`Content::to_message`, its stanza type, `edit`
 /// and `mediatype`, §7); a 1:1 send carries the contact's privacy token when one is valid
-/// (§16), and after it our own token is issued when its bucket has rolled over.
+/// (§16), and after it our own token is issued to that contact when its bucket has rolled
+/// over.
 pub(crate) async fn send(
     handle: &AccountHandle,
     store: &Arc<dyn Store>,
@@ -80,7 +81,9 @@ pub(crate) async fn send(
     let outcome = handle.submit_message(stanza);
     drop(guard);
     let server_t = outcome.await?;
-    privacy::issue_if_due(handle, store, &plan.to, now);
+    if plan.tctoken.is_some() {
+        privacy::issue_if_due(handle, store, &plan.to, now);
+    }
     Ok(SentMessage {
         id: plan.id,
         server_t,
