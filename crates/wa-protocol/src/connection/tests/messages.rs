@@ -246,3 +246,29 @@ fn receipts_are_acked_echoing_recipient_and_participant() {
     ));
     assert_eq!(h.conn.phase(), Phase::LoggedIn);
 }
+
+#[test]
+fn an_ack_with_refresh_lid_asks_to_requery_the_peer() {
+    let mut h = logged_in(100, |_| {});
+    h.take_events();
+    send(&mut h, "3EB0EE");
+    // §8's ack sketch: `refresh_lid="true"` from the peer's user JID (§16: re-query that user).
+    let mut ack = ServerAck::message(id("3EB0EE"), Some(peer()), 11);
+    ack.refresh_lid = true;
+    h.server_sends(ack.to_node());
+    let events = h.take_events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::RefreshLid { user }, Event::MessageAcked { .. }] if *user == peer()
+        ),
+        "{events:?}"
+    );
+    // Without it, only the ack.
+    send(&mut h, "3EB0EF");
+    h.server_sends(ServerAck::message(id("3EB0EF"), Some(peer()), 12).to_node());
+    assert!(matches!(
+        h.take_events().as_slice(),
+        [Event::MessageAcked { .. }]
+    ));
+}
