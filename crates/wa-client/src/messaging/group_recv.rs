@@ -25,8 +25,8 @@ use wa_protocol::stanza::{
     nack, AckClass, Enc, EncType, MessageStanza, Receipt, ReceiptType, StanzaAck,
 };
 use wa_store::{
-    AccountId, Durability, ReceiveOutcome, ReceivedKey, ReceivedMessage, SenderKeyUpdate,
-    SessionUpdate, Store,
+    AccountId, Durability, IncomingSession, ReceiveOutcome, ReceivedKey, ReceivedMessage,
+    SenderKeyUpdate, SessionUpdate, Store,
 };
 
 use super::address::{signal_address, user_of};
@@ -124,11 +124,38 @@ pub(crate) fn receive_group(
             break;
         }
     }
-    if decoded.pairwise.is_none() && decoded.sender_key.is_none() {
-        let code = (msg.encs.is_empty()).then_some(nack::UNRECOGNIZED_STANZA);
+    if decoded.content.is_none() {
+        // Key material only (the skmsg failed or is missing): kept without a dedup entry, so a
+        // resend of this id (§11) is still read.
+        keep_keys(&ctx, &decoded)?;
+        let code = msg.encs.is_empty().then_some(nack::UNRECOGNIZED_STANZA);
         return Ok(done(msg, keys, code));
     }
     commit(&ctx, msg, key, decoded, now_ms)
+}
+
+/// Saves what a message without content advanced: the pairwise session (with its prekey and
+/// identity, one transaction) and the sender's sender-key record.
+fn keep_keys(ctx: &Ctx<'_>, decoded: &Decoded) -> wa_store::Result<()> {
+    let b = Durability::Buffered;
+    if let Some(d) = &decoded.pairwise {
+        let record = d.record.to_bytes();
+        let incoming = IncomingSession {
+            session: SessionUpdate {
+                address: &ctx.address,
+                record: &record,
+            },
+            prekey_id: d.consumed_pre_key_id,
+            identity: Some(d.remote_identity),
+        };
+        ctx.store.commit_incoming(&ctx.account, &incoming, b)?;
+    }
+    if let Some(record) = &decoded.sender_key {
+        let bytes = record.to_bytes();
+        let store = ctx.store;
+        store.save_sender_key(&ctx.account, &ctx.group, &ctx.address, &bytes, b)?;
+    }
+    Ok(())
 }
 
 /// A pairwise `<enc>`: decrypt with the sender device's session; an SKDM for this group goes
