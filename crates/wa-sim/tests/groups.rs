@@ -419,14 +419,32 @@ async fn companion_sends_to_the_group(
         );
     }
 
-    // Without the skmsg: refused with 479, delivered to nobody.
-    let id = MessageId::generate(1_700_000_001, Some(A), &mut rng);
-    let mut bare = MessageStanza::new(id.clone(), Content::text("").stanza_type());
-    bare.to = Some(group);
-    bare.participants = msg.participants.clone();
-    socket.send_node(&bare.to_node()).await.expect("sent");
-    let ack = ServerAck::from_node(&next(socket, "ack").await).expect("ack");
-    assert_eq!((ack.id, ack.error), (id, Some(479)));
+    // Refused, and delivered to nobody: no skmsg or two of them (479), `<to>` entries in both
+    // namespaces (400, §16).
+    let delivered = count(&linked.sim, "route:group");
+    let skmsg = msg.encs[0].clone();
+    let mut mixed = msg.participants.clone();
+    mixed[1].jid = Jid::lid(linked.sim.account(B).expect("account").lid);
+    let cases = [
+        (msg.participants.clone(), vec![], 479),
+        (
+            msg.participants.clone(),
+            vec![skmsg.clone(), skmsg.clone()],
+            479,
+        ),
+        (mixed, vec![skmsg], 400),
+    ];
+    for (n, (participants, encs, code)) in cases.into_iter().enumerate() {
+        let id = MessageId::generate(1_700_000_001 + n as u64, Some(A), &mut rng);
+        let mut bad = MessageStanza::new(id.clone(), Content::text("").stanza_type());
+        bad.to = Some(group.clone());
+        bad.participants = participants;
+        bad.encs = encs;
+        socket.send_node(&bad.to_node()).await.expect("sent");
+        let ack = ServerAck::from_node(&next(socket, "ack").await).expect("ack");
+        assert_eq!((ack.id, ack.error), (id, Some(code)), "case {n}");
+    }
+    assert_eq!(count(&linked.sim, "route:group"), delivered);
 }
 
 /// The prekey bundle of `device`, fetched over the socket (`messaging.md` §5).
@@ -671,6 +689,18 @@ async fn group_iqs_answer_with_the_typed_results_and_members_are_notified() {
     );
     let again = s.iq(&query.request(), "g-11").await;
     assert_eq!(error_code(&again), Some("403"), "no longer a participant");
+    let mut rng = StdRng::seed_from_u64(3);
+    let id = MessageId::generate(1_700_000_100, Some(A), &mut rng);
+    let mut late = MessageStanza::new(id.clone(), Content::text("").stanza_type());
+    late.to = Some(jid.clone());
+    late.encs = vec![Enc::new(EncType::SkMsg, vec![3; 40])];
+    s.socket.send_node(&late.to_node()).await.expect("sent");
+    let ack = ServerAck::from_node(&s.take("ack", |n| n.tag == "ack").await).expect("ack");
+    assert_eq!(
+        (ack.id, ack.error),
+        (id, Some(479)),
+        "a former member cannot send"
+    );
     let unknown = GroupQuery {
         group: Jid::group("120363000000000001"),
     };
