@@ -7,128 +7,35 @@
 //! and a revoke go each way: the gateway reports Baileys' as typed `Content`, and Baileys
 //! reports the gateway's (`Gateway::send`) as its reaction/edit/revoke messages.
 
+mod baileys_pair;
+
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::future::join_all;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::broadcast;
-use wa_client::{EventKind, ReceivedText, SendOptions};
-use wa_protocol::binary::{Jid, Server};
+use wa_client::SendOptions;
 use wa_protocol::message::{Content, Edit, MessageKey, Reaction, Revoke};
 use wa_protocol::stanza::Receipt;
 use wa_sim::{ConnId, SimEvent};
-use wa_store::{MemStore, MessageStatus, Store};
-use wa_testkit::{
-    client_config, new_account, start_sim, wait_for, AccountEvents, JsonLines, Linked,
-};
-use wagate_tests::{ensure_npm_packages, node_dir};
+use wa_store::MessageStatus;
+use wa_testkit::wait_for;
+
+use baileys_pair::{connect_both, user, GatewaySeen, Pair, DEADLINE};
 
 const GATEWAY: &str = "15550108101";
 const BAILEYS: &str = "15550108102";
 /// Texts each way.
 const TEXTS: usize = 100;
-/// Every wait: generous for a loaded 2-core machine; a passing run never waits this long.
-const DEADLINE: Duration = Duration::from_secs(120);
 /// Baileys' `WAMessageStatus.DELIVERY_ACK` (`proto.WebMessageInfo.Status`).
 const DELIVERY_ACK: i64 = 3;
 
-fn user(phone: &str) -> Jid {
-    Jid::user(phone, Server::WhatsApp)
-}
-
-/// What the gateway account reported: messages by id, the newest status of each sent id.
-#[derive(Default)]
-struct GatewaySeen {
-    received: HashMap<String, Vec<ReceivedText>>,
-    statuses: HashMap<String, MessageStatus>,
-}
-
-impl GatewaySeen {
-    fn note(&mut self, event: &EventKind) {
-        match event {
-            EventKind::Message(m) => self
-                .received
-                .entry(m.id.as_str().to_owned())
-                .or_default()
-                .push((**m).clone()),
-            EventKind::MessageStatus { id, status } => {
-                self.statuses.insert(id.as_str().to_owned(), *status);
-            }
-            _ => {}
-        }
-    }
-
-    fn delivered(&self, id: &str) -> bool {
-        matches!(
-            self.statuses.get(id),
-            Some(MessageStatus::Delivered { .. } | MessageStatus::Read { .. })
-        )
-    }
-
-    /// Waits until `done` holds, noting every event on the way.
-    async fn until(
-        &mut self,
-        events: &mut AccountEvents,
-        what: &str,
-        done: impl Fn(&Self) -> bool,
-    ) {
-        if done(self) {
-            return;
-        }
-        wait_for(events, DEADLINE, what, |e| {
-            self.note(e);
-            done(self).then_some(())
-        })
-        .await
-        .unwrap_or_else(|e| panic!("gateway: {e}"));
-    }
-}
-
-/// What Baileys reported: `message` lines by id, the highest status per id, and the id of
-/// each command it sent, by the command's `ref`.
-#[derive(Default)]
-struct BaileysSeen {
-    messages: HashMap<String, Vec<Value>>,
-    statuses: HashMap<String, i64>,
-    sent: HashMap<u64, String>,
-}
-
-impl BaileysSeen {
-    fn note(&mut self, line: &Value) {
-        let id = line["id"].as_str().map(str::to_owned);
-        match (line["event"].as_str(), id) {
-            (Some("message"), Some(id)) => self.messages.entry(id).or_default().push(line.clone()),
-            (Some("messages.update"), Some(id)) => {
-                if let Some(status) = line["status"].as_i64() {
-                    let best = self.statuses.entry(id).or_insert(status);
-                    *best = (*best).max(status);
-                }
-            }
-            (Some("sent"), Some(id)) => {
-                if let Some(r) = line["ref"].as_u64() {
-                    self.sent.insert(r, id);
-                }
-            }
-            (Some("send-error"), _) => panic!("Baileys could not send: {line}"),
-            _ => {}
-        }
-    }
-
-    /// Waits until `done` holds, noting every line on the way.
-    async fn until(&mut self, baileys: &mut JsonLines, what: &str, done: impl Fn(&Self) -> bool) {
-        if done(self) {
-            return;
-        }
-        baileys
-            .wait_for(DEADLINE, what, |v| {
-                self.note(v);
-                done(self)
-            })
-            .await
-            .unwrap_or_else(|e| panic!("Baileys: {e}"));
-    }
+/// Whether the gateway's status of `id` reached Delivered (or Read).
+fn delivered(seen: &GatewaySeen, id: &str) -> bool {
+    matches!(
+        seen.statuses.get(id),
+        Some(MessageStatus::Delivered { .. } | MessageStatus::Read { .. })
+    )
 }
 
 /// The ids of the receipts each connection sent, as the sim saw them arrive.
@@ -168,79 +75,17 @@ impl ReceiptsSeen {
     }
 }
 
-/// Both clients linked and connected, with what each has reported so far.
+/// The pair, and the receipts the sim saw.
 struct Chat {
-    linked: Linked,
-    gateway: GatewaySeen,
-    baileys: JsonLines,
-    baileys_seen: BaileysSeen,
-    baileys_conn: ConnId,
-    sim_events: broadcast::Receiver<SimEvent>,
+    pair: Pair,
     receipts: ReceiptsSeen,
-}
-
-/// Links the gateway account (the sim's phone scans its QR), then starts Baileys and links it
-/// to the other phone's account the same way.
-async fn connect_both() -> Chat {
-    let dir = node_dir();
-    ensure_npm_packages(&dir).expect("npm packages");
-    let sim = start_sim(&[GATEWAY, BAILEYS]).await;
-    let store: Arc<dyn Store> = Arc::new(MemStore::new());
-    let id = new_account(store.as_ref(), 81);
-    let config = client_config(&sim);
-    let linked = Linked::link(sim, GATEWAY, store, config, id).await;
-    let mut sim_events = linked.sim.subscribe();
-    let mut baileys = JsonLines::spawn_node(
-        &dir,
-        "baileys_client.mjs",
-        &[
-            ("WA_SIM_URL", linked.sim.url()),
-            (
-                "WA_SIM_ROOT_KEY",
-                hex::encode(linked.sim.root_key().as_bytes()),
-            ),
-            ("WA_RECONNECT_ON_RESTART", "1".to_owned()),
-        ],
-    )
-    .expect("node runs");
-    let qr = baileys
-        .wait_for(DEADLINE, "a QR code", |v| {
-            v["event"] == "connection.update" && v["qr"].is_string()
-        })
-        .await
-        .expect("Baileys shows a QR");
-    let jid = linked
-        .sim
-        .scan(BAILEYS, qr["qr"].as_str().expect("qr"))
-        .expect("the phone scans Baileys' QR");
-    let baileys_conn = wait_for(&mut sim_events, DEADLINE, "Baileys' login", |e| match e {
-        SimEvent::LoggedIn { conn, jid: j } if *j == jid => Some(*conn),
-        _ => None,
-    })
-    .await
-    .expect("Baileys logs in");
-    baileys
-        .wait_for(DEADLINE, "connection open", |v| {
-            v["event"] == "connection.update" && v["connection"] == "open"
-        })
-        .await
-        .expect("Baileys reaches open");
-    Chat {
-        linked,
-        gateway: GatewaySeen::default(),
-        baileys,
-        baileys_seen: BaileysSeen::default(),
-        baileys_conn,
-        sim_events,
-        receipts: ReceiptsSeen::default(),
-    }
 }
 
 /// 100 texts from the gateway, all in flight at once: each acknowledged by the server, each
 /// reported once by Baileys with its text, each Delivered on the gateway, and Baileys sent a
 /// delivery receipt for each. Returns the ids in send order.
 async fn gateway_to_baileys(chat: &mut Chat) -> Vec<String> {
-    let (gateway, id) = (&chat.linked.gateway, chat.linked.id);
+    let (gateway, id) = (&chat.pair.linked.gateway, chat.pair.linked.id);
     let sends = (0..TEXTS).map(|i| gateway.send_text(&id, user(BAILEYS), format!("gw {i}")));
     let ids: Vec<String> = join_all(sends)
         .await
@@ -252,13 +97,14 @@ async fn gateway_to_baileys(chat: &mut Chat) -> Vec<String> {
         .enumerate()
         .map(|(i, id)| (id.as_str(), format!("gw {i}")))
         .collect();
-    chat.baileys_seen
-        .until(&mut chat.baileys, "the gateway's texts", |s| {
+    chat.pair
+        .baileys_seen
+        .until(&mut chat.pair.baileys, "the gateway's texts", |s| {
             ids.iter().all(|id| s.messages.contains_key(id))
         })
         .await;
     for id in &ids {
-        let line = &chat.baileys_seen.messages[id][0];
+        let line = &chat.pair.baileys_seen.messages[id][0];
         assert_eq!(
             (&line["kind"], &line["fromMe"]),
             (&json!("text"), &json!(false))
@@ -269,14 +115,17 @@ async fn gateway_to_baileys(chat: &mut Chat) -> Vec<String> {
             "{line}"
         );
     }
-    chat.gateway
-        .until(&mut chat.linked.events, "Delivered for every text", |s| {
-            ids.iter().all(|id| s.delivered(id))
-        })
+    chat.pair
+        .gateway
+        .until(
+            &mut chat.pair.linked.events,
+            "Delivered for every text",
+            |s| ids.iter().all(|id| delivered(s, id)),
+        )
         .await;
-    let conn = chat.baileys_conn;
+    let conn = chat.pair.baileys_conn;
     chat.receipts
-        .until(&mut chat.sim_events, "Baileys' receipts", |r| {
+        .until(&mut chat.pair.sim_events, "Baileys' receipts", |r| {
             r.all(conn, &ids)
         })
         .await;
@@ -300,40 +149,44 @@ async fn baileys_to_gateway(chat: &mut Chat) -> Vec<String> {
     let to = user(GATEWAY).to_string();
     for i in 0..TEXTS {
         let cmd = json!({"cmd": "send", "to": to, "text": format!("baileys {i}"), "ref": i});
-        chat.baileys
+        chat.pair
+            .baileys
             .send(&cmd)
             .await
             .expect("Baileys reads commands");
     }
-    chat.baileys_seen
-        .until(&mut chat.baileys, "Baileys' sends", |s| {
+    chat.pair
+        .baileys_seen
+        .until(&mut chat.pair.baileys, "Baileys' sends", |s| {
             (0..TEXTS as u64).all(|r| s.sent.contains_key(&r))
         })
         .await;
     let ids: Vec<String> = (0..TEXTS as u64)
-        .map(|r| chat.baileys_seen.sent[&r].clone())
+        .map(|r| chat.pair.baileys_seen.sent[&r].clone())
         .collect();
-    chat.gateway
-        .until(&mut chat.linked.events, "Baileys' texts", |s| {
+    chat.pair
+        .gateway
+        .until(&mut chat.pair.linked.events, "Baileys' texts", |s| {
             ids.iter().all(|id| s.received.contains_key(id))
         })
         .await;
     for (i, id) in ids.iter().enumerate() {
-        let m = &chat.gateway.received[id][0];
+        let m = &chat.pair.gateway.received[id][0];
         assert_eq!(m.sender.phone, Some(user(BAILEYS)), "{m:?}");
         match &m.content {
             Content::Text(t) => assert_eq!(t.text, format!("baileys {i}")),
             other => panic!("not a text: {other:?}"),
         }
     }
-    let conn = chat.linked.conn;
+    let conn = chat.pair.linked.conn;
     chat.receipts
-        .until(&mut chat.sim_events, "the gateway's receipts", |r| {
+        .until(&mut chat.pair.sim_events, "the gateway's receipts", |r| {
             r.all(conn, &ids)
         })
         .await;
-    chat.baileys_seen
-        .until(&mut chat.baileys, "DELIVERY_ACK for every text", |s| {
+    chat.pair
+        .baileys_seen
+        .until(&mut chat.pair.baileys, "DELIVERY_ACK for every text", |s| {
             ids.iter()
                 .all(|id| s.statuses.get(id).is_some_and(|st| *st >= DELIVERY_ACK))
         })
@@ -352,27 +205,30 @@ async fn baileys_kinds_to_gateway(chat: &mut Chat, from_gateway: &[String], own:
         json!({"cmd": "revoke", "to": to, "target": own[1], "ref": 1002}),
     ];
     for cmd in &commands {
-        chat.baileys
+        chat.pair
+            .baileys
             .send(cmd)
             .await
             .expect("Baileys reads commands");
     }
-    chat.baileys_seen
-        .until(&mut chat.baileys, "the kinds sent", |s| {
+    chat.pair
+        .baileys_seen
+        .until(&mut chat.pair.baileys, "the kinds sent", |s| {
             (1000..1003).all(|r| s.sent.contains_key(&r))
         })
         .await;
     let ids: Vec<String> = (1000..1003)
-        .map(|r| chat.baileys_seen.sent[&r].clone())
+        .map(|r| chat.pair.baileys_seen.sent[&r].clone())
         .collect();
-    chat.gateway
+    chat.pair
+        .gateway
         .until(
-            &mut chat.linked.events,
+            &mut chat.pair.linked.events,
             "the reaction, edit and revoke",
             |s| ids.iter().all(|id| s.received.contains_key(id)),
         )
         .await;
-    let content = |i: usize| chat.gateway.received[&ids[i]][0].content.clone();
+    let content = |i: usize| chat.pair.gateway.received[&ids[i]][0].content.clone();
     match content(0) {
         Content::Reaction(r) => {
             assert_eq!(
@@ -423,7 +279,7 @@ async fn gateway_kinds_to_baileys(chat: &mut Chat, from_baileys: &[String], own:
             target: key(&own[1], true),
         }),
     ];
-    let (gateway, id) = (&chat.linked.gateway, chat.linked.id);
+    let (gateway, id) = (&chat.pair.linked.gateway, chat.pair.linked.id);
     let mut ids = Vec::new();
     for content in kinds {
         let sent = gateway
@@ -432,14 +288,15 @@ async fn gateway_kinds_to_baileys(chat: &mut Chat, from_baileys: &[String], own:
             .expect("the server acknowledges");
         ids.push(sent.id.as_str().to_owned());
     }
-    chat.baileys_seen
+    chat.pair
+        .baileys_seen
         .until(
-            &mut chat.baileys,
+            &mut chat.pair.baileys,
             "the gateway's reaction, edit and revoke",
             |s| ids.iter().all(|id| s.messages.contains_key(id)),
         )
         .await;
-    let line = |i: usize| chat.baileys_seen.messages[&ids[i]][0].clone();
+    let line = |i: usize| chat.pair.baileys_seen.messages[&ids[i]][0].clone();
     let expected = [
         ("reaction", from_baileys[0].as_str(), Some("🎉")),
         ("edit", own[0].as_str(), Some("gw 0, edited")),
@@ -459,26 +316,29 @@ async fn gateway_kinds_to_baileys(chat: &mut Chat, from_baileys: &[String], own:
 /// Every message arrived exactly once on each side (over everything each side reported).
 fn assert_exactly_once(chat: &Chat, to_baileys: &[String], to_gateway: &[String]) {
     for id in to_baileys {
-        let n = chat.baileys_seen.messages[id].len();
+        let n = chat.pair.baileys_seen.messages[id].len();
         assert_eq!(n, 1, "Baileys reported {id} {n} times");
     }
     for id in to_gateway {
-        let n = chat.gateway.received[id].len();
+        let n = chat.pair.gateway.received[id].len();
         assert_eq!(n, 1, "the gateway reported {id} {n} times");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_and_baileys_chat_through_the_sim() {
-    let mut chat = connect_both().await;
+    let mut chat = Chat {
+        pair: connect_both(GATEWAY, BAILEYS, &[]).await,
+        receipts: ReceiptsSeen::default(),
+    };
     let to_baileys = gateway_to_baileys(&mut chat).await;
     let to_gateway = baileys_to_gateway(&mut chat).await;
     baileys_kinds_to_gateway(&mut chat, &to_baileys, &to_gateway).await;
     gateway_kinds_to_baileys(&mut chat, &to_gateway, &to_baileys).await;
     assert_exactly_once(&chat, &to_baileys, &to_gateway);
-    let Chat {
+    let Pair {
         linked, baileys, ..
-    } = chat;
+    } = chat.pair;
     baileys.kill().await;
     linked.sim.shutdown();
 }

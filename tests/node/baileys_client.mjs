@@ -181,6 +181,7 @@ function connect() {
 				upsertType: type,
 				id: m.key.id,
 				remoteJid: m.key.remoteJid,
+				participant: m.key.participant ?? null,
 				fromMe: !!m.key.fromMe,
 				kind,
 				target,
