@@ -152,10 +152,11 @@ pub(crate) async fn drive(
                 Ended::Disconnected(cause)
             };
         }
+        // Before transmitting: a pair-code request it issues leaves in this same turn.
+        d.after_step();
         if !d.pipeline.holds_output() {
             d.transmit(&mut sink, &mut stream).await;
         }
-        d.after_step();
         d.wait(&mut stream).await;
     }
 }
