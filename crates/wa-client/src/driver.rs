@@ -30,15 +30,17 @@ use wa_protocol::connection::{
 use wa_protocol::signal::keys::{LocalIdentity, SignedPreKey};
 use wa_protocol::stanza::{IqResponse, MessageStanza, Notification, NotificationBody};
 use wa_protocol::MessageId;
-use wa_store::{Durability, StatusEvent};
+use wa_store::{DeviceIdentity, Durability, StatusEvent};
 
-use crate::command::AccountCommand;
+use crate::command::{AccountCommand, SendReply};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::event::EventKind;
+use crate::handle::WeakHandle;
 use crate::messaging::device_cache::changed_users;
 use crate::messaging::keys::Keys;
 use crate::messaging::receive::Received;
+use crate::messaging::send_job::Ran;
 use crate::messaging::{resend, retry};
 use crate::persist::{Finished, Job, Output, Pipeline, Work};
 use crate::records::device_from;
@@ -74,6 +76,8 @@ enum After {
 enum MsgAfter {
     /// The send's commit is durable: write the message.
     Send(Box<MessageStanza>),
+    /// A send job has run (`messaging::send_job`): write its message, or hand it back.
+    Queued(SendReply),
     /// The server's ack is recorded: announce the status, resolve the send.
     Acked { id: MessageId, t: Option<u64> },
     /// The server's refusal is recorded: announce it, fail the send with the code.
@@ -182,7 +186,9 @@ impl Drive<'_> {
             }
             ProtocolEvent::Connected { jid, lid, .. } => {
                 *self.attempt = 0;
-                let work = Work::LoggedIn(record(self));
+                let device = record(self);
+                self.set_cached_device(Some(std::sync::Arc::new(DeviceIdentity::clone(&device))));
+                let work = Work::LoggedIn(device);
                 self.pipeline
                     .push(Job::buffered(work, After::Connected { jid, lid }));
             }
@@ -198,6 +204,7 @@ impl Drive<'_> {
                     .push(Job::buffered(work, After::Uploaded { count }));
             }
             ProtocolEvent::LoggedOut { reason } => {
+                self.set_cached_device(None);
                 self.pipeline
                     .push(Job::durable(Work::Logout, After::LoggedOut(reason)));
             }
@@ -291,8 +298,21 @@ impl Drive<'_> {
     /// Writes the queued bytes; on a write error, reads what the server may still have said
     /// (a stream error) before calling it a transport failure.
     async fn transmit(&mut self, sink: &mut Sink, stream: &mut Stream) {
-        while let Some(bytes) = self.conn.poll_transmit() {
-            if sink.send(Message::binary(bytes)).await.is_err() {
+        let mut fed = false;
+        loop {
+            // Every ready frame is fed, then one flush writes them (not one flush per frame).
+            let written = match self.conn.poll_transmit() {
+                Some(bytes) => {
+                    fed = true;
+                    sink.feed(Message::binary(bytes)).await
+                }
+                None if fed => {
+                    fed = false;
+                    sink.flush().await
+                }
+                None => break,
+            };
+            if written.is_err() {
                 let clock = std::sync::Arc::clone(&self.ctx.config.clock);
                 let conn = &mut self.conn;
                 let drain = async {
@@ -381,6 +401,10 @@ impl Drive<'_> {
                     .handle_command(Command::Iq { token, request }, now);
             }
             Some(AccountCommand::PairPhone(phone)) => self.ctx.pending_pair = Some(phone),
+            Some(AccountCommand::Send(job, reply)) => {
+                let after = After::Msg(MsgAfter::Queued(reply));
+                self.pipeline.push(Job::durable(Work::Send(job), after));
+            }
             Some(AccountCommand::SendMessage(stanza, reply)) => {
                 self.send_waiters.insert(stanza.id.clone(), reply);
                 // Durable before the bytes leave: the commit happened before this command.
@@ -431,6 +455,7 @@ impl Drive<'_> {
                         stanza,
                         keys,
                         now_ms: now,
+                        lock: self.ctx.handle.as_ref().map(WeakHandle::send_lock),
                     },
                     MsgAfter::Received,
                 )
@@ -464,6 +489,9 @@ impl Drive<'_> {
 
     fn settle_messaging(&mut self, after: MsgAfter, result: Result<Output, Error>) {
         let id = self.ctx.id;
+        if let MsgAfter::Queued(reply) = after {
+            return self.queued(reply, result);
+        }
         let result = match result {
             Ok(Output::Statuses(moved)) => {
                 for (message, status) in moved {
@@ -475,7 +503,7 @@ impl Drive<'_> {
                 Ok(None)
             }
             Ok(Output::Received(received)) => Ok(Some(received)),
-            Ok(Output::Done | Output::PreKeys(_)) => Ok(None),
+            Ok(Output::Done | Output::PreKeys(_) | Output::Sent(_)) => Ok(None),
             Err(error) => Err(error),
         };
         match (after, result) {
@@ -502,7 +530,26 @@ impl Drive<'_> {
                 // Not acked: the server delivers it again.
                 tracing::error!(account = %id, %error, "cannot commit a received message");
             }
-            (MsgAfter::Statuses | MsgAfter::Received, _) => {}
+            (MsgAfter::Statuses | MsgAfter::Received | MsgAfter::Queued(_), _) => {}
+        }
+    }
+
+    /// A send job has run: its stanza goes out (its waiter now waits for the ack), or the job
+    /// goes back for bundles, or the send fails.
+    fn queued(&mut self, reply: SendReply, result: Result<Output, Error>) {
+        let gone = match result {
+            Ok(Output::Sent(Ran::Sent(stanza))) => {
+                self.send_waiters.insert(stanza.id.clone(), reply.verdict);
+                let now = self.ctx.now();
+                return self.conn.handle_command(Command::SendMessage(stanza), now);
+            }
+            Ok(Output::Sent(Ran::Needs(job, need))) => reply.bundles.send((job, need)).is_err(),
+            // No other output comes from a send job; the dropped reply fails the send.
+            Ok(_) => false,
+            Err(error) => reply.verdict.send(Err(error)).is_err(),
+        };
+        if gone {
+            tracing::trace!(account = %self.ctx.id, "sender gone");
         }
     }
 
@@ -552,6 +599,12 @@ impl Drive<'_> {
         let work = Work::PrivacyTokens { tokens, now_ms };
         let after = After::Emit(EventKind::Stanza(node));
         self.pipeline.push(Job::buffered(work, after));
+    }
+
+    fn set_cached_device(&self, device: Option<std::sync::Arc<DeviceIdentity>>) {
+        if let Some(handle) = &self.ctx.handle {
+            handle.cache().set_device(device);
+        }
     }
 
     fn resolve(&mut self, id: &MessageId, outcome: Result<Option<u64>, Error>) {

@@ -142,7 +142,7 @@ mod tests {
                 device(5, Some(9)),
                 device(6, None),
             ],
-            key_index_list: with_list.then(|| KeyIndexListNode {
+            key_index_list: with_list.then_some(KeyIndexListNode {
                 ts: 1_800_000_000,
                 expected_ts: None,
                 signed,
