@@ -22,27 +22,25 @@ use futures_util::{SinkExt, StreamExt};
 use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
-use wa_protocol::binary::Jid;
 use wa_protocol::connection::{
-    Command, Connection, Credentials, DisconnectCause, Event as ProtocolEvent, LinkedDevice,
-    LogoutReason, Phase,
+    Command, Connection, Credentials, DisconnectCause, Event as ProtocolEvent, Phase,
 };
-use wa_protocol::signal::keys::{LocalIdentity, SignedPreKey};
-use wa_protocol::stanza::{IqResponse, MessageStanza, Notification, NotificationBody};
+use wa_protocol::stanza::{IqResponse, Notification, NotificationBody};
 use wa_protocol::MessageId;
 use wa_store::{DeviceIdentity, Durability, StatusEvent};
 
 use crate::command::{AccountCommand, SendReply};
 use crate::context::Ctx;
+use crate::driver_after::{After, MsgAfter};
 use crate::error::Error;
 use crate::event::EventKind;
 use crate::handle::WeakHandle;
 use crate::messaging::device_cache::changed_users;
-use crate::messaging::keys::Keys;
 use crate::messaging::receive::Received;
 use crate::messaging::send_job::Ran;
 use crate::messaging::{resend, retry};
 use crate::persist::{Finished, Job, Output, Pipeline, Work};
+use crate::protocol_events::{receive_keys, translate};
 use crate::records::device_from;
 use crate::socket::Ws;
 
@@ -50,43 +48,6 @@ use crate::socket::Ws;
 pub(crate) enum Ended {
     Disconnected(DisconnectCause),
     Shutdown,
-}
-
-/// What the driver does once a queued job has finished.
-enum After {
-    /// Emit an event (kept in order behind earlier writes).
-    Emit(EventKind),
-    /// The pairing is durable: release the reply, announce it.
-    Paired(LinkedDevice),
-    /// The device record is saved: announce the login.
-    Connected { jid: Jid, lid: Option<Jid> },
-    /// The prekeys are durable: upload them.
-    Upload,
-    /// The upload is recorded.
-    Uploaded { count: usize },
-    /// The keys are wiped.
-    LoggedOut(LogoutReason),
-    /// The connection is over (its last event).
-    Disconnected(DisconnectCause),
-    /// Messaging steps.
-    Msg(MsgAfter),
-}
-
-/// What the driver does once a messaging job has finished.
-enum MsgAfter {
-    /// The send's commit is durable: write the message.
-    Send(Box<MessageStanza>),
-    /// A send job has run (`messaging::send_job`): write its message, or hand it back.
-    Queued(SendReply),
-    /// The server's ack is recorded: announce the status, resolve the send.
-    Acked { id: MessageId, t: Option<u64> },
-    /// The server's refusal is recorded: announce it, fail the send with the code.
-    Rejected { id: MessageId, code: u16 },
-    /// Receipts are recorded: announce the statuses that moved (also: a cache write with
-    /// nothing to announce).
-    Statuses,
-    /// An incoming message is committed (durably): ack, receipt, announce, mark reported.
-    Received,
 }
 
 type Sink = SplitSink<Ws, Message>;
@@ -575,8 +536,6 @@ impl Drive<'_> {
         }
     }
 
-    /// A notification: a `privacy_token` one is stored first (§16); each is then handed on
-    /// as a stanza, in order.
     /// A stanza the connection passed on: a devices notification first drops the cached
     /// lists, a privacy-token one stores its tokens; each is then announced in order.
     fn notification(&mut self, node: wa_protocol::binary::Node) {
@@ -614,44 +573,4 @@ impl Drive<'_> {
             }
         }
     }
-}
-
-/// Our keys for decrypting, from the connection's credentials.
-fn receive_keys(creds: &Credentials) -> Keys {
-    let device = creds.device.as_ref();
-    Keys {
-        local: LocalIdentity {
-            key_pair: creds.identity.clone(),
-            registration_id: creds.registration_id,
-        },
-        signed: SignedPreKey {
-            id: creds.signed_prekey_id,
-            key_pair: creds.signed_prekey.clone(),
-            signature: creds.signed_prekey_signature,
-            created_at_ms: 0,
-        },
-        own_pn: device.map(|d| d.jid.clone()),
-        own_lid: device.and_then(|d| d.lid.clone()),
-    }
-}
-
-/// The protocol events that leave as they are (the others carry state, or stay inside).
-fn translate(event: ProtocolEvent) -> Option<EventKind> {
-    Some(match event {
-        ProtocolEvent::Qr { code, expires_at } => EventKind::Qr { code, expires_at },
-        ProtocolEvent::QrTimeout => EventKind::QrTimeout,
-        ProtocolEvent::PairCode { code } => EventKind::PairCode { code },
-        ProtocolEvent::PairError { code, text } => EventKind::PairError { code, text },
-        ProtocolEvent::KeepAliveTimeout { failures } => EventKind::KeepAliveTimeout { failures },
-        ProtocolEvent::KeepAliveRestored => EventKind::KeepAliveRestored,
-        ProtocolEvent::Stanza(node) => EventKind::Stanza(node),
-        ProtocolEvent::StreamError { code } => EventKind::StreamError { code },
-        ProtocolEvent::ClientOutdated => EventKind::ClientOutdated,
-        ProtocolEvent::TemporaryBan { code, expire_secs } => EventKind::TemporaryBan {
-            code,
-            expires_in: Duration::from_secs(expire_secs),
-        },
-        // Handled by the driver, or of no interest outside (edge routing, offline sync count).
-        _ => return None,
-    })
 }
