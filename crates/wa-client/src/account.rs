@@ -152,6 +152,12 @@ impl AccountTask {
                         }
                     }
                     Some(AccountCommand::PairPhone(phone)) => self.ctx.pending_pair = Some(phone),
+                    Some(AccountCommand::Send(_, reply)) => {
+                        // Not connected: nothing committed, the sender learns it at once.
+                        if reply.verdict.send(Err(Error::Closed)).is_err() {
+                            tracing::trace!(account = %self.ctx.id, "sender gone");
+                        }
+                    }
                     Some(AccountCommand::SendMessage(_, reply)) => {
                         // Committed but never written: not sent (its status stays short of it).
                         if reply.send(Err(Error::Closed)).is_err() {

@@ -22,26 +22,25 @@ use futures_util::{SinkExt, StreamExt};
 use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
-use wa_protocol::binary::Jid;
 use wa_protocol::connection::{
-    Command, Connection, Credentials, DisconnectCause, Event as ProtocolEvent, LinkedDevice,
-    LogoutReason, Phase,
+    Command, Connection, Credentials, DisconnectCause, Event as ProtocolEvent, Phase,
 };
-use wa_protocol::signal::keys::{LocalIdentity, SignedPreKey};
-use wa_protocol::stanza::{IqResponse, MessageStanza, Notification, NotificationBody};
+use wa_protocol::stanza::{IqResponse, Notification, NotificationBody};
 use wa_protocol::MessageId;
-use wa_store::{Durability, StatusEvent};
+use wa_store::{DeviceIdentity, Durability, StatusEvent};
 
-use crate::command::AccountCommand;
+use crate::command::{AccountCommand, SendReply};
 use crate::context::Ctx;
+use crate::driver_after::{After, MsgAfter};
 use crate::error::Error;
 use crate::event::EventKind;
 use crate::handle::WeakHandle;
 use crate::messaging::device_cache::changed_users;
-use crate::messaging::keys::Keys;
 use crate::messaging::receive::Received;
+use crate::messaging::send_job::Ran;
 use crate::messaging::{group_retry, resend, retry};
 use crate::persist::{Finished, Job, Output, Pipeline, Work};
+use crate::protocol_events::{receive_keys, translate};
 use crate::records::device_from;
 use crate::socket::Ws;
 
@@ -49,41 +48,6 @@ use crate::socket::Ws;
 pub(crate) enum Ended {
     Disconnected(DisconnectCause),
     Shutdown,
-}
-
-/// What the driver does once a queued job has finished.
-enum After {
-    /// Emit an event (kept in order behind earlier writes).
-    Emit(EventKind),
-    /// The pairing is durable: release the reply, announce it.
-    Paired(LinkedDevice),
-    /// The device record is saved: announce the login.
-    Connected { jid: Jid, lid: Option<Jid> },
-    /// The prekeys are durable: upload them.
-    Upload,
-    /// The upload is recorded.
-    Uploaded { count: usize },
-    /// The keys are wiped.
-    LoggedOut(LogoutReason),
-    /// The connection is over (its last event).
-    Disconnected(DisconnectCause),
-    /// Messaging steps.
-    Msg(MsgAfter),
-}
-
-/// What the driver does once a messaging job has finished.
-enum MsgAfter {
-    /// The send's commit is durable: write the message.
-    Send(Box<MessageStanza>),
-    /// The server's ack is recorded: announce the status, resolve the send.
-    Acked { id: MessageId, t: Option<u64> },
-    /// The server's refusal is recorded: announce it, fail the send with the code.
-    Rejected { id: MessageId, code: u16 },
-    /// Receipts are recorded: announce the statuses that moved (also: a cache write with
-    /// nothing to announce).
-    Statuses,
-    /// An incoming message is committed (durably): ack, receipt, announce, mark reported.
-    Received,
 }
 
 type Sink = SplitSink<Ws, Message>;
@@ -184,7 +148,9 @@ impl Drive<'_> {
             }
             ProtocolEvent::Connected { jid, lid, .. } => {
                 *self.attempt = 0;
-                let work = Work::LoggedIn(record(self));
+                let device = record(self);
+                self.set_cached_device(Some(std::sync::Arc::new(DeviceIdentity::clone(&device))));
+                let work = Work::LoggedIn(device);
                 self.pipeline
                     .push(Job::buffered(work, After::Connected { jid, lid }));
             }
@@ -200,6 +166,7 @@ impl Drive<'_> {
                     .push(Job::buffered(work, After::Uploaded { count }));
             }
             ProtocolEvent::LoggedOut { reason } => {
+                self.set_cached_device(None);
                 self.pipeline
                     .push(Job::durable(Work::Logout, After::LoggedOut(reason)));
             }
@@ -293,8 +260,21 @@ impl Drive<'_> {
     /// Writes the queued bytes; on a write error, reads what the server may still have said
     /// (a stream error) before calling it a transport failure.
     async fn transmit(&mut self, sink: &mut Sink, stream: &mut Stream) {
-        while let Some(bytes) = self.conn.poll_transmit() {
-            if sink.send(Message::binary(bytes)).await.is_err() {
+        let mut fed = false;
+        loop {
+            // Every ready frame is fed, then one flush writes them (not one flush per frame).
+            let written = match self.conn.poll_transmit() {
+                Some(bytes) => {
+                    fed = true;
+                    sink.feed(Message::binary(bytes)).await
+                }
+                None if fed => {
+                    fed = false;
+                    sink.flush().await
+                }
+                None => break,
+            };
+            if written.is_err() {
                 let clock = std::sync::Arc::clone(&self.ctx.config.clock);
                 let conn = &mut self.conn;
                 let drain = async {
@@ -383,6 +363,10 @@ impl Drive<'_> {
                     .handle_command(Command::Iq { token, request }, now);
             }
             Some(AccountCommand::PairPhone(phone)) => self.ctx.pending_pair = Some(phone),
+            Some(AccountCommand::Send(job, reply)) => {
+                let after = After::Msg(MsgAfter::Queued(reply));
+                self.pipeline.push(Job::durable(Work::Send(job), after));
+            }
             Some(AccountCommand::SendMessage(stanza, reply)) => {
                 self.send_waiters.insert(stanza.id.clone(), reply);
                 // Durable before the bytes leave: the commit happened before this command.
@@ -470,6 +454,9 @@ impl Drive<'_> {
 
     fn settle_messaging(&mut self, after: MsgAfter, result: Result<Output, Error>) {
         let id = self.ctx.id;
+        if let MsgAfter::Queued(reply) = after {
+            return self.queued(reply, result);
+        }
         let result = match result {
             Ok(Output::Statuses(moved)) => {
                 for (message, status) in moved {
@@ -481,7 +468,7 @@ impl Drive<'_> {
                 Ok(None)
             }
             Ok(Output::Received(received)) => Ok(Some(received)),
-            Ok(Output::Done | Output::PreKeys(_)) => Ok(None),
+            Ok(Output::Done | Output::PreKeys(_) | Output::Sent(_)) => Ok(None),
             Err(error) => Err(error),
         };
         match (after, result) {
@@ -508,7 +495,26 @@ impl Drive<'_> {
                 // Not acked: the server delivers it again.
                 tracing::error!(account = %id, %error, "cannot commit a received message");
             }
-            (MsgAfter::Statuses | MsgAfter::Received, _) => {}
+            (MsgAfter::Statuses | MsgAfter::Received | MsgAfter::Queued(_), _) => {}
+        }
+    }
+
+    /// A send job has run: its stanza goes out (its waiter now waits for the ack), or the job
+    /// goes back for bundles, or the send fails.
+    fn queued(&mut self, reply: SendReply, result: Result<Output, Error>) {
+        let gone = match result {
+            Ok(Output::Sent(Ran::Sent(stanza))) => {
+                self.send_waiters.insert(stanza.id.clone(), reply.verdict);
+                let now = self.ctx.now();
+                return self.conn.handle_command(Command::SendMessage(stanza), now);
+            }
+            Ok(Output::Sent(Ran::Needs(job, need))) => reply.bundles.send((job, need)).is_err(),
+            // No other output comes from a send job; the dropped reply fails the send.
+            Ok(_) => false,
+            Err(error) => reply.verdict.send(Err(error)).is_err(),
+        };
+        if gone {
+            tracing::trace!(account = %self.ctx.id, "sender gone");
         }
     }
 
@@ -534,8 +540,6 @@ impl Drive<'_> {
         }
     }
 
-    /// A notification: a `privacy_token` one is stored first (§16); each is then handed on
-    /// as a stanza, in order.
     /// A stanza the connection passed on: a devices notification first drops the cached
     /// lists, a privacy-token one stores its tokens; each is then announced in order.
     fn notification(&mut self, node: wa_protocol::binary::Node) {
@@ -560,6 +564,12 @@ impl Drive<'_> {
         self.pipeline.push(Job::buffered(work, after));
     }
 
+    fn set_cached_device(&self, device: Option<std::sync::Arc<DeviceIdentity>>) {
+        if let Some(handle) = &self.ctx.handle {
+            handle.cache().set_device(device);
+        }
+    }
+
     fn resolve(&mut self, id: &MessageId, outcome: Result<Option<u64>, Error>) {
         if let Some(tx) = self.send_waiters.remove(id) {
             if tx.send(outcome).is_err() {
@@ -567,44 +577,4 @@ impl Drive<'_> {
             }
         }
     }
-}
-
-/// Our keys for decrypting, from the connection's credentials.
-fn receive_keys(creds: &Credentials) -> Keys {
-    let device = creds.device.as_ref();
-    Keys {
-        local: LocalIdentity {
-            key_pair: creds.identity.clone(),
-            registration_id: creds.registration_id,
-        },
-        signed: SignedPreKey {
-            id: creds.signed_prekey_id,
-            key_pair: creds.signed_prekey.clone(),
-            signature: creds.signed_prekey_signature,
-            created_at_ms: 0,
-        },
-        own_pn: device.map(|d| d.jid.clone()),
-        own_lid: device.and_then(|d| d.lid.clone()),
-    }
-}
-
-/// The protocol events that leave as they are (the others carry state, or stay inside).
-fn translate(event: ProtocolEvent) -> Option<EventKind> {
-    Some(match event {
-        ProtocolEvent::Qr { code, expires_at } => EventKind::Qr { code, expires_at },
-        ProtocolEvent::QrTimeout => EventKind::QrTimeout,
-        ProtocolEvent::PairCode { code } => EventKind::PairCode { code },
-        ProtocolEvent::PairError { code, text } => EventKind::PairError { code, text },
-        ProtocolEvent::KeepAliveTimeout { failures } => EventKind::KeepAliveTimeout { failures },
-        ProtocolEvent::KeepAliveRestored => EventKind::KeepAliveRestored,
-        ProtocolEvent::Stanza(node) => EventKind::Stanza(node),
-        ProtocolEvent::StreamError { code } => EventKind::StreamError { code },
-        ProtocolEvent::ClientOutdated => EventKind::ClientOutdated,
-        ProtocolEvent::TemporaryBan { code, expire_secs } => EventKind::TemporaryBan {
-            code,
-            expires_in: Duration::from_secs(expire_secs),
-        },
-        // Handled by the driver, or of no interest outside (edge routing, offline sync count).
-        _ => return None,
-    })
 }

@@ -9,9 +9,11 @@ use wa_protocol::stanza::{IqRequest, IqResponse, MessageStanza};
 use wa_protocol::PhoneNumber;
 use wa_store::AccountId;
 
-use crate::command::AccountCommand;
+use crate::command::{AccountCommand, SendReply};
 use crate::error::Error;
 use crate::event::Event;
+use crate::messaging::send_cache::SendCache;
+use crate::messaging::send_job::{Need, SendJob};
 use crate::messaging::types::RetryLog;
 use crate::status::Status;
 
@@ -27,6 +29,8 @@ pub struct AccountHandle {
     send_lock: Arc<tokio::sync::Mutex<()>>,
     /// Retry receipts answered (`messaging.md` §11).
     retries: Arc<std::sync::Mutex<RetryLog>>,
+    /// Our device and the device lists sends read (`messaging::send_cache`).
+    cache: Arc<SendCache>,
 }
 
 /// An [`AccountHandle`] that does not keep the account's command channel open: the task
@@ -39,6 +43,7 @@ pub(crate) struct WeakHandle {
     status: watch::Receiver<Status>,
     send_lock: Arc<tokio::sync::Mutex<()>>,
     retries: Arc<std::sync::Mutex<RetryLog>>,
+    cache: Arc<SendCache>,
 }
 
 impl AccountHandle {
@@ -56,7 +61,36 @@ impl AccountHandle {
             status,
             send_lock: Arc::new(tokio::sync::Mutex::new(())),
             retries: Arc::default(),
+            cache: Arc::default(),
         }
+    }
+}
+
+/// A send queued by [`AccountHandle::submit_send`].
+pub(crate) struct Submitted {
+    queued: bool,
+    verdict: oneshot::Receiver<Result<Option<u64>, Error>>,
+    bundles: oneshot::Receiver<(Box<SendJob>, Need)>,
+}
+
+impl Submitted {
+    /// The job and what it lacks when it comes back (nothing was written); `None` once
+    /// committed (or failed: the verdict then tells).
+    pub(crate) async fn needs(&mut self) -> Option<(Box<SendJob>, Need)> {
+        if !self.queued {
+            return None;
+        }
+        (&mut self.bundles).await.ok()
+    }
+
+    /// The server's verdict.
+    pub(crate) async fn verdict(self, id: AccountId, message: &str) -> Result<Option<u64>, Error> {
+        if !self.queued {
+            return Err(Error::NotRunning(id));
+        }
+        self.verdict
+            .await
+            .unwrap_or_else(|_| Err(Error::Unconfirmed(message.to_owned())))
     }
 }
 
@@ -68,6 +102,11 @@ impl WeakHandle {
         Arc::clone(&self.send_lock)
     }
 
+    /// The account's send cache.
+    pub(crate) fn cache(&self) -> &Arc<SendCache> {
+        &self.cache
+    }
+
     /// The handle, while someone else still holds one.
     pub(crate) fn upgrade(&self) -> Option<AccountHandle> {
         Some(AccountHandle {
@@ -77,6 +116,7 @@ impl WeakHandle {
             status: self.status.clone(),
             send_lock: Arc::clone(&self.send_lock),
             retries: Arc::clone(&self.retries),
+            cache: Arc::clone(&self.cache),
         })
     }
 }
@@ -91,6 +131,7 @@ impl AccountHandle {
             status: self.status.clone(),
             send_lock: Arc::clone(&self.send_lock),
             retries: Arc::clone(&self.retries),
+            cache: Arc::clone(&self.cache),
         }
     }
 
@@ -136,6 +177,25 @@ impl AccountHandle {
     /// The account's send lock.
     pub(crate) fn send_lock(&self) -> Arc<tokio::sync::Mutex<()>> {
         Arc::clone(&self.send_lock)
+    }
+
+    /// The account's send cache.
+    pub(crate) fn cache(&self) -> &Arc<SendCache> {
+        &self.cache
+    }
+
+    /// Queues a 1:1 send in the account's persistence pipeline (`messaging::send_job`); the
+    /// [`Submitted`] tells whether the job came back for bundles, then the server's verdict.
+    pub(crate) fn submit_send(&self, job: Box<SendJob>) -> Submitted {
+        let (verdict, verdict_rx) = oneshot::channel();
+        let (bundles, bundles_rx) = oneshot::channel();
+        let reply = SendReply { verdict, bundles };
+        let queued = self.commands.send(AccountCommand::Send(job, reply)).is_ok();
+        Submitted {
+            queued,
+            verdict: verdict_rx,
+            bundles: bundles_rx,
+        }
     }
 
     /// Hands a committed message to the task (at once, so sends leave in commit order); the

@@ -38,6 +38,7 @@ use crate::messaging::group_recv::receive_group;
 use crate::messaging::keys::Keys;
 use crate::messaging::privacy::save_tokens;
 use crate::messaging::receive::{receive, Received};
+use crate::messaging::send_job::{self, Ran, SendJob};
 
 /// A store write.
 pub(crate) enum Work {
@@ -67,7 +68,10 @@ pub(crate) enum Work {
         keys: Box<Keys>,
         /// Now (ms).
         now_ms: u64,
-        /// The account's send lock, held while the job runs (`WeakHandle::send_lock`).
+        /// The account's send lock, held while the job runs (`WeakHandle::send_lock`): 1:1
+        /// sends run in this pipeline (in order with this job, so they never race it), but
+        /// group sends and retry answers read, encrypt and commit sessions outside it under
+        /// that lock, and a receive must not overwrite their ratchet step (nor they its).
         lock: Option<Arc<tokio::sync::Mutex<()>>>,
     },
     /// Keep the privacy tokens of a `privacy_token` notification (`messaging::privacy`).
@@ -79,6 +83,8 @@ pub(crate) enum Work {
     },
     /// Drop the cached device lists of these users (`messaging::device_cache::forget`).
     ForgetDevices(Vec<Jid>),
+    /// A 1:1 send: sessions, encryption, commit (`messaging::send_job`).
+    Send(Box<SendJob>),
     /// Feed acks and receipts to outbound statuses; the ones that moved come back.
     Status {
         /// Per message id, what happened.
@@ -99,12 +105,15 @@ pub(crate) enum Output {
     Received(Box<Received>),
     /// The statuses that moved forward.
     Statuses(Vec<(MessageId, MessageStatus)>),
+    /// What a send job came to.
+    Sent(Ran),
 }
 
 impl Work {
-    fn apply(self, store: &dyn Store, id: &AccountId) -> wa_store::Result<Output> {
+    fn apply(self, store: &dyn Store, id: &AccountId) -> Result<Output, Error> {
         let b = Durability::Buffered;
-        match self {
+        let written: wa_store::Result<Output> = match self {
+            Work::Send(job) => return send_job::run(store, *id, job).map(Output::Sent),
             Work::Nothing => Ok(Output::Done),
             Work::SaveDevice(device) => store.save_device(id, &device, b).map(|()| Output::Done),
             Work::LoggedIn(device) => {
@@ -126,13 +135,16 @@ impl Work {
                 stanza,
                 keys,
                 now_ms,
-                lock: _,
-            } => if stanza.from.as_ref().is_some_and(Jid::is_group) {
-                receive_group(store, *id, &keys, &stanza, now_ms)
-            } else {
-                receive(store, *id, &keys, &stanza, now_ms)
+                lock,
+            } => {
+                let _session = lock.as_ref().map(|l| l.blocking_lock());
+                if stanza.from.as_ref().is_some_and(Jid::is_group) {
+                    receive_group(store, *id, &keys, &stanza, now_ms)
+                } else {
+                    receive(store, *id, &keys, &stanza, now_ms)
+                }
+                .map(|r| Output::Received(Box::new(r)))
             }
-            .map(|r| Output::Received(Box::new(r))),
             Work::ForgetDevices(users) => forget(store, *id, &users).map(|()| Output::Done),
             Work::Status { events, now_ms } => {
                 Ok(Output::Statuses(statuses(store, id, events, now_ms)))
@@ -140,7 +152,8 @@ impl Work {
             Work::PrivacyTokens { tokens, now_ms } => {
                 save_tokens(store, *id, &tokens, now_ms).map(|_| Output::Done)
             }
-        }
+        };
+        Ok(written?)
     }
 }
 
@@ -308,18 +321,6 @@ async fn run<A>(store: Arc<dyn Store>, id: AccountId, batch: Vec<Job<A>>) -> Vec
         works.push(job.work);
         rest.push((job.durable, job.gates_output, job.after));
     }
-    // A receive reads and writes sessions a concurrent send may be advancing: the batch
-    // holds the account's send lock while it runs.
-    let lock = works.iter().find_map(|w| match w {
-        Work::Receive {
-            lock: Some(lock), ..
-        } => Some(Arc::clone(lock)),
-        _ => None,
-    });
-    let _session = match lock {
-        Some(lock) => Some(lock.lock_owned().await),
-        None => None,
-    };
     let results = apply_all(&store, id, works).await;
     let mut synced = false;
     let mut out = Vec::with_capacity(rest.len());
@@ -338,7 +339,7 @@ async fn run<A>(store: Arc<dyn Store>, id: AccountId, batch: Vec<Job<A>>) -> Vec
 }
 
 /// What one write came to on the blocking thread: its panic is carried out.
-type Applied = std::thread::Result<wa_store::Result<Output>>;
+type Applied = std::thread::Result<Result<Output, Error>>;
 
 /// Applies `works` in order in one blocking call. A write that panics fails its own job
 /// with the task error it would have had on its own blocking thread.
@@ -374,7 +375,7 @@ async fn apply_all(
     let mut out = Vec::with_capacity(n);
     for a in applied {
         out.push(match a {
-            Ok(result) => result.map_err(Error::from),
+            Ok(result) => result,
             Err(payload) => Err(rethrown(payload, id).await),
         });
     }

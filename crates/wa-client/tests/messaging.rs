@@ -171,17 +171,23 @@ async fn texts_both_ways_with_acks_receipts_and_sessions() {
     );
     let (got, _, _) = wait_text(&mut events_b, "again").await;
     assert_eq!(got, second.id);
-    // Exactly once: nothing is left to report on either side.
-    assert!(linked
-        .store
-        .pending_reports(&b, 10)
-        .expect("store")
-        .is_empty());
-    assert!(linked
-        .store
-        .pending_reports(&a, 10)
-        .expect("store")
-        .is_empty());
+    // Exactly once: nothing is left to report on either side (the mark follows the event,
+    // on a blocking thread: wait for it with a deadline).
+    for account in [b, a] {
+        let store = Arc::clone(&linked.store);
+        let marked = async move {
+            while !store
+                .pending_reports(&account, 10)
+                .expect("store")
+                .is_empty()
+            {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(5), marked)
+            .await
+            .expect("every received message marked reported");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,11 @@
 //! store.
 
 use wa_protocol::binary::{Jid, Server};
+use wa_protocol::time::Millis;
+use wa_protocol::PhoneNumber;
+use wa_store::{AccountId, DeviceList, Store};
+
+use crate::error::Error;
 
 /// The store key of a device's Signal session and identity.
 pub(crate) fn signal_address(device: &Jid) -> String {
@@ -19,6 +24,54 @@ pub(crate) fn signal_address(device: &Jid) -> String {
 /// The user JID (no device) of a device JID.
 pub(crate) fn user_of(jid: &Jid) -> Jid {
     Jid::user(jid.user_part().to_owned(), jid.server().clone())
+}
+
+/// The LID user a contact's tokens are kept under: the JID itself when it is a LID, else the
+/// LID the PN ↔ LID map knows for its phone number.
+pub(crate) fn lid_of(
+    store: &dyn Store,
+    account: AccountId,
+    jid: &Jid,
+) -> wa_store::Result<Option<Jid>> {
+    match jid.server() {
+        Server::Lid => Ok(Some(user_of(jid))),
+        Server::WhatsApp => match PhoneNumber::from_jid(&user_of(jid)) {
+            Some(pn) => Ok(store.lid_for_pn(&account, &pn)?.map(|m| m.lid)),
+            None => Ok(None),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// The contact's privacy token for a 1:1 send to `to`, when one is stored and still valid at
+/// `now` (`messaging.md` §16), on the calling (blocking) thread.
+pub(crate) fn stored_token(
+    s: &dyn Store,
+    account: AccountId,
+    to: &Jid,
+    now: Millis,
+) -> Result<Option<Vec<u8>>, Error> {
+    let Some(lid) = lid_of(s, account, to)? else {
+        return Ok(None);
+    };
+    Ok(s.privacy_token(&account, &lid)?
+        .filter(|t| t.is_valid_at(now.unix_secs()))
+        .map(|t| t.token))
+}
+
+/// The addressable device JIDs of a cached list (hosted devices left out).
+pub(crate) fn device_jids(list: &DeviceList) -> Vec<Jid> {
+    list.devices
+        .iter()
+        .filter(|d| !d.hosted)
+        .map(|d| {
+            Jid::device(
+                list.user.user_part().to_owned(),
+                d.id,
+                list.user.server().clone(),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use wa_protocol::stanza::{IqResponse, UsyncQuery, UsyncResult, UsyncUser};
 use wa_protocol::PhoneNumber;
 use wa_store::{AccountId, DeviceList, Durability, LidMapping, LidSource, ListedDevice, Store};
 
+use super::address::device_jids;
 use super::device_cache::{primary_identity, vouched};
 use crate::error::Error;
 use crate::handle::AccountHandle;
@@ -44,20 +45,6 @@ pub(crate) async fn devices_of(
         .into_iter()
         .map(|l| l.map(|l| device_jids(&l)).unwrap_or_default())
         .collect())
-}
-
-fn device_jids(list: &DeviceList) -> Vec<Jid> {
-    list.devices
-        .iter()
-        .filter(|d| !d.hosted)
-        .map(|d| {
-            Jid::device(
-                list.user.user_part().to_owned(),
-                d.id,
-                list.user.server().clone(),
-            )
-        })
-        .collect()
 }
 
 async fn cached(

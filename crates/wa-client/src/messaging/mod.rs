@@ -1,14 +1,13 @@
 //! 1:1 messaging over the account task (`messaging.md` §4–§8, §10, §16).
 //!
 //! ```text
-//!  send_text (caller's task)                       account task (driver.rs)
-//!   directory: device lists (store | usync IQ) ──┐
-//!   per-account send lock:                        │
-//!     sessions (store) | bundles (IQ)             │
-//!     encrypt_fanout (peer: padded Content,       │
-//!       own devices: padded DeviceSentMessage)    │
-//!     enqueue + commit_send (one blocking call)   │
-//!     SendMessage command ────────────────────────┼─▶ pipeline: durable() ─▶ <message> out
+//!  send (caller's task)                            account task (driver.rs)
+//!   own device, device lists: send_cache ─────────┐
+//!     (miss: store | usync IQ)                     │
+//!   AccountCommand::Send(SendJob) ─────────────────┼─▶ pipeline (in order, batched, one
+//!     ◀── needs bundles: one IQ, queued again ─────┤    blocking call per batch): sessions,
+//!                                                  │    encrypt_fanout, enqueue + commit_send
+//!                                                  │  ─▶ durable() ─▶ <message> out (one flush)
 //!   await the outcome ◀── MessageAcked/Rejected ──┼── record_status ─▶ MessageStatus event
 //!                                                  │
 //!  <message> in ─▶ pipeline: decrypt + commit_received (durable) ─▶ ack, receipt,
@@ -16,9 +15,11 @@
 //!  <receipt> in (acked by the connection) ─▶ record_status(Delivered|Read) ─▶ MessageStatus
 //! ```
 //!
-//! The send lock serializes the read-encrypt-commit step per account (two sends to one device
-//! must never encrypt from the same session state); the awaits for the server's acks are not
-//! serialized, so many sends are in flight at once.
+//! 1:1 sends and received messages read and commit sessions as jobs of the one ordered
+//! pipeline (`send_job`), so none of them encrypts or decrypts from a session state another
+//! is advancing; group sends and retry answers still do it outside, under the account's send
+//! lock, which the send and receive jobs take too. The awaits for the server's acks are not
+//! serialized: many sends are in flight at once.
 
 pub(crate) mod address;
 pub(crate) mod device_cache;
@@ -36,4 +37,7 @@ pub(crate) mod resend;
 pub(crate) mod retry;
 pub(crate) mod retry_request;
 pub(crate) mod send;
+pub(crate) mod send_cache;
+pub(crate) mod send_job;
+pub(crate) mod send_plan;
 pub(crate) mod types;

@@ -19,28 +19,14 @@
 
 use std::sync::Arc;
 
-use wa_protocol::binary::{Jid, Server};
+use wa_protocol::binary::Jid;
 use wa_protocol::stanza::{IqResponse, IssuePrivacyTokens, PrivacyTokens};
 use wa_protocol::time::Millis;
-use wa_protocol::PhoneNumber;
 use wa_store::{token_issue_due, AccountId, Durability, PrivacyToken, Store};
 
-use super::address::user_of;
+use super::address::{lid_of, stored_token, user_of};
 use crate::error::Error;
 use crate::handle::AccountHandle;
-
-/// The LID user a contact's tokens are kept under: the JID itself when it is a LID, else the
-/// LID the PN ↔ LID map knows for its phone number.
-fn lid_of(store: &dyn Store, account: AccountId, jid: &Jid) -> wa_store::Result<Option<Jid>> {
-    match jid.server() {
-        Server::Lid => Ok(Some(user_of(jid))),
-        Server::WhatsApp => match PhoneNumber::from_jid(&user_of(jid)) {
-            Some(pn) => Ok(store.lid_for_pn(&account, &pn)?.map(|m| m.lid)),
-            None => Ok(None),
-        },
-        _ => Ok(None),
-    }
-}
 
 /// The contact's token for a 1:1 send to `to`, when one is stored and still valid at `now`.
 pub(crate) async fn token_for(
@@ -51,16 +37,7 @@ pub(crate) async fn token_for(
 ) -> Result<Option<Vec<u8>>, Error> {
     let s = Arc::clone(store);
     let to = to.clone();
-    let token = tokio::task::spawn_blocking(move || -> wa_store::Result<_> {
-        let Some(lid) = lid_of(s.as_ref(), account, &to)? else {
-            return Ok(None);
-        };
-        s.privacy_token(&account, &lid)
-    })
-    .await??;
-    Ok(token
-        .filter(|t| t.is_valid_at(now.unix_secs()))
-        .map(|t| t.token))
+    tokio::task::spawn_blocking(move || stored_token(s.as_ref(), account, &to, now)).await?
 }
 
 /// Stores the tokens of a `privacy_token` notification (blocking); how many were new. A token

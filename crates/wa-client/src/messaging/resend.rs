@@ -19,8 +19,8 @@ use wa_protocol::message::{decode_padded, Content, EncVersion};
 use wa_protocol::time::{Clock, Millis};
 use wa_store::{AccountId, OutboxEntry, OutboxStatus, Store};
 
-use super::privacy;
-use super::send::{encrypt_and_commit, own_device, own_jid, recipients, Plan, Step};
+use super::send::{own_device, own_jid, submit};
+use super::send_plan::{Plan, Step};
 use crate::error::Error;
 use crate::handle::{AccountHandle, WeakHandle};
 
@@ -107,21 +107,14 @@ async fn resubmit(
         .map_err(|_| Error::UnknownMessage(entry.message_id.clone()))?;
     let device = own_device(handle, store).await?;
     let own = own_jid(&device, &entry.chat).ok_or(Error::NotRunning(*handle.id()))?;
-    let (peer_devices, own_devices) = recipients(handle, store, &entry.chat, &own, now).await?;
-    let tctoken = privacy::token_for(store, *handle.id(), &entry.chat, now).await?;
     let plan = Plan {
         id,
         to: entry.chat,
         content,
-        peer_devices,
-        own_devices,
+        peer_devices: Vec::new(),
+        own_devices: Vec::new(),
         device,
-        tctoken,
+        tctoken: None,
     };
-    let lock = handle.send_lock();
-    let guard = lock.lock().await;
-    let stanza = encrypt_and_commit(handle, store, &plan, entry.payload, Step::Again, now).await?;
-    let outcome = handle.submit_message(stanza);
-    drop(guard);
-    Ok(outcome)
+    submit(handle, store, (plan, own), entry.payload, Step::Again, now).await
 }

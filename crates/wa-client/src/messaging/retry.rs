@@ -27,7 +27,8 @@ use wa_store::{AccountId, DeviceIdentity, Durability, OutboxEntry, OutboxStatus,
 
 use super::address::{signal_address, user_of};
 use super::privacy;
-use super::send::{load_sessions, own_device, with_bundles, Stored};
+use super::send::{load_sessions, own_device, with_bundles};
+use super::send_plan::Stored;
 use crate::error::Error;
 use crate::handle::{AccountHandle, WeakHandle};
 

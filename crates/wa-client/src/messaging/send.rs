@@ -8,34 +8,23 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use wa_protocol::binary::{Jid, Server};
-use wa_protocol::message::fanout::{encrypt_fanout, DeviceTarget, Fanout, FanoutGroup};
-use wa_protocol::message::{encode_padded, wrap_device_sent, Content};
-use wa_protocol::signal::keys::LocalIdentity;
-use wa_protocol::signal::{PublicKey, SessionRecord};
+use wa_protocol::message::fanout::DeviceTarget;
+use wa_protocol::message::{encode_padded, Content};
 use wa_protocol::stanza::{
-    BundleOutcome, BundleTarget, DeviceEnc, Enc, IqResponse, MessageStanza, PreKeyBundleRequest,
-    PreKeyBundleResult,
+    BundleAnswer, BundleOutcome, BundleTarget, IqResponse, PreKeyBundleRequest, PreKeyBundleResult,
 };
 use wa_protocol::time::Millis;
 use wa_protocol::MessageId;
-use wa_store::{
-    AccountId, DeviceIdentity, Durability, NewOutbound, OutboxStatus, OutboxUpdate, SendStep,
-    SessionUpdate, Store,
-};
+use wa_store::{AccountId, DeviceIdentity, Store};
 
-use super::address::{signal_address, user_of};
+use super::address::user_of;
 use super::directory::devices_of;
 use super::privacy;
+use super::send_job::{Need, SendJob};
+use super::send_plan::{load_blocking, Plan, Step, Stored};
 use super::types::{SendOptions, SentMessage};
 use crate::error::Error;
 use crate::handle::AccountHandle;
-
-/// One device to encrypt for: its JID, stored session and identity.
-pub(crate) struct Stored {
-    pub(crate) jid: Jid,
-    pub(crate) record: Option<SessionRecord>,
-    pub(crate) identity: Option<PublicKey>,
-}
 
 /// Sends `content` to the user `to` from `handle`'s account; resolves on the server's ack.
 /// Every kind goes through the one encoder (`Content::to_message`, its stanza type, `edit`
@@ -56,7 +45,6 @@ pub(crate) async fn send(
     }
     let device = own_device(handle, store).await?;
     let own = own_jid(&device, &to).ok_or(Error::NotRunning(*handle.id()))?;
-    let (peer_devices, own_devices) = recipients(handle, store, &to, &own, now).await?;
     let id = options.id.unwrap_or_else(|| {
         MessageId::generate(
             now.unix_secs(),
@@ -64,30 +52,21 @@ pub(crate) async fn send(
             &mut rand::rngs::OsRng,
         )
     });
-    let tctoken = privacy::token_for(store, *handle.id(), &to, now).await?;
     let plan = Plan {
         id,
         to,
         content,
-        peer_devices,
-        own_devices,
+        peer_devices: Vec::new(),
+        own_devices: Vec::new(),
         device,
-        tctoken,
+        tctoken: None,
     };
-    let lock = handle.send_lock();
-    let guard = lock.lock().await;
     let padded = encode_padded(&plan.content.to_message(), &mut StdRng::from_entropy());
-    let stanza = encrypt_and_commit(handle, store, &plan, padded, Step::New, now).await?;
-    let outcome = handle.submit_message(stanza);
-    drop(guard);
+    let (id, to) = (plan.id.clone(), plan.to.clone());
+    let outcome = submit(handle, store, (plan, own), padded, Step::New, now).await?;
     let server_t = outcome.await?;
-    if plan.tctoken.is_some() {
-        privacy::issue_if_due(handle, store, &plan.to, now);
-    }
-    Ok(SentMessage {
-        id: plan.id,
-        server_t,
-    })
+    privacy::issue_if_due(handle, store, &to, now);
+    Ok(SentMessage { id, server_t })
 }
 
 /// The devices of `to` and our own other devices (`own` is our device in `to`'s namespace).
@@ -112,28 +91,13 @@ pub(crate) async fn recipients(
     Ok((peer_devices, own_devices))
 }
 
-/// What one send encrypts.
-pub(crate) struct Plan {
-    /// The message id.
-    pub(crate) id: MessageId,
-    /// The chat (a user JID).
-    pub(crate) to: Jid,
-    /// What is sent.
-    pub(crate) content: Content,
-    /// The chat's devices.
-    pub(crate) peer_devices: Vec<Jid>,
-    /// Our other devices (they get the DeviceSentMessage copy).
-    pub(crate) own_devices: Vec<Jid>,
-    /// Our device record.
-    pub(crate) device: DeviceIdentity,
-    /// The contact's privacy token, when a valid one is stored (§16).
-    pub(crate) tctoken: Option<Vec<u8>>,
-}
-
 pub(crate) async fn own_device(
     handle: &AccountHandle,
     store: &Arc<dyn Store>,
 ) -> Result<DeviceIdentity, Error> {
+    if let Some(device) = handle.cache().device() {
+        return Ok(DeviceIdentity::clone(&device));
+    }
     let id = *handle.id();
     let s = Arc::clone(store);
     tokio::task::spawn_blocking(move || s.device(&id))
@@ -157,69 +121,6 @@ pub(crate) fn own_jid(device: &DeviceIdentity, to: &Jid) -> Option<Jid> {
     }
 }
 
-/// Whether a commit puts a new message in the outbox or sends one already there again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Step {
-    /// `enqueue` (idempotent by id), then `commit_send`.
-    New,
-    /// An entry committed before but never acknowledged: back to `Queued` (a retry), then
-    /// `commit_send` with the new ratchet step.
-    Again,
-}
-
-/// Under the account's send lock: sessions (or bundles), encryption of `padded` (the padded
-/// `Message` of `plan.content`; our other devices get it wrapped as a DeviceSentMessage), the
-/// durable commit.
-pub(crate) async fn encrypt_and_commit(
-    handle: &AccountHandle,
-    store: &Arc<dyn Store>,
-    plan: &Plan,
-    padded: Vec<u8>,
-    step: Step,
-    now: Millis,
-) -> Result<MessageStanza, Error> {
-    let id = *handle.id();
-    let mut all = plan.peer_devices.clone();
-    all.extend(plan.own_devices.iter().cloned());
-    let stored = load_sessions(store, id, all).await?;
-    let targets = with_bundles(handle, stored).await?;
-    let (peer, own): (Vec<DeviceTarget>, Vec<DeviceTarget>) = targets
-        .into_iter()
-        .partition(|t| plan.peer_devices.contains(&t.jid));
-    let mut rng = StdRng::from_entropy();
-    let message = plan.content.to_message();
-    let copy = encode_padded(&wrap_device_sent(&message, &plan.to, None), &mut rng);
-    let local = LocalIdentity {
-        key_pair: plan.device.identity_key.clone(),
-        registration_id: plan.device.registration_id,
-    };
-    let groups = [
-        FanoutGroup {
-            devices: &peer,
-            plaintext: &padded,
-        },
-        FanoutGroup {
-            devices: &own,
-            plaintext: &copy,
-        },
-    ];
-    let fanout = encrypt_fanout(&local, &groups, &mut rng);
-    if !fanout
-        .encrypted
-        .iter()
-        .any(|c| plan.peer_devices.contains(&c.jid))
-    {
-        return Err(Error::NoDevices(plan.to.clone()));
-    }
-    for failed in &fanout.failed {
-        tracing::warn!(account = %id, device = %failed.jid, error = %failed.error, "device skipped");
-    }
-    let stanza = build_stanza(plan, &fanout);
-    let updates = session_updates(&fanout);
-    commit(store, id, &plan.id, &plan.to, (updates, padded), step, now).await?;
-    Ok(stanza)
-}
-
 /// The stored session and identity of each of `devices` (a session without a current state
 /// counts as none).
 pub(crate) async fn load_sessions(
@@ -228,33 +129,7 @@ pub(crate) async fn load_sessions(
     devices: Vec<Jid>,
 ) -> Result<Vec<Stored>, Error> {
     let s = Arc::clone(store);
-    let loaded = tokio::task::spawn_blocking(move || {
-        devices
-            .into_iter()
-            .map(|jid| {
-                let address = signal_address(&jid);
-                let record = s.load_session(&id, &address)?;
-                let identity = s.identity(&id, &address)?;
-                Ok((jid, record, identity))
-            })
-            .collect::<wa_store::Result<Vec<_>>>()
-    })
-    .await??;
-    loaded
-        .into_iter()
-        .map(|(jid, bytes, identity)| {
-            let record = bytes
-                .map(|b| SessionRecord::from_bytes(&b))
-                .transpose()
-                .map_err(wa_protocol::Error::from)?
-                .filter(SessionRecord::has_current_session);
-            Ok(Stored {
-                jid,
-                record,
-                identity,
-            })
-        })
-        .collect()
+    tokio::task::spawn_blocking(move || load_blocking(s.as_ref(), id, devices)).await?
 }
 
 /// Devices with a session as they are; the others get a bundle from one IQ (a device the
@@ -274,21 +149,7 @@ pub(crate) async fn with_bundles(
     let answers = if need.is_empty() {
         Vec::new()
     } else {
-        let request = PreKeyBundleRequest { users: need }.request();
-        match handle.iq(request).await {
-            Some(IqResponse::Result(node)) => {
-                PreKeyBundleResult::from_node(&node)
-                    .map_err(wa_protocol::Error::from)?
-                    .users
-            }
-            Some(IqResponse::Error { code, .. }) => {
-                return Err(Error::IqRefused {
-                    what: "prekey bundle",
-                    code,
-                })
-            }
-            None => return Err(Error::Timeout("prekey bundle query")),
-        }
+        fetch_bundles(handle, need.into_iter().map(|t| t.jid).collect()).await?
     };
     let mut targets = Vec::new();
     for s in stored {
@@ -314,106 +175,81 @@ pub(crate) async fn with_bundles(
     Ok(targets)
 }
 
-/// `<message id to type><participants><to jid><enc/></to>…</participants>
-/// [<device-identity/>]</message>` (§7).
-pub(crate) fn build_stanza(plan: &Plan, fanout: &Fanout) -> MessageStanza {
-    let mut stanza = MessageStanza::new(plan.id.clone(), plan.content.stanza_type());
-    stanza.to = Some(plan.to.clone());
-    stanza.edit = plan.content.edit_attr();
-    stanza.participants = fanout
-        .encrypted
-        .iter()
-        .map(|c| {
-            let mut enc = Enc::new(c.enc_type, c.ciphertext.clone());
-            enc.mediatype = plan.content.media_type().map(str::to_owned);
-            enc.decrypt_fail_hide = plan.content.hides_decrypt_failure();
-            DeviceEnc {
-                jid: c.jid.clone(),
-                enc,
-            }
-        })
+/// One prekey-bundle IQ for `devices` (§5): each device's answer.
+pub(crate) async fn fetch_bundles(
+    handle: &AccountHandle,
+    devices: Vec<Jid>,
+) -> Result<Vec<BundleAnswer>, Error> {
+    let users = devices
+        .into_iter()
+        .map(|jid| BundleTarget { jid, reason: None })
         .collect();
-    if fanout.needs_device_identity() {
-        stanza.device_identity = plan.device.adv_signed_identity.clone();
+    let request = PreKeyBundleRequest { users }.request();
+    match handle.iq(request).await {
+        Some(IqResponse::Result(node)) => Ok(PreKeyBundleResult::from_node(&node)
+            .map_err(wa_protocol::Error::from)?
+            .users),
+        Some(IqResponse::Error { code, .. }) => Err(Error::IqRefused {
+            what: "prekey bundle",
+            code,
+        }),
+        None => Err(Error::Timeout("prekey bundle query")),
     }
-    stanza.tctoken.clone_from(&plan.tctoken);
-    stanza
 }
 
-/// A session to save after an encryption: the device's address, the record, the device's
-/// identity and whether the session is new (its identity is then trusted on first use).
-pub(crate) type SessionSave = (String, Vec<u8>, PublicKey, bool);
+/// How often a send may come back before it fails (for its device lists, then its bundles;
+/// each time, what was missing was fetched or found not to exist).
+const ROUNDS: usize = 4;
 
-/// The sessions `fanout` advanced, to save.
-pub(crate) fn session_updates(fanout: &Fanout) -> Vec<SessionSave> {
-    fanout
-        .encrypted
-        .iter()
-        .map(|c| {
-            (
-                signal_address(&c.jid),
-                c.record.to_bytes(),
-                c.remote_identity,
-                c.new_session,
-            )
-        })
-        .collect()
-}
-
-/// One blocking call: the outbox entry (new: idempotent by id; again: back to `Queued`), the
-/// peers' identities (trust on first use), then `commit_send` (sessions + `Queued → Sent`). Durability is awaited by the
-/// account task before the bytes leave.
-pub(crate) async fn commit(
+/// Queues `plan` in the account's pipeline (fetching bundles when the job asks for them);
+/// resolves once the message is committed and handed to the connection, with the future of
+/// the server's verdict.
+pub(crate) async fn submit(
+    handle: &AccountHandle,
     store: &Arc<dyn Store>,
-    id: AccountId,
-    message_id: &MessageId,
-    chat: &Jid,
-    (updates, payload): (Vec<SessionSave>, Vec<u8>),
+    (plan, own): (Plan, Jid),
+    padded: Vec<u8>,
     step: Step,
     now: Millis,
-) -> Result<(), Error> {
-    let s = Arc::clone(store);
-    let message_id = message_id.as_str().to_owned();
-    let chat = chat.clone();
-    tokio::task::spawn_blocking(move || -> wa_store::Result<()> {
-        let b = Durability::Buffered;
-        let outbound = NewOutbound {
-            message_id: &message_id,
-            chat: &chat,
-            payload: &payload,
-            now_ms: now.0,
+) -> Result<impl std::future::Future<Output = Result<Option<u64>, Error>>, Error> {
+    let account = *handle.id();
+    let message = plan.id.as_str().to_owned();
+    let mut job = Box::new(SendJob {
+        plan,
+        own,
+        lists: None,
+        padded,
+        step,
+        now,
+        bundles: Vec::new(),
+        lock: handle.send_lock(),
+    });
+    for _ in 0..ROUNDS {
+        let mut submitted = handle.submit_send(job);
+        let Some((back, need)) = submitted.needs().await else {
+            return Ok(async move { submitted.verdict(account, &message).await });
         };
-        match step {
-            Step::New => {
-                s.enqueue(&id, &outbound, b)?;
+        job = back;
+        let devices = match need {
+            Need::Lists => {
+                let lists = recipients(handle, store, &job.plan.to, &job.own, now).await?;
+                job.lists = Some(lists);
+                continue;
             }
-            Step::Again => {
-                let sent = s
-                    .outbox_entry(&id, &message_id)?
-                    .is_some_and(|e| e.status == OutboxStatus::Sent);
-                if sent {
-                    let retry = OutboxUpdate::Retry { at_ms: now.0 };
-                    s.update_outbox(&id, &message_id, retry, now.0, b)?;
-                }
+            Need::Bundles(devices) => devices,
+        };
+        for answer in fetch_bundles(handle, devices.clone()).await? {
+            let bundle = match answer.outcome {
+                BundleOutcome::Bundle(d) => Some(d.bundle),
+                BundleOutcome::Error { .. } => None,
+            };
+            job.bundles.push((answer.jid, bundle));
+        }
+        for device in devices {
+            if !job.bundles.iter().any(|(j, _)| *j == device) {
+                job.bundles.push((device, None));
             }
         }
-        for (address, _, identity, new) in &updates {
-            if *new {
-                s.save_identity(&id, address, identity, b)?;
-            }
-        }
-        let sessions: Vec<SessionUpdate<'_>> = updates
-            .iter()
-            .map(|(address, record, _, _)| SessionUpdate { address, record })
-            .collect();
-        let step = SendStep {
-            message_id: &message_id,
-            sessions: &sessions,
-            sender_key: None,
-            now_ms: now.0,
-        };
-        s.commit_send(&id, &step, b)
-    })
-    .await??;
-    Ok(())
+    }
+    Err(Error::Timeout("device lists and bundles for a send"))
 }
