@@ -77,15 +77,19 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         text: text_of(&content),
         t: msg.t.unwrap_or_else(|| shared.now_secs()),
     };
-    shared.with_world(|w| {
-        if let Ok(account) = w.account_mut(phone) {
-            account.phone_state.record(received);
-        }
+    let recorded = shared.with_world(|w| {
+        w.account_mut(phone)
+            .is_ok_and(|account| account.phone_state.record(received))
     });
-    shared.emit(SimEvent::PhoneReceived {
-        phone: phone.clone(),
-        id,
-    });
+    if recorded {
+        shared.emit(SimEvent::PhoneReceived {
+            phone: phone.clone(),
+            id,
+        });
+    } else {
+        // Delivered again under a known id: kept once, receipted again (the sender waits for it).
+        shared.count("phone:duplicate".to_owned());
+    }
     let kind = ReceiptType::for_delivery(own, msg.peer, true);
     Receipt::for_message(&msg, kind)
         .ok()

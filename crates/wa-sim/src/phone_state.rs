@@ -3,7 +3,7 @@
 //! not yet consumed, its group sender keys, and what it received and decrypted (`messaging.md`
 //! §10).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use rand::rngs::StdRng;
 use wa_protocol::binary::Jid;
@@ -83,8 +83,12 @@ pub(crate) struct PhoneState {
     pub(crate) sessions: HashMap<DeviceKey, SessionRecord>,
     /// Identities seen per remote device (trusted on first use).
     pub(crate) identities: HashMap<DeviceKey, PublicKey>,
-    /// What it received, oldest first.
+    /// What it received, oldest first, once per (sender, id).
     pub(crate) inbox: Vec<ReceivedMessage>,
+    /// The (sender, id) pairs in the inbox: a message delivered again under the same id (a
+    /// resend after the sender's restart, a retry's answer) is kept once, as a real client
+    /// keeps one message per id.
+    inbox_ids: HashSet<(String, String)>,
     /// The privacy tokens this phone granted, by the account that holds them (`messaging.md`
     /// §16): an account requiring tokens accepts a companion's DM from a holder only with it.
     pub(crate) granted: HashMap<PhoneNumber, Vec<u8>>,
@@ -103,6 +107,7 @@ impl PhoneState {
             sessions: HashMap::new(),
             identities: HashMap::new(),
             inbox: Vec::new(),
+            inbox_ids: HashSet::new(),
             granted: HashMap::new(),
             sent: VecDeque::new(),
             group_keys: GroupKeys::default(),
@@ -145,11 +150,20 @@ impl PhoneState {
         self.sent.push_back(sent);
     }
 
-    /// Records a received message.
-    pub(crate) fn record(&mut self, message: ReceivedMessage) {
+    /// Records a received message; `false` (nothing recorded) when the inbox already has the
+    /// sender's message under that id.
+    pub(crate) fn record(&mut self, message: ReceivedMessage) -> bool {
+        if !self
+            .inbox_ids
+            .insert((message.from.clone(), message.id.clone()))
+        {
+            return false;
+        }
         if self.inbox.len() >= MAX_INBOX {
-            self.inbox.remove(0);
+            let old = self.inbox.remove(0);
+            self.inbox_ids.remove(&(old.from, old.id));
         }
         self.inbox.push(message);
+        true
     }
 }
