@@ -15,11 +15,8 @@
 
 use wa_protocol::binary::{Jid, Server};
 use wa_protocol::message::group::{decrypt as sk_decrypt, process_distribution};
-use wa_protocol::message::receive::{
-    decrypt_pairwise, failure_action, Decrypted, FailureAction, PreKeyLookup,
-};
+use wa_protocol::message::receive::{decrypt_pairwise, failure_action, Decrypted, FailureAction};
 use wa_protocol::message::{decode_padded, Content, EncVersion, Unsupported};
-use wa_protocol::signal::keys::{PreKey, SignedPreKey};
 use wa_protocol::signal::{SenderKeyRecord, SessionRecord};
 use wa_protocol::stanza::{
     nack, AckClass, Enc, EncType, MessageStanza, Receipt, ReceiptType, StanzaAck,
@@ -30,7 +27,7 @@ use wa_store::{
 };
 
 use super::address::{signal_address, user_of};
-use super::keys::Keys;
+use super::keys::{Keys, StorePreKeys};
 use super::receive::Received;
 use super::types::{ReceivedText, Sender};
 
@@ -43,32 +40,6 @@ struct Decoded {
     sender_key: Option<SenderKeyRecord>,
     /// The content: `<enc v>`, padded plaintext, parsed content.
     content: Option<(u8, Vec<u8>, Content)>,
-}
-
-/// One-time prekeys from the store, the signed prekey from the device record.
-struct StorePreKeys<'a> {
-    store: &'a dyn Store,
-    account: AccountId,
-    signed: &'a SignedPreKey,
-}
-
-impl PreKeyLookup for StorePreKeys<'_> {
-    fn signed_pre_key(&self, id: u32) -> Option<SignedPreKey> {
-        (self.signed.id == id).then(|| self.signed.clone())
-    }
-
-    fn one_time_pre_key(&self, id: u32) -> Option<PreKey> {
-        match self.store.load_prekey(&self.account, id) {
-            Ok(k) => k.map(|k| PreKey {
-                id: k.id,
-                key_pair: k.key_pair,
-            }),
-            Err(error) => {
-                tracing::warn!(account = %self.account, id, %error, "cannot read a prekey");
-                None
-            }
-        }
-    }
 }
 
 /// The store context of one message.

@@ -5,12 +5,9 @@
 //! acks, sends the delivery receipt, announces the message and marks it reported.
 
 use wa_protocol::binary::{Jid, Server};
-use wa_protocol::message::receive::{
-    decrypt_pairwise, failure_action, Decrypted, FailureAction, PreKeyLookup,
-};
+use wa_protocol::message::receive::{decrypt_pairwise, failure_action, Decrypted, FailureAction};
 use wa_protocol::message::retry::RetryReason;
 use wa_protocol::message::{decode_padded, unwrap_device_sent, Content, EncVersion};
-use wa_protocol::signal::keys::{PreKey, SignedPreKey};
 use wa_protocol::signal::PublicKey;
 use wa_protocol::signal::SessionRecord;
 use wa_protocol::stanza::{
@@ -23,7 +20,7 @@ use wa_store::{
 };
 
 use super::address::{signal_address, user_of};
-use super::keys::Keys;
+use super::keys::{Keys, StorePreKeys};
 use super::retry_request::retry_receipt;
 use super::types::{ReceivedText, Sender};
 
@@ -36,32 +33,6 @@ pub(crate) struct Received {
     pub(crate) receipt: Option<Receipt>,
     /// The message and its pending-report seq (only the first time).
     pub(crate) report: Option<(Box<ReceivedText>, u64)>,
-}
-
-/// One-time prekeys read from the store by id; the signed prekey from the device record.
-struct StorePreKeys<'a> {
-    store: &'a dyn Store,
-    account: AccountId,
-    signed: &'a SignedPreKey,
-}
-
-impl PreKeyLookup for StorePreKeys<'_> {
-    fn signed_pre_key(&self, id: u32) -> Option<SignedPreKey> {
-        (self.signed.id == id).then(|| self.signed.clone())
-    }
-
-    fn one_time_pre_key(&self, id: u32) -> Option<PreKey> {
-        match self.store.load_prekey(&self.account, id) {
-            Ok(k) => k.map(|k| PreKey {
-                id: k.id,
-                key_pair: k.key_pair,
-            }),
-            Err(error) => {
-                tracing::warn!(account = %self.account, id, %error, "cannot read a prekey");
-                None
-            }
-        }
-    }
 }
 
 /// Decrypts and commits `msg` (blocking). A store failure is returned (the message is then
