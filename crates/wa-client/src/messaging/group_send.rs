@@ -101,7 +101,10 @@ pub(crate) async fn send_group(
     let (stanza, holders) = encrypt_and_commit(handle, store, &plan, now).await?;
     let outcome = handle.submit_message(stanza);
     drop(guard);
-    let server_t = outcome.await?;
+    let server_t = outcome.await.inspect_err(|_| {
+        // A refusal may mean our metadata is stale (e.g. a stale phash): ask again next time.
+        handle.cache().forget_group(&plan.group);
+    })?;
     save_holders(store, *handle.id(), &plan.group, holders).await?;
     Ok(SentMessage {
         id: plan.id,
