@@ -36,6 +36,7 @@ use crate::error::Error;
 use crate::event::EventKind;
 use crate::handle::WeakHandle;
 use crate::messaging::device_cache::changed_users;
+use crate::messaging::group_events::group_changes;
 use crate::messaging::receive::Received;
 use crate::messaging::send_job::Ran;
 use crate::messaging::{group_retry, resend, retry};
@@ -541,8 +542,18 @@ impl Drive<'_> {
     }
 
     /// A stanza the connection passed on: a devices notification first drops the cached
-    /// lists, a privacy-token one stores its tokens; each is then announced in order.
+    /// lists, a privacy-token one stores its tokens, a `w:gp2` one drops the group's cached
+    /// metadata and is announced as [`EventKind::GroupChanged`]s; each is then announced in order.
     fn notification(&mut self, node: wa_protocol::binary::Node) {
+        if let Some((group, events)) = group_changes(&node) {
+            if let Some(handle) = &self.ctx.handle {
+                handle.cache().forget_group(&group);
+            }
+            events
+                .into_iter()
+                .for_each(|event| self.in_order(After::Emit(event)));
+            return self.in_order(After::Emit(EventKind::Stanza(node)));
+        }
         if let Some(users) = changed_users(&node) {
             let after = After::Emit(EventKind::Stanza(node));
             let work = Work::ForgetDevices(users);

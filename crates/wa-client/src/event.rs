@@ -10,7 +10,7 @@ use wa_protocol::time::Millis;
 use wa_protocol::MessageId;
 use wa_store::{AccountId, MessageStatus};
 
-use crate::messaging::types::ReceivedText;
+use crate::messaging::types::{GroupMember, GroupUpdate, ReceivedText};
 
 /// One account's event.
 #[derive(Debug, Clone)]
@@ -120,6 +120,16 @@ pub enum EventKind {
         id: MessageId,
         /// Its new status.
         status: MessageStatus,
+    },
+    /// A group we are in changed (one event per change of a `w:gp2` notification; the
+    /// [`EventKind::Stanza`] with the notification itself follows).
+    GroupChanged {
+        /// The group.
+        group: Jid,
+        /// What changed.
+        change: GroupUpdate,
+        /// Who changed it, when the notification says.
+        by: Option<GroupMember>,
     },
     /// The account's task ended (stopped, logged out, replaced, refused, or failed to start).
     Stopped,

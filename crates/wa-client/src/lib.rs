@@ -41,7 +41,9 @@ pub use error::{Error, Fault};
 pub use event::{Event, EventKind};
 pub use gateway::{Gateway, NewAccount};
 pub use handle::AccountHandle;
-pub use messaging::types::{ReceivedText, SendOptions, Sender, SentMessage};
+pub use messaging::types::{
+    GroupMember, GroupUpdate, ReceivedText, SendOptions, Sender, SentMessage,
+};
 pub use proxy::{Proxy, ProxyKind};
 pub use socket::{open_websocket, Ws, PRODUCTION_URL};
 pub use status::{FailReason, QrCode, SessionState, Status};

@@ -204,7 +204,8 @@ impl Status {
             | EventKind::StreamError { .. }
             | EventKind::Stanza(_)
             | EventKind::Message(_)
-            | EventKind::MessageStatus { .. } => {}
+            | EventKind::MessageStatus { .. }
+            | EventKind::GroupChanged { .. } => {}
         }
     }
 

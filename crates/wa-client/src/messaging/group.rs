@@ -78,6 +78,21 @@ pub(crate) async fn create_group(
         .group)
 }
 
+/// The metadata of `group` from the account's cache, else by [`group_info`] (then cached).
+pub(crate) async fn cached_group_info(
+    handle: &AccountHandle,
+    group: &Jid,
+) -> Result<std::sync::Arc<GroupInfo>, Error> {
+    let generation = match handle.cache().group(group) {
+        Ok(info) => return Ok(info),
+        Err(generation) => generation,
+    };
+    let info = std::sync::Arc::new(group_info(handle, group).await?);
+    let cached = std::sync::Arc::clone(&info);
+    handle.cache().set_group(group.clone(), cached, generation);
+    Ok(info)
+}
+
 /// The metadata of `group` (`<query request="interactive"/>`, §9 step 1).
 pub(crate) async fn group_info(handle: &AccountHandle, group: &Jid) -> Result<GroupInfo, Error> {
     check_group(group)?;
@@ -106,7 +121,10 @@ pub(crate) async fn update_participants(
         participants,
     }
     .request();
-    let node = group_iq(handle, request, "group participants").await?;
+    let node = group_iq(handle, request, "group participants").await;
+    // Whatever the answer, the group may have changed: the next send asks again.
+    handle.cache().forget_group(group);
+    let node = node?;
     Ok(ParticipantsResult::from_node(&node, action)
         .map_err(wa_protocol::Error::from)?
         .participants)
@@ -125,7 +143,10 @@ pub(crate) async fn set_subject(
         subject,
     }
     .request();
-    let node = group_iq(handle, request, "group subject").await?;
+    let node = group_iq(handle, request, "group subject").await;
+    // Whatever the answer, the group may have changed: the next send asks again.
+    handle.cache().forget_group(group);
+    let node = node?;
     GroupDone::from_node(&node).map_err(wa_protocol::Error::from)?;
     Ok(())
 }
@@ -137,7 +158,10 @@ pub(crate) async fn leave_group(handle: &AccountHandle, group: &Jid) -> Result<(
         groups: vec![group.clone()],
     }
     .request();
-    let node = group_iq(handle, request, "group leave").await?;
+    let node = group_iq(handle, request, "group leave").await;
+    // Whatever the answer, the group may have changed: the next send asks again.
+    handle.cache().forget_group(group);
+    let node = node?;
     GroupDone::from_node(&node).map_err(wa_protocol::Error::from)?;
     Ok(())
 }

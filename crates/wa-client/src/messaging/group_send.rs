@@ -1,7 +1,7 @@
 //! The group send path (`messaging.md` §9; `signal.md` §9 for sender keys):
 //!
 //! ```text
-//! send_group ─▶ metadata IQ (participants, addressing mode)
+//! send_group ─▶ metadata (participants, addressing mode): the account's cache, else one IQ
 //!            ─▶ devices of every participant and of our own user (store | usync),
 //!               minus hosted devices and our sending device
 //!            ─▶ under the account's send lock:
@@ -39,7 +39,7 @@ use wa_store::{AccountId, DeviceIdentity, Durability, SenderKeyUpdate, Store};
 
 use super::address::{signal_address, user_of};
 use super::directory::devices_of;
-use super::group::group_info;
+use super::group::cached_group_info;
 use super::group_commit::{commit_group, GroupCommit};
 use super::send::{load_sessions, own_device, with_bundles};
 use super::types::{SendOptions, SentMessage};
@@ -68,7 +68,7 @@ pub(crate) async fn send_group(
     content: Content,
     options: SendOptions,
 ) -> Result<SentMessage, Error> {
-    let info = group_info(handle, &group).await?;
+    let info = cached_group_info(handle, &group).await?;
     let device = own_device(handle, store).await?;
     let own = own_in(
         device.jid.as_ref(),
@@ -101,7 +101,10 @@ pub(crate) async fn send_group(
     let (stanza, holders) = encrypt_and_commit(handle, store, &plan, now).await?;
     let outcome = handle.submit_message(stanza);
     drop(guard);
-    let server_t = outcome.await?;
+    let server_t = outcome.await.inspect_err(|_| {
+        // A refusal may mean our metadata is stale (e.g. a stale phash): ask again next time.
+        handle.cache().forget_group(&plan.group);
+    })?;
     save_holders(store, *handle.id(), &plan.group, holders).await?;
     Ok(SentMessage {
         id: plan.id,

@@ -26,6 +26,7 @@ pub(crate) mod device_cache;
 pub(crate) mod directory;
 pub(crate) mod group;
 pub(crate) mod group_commit;
+pub(crate) mod group_events;
 pub(crate) mod group_recv;
 pub(crate) mod group_retry;
 pub(crate) mod group_send;

@@ -132,3 +132,31 @@ mod tests {
         assert_eq!(log.decide(&other, &id, keys(1), true, now), resend);
     }
 }
+
+/// A group member a `w:gp2` notification names, with its phone number and LID when the
+/// notification gives both (`participant jid [lid|phone_number]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    /// The member as the notification named it (PN or LID user JID).
+    pub jid: Jid,
+    /// Its phone-number user JID, when known.
+    pub phone: Option<Jid>,
+    /// Its LID user JID, when known.
+    pub lid: Option<Jid>,
+}
+
+/// What changed in a group (one `w:gp2` change child).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GroupUpdate {
+    /// Members joined or were added.
+    Added(Vec<GroupMember>),
+    /// Members left or were removed.
+    Removed(Vec<GroupMember>),
+    /// Members became admins.
+    Promoted(Vec<GroupMember>),
+    /// Admins became plain members.
+    Demoted(Vec<GroupMember>),
+    /// A new subject.
+    Subject(String),
+}
