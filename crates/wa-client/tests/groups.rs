@@ -338,3 +338,32 @@ async fn a_group_retry_receipt_is_answered_pairwise() {
     }
     assert_eq!(resend.encs[0].count, Some(1));
 }
+
+/// A member's read receipt in a group names the author (`participant`, `messaging.md` §10): the
+/// phone reads the gateway's group message and the message's status moves to Read; an id the
+/// phone never received is refused by its admin action.
+#[tokio::test]
+async fn a_members_read_receipt_moves_the_status_to_read() {
+    let mut linked = linked(&[A, B, C], 64).await;
+    let group = create(&linked, "Reading", &[B, C]).await;
+    let sent = send_to_group(&linked, &group, "please read", &[B, C]).await;
+    let id = sent.id.clone();
+    let group_text = group.to_string();
+    linked
+        .sim
+        .phone_read(B, &group_text, &[id.as_str().to_owned()])
+        .expect("the phone reads it");
+    wait_for(&mut linked.events, DEADLINE, "Read", |e| match e {
+        EventKind::MessageStatus { id: got, status } if *got == id => {
+            matches!(status, wa_store::MessageStatus::Read { .. }).then_some(())
+        }
+        _ => None,
+    })
+    .await
+    .expect("the status moves to Read");
+    let unknown = MessageId::generate(1, None, &mut rand::rngs::OsRng);
+    assert!(linked
+        .sim
+        .phone_read(C, &group_text, &[unknown.as_str().to_owned()])
+        .is_err());
+}

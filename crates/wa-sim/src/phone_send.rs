@@ -224,11 +224,48 @@ pub(crate) fn read(
                 .map_err(|_| SimError::BadAddress(id.chars().take(64).collect()))
         })
         .collect::<Result<Vec<MessageId>, _>>()?;
-    shared.with_world(|w| w.account(phone).map(drop))?;
     let t = shared.now_secs();
-    let receipt = Receipt::read(chat.clone(), &ids, t, None, false)
-        .ok_or_else(|| SimError::BadAddress(String::new()))?;
-    messages::route_receipt(shared, &(phone.clone(), 0), receipt, t).map_err(SimError::Refused)?;
+    let batches = shared.with_world(|w| read_batches(w, phone, &chat, ids))?;
+    for (participant, ids) in batches {
+        let receipt = Receipt::read(chat.clone(), &ids, t, participant, false)
+            .ok_or_else(|| SimError::BadAddress(String::new()))?;
+        messages::route_receipt(shared, &(phone.clone(), 0), receipt, t)
+            .map_err(SimError::Refused)?;
+    }
     shared.count("phone:read".to_owned());
     Ok(())
+}
+
+/// One read receipt to send: its `participant` (a group message's author) and its ids.
+type ReadBatch = (Option<Jid>, Vec<MessageId>);
+
+/// The read receipts to send: one for a 1:1 chat; in a group, one per author (`participant`,
+/// `messaging.md` §10), taken from the phone's inbox (an id it never received is refused).
+fn read_batches(
+    w: &World,
+    phone: &PhoneNumber,
+    chat: &Jid,
+    ids: Vec<MessageId>,
+) -> Result<Vec<ReadBatch>, SimError> {
+    let inbox = &w.account(phone)?.phone_state.inbox;
+    if !chat.is_group() {
+        return Ok(vec![(None, ids)]);
+    }
+    let chat_text = chat.to_string();
+    let mut batches: Vec<ReadBatch> = Vec::new();
+    for id in ids {
+        let author = inbox
+            .iter()
+            .find(|m| m.chat == chat_text && m.id == id.as_str())
+            .map(|m| Jid::user(m.from.as_str(), Server::WhatsApp))
+            .ok_or_else(|| SimError::BadAddress(id.as_str().to_owned()))?;
+        match batches
+            .iter_mut()
+            .find(|(a, _)| a.as_ref() == Some(&author))
+        {
+            Some((_, list)) => list.push(id),
+            None => batches.push((Some(author), vec![id])),
+        }
+    }
+    Ok(batches)
 }
