@@ -18,9 +18,7 @@ use wa_protocol::message::group::{decrypt as sk_decrypt, process_distribution};
 use wa_protocol::message::receive::{decrypt_pairwise, failure_action, Decrypted, FailureAction};
 use wa_protocol::message::{decode_padded, Content, EncVersion, Unsupported};
 use wa_protocol::signal::{SenderKeyRecord, SessionRecord};
-use wa_protocol::stanza::{
-    nack, AckClass, Enc, EncType, MessageStanza, Receipt, ReceiptType, StanzaAck,
-};
+use wa_protocol::stanza::{nack, Enc, EncType, MessageStanza, Receipt, ReceiptType};
 use wa_store::{
     AccountId, Durability, IncomingSession, ReceiveOutcome, ReceivedKey, ReceivedMessage,
     SenderKeyUpdate, SessionUpdate, Store,
@@ -63,7 +61,7 @@ pub(crate) fn receive_group(
     now_ms: u64,
 ) -> wa_store::Result<Received> {
     let (Some(group), Some(sender)) = (msg.from.clone(), msg.participant.clone()) else {
-        return Ok(done(msg, keys, Some(nack::PARSING_ERROR)));
+        return Ok(Received::ack_only(msg, keys, Some(nack::PARSING_ERROR)));
     };
     let key = ReceivedKey {
         chat: &group,
@@ -71,7 +69,7 @@ pub(crate) fn receive_group(
         id: msg.id.as_str(),
     };
     if store.is_received(&account, &key)? {
-        return Ok(done(msg, keys, None));
+        return Ok(Received::ack_only(msg, keys, None));
     }
     let ctx = Ctx {
         store,
@@ -88,7 +86,7 @@ pub(crate) fn receive_group(
         };
         if let Err(action) = step {
             if let FailureAction::Nack(code) = action {
-                return Ok(done(msg, keys, Some(code)));
+                return Ok(Received::ack_only(msg, keys, Some(code)));
             }
             // The key material that did decrypt is kept; the message is acked (a group retry
             // receipt is not sent yet).
@@ -100,7 +98,7 @@ pub(crate) fn receive_group(
         // resend of this id (§11) is still read.
         keep_keys(&ctx, &decoded)?;
         let code = msg.encs.is_empty().then_some(nack::UNRECOGNIZED_STANZA);
-        return Ok(done(msg, keys, code));
+        return Ok(Received::ack_only(msg, keys, code));
     }
     commit(&ctx, msg, key, decoded, now_ms)
 }
@@ -296,10 +294,10 @@ fn commit(
         .commit_received(&ctx.account, &received, Durability::Buffered)?;
     let (ReceiveOutcome::New { seq, .. }, Some((_, _, content))) = (outcome, decoded.content)
     else {
-        return Ok(done(msg, ctx.keys, None));
+        return Ok(Received::ack_only(msg, ctx.keys, None));
     };
     let sender = sender_of(msg);
-    let own = is_own(&sender.device, ctx.keys);
+    let own = ctx.keys.is_own(&sender.device);
     let event = ReceivedText {
         id: msg.id.clone(),
         chat,
@@ -310,7 +308,7 @@ fn commit(
     };
     let kind = ReceiptType::for_delivery(own, msg.peer, false);
     Ok(Received {
-        ack: ack_for(msg, ctx.keys, None),
+        ack: msg.ack(ctx.keys.own_pn.clone(), None),
         receipt: Receipt::for_message(msg, kind).ok(),
         report: Some((Box::new(event), seq)),
     })
@@ -329,37 +327,4 @@ fn sender_of(msg: &MessageStanza) -> Sender {
         _ => (Some(user), msg.alt.participant_lid.as_ref().map(user_of)),
     };
     Sender { device, phone, lid }
-}
-
-fn is_own(device: &Jid, keys: &Keys) -> bool {
-    [&keys.own_pn, &keys.own_lid]
-        .into_iter()
-        .flatten()
-        .any(|own| own.user_part() == device.user_part() && own.server() == device.server())
-}
-
-/// The message ack (§10), echoing `participant` (§16); a nack when `error` is set.
-fn ack_for(msg: &MessageStanza, keys: &Keys, error: Option<u16>) -> StanzaAck {
-    StanzaAck {
-        class: AckClass::Message,
-        id: msg.id.clone(),
-        to: msg
-            .from
-            .clone()
-            .unwrap_or_else(wa_protocol::stanza::server_jid),
-        participant: msg.participant.clone(),
-        recipient: msg.recipient.clone(),
-        kind: Some(msg.kind.as_str().to_owned()),
-        from: keys.own_pn.clone(),
-        error,
-    }
-}
-
-/// Acked (or nacked) with nothing to report.
-fn done(msg: &MessageStanza, keys: &Keys, error: Option<u16>) -> Received {
-    Received {
-        ack: ack_for(msg, keys, error),
-        receipt: None,
-        report: None,
-    }
 }

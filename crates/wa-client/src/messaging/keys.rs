@@ -14,6 +14,16 @@ pub(crate) struct Keys {
     pub(crate) own_lid: Option<Jid>,
 }
 
+impl Keys {
+    /// Whether `device` is one of our own account's devices (PN or LID).
+    pub(crate) fn is_own(&self, device: &Jid) -> bool {
+        [&self.own_pn, &self.own_lid]
+            .into_iter()
+            .flatten()
+            .any(|own| own.user_part() == device.user_part() && own.server() == device.server())
+    }
+}
+
 /// One-time prekeys read from the store by id; the signed prekey from the device record.
 pub(crate) struct StorePreKeys<'a> {
     pub(crate) store: &'a dyn Store,

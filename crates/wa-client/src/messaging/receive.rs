@@ -10,9 +10,7 @@ use wa_protocol::message::retry::RetryReason;
 use wa_protocol::message::{decode_padded, unwrap_device_sent, Content, EncVersion};
 use wa_protocol::signal::PublicKey;
 use wa_protocol::signal::SessionRecord;
-use wa_protocol::stanza::{
-    nack, AckClass, Enc, EncType, MessageStanza, Receipt, ReceiptType, StanzaAck,
-};
+use wa_protocol::stanza::{nack, Enc, EncType, MessageStanza, Receipt, ReceiptType, StanzaAck};
 use wa_protocol::PhoneNumber;
 use wa_store::{
     AccountId, Durability, LidMapping, LidSource, ReceiveOutcome, ReceivedKey, ReceivedMessage,
@@ -45,10 +43,10 @@ pub(crate) fn receive(
     now_ms: u64,
 ) -> wa_store::Result<Received> {
     let Some(from) = msg.from.clone() else {
-        return Ok(nacked(msg, keys, nack::PARSING_ERROR));
+        return Ok(Received::ack_only(msg, keys, Some(nack::PARSING_ERROR)));
     };
     learn_participant(store, account, msg, now_ms);
-    let own_account = is_own(&from, keys);
+    let own_account = keys.is_own(&from);
     let chat = match (&msg.recipient, own_account) {
         (Some(r), true) => r.clone(),
         _ => user_of(&from),
@@ -59,10 +57,14 @@ pub(crate) fn receive(
         id: msg.id.as_str(),
     };
     if store.is_received(&account, &key)? {
-        return Ok(acked(msg, keys));
+        return Ok(Received::ack_only(msg, keys, None));
     }
     let Some(enc) = msg.encs.iter().find(|e| e.kind != EncType::SkMsg) else {
-        return Ok(nacked(msg, keys, nack::UNRECOGNIZED_STANZA));
+        return Ok(Received::ack_only(
+            msg,
+            keys,
+            Some(nack::UNRECOGNIZED_STANZA),
+        ));
     };
     let address = signal_address(&from);
     let decrypted = match decrypt(store, account, keys, &address, enc)? {
@@ -71,7 +73,7 @@ pub(crate) fn receive(
     };
     let text = match read_content(&decrypted.plaintext, &enc.v, chat.clone()) {
         Ok(parts) => parts,
-        Err(()) => return Ok(nacked(msg, keys, nack::INVALID_PROTOBUF)),
+        Err(()) => return Ok(Received::ack_only(msg, keys, Some(nack::INVALID_PROTOBUF))),
     };
     let record = decrypted.record.to_bytes();
     let report = report_of(enc.v, &decrypted.plaintext);
@@ -91,7 +93,7 @@ pub(crate) fn receive(
     };
     let seq = match store.commit_received(&account, &received, Durability::Buffered)? {
         ReceiveOutcome::New { seq, .. } => seq,
-        ReceiveOutcome::Duplicate => return Ok(acked(msg, keys)),
+        ReceiveOutcome::Duplicate => return Ok(Received::ack_only(msg, keys, None)),
     };
     let (chat, content) = text;
     let event = ReceivedText {
@@ -104,7 +106,7 @@ pub(crate) fn receive(
     };
     let kind = ReceiptType::for_delivery(own_account, msg.peer, false);
     Ok(Received {
-        ack: ack_for(msg, keys, None),
+        ack: msg.ack(keys.own_pn.clone(), None),
         receipt: Receipt::for_message(msg, kind).ok(),
         report: Some((Box::new(event), seq)),
     })
@@ -122,13 +124,13 @@ fn failed(
     now_ms: u64,
 ) -> wa_store::Result<Received> {
     let reason = match action {
-        FailureAction::Nack(code) => return Ok(nacked(msg, keys, code)),
-        FailureAction::Duplicate => return Ok(acked(msg, keys)),
+        FailureAction::Nack(code) => return Ok(Received::ack_only(msg, keys, Some(code))),
+        FailureAction::Duplicate => return Ok(Received::ack_only(msg, keys, None)),
         FailureAction::RetryReceipt(reason) => reason,
         // Only reached when decrypting with no trusted identity failed on it: ask again.
         FailureAction::TrustNewIdentity => RetryReason::InvalidKey,
     };
-    let mut received = acked(msg, keys);
+    let mut received = Received::ack_only(msg, keys, None);
     received.receipt = retry_receipt(store, account, keys, msg, enc, reason, now_ms / 1000)?;
     Ok(received)
 }
@@ -251,13 +253,6 @@ fn read_content(plaintext: &[u8], v: &u8, chat: Jid) -> Result<(Jid, Content), (
     Ok((unwrapped.destination.unwrap_or(chat), content))
 }
 
-fn is_own(from: &Jid, keys: &Keys) -> bool {
-    [&keys.own_pn, &keys.own_lid]
-        .into_iter()
-        .flatten()
-        .any(|own| own.user_part() == from.user_part() && own.server() == from.server())
-}
-
 /// A group stanza's `participant` with its `participant_lid`/`participant_pn` (§16): the
 /// pair goes to the PN ↔ LID map.
 fn learn_participant(store: &dyn Store, account: AccountId, msg: &MessageStanza, now_ms: u64) {
@@ -341,35 +336,13 @@ fn sender_of(
     }
 }
 
-/// The message ack (§10): echoes `participant`/`recipient` (§16) and names our device.
-fn ack_for(msg: &MessageStanza, keys: &Keys, error: Option<u16>) -> StanzaAck {
-    StanzaAck {
-        class: AckClass::Message,
-        id: msg.id.clone(),
-        to: msg
-            .from
-            .clone()
-            .unwrap_or_else(wa_protocol::stanza::server_jid),
-        participant: msg.participant.clone(),
-        recipient: msg.recipient.clone(),
-        kind: Some(msg.kind.as_str().to_owned()),
-        from: keys.own_pn.clone(),
-        error,
-    }
-}
-
-fn acked(msg: &MessageStanza, keys: &Keys) -> Received {
-    Received {
-        ack: ack_for(msg, keys, None),
-        receipt: None,
-        report: None,
-    }
-}
-
-fn nacked(msg: &MessageStanza, keys: &Keys, code: u16) -> Received {
-    Received {
-        ack: ack_for(msg, keys, Some(code)),
-        receipt: None,
-        report: None,
+impl Received {
+    /// Acked (or nacked with `error`), nothing to receipt or report.
+    pub(crate) fn ack_only(msg: &MessageStanza, keys: &Keys, error: Option<u16>) -> Self {
+        Self {
+            ack: msg.ack(keys.own_pn.clone(), error),
+            receipt: None,
+            report: None,
+        }
     }
 }

@@ -13,10 +13,11 @@
 //! </message>
 //! ```
 
+use super::ack::{AckClass, StanzaAck};
 use super::fields::{
     opt_child_bytes, opt_flag, opt_jid, opt_num, opt_text, put, req_id, req_jid, MAX_TEXT,
 };
-use super::parse::{bad, expect_tag, req_attr, StanzaError};
+use super::parse::{bad, expect_tag, req_attr, server_jid, StanzaError};
 use crate::binary::{Jid, Node, Server};
 use crate::ids::MessageId;
 
@@ -387,6 +388,22 @@ pub struct MessageStanza {
 }
 
 impl MessageStanza {
+    /// Our `<ack class="message">` for this received message (`messaging.md` §10): its `id`
+    /// and `type`, its `from` as `to`, `participant` and `recipient` echoed (§16), our device
+    /// as `from`; a nack when `error` is set.
+    pub fn ack(&self, own_device: Option<Jid>, error: Option<u16>) -> StanzaAck {
+        StanzaAck {
+            class: AckClass::Message,
+            id: self.id.clone(),
+            to: self.from.clone().unwrap_or_else(server_jid),
+            participant: self.participant.clone(),
+            recipient: self.recipient.clone(),
+            kind: Some(self.kind.as_str().to_owned()),
+            from: own_device,
+            error,
+        }
+    }
+
     /// A stanza with only `id`, `kind` and nothing else; callers set the rest.
     pub fn new(id: MessageId, kind: MessageType) -> Self {
         Self {

@@ -111,3 +111,29 @@ fn notification_and_receipt_acks() {
     assert!(StanzaAck::for_stanza(&Node::new("message").with_attr("id", "1")).is_err());
     assert!(StanzaAck::from_node(&Node::new("ack").with_attr("class", "message")).is_err());
 }
+
+/// §10 / §16: `MessageStanza::ack` answers a received group message by the echo rule (class,
+/// id, `from` as `to`, `participant`, `recipient`, `type`), names our device, and carries a
+/// nack code when given one; an ack built without `recipient` does not echo it.
+#[test]
+fn message_ack_echoes_the_message() {
+    let mut msg = MessageStanza::new("3EB0C4".parse().expect("id"), MessageType::Text);
+    msg.from = Some(jid("120363000000000001@g.us"));
+    msg.participant = Some(jid("15550001111:2@s.whatsapp.net"));
+    msg.recipient = Some(jid("15550002222@s.whatsapp.net"));
+    let incoming = wire(&msg.to_node());
+    let own = jid("15550003333:1@s.whatsapp.net");
+    let ack = msg.ack(Some(own.clone()), None);
+    assert!(ack.echoes(&incoming));
+    assert_eq!(ack.from, Some(own));
+    assert_eq!(ack.kind.as_deref(), Some("text"));
+    let back = StanzaAck::from_node(&wire(&ack.to_node())).expect("parses");
+    assert_eq!(back.class, AckClass::Message);
+    assert_eq!(back.to, jid("120363000000000001@g.us"));
+    assert_eq!(back.error, None);
+    let nack = msg.ack(None, Some(nack::INVALID_PROTOBUF));
+    let back = StanzaAck::from_node(&wire(&nack.to_node())).expect("parses");
+    assert_eq!(back.error, Some(nack::INVALID_PROTOBUF));
+    msg.recipient = None;
+    assert!(!msg.ack(None, None).echoes(&incoming));
+}
