@@ -6,136 +6,25 @@
 //! its store. A LID-migrated A addresses by LID; a retry receipt with fresh keys gets the text
 //! resent to the companion alone (§11).
 
-use std::time::Duration;
-
-use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use serde_json::{json, Value};
-use wa_protocol::binary::Node;
-use wa_protocol::message::receive::{decrypt_pairwise, PreKeySet};
+use serde_json::json;
+use wa_protocol::message::receive::decrypt_pairwise;
 use wa_protocol::message::{decode_padded, unwrap_device_sent, Content, EncVersion};
-use wa_protocol::payload::{login_payload, ClientIdentity};
-use wa_protocol::signal::{LocalIdentity, PreKey, SessionRecord, SignedPreKey};
+use wa_protocol::signal::{PreKey, SessionRecord};
 use wa_protocol::stanza::{
     EncType, MessageStanza, Receipt, ReceiptType, RetryInfo, RetryKeys, StanzaAck, UploadedPreKey,
     UploadedSignedPreKey,
 };
 use wa_protocol::PhoneNumber;
-use wa_testkit::raw::{RawOptions, RawSocket};
 use wa_testkit::Linked;
+
+mod common;
+
+use common::{companion_keys, count, login_active, next, Admin};
 
 const A: &str = "15550109001";
 const B: &str = "15550109002";
-const DEADLINE: Duration = Duration::from_secs(20);
-
-async fn post(client: &admin_api::Client, url: String, body: Value) -> (u16, Value) {
-    client.post(url, body).await
-}
-
-/// JSON requests to the sim's admin API (wa-testkit's `http::request`).
-mod admin_api {
-    use serde_json::Value;
-
-    use super::DEADLINE;
-
-    pub struct Client {
-        pub addr: std::net::SocketAddr,
-    }
-
-    impl Client {
-        pub async fn post(&self, path: String, body: Value) -> (u16, Value) {
-            self.post_raw(path, &body.to_string()).await
-        }
-
-        pub async fn post_raw(&self, path: String, body: &str) -> (u16, Value) {
-            let body = Some(("application/json", body));
-            wa_testkit::http::request(self.addr, "POST", &path, body, DEADLINE).await
-        }
-
-        pub async fn get(&self, path: String) -> (u16, Value) {
-            wa_testkit::http::request(self.addr, "GET", &path, None, DEADLINE).await
-        }
-    }
-}
-
-async fn next(socket: &mut RawSocket, tag: &str) -> Node {
-    loop {
-        let node = socket.recv(DEADLINE).await.expect("a node");
-        if node.tag == tag {
-            return node;
-        }
-    }
-}
-
-async fn login_active(linked: &Linked, seed: u64) -> RawSocket {
-    let device = linked
-        .store
-        .device(&linked.id)
-        .expect("store")
-        .expect("device");
-    let number = u8::try_from(device.jid.as_ref().expect("jid").device_id()).expect("device");
-    let payload = login_payload(
-        &ClientIdentity::default(),
-        A.parse().expect("number"),
-        number,
-    );
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut socket = RawSocket::connect(
-        &RawOptions::to_sim(&linked.sim),
-        &mut rng,
-        &device.noise_key,
-        &payload.encode_to_vec(),
-    )
-    .await
-    .expect("handshake");
-    assert_eq!(next(&mut socket, "success").await.tag, "success");
-    let active = Node::new("iq")
-        .with_attr("id", "active-1")
-        .with_attr("type", "set")
-        .with_attr("xmlns", "passive")
-        .with_attr("to", "s.whatsapp.net")
-        .with_children(vec![Node::new("active")]);
-    socket.send_node(&active).await.expect("sent");
-    socket
-}
-
-/// The companion's keys from its store, as a decrypting client holds them.
-fn companion_keys(linked: &Linked) -> (LocalIdentity, PreKeySet) {
-    let device = linked
-        .store
-        .device(&linked.id)
-        .expect("store")
-        .expect("device");
-    let local = LocalIdentity {
-        key_pair: device.identity_key.clone(),
-        registration_id: device.registration_id,
-    };
-    let one_time = (1..=900)
-        .filter_map(|id| linked.store.load_prekey(&linked.id, id).expect("store"))
-        .map(|k| PreKey {
-            id: k.id,
-            key_pair: k.key_pair,
-        })
-        .collect();
-    let signed = SignedPreKey {
-        id: device.signed_prekey.id,
-        key_pair: device.signed_prekey.key_pair.clone(),
-        signature: device.signed_prekey.signature,
-        created_at_ms: device.signed_prekey.timestamp_ms,
-    };
-    (
-        local,
-        PreKeySet {
-            signed: vec![signed],
-            one_time,
-        },
-    )
-}
-
-fn count(sim: &wa_sim::SimServer, key: &str) -> u64 {
-    sim.counters().get(key).copied().unwrap_or_default()
-}
 
 #[tokio::test]
 async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once() {
@@ -144,16 +33,16 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
         .sim
         .create_account(&B.parse::<PhoneNumber>().expect("phone"));
     linked.disconnect_gateway().await;
-    let http = admin_api::Client {
+    let http = Admin {
         addr: linked.sim.addr(),
     };
 
-    let (status, first) = post(
-        &http,
-        format!("/admin/phones/{A}/send"),
-        json!({"to": B, "text": "hello B"}),
-    )
-    .await;
+    let (status, first) = http
+        .post(
+            format!("/admin/phones/{A}/send"),
+            json!({"to": B, "text": "hello B"}),
+        )
+        .await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(
         (
@@ -163,19 +52,19 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
         (1, 0)
     );
     let b_jid = format!("{B}@s.whatsapp.net");
-    let (status, reply) = post(
-        &http,
-        format!("/admin/phones/{B}/send"),
-        json!({"to": format!("{A}@s.whatsapp.net"), "text": "hi A"}),
-    )
-    .await;
+    let (status, reply) = http
+        .post(
+            format!("/admin/phones/{B}/send"),
+            json!({"to": format!("{A}@s.whatsapp.net"), "text": "hi A"}),
+        )
+        .await;
     assert_eq!(status, 200, "{reply}");
-    let (status, second) = post(
-        &http,
-        format!("/admin/phones/{A}/send"),
-        json!({"to": b_jid, "text": "again"}),
-    )
-    .await;
+    let (status, second) = http
+        .post(
+            format!("/admin/phones/{A}/send"),
+            json!({"to": b_jid, "text": "again"}),
+        )
+        .await;
     assert_eq!(status, 200, "{second}");
     // B answered from the session A's pkmsg started (a msg), so A's second text is a msg too.
     assert_eq!(
@@ -202,12 +91,12 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
     let (_, a_inbox) = http.get(format!("/admin/phones/{A}/messages")).await;
     assert_eq!(a_inbox[0]["text"], json!("hi A"));
 
-    let (status, _) = post(
-        &http,
-        format!("/admin/phones/{B}/read"),
-        json!({"chat": A, "ids": [first["id"]]}),
-    )
-    .await;
+    let (status, _) = http
+        .post(
+            format!("/admin/phones/{B}/read"),
+            json!({"chat": A, "ids": [first["id"]]}),
+        )
+        .await;
     assert_eq!(status, 204);
     admin_errors(&http).await;
 
@@ -218,7 +107,7 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
     // The companion logs in: the three copies, in order, once (between them the three
     // receipts to A and the privacy token B's phone granted A); then the offline count of all
     // seven.
-    let mut socket = login_active(&linked, 5).await;
+    let mut socket = login_active(&linked, A, 5).await;
     let (local, mut prekeys) = companion_keys(&linked);
     let mut sessions: std::collections::HashMap<String, SessionRecord> = Default::default();
     let expected = [
@@ -273,7 +162,7 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
     );
     socket.close().await;
 
-    let mut again = login_active(&linked, 6).await;
+    let mut again = login_active(&linked, A, 6).await;
     let marker = next(&mut again, "ib").await;
     assert_eq!(
         marker.child("offline").and_then(|o| o.attr_str("count")),
@@ -363,29 +252,31 @@ async fn phones_text_each_other_and_the_offline_companion_gets_its_copies_once()
 }
 
 /// 400 for malformed bodies, 404 for unknown phones.
-async fn admin_errors(http: &admin_api::Client) {
+async fn admin_errors(http: &Admin) {
     let (status, _) = http
         .post_raw(format!("/admin/phones/{A}/send"), "{\"to\": 5}")
         .await;
     assert_eq!(status, 400);
-    let (status, _) = post(
-        http,
-        format!("/admin/phones/{A}/send"),
-        json!({"to": "not a number", "text": "x"}),
-    )
-    .await;
+    let (status, _) = http
+        .post(
+            format!("/admin/phones/{A}/send"),
+            json!({"to": "not a number", "text": "x"}),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = post(
-        http,
-        "/admin/phones/15550109999/send".to_owned(),
-        json!({"to": B, "text": "x"}),
-    )
-    .await;
+    let (status, _) = http
+        .post(
+            "/admin/phones/15550109999/send".to_owned(),
+            json!({"to": B, "text": "x"}),
+        )
+        .await;
     assert_eq!(status, 404);
     let (status, _) = http
         .get("/admin/phones/15550109999/messages".to_owned())
         .await;
     assert_eq!(status, 404);
-    let (status, _) = post(http, format!("/admin/phones/{A}/read"), json!({"chat": B})).await;
+    let (status, _) = http
+        .post(format!("/admin/phones/{A}/read"), json!({"chat": B}))
+        .await;
     assert_eq!(status, 400);
 }

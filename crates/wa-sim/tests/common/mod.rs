@@ -25,8 +25,12 @@ pub struct Admin {
 impl Admin {
     /// `POST path` with a JSON body.
     pub async fn post(&self, path: String, body: Value) -> (u16, Value) {
-        let body = body.to_string();
-        let body = Some(("application/json", body.as_str()));
+        self.post_raw(path, &body.to_string()).await
+    }
+
+    /// `POST path` with `body` as it is (malformed JSON on purpose).
+    pub async fn post_raw(&self, path: String, body: &str) -> (u16, Value) {
+        let body = Some(("application/json", body));
         wa_testkit::http::request(self.addr, "POST", &path, body, DEADLINE).await
     }
 
