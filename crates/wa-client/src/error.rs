@@ -73,6 +73,10 @@ pub enum Error {
     /// No device of the recipient could be encrypted for (no devices, no bundles).
     #[error("no device of {0} can receive the message")]
     NoDevices(wa_protocol::binary::Jid),
+    /// A LID-migrated account addresses DMs by LID, and the server knows no LID for this phone
+    /// number (usync answered without `<lid val>`; `messaging.md` §0, §16).
+    #[error("the server knows no LID for {0}")]
+    NoLid(wa_protocol::binary::Jid),
 
     // ----- the peer's fault (or the protocol's verdict on it) -----
     /// The server broke the protocol, failed authentication, or we could not encode a node
@@ -136,7 +140,10 @@ impl Error {
             | Error::BadRecipient(_)
             | Error::UnknownMessage(_)
             | Error::BadSubject(_) => Fault::Caller,
-            Error::Rejected { .. } | Error::IqRefused { .. } | Error::NoDevices(_) => Fault::Peer,
+            Error::Rejected { .. }
+            | Error::IqRefused { .. }
+            | Error::NoDevices(_)
+            | Error::NoLid(_) => Fault::Peer,
             Error::Protocol(e) => match e.fault() {
                 wa_protocol::Fault::Peer => Fault::Peer,
                 // We built something the protocol refuses to send: our bug.
@@ -171,6 +178,7 @@ impl Error {
             | Error::BadSubject(_)
             | Error::Rejected { .. }
             | Error::NoDevices(_)
+            | Error::NoLid(_)
             | Error::Task(_) => false,
             Error::IqRefused { code, .. } => *code >= 500,
             Error::Protocol(e) => e.is_transient(),

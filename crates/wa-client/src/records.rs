@@ -17,6 +17,7 @@ pub(crate) fn credentials_from(d: &DeviceIdentity) -> Credentials {
             business_name: d.business_name.clone(),
             key_index: wa_protocol::pairing::stored_key_index(&account).unwrap_or(0),
             account,
+            lid_migrated: d.lid_migrated,
         }
     });
     Credentials {
@@ -60,6 +61,7 @@ pub(crate) fn device_from(c: &Credentials, config: &ClientConfig, now: u64) -> D
         business_name: c.device.as_ref().and_then(|d| d.business_name.clone()),
         adv_signed_identity: c.device.as_ref().map(|d| d.account.clone()),
         client_version: config.connection.identity.version,
+        lid_migrated: c.device.as_ref().is_some_and(|d| d.lid_migrated),
     }
 }
 

@@ -6,7 +6,7 @@
 //! | `POST /admin/accounts` `{"phone"}` | creates an account with a simulated primary phone |
 //! | `GET /admin/accounts` | every account |
 //! | `GET /admin/accounts/{phone}` | the account: LID, linked devices, prekeys on the server, switches |
-//! | `PUT /admin/accounts/{phone}` `{"lid_migrated", "require_privacy_tokens"}` (each optional) | realism switches (`lid_migrated`: the phone addresses its sends by LID; `require_privacy_tokens`: companions' DMs to it need the token its phone granted, else 463) |
+//! | `PUT /admin/accounts/{phone}` `{"lid_migrated", "require_privacy_tokens"}` (each optional) | realism switches (`lid_migrated`: the phone addresses its sends by LID, companions linked from then on get `isChatDbLidMigrated` in pair-success `<client-props>`; `require_privacy_tokens`: companions' DMs to it need the token its phone granted, else 463) |
 //! | `POST /admin/phones/{phone}/scan` (body: the QR text) | the phone scans a QR code |
 //! | `POST /admin/phones/{phone}/pair-code` `{"code": "XXXX-XXXX"}` | the phone types a pair code |
 //! | `DELETE /admin/phones/{phone}/devices/{device}` | the phone unlinks a companion |

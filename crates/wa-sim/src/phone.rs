@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::RngCore;
 use wa_protocol::binary::{Jid, Node};
 use wa_protocol::pairing::stanza::{PairSuccess, PrimaryHello};
-use wa_protocol::pairing::{PairCode, PrimaryCodeHello, QrData};
+use wa_protocol::pairing::{PairCode, PairingProps, PrimaryCodeHello, QrData};
 use wa_protocol::signal::PublicKey;
 use wa_protocol::stanza::DeviceChangeKind;
 use wa_protocol::PhoneNumber;
@@ -103,7 +103,9 @@ pub(crate) struct NewCompanion<'a> {
 }
 
 /// The phone signs a new companion: reserves a device number, builds the pair-success for the
-/// companion's connection and records what the pair-device-sign must match.
+/// companion's connection and records what the pair-device-sign must match. An account switched
+/// to LID-migrated says so in `<client-props>` (`ClientPairingProps { isChatDbLidMigrated }`,
+/// `login-pairing.md` §4.4).
 pub(crate) fn grant_device(
     shared: &Shared,
     phone: &PhoneNumber,
@@ -114,6 +116,10 @@ pub(crate) fn grant_device(
     shared.with_world(|w| {
         let account = w.account(phone)?;
         let (primary, lid) = (account.primary.identity.clone(), account.lid.clone());
+        let client_props = account.switches.lid_migrated.then(|| PairingProps {
+            chat_db_lid_migrated: true,
+            ..PairingProps::default()
+        });
         let raw_id = account.primary.raw_id;
         let (device, key_index) = w.reserve_device(phone)?;
         let device_identity = wa_protocol::pairing::sign_companion(
@@ -139,7 +145,7 @@ pub(crate) fn grant_device(
                 wa_protocol::binary::Server::Lid,
             )),
             business_name: Some(format!("wa-sim {phone}")),
-            client_props: None,
+            client_props,
         }
         .to_node();
         let awaiting = AwaitingSign {

@@ -2,7 +2,8 @@
 //! session for the sender device (a `pkmsg` starts one from its own prekeys, consuming the
 //! one-time prekey), unpads it, unwraps a DeviceSentMessage from its own companions and parses
 //! the content (`messaging.md` §10), records it, and answers with a delivery receipt (`sender`
-//! for its own companions' copies). Group messages (`from=<group>`) are opened by
+//! for its own companions' copies; a copy whose destination is in the other namespace than the
+//! stanza is refused, §16). Group messages (`from=<group>`) are opened by
 //! [`phone_group`] (their chat is the group). A message it cannot decrypt is answered with a
 //! retry receipt, and retry receipts for its texts are answered, by [`phone_retry`]; other
 //! receipts routed to it are counted.
@@ -65,8 +66,13 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         let retry = shared.with_world(|w| phone_retry::request(w, phone, &msg, t, &mut rng));
         return retry.map(PhoneAnswer::Receipt);
     };
-    shared.count("phone:message".to_owned());
     let own = sender.0 == *phone;
+    if own && !one_namespace(&msg, destination.as_ref()) {
+        // §16: the DeviceSentMessage destination is in the stanza's one namespace.
+        shared.count("phone:dsm-mixed".to_owned());
+        return None;
+    }
+    shared.count("phone:message".to_owned());
     let chat = destination.unwrap_or_else(|| Jid::user(sender.0.as_str(), Server::WhatsApp));
     let id = msg.id.as_str().to_owned();
     let received = ReceivedMessage {
@@ -111,6 +117,16 @@ fn decrypt(
     let unwrapped = unwrap_device_sent(message).ok()?;
     let content = Content::from_message(&unwrapped.message).ok()?;
     Some((sender, content, unwrapped.destination))
+}
+
+/// Whether an own companion's copy names its destination chat in the namespace the stanza
+/// came in (`from`, which the router writes in the sender's `to` namespace): mixing PN and LID
+/// is what `messaging.md` §16 forbids; the strict phone records no such copy.
+fn one_namespace(msg: &MessageStanza, destination: Option<&Jid>) -> bool {
+    let (Some(from), Some(dest)) = (msg.from.as_ref(), destination) else {
+        return true;
+    };
+    dest.is_group() || dest.server() == from.server()
 }
 
 /// The text the inbox shows: a text's, an edit's new text, a reaction's emoji; else empty.

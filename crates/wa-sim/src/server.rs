@@ -184,7 +184,8 @@ impl SimServer {
 
     /// Sets an account's realism switches (those the update names) and returns its new
     /// state, as `PUT /admin/accounts/{phone}` does. `lid_migrated` makes the account's phone
-    /// address its sends by LID; `require_privacy_tokens` refuses companions' DMs to it
+    /// address its sends by LID, and the companions linked from then on are told so at pairing
+    /// ([`AccountSwitches::lid_migrated`](crate::AccountSwitches)); `require_privacy_tokens` refuses companions' DMs to it
     /// without the token its phone granted (463).
     pub fn update_account(
         &self,

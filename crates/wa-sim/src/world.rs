@@ -88,7 +88,13 @@ impl Primary {
 /// notification, the first time it writes to an account) with 463.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountSwitches {
-    /// The account is LID-migrated: its DMs are addressed by LID (the phone's, today).
+    /// The account is LID-migrated: its DMs are addressed by LID. The phone follows the switch
+    /// at once; a companion learns it from the `<client-props>` of its pair-success
+    /// (`login-pairing.md` §4.4), so the switch as it stands when a companion links is what that
+    /// companion is told. A flip after linking reaches the phone only: the references name the
+    /// other channels a real server uses ("a migration sync / AB prop", `messaging.md` §16)
+    /// without their bytes, so the sim sends nothing to linked companions; relink one (or seed
+    /// its store) to change its addressing.
     pub lid_migrated: bool,
     /// A companion's DM without the `<tctoken>` this account's phone granted is refused with 463.
     pub require_privacy_tokens: bool,

@@ -72,6 +72,7 @@ fn main() {
                 business_name: None,
                 adv_signed_identity: Some(vec![0; 200]),
                 client_version: ClientVersion::default(),
+                lid_migrated: false,
             };
             store
                 .create_account(

@@ -113,6 +113,7 @@ fn device_to_pb(d: &DeviceIdentity) -> pb::DeviceIdentity {
             secondary: d.client_version.secondary,
             tertiary: d.client_version.tertiary,
         }),
+        lid_migrated: d.lid_migrated,
     }
 }
 
@@ -150,6 +151,7 @@ fn device_from_pb(version: u8, d: pb::DeviceIdentity) -> Field<DeviceIdentity> {
             secondary: v.secondary,
             tertiary: v.tertiary,
         },
+        lid_migrated: d.lid_migrated,
     })
 }
 

@@ -280,6 +280,7 @@ fn device_record_v1(d: &DeviceIdentity, jid: &str, lid: &str, name: &str) -> Vec
             tertiary: d.client_version.tertiary,
         }),
         business_name: None,
+        lid_migrated: false,
     };
     let mut v = vec![1];
     v.extend(m.encode_to_vec());
@@ -314,6 +315,8 @@ fn schema_1_device_records_still_load() {
     let mut want = device(1);
     want.push_name = String::new();
     want.business_name = Some("Shop".into());
+    // Written before the LID-migration flag existed: not migrated.
+    want.lid_migrated = false;
     assert_eq!(s.device(&paired).expect("paired"), Some(want.clone()));
     // Unpaired: it could only be our push name.
     let mut want_unpaired = device(1);
@@ -321,6 +324,7 @@ fn schema_1_device_records_still_load() {
     want_unpaired.lid = None;
     want_unpaired.push_name = "Me".into();
     want_unpaired.business_name = None;
+    want_unpaired.lid_migrated = false;
     assert_eq!(s.device(&unpaired).expect("unpaired"), Some(want_unpaired));
     assert!(s.check().expect("check").is_ok());
     // Saved again, the record takes the current format and reads back the same.

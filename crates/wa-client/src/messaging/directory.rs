@@ -1,6 +1,7 @@
 //! Device lists for a send (`messaging.md` §4): from the store's cache, or one usync IQ for
 //! the users it lacks (saved, with the PN ↔ LID pairs the answer carries, §16). Only the
 //! devices the user's signed key-index list vouches for are kept (`device_cache::vouched`).
+//! A LID-migrated account asks here for the LID of a phone number it writes to.
 
 use std::sync::Arc;
 
@@ -45,6 +46,31 @@ pub(crate) async fn devices_of(
         .into_iter()
         .map(|l| l.map(|l| device_jids(&l)).unwrap_or_default())
         .collect())
+}
+
+/// The LID of the phone-number user `user` (§16): the store's PN ↔ LID map, else one usync
+/// for it (its answer saved: the device list and the pair). `None`: the server named none.
+pub(crate) async fn lid_of_user(
+    handle: &AccountHandle,
+    store: &Arc<dyn Store>,
+    user: &Jid,
+    now_ms: u64,
+) -> Result<Option<Jid>, Error> {
+    let Some(pn) = PhoneNumber::from_jid(user) else {
+        return Ok(None);
+    };
+    let id = *handle.id();
+    let known = {
+        let (s, pn) = (Arc::clone(store), pn.clone());
+        tokio::task::spawn_blocking(move || s.lid_for_pn(&id, &pn)).await??
+    };
+    if let Some(m) = known {
+        return Ok(Some(m.lid));
+    }
+    fetch(handle, store, vec![user.clone()], now_ms).await?;
+    let s = Arc::clone(store);
+    let learnt = tokio::task::spawn_blocking(move || s.lid_for_pn(&id, &pn)).await??;
+    Ok(learnt.map(|m| m.lid))
 }
 
 async fn cached(

@@ -19,6 +19,7 @@ use wa_store::{AccountId, DeviceIdentity, Store};
 
 use super::address::user_of;
 use super::directory::devices_of;
+use super::lid_route;
 use super::privacy;
 use super::send_job::{Need, SendJob};
 use super::send_plan::{load_blocking, Plan, Step, Stored};
@@ -44,6 +45,8 @@ pub(crate) async fn send(
         return Err(Error::BadRecipient(to));
     }
     let device = own_device(handle, store).await?;
+    // A LID-migrated account writes to the peer's LID (§16; `lid_route`).
+    let to = lid_route::chat_for(handle, store, &device, to, now).await?;
     let own = own_jid(&device, &to).ok_or(Error::NotRunning(*handle.id()))?;
     let id = options.id.unwrap_or_else(|| {
         MessageId::generate(

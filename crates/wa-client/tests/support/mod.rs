@@ -1,6 +1,6 @@
-//! Helpers shared by the send-side tests (`send_kinds.rs`, `privacy_tokens.rs`, `retry.rs`):
-//! a gateway account linked to one sim phone, sends whose arrival on a phone is awaited, and
-//! status events.
+//! Helpers shared by the send-side tests (`send_kinds.rs`, `privacy_tokens.rs`, `retry.rs`,
+//! `lid_account.rs`): a gateway account linked to one sim phone (LID-migrated or not), sends
+//! whose arrival on a phone is awaited, and status events.
 
 #![allow(dead_code, reason = "each test file uses a part of these helpers")]
 
@@ -10,7 +10,7 @@ use wa_client::{EventKind, SendOptions, SentMessage};
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::message::Content;
 use wa_protocol::MessageId;
-use wa_sim::SimEvent;
+use wa_sim::{SimEvent, SwitchesUpdate};
 use wa_store::{MemStore, MessageStatus, Store};
 use wa_testkit::{client_config, new_account, start_sim, wait_for, Linked, DEADLINE};
 
@@ -21,8 +21,28 @@ pub fn user(phone: &str) -> Jid {
 
 /// A sim with `phones`, the first linked to a gateway account (in-memory store, `seed`).
 pub async fn linked(phones: &[&str], seed: u64) -> Linked {
-    let sim = start_sim(phones).await;
     let store: Arc<dyn Store> = Arc::new(MemStore::new());
+    linked_with(phones, seed, store, false).await
+}
+
+/// A sim with `phones`, the first linked to a gateway account in `store` (`seed`); with
+/// `lid_migrated`, that account is switched to LID-migrated before it links, so the sim's
+/// pair-success tells the gateway so (`<client-props>`, `login-pairing.md` §4.4).
+pub async fn linked_with(
+    phones: &[&str],
+    seed: u64,
+    store: Arc<dyn Store>,
+    lid_migrated: bool,
+) -> Linked {
+    let sim = start_sim(phones).await;
+    if lid_migrated {
+        let update = SwitchesUpdate {
+            lid_migrated: Some(true),
+            ..SwitchesUpdate::default()
+        };
+        let phone = phones[0].parse().expect("a phone number");
+        sim.update_account(&phone, update).expect("switched");
+    }
     let id = new_account(store.as_ref(), seed);
     let config = client_config(&sim);
     Linked::link(sim, phones[0], store, config, id).await
@@ -37,6 +57,19 @@ pub async fn send_to_phone(
     content: Content,
     id: Option<MessageId>,
 ) -> (SentMessage, Node) {
+    send_seen_by(linked, to, &[phone], content, id).await
+}
+
+/// Sends `content` to `to` (with `id`, if given) and waits until each of `phones` recorded it
+/// (the chat's phone; our own phone for the own-device copy); returns the send and the
+/// (first) stanza the sim received.
+pub async fn send_seen_by(
+    linked: &Linked,
+    to: Jid,
+    phones: &[&str],
+    content: Content,
+    id: Option<MessageId>,
+) -> (SentMessage, Node) {
     let mut events = linked.sim.subscribe();
     let sent = linked
         .gateway
@@ -45,6 +78,7 @@ pub async fn send_to_phone(
         .expect("acknowledged");
     assert!(sent.server_t.is_some(), "the ack's t");
     let mut node = None;
+    let mut waiting: Vec<&str> = phones.to_vec();
     let mut pick = |e: &SimEvent| {
         match e {
             SimEvent::Stanza { node: n, .. }
@@ -54,14 +88,12 @@ pub async fn send_to_phone(
             {
                 node = Some(n.clone());
             }
-            SimEvent::PhoneReceived { phone: p, id }
-                if id == sent.id.as_str() && p.as_str() == phone =>
-            {
-                return Some(());
+            SimEvent::PhoneReceived { phone: p, id } if id == sent.id.as_str() => {
+                waiting.retain(|w| *w != p.as_str());
             }
             _ => {}
         }
-        None
+        waiting.is_empty().then_some(())
     };
     wait_for(&mut events, DEADLINE, "the phone decrypts it", &mut pick)
         .await

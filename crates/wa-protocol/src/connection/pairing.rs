@@ -110,7 +110,12 @@ impl<R: CryptoRngCore> Connection<R> {
         });
         match verified {
             Ok((parsed, paired)) => {
+                let lid_migrated = parsed
+                    .client_props
+                    .as_ref()
+                    .is_some_and(|p| p.chat_db_lid_migrated);
                 let device = LinkedDevice {
+                    lid_migrated,
                     jid: parsed.device,
                     lid: parsed.lid,
                     platform: parsed.platform,

@@ -83,6 +83,9 @@ pub struct LinkedDevice {
     pub account: Vec<u8>,
     /// Our key index in the account's device list.
     pub key_index: u32,
+    /// The account is LID-migrated: pair-success `<client-props>` said `isChatDbLidMigrated`
+    /// (`login-pairing.md` §4.4), so DMs are addressed by LID (`messaging.md` §16).
+    pub lid_migrated: bool,
 }
 
 /// The long-lived key material and identity of a companion device.

@@ -30,6 +30,16 @@ pub enum PairError {
         /// The decoder's complaint.
         source: prost::DecodeError,
     },
+    /// A node's content is longer than this flow accepts (500).
+    #[error("{what} is {got} bytes, at most {max} accepted")]
+    TooLarge {
+        /// What was measured.
+        what: &'static str,
+        /// The bound.
+        max: usize,
+        /// Actual length.
+        got: usize,
+    },
     /// A required protobuf field is absent (500).
     #[error("missing protobuf field {0}")]
     MissingField(&'static str),
@@ -125,6 +135,7 @@ impl PairError {
             | PairError::AccountSignatureMismatch
             | PairError::DeviceSignatureMismatch
             | PairError::Protobuf { .. }
+            | PairError::TooLarge { .. }
             | PairError::MissingField(_)
             | PairError::BadLength { .. }
             | PairError::KeyIndexMismatch { .. }
@@ -154,6 +165,7 @@ impl PairError {
             }
             PairError::Rejected
             | PairError::Protobuf { .. }
+            | PairError::TooLarge { .. }
             | PairError::MissingField(_)
             | PairError::BadLength { .. }
             | PairError::KeyIndexMismatch { .. }

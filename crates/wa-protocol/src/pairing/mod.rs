@@ -6,6 +6,7 @@
 //!   and countersigns (pair-device-sign).
 //! * [`code`]: the 8-character pair code, the PBKDF2/AES-CTR wrapping of the ephemeral keys, the
 //!   stage-2 key bundle and the derived ADV secret, as typestates for both roles.
+//! * [`props`]: the `ClientPairingProps` of pair-success (LID migration, §4.4).
 //! * [`stanza`]: builders and strict parsers for every node of both flows.
 //!
 //! Everything is sans-IO: randomness is a caller-supplied [`rand_core::CryptoRngCore`], times are
@@ -23,6 +24,7 @@
 pub mod adv;
 pub mod code;
 pub(crate) mod error;
+pub mod props;
 pub mod qr;
 pub mod stanza;
 
@@ -35,4 +37,5 @@ pub use adv::{
 };
 pub use code::{PairCode, PairCodeFinish, PairCodeRequest, PrimaryCodeHello, PrimaryCodeLinked};
 pub use error::PairError;
+pub use props::{PairingProps, MAX_CLIENT_PROPS};
 pub use qr::{qr_string, QrData, QR_PREFIX};

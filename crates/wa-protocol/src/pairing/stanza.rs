@@ -12,6 +12,7 @@ use crate::signal::PublicKey;
 
 use super::code::{WRAPPED_BUNDLE_LEN, WRAPPED_KEY_LEN};
 use super::error::PairError;
+use super::props::PairingProps;
 
 /// `link_code_companion_reg`: the container tag of all pair-code stanzas.
 const LINK_REG: &str = "link_code_companion_reg";
@@ -295,8 +296,9 @@ pub struct PairSuccess {
     pub lid: Option<Jid>,
     /// `<biz name>`, the business name.
     pub business_name: Option<String>,
-    /// `<client-props>` bytes (`ClientPairingProps`).
-    pub client_props: Option<Vec<u8>>,
+    /// `<client-props>`, decoded (`ClientPairingProps`, bounded; a malformed one makes the
+    /// pair-success malformed).
+    pub client_props: Option<PairingProps>,
 }
 
 impl PairSuccess {
@@ -320,7 +322,7 @@ impl PairSuccess {
             children.push(Node::new("biz").with_attr("name", b));
         }
         if let Some(p) = &self.client_props {
-            children.push(Node::new("client-props").with_bytes(p.clone()));
+            children.push(Node::new("client-props").with_bytes(p.encode()));
         }
         iq.with_children(vec![Node::new("pair-success").with_children(children)])
     }
@@ -345,7 +347,8 @@ impl PairSuccess {
         let client_props = ps
             .child("client-props")
             .and_then(Node::bytes)
-            .map(<[u8]>::to_vec);
+            .map(PairingProps::decode)
+            .transpose()?;
         Ok(PairSuccess {
             id,
             t,

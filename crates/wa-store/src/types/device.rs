@@ -81,6 +81,10 @@ pub struct DeviceIdentity {
     pub adv_signed_identity: Option<Vec<u8>>,
     /// Client version used at registration.
     pub client_version: ClientVersion,
+    /// The account is LID-migrated (pair-success `<client-props>`, `login-pairing.md` §4.4):
+    /// DMs, their participants and the own-device copy are addressed by LID
+    /// (`messaging.md` §16). `false` in records written before the field existed.
+    pub lid_migrated: bool,
 }
 
 impl PartialEq for DeviceIdentity {
@@ -97,6 +101,7 @@ impl PartialEq for DeviceIdentity {
             && self.business_name == o.business_name
             && self.adv_signed_identity == o.adv_signed_identity
             && self.client_version == o.client_version
+            && self.lid_migrated == o.lid_migrated
     }
 }
 

@@ -70,6 +70,7 @@ pub fn device(seed: u64) -> DeviceIdentity {
             secondary: 3000,
             tertiary: 1_015_901_307,
         },
+        lid_migrated: true,
     }
 }
 

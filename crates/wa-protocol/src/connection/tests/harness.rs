@@ -202,6 +202,7 @@ pub(super) fn linked_creds() -> Credentials {
         business_name: None,
         account: vec![1, 2, 3],
         key_index: 1,
+        lid_migrated: false,
     });
     creds
 }
