@@ -110,6 +110,34 @@ fn samples() -> (
     )
 }
 
+/// `<client-props>` carries `ClientPairingProps` (§4.4): `isChatDbLidMigrated = 1` is `08 01`
+/// on the wire and parses into the typed result; malformed props make the pair-success a
+/// typed error.
+#[test]
+fn pair_success_client_props_are_typed() {
+    let (_, mut b, ..) = samples();
+    b.client_props = Some(super::PairingProps {
+        chat_db_lid_migrated: true,
+        ..super::PairingProps::default()
+    });
+    let node = b.to_node();
+    let ps = &node.children()[0];
+    let props = ps.child("client-props").and_then(Node::bytes);
+    assert_eq!(props, Some(&[0x08, 0x01][..]));
+    let got = PairSuccess::from_node(&wire(&node)).unwrap();
+    assert!(got.client_props.is_some_and(|p| p.chat_db_lid_migrated));
+    let mut bad = without(&node, "client-props");
+    if let Some(crate::binary::Content::Nodes(iq)) = &mut bad.content {
+        if let Some(crate::binary::Content::Nodes(kids)) = &mut iq[0].content {
+            kids.push(Node::new("client-props").with_bytes(vec![0x2a, 0x09]));
+        }
+    }
+    assert!(matches!(
+        PairSuccess::from_node(&bad),
+        Err(PairError::Protobuf { .. })
+    ));
+}
+
 #[test]
 fn stanza_round_trips_minimal_forms() {
     let (a, b, c, d, e, f, g, h) = samples();
