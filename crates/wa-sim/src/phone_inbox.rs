@@ -141,3 +141,31 @@ fn text_of(content: &Content) -> String {
         | Content::Unsupported(_) => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use wa_protocol::stanza::MessageType;
+
+    use super::*;
+
+    fn from(jid: &str) -> MessageStanza {
+        let mut msg = MessageStanza::new("3EB0AA".parse().expect("id"), MessageType::Text);
+        msg.from = Some(jid.parse().expect("jid"));
+        msg
+    }
+
+    #[test]
+    fn an_own_copy_names_its_destination_in_the_stanzas_namespace() {
+        let lid_dest: Jid = "200000000000002@lid".parse().expect("jid");
+        let pn_dest: Jid = "15550000002@s.whatsapp.net".parse().expect("jid");
+        let group: Jid = "120363000000000001@g.us".parse().expect("jid");
+        let by_lid = from("100000000000001:3@lid");
+        let by_pn = from("15550000001:3@s.whatsapp.net");
+        assert!(one_namespace(&by_lid, Some(&lid_dest)));
+        assert!(one_namespace(&by_pn, Some(&pn_dest)));
+        assert!(!one_namespace(&by_lid, Some(&pn_dest)), "§16: never mixed");
+        assert!(!one_namespace(&by_pn, Some(&lid_dest)), "§16: never mixed");
+        assert!(one_namespace(&by_lid, Some(&group)));
+        assert!(one_namespace(&by_lid, None), "not a DeviceSentMessage");
+    }
+}
