@@ -6,7 +6,8 @@
 //! DeviceSentMessage destination in the LID namespace; a PN account stays in the PN namespace.
 //! Either way: text, reaction, edit, revoke, location and contact both ways; the own-device copy
 //! decrypts on our own phone; delivery and read receipts move the status; every received
-//! message names the phone number and the LID.
+//! message (the contact's, and our own phone's copy of what it sent) names the phone number
+//! and the LID.
 
 mod support;
 
@@ -35,6 +36,8 @@ struct Peers {
     own_phone: Jid,
     /// The contact's LID user.
     b_lid: Jid,
+    /// Our LID user.
+    a_lid: Jid,
     /// What the contact's phone writes to: our LID when migrated, else our number.
     us: String,
 }
@@ -49,6 +52,7 @@ fn peers(linked: &Linked, migrated: bool) -> Peers {
             own_phone: a_lid.clone(),
             b_lid,
             us: a_lid.to_string(),
+            a_lid,
         }
     } else {
         Peers {
@@ -57,6 +61,7 @@ fn peers(linked: &Linked, migrated: bool) -> Peers {
             own_phone: user(A),
             b_lid,
             us: A.to_owned(),
+            a_lid,
         }
     }
 }
@@ -268,6 +273,28 @@ async fn both_ways(migrated: bool, seed: u64) {
     let p = peers(&linked, migrated);
     every_kind_out(&mut linked, &p).await;
     every_kind_in(&mut linked, &p).await;
+    own_phone_copy(&mut linked, &p).await;
+}
+
+/// Our own phone writes to the contact: its copy reaches us as one event naming the chat in
+/// our namespace and our own number and LID as the sender.
+async fn own_phone_copy(linked: &mut Linked, p: &Peers) {
+    let id = linked.sim.phone_send(A, B, "from my phone").expect("sent");
+    let m = wait_for(
+        &mut linked.events,
+        DEADLINE,
+        "our phone's copy",
+        |e| match e {
+            EventKind::Message(m) if m.id == id => Some(m.clone()),
+            _ => None,
+        },
+    )
+    .await
+    .expect("reported");
+    assert_eq!(m.chat, p.chat, "the DeviceSentMessage destination");
+    assert_eq!(*m.sender.device.server(), p.server);
+    assert_eq!(m.sender.phone, Some(user(A)), "our number");
+    assert_eq!(m.sender.lid, Some(p.a_lid.clone()), "our LID");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
