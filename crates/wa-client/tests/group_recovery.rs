@@ -4,18 +4,22 @@
 //!   with the same id and a new sender-key iteration;
 //! - a phone's `skmsg` we cannot decrypt (we lost its sender key) gets an ack and a retry
 //!   receipt; the phone answers pairwise with the message and its SKDM; the message is reported
-//!   once.
+//!   once;
+//! - cached group metadata expires: a send after the TTL asks for the participants again.
 
 mod support;
 
+use std::sync::Arc;
 use support::group::{create, send_to_group};
+
 use support::{linked, next_status, user};
 use wa_client::{EventKind, SendOptions};
 use wa_protocol::message::Content;
 use wa_protocol::stanza::{ChatStateKind, EncType, MessageStanza, Receipt, ReceiptType};
+use wa_protocol::time::{Clock, ManualClock, SystemClock};
 use wa_sim::{Faults, SimEvent};
-use wa_store::{Durability, MessageStatus};
-use wa_testkit::{wait_for, Linked, DEADLINE};
+use wa_store::{Durability, MemStore, MessageStatus, Store};
+use wa_testkit::{client_config, new_account, start_sim, wait_for, Linked, DEADLINE};
 
 const A: &str = "15550130001";
 const B: &str = "15550130002";
@@ -246,4 +250,59 @@ async fn an_undecryptable_skmsg_is_recovered_through_a_retry_receipt() {
     .await
     .expect("the third decrypts with the key the resend carried");
     assert_eq!(repeats, 0);
+}
+
+/// The group-metadata queries (`w:g2` `<query>`, `messaging.md` §9 step 1) the sim got since
+/// the last call.
+fn metadata_queries(events: &mut tokio::sync::broadcast::Receiver<SimEvent>) -> usize {
+    let mut n = 0;
+    while let Ok(e) = events.try_recv() {
+        if let SimEvent::Stanza { node, .. } = e {
+            if node.tag == "iq"
+                && node.attr_str("xmlns") == Some("w:g2")
+                && node.child("query").is_some()
+            {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_group_metadata_expires() {
+    let sim = start_sim(&[A, B]).await;
+    let store: Arc<dyn Store> = Arc::new(MemStore::new());
+    let id = new_account(store.as_ref(), 133);
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let mut config = client_config(&sim);
+    config.clock = Arc::clone(&clock) as Arc<dyn Clock>;
+    let linked = Linked::link(sim, A, store, config, id).await;
+    let group = create(&linked, A, "Expiry", &[B]).await;
+
+    let mut events = linked.sim.subscribe();
+    send_to_group(&linked, &group, "one", &[B]).await;
+    assert_eq!(metadata_queries(&mut events), 1, "the first send asks");
+    send_to_group(&linked, &group, "two", &[B]).await;
+    assert_eq!(
+        metadata_queries(&mut events),
+        0,
+        "the second uses the cache"
+    );
+    clock.advance(9 * 60 * 1000);
+    send_to_group(&linked, &group, "three", &[B]).await;
+    assert_eq!(
+        metadata_queries(&mut events),
+        0,
+        "still fresh after nine minutes"
+    );
+    clock.advance(60 * 1000);
+    send_to_group(&linked, &group, "four", &[B]).await;
+    assert_eq!(
+        metadata_queries(&mut events),
+        1,
+        "expired after ten minutes"
+    );
+    send_to_group(&linked, &group, "five", &[B]).await;
+    assert_eq!(metadata_queries(&mut events), 0, "cached again");
 }

@@ -94,7 +94,7 @@ async fn plan_group(
     (group, content): (Jid, Content),
     id: Option<MessageId>,
 ) -> Result<GroupPlan, Error> {
-    let info = cached_group_info(handle, &group).await?;
+    let info = cached_group_info(handle, &group, now).await?;
     let device = own_device(handle, store).await?;
     let own = own_in(
         device.jid.as_ref(),
