@@ -7,148 +7,25 @@
 
 mod support;
 
-use wa_client::{EventKind, ParticipantAction, ParticipantRole, ReceivedText, SendOptions};
-use wa_protocol::binary::{Jid, Node, Server};
+use wa_client::{EventKind, ParticipantAction, ParticipantRole};
+use wa_protocol::binary::{Jid, Server};
 use wa_protocol::message::group as sk;
-use wa_protocol::message::Content;
-use wa_protocol::signal::SenderKeyRecord;
 use wa_protocol::stanza::{EncType, MessageStanza, Receipt, ReceiptType, RetryInfo};
 use wa_protocol::MessageId;
 use wa_sim::SimEvent;
-use wa_testkit::{wait_for, Linked, DEADLINE};
+use wa_testkit::{wait_for, DEADLINE};
 
+use support::group::{create, from_phone, own_sender_key, send_to_group, skdm_users};
 use support::{linked, user};
 
 const A: &str = "15550120001";
 const B: &str = "15550120002";
 const C: &str = "15550120003";
 
-/// Sends `text` to `group`, waits until each of `phones` decrypted it; the stanza the sim got.
-async fn send_to_group(linked: &Linked, group: &Jid, text: &str, phones: &[&str]) -> MessageStanza {
-    let mut events = linked.sim.subscribe();
-    let sent = linked
-        .gateway
-        .send(
-            &linked.id,
-            group.clone(),
-            Content::text(text),
-            SendOptions::default(),
-        )
-        .await
-        .expect("the server accepts the group message");
-    let mut node: Option<Node> = None;
-    let mut waiting: Vec<&str> = phones.to_vec();
-    wait_for(&mut events, DEADLINE, "every phone decrypts it", |e| {
-        match e {
-            SimEvent::Stanza { node: n, .. }
-                if n.tag == "message" && n.attr_str("id") == Some(sent.id.as_str()) =>
-            {
-                node = Some(n.clone());
-            }
-            SimEvent::PhoneReceived { phone, id } if id == sent.id.as_str() => {
-                waiting.retain(|p| *p != phone.as_str());
-            }
-            _ => {}
-        }
-        waiting.is_empty().then_some(())
-    })
-    .await
-    .expect("every phone decrypts it");
-    for phone in phones {
-        assert_eq!(text_in(linked, phone, &sent.id), text, "{phone}'s copy");
-    }
-    MessageStanza::from_node(&node.expect("the sim saw the stanza")).expect("parses")
-}
-
-fn text_in(linked: &Linked, phone: &str, id: &MessageId) -> String {
-    let inbox = linked.sim.phone_messages(phone).expect("inbox");
-    let m = inbox
-        .iter()
-        .find(|m| m.id == id.as_str())
-        .unwrap_or_else(|| panic!("{id} not in {phone}'s inbox"));
-    m.text.clone()
-}
-
-/// Our sender-key record for `group` as the store holds it (our device's Signal address is
-/// `user:device`, `signal.md` §8).
-fn own_sender_key(linked: &Linked, group: &Jid) -> SenderKeyRecord {
-    let device = linked
-        .store
-        .device(&linked.id)
-        .expect("store")
-        .expect("linked");
-    let own = device.jid.expect("own jid");
-    let address = format!("{}:{}", own.user_part(), own.device_id());
-    let bytes = linked
-        .store
-        .load_sender_key(&linked.id, &group.to_string(), &address)
-        .expect("store")
-        .expect("our sender key");
-    SenderKeyRecord::from_bytes(&bytes).expect("record")
-}
-
-/// The users whose devices got a pairwise `<enc>` (our SKDM) in `stanza`.
-fn skdm_users(stanza: &MessageStanza) -> Vec<String> {
-    let mut users: Vec<String> = stanza
-        .participants
-        .iter()
-        .map(|p| p.jid.user_part().to_owned())
-        .collect();
-    users.sort();
-    users.dedup();
-    users
-}
-
-/// `phone` writes `text` to `group`; the message as the gateway reports it.
-async fn from_phone(linked: &mut Linked, phone: &str, group: &Jid, text: &str) -> ReceivedText {
-    let id = linked
-        .sim
-        .phone_send(phone, &group.to_string(), text)
-        .expect("phone sends");
-    let message = wait_for(
-        &mut linked.events,
-        DEADLINE,
-        "the group message",
-        |e| match e {
-            EventKind::Message(m) if m.id == id => Some(m.clone()),
-            _ => None,
-        },
-    )
-    .await
-    .expect("the gateway decrypts the phone's group message");
-    assert_eq!(message.chat, *group);
-    assert_eq!(message.content, Content::text(text));
-    *message
-}
-
-/// Creates the group of `members` (and us) and checks its metadata; its JID.
-async fn create(linked: &Linked, subject: &str, members: &[&str]) -> Jid {
-    let users = members.iter().map(|p| user(p)).collect();
-    let info = linked
-        .gateway
-        .create_group(&linked.id, subject, users)
-        .await
-        .expect("group created");
-    assert!(info.jid.is_group());
-    assert_eq!(info.subject, subject);
-    let role = |phone: &str| info.participant(&user(phone)).map(|p| p.role);
-    assert_eq!(role(A), Some(ParticipantRole::SuperAdmin));
-    for m in members {
-        assert_eq!(role(m), Some(ParticipantRole::Member));
-    }
-    let fetched = linked
-        .gateway
-        .group_info(&linked.id, &info.jid)
-        .await
-        .expect("metadata");
-    assert_eq!(fetched.participants.len(), members.len() + 1);
-    info.jid
-}
-
 #[tokio::test]
 async fn the_gateway_creates_sends_receives_and_rotates_after_a_removal() {
     let mut linked = linked(&[A, B, C], 61).await;
-    let group = create(&linked, "Hiking", &[B, C]).await;
+    let group = create(&linked, A, "Hiking", &[B, C]).await;
 
     // First send: everyone (the other phones and our own primary) gets our SKDM, then the skmsg.
     let first = send_to_group(&linked, &group, "hello group", &[B, C, A]).await;
@@ -297,7 +174,7 @@ async fn a_lid_addressed_group() {
 #[tokio::test]
 async fn a_group_retry_receipt_is_answered_pairwise() {
     let linked = linked(&[A, B, C], 64).await;
-    let group = create(&linked, "Retry", &[B, C]).await;
+    let group = create(&linked, A, "Retry", &[B, C]).await;
     let sent = send_to_group(&linked, &group, "please retry", &[B, C]).await;
     let b_phone = user(B);
     let mut receipt = Receipt::new(sent.id.clone(), ReceiptType::Retry);
@@ -345,7 +222,7 @@ async fn a_group_retry_receipt_is_answered_pairwise() {
 #[tokio::test]
 async fn a_members_read_receipt_moves_the_status_to_read() {
     let mut linked = linked(&[A, B, C], 64).await;
-    let group = create(&linked, "Reading", &[B, C]).await;
+    let group = create(&linked, A, "Reading", &[B, C]).await;
     let sent = send_to_group(&linked, &group, "please read", &[B, C]).await;
     let id = sent.id.clone();
     let group_text = group.to_string();

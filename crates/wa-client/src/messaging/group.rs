@@ -10,6 +10,7 @@ use wa_protocol::stanza::{
     InviteCodeResult, IqRequest, IqResponse, LeaveGroup, ParticipantAction, ParticipantsResult,
     ParticipatingGroups, ParticipatingResult, SetSubject, UpdateParticipants, MAX_SUBJECT_LEN,
 };
+use wa_protocol::time::Millis;
 
 use crate::error::Error;
 use crate::handle::AccountHandle;
@@ -78,18 +79,22 @@ pub(crate) async fn create_group(
         .group)
 }
 
-/// The metadata of `group` from the account's cache, else by [`group_info`] (then cached).
+/// The metadata of `group` from the account's cache (unless expired at `now`), else by
+/// [`group_info`] (then cached).
 pub(crate) async fn cached_group_info(
     handle: &AccountHandle,
     group: &Jid,
+    now: Millis,
 ) -> Result<std::sync::Arc<GroupInfo>, Error> {
-    let generation = match handle.cache().group(group) {
+    let generation = match handle.cache().group(group, now) {
         Ok(info) => return Ok(info),
         Err(generation) => generation,
     };
     let info = std::sync::Arc::new(group_info(handle, group).await?);
     let cached = std::sync::Arc::clone(&info);
-    handle.cache().set_group(group.clone(), cached, generation);
+    handle
+        .cache()
+        .set_group(group.clone(), cached, generation, now);
     Ok(info)
 }
 

@@ -1,7 +1,9 @@
 //! The durable step of a group send (issue 10 item 8): in one blocking call, the outbox entry
 //! (the padded `Message`, for a later resend), the identities of new pairwise sessions (trust on
 //! first use), then `commit_send` with the advanced sessions and our advanced sender key, so
-//! neither a message key nor a sender-key iteration ever reaches the wire twice.
+//! neither a message key nor a sender-key iteration ever reaches the wire twice. A resend of an
+//! entry never acknowledged (`resend.rs`) commits the same way with [`Step::Again`]: a new
+//! sender-key iteration, the same id.
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use wa_store::{
 };
 
 use super::address::signal_address;
+use super::send_plan::{outbox_step, Step};
 use crate::error::Error;
 
 /// What one group send commits.
@@ -28,6 +31,9 @@ pub(crate) struct GroupCommit<'a> {
     pub(crate) payload: Vec<u8>,
     /// Our sender key after encrypting the `skmsg`.
     pub(crate) sender_key: SenderKeyUpdate<'a>,
+    /// A first send (the entry is enqueued) or a resend of an unacknowledged one (`resend.rs`:
+    /// the entry goes back to `Queued` first).
+    pub(crate) step: Step,
 }
 
 /// Commits `c` (Buffered; the account task awaits durability before the bytes leave).
@@ -41,6 +47,7 @@ pub(crate) async fn commit_group(
     let message_id = c.message_id.as_str().to_owned();
     let chat = c.group.clone();
     let payload = c.payload;
+    let step = c.step;
     let sessions: Vec<(String, Vec<u8>, bool, _)> = c
         .fanout
         .encrypted
@@ -67,7 +74,7 @@ pub(crate) async fn commit_group(
             payload: &payload,
             now_ms: now.0,
         };
-        s.enqueue(&account, &outbound, b)?;
+        outbox_step(s.as_ref(), account, &outbound, step)?;
         for (address, _, new, identity) in &sessions {
             if *new {
                 s.save_identity(&account, address, identity, b)?;

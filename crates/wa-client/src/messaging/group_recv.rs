@@ -11,7 +11,8 @@
 //!    (to=group participant=sender), EventKind::Message with chat = the group
 //! ```
 //! The SKDM-carrying `<enc>` must come first (§10); one that comes after the `skmsg` is still
-//! stored. Our own other devices' group sends arrive the same way (no DeviceSentMessage, §6).
+//! stored. An `<enc>` that does not decrypt (e.g. an `skmsg` whose sender key we lack) gets an
+//! ack and a retry receipt (§11, `receive::failed`), the key material that did decrypt kept. Our own other devices' group sends arrive the same way (no DeviceSentMessage, §6).
 
 use wa_protocol::binary::{Jid, Server};
 use wa_protocol::message::group::{decrypt as sk_decrypt, process_distribution};
@@ -26,7 +27,7 @@ use wa_store::{
 
 use super::address::{signal_address, user_of};
 use super::keys::{Keys, StorePreKeys};
-use super::receive::Received;
+use super::receive::{failed, Received};
 use super::types::{ReceivedText, Sender};
 
 /// What the `<enc>`s of one group message gave.
@@ -79,6 +80,7 @@ pub(crate) fn receive_group(
         address: signal_address(&sender),
     };
     let mut decoded = Decoded::default();
+    let mut failure = None;
     for enc in &msg.encs {
         let step = match enc.kind {
             EncType::PkMsg | EncType::Msg => pairwise(&ctx, enc, &mut decoded)?,
@@ -88,8 +90,8 @@ pub(crate) fn receive_group(
             if let FailureAction::Nack(code) = action {
                 return Ok(Received::ack_only(msg, keys, Some(code)));
             }
-            // The key material that did decrypt is kept; the message is acked (a group retry
-            // receipt is not sent yet).
+            // The key material that did decrypt is kept; the rest is asked for again.
+            failure = Some((enc, action));
             break;
         }
     }
@@ -97,6 +99,11 @@ pub(crate) fn receive_group(
         // Key material only (the skmsg failed or is missing): kept without a dedup entry, so a
         // resend of this id (§11) is still read.
         keep_keys(&ctx, &decoded)?;
+        if let Some((enc, action)) = failure {
+            // An ack and a retry receipt (§10 "Failure", §11): the sender answers pairwise
+            // with the message and its SKDM (group_retry.rs is our own side of that).
+            return failed(store, account, keys, msg, enc, action, now_ms);
+        }
         let code = msg.encs.is_empty().then_some(nack::UNRECOGNIZED_STANZA);
         return Ok(Received::ack_only(msg, keys, code));
     }

@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use wa_protocol::binary::Jid;
 use wa_protocol::message::fanout::{encrypt_for_device, DeviceCiphertext};
 use wa_protocol::message::group::distribution;
-use wa_protocol::message::retry::{RetryDecision, RetryRequest};
+use wa_protocol::message::retry::RetryDecision;
 use wa_protocol::message::{decode_padded, encode_padded, Content, EncVersion};
 use wa_protocol::pb::e2e as pb;
 use wa_protocol::signal::keys::LocalIdentity;
@@ -28,7 +28,7 @@ use wa_store::{AccountId, DeviceIdentity, Durability, Store};
 
 use super::address::signal_address;
 use super::group_send::own_in;
-use super::retry::{save_session, target};
+use super::retry::{decide, in_background, save_session, target};
 use super::send::{load_sessions, own_device};
 use crate::error::Error;
 use crate::handle::{AccountHandle, WeakHandle};
@@ -40,21 +40,8 @@ pub(crate) fn on_group_retry(
     receipt: Receipt,
     now: Millis,
 ) {
-    let Some(handle) = handle.and_then(WeakHandle::upgrade) else {
-        return;
-    };
-    let store = Arc::clone(store);
-    tokio::spawn(async move {
-        let account = *handle.id();
-        let id = receipt.id.clone();
-        match answer_group(&handle, &store, &receipt, now).await {
-            Ok(answered) => {
-                tracing::debug!(account = %account, message = %id, answered, "group retry")
-            }
-            Err(error) => {
-                tracing::warn!(account = %account, message = %id, %error, "group retry not answered")
-            }
-        }
+    in_background(handle, store, receipt, move |h, s, r| async move {
+        answer_group(&h, &s, &r, now).await
     });
 }
 
@@ -147,17 +134,14 @@ async fn encrypt(
     else {
         return Ok(None);
     };
-    let request = RetryRequest {
-        count: u32::from(info.count),
-        has_keys: info.keys.is_some(),
-    };
-    let decision = {
-        let log = handle.retries();
-        let mut log = log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        log.decide(device, &receipt.id, request, stored.record.is_some(), now)
-    };
+    let decision = decide(
+        handle,
+        device,
+        &receipt.id,
+        info,
+        stored.record.is_some(),
+        now,
+    );
     let RetryDecision::Resend { session } = decision else {
         return Ok(None);
     };

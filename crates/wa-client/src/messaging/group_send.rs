@@ -42,6 +42,7 @@ use super::directory::devices_of;
 use super::group::cached_group_info;
 use super::group_commit::{commit_group, GroupCommit};
 use super::send::{load_sessions, own_device, with_bundles};
+use super::send_plan::Step;
 use super::types::{SendOptions, SentMessage};
 use crate::error::Error;
 use crate::handle::AccountHandle;
@@ -68,7 +69,32 @@ pub(crate) async fn send_group(
     content: Content,
     options: SendOptions,
 ) -> Result<SentMessage, Error> {
-    let info = cached_group_info(handle, &group).await?;
+    let plan = plan_group(handle, store, now, (group, content), options.id).await?;
+    send_planned(handle, store, &plan, Step::New, now).await
+}
+
+/// Sends an outbox entry for `group` that was committed but never acknowledged again
+/// (`resend.rs`): the same id, the metadata and devices of now, a new sender-key iteration
+/// (the committed one is never reused).
+pub(crate) async fn resend_group(
+    handle: &AccountHandle,
+    store: &Arc<dyn Store>,
+    now: Millis,
+    (id, group, content): (MessageId, Jid, Content),
+) -> Result<SentMessage, Error> {
+    let plan = plan_group(handle, store, now, (group, content), Some(id)).await?;
+    send_planned(handle, store, &plan, Step::Again, now).await
+}
+
+/// The metadata (cached), our device and the member devices of one send.
+async fn plan_group(
+    handle: &AccountHandle,
+    store: &Arc<dyn Store>,
+    now: Millis,
+    (group, content): (Jid, Content),
+    id: Option<MessageId>,
+) -> Result<GroupPlan, Error> {
+    let info = cached_group_info(handle, &group, now).await?;
     let device = own_device(handle, store).await?;
     let own = own_in(
         device.jid.as_ref(),
@@ -80,14 +106,14 @@ pub(crate) async fn send_group(
     if devices.is_empty() {
         return Err(Error::NoDevices(group));
     }
-    let id = options.id.unwrap_or_else(|| {
+    let id = id.unwrap_or_else(|| {
         MessageId::generate(
             now.unix_secs(),
             Some(own.user_part()),
             &mut rand::rngs::OsRng,
         )
     });
-    let plan = GroupPlan {
+    Ok(GroupPlan {
         id,
         group,
         content,
@@ -95,10 +121,21 @@ pub(crate) async fn send_group(
         devices,
         addressing_mode: info.addressing_mode,
         device,
-    };
+    })
+}
+
+/// Encrypts and commits `plan` under the send lock, hands it to the task, and on the server's
+/// ack records the devices that now hold our key.
+async fn send_planned(
+    handle: &AccountHandle,
+    store: &Arc<dyn Store>,
+    plan: &GroupPlan,
+    step: Step,
+    now: Millis,
+) -> Result<SentMessage, Error> {
     let lock = handle.send_lock();
     let guard = lock.lock().await;
-    let (stanza, holders) = encrypt_and_commit(handle, store, &plan, now).await?;
+    let (stanza, holders) = encrypt_and_commit(handle, store, plan, step, now).await?;
     let outcome = handle.submit_message(stanza);
     drop(guard);
     let server_t = outcome.await.inspect_err(|_| {
@@ -107,7 +144,7 @@ pub(crate) async fn send_group(
     })?;
     save_holders(store, *handle.id(), &plan.group, holders).await?;
     Ok(SentMessage {
-        id: plan.id,
+        id: plan.id.clone(),
         server_t,
     })
 }
@@ -162,6 +199,7 @@ async fn encrypt_and_commit(
     handle: &AccountHandle,
     store: &Arc<dyn Store>,
     plan: &GroupPlan,
+    step: Step,
     now: Millis,
 ) -> Result<(MessageStanza, Vec<Jid>), Error> {
     let account = *handle.id();
@@ -200,6 +238,7 @@ async fn encrypt_and_commit(
             sender: &own_address,
             record: &record_bytes,
         },
+        step,
     };
     commit_group(store, account, commit, now).await?;
     Ok((stanza, holders(&held, &distribution_plan, &fanout)))

@@ -113,8 +113,9 @@ pub(crate) fn receive(
 }
 
 /// What an undecryptable message gets (§10 step 5, §11): a nack for our own faults, a plain
-/// ack for a duplicate, else an ack and a retry receipt (none past the retry limit).
-fn failed(
+/// ack for a duplicate, else an ack and a retry receipt (none past the retry limit). The group
+/// path (`group_recv.rs`) answers its undecryptable `<enc>`s the same way.
+pub(crate) fn failed(
     store: &dyn Store,
     account: AccountId,
     keys: &Keys,

@@ -5,11 +5,18 @@
 //! first time is not reported twice.
 //!
 //! ```text
-//! Connected ─▶ unacked(): 1:1 entries `Sent` (or re-queued) and last changed before this login
-//!            ─▶ per entry, under the send lock: devices, sessions | bundles, encrypt the stored
-//!               padded Message, entry back to Queued + commit_send (durable before the write)
+//! Connected ─▶ unacked(): entries `Sent` (or re-queued) and last changed before this login
+//!            ─▶ per 1:1 entry, under the send lock: devices, sessions | bundles, encrypt the
+//!               stored padded Message, entry back to Queued + commit_send (durable before the
+//!               write)
+//!            ─▶ per group entry (`group_send::resend_group`): metadata and devices of now,
+//!               SKDM to devices lacking our key, a new sender-key iteration for the `skmsg`,
+//!               entry back to Queued + commit_send with the advanced key (durable first)
 //!            ─▶ submit; the ack moves the status like any send's
 //! ```
+//!
+//! Once resent, an entry was last changed after this login: it is not picked again before the
+//! next one, so each connection resends it at most once.
 
 use std::sync::Arc;
 
@@ -17,8 +24,10 @@ use futures_util::future::join_all;
 use wa_protocol::binary::Server;
 use wa_protocol::message::{decode_padded, Content, EncVersion};
 use wa_protocol::time::{Clock, Millis};
+use wa_protocol::MessageId;
 use wa_store::{AccountId, OutboxEntry, OutboxStatus, Store};
 
+use super::group_send::resend_group;
 use super::send::{own_device, own_jid, submit};
 use super::send_plan::{Plan, Step};
 use crate::error::Error;
@@ -48,7 +57,7 @@ pub(crate) fn after_login(
     });
 }
 
-/// Sends every unacknowledged 1:1 entry again; how many were accepted by the server.
+/// Sends every unacknowledged entry again; how many were accepted by the server.
 async fn resend_unacked(
     handle: &AccountHandle,
     store: &Arc<dyn Store>,
@@ -57,19 +66,35 @@ async fn resend_unacked(
 ) -> Result<usize, Error> {
     let account = *handle.id();
     let entries = unacked(store, account, login).await?;
-    let mut outcomes = Vec::with_capacity(entries.len());
-    for entry in entries {
+    let (groups, users): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.chat.is_group());
+    let mut outcomes = Vec::with_capacity(users.len());
+    for entry in users {
         let id = entry.message_id.clone();
         match resubmit(handle, store, entry, clock.now()).await {
             Ok(outcome) => outcomes.push(outcome),
             Err(error) => tracing::warn!(account = %account, message = %id, %error, "not resent"),
         }
     }
-    let accepted = join_all(outcomes).await.into_iter().filter(Result::is_ok);
-    Ok(accepted.count())
+    let mut accepted = 0;
+    for entry in groups {
+        let id = entry.message_id.clone();
+        let resent = match stored_message(&entry) {
+            Ok((message_id, content)) => {
+                let what = (message_id, entry.chat, content);
+                resend_group(handle, store, clock.now(), what).await
+            }
+            Err(error) => Err(error),
+        };
+        match resent {
+            Ok(_) => accepted += 1,
+            Err(error) => tracing::warn!(account = %account, message = %id, %error, "not resent"),
+        }
+    }
+    let users = join_all(outcomes).await.into_iter().filter(Result::is_ok);
+    Ok(accepted + users.count())
 }
 
-/// The entries to send again: to a user (groups resend through their own path), committed
+/// The entries to send again: to a user or a group, committed
 /// (`Sent`, or put back to `Queued` after an attempt) and last changed before `login`, so a
 /// send of this connection still waiting for its ack is left alone.
 async fn unacked(
@@ -81,7 +106,12 @@ async fn unacked(
     let entries = tokio::task::spawn_blocking(move || s.outbox_entries(&account)).await??;
     Ok(entries
         .into_iter()
-        .filter(|e| matches!(e.chat.server(), Server::WhatsApp | Server::Lid))
+        .filter(|e| {
+            matches!(
+                e.chat.server(),
+                Server::WhatsApp | Server::Lid | Server::Group
+            )
+        })
         .filter(|e| {
             e.status == OutboxStatus::Sent || (e.status == OutboxStatus::Queued && e.attempts > 0)
         })
@@ -97,14 +127,7 @@ async fn resubmit(
     entry: OutboxEntry,
     now: Millis,
 ) -> Result<impl std::future::Future<Output = Result<Option<u64>, Error>>, Error> {
-    let message =
-        decode_padded(&entry.payload, EncVersion::V2).map_err(wa_protocol::Error::from)?;
-    let content = Content::from_message(&message).map_err(wa_protocol::Error::from)?;
-    // Every stored id was a MessageId when it was committed.
-    let id = entry
-        .message_id
-        .parse()
-        .map_err(|_| Error::UnknownMessage(entry.message_id.clone()))?;
+    let (id, content) = stored_message(&entry)?;
     let device = own_device(handle, store).await?;
     let own = own_jid(&device, &entry.chat).ok_or(Error::NotRunning(*handle.id()))?;
     let plan = Plan {
@@ -117,4 +140,17 @@ async fn resubmit(
         tctoken: None,
     };
     submit(handle, store, (plan, own), entry.payload, Step::Again, now).await
+}
+
+/// The id and content of an outbox entry (its padded `Message`).
+fn stored_message(entry: &OutboxEntry) -> Result<(MessageId, Content), Error> {
+    let message =
+        decode_padded(&entry.payload, EncVersion::V2).map_err(wa_protocol::Error::from)?;
+    let content = Content::from_message(&message).map_err(wa_protocol::Error::from)?;
+    // Every stored id was a MessageId when it was committed.
+    let id = entry
+        .message_id
+        .parse()
+        .map_err(|_| Error::UnknownMessage(entry.message_id.clone()))?;
+    Ok((id, content))
 }

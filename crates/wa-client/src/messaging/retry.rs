@@ -39,6 +39,22 @@ pub(crate) fn on_retry_receipt(
     receipt: Receipt,
     now: Millis,
 ) {
+    in_background(handle, store, receipt, move |h, s, r| async move {
+        answer(&h, &s, r, now).await
+    });
+}
+
+/// Runs `answer` for a retry receipt (1:1 here, group in `group_retry.rs`) on its own task,
+/// logging whether it was answered.
+pub(crate) fn in_background<F, Fut>(
+    handle: Option<&WeakHandle>,
+    store: &Arc<dyn Store>,
+    receipt: Receipt,
+    answer: F,
+) where
+    F: FnOnce(AccountHandle, Arc<dyn Store>, Receipt) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<bool, Error>> + Send + 'static,
+{
     let Some(handle) = handle.and_then(WeakHandle::upgrade) else {
         return;
     };
@@ -46,9 +62,10 @@ pub(crate) fn on_retry_receipt(
     tokio::spawn(async move {
         let account = *handle.id();
         let id = receipt.id.clone();
-        match answer(&handle, &store, receipt, now).await {
-            Ok(true) => tracing::debug!(account = %account, message = %id, "retry answered"),
-            Ok(false) => tracing::debug!(account = %account, message = %id, "retry ignored"),
+        match answer(handle, store, receipt).await {
+            Ok(answered) => {
+                tracing::debug!(account = %account, message = %id, answered, "retry receipt")
+            }
             Err(error) => {
                 tracing::warn!(account = %account, message = %id, %error, "retry not answered")
             }
@@ -80,17 +97,14 @@ async fn answer(
     let Some(stored) = stored.into_iter().next() else {
         return Ok(false);
     };
-    let request = RetryRequest {
-        count: u32::from(info.count),
-        has_keys: info.keys.is_some(),
-    };
-    let decision = {
-        let log = handle.retries();
-        let mut log = log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        log.decide(&from, &receipt.id, request, stored.record.is_some(), now)
-    };
+    let decision = decide(
+        handle,
+        &from,
+        &receipt.id,
+        &info,
+        stored.record.is_some(),
+        now,
+    );
     let RetryDecision::Resend { session } = decision else {
         return Ok(false);
     };
@@ -139,6 +153,26 @@ async fn outbox_entry(
         matches!(e.chat.server(), Server::WhatsApp | Server::Lid)
             && e.status != OutboxStatus::Failed
     }))
+}
+
+/// The account's retry rule for one receipt (once per count, `RetryLog::decide`), 1:1 and group.
+pub(crate) fn decide(
+    handle: &AccountHandle,
+    device: &Jid,
+    id: &MessageId,
+    info: &RetryInfo,
+    has_session: bool,
+    now: Millis,
+) -> RetryDecision {
+    let request = RetryRequest {
+        count: u32::from(info.count),
+        has_keys: info.keys.is_some(),
+    };
+    let log = handle.retries();
+    let mut log = log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    log.decide(device, id, request, has_session, now)
 }
 
 /// The device to encrypt for, with the session the rule chose (§11 step 3); `None` when a

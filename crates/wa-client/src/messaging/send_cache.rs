@@ -9,14 +9,28 @@ use std::sync::{Arc, Mutex};
 
 use wa_protocol::binary::Jid;
 use wa_protocol::stanza::GroupInfo;
+use wa_protocol::time::Millis;
 use wa_store::DeviceIdentity;
+
+/// How long fetched group metadata is used before a send asks again (10 minutes).
+///
+/// The `w:gp2` notifications, our own participant/subject/leave IQs, a refused send and a
+/// `phash` that disagrees with the server's (`messaging.md` §8) already drop an entry; the
+/// expiry bounds what a change none of those reported (a notification lost with a queue the
+/// server discarded, a change made while the account was away) can cost: sends planned from
+/// an old participant list, so a new member's devices miss our SKDM (they ask by retry
+/// receipt) and a removed member's key is not rotated away. Ten minutes keeps that window
+/// short while costing an account sending to a busy group one metadata IQ per ten minutes
+/// (the device lists of the members have their own cache, `device_cache.rs`).
+pub(crate) const GROUP_METADATA_TTL_MS: u64 = 10 * 60 * 1000;
 
 /// One account's in-memory send cache (shared by its handles and its task).
 #[derive(Debug, Default)]
 pub(crate) struct SendCache {
     device: Mutex<Option<Arc<DeviceIdentity>>>,
-    /// Group metadata by group JID, as the last metadata IQ returned it; dropped by a `w:gp2`
-    /// notification for the group and by our own participant, subject and leave IQs.
+    /// Group metadata by group JID, as the last metadata IQ returned it, with when it was
+    /// fetched; dropped by a `w:gp2` notification for the group and by our own participant,
+    /// subject and leave IQs, and not used past [`GROUP_METADATA_TTL_MS`].
     groups: Mutex<GroupSlots>,
 }
 
@@ -25,7 +39,7 @@ pub(crate) struct SendCache {
 #[derive(Debug, Default)]
 struct GroupSlots {
     generation: u64,
-    info: HashMap<Jid, Arc<GroupInfo>>,
+    info: HashMap<Jid, (Arc<GroupInfo>, Millis)>,
 }
 
 impl SendCache {
@@ -48,24 +62,28 @@ impl SendCache {
         *slot = device;
     }
 
-    /// The cached metadata of `group`, or the generation to pass to [`SendCache::set_group`]
-    /// once it is fetched.
-    pub(crate) fn group(&self, group: &Jid) -> Result<Arc<GroupInfo>, u64> {
+    /// The cached metadata of `group` unless it expired by `now`, or the generation to pass to
+    /// [`SendCache::set_group`] once it is fetched.
+    pub(crate) fn group(&self, group: &Jid, now: Millis) -> Result<Arc<GroupInfo>, u64> {
         let groups = self
             .groups
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        groups.info.get(group).cloned().ok_or(groups.generation)
+        match groups.info.get(group) {
+            Some((info, at)) if now.since(*at) < GROUP_METADATA_TTL_MS => Ok(Arc::clone(info)),
+            _ => Err(groups.generation),
+        }
     }
 
-    /// Caches the metadata of `group` fetched at `generation`, unless a drop came since.
-    pub(crate) fn set_group(&self, group: Jid, info: Arc<GroupInfo>, generation: u64) {
+    /// Caches the metadata of `group` fetched at `generation` (at `now`), unless a drop came
+    /// since.
+    pub(crate) fn set_group(&self, group: Jid, info: Arc<GroupInfo>, generation: u64, now: Millis) {
         let mut groups = self
             .groups
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if groups.generation == generation {
-            groups.info.insert(group, info);
+            groups.info.insert(group, (info, now));
         }
     }
 

@@ -126,6 +126,34 @@ pub(crate) fn session_updates(fanout: &Fanout) -> Vec<SessionSave> {
         .collect()
 }
 
+/// The outbox side of a commit, before `commit_send` (1:1 and group sends): a new entry is
+/// enqueued (idempotent by id); one sent before but never acknowledged goes back to `Queued`.
+pub(crate) fn outbox_step(
+    s: &dyn Store,
+    id: AccountId,
+    outbound: &NewOutbound<'_>,
+    step: Step,
+) -> wa_store::Result<()> {
+    let b = Durability::Buffered;
+    match step {
+        Step::New => {
+            s.enqueue(&id, outbound, b)?;
+        }
+        Step::Again => {
+            let sent = s
+                .outbox_entry(&id, outbound.message_id)?
+                .is_some_and(|e| e.status == OutboxStatus::Sent);
+            if sent {
+                let retry = OutboxUpdate::Retry {
+                    at_ms: outbound.now_ms,
+                };
+                s.update_outbox(&id, outbound.message_id, retry, outbound.now_ms, b)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One blocking call: the outbox entry (new: idempotent by id; again: back to `Queued`), the
 /// peers' identities (trust on first use), then `commit_send` (sessions + `Queued → Sent`).
 /// Durability is awaited by the pipeline before the bytes leave.
@@ -146,20 +174,7 @@ pub(crate) fn commit_blocking(
         payload,
         now_ms: now.0,
     };
-    match step {
-        Step::New => {
-            s.enqueue(&id, &outbound, b)?;
-        }
-        Step::Again => {
-            let sent = s
-                .outbox_entry(&id, message_id)?
-                .is_some_and(|e| e.status == OutboxStatus::Sent);
-            if sent {
-                let retry = OutboxUpdate::Retry { at_ms: now.0 };
-                s.update_outbox(&id, message_id, retry, now.0, b)?;
-            }
-        }
-    }
+    outbox_step(s, id, &outbound, step)?;
     for (address, _, identity, new) in &updates {
         if *new {
             s.save_identity(&id, address, identity, b)?;

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, reason = "each test file uses a part of these helpers")]
 
+pub mod group;
+
 use std::sync::Arc;
 
 use wa_client::{EventKind, SendOptions, SentMessage};
