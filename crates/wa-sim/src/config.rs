@@ -28,6 +28,11 @@ pub struct SimConfig {
     /// (a copy of the node per stanza; on by default, the tests wait on them). A standalone
     /// sim that does not look at them turns them off to spare that work per message.
     pub stanza_events: bool,
+    /// Report every message a simulated phone records as a
+    /// [`SimEvent::PhoneReceived`](crate::SimEvent::PhoneReceived) (on by default, the tests
+    /// wait on them). Each one wakes every subscriber, so a standalone sim that only logs
+    /// connection events turns them off; the phone's inbox records the message either way.
+    pub phone_events: bool,
 }
 
 impl Default for SimConfig {
@@ -39,6 +44,7 @@ impl Default for SimConfig {
             max_frame: MAX_FRAME_LEN,
             clock: Arc::new(SystemClock),
             stanza_events: true,
+            phone_events: true,
         }
     }
 }

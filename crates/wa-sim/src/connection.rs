@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
+use futures_util::SinkExt;
 use rand::rngs::StdRng;
 use tokio::sync::mpsc;
 use wa_protocol::noise::FramedTransport;
@@ -12,6 +13,9 @@ use crate::error::SimError;
 use crate::event::ConnId;
 use crate::roles::router::{self, Role};
 use crate::state::{Action, Shared};
+
+/// The most queued actions one wake-up of the loop writes before it flushes the socket.
+const MAX_PUSHES: usize = 256;
 
 /// How long a graceful close waits for the client's Close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -29,6 +33,8 @@ impl Link {
     }
 
     /// Carries out what a role or the harness asked for; `true` once the connection is closed.
+    /// Frames are queued on the socket, not flushed: the loop flushes once it has applied
+    /// everything that was ready (one write for many frames, as a busy server does).
     async fn apply(&mut self, shared: &Shared, actions: Vec<Action>) -> Result<bool, SimError> {
         for action in actions {
             match action {
@@ -36,7 +42,7 @@ impl Link {
                     router::count_out(shared, &node);
                     let mut out = Vec::new();
                     self.transport.encode_node(&node, &mut out)?;
-                    self.ws.send(Message::Binary(out.into())).await?;
+                    self.ws.feed(Message::Binary(out.into())).await?;
                 }
                 Action::Close => {
                     close_gracefully(&mut self.ws).await;
@@ -45,6 +51,11 @@ impl Link {
             }
         }
         Ok(false)
+    }
+
+    /// Writes every queued frame.
+    async fn flush(&mut self) -> Result<(), SimError> {
+        Ok(self.ws.flush().await?)
     }
 }
 
@@ -69,6 +80,7 @@ pub(crate) async fn run(
                 return Ok(());
             }
         }
+        link.flush().await?;
         tokio::select! {
             msg = link.ws.recv() => match msg {
                 Some(Ok(Message::Binary(data))) => link.transport.push(&data),
@@ -77,8 +89,14 @@ pub(crate) async fn run(
                 Some(Err(e)) => return Err(e.into()),
             },
             out = outbox.recv() => {
-                let action = out.unwrap_or(Action::Close);
-                if link.apply(shared, vec![action]).await? {
+                let mut actions = vec![out.unwrap_or(Action::Close)];
+                while actions.len() < MAX_PUSHES {
+                    match outbox.try_recv() {
+                        Ok(action) => actions.push(action),
+                        Err(_) => break,
+                    }
+                }
+                if link.apply(shared, actions).await? {
                     return Ok(());
                 }
             }

@@ -48,7 +48,7 @@ pub(crate) fn announce(
         )
     });
     if let Some(deliveries) = deliveries {
-        shared.count("devices:notified".to_owned());
+        shared.count("devices:notified");
         messages::dispatch(shared, deliveries);
     }
 }

@@ -35,6 +35,6 @@ pub(crate) fn send(
         }
     });
     messages::route_group(shared, &(phone.clone(), 0), &msg, t).map_err(SimError::Refused)?;
-    shared.count("phone:group-sent".to_owned());
+    shared.count("phone:group-sent");
     Ok(msg.id)
 }

@@ -34,7 +34,7 @@ pub(crate) enum PhoneAnswer {
 /// A stanza routed to `phone`'s device 0; returns what the phone answers with.
 pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Option<PhoneAnswer> {
     if node.tag == "receipt" && node.attr_str("type") == Some("retry") {
-        shared.count("phone:retry-receipt".to_owned());
+        shared.count("phone:retry-receipt");
         let receipt = Receipt::from_node(node).ok()?;
         let mut rng = shared.fork_rng();
         let resend = shared.with_world(|w| phone_retry::resend(w, phone, &receipt, &mut rng));
@@ -45,7 +45,7 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         return None;
     }
     let Ok(msg) = MessageStanza::from_node(node) else {
-        shared.count("phone:malformed".to_owned());
+        shared.count("phone:malformed");
         return None;
     };
     if let Some(enc) = msg.encs.first() {
@@ -61,7 +61,7 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         }
     });
     let Some((sender, content, destination)) = decrypted else {
-        shared.count("phone:undecryptable".to_owned());
+        shared.count("phone:undecryptable");
         let t = shared.now_secs();
         let retry = shared.with_world(|w| phone_retry::request(w, phone, &msg, t, &mut rng));
         return retry.map(PhoneAnswer::Receipt);
@@ -69,10 +69,10 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
     let own = sender.0 == *phone;
     if own && !one_namespace(&msg, destination.as_ref()) {
         // §16: the DeviceSentMessage destination is in the stanza's one namespace.
-        shared.count("phone:dsm-mixed".to_owned());
+        shared.count("phone:dsm-mixed");
         return None;
     }
-    shared.count("phone:message".to_owned());
+    shared.count("phone:message");
     let chat = destination.unwrap_or_else(|| Jid::user(sender.0.as_str(), Server::WhatsApp));
     let id = msg.id.as_str().to_owned();
     let received = ReceivedMessage {
@@ -87,14 +87,14 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         w.account_mut(phone)
             .is_ok_and(|account| account.phone_state.record(received))
     });
-    if recorded {
+    if recorded && shared.config.phone_events {
         shared.emit(SimEvent::PhoneReceived {
             phone: phone.clone(),
             id,
         });
-    } else {
+    } else if !recorded {
         // Delivered again under a known id: kept once, receipted again (the sender waits for it).
-        shared.count("phone:duplicate".to_owned());
+        shared.count("phone:duplicate");
     }
     let kind = ReceiptType::for_delivery(own, msg.peer, true);
     Receipt::for_message(&msg, kind)

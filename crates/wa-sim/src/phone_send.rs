@@ -91,7 +91,7 @@ pub(crate) fn send(
     });
     messages::route_message(shared, &(phone.clone(), 0), &msg, t).map_err(SimError::Refused)?;
     shared.count(format!("phone:sent:{}", content.kind()));
-    shared.count("phone:sent".to_owned());
+    shared.count("phone:sent");
     grant_token(shared, phone, &to, t, &mut rng);
     Ok(msg.id)
 }
@@ -136,7 +136,7 @@ fn grant_token(shared: &Shared, phone: &PhoneNumber, to: &Jid, t: u64, rng: &mut
         )
     });
     if let Some(deliveries) = deliveries {
-        shared.count("phone:token-granted".to_owned());
+        shared.count("phone:token-granted");
         messages::dispatch(shared, deliveries);
     }
 }
@@ -232,7 +232,7 @@ pub(crate) fn read(
         messages::route_receipt(shared, &(phone.clone(), 0), receipt, t)
             .map_err(SimError::Refused)?;
     }
-    shared.count("phone:read".to_owned());
+    shared.count("phone:read");
     Ok(())
 }
 

@@ -84,7 +84,7 @@ pub(crate) struct PhoneState {
     /// Identities seen per remote device (trusted on first use).
     pub(crate) identities: HashMap<DeviceKey, PublicKey>,
     /// What it received, oldest first, once per (sender, id).
-    pub(crate) inbox: Vec<ReceivedMessage>,
+    pub(crate) inbox: VecDeque<ReceivedMessage>,
     /// The (sender, id) pairs in the inbox: a message delivered again under the same id (a
     /// resend after the sender's restart, a retry's answer) is kept once, as a real client
     /// keeps one message per id.
@@ -106,7 +106,7 @@ impl PhoneState {
             prekeys,
             sessions: HashMap::new(),
             identities: HashMap::new(),
-            inbox: Vec::new(),
+            inbox: VecDeque::new(),
             inbox_ids: HashSet::new(),
             granted: HashMap::new(),
             sent: VecDeque::new(),
@@ -160,10 +160,12 @@ impl PhoneState {
             return false;
         }
         if self.inbox.len() >= MAX_INBOX {
-            let old = self.inbox.remove(0);
-            self.inbox_ids.remove(&(old.from, old.id));
+            // The oldest goes (a deque: no shifting of the whole inbox per message).
+            if let Some(old) = self.inbox.pop_front() {
+                self.inbox_ids.remove(&(old.from, old.id));
+            }
         }
-        self.inbox.push(message);
+        self.inbox.push_back(message);
         true
     }
 }

@@ -115,8 +115,15 @@ impl Shared {
     }
 
     /// Bumps a stanza counter.
-    pub(crate) fn count(&self, key: String) {
-        *lock(&self.counters).entry(key).or_insert(0) += 1;
+    pub(crate) fn count(&self, key: impl AsRef<str> + Into<String>) {
+        let mut counters = lock(&self.counters);
+        // A known key is bumped in place: no key string is built per routed stanza.
+        match counters.get_mut(key.as_ref()) {
+            Some(n) => *n += 1,
+            None => {
+                counters.insert(key.into(), 1);
+            }
+        }
     }
 
     /// A copy of the counters.

@@ -176,6 +176,8 @@ async fn sim(args: SimArgs) -> Result<()> {
         seed: args.seed,
         // Stanza events are only logged (at debug level) below.
         stanza_events: tracing::enabled!(tracing::Level::DEBUG),
+        // Nothing below looks at them; the admin API reads the phones' inboxes.
+        phone_events: false,
         ..SimConfig::default()
     })
     .await?;

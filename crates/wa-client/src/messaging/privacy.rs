@@ -22,7 +22,7 @@ use std::sync::Arc;
 use wa_protocol::binary::Jid;
 use wa_protocol::stanza::{IqResponse, IssuePrivacyTokens, PrivacyTokens};
 use wa_protocol::time::Millis;
-use wa_store::{token_issue_due, AccountId, Durability, PrivacyToken, Store};
+use wa_store::{token_bucket, token_issue_due, AccountId, Durability, PrivacyToken, Store};
 
 use super::address::{lid_of, stored_token, user_of};
 use crate::error::Error;
@@ -72,24 +72,37 @@ pub(crate) fn save_tokens(
 
 /// After an accepted 1:1 send to `to` that carried its token: issues our own token to the contact when none was
 /// issued yet or the last one is from an earlier bucket (§16), in the background; the time
-/// is recorded once the server accepted it.
+/// is recorded once the server accepted it. The check runs once per contact and bucket (the
+/// account's `SendCache` remembers it settled), so the sends after the first make no store
+/// round trip for it; a check that could not settle (no LID known yet, the IQ failed) is
+/// given back and the next send checks again.
 pub(crate) fn issue_if_due(handle: &AccountHandle, store: &Arc<dyn Store>, to: &Jid, now: Millis) {
+    let bucket = token_bucket(now.unix_secs());
+    if !handle.cache().claim_token_check(to, bucket) {
+        return;
+    }
     let handle = handle.clone();
     let store = Arc::clone(store);
     let to = to.clone();
     tokio::spawn(async move {
-        if let Err(error) = issue(&handle, &store, &to, now).await {
+        let settled = issue(&handle, &store, &to, now).await;
+        if !matches!(settled, Ok(true)) {
+            handle.cache().release_token_check(&to, bucket);
+        }
+        if let Err(error) = settled {
             tracing::warn!(account = %handle.id(), contact = %to, %error, "cannot issue our privacy token");
         }
     });
 }
 
+/// Whether the check settled: our token issued now or already in this bucket (false: the
+/// contact has no known LID yet).
 async fn issue(
     handle: &AccountHandle,
     store: &Arc<dyn Store>,
     to: &Jid,
     now: Millis,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let account = *handle.id();
     let secs = now.unix_secs();
     let s = Arc::clone(store);
@@ -99,11 +112,13 @@ async fn issue(
             return Ok(None);
         };
         let last = s.token_issued(&account, &lid)?;
-        Ok(token_issue_due(last, secs).then_some(lid))
+        Ok(Some(token_issue_due(last, secs).then_some(lid)))
     })
     .await??;
-    let Some(lid) = due else {
-        return Ok(());
+    let lid = match due {
+        None => return Ok(false),
+        Some(None) => return Ok(true),
+        Some(Some(lid)) => lid,
     };
     let request = IssuePrivacyTokens {
         tokens: vec![(lid.clone(), secs)],
@@ -124,5 +139,5 @@ async fn issue(
         s.record_token_issued(&account, &lid, secs, Durability::Buffered)
     })
     .await??;
-    Ok(())
+    Ok(true)
 }

@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use wa_protocol::binary::{Jid, Server};
 use wa_protocol::message::fanout::DeviceTarget;
 use wa_protocol::message::{encode_padded, Content};
@@ -64,7 +62,8 @@ pub(crate) async fn send(
         device,
         tctoken: None,
     };
-    let padded = encode_padded(&plan.content.to_message(), &mut StdRng::from_entropy());
+    // The thread's CSPRNG: no getrandom system call per send.
+    let padded = encode_padded(&plan.content.to_message(), &mut rand::thread_rng());
     let (id, to) = (plan.id.clone(), plan.to.clone());
     let outcome = submit(handle, store, (plan, own), padded, Step::New, now).await?;
     let server_t = outcome.await?;

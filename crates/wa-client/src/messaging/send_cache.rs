@@ -2,7 +2,8 @@
 //! it: the account task sets it from the running connection's credentials when it logs in and
 //! clears it at logout; until then (or for a task not yet connected) sends read the store.
 //! It also keeps group metadata for the group send (`group_send.rs`), so a send to an unchanged
-//! group makes no metadata IQ.
+//! group makes no metadata IQ, and the contacts whose privacy-token check (`privacy.rs`) is
+//! settled for the current bucket, so a send to them makes no store round trip for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,9 @@ pub(crate) struct SendCache {
     /// fetched; dropped by a `w:gp2` notification for the group and by our own participant,
     /// subject and leave IQs, and not used past [`GROUP_METADATA_TTL_MS`].
     groups: Mutex<GroupSlots>,
+    /// Per contact (as sends address it), the privacy-token bucket whose issue check is done
+    /// or running (`privacy::issue_if_due`); cleared with the device at logout.
+    token_checks: Mutex<HashMap<Jid, u64>>,
 }
 
 /// The cached group metadata and how many times any of it was dropped: metadata fetched before
@@ -59,7 +63,39 @@ impl SendCache {
             .device
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if device.is_none() {
+            self.token_checks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
+        }
         *slot = device;
+    }
+
+    /// Claims the privacy-token issue check of `contact` for `bucket`: false when it is already
+    /// done or running for that bucket (nothing to do), true when the caller runs it.
+    pub(crate) fn claim_token_check(&self, contact: &Jid, bucket: u64) -> bool {
+        let mut checks = self
+            .token_checks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if checks.get(contact) == Some(&bucket) {
+            return false;
+        }
+        checks.insert(contact.clone(), bucket);
+        true
+    }
+
+    /// Gives a claimed check back (it could not settle: no LID yet, or the IQ failed), so the
+    /// next send to `contact` checks again.
+    pub(crate) fn release_token_check(&self, contact: &Jid, bucket: u64) {
+        let mut checks = self
+            .token_checks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if checks.get(contact) == Some(&bucket) {
+            checks.remove(contact);
+        }
     }
 
     /// The cached metadata of `group` unless it expired by `now`, or the generation to pass to

@@ -23,8 +23,6 @@
 
 use std::sync::Arc;
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use wa_protocol::binary::Jid;
 use wa_protocol::message::fanout::{encrypt_fanout, DeviceTarget, FanoutGroup};
 use wa_protocol::message::{encode_padded, wrap_device_sent};
@@ -167,7 +165,8 @@ fn encrypt_commit(
     let (peer, own): (Vec<DeviceTarget>, Vec<DeviceTarget>) = targets
         .into_iter()
         .partition(|t| plan.peer_devices.contains(&t.jid));
-    let mut rng = StdRng::from_entropy();
+    // The thread's CSPRNG (reseeded from the OS), not a getrandom call per job.
+    let mut rng = rand::thread_rng();
     let message = plan.content.to_message();
     let copy = encode_padded(&wrap_device_sent(&message, &plan.to, None), &mut rng);
     let local = LocalIdentity {

@@ -38,11 +38,11 @@ pub(crate) fn usync(shared: &Shared, id: &str, node: &Node, asker: &DeviceKey) -
         Ok(q) => q,
         Err(error) => {
             tracing::debug!(%error, "malformed usync");
-            shared.count("directory:usync:bad".to_owned());
+            shared.count("directory:usync:bad");
             return vec![Action::Send(nodes::iq_bad_request(id))];
         }
     };
-    shared.count("directory:usync".to_owned());
+    shared.count("directory:usync");
     let t = shared.now_secs();
     let mut rng = shared.fork_rng();
     let users: Vec<(UsyncUser, bool)> = shared.with_world(|w| {
@@ -58,9 +58,9 @@ pub(crate) fn usync(shared: &Shared, id: &str, node: &Node, asker: &DeviceKey) -
             .collect()
     });
     for (_, known) in &users {
-        shared.count("directory:usync:users".to_owned());
+        shared.count("directory:usync:users");
         if !known {
-            shared.count("directory:usync:unknown-user".to_owned());
+            shared.count("directory:usync:unknown-user");
         }
     }
     let result = UsyncResult {
@@ -176,11 +176,11 @@ pub(crate) fn bundles(shared: &Shared, id: &str, node: &Node) -> Vec<Action> {
         Ok(r) => r,
         Err(error) => {
             tracing::debug!(%error, "malformed prekey bundle request");
-            shared.count("directory:bundles:bad".to_owned());
+            shared.count("directory:bundles:bad");
             return vec![Action::Send(nodes::iq_bad_request(id))];
         }
     };
-    shared.count("directory:bundles".to_owned());
+    shared.count("directory:bundles");
     let mut running_low = Vec::new();
     let users = shared.with_world(|w| {
         request
@@ -220,7 +220,7 @@ fn outcome(shared: &Shared, bundle: Option<DeviceBundle>) -> BundleOutcome {
             BundleOutcome::Bundle(Box::new(bundle))
         }
         None => {
-            shared.count("directory:bundle:unknown-device".to_owned());
+            shared.count("directory:bundle:unknown-device");
             BundleOutcome::Error {
                 code: NO_BUNDLE_CODE,
                 text: "not-acceptable".to_owned(),

@@ -138,7 +138,7 @@ fn notify(
         Some(devices)
     });
     if let Some(deliveries) = deliveries {
-        shared.count("group:notification".to_owned());
+        shared.count("group:notification");
         messages::dispatch(shared, deliveries);
     }
 }
@@ -175,7 +175,7 @@ pub(crate) fn create(
         let created = created.map_err(|r| refused(r, subject))?;
         Ok::<_, SimError>((created.jid(), info(w, &created)))
     })?;
-    shared.count("group:created".to_owned());
+    shared.count("group:created");
     let change = GroupChange::Create {
         reason: None,
         key,
@@ -293,7 +293,7 @@ pub(crate) fn leave(shared: &Shared, actor: &PhoneNumber, groups: &[Jid]) -> Res
             std::slice::from_ref(actor),
         );
     }
-    shared.count("group:leave".to_owned());
+    shared.count("group:leave");
     Ok(())
 }
 
@@ -326,7 +326,7 @@ pub(crate) fn invite(
 /// A companion's `w:g2` IQ: answered with the typed result, or an error IQ.
 pub(crate) fn iq(shared: &Shared, actor: &DeviceKey, id: &str, node: &Node) -> Vec<Action> {
     let Ok(request) = GroupRequest::from_node(node) else {
-        shared.count("group:malformed".to_owned());
+        shared.count("group:malformed");
         return vec![Action::Send(nodes::iq_bad_request(id))];
     };
     let answer = answer(shared, &actor.0, id, request);

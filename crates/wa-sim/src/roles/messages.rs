@@ -45,13 +45,13 @@ fn refusal(node: &Node, t: u64, code: u16) -> Node {
 pub(crate) fn companion_message(shared: &Shared, sender: &DeviceKey, node: &Node) -> Vec<Action> {
     let t = shared.now_secs();
     if shared.with_world(|w| w.account(&sender.0).is_ok_and(|a| a.faults.drop_messages)) {
-        shared.count("route:dropped".to_owned());
+        shared.count("route:dropped");
         return vec![];
     }
     let msg = match MessageStanza::from_node(node) {
         Ok(msg) => msg,
         Err(_) => {
-            shared.count("route:refused".to_owned());
+            shared.count("route:refused");
             return vec![Action::Send(refusal(node, t, nack::STANZA_VALIDATION))];
         }
     };
@@ -67,7 +67,7 @@ pub(crate) fn companion_message(shared: &Shared, sender: &DeviceKey, node: &Node
             ack
         }
         Err(code) => {
-            shared.count("route:refused".to_owned());
+            shared.count("route:refused");
             ServerAck::refused(msg.id.clone(), msg.to.clone(), t, code)
         }
     };
@@ -96,7 +96,7 @@ pub(crate) fn route_message(
     }
     let deliveries = shared.with_world(|w| plan(w, sender, msg, &to, t))?;
     dispatch(shared, deliveries);
-    shared.count("route:message".to_owned());
+    shared.count("route:message");
     Ok(())
 }
 
@@ -117,13 +117,13 @@ pub(crate) fn route_group(
     }
     let route = shared.with_world(|w| group_fanout::plan(w, sender, msg, &to, t))?;
     if route.stale {
-        shared.count("route:phash-stale".to_owned());
+        shared.count("route:phash-stale");
     }
     for _ in 0..route.not_members {
-        shared.count("route:not-member".to_owned());
+        shared.count("route:not-member");
     }
     dispatch(shared, route.deliveries);
-    shared.count("route:group".to_owned());
+    shared.count("route:group");
     Ok(route.phash)
 }
 
@@ -207,20 +207,20 @@ pub(crate) fn dispatch(shared: &Shared, deliveries: Vec<(DeviceKey, Node)>) {
             }
             match w.mailbox.deliver(&device, node) {
                 Delivery::Live(conn, node) => live.push((device, conn, node)),
-                Delivery::Queued => shared.count("route:queued".to_owned()),
-                Delivery::Dropped => shared.count("route:dropped".to_owned()),
+                Delivery::Queued => shared.count("route:queued"),
+                Delivery::Dropped => shared.count("route:dropped"),
             }
         }
     });
     for (device, conn, node) in live {
-        shared.count("route:live".to_owned());
+        shared.count("route:live");
         if !shared.push(conn, Action::Send(node.clone())) {
             // The connection ended meanwhile: the device is offline.
             shared.with_world(|w| w.mailbox.enqueue(&device, node));
         }
     }
     for (phone_number, node) in phone {
-        shared.count("route:phone".to_owned());
+        shared.count("route:phone");
         let t = shared.now_secs();
         let sender = (phone_number.clone(), 0);
         let routed = match phone_inbox::receive(shared, &phone_number, &node) {
@@ -229,7 +229,7 @@ pub(crate) fn dispatch(shared: &Shared, deliveries: Vec<(DeviceKey, Node)>) {
             None => Ok(()),
         };
         if routed.is_err() {
-            shared.count("phone:answer-refused".to_owned());
+            shared.count("phone:answer-refused");
         }
     }
 }
@@ -238,14 +238,14 @@ pub(crate) fn dispatch(shared: &Shared, deliveries: Vec<(DeviceKey, Node)>) {
 pub(crate) fn companion_receipt(shared: &Shared, sender: &DeviceKey, node: &Node) -> Vec<Action> {
     let t = shared.now_secs();
     let Ok(receipt) = Receipt::from_node(node) else {
-        shared.count("route:refused".to_owned());
+        shared.count("route:refused");
         return vec![Action::Send(refusal(node, t, nack::STANZA_VALIDATION))];
     };
     let mut ack = ServerAck::message(receipt.id.clone(), receipt.to.clone(), t);
     ack.class = AckClass::Receipt;
     ack.kind = receipt.kind.as_str().map(str::to_owned);
     if let Err(code) = route_receipt(shared, sender, receipt, t) {
-        shared.count("route:refused".to_owned());
+        shared.count("route:refused");
         ack.error = Some(code);
     }
     vec![Action::Send(ack.to_node())]
@@ -263,7 +263,7 @@ pub(crate) fn route_receipt(
         let deliveries =
             shared.with_world(|w| group_fanout::receipt_targets(w, sender, receipt, &to, t))?;
         dispatch(shared, deliveries);
-        shared.count("route:receipt".to_owned());
+        shared.count("route:receipt");
         return Ok(());
     }
     let deliveries = shared.with_world(|w| {
@@ -285,7 +285,7 @@ pub(crate) fn route_receipt(
             .collect::<Vec<_>>())
     })?;
     dispatch(shared, deliveries);
-    shared.count("route:receipt".to_owned());
+    shared.count("route:receipt");
     Ok(())
 }
 
@@ -297,7 +297,7 @@ pub(crate) fn companion_ack(
     node: &Node,
 ) -> Vec<Action> {
     let Ok(ack) = StanzaAck::from_node(node) else {
-        shared.count("ack:malformed".to_owned());
+        shared.count("ack:malformed");
         return vec![];
     };
     if ack.class != AckClass::Message {
@@ -311,7 +311,7 @@ pub(crate) fn companion_ack(
         .ok()
         .and_then(|a| a.recipient);
     if wanted.is_some() && wanted != ack.recipient {
-        shared.count("ack:bad-recipient".to_owned());
+        shared.count("ack:bad-recipient");
         return vec![Action::Send(nodes::ack_stream_error()), Action::Close];
     }
     vec![]
