@@ -14,7 +14,7 @@ mod support;
 use std::sync::Arc;
 
 use support::{linked_with, next_status, send_seen_by, user};
-use wa_client::{EventKind, ReceivedText};
+use wa_client::{EventKind, ReceivedText, SendOptions};
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::message::{Contact, Content, Edit, Location, MessageKey, Reaction, Revoke};
 use wa_protocol::stanza::MessageStanza;
@@ -274,6 +274,25 @@ async fn both_ways(migrated: bool, seed: u64) {
     every_kind_out(&mut linked, &p).await;
     every_kind_in(&mut linked, &p).await;
     own_phone_copy(&mut linked, &p).await;
+    if migrated {
+        // A number the server names no LID for cannot be written to by LID (§0, §16).
+        let nobody = user("15550113999");
+        let err = linked
+            .gateway
+            .send(
+                &linked.id,
+                nobody.clone(),
+                Content::text("anyone?"),
+                SendOptions::default(),
+            )
+            .await
+            .expect_err("no LID");
+        assert!(
+            matches!(&err, wa_client::Error::NoLid(j) if *j == nobody),
+            "{err:?}"
+        );
+        assert_eq!(err.fault(), wa_client::Fault::Peer);
+    }
 }
 
 /// Our own phone writes to the contact: its copy reaches us as one event naming the chat in
