@@ -3,7 +3,8 @@
 //! migrated account so (`<client-props>` `isChatDbLidMigrated`), which the device record keeps,
 //! across a restart too. A migrated account given a phone number writes to that contact's LID:
 //! the outer `to`, every `<to jid>` (the contact's phone and our own phone) and the
-//! DeviceSentMessage destination in the LID namespace; a PN account stays in the PN namespace.
+//! DeviceSentMessage destination in the LID namespace, the number in `peer_recipient_pn`; a PN
+//! account stays in the PN namespace.
 //! Either way: text, reaction, edit, revoke, location and contact both ways; the own-device copy
 //! decrypts on our own phone; delivery and read receipts move the status; every received
 //! message (the contact's, and our own phone's copy of what it sent) names the phone number
@@ -85,6 +86,9 @@ fn assert_one_namespace(node: &Node, p: &Peers) {
         targets.contains(&&p.own_phone),
         "our own phone: {targets:?}"
     );
+    // A LID-addressed DM names the peer's number (§0, §7).
+    let pn = (p.server == Server::Lid).then(|| user(B));
+    assert_eq!(stanza.alt.peer_recipient_pn, pn, "peer_recipient_pn");
 }
 
 /// Sends `content` to B's phone number; both phones decrypt it; the stanza is in one
