@@ -3,7 +3,8 @@
 //! migrated account so (`<client-props>` `isChatDbLidMigrated`), which the device record keeps,
 //! across a restart too. A migrated account given a phone number writes to that contact's LID:
 //! the outer `to`, every `<to jid>` (the contact's phone and our own phone) and the
-//! DeviceSentMessage destination in the LID namespace; a PN account stays in the PN namespace.
+//! DeviceSentMessage destination in the LID namespace, the number in `peer_recipient_pn`; a PN
+//! account stays in the PN namespace.
 //! Either way: text, reaction, edit, revoke, location and contact both ways; the own-device copy
 //! decrypts on our own phone; delivery and read receipts move the status; every received
 //! message (the contact's, and our own phone's copy of what it sent) names the phone number
@@ -14,7 +15,7 @@ mod support;
 use std::sync::Arc;
 
 use support::{linked_with, next_status, send_seen_by, user};
-use wa_client::{EventKind, ReceivedText};
+use wa_client::{EventKind, ReceivedText, SendOptions};
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::message::{Contact, Content, Edit, Location, MessageKey, Reaction, Revoke};
 use wa_protocol::stanza::MessageStanza;
@@ -85,6 +86,9 @@ fn assert_one_namespace(node: &Node, p: &Peers) {
         targets.contains(&&p.own_phone),
         "our own phone: {targets:?}"
     );
+    // A LID-addressed DM names the peer's number (§0, §7).
+    let pn = (p.server == Server::Lid).then(|| user(B));
+    assert_eq!(stanza.alt.peer_recipient_pn, pn, "peer_recipient_pn");
 }
 
 /// Sends `content` to B's phone number; both phones decrypt it; the stanza is in one
@@ -274,6 +278,25 @@ async fn both_ways(migrated: bool, seed: u64) {
     every_kind_out(&mut linked, &p).await;
     every_kind_in(&mut linked, &p).await;
     own_phone_copy(&mut linked, &p).await;
+    if migrated {
+        // A number the server names no LID for cannot be written to by LID (§0, §16).
+        let nobody = user("15550113999");
+        let err = linked
+            .gateway
+            .send(
+                &linked.id,
+                nobody.clone(),
+                Content::text("anyone?"),
+                SendOptions::default(),
+            )
+            .await
+            .expect_err("no LID");
+        assert!(
+            matches!(&err, wa_client::Error::NoLid(j) if *j == nobody),
+            "{err:?}"
+        );
+        assert_eq!(err.fault(), wa_client::Fault::Peer);
+    }
 }
 
 /// Our own phone writes to the contact: its copy reaches us as one event naming the chat in

@@ -6,7 +6,7 @@
 use wa_protocol::binary::{Jid, Server};
 use wa_protocol::time::Millis;
 use wa_protocol::PhoneNumber;
-use wa_store::{AccountId, DeviceList, Store};
+use wa_store::{AccountId, DeviceIdentity, DeviceList, Store};
 
 use crate::error::Error;
 
@@ -57,6 +57,27 @@ pub(crate) fn stored_token(
     Ok(s.privacy_token(&account, &lid)?
         .filter(|t| t.is_valid_at(now.unix_secs()))
         .map(|t| t.token))
+}
+
+/// Whether `device` addresses DMs by LID: migrated, and its own LID known (without it our own
+/// devices cannot be addressed in the LID namespace, so the send stays in the PN one).
+pub(crate) fn addresses_by_lid(device: &DeviceIdentity) -> bool {
+    device.lid_migrated && device.lid.is_some()
+}
+
+/// `peer_recipient_pn` of a 1:1 send from `device` to `to` (`lid_route`): the peer's number when
+/// the account addresses by LID, `to` is a LID and the map knows its number; on the calling
+/// (blocking) thread.
+pub(crate) fn peer_recipient_pn(
+    store: &dyn Store,
+    account: AccountId,
+    device: &DeviceIdentity,
+    to: &Jid,
+) -> wa_store::Result<Option<Jid>> {
+    if !addresses_by_lid(device) || *to.server() != Server::Lid {
+        return Ok(None);
+    }
+    Ok(store.pn_for_lid(&account, to)?.map(|m| m.pn.to_jid()))
 }
 
 /// The addressable device JIDs of a cached list (hosted devices left out).

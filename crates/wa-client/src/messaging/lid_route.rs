@@ -4,7 +4,9 @@
 //! PN ↔ LID map, else a usync that names it), so the outer `to`, every `<to jid>` (the peer's
 //! devices and our own other devices, `send::own_jid`) and the DeviceSentMessage destination
 //! are all in the LID namespace, one namespace per stanza. An account that is not migrated
-//! keeps the address it is given (a phone number stays in the PN namespace).
+//! keeps the address it is given (a phone number stays in the PN namespace). A migrated
+//! account's LID-addressed DM names the peer's number in `peer_recipient_pn` (whatsmeow, §0,
+//! §7), from the same map.
 //!
 //! ```text
 //!  send(to) ─▶ migrated? ─no─▶ to
@@ -18,15 +20,10 @@ use wa_protocol::binary::{Jid, Server};
 use wa_protocol::time::Millis;
 use wa_store::{DeviceIdentity, Store};
 
+use super::address::addresses_by_lid;
 use super::directory::lid_of_user;
 use crate::error::Error;
 use crate::handle::AccountHandle;
-
-/// Whether `device` addresses DMs by LID: migrated, and its own LID known (without it our own
-/// devices cannot be addressed in the LID namespace, so the send stays in the PN one).
-pub(crate) fn addresses_by_lid(device: &DeviceIdentity) -> bool {
-    device.lid_migrated && device.lid.is_some()
-}
 
 /// The chat a 1:1 send to `to` is addressed to (module doc).
 pub(crate) async fn chat_for(

@@ -31,7 +31,7 @@ use wa_protocol::stanza::MessageStanza;
 use wa_protocol::time::Millis;
 use wa_store::{AccountId, Store};
 
-use super::address::{device_jids, stored_token, user_of};
+use super::address::{device_jids, peer_recipient_pn, stored_token, user_of};
 use super::send_plan::{build_stanza, commit_blocking, load_blocking, session_updates, Plan, Step};
 use crate::error::Error;
 
@@ -151,7 +151,10 @@ pub(crate) fn run(
         target.trusted_identity = s.identity;
         targets.push(target);
     }
-    let stanza = encrypt_commit(store, account, &job, targets)?;
+    let mut stanza = encrypt_commit(store, account, &job, targets)?;
+    // A LID-migrated account's DM names the peer's number too (`lid_route`, §16).
+    stanza.alt.peer_recipient_pn =
+        peer_recipient_pn(store, account, &job.plan.device, &job.plan.to)?;
     Ok(Ran::Sent(Box::new(stanza)))
 }
 
