@@ -241,8 +241,7 @@ type Running<A> = Pin<Box<dyn Future<Output = Vec<Done<A>>> + Send>>;
 /// The most jobs one batch takes (one blocking call, one durability wait). A pipelined send
 /// is about four jobs (its own, the server ack's status, two delivery receipts'), so with a
 /// thousand sends in flight on one account a smaller cap made several durability waits per
-/// round trip (256: one account 5.9k sends/s at 155 µs CPU each; 1,024: 7.7k/s at 90 µs,
-/// README "Benchmarks").
+/// round trip and capped one account's rate (README "Benchmarks").
 const MAX_BATCH: usize = 1024;
 
 /// The queue of one account's pending persistence.
