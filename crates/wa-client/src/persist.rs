@@ -239,7 +239,7 @@ type Done<A> = (Finished<A>, bool);
 type Running<A> = Pin<Box<dyn Future<Output = Vec<Done<A>>> + Send>>;
 
 /// The most jobs one batch takes (one blocking call, one durability wait). A pipelined send
-/// is about four jobs (its own, the server ack's status, two delivery receipts'), so with a
+/// is three jobs (its own, the server ack's status, the delivery receipt's), so with a
 /// thousand sends in flight on one account a smaller cap made several durability waits per
 /// round trip and capped one account's rate (README "Benchmarks").
 const MAX_BATCH: usize = 1024;
