@@ -238,8 +238,11 @@ type Done<A> = (Finished<A>, bool);
 
 type Running<A> = Pin<Box<dyn Future<Output = Vec<Done<A>>> + Send>>;
 
-/// The most jobs one batch takes (one blocking call, one durability wait).
-const MAX_BATCH: usize = 256;
+/// The most jobs one batch takes (one blocking call, one durability wait). A pipelined send
+/// is three jobs (its own, the server ack's status, the delivery receipt's), so with a
+/// thousand sends in flight on one account a smaller cap made several durability waits per
+/// round trip and capped one account's rate (README "Benchmarks").
+const MAX_BATCH: usize = 1024;
 
 /// The queue of one account's pending persistence.
 pub(crate) struct Pipeline<A> {

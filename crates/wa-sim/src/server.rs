@@ -219,8 +219,10 @@ impl SimServer {
     /// What the phone of `phone` received and decrypted, oldest first.
     pub fn phone_messages(&self, phone: &str) -> Result<Vec<ReceivedMessage>, SimError> {
         let phone = phone.parse()?;
-        self.shared
-            .with_world(|w| w.account(&phone).map(|a| a.phone_state.inbox.iter().cloned().collect()))
+        self.shared.with_world(|w| {
+            w.account(&phone)
+                .map(|a| a.phone_state.inbox.iter().cloned().collect())
+        })
     }
 
     /// The phone of `phone` sends read receipts for `ids` in `chat`.
