@@ -10,7 +10,7 @@
 mod support;
 
 use std::sync::Arc;
-use support::group::{create, send_to_group};
+use support::group::{create, is_metadata_query, send_to_group};
 
 use support::{linked, next_status, user};
 use wa_client::{EventKind, SendOptions};
@@ -257,13 +257,8 @@ async fn an_undecryptable_skmsg_is_recovered_through_a_retry_receipt() {
 fn metadata_queries(events: &mut tokio::sync::broadcast::Receiver<SimEvent>) -> usize {
     let mut n = 0;
     while let Ok(e) = events.try_recv() {
-        if let SimEvent::Stanza { node, .. } = e {
-            if node.tag == "iq"
-                && node.attr_str("xmlns") == Some("w:g2")
-                && node.child("query").is_some()
-            {
-                n += 1;
-            }
+        if matches!(e, SimEvent::Stanza { node, .. } if is_metadata_query(&node)) {
+            n += 1;
         }
     }
     n
