@@ -85,7 +85,8 @@ pub(crate) enum Work {
     },
     /// Drop the cached device lists of these users (`messaging::device_cache::forget`).
     ForgetDevices(Vec<Jid>),
-    /// Complete group-change events from the PN ↔ LID map (`messaging::group_events`).
+    /// Complete group-change events from the PN ↔ LID map (`messaging::group_events`); the
+    /// others pass through.
     GroupChanges(Vec<EventKind>),
     /// A 1:1 send: sessions, encryption, commit (`messaging::send_job`).
     Send(Box<SendJob>),

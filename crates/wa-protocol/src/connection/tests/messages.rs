@@ -284,7 +284,8 @@ fn a_group_ack_with_another_phash_says_our_lists_are_stale() {
         m.phash = Some("2:RJWVxcMQ".to_owned());
         m.encs.push(Enc::new(EncType::SkMsg, vec![1, 2, 3]));
         let now = h.now;
-        h.conn.handle_command(Command::SendMessage(Box::new(m)), now);
+        h.conn
+            .handle_command(Command::SendMessage(Box::new(m)), now);
         h.pump();
     };
     // §8: the ack carries the server's phash; another than ours means our lists are stale.
