@@ -183,6 +183,11 @@ impl Drive<'_> {
                 let work = Work::ForgetDevices(vec![user]);
                 self.pipeline.push(Job::buffered(work, after));
             }
+            ProtocolEvent::StalePhash { id, chat } => {
+                if let Some(handle) = &self.ctx.handle {
+                    handle.cache().stale_phash(&chat, id);
+                }
+            }
             ProtocolEvent::SendFailed { error } => {
                 tracing::warn!(account = %self.ctx.id, %error, "node not sent");
             }
@@ -208,6 +213,10 @@ impl Drive<'_> {
         let id = self.ctx.id;
         match (after, result) {
             (After::Emit(kind), _) => self.ctx.emit(kind),
+            (After::EmitOutput, Ok(Output::Events(all))) => {
+                all.into_iter().for_each(|e| self.ctx.emit(e))
+            }
+            (After::EmitOutput, _) => {}
             (After::Msg(m), result) => self.settle_messaging(m, result),
             (After::Disconnected(cause), _) => self.ended = Some(cause),
             (After::Paired(device), Ok(_)) => self.ctx.emit(EventKind::Paired {
@@ -469,7 +478,7 @@ impl Drive<'_> {
                 Ok(None)
             }
             Ok(Output::Received(received)) => Ok(Some(received)),
-            Ok(Output::Done | Output::PreKeys(_) | Output::Sent(_)) => Ok(None),
+            Ok(Output::Done | Output::PreKeys(_) | Output::Sent(_) | Output::Events(_)) => Ok(None),
             Err(error) => Err(error),
         };
         match (after, result) {
@@ -543,16 +552,16 @@ impl Drive<'_> {
 
     /// A stanza the connection passed on: a devices notification first drops the cached
     /// lists, a privacy-token one stores its tokens, a `w:gp2` one drops the group's cached
-    /// metadata and is announced as [`EventKind::GroupChanged`]s; each is then announced in order.
+    /// metadata and is announced as [`EventKind::GroupChanged`]s (members completed from the
+    /// PN ↔ LID map by a pipeline job); each is then announced in order.
     fn notification(&mut self, node: wa_protocol::binary::Node) {
-        if let Some((group, events)) = group_changes(&node) {
+        if let Some((group, mut events)) = group_changes(&node) {
             if let Some(handle) = &self.ctx.handle {
                 handle.cache().forget_group(&group);
             }
-            events
-                .into_iter()
-                .for_each(|event| self.in_order(After::Emit(event)));
-            return self.in_order(After::Emit(EventKind::Stanza(node)));
+            events.push(EventKind::Stanza(node));
+            let job = Job::buffered(Work::GroupChanges(events), After::EmitOutput);
+            return self.pipeline.push(job);
         }
         if let Some(users) = changed_users(&node) {
             let after = After::Emit(EventKind::Stanza(node));

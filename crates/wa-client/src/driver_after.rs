@@ -13,6 +13,8 @@ use crate::event::EventKind;
 pub(crate) enum After {
     /// Emit an event (kept in order behind earlier writes).
     Emit(EventKind),
+    /// Emit the events the job produced (`Output::Events`), in order.
+    EmitOutput,
     /// The pairing is durable: release the reply, announce it.
     Paired(LinkedDevice),
     /// The device record is saved: announce the login.

@@ -33,7 +33,9 @@ use wa_store::{
 };
 
 use crate::error::Error;
+use crate::event::EventKind;
 use crate::messaging::device_cache::forget;
+use crate::messaging::group_events::complete_members;
 use crate::messaging::group_recv::receive_group;
 use crate::messaging::keys::Keys;
 use crate::messaging::privacy::save_tokens;
@@ -83,6 +85,9 @@ pub(crate) enum Work {
     },
     /// Drop the cached device lists of these users (`messaging::device_cache::forget`).
     ForgetDevices(Vec<Jid>),
+    /// Complete group-change events from the PN ↔ LID map (`messaging::group_events`); the
+    /// others pass through.
+    GroupChanges(Vec<EventKind>),
     /// A 1:1 send: sessions, encryption, commit (`messaging::send_job`).
     Send(Box<SendJob>),
     /// Feed acks and receipts to outbound statuses; the ones that moved come back.
@@ -107,6 +112,8 @@ pub(crate) enum Output {
     Statuses(Vec<(MessageId, MessageStatus)>),
     /// What a send job came to.
     Sent(Ran),
+    /// Events to announce.
+    Events(Vec<EventKind>),
 }
 
 impl Work {
@@ -146,6 +153,7 @@ impl Work {
                 .map(|r| Output::Received(Box::new(r)))
             }
             Work::ForgetDevices(users) => forget(store, *id, &users).map(|()| Output::Done),
+            Work::GroupChanges(events) => Ok(Output::Events(complete_members(store, *id, events))),
             Work::Status { events, now_ms } => {
                 Ok(Output::Statuses(statuses(store, id, events, now_ms)))
             }

@@ -7,25 +7,19 @@
 mod support;
 
 use wa_client::{EventKind, GroupMember, GroupUpdate, ParticipantAction, SendOptions};
-use wa_protocol::binary::{Jid, Node};
+use wa_protocol::binary::Jid;
 use wa_protocol::message::Content;
+use wa_protocol::PhoneNumber;
 use wa_sim::SimEvent;
 use wa_testkit::{wait_for, Linked, DEADLINE};
 
+use support::group::is_metadata_query;
 use support::{linked, user};
 
 const A: &str = "15550130001";
 const B: &str = "15550130002";
 const C: &str = "15550130003";
 const D: &str = "15550130004";
-
-/// Whether `node` is a `w:g2` metadata query (`<iq xmlns="w:g2" type="get"><query/></iq>`).
-fn is_metadata_query(node: &Node) -> bool {
-    node.tag == "iq"
-        && node.attr_str("xmlns") == Some("w:g2")
-        && node.attr_str("type") == Some("get")
-        && node.children().iter().any(|c| c.tag == "query")
-}
 
 /// Sends `text` to `group` and waits until `phone` decrypted it; how many metadata queries the
 /// gateway sent first (they precede the message on the one connection).
@@ -160,4 +154,44 @@ async fn our_own_participant_change_drops_the_cached_metadata() {
         .await
         .expect("removed");
     assert_eq!(send_counting_queries(&linked, &group, "three", B).await, 1);
+}
+
+/// In a PN-addressed group the sim names a change's author by phone number only
+/// (`author_pn` is for LID groups, `messaging.md` §16); the gateway completes its LID from the
+/// store's PN ↔ LID map (learnt from usync when it sent to the group), so every member and
+/// the author carry both.
+#[tokio::test]
+async fn changes_name_both_the_phone_number_and_the_lid() {
+    let mut linked = linked(&[A, B, C, D], 85).await;
+    let group = linked
+        .sim
+        .create_group(B, "Sailing", &[A, C])
+        .expect("B creates the group");
+    created(&mut linked, &group).await;
+    send_counting_queries(&linked, &group, "one", C).await;
+    let b_lid = Jid::lid(linked.sim.account(B).expect("B").lid);
+    let b_pn: PhoneNumber = B.parse().expect("phone");
+    let known = linked.store.lid_for_pn(&linked.id, &b_pn).expect("store");
+    assert_eq!(
+        known.map(|m| m.lid),
+        Some(b_lid.clone()),
+        "learnt from usync"
+    );
+
+    let done = linked
+        .sim
+        .change_group(B, &group, ParticipantAction::Add, &[D])
+        .expect("B adds D");
+    assert!(done.iter().all(|(_, code)| code.is_none()), "{done:?}");
+    let (added, by) = next_change(&mut linked, &group).await;
+    let by = by.expect("the author");
+    assert_eq!(by.phone, Some(user(B)));
+    assert_eq!(by.lid, Some(b_lid), "completed from the map");
+    let GroupUpdate::Added(members) = added else {
+        panic!("an add, got {added:?}");
+    };
+    let d_lid = Jid::lid(linked.sim.account(D).expect("D").lid);
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].phone, Some(user(D)));
+    assert_eq!(members[0].lid, Some(d_lid));
 }

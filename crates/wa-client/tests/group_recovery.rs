@@ -5,15 +5,18 @@
 //! - a phone's `skmsg` we cannot decrypt (we lost its sender key) gets an ack and a retry
 //!   receipt; the phone answers pairwise with the message and its SKDM; the message is reported
 //!   once;
-//! - cached group metadata expires: a send after the TTL asks for the participants again.
+//! - cached group metadata expires: a send after the TTL asks for the participants again;
+//! - a send planned from stale metadata (a change we never heard of) is acked with the server's
+//!   `phash`, not ours: the gateway fetches the group again and sends the message with its
+//!   SKDM pairwise to the member it had missed, once.
 
 mod support;
 
 use std::sync::Arc;
-use support::group::{create, send_to_group};
+use support::group::{create, is_metadata_query, send_to_group};
 
 use support::{linked, next_status, user};
-use wa_client::{EventKind, SendOptions};
+use wa_client::{EventKind, ParticipantAction, SendOptions};
 use wa_protocol::message::Content;
 use wa_protocol::stanza::{ChatStateKind, EncType, MessageStanza, Receipt, ReceiptType};
 use wa_protocol::time::{Clock, ManualClock, SystemClock};
@@ -257,13 +260,8 @@ async fn an_undecryptable_skmsg_is_recovered_through_a_retry_receipt() {
 fn metadata_queries(events: &mut tokio::sync::broadcast::Receiver<SimEvent>) -> usize {
     let mut n = 0;
     while let Ok(e) = events.try_recv() {
-        if let SimEvent::Stanza { node, .. } = e {
-            if node.tag == "iq"
-                && node.attr_str("xmlns") == Some("w:g2")
-                && node.child("query").is_some()
-            {
-                n += 1;
-            }
+        if matches!(e, SimEvent::Stanza { node, .. } if is_metadata_query(&node)) {
+            n += 1;
         }
     }
     n
@@ -305,4 +303,77 @@ async fn cached_group_metadata_expires() {
     );
     send_to_group(&linked, &group, "five", &[B]).await;
     assert_eq!(metadata_queries(&mut events), 0, "cached again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_phash_sends_the_message_and_key_to_the_missed_member() {
+    let linked = linked(&[A, B, C], 134).await;
+    let group = create(&linked, A, "Stale", &[B]).await;
+    send_to_group(&linked, &group, "one", &[B]).await;
+
+    // Our own phone adds C; our companion never hears of it (its metadata stays [A, B]).
+    let quiet = Faults {
+        drop_group_notifications: true,
+        ..Faults::default()
+    };
+    linked.sim.set_faults(A, quiet).expect("faults");
+    let done = linked
+        .sim
+        .change_group(A, &group, ParticipantAction::Add, &[C])
+        .expect("A's phone adds C");
+    assert!(done.iter().all(|(_, code)| code.is_none()), "{done:?}");
+    linked.sim.set_faults(A, Faults::default()).expect("faults");
+
+    let mut events = linked.sim.subscribe();
+    let sent = linked
+        .gateway
+        .send(
+            &linked.id,
+            group.clone(),
+            Content::text("two"),
+            SendOptions::default(),
+        )
+        .await
+        .expect("accepted");
+    let id = sent.id.as_str().to_owned();
+    let mut pairwise = Vec::new();
+    let mut waiting = vec![B, C];
+    wait_for(&mut events, DEADLINE, "both phones decrypt it", |e| {
+        match e {
+            SimEvent::Stanza { node, .. }
+                if node.tag == "message"
+                    && node.attr_str("id") == Some(id.as_str())
+                    && node.attr("participant").is_some() =>
+            {
+                pairwise.push(MessageStanza::from_node(node).expect("parses"));
+            }
+            SimEvent::PhoneReceived { phone, id: got } if *got == id => {
+                waiting.retain(|p| *p != phone.as_str());
+            }
+            _ => {}
+        }
+        waiting.is_empty().then_some(())
+    })
+    .await
+    .expect("C gets the message it had missed");
+    assert_eq!(pairwise.len(), 1, "one pairwise resend: {pairwise:?}");
+    assert_eq!(pairwise[0].participant, Some(user(C)));
+    assert_eq!(pairwise[0].to, Some(group.clone()));
+    assert_ne!(pairwise[0].encs[0].kind, EncType::SkMsg);
+    assert_eq!(copies(&linked, C, &id), 1);
+    assert_eq!(copies(&linked, B, &id), 1);
+    let counters = linked.sim.counters();
+    assert_eq!(
+        counters.get("route:phash-stale").copied(),
+        Some(1),
+        "{counters:?}"
+    );
+
+    // C holds our key now: the next send is one skmsg, no SKDM, and C reads it.
+    let third = send_to_group(&linked, &group, "three", &[B, C]).await;
+    assert!(third.participants.is_empty(), "{third:?}");
+    assert_eq!(
+        linked.sim.counters().get("route:phash-stale").copied(),
+        Some(1)
+    );
 }

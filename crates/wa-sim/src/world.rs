@@ -155,6 +155,10 @@ pub struct Faults {
     /// Swallow the companions' `<message>` stanzas: neither routed nor acknowledged (a send
     /// whose server ack never comes, as when a connection dies under it).
     pub drop_messages: bool,
+    /// Withhold the `w:gp2` group notifications from the account's companions (a change they
+    /// never hear of, so their cached group metadata goes stale; the server's `phash` in its
+    /// ack of their next group message tells them, `messaging.md` §8).
+    pub drop_group_notifications: bool,
 }
 
 /// One WhatsApp account on the simulated network.

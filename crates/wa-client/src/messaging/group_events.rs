@@ -1,6 +1,9 @@
 //! `w:gp2` notifications (`wa_protocol::stanza::group_notify`) as application events, and the
 //! group-metadata cache they invalidate. The connection has already acknowledged the
-//! notification (session-lifecycle.md §7.1); this only reads it.
+//! notification (session-lifecycle.md §7.1); this only reads it. Each member and author is
+//! then completed from the store's PN ↔ LID map ([`complete_members`], a pipeline job), so
+//! an event names both the phone number and the LID whenever either is known (issue 10 item
+//! 1; `messaging.md` §16).
 
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::stanza::{
@@ -8,9 +11,58 @@ use wa_protocol::stanza::{
     ParticipantAction,
 };
 
+use wa_protocol::PhoneNumber;
+use wa_store::{AccountId, Store};
+
 use super::address::user_of;
 use super::types::{GroupMember, GroupUpdate};
 use crate::event::EventKind;
+
+/// Completes the members and author of each [`EventKind::GroupChanged`] from the store's
+/// PN ↔ LID map: a member named by only one of its addresses gets the other when the map has
+/// it (a lookup that fails leaves the member as the notification gave it).
+pub(crate) fn complete_members(
+    store: &dyn Store,
+    account: AccountId,
+    mut events: Vec<EventKind>,
+) -> Vec<EventKind> {
+    for event in &mut events {
+        let EventKind::GroupChanged { change, by, .. } = event else {
+            continue;
+        };
+        if let Some(by) = by {
+            complete(store, account, by);
+        }
+        if let GroupUpdate::Added(members)
+        | GroupUpdate::Removed(members)
+        | GroupUpdate::Promoted(members)
+        | GroupUpdate::Demoted(members) = change
+        {
+            members.iter_mut().for_each(|m| complete(store, account, m));
+        }
+    }
+    events
+}
+
+/// Fills the missing one of `member`'s phone number and LID from the map.
+fn complete(store: &dyn Store, account: AccountId, member: &mut GroupMember) {
+    let found = match (&member.phone, &member.lid) {
+        (Some(_), Some(_)) | (None, None) => return,
+        (Some(phone), None) => match PhoneNumber::from_jid(phone) {
+            Some(pn) => store.lid_for_pn(&account, &pn),
+            None => return,
+        },
+        (None, Some(lid)) => store.pn_for_lid(&account, lid),
+    };
+    match found {
+        Ok(Some(mapping)) => {
+            member.phone.get_or_insert_with(|| mapping.pn.to_jid());
+            member.lid.get_or_insert_with(|| user_of(&mapping.lid));
+        }
+        Ok(None) => {}
+        Err(error) => tracing::warn!(account = %account, %error, "no PN-LID lookup for a member"),
+    }
+}
 
 /// The group a `w:gp2` notification concerns and one [`EventKind::GroupChanged`] per change it
 /// models (none for a create or invite change); `None` for any other stanza.

@@ -24,10 +24,11 @@ use wa_protocol::signal::keys::LocalIdentity;
 use wa_protocol::signal::SenderKeyRecord;
 use wa_protocol::stanza::{AddressingMode, Enc, EncType, MessageStanza, Receipt};
 use wa_protocol::time::Millis;
+use wa_protocol::MessageId;
 use wa_store::{AccountId, DeviceIdentity, Durability, Store};
 
 use super::address::signal_address;
-use super::group_send::own_in;
+use super::group_devices::own_in;
 use super::retry::{decide, in_background, save_session, target};
 use super::send::{load_sessions, own_device};
 use crate::error::Error;
@@ -83,7 +84,13 @@ pub(crate) async fn answer_group(
         return Ok(false);
     };
     let content = content_of(&payload)?;
-    let stanza = resend_stanza(receipt, &content, &done, &identity, count);
+    let stanza = resend_stanza(
+        (&receipt.id, &group),
+        &content,
+        &done,
+        &identity,
+        Some(count),
+    );
     let outcome = handle.submit_message(stanza);
     drop(guard);
     if outcome.await.is_err() {
@@ -106,7 +113,7 @@ async fn outbox_payload(
     Ok(entry.filter(|e| e.chat == *group).map(|e| e.payload))
 }
 
-fn content_of(payload: &[u8]) -> Result<Content, Error> {
+pub(crate) fn content_of(payload: &[u8]) -> Result<Content, Error> {
     let message = decode_padded(payload, EncVersion::V2).map_err(wa_protocol::Error::from)?;
     Ok(Content::from_message(&message).map_err(wa_protocol::Error::from)?)
 }
@@ -165,7 +172,7 @@ async fn encrypt(
 /// The stored message with our current SKDM added (`Message.senderKeyDistributionMessage`,
 /// §11 step 4), padded; `None` when we hold no sending key for the group (nothing to add: the
 /// retried message was never sent with a key of this record).
-async fn with_skdm(
+pub(crate) async fn with_skdm(
     store: &Arc<dyn Store>,
     account: AccountId,
     group: &Jid,
@@ -197,21 +204,22 @@ async fn with_skdm(
     Ok(Some(encode_padded(&message, rng)))
 }
 
-/// `<message id to=<group> participant=<device> type [edit]><enc count [mediatype]/>
-/// [<device-identity/>]</message>` (§11 step 5, group form).
-fn resend_stanza(
-    receipt: &Receipt,
+/// `<message id to=<group> participant=<device> type [edit]><enc [count] [mediatype]/>
+/// [<device-identity/>]</message>` (§11 step 5, group form; without `count` when it answers
+/// no retry receipt, `group_phash.rs`).
+pub(crate) fn resend_stanza(
+    (id, group): (&MessageId, &Jid),
     content: &Content,
     done: &DeviceCiphertext,
     identity: &DeviceIdentity,
-    count: u8,
+    count: Option<u8>,
 ) -> MessageStanza {
-    let mut stanza = MessageStanza::new(receipt.id.clone(), content.stanza_type());
-    stanza.to.clone_from(&receipt.from);
+    let mut stanza = MessageStanza::new(id.clone(), content.stanza_type());
+    stanza.to = Some(group.clone());
     stanza.participant = Some(done.jid.clone());
     stanza.edit = content.edit_attr();
     let mut enc = Enc::new(done.enc_type, done.ciphertext.clone());
-    enc.count = Some(count);
+    enc.count = count;
     enc.mediatype = content.media_type().map(str::to_owned);
     enc.decrypt_fail_hide = content.hides_decrypt_failure();
     stanza.encs = vec![enc];
@@ -224,7 +232,7 @@ fn resend_stanza(
 }
 
 /// The device now holds our current key (it got the SKDM pairwise).
-async fn add_holder(
+pub(crate) async fn add_holder(
     store: &Arc<dyn Store>,
     account: AccountId,
     group: &Jid,

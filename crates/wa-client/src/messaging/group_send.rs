@@ -12,7 +12,8 @@
 //!                 outbox entry + sessions + sender key committed (commit_send) before the write
 //!            ─▶ <message to=group phash [addressing_mode]><participants>…</participants>
 //!               [<device-identity>]<enc type="skmsg"/></message>
-//!            ─▶ on the server's ack: the devices that got the SKDM join the key's holders
+//!            ─▶ on the server's ack: the devices that got the SKDM join the key's holders;
+//!               an ack whose phash is not ours (§8) ⇒ group_phash::redistribute
 //! ```
 //!
 //! Our own other devices are ordinary SKDM recipients: groups never use the DeviceSentMessage
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use wa_protocol::binary::{Jid, Server};
+use wa_protocol::binary::Jid;
 use wa_protocol::message::fanout::{encrypt_fanout, DeviceTarget, Fanout, FanoutGroup};
 use wa_protocol::message::group::{
     distribution, encrypt, phash, plan_distribution, rotate_sender_key, DistributionPlan,
@@ -32,15 +33,16 @@ use wa_protocol::message::{encode_padded, Content};
 use wa_protocol::pb::e2e as pb;
 use wa_protocol::signal::keys::LocalIdentity;
 use wa_protocol::signal::SenderKeyRecord;
-use wa_protocol::stanza::{AddressingMode, DeviceEnc, Enc, EncType, GroupInfo, MessageStanza};
+use wa_protocol::stanza::{AddressingMode, DeviceEnc, Enc, EncType, MessageStanza};
 use wa_protocol::time::Millis;
 use wa_protocol::MessageId;
 use wa_store::{AccountId, DeviceIdentity, Durability, SenderKeyUpdate, Store};
 
-use super::address::{signal_address, user_of};
-use super::directory::devices_of;
+use super::address::signal_address;
 use super::group::cached_group_info;
 use super::group_commit::{commit_group, GroupCommit};
+use super::group_devices::{member_devices, own_in};
+use super::group_phash::redistribute;
 use super::send::{load_sessions, own_device, with_bundles};
 use super::send_plan::Step;
 use super::types::{SendOptions, SentMessage};
@@ -138,59 +140,28 @@ async fn send_planned(
     let (stanza, holders) = encrypt_and_commit(handle, store, plan, step, now).await?;
     let outcome = handle.submit_message(stanza);
     drop(guard);
-    let server_t = outcome.await.inspect_err(|_| {
-        // A refusal may mean our metadata is stale (e.g. a stale phash): ask again next time.
+    let outcome = outcome.await;
+    let stale = handle.cache().take_stale(&plan.id);
+    let server_t = outcome.inspect_err(|_| {
+        // A refusal may mean our metadata is stale: ask again next time.
         handle.cache().forget_group(&plan.group);
     })?;
     save_holders(store, *handle.id(), &plan.group, holders).await?;
+    if stale {
+        let what = (&plan.id, &plan.group, &plan.content);
+        match redistribute(handle, store, what, now).await {
+            Ok(n) => {
+                tracing::info!(account = %handle.id(), message = %plan.id, devices = n, "stale phash: resent pairwise")
+            }
+            Err(error) => {
+                tracing::warn!(account = %handle.id(), message = %plan.id, %error, "stale phash: not resent")
+            }
+        }
+    }
     Ok(SentMessage {
         id: plan.id.clone(),
         server_t,
     })
-}
-
-/// Our device in the group's namespace: the LID one when the group is LID-addressed (§9 step 3).
-pub(crate) fn own_in(
-    pn: Option<&Jid>,
-    lid: Option<&Jid>,
-    mode: Option<AddressingMode>,
-) -> Option<Jid> {
-    let pn = pn?;
-    match mode {
-        Some(AddressingMode::Lid) => {
-            let lid = lid?;
-            Some(Jid::device(
-                lid.user_part().to_owned(),
-                pn.device_id(),
-                Server::Lid,
-            ))
-        }
-        Some(AddressingMode::Pn) | None => Some(pn.clone()),
-    }
-}
-
-/// The devices of every participant and of our own user (§9 step 2), minus hosted devices and
-/// `own` (the sending device).
-async fn member_devices(
-    handle: &AccountHandle,
-    store: &Arc<dyn Store>,
-    info: &GroupInfo,
-    own: &Jid,
-    now: Millis,
-) -> Result<Vec<Jid>, Error> {
-    let own_user = user_of(own);
-    let mut users: Vec<Jid> = info.participants.iter().map(|p| p.jid.clone()).collect();
-    if !users.contains(&own_user) {
-        users.push(own_user);
-    }
-    let lists = devices_of(handle, store, &users, now.0).await?;
-    let devices: BTreeSet<Jid> = lists
-        .into_iter()
-        .flatten()
-        .filter(|d| !matches!(d.server(), Server::Hosted | Server::HostedLid))
-        .filter(|d| d != own)
-        .collect();
-    Ok(devices.into_iter().collect())
 }
 
 /// Under the send lock: the distribution plan, the SKDM fan-out, the `skmsg`, the durable
@@ -359,6 +330,7 @@ fn build_stanza(plan: &GroupPlan, fanout: &Fanout, skmsg: Vec<u8>) -> MessageSta
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wa_protocol::binary::Server;
 
     fn pn(user: &str, device: u16) -> Jid {
         Jid::device(user, device, Server::WhatsApp)
@@ -384,20 +356,5 @@ mod tests {
         assert!(plan.rotate);
         assert_eq!(plan.send_to, vec![a.clone(), b.clone()]);
         assert!(holders(&held, &plan, &fanout).is_empty());
-    }
-
-    #[test]
-    fn own_device_in_the_groups_namespace() {
-        let (device, lid) = (pn("15550000001", 7), Jid::lid("98765"));
-        assert_eq!(
-            own_in(Some(&device), Some(&lid), None),
-            Some(device.clone())
-        );
-        assert_eq!(
-            own_in(Some(&device), Some(&lid), Some(AddressingMode::Lid)),
-            Some(Jid::device("98765", 7, Server::Lid))
-        );
-        assert_eq!(own_in(Some(&device), None, Some(AddressingMode::Lid)), None);
-        assert_eq!(own_in(None, Some(&lid), Some(AddressingMode::Pn)), None);
     }
 }

@@ -22,11 +22,12 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 use wa_protocol::binary::Server;
-use wa_protocol::message::{decode_padded, Content, EncVersion};
+use wa_protocol::message::Content;
 use wa_protocol::time::{Clock, Millis};
 use wa_protocol::MessageId;
 use wa_store::{AccountId, OutboxEntry, OutboxStatus, Store};
 
+use super::group_retry::content_of;
 use super::group_send::resend_group;
 use super::send::{own_device, own_jid, submit};
 use super::send_plan::{Plan, Step};
@@ -144,9 +145,7 @@ async fn resubmit(
 
 /// The id and content of an outbox entry (its padded `Message`).
 fn stored_message(entry: &OutboxEntry) -> Result<(MessageId, Content), Error> {
-    let message =
-        decode_padded(&entry.payload, EncVersion::V2).map_err(wa_protocol::Error::from)?;
-    let content = Content::from_message(&message).map_err(wa_protocol::Error::from)?;
+    let content = content_of(&entry.payload)?;
     // Every stored id was a MessageId when it was committed.
     let id = entry
         .message_id

@@ -5,12 +5,13 @@
 //! group makes no metadata IQ, and the contacts whose privacy-token check (`privacy.rs`) is
 //! settled for the current bucket, so a send to them makes no store round trip for it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use wa_protocol::binary::Jid;
 use wa_protocol::stanza::GroupInfo;
 use wa_protocol::time::Millis;
+use wa_protocol::MessageId;
 use wa_store::DeviceIdentity;
 
 /// How long fetched group metadata is used before a send asks again (10 minutes).
@@ -36,7 +37,13 @@ pub(crate) struct SendCache {
     /// Per contact (as sends address it), the privacy-token bucket whose issue check is done
     /// or running (`privacy::issue_if_due`); cleared with the device at logout.
     token_checks: Mutex<HashMap<Jid, u64>>,
+    /// Group messages whose server ack carried another `phash` than ours (`messaging.md` §8),
+    /// set by the task before the ack resolves the send, taken by the sender (`group_send.rs`).
+    stale: Mutex<HashSet<MessageId>>,
 }
+
+/// At most this many stale marks wait to be taken (a sender that went away leaves its mark).
+const MAX_STALE_MARKS: usize = 1024;
 
 /// The cached group metadata and how many times any of it was dropped: metadata fetched before
 /// a drop is not cached after it (the drop may have come while its IQ was in flight).
@@ -121,6 +128,29 @@ impl SendCache {
         if groups.generation == generation {
             groups.info.insert(group, (info, now));
         }
+    }
+
+    /// The ack of `id` carried another `phash` than ours (the task calls this before the ack
+    /// resolves the send): the metadata of `group` is dropped and `id` marked for its sender.
+    pub(crate) fn stale_phash(&self, group: &Jid, id: MessageId) {
+        self.forget_group(group);
+        let mut stale = self
+            .stale
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if stale.len() >= MAX_STALE_MARKS {
+            stale.clear();
+        }
+        stale.insert(id);
+    }
+
+    /// Whether `id` was marked stale (the mark is taken).
+    pub(crate) fn take_stale(&self, id: &MessageId) -> bool {
+        let mut stale = self
+            .stale
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        stale.remove(id)
     }
 
     /// Drops the cached metadata of `group` (it changed, or may have).

@@ -140,3 +140,12 @@ pub async fn create(linked: &Linked, owner: &str, subject: &str, members: &[&str
     assert_eq!(fetched.participants.len(), members.len() + 1);
     info.jid
 }
+
+/// Whether `node` is a `w:g2` metadata query (`<iq xmlns="w:g2" type="get"><query/></iq>`,
+/// `messaging.md` §9 step 1).
+pub fn is_metadata_query(node: &Node) -> bool {
+    node.tag == "iq"
+        && node.attr_str("xmlns") == Some("w:g2")
+        && node.attr_str("type") == Some("get")
+        && node.children().iter().any(|c| c.tag == "query")
+}

@@ -1,9 +1,10 @@
 //! The ids of messages sent and not yet acknowledged by the server, each with its deadline
 //! (`messaging.md` §8), like `iq.rs`'s tracker (a leaf: `state.rs` holds one, `messages.rs`
-//! drives it).
+//! drives it). A group message's chat and `phash` are kept too, to compare with the ack's.
 
 use std::collections::HashMap;
 
+use crate::binary::Jid;
 use crate::ids::MessageId;
 use crate::time::Millis;
 
@@ -11,6 +12,8 @@ use crate::time::Millis;
 #[derive(Debug, Default)]
 pub(crate) struct MessageTracker {
     pending: HashMap<MessageId, Millis>,
+    /// The chat and `phash` of the pending messages that carried one (group sends).
+    phashes: HashMap<MessageId, (Jid, String)>,
 }
 
 impl MessageTracker {
@@ -23,9 +26,17 @@ impl MessageTracker {
         true
     }
 
-    /// Forgets `id`; whether it was in flight.
-    pub(crate) fn take(&mut self, id: &MessageId) -> bool {
-        self.pending.remove(id).is_some()
+    /// Remembers the chat and `phash` of the pending message `id`.
+    pub(crate) fn set_phash(&mut self, id: MessageId, chat: Jid, phash: String) {
+        if self.pending.contains_key(&id) {
+            self.phashes.insert(id, (chat, phash));
+        }
+    }
+
+    /// Forgets `id`; `None` if it was not in flight, else its chat and `phash` if it had one.
+    pub(crate) fn take(&mut self, id: &MessageId) -> Option<Option<(Jid, String)>> {
+        self.pending.remove(id)?;
+        Some(self.phashes.remove(id))
     }
 
     /// How many are in flight.
@@ -48,12 +59,14 @@ impl MessageTracker {
         due.sort();
         for (_, id) in &due {
             self.pending.remove(id);
+            self.phashes.remove(id);
         }
         due.into_iter().map(|(_, id)| id).collect()
     }
 
     /// Removes every id (the connection closed), in id order.
     pub(crate) fn drain(&mut self) -> Vec<MessageId> {
+        self.phashes.clear();
         let mut ids: Vec<MessageId> = self.pending.drain().map(|(id, _)| id).collect();
         ids.sort();
         ids

@@ -5,7 +5,8 @@
 //!   deadline; the server's `<ack class="message" id t [error]>` (matched by id, §8) becomes
 //!   [`Event::MessageAcked`] or, with a non-zero `error` (400, 463, 479, … §16),
 //!   [`Event::MessageRejected`] (preceded by [`Event::RefreshLid`] when it says
-//!   `refresh_lid`, §16); no ack by the deadline, or the connection closing first, is
+//!   `refresh_lid`, §16, and by [`Event::StalePhash`] when a group message's ack carries a
+//!   `phash` other than the one we sent, §8); no ack by the deadline, or the connection closing first, is
 //!   [`Event::MessageUnconfirmed`] (the outcome is unknown: never reported as sent). Many sends
 //!   may be in flight at once; acks come back in any order.
 //! * **in**: a `<message>` becomes [`Event::Message`] (the application decrypts, commits, then
@@ -41,18 +42,29 @@ impl<R: CryptoRngCore> Connection<R> {
             });
             return;
         }
+        if let (Some(chat), Some(phash)) = (&message.to, &message.phash) {
+            let chat = chat.clone();
+            self.messages
+                .set_phash(message.id.clone(), chat, phash.clone());
+        }
         self.send_node(&message.to_node());
     }
 
     /// A server `<ack>`: a message ack resolves its send; any other is handed on.
     pub(super) fn handle_ack(&mut self, node: Node) {
-        let ack = match ServerAck::from_node(&node) {
-            Ok(ack) if ack.class == AckClass::Message && self.messages.take(&ack.id) => ack,
-            Ok(_) | Err(_) => {
-                self.events.push_back(Event::Stanza(node));
-                return;
-            }
+        let (ack, sent) = match ServerAck::from_node(&node) {
+            Ok(ack) if ack.class == AckClass::Message => match self.messages.take(&ack.id) {
+                Some(sent) => (ack, sent),
+                None => return self.events.push_back(Event::Stanza(node)),
+            },
+            Ok(_) | Err(_) => return self.events.push_back(Event::Stanza(node)),
         };
+        if let (Some((chat, ours)), Some(theirs)) = (sent, ack.phash.as_ref()) {
+            if ours != *theirs {
+                let id = ack.id.clone();
+                self.events.push_back(Event::StalePhash { id, chat });
+            }
+        }
         if ack.refresh_lid {
             if let Some(user) = ack.from.as_ref().filter(|f| !f.is_server_jid()) {
                 let user = user.to_non_ad();

@@ -310,6 +310,15 @@ pub enum Event {
         /// The user the message went to.
         user: Jid,
     },
+    /// The server's ack for a group message we sent carried a `phash` other than the one the
+    /// message carried (`messaging.md` §8): our participant or device lists of `chat` are
+    /// stale. Comes before the message's [`Event::MessageAcked`] or [`Event::MessageRejected`].
+    StalePhash {
+        /// The message.
+        id: MessageId,
+        /// The group it went to.
+        chat: Jid,
+    },
     /// The server refused a message we sent: its ack carried `error` (400, 463, 479, … §8, §16).
     MessageRejected {
         /// Its id.

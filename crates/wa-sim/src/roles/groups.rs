@@ -133,6 +133,10 @@ fn notify(
         let devices: Vec<(DeviceKey, Node)> = audience
             .flat_map(|p| w.devices_of(&Jid::user(p.as_str(), Server::WhatsApp)))
             .filter(|d| d.1 != 0)
+            .filter(|d| {
+                let faults = w.account(&d.0).map(|a| &a.faults);
+                !faults.is_ok_and(|f| f.drop_group_notifications)
+            })
             .map(|d| (d, node.clone()))
             .collect();
         Some(devices)

@@ -272,3 +272,49 @@ fn an_ack_with_refresh_lid_asks_to_requery_the_peer() {
         [Event::MessageAcked { .. }]
     ));
 }
+
+#[test]
+fn a_group_ack_with_another_phash_says_our_lists_are_stale() {
+    let mut h = logged_in(100, |_| {});
+    h.take_events();
+    let group = Jid::user("120363000000000001", Server::Group);
+    let group_send = |h: &mut Harness, msg_id: &str| {
+        let mut m = MessageStanza::new(id(msg_id), MessageType::Text);
+        m.to = Some(group.clone());
+        m.phash = Some("2:RJWVxcMQ".to_owned());
+        m.encs.push(Enc::new(EncType::SkMsg, vec![1, 2, 3]));
+        let now = h.now;
+        h.conn
+            .handle_command(Command::SendMessage(Box::new(m)), now);
+        h.pump();
+    };
+    // §8: the ack carries the server's phash; another than ours means our lists are stale.
+    group_send(&mut h, "3EB0F1");
+    let mut ack = ServerAck::message(id("3EB0F1"), Some(group.clone()), 13);
+    ack.phash = Some("2:5s+YxCff".to_owned());
+    h.server_sends(ack.to_node());
+    let events = h.take_events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::StalePhash { id: i, chat }, Event::MessageAcked { .. }]
+                if *i == id("3EB0F1") && *chat == group
+        ),
+        "{events:?}"
+    );
+    // The same phash, or none in the ack: only the ack.
+    group_send(&mut h, "3EB0F2");
+    let mut ack = ServerAck::message(id("3EB0F2"), Some(group.clone()), 14);
+    ack.phash = Some("2:RJWVxcMQ".to_owned());
+    h.server_sends(ack.to_node());
+    group_send(&mut h, "3EB0F3");
+    h.server_sends(ServerAck::message(id("3EB0F3"), Some(group.clone()), 15).to_node());
+    let events = h.take_events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::MessageAcked { .. }, Event::MessageAcked { .. }]
+        ),
+        "{events:?}"
+    );
+}
