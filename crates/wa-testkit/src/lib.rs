@@ -25,6 +25,7 @@ pub mod http;
 mod linked;
 mod peer;
 pub mod raw;
+mod served;
 mod sim;
 mod wait;
 
@@ -33,5 +34,6 @@ pub use dir::temp_dir;
 pub use error::Error;
 pub use linked::Linked;
 pub use peer::JsonLines;
+pub use served::{Served, ADMIN_TOKEN};
 pub use sim::{start_sim, SimOptions};
 pub use wait::{wait_for, EventSource, DEADLINE};

@@ -1,0 +1,10 @@
+//! Group routes (CONTRACTS §A.7).
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// This group's routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,23 @@
+//! The wuzapi dialect (CONTRACTS §A): one file per route group, each giving its `routes()`.
+
+mod admin;
+mod chat;
+mod group;
+mod session;
+mod user;
+mod webhook;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// Every wuzapi route.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(admin::routes())
+        .merge(session::routes())
+        .merge(chat::routes())
+        .merge(user::routes())
+        .merge(group::routes())
+        .merge(webhook::routes())
+}

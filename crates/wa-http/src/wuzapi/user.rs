@@ -1,0 +1,10 @@
+//! User routes (CONTRACTS §A.6).
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// This group's routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+}
