@@ -20,6 +20,7 @@ pub mod auth;
 pub mod envelope;
 pub mod error;
 pub mod json;
+pub mod openapi;
 pub mod phone;
 pub mod session_view;
 pub mod state;

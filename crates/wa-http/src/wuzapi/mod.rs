@@ -11,6 +11,21 @@ use axum::Router;
 
 use crate::state::AppState;
 
+/// The dialect's OpenAPI paths and schemas.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = admin::openapi();
+    for part in [
+        session::openapi(),
+        chat::openapi(),
+        user::openapi(),
+        group::openapi(),
+        webhook::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    doc
+}
+
 /// Every wuzapi route.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
