@@ -12,6 +12,8 @@
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
 //! - [`qr`]: reads back the gateway's QR PNGs / data URLs (the sim's phone scans them).
+//! - [`session_flow`]: seed 002's flow over a served gateway (poll status, the sim's phone
+//!   scans the QR or types the pair code).
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
@@ -28,6 +30,7 @@ mod peer;
 pub mod qr;
 pub mod raw;
 mod served;
+pub mod session_flow;
 mod sim;
 mod wait;
 
