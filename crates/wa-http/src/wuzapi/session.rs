@@ -87,7 +87,13 @@ async fn connect(
     let id = account.id;
     let status = gateway.status(&id).await?;
     let running = gateway.handle(&id);
-    if running.is_some() && status.connected {
+    // Upstream refuses while the socket is up. A socket that is only up for a login attempt
+    // (Starting, Reconnecting) is not a working session: connect recovers it instead.
+    let up = matches!(
+        status.state,
+        SessionState::Working | SessionState::AwaitingQr | SessionState::Pairing
+    );
+    if running.is_some() && status.connected && up {
         return Err(ApiError::Session(SessionRefusal::AlreadyConnected));
     }
     account.events = known_only(&body.subscribe);
