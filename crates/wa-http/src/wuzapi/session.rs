@@ -224,10 +224,17 @@ async fn qr(
         .handle(&account.id)
         .ok_or(ApiError::Session(SessionRefusal::NoSession))?;
     let status = handle.status();
-    if status.logged_in {
+    if status.logged_in || status.state == SessionState::Working {
         return Err(ApiError::Session(SessionRefusal::AlreadyLoggedIn));
     }
-    if !status.connected {
+    // A QR belongs to an unlinked session whose socket is up (§F: AwaitingQr, Pairing; `""`
+    // just before the first code). A linked session's login attempt has none to show.
+    let showing = match status.state {
+        SessionState::AwaitingQr | SessionState::Pairing => true,
+        SessionState::Starting => status.connected && !status.has_credentials(),
+        _ => false,
+    };
+    if !showing {
         return Err(ApiError::Session(SessionRefusal::NotConnected));
     }
     let qr_code = status
