@@ -337,9 +337,15 @@ async fn pairphone(
 )]
 struct Doc;
 
-/// This group's OpenAPI paths and schemas.
+/// This group's OpenAPI paths and schemas, with the `token` security scheme they name (the
+/// user's token in the `token` header, CONTRACTS §A.0).
 pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
     let mut doc = Doc::openapi();
     doc.merge(session_settings::openapi());
+    let scheme = SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("token")));
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme("token", scheme);
     doc
 }
