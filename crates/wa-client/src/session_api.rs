@@ -10,6 +10,7 @@ use wa_store::{Account, AccountId, Durability};
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::handle::AccountHandle;
+use crate::records::linked_ids;
 use crate::status::Status;
 
 /// How long a stop waits for the account's task to end.
@@ -65,6 +66,22 @@ impl Gateway {
             stop_wait(&handle).await;
         }
         self.connect(id).await
+    }
+
+    /// [`Gateway::status`], with the stored device JID and LID filled in when a task that is
+    /// just starting has not loaded them yet: the JID of a linked account is always shown.
+    pub async fn session_status(&self, id: &AccountId) -> Result<Status, Error> {
+        let mut status = self.status(id).await?;
+        if status.jid.is_none() {
+            let key = *id;
+            let store = std::sync::Arc::clone(self.store());
+            let device = tokio::task::spawn_blocking(move || store.device(&key)).await??;
+            if let Some((jid, lid)) = device.as_ref().map(linked_ids) {
+                status.jid = jid;
+                status.lid = lid;
+            }
+        }
+        Ok(status)
     }
 
     /// Waits (up to `timeout`) until the session's socket is up; the last status either way.

@@ -56,7 +56,7 @@ async fn find(state: &AppState, raw: &str) -> Result<Account, ApiError> {
 }
 
 async fn view(state: &AppState, account: &Account) -> Result<UserView, ApiError> {
-    let status = state.gateway.status(&account.id).await?;
+    let status = state.gateway.session_status(&account.id).await?;
     Ok(UserView::new(account, &status))
 }
 
@@ -183,7 +183,7 @@ async fn delete_user_full(
     Path(id): Path<String>,
 ) -> Result<Envelope<DeletedUser>, ApiError> {
     let account = find(&state, &id).await?;
-    let status = state.gateway.status(&account.id).await?;
+    let status = state.gateway.session_status(&account.id).await?;
     let jid = Live::new(&account, &status).jid;
     state.gateway.remove_account(&account.id, true).await?;
     Ok(Envelope::ok(DeletedUser {

@@ -85,7 +85,7 @@ async fn connect(
 ) -> Result<Envelope<Connected>, ApiError> {
     let gateway = &state.gateway;
     let id = account.id;
-    let status = gateway.status(&id).await?;
+    let status = gateway.session_status(&id).await?;
     let running = gateway.handle(&id);
     // Upstream refuses while the socket is up. A socket that is only up for a login attempt
     // (Starting, Reconnecting) is not a working session: connect recovers it instead.
@@ -198,7 +198,7 @@ async fn status(
     State(state): State<AppState>,
     User(account): User,
 ) -> Result<Envelope<StatusView>, ApiError> {
-    let status = state.gateway.status(&account.id).await?;
+    let status = state.gateway.session_status(&account.id).await?;
     Ok(Envelope::ok(StatusView::new(&account, &status)))
 }
 
@@ -219,11 +219,10 @@ async fn qr(
     State(state): State<AppState>,
     User(account): User,
 ) -> Result<Envelope<QrAnswer>, ApiError> {
-    let handle = state
-        .gateway
-        .handle(&account.id)
-        .ok_or(ApiError::Session(SessionRefusal::NoSession))?;
-    let status = handle.status();
+    if state.gateway.handle(&account.id).is_none() {
+        return Err(ApiError::Session(SessionRefusal::NoSession));
+    }
+    let status = state.gateway.session_status(&account.id).await?;
     if status.logged_in || status.state == SessionState::Working {
         return Err(ApiError::Session(SessionRefusal::AlreadyLoggedIn));
     }
@@ -283,7 +282,7 @@ async fn pairphone(
         .gateway
         .handle(&account.id)
         .ok_or(ApiError::Session(SessionRefusal::NoSession))?;
-    let status = handle.status();
+    let status = state.gateway.session_status(&account.id).await?;
     if status.logged_in || status.has_credentials() {
         return Err(ApiError::bad_request("already paired"));
     }

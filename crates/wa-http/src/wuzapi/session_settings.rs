@@ -77,7 +77,7 @@ async fn proxy(
     User(mut account): User,
     GoJson(body): GoJson<ProxyRequest>,
 ) -> Result<Envelope<ProxyAnswer>, ApiError> {
-    let status = state.gateway.status(&account.id).await?;
+    let status = state.gateway.session_status(&account.id).await?;
     if status.connected {
         return Err(ApiError::bad_request(
             "cannot set proxy while connected. Please disconnect first",
