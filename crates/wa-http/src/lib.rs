@@ -2,77 +2,56 @@
 //!
 //! The HTTP face of wagate: axum routes in the wuzapi dialect (`token` header, the
 //! `{code, data, success}` envelope, webhooks) and the whatsapp-web.js REST dialect (`x-api-key`,
-//! `/session/start/{id}`), with every error mapped to an HTTP status in exactly one place.
+//! `/session/start/{id}`), with every error mapped to an HTTP status in exactly one place
+//! ([`error::ApiError`]).
 //!
 //! ```text
-//! app backend ──HTTP──▶ handlers (thin) ──commands──▶ wa-client registry
-//!      ▲                                                   │ events
-//!      └────────────── webhooks (HMAC-signed) ◀────────────┘
+//! app backend ──HTTP──▶ auth (admin / user token / x-api-key) ─▶ GoJson body ─▶ handler (thin)
+//!      ▲                                                                 │ Gateway facade
+//!      │                                   wa-client (accounts, sessions, sends, events)
+//!      └── Envelope / RawJson ◀── handler result ── ApiError::status_and_text (one mapping)
 //! ```
 //!
-//! The foundation issue only creates this crate; the HTTP issues fill it.
+//! Files: `state` (what handlers share), `error` (the one mapping), `envelope` (wuzapi's
+//! answer shape), `json` (Go's decoding rules), `auth`, `phone` (recipients), `qr` (QR PNGs and data URLs), `session_view`
+//! (CONTRACTS §F's state machine in each dialect), `wuzapi/` and `wwebjs/` (the routes).
 
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Serialize;
+pub mod auth;
+pub mod envelope;
+pub mod error;
+pub mod json;
+pub mod openapi;
+pub mod phone;
+pub mod qr;
+pub mod session_view;
+pub mod state;
+mod wuzapi;
+mod wwebjs;
 
-/// The wuzapi response envelope: `{"code": <http status>, "data": …, "success": bool}`.
-#[derive(Debug, Serialize)]
-pub struct Envelope<T: Serialize> {
-    /// The HTTP status code, repeated in the body as wuzapi does.
-    pub code: u16,
-    /// The payload.
-    pub data: T,
-    /// Whether the request succeeded.
-    pub success: bool,
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+
+pub use error::ApiError;
+pub use state::{AppState, HttpConfig};
+
+/// Every route of the gateway's HTTP API over `state`. Unknown paths answer `404` and known paths
+/// with another method `405`, both in the wuzapi envelope (wuzapi's text `404 page not found` is
+/// a known defect, fixed here).
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.body_limit;
+    Router::new()
+        .merge(wuzapi::routes())
+        .merge(wwebjs::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
 }
 
-#[derive(Debug, Serialize)]
-struct Health {
-    status: &'static str,
-    version: &'static str,
+async fn not_found() -> ApiError {
+    ApiError::NotFound("not found".into())
 }
 
-async fn health() -> Json<Envelope<Health>> {
-    Json(Envelope {
-        code: 200,
-        data: Health {
-            status: "ok",
-            version: env!("CARGO_PKG_VERSION"),
-        },
-        success: true,
-    })
-}
-
-/// The HTTP routes available so far: `GET /health`.
-pub fn router() -> Router {
-    Router::new().route("/health", get(health))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
-
-    #[tokio::test]
-    async fn health_answers_in_the_wuzapi_envelope() {
-        let res = router()
-            .oneshot(
-                Request::get("/health")
-                    .body(Body::empty())
-                    .expect("request"),
-            )
-            .await
-            .expect("response");
-        assert_eq!(res.status(), StatusCode::OK);
-        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
-            .await
-            .expect("body");
-        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
-        assert_eq!(v["code"], 200);
-        assert_eq!(v["success"], true);
-        assert_eq!(v["data"]["status"], "ok");
-    }
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

@@ -11,6 +11,9 @@
 //!   the accounts (phones) a test needs, in one call.
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
+//! - [`qr`]: reads back the gateway's QR PNGs / data URLs (the sim's phone scans them).
+//! - [`session_flow`]: seed 002's flow over a served gateway (poll status, the sim's phone
+//!   scans the QR or types the pair code).
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
@@ -24,7 +27,10 @@ mod error;
 pub mod http;
 mod linked;
 mod peer;
+pub mod qr;
 pub mod raw;
+mod served;
+pub mod session_flow;
 mod sim;
 mod wait;
 
@@ -33,5 +39,6 @@ pub use dir::temp_dir;
 pub use error::Error;
 pub use linked::Linked;
 pub use peer::JsonLines;
+pub use served::{Served, ADMIN_TOKEN};
 pub use sim::{start_sim, SimOptions};
 pub use wait::{wait_for, EventSource, DEADLINE};

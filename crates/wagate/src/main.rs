@@ -145,18 +145,25 @@ async fn serve(args: ServeArgs) -> Result<()> {
         bail!("the admin token must be at least 16 characters");
     }
     let store = open_store(&args.data_dir)?;
-    let gateway = Gateway::new(Arc::clone(&store), args.server.client_config()?);
+    let gateway = Arc::new(Gateway::new(
+        Arc::clone(&store),
+        args.server.client_config()?,
+    ));
     let restored = gateway.restore().await.context("restoring accounts")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
+    let local = listener.local_addr()?;
     tracing::info!(
-        listen = %listener.local_addr()?,
+        listen = %local,
         data_dir = %args.data_dir.display(),
         restored,
         "wagate serving"
     );
-    axum::serve(listener, wa_http::router())
+    // One line on stdout for scripts and tests that start us on port 0.
+    println!("wagate listening on http://{local}");
+    let state = wa_http::AppState::new(Arc::clone(&gateway), wa_http::HttpConfig::new(token));
+    axum::serve(listener, wa_http::router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

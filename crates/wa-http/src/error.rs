@@ -1,0 +1,324 @@
+//! The one place where an HTTP status is chosen (ARCHITECTURE principle 5).
+//!
+//! Handlers return [`ApiError`]; [`ApiError::status_and_text`] decides the status and the public
+//! text from the error's kind (and, for the gateway's errors, from [`wa_client::Error::fault`] and
+//! [`wa_client::Error::is_transient`]). The wuzapi dialect renders it as
+//! `{"code", "error", "success": false}` (CONTRACTS §A.0), the whatsapp-web.js dialect as
+//! `{"success": false, "error"}` through [`Plain`] (§C.1). 5xx answers never carry internals: the
+//! details go to the log.
+
+use std::borrow::Cow;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use wa_client::Fault;
+
+use crate::envelope::json_response;
+
+/// wuzapi's refusals that depend on the session's state: HTTP 500 with these exact lowercase
+/// texts (CONTRACTS §A.0, §B.4, §F; seed 002 matches them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionRefusal {
+    /// No running session for the user.
+    NoSession,
+    /// `connect` while the socket is up.
+    AlreadyConnected,
+    /// The session runs but its socket is down.
+    NotConnected,
+    /// Asking for a QR (or a pair code) when already logged in.
+    AlreadyLoggedIn,
+    /// `disconnect` while the socket is down.
+    DisconnectNotLoggedIn,
+    /// `logout` while not logged in.
+    LogoutNotLoggedIn,
+    /// `logout` while the socket is down.
+    LogoutNotConnected,
+    /// `connect` without `Immediate`: the socket was not up within 10 s (CONTRACTS §B.2).
+    ConnectFailed,
+}
+
+impl SessionRefusal {
+    /// The exact wire text.
+    pub fn text(self) -> &'static str {
+        match self {
+            SessionRefusal::NoSession => "no session",
+            SessionRefusal::AlreadyConnected => "already connected",
+            SessionRefusal::NotConnected => "not connected",
+            SessionRefusal::AlreadyLoggedIn => "already logged in",
+            SessionRefusal::DisconnectNotLoggedIn => {
+                "cannot disconnect because it is not logged in"
+            }
+            SessionRefusal::LogoutNotLoggedIn => "could not logout as it was not logged in",
+            SessionRefusal::LogoutNotConnected => "could not disconnect as it was not connected",
+            SessionRefusal::ConnectFailed => "failed to Connect",
+        }
+    }
+}
+
+/// Everything a handler can refuse.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    // ----- the caller's fault -----
+    /// The body is not JSON of the expected shape (Go's `could not decode Payload`).
+    #[error("could not decode Payload")]
+    Decode,
+    /// A field is missing or invalid; the text is the contract's (e.g. `missing Phone in Payload`).
+    #[error("{0}")]
+    BadRequest(Cow<'static, str>),
+    /// Missing or wrong token.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Wrong API key (whatsapp-web.js dialect: `Invalid API key`).
+    #[error("Invalid API key")]
+    InvalidApiKey,
+    /// Nothing here (unknown route, unknown user or session).
+    #[error("{0}")]
+    NotFound(Cow<'static, str>),
+    /// A known route with another method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// It exists already (e.g. `user with this token already exists`).
+    #[error("{0}")]
+    Conflict(Cow<'static, str>),
+    /// The body is larger than the configured limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// Well-formed but refused (whatsapp-web.js dialect: bad session id, session exists).
+    #[error("{0}")]
+    Unprocessable(Cow<'static, str>),
+    /// The route exists in the contract but this build does not do it yet.
+    #[error("{0}")]
+    NotImplemented(Cow<'static, str>),
+    /// An admin `events` list names an unknown type: 400 `invalid event type` with
+    /// `details: "invalid event: <name>"` (CONTRACTS §A.1).
+    #[error("invalid event type")]
+    InvalidEvent(String),
+    /// No account with this id: 404 `user not found` with
+    /// `details: "No user found with ID: <id>"` (CONTRACTS §A.1).
+    #[error("user not found")]
+    UserNotFound(String),
+    /// The session's state refuses the call (wuzapi: 500 with the exact text).
+    #[error("{}", .0.text())]
+    Session(SessionRefusal),
+
+    // ----- the gateway's verdicts -----
+    /// A send failed (wuzapi's `error sending message: …`).
+    #[error("error sending message: {0}")]
+    Send(#[source] wa_client::Error),
+    /// Any other gateway call failed.
+    #[error(transparent)]
+    Client(#[from] wa_client::Error),
+    /// The store failed outside a gateway call.
+    #[error(transparent)]
+    Store(#[from] wa_store::Error),
+}
+
+impl ApiError {
+    /// A 400 with the contract's text.
+    pub fn bad_request(text: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::BadRequest(text.into())
+    }
+
+    /// `missing <Field> in Payload` (CONTRACTS §A.4).
+    pub fn missing(field: &str) -> Self {
+        ApiError::BadRequest(format!("missing {field} in Payload").into())
+    }
+
+    /// The status and the public text; logs what the text leaves out.
+    pub fn status_and_text(&self) -> (StatusCode, Cow<'static, str>) {
+        match self {
+            ApiError::Decode | ApiError::BadRequest(_) | ApiError::InvalidEvent(_) => {
+                (StatusCode::BAD_REQUEST, self.text())
+            }
+            ApiError::UserNotFound(_) => (StatusCode::NOT_FOUND, self.text()),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.text()),
+            ApiError::InvalidApiKey => (StatusCode::FORBIDDEN, self.text()),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, self.text()),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, self.text()),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, self.text()),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, self.text()),
+            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, self.text()),
+            ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, self.text()),
+            ApiError::Session(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.text()),
+            ApiError::Send(e) => client_status(e, "error sending message: "),
+            ApiError::Client(e) => client_status(e, ""),
+            ApiError::Store(e) => store_status(e),
+        }
+    }
+
+    /// The `details` key some admin errors add beside `error` (CONTRACTS §A.1).
+    pub fn details(&self) -> Option<String> {
+        match self {
+            ApiError::InvalidEvent(name) => Some(format!("invalid event: {name}")),
+            ApiError::UserNotFound(id) => Some(format!("No user found with ID: {id}")),
+            _ => None,
+        }
+    }
+
+    fn text(&self) -> Cow<'static, str> {
+        match self {
+            ApiError::BadRequest(t)
+            | ApiError::NotFound(t)
+            | ApiError::Conflict(t)
+            | ApiError::Unprocessable(t)
+            | ApiError::NotImplemented(t) => t.clone(),
+            other => other.to_string().into(),
+        }
+    }
+}
+
+/// A gateway error: the caller's faults are 4xx with their text; the server's refusal of a send
+/// is a 500 naming WhatsApp's code (wuzapi's `server returned error 479`, CONTRACTS §B.14) and
+/// never "Sent"; a transient network failure is a 503; storage and our own bugs are a bare 500.
+fn client_status(e: &wa_client::Error, prefix: &str) -> (StatusCode, Cow<'static, str>) {
+    use wa_client::Error as E;
+    match e {
+        E::NotRunning(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            SessionRefusal::NoSession.text().into(),
+        ),
+        E::UnknownAccount(_) | E::UnknownMessage(_) => {
+            (StatusCode::NOT_FOUND, format!("{prefix}{e}").into())
+        }
+        E::Rejected { code, .. } => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{prefix}server returned error {code}").into(),
+        ),
+        E::IqRefused { what, code } => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{prefix}server returned error {code} to the {what} query").into(),
+        ),
+        E::Store(e) => store_status(e),
+        _ => match e.fault() {
+            Fault::Caller => (StatusCode::BAD_REQUEST, format!("{prefix}{e}").into()),
+            Fault::Peer | Fault::Network if e.is_transient() => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{prefix}{e}").into(),
+            ),
+            Fault::Peer | Fault::Network => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{prefix}{e}").into(),
+            ),
+            Fault::Storage | Fault::Internal => {
+                tracing::error!(error = %e, "gateway failure");
+                internal()
+            }
+        },
+    }
+}
+
+/// A store error: the caller's (unknown account, token taken) are 404/409/400 with their text;
+/// storage failures are a bare 500.
+fn store_status(e: &wa_store::Error) -> (StatusCode, Cow<'static, str>) {
+    use wa_store::Error as S;
+    match e {
+        S::AccountNotFound(_) => (StatusCode::NOT_FOUND, "user not found".into()),
+        S::TokenTaken => (
+            StatusCode::CONFLICT,
+            "user with this token already exists".into(),
+        ),
+        S::AccountExists(_) => (StatusCode::CONFLICT, e.to_string().into()),
+        _ => match e.fault() {
+            wa_store::Fault::Caller => (StatusCode::BAD_REQUEST, e.to_string().into()),
+            wa_store::Fault::Storage | wa_store::Fault::Data => {
+                tracing::error!(error = %e, "store failure");
+                internal()
+            }
+        },
+    }
+}
+
+fn internal() -> (StatusCode, Cow<'static, str>) {
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+}
+
+#[derive(Serialize)]
+struct WuzapiError<'a> {
+    code: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<String>,
+    error: &'a str,
+    success: bool,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, text) = self.status_and_text();
+        json_response(
+            status,
+            &WuzapiError {
+                code: status.as_u16(),
+                details: self.details(),
+                error: &text,
+                success: false,
+            },
+        )
+    }
+}
+
+/// The whatsapp-web.js dialect's rendering of the same error: `{"success": false, "error"}`.
+#[derive(Debug)]
+pub struct Plain(pub ApiError);
+
+impl From<ApiError> for Plain {
+    fn from(e: ApiError) -> Self {
+        Plain(e)
+    }
+}
+
+#[derive(Serialize)]
+struct PlainError<'a> {
+    success: bool,
+    error: &'a str,
+}
+
+impl IntoResponse for Plain {
+    fn into_response(self) -> Response {
+        let (status, text) = self.0.status_and_text();
+        json_response(
+            status,
+            &PlainError {
+                success: false,
+                error: &text,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejected_send_is_never_a_success_and_names_the_code() {
+        let e = ApiError::Send(wa_client::Error::Rejected {
+            id: "3EB0AA".into(),
+            code: 463,
+        });
+        let (status, text) = e.status_and_text();
+        assert!(status.is_server_error());
+        assert_eq!(text, "error sending message: server returned error 463");
+    }
+
+    #[test]
+    fn session_refusals_are_wuzapis_texts() {
+        let (status, text) = ApiError::Session(SessionRefusal::NoSession).status_and_text();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(text, "no session");
+    }
+
+    #[test]
+    fn store_failures_hide_their_details() {
+        let e = ApiError::Store(wa_store::Error::Io {
+            path: "/secret/path".into(),
+            source: std::io::Error::other("secret detail"),
+        });
+        let (status, text) = e.status_and_text();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(text, "internal error");
+    }
+}

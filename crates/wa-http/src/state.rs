@@ -1,0 +1,55 @@
+//! What every handler shares: the gateway facade and the HTTP configuration.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wa_client::Gateway;
+
+/// The HTTP layer's configuration (from flags and environment, see `wagate serve`).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The admin token (`Authorization: <token>` on `/admin/**`; no `Bearer`). Never logged.
+    pub admin_token: String,
+    /// The whatsapp-web.js dialect's `x-api-key` (CONTRACTS §C.1); `None`: the admin token.
+    pub api_key: Option<String>,
+    /// Largest request body accepted (413 above it).
+    pub body_limit: usize,
+    /// How long one request may take, reading its body included (a slow client cannot hold a
+    /// connection forever).
+    pub request_timeout: Duration,
+}
+
+impl HttpConfig {
+    /// Defaults around an admin token: 32 MiB bodies (media arrive as base64 data URLs), 120 s
+    /// per request (wuzapi's write timeout, CONTRACTS §B.14).
+    pub fn new(admin_token: impl Into<String>) -> Self {
+        Self {
+            admin_token: admin_token.into(),
+            api_key: None,
+            body_limit: 32 << 20,
+            request_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The state handlers receive (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The accounts and their sessions.
+    pub gateway: Arc<Gateway>,
+    /// The configuration.
+    pub config: Arc<HttpConfig>,
+    /// When the server started (for `/health`'s uptime).
+    pub started: Instant,
+}
+
+impl AppState {
+    /// State over a gateway.
+    pub fn new(gateway: Arc<Gateway>, config: HttpConfig) -> Self {
+        Self {
+            gateway,
+            config: Arc::new(config),
+            started: Instant::now(),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! User routes (CONTRACTS §A.6).
+
+use axum::Router;
+use utoipa::OpenApi;
+
+use crate::state::AppState;
+
+/// This group's routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+}
+
+#[derive(OpenApi)]
+#[openapi()]
+struct Doc;
+
+/// This group's OpenAPI paths and schemas.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    Doc::openapi()
+}
