@@ -2,6 +2,7 @@
 
 mod admin;
 mod chat;
+mod chat_dto;
 mod group;
 mod session;
 mod user;
