@@ -6,6 +6,7 @@ mod chat_dto;
 mod group;
 mod session;
 mod user;
+mod user_dto;
 mod webhook;
 
 use axum::Router;
