@@ -11,6 +11,7 @@
 //!   the accounts (phones) a test needs, in one call.
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
+//! - [`qr`]: reads back the gateway's QR PNGs / data URLs (the sim's phone scans them).
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
@@ -24,6 +25,7 @@ mod error;
 pub mod http;
 mod linked;
 mod peer;
+pub mod qr;
 pub mod raw;
 mod served;
 mod sim;
