@@ -12,6 +12,9 @@
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
 //! - [`qr`]: reads back the gateway's QR PNGs / data URLs (the sim's phone scans them).
+//! - [`Served`]: the real `wagate serve` binary against a sim; `Served::link_user` links a
+//!   wuzapi user through the sim's phone (connect, QR, scan) over the HTTP API.
+//! - [`WebhookSink`]: a local receiver of the gateway's (JSON) webhooks, waited on as events.
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
@@ -28,8 +31,10 @@ mod peer;
 pub mod qr;
 pub mod raw;
 mod served;
+mod served_link;
 mod sim;
 mod wait;
+mod webhook_sink;
 
 pub use client::{client_config, new_account, AccountEvents};
 pub use dir::temp_dir;
@@ -39,3 +44,4 @@ pub use peer::JsonLines;
 pub use served::{Served, ADMIN_TOKEN};
 pub use sim::{start_sim, SimOptions};
 pub use wait::{wait_for, EventSource, DEADLINE};
+pub use webhook_sink::WebhookSink;
