@@ -12,8 +12,8 @@
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
 //! - [`qr`]: reads back the gateway's QR PNGs / data URLs (the sim's phone scans them).
-//! - [`Served`]: the real `wagate serve` binary against a sim; `Served::link_user` links a
-//!   wuzapi user through the sim's phone (connect, QR, scan) over the HTTP API.
+//! - [`session_flow`]: seed 002's flow over a served gateway (poll status, the sim's phone
+//!   scans the QR or types the pair code).
 //! - [`WebhookSink`]: a local receiver of the gateway's (JSON) webhooks, waited on as events.
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
@@ -31,7 +31,7 @@ mod peer;
 pub mod qr;
 pub mod raw;
 mod served;
-mod served_link;
+pub mod session_flow;
 mod sim;
 mod wait;
 mod webhook_sink;

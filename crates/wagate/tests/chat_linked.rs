@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use wa_sim::{SimEvent, SimServer, SwitchesUpdate};
+use wa_testkit::session_flow::{link_by_qr, wait_status};
 use wa_testkit::{start_sim, wait_for, Served, WebhookSink, DEADLINE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
@@ -35,7 +36,7 @@ async fn linked() -> Setup {
     ];
     let served = Served::start(BIN.as_ref(), &sim, &env).await;
     served.create_user("chat-linked", TOKEN).await;
-    served.link_user(&sim, TOKEN, A).await;
+    link_by_qr(&served, &sim, TOKEN, A).await;
     Setup { sim, served, hooks }
 }
 
@@ -335,7 +336,10 @@ async fn seed_004_send_fails_while_disconnected_and_succeeds_after_connect() {
         .user(TOKEN, "POST", "/session/connect", Some(connect))
         .await;
     assert_eq!(status, 200, "{answer}");
-    served.wait_logged_in(TOKEN).await;
+    wait_status(&served, TOKEN, |d| {
+        d["connected"] == true && d["loggedIn"] == true
+    })
+    .await;
 
     let mut events = sim.subscribe();
     let data = ok(

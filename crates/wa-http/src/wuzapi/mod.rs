@@ -1,10 +1,14 @@
 //! The wuzapi dialect (CONTRACTS §A): one file per route group, each giving its `routes()`.
 
+mod account_view;
 mod admin;
+mod admin_dto;
 mod chat;
 mod chat_dto;
+mod event_types;
 mod group;
 mod session;
+mod session_settings;
 mod user;
 mod user_dto;
 mod webhook;
