@@ -3,6 +3,7 @@
 mod admin;
 mod chat;
 mod group;
+mod group_view;
 mod session;
 mod user;
 mod webhook;
