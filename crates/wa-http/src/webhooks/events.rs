@@ -208,7 +208,10 @@ mod tests {
         assert_eq!(p["event"], "code");
         assert_eq!(p["qrCodeBase64"], "data:image/png;base64,AAAA");
         let p = payload(&EventKind::QrTimeout, &ctx).unwrap();
-        assert_eq!((p["type"].as_str(), p["event"].as_str()), (Some("QRTimeout"), Some("timeout")));
+        assert_eq!(
+            (p["type"].as_str(), p["event"].as_str()),
+            (Some("QRTimeout"), Some("timeout"))
+        );
         let restart = EventKind::Disconnected {
             cause: DisconnectCause::RestartRequired,
             reconnect_in: None,
@@ -236,7 +239,10 @@ mod tests {
             id: id.clone(),
             status: MessageStatus::Delivered { t: 1 },
         };
-        assert_eq!(payload(&delivered, &Context::default()).unwrap()["state"], "Delivered");
+        assert_eq!(
+            payload(&delivered, &Context::default()).unwrap()["state"],
+            "Delivered"
+        );
         let sent = EventKind::MessageStatus {
             id,
             status: MessageStatus::Sent { server_t: None },

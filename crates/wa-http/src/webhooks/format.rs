@@ -100,6 +100,9 @@ mod tests {
         assert_eq!(pairs[0].1, "my shop");
         let data: Value = serde_json::from_str(&pairs[1].1).unwrap();
         assert_eq!(data, Value::Object(payload()));
-        assert!(text.starts_with("instanceName=my+shop&jsonData=%7B"), "{text}");
+        assert!(
+            text.starts_with("instanceName=my+shop&jsonData=%7B"),
+            "{text}"
+        );
     }
 }

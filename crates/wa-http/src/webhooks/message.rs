@@ -24,7 +24,10 @@ fn from_me(m: &ReceivedText, own: Option<&Jid>) -> bool {
     let Some(own) = own else { return false };
     let user = own.user_part();
     m.sender.device.user_part() == user
-        || m.sender.phone.as_ref().is_some_and(|p| p.user_part() == user)
+        || m.sender
+            .phone
+            .as_ref()
+            .is_some_and(|p| p.user_part() == user)
 }
 
 /// The `Message` event: `{"Info": …, "Message": …, "IsEdit": …, "RawMessage": …, …}`.
@@ -115,14 +118,22 @@ fn key_json(k: &pb::MessageKey) -> Value {
     put(&mut o, "remoteJID", k.remote_jid.clone().map(Value::from));
     put(&mut o, "fromMe", k.from_me.map(Value::from));
     put(&mut o, "ID", k.id.clone().map(Value::from));
-    put(&mut o, "participant", k.participant.clone().map(Value::from));
+    put(
+        &mut o,
+        "participant",
+        k.participant.clone().map(Value::from),
+    );
     Value::Object(o)
 }
 
 fn context_json(c: &pb::ContextInfo) -> Value {
     let mut o = Map::new();
     put(&mut o, "stanzaID", c.stanza_id.clone().map(Value::from));
-    put(&mut o, "participant", c.participant.clone().map(Value::from));
+    put(
+        &mut o,
+        "participant",
+        c.participant.clone().map(Value::from),
+    );
     put(
         &mut o,
         "quotedMessage",
@@ -145,38 +156,78 @@ fn put(o: &mut Map<String, Value>, key: &str, value: Option<Value>) {
 /// `omitempty` does; enums as numbers).
 pub fn message_json(m: &pb::Message) -> Value {
     let mut o = Map::new();
-    put(&mut o, "conversation", m.conversation.clone().map(Value::from));
+    put(
+        &mut o,
+        "conversation",
+        m.conversation.clone().map(Value::from),
+    );
     if let Some(c) = &m.contact_message {
         let mut x = Map::new();
-        put(&mut x, "displayName", c.display_name.clone().map(Value::from));
+        put(
+            &mut x,
+            "displayName",
+            c.display_name.clone().map(Value::from),
+        );
         put(&mut x, "vcard", c.vcard.clone().map(Value::from));
-        put(&mut x, "contextInfo", c.context_info.as_deref().map(context_json));
+        put(
+            &mut x,
+            "contextInfo",
+            c.context_info.as_deref().map(context_json),
+        );
         o.insert("contactMessage".into(), Value::Object(x));
     }
     if let Some(l) = &m.location_message {
         let mut x = Map::new();
-        put(&mut x, "degreesLatitude", l.degrees_latitude.map(Value::from));
-        put(&mut x, "degreesLongitude", l.degrees_longitude.map(Value::from));
+        put(
+            &mut x,
+            "degreesLatitude",
+            l.degrees_latitude.map(Value::from),
+        );
+        put(
+            &mut x,
+            "degreesLongitude",
+            l.degrees_longitude.map(Value::from),
+        );
         put(&mut x, "name", l.name.clone().map(Value::from));
         put(&mut x, "address", l.address.clone().map(Value::from));
         put(&mut x, "URL", l.url.clone().map(Value::from));
-        put(&mut x, "contextInfo", l.context_info.as_deref().map(context_json));
+        put(
+            &mut x,
+            "contextInfo",
+            l.context_info.as_deref().map(context_json),
+        );
         o.insert("locationMessage".into(), Value::Object(x));
     }
     if let Some(t) = &m.extended_text_message {
         let mut x = Map::new();
         put(&mut x, "text", t.text.clone().map(Value::from));
-        put(&mut x, "matchedText", t.matched_text.clone().map(Value::from));
-        put(&mut x, "description", t.description.clone().map(Value::from));
+        put(
+            &mut x,
+            "matchedText",
+            t.matched_text.clone().map(Value::from),
+        );
+        put(
+            &mut x,
+            "description",
+            t.description.clone().map(Value::from),
+        );
         put(&mut x, "title", t.title.clone().map(Value::from));
-        put(&mut x, "contextInfo", t.context_info.as_deref().map(context_json));
+        put(
+            &mut x,
+            "contextInfo",
+            t.context_info.as_deref().map(context_json),
+        );
         o.insert("extendedTextMessage".into(), Value::Object(x));
     }
     if let Some(p) = &m.protocol_message {
         let mut x = Map::new();
         put(&mut x, "key", p.key.as_ref().map(key_json));
         put(&mut x, "type", p.r#type.map(Value::from));
-        put(&mut x, "editedMessage", p.edited_message.as_deref().map(message_json));
+        put(
+            &mut x,
+            "editedMessage",
+            p.edited_message.as_deref().map(message_json),
+        );
         put(&mut x, "timestampMS", p.timestamp_ms.map(Value::from));
         o.insert("protocolMessage".into(), Value::Object(x));
     }
@@ -184,7 +235,11 @@ pub fn message_json(m: &pb::Message) -> Value {
         let mut x = Map::new();
         put(&mut x, "key", r.key.as_ref().map(key_json));
         put(&mut x, "text", r.text.clone().map(Value::from));
-        put(&mut x, "senderTimestampMS", r.sender_timestamp_ms.map(Value::from));
+        put(
+            &mut x,
+            "senderTimestampMS",
+            r.sender_timestamp_ms.map(Value::from),
+        );
         o.insert("reactionMessage".into(), Value::Object(x));
     }
     if let Some(e) = &m.edited_message {

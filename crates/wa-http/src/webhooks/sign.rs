@@ -11,8 +11,7 @@ pub const SIGNATURE_HEADER: &str = "x-hmac-signature";
 /// The hex HMAC-SHA256 of `body` under `key`.
 pub fn signature(key: &[u8], body: &[u8]) -> String {
     #[allow(clippy::expect_used)]
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
 }

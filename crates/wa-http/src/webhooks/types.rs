@@ -147,7 +147,10 @@ impl std::fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookConfig")
             .field("global_url", &self.global_url)
-            .field("global_hmac_key", &self.global_hmac_key.as_ref().map(|_| "***"))
+            .field(
+                "global_hmac_key",
+                &self.global_hmac_key.as_ref().map(|_| "***"),
+            )
             .field("format", &self.format)
             .field("concurrency", &self.concurrency)
             .field("queue", &self.queue)

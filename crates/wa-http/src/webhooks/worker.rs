@@ -45,7 +45,9 @@ pub fn spawn(
     config: WebhookConfig,
 ) -> JoinHandle<()> {
     if config.global_url.is_some() && config.global_hmac_key.is_none() {
-        tracing::warn!("the global webhook is set without WUZAPI_GLOBAL_HMAC_KEY: it goes unsigned");
+        tracing::warn!(
+            "the global webhook is set without WUZAPI_GLOBAL_HMAC_KEY: it goes unsigned"
+        );
     }
     tokio::spawn(run(store, events, config))
 }

@@ -318,9 +318,27 @@ async fn leave(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, info, invite_link, create, name, topic, update_participants, leave),
-    components(schemas(GroupRef, CreateGroup, SetName, SetTopic, UpdateParticipants,
-                        GroupInfoView, GroupList, InviteLink, Details))
+    paths(
+        list,
+        info,
+        invite_link,
+        create,
+        name,
+        topic,
+        update_participants,
+        leave
+    ),
+    components(schemas(
+        GroupRef,
+        CreateGroup,
+        SetName,
+        SetTopic,
+        UpdateParticipants,
+        GroupInfoView,
+        GroupList,
+        InviteLink,
+        Details
+    ))
 )]
 struct Doc;
 
@@ -352,7 +370,10 @@ mod tests {
 
     #[test]
     fn actions_are_the_contracts() {
-        assert_eq!(action("").unwrap_err().to_string(), "missing Action in Payload");
+        assert_eq!(
+            action("").unwrap_err().to_string(),
+            "missing Action in Payload"
+        );
         assert_eq!(
             action("kick").unwrap_err().to_string(),
             "invalid Action in Payload"

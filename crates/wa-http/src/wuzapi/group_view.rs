@@ -215,7 +215,13 @@ mod tests {
         assert_eq!(p[1]["JID"], "99000000000002@lid");
         assert_eq!(p[1]["PhoneNumber"], "15550100002@s.whatsapp.net");
         assert_eq!(p[1]["IsAdmin"], false);
-        for key in ["Topic", "IsLocked", "IsAnnounce", "IsEphemeral", "ParticipantVersionID"] {
+        for key in [
+            "Topic",
+            "IsLocked",
+            "IsAnnounce",
+            "IsEphemeral",
+            "ParticipantVersionID",
+        ] {
             assert!(v.get(key).is_some(), "{key}");
         }
     }

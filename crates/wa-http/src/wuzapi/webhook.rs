@@ -221,8 +221,14 @@ async fn delete_webhook(
 #[derive(OpenApi)]
 #[openapi(
     paths(get_webhook, set_webhook, update_webhook, delete_webhook),
-    components(schemas(SetWebhook, UpdateWebhook, WebhookView, WebhookSet, WebhookUpdated,
-                        WebhookDeleted))
+    components(schemas(
+        SetWebhook,
+        UpdateWebhook,
+        WebhookView,
+        WebhookSet,
+        WebhookUpdated,
+        WebhookDeleted
+    ))
 )]
 struct Doc;
 
