@@ -11,6 +11,8 @@
 //!   the accounts (phones) a test needs, in one call.
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
+//! - [`Served`]: the real `wagate serve` binary against a sim; `served_link` gives it linked
+//!   ([`Served::link_account`]) or idle ([`Served::add_idle_account`]) accounts.
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
@@ -26,6 +28,7 @@ mod linked;
 mod peer;
 pub mod raw;
 mod served;
+mod served_link;
 mod sim;
 mod wait;
 
@@ -35,5 +38,6 @@ pub use error::Error;
 pub use linked::Linked;
 pub use peer::JsonLines;
 pub use served::{Served, ADMIN_TOKEN};
+pub use served_link::ServedAccount;
 pub use sim::{start_sim, SimOptions};
 pub use wait::{wait_for, EventSource, DEADLINE};
