@@ -13,6 +13,7 @@
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
 //! - [`Served`]: the real `wagate serve` binary against a sim; `served_link` gives it linked
 //!   ([`Served::link_account`]) or idle ([`Served::add_idle_account`]) accounts.
+//! - [`HookReceiver`]: a local webhook receiver (axum) handing each POST to the test.
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
@@ -23,6 +24,7 @@
 mod client;
 mod dir;
 mod error;
+mod hook;
 pub mod http;
 mod linked;
 mod peer;
@@ -35,6 +37,7 @@ mod wait;
 pub use client::{client_config, new_account, AccountEvents};
 pub use dir::temp_dir;
 pub use error::Error;
+pub use hook::{Hook, HookReceiver};
 pub use linked::Linked;
 pub use peer::JsonLines;
 pub use served::{Served, ADMIN_TOKEN};

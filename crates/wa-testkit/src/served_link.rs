@@ -105,3 +105,32 @@ impl Served {
         id
     }
 }
+
+impl Served {
+    /// Changes account `id`'s stored record with `change` while the gateway is stopped, then
+    /// starts it again (e.g. a setting no route sets yet).
+    ///
+    /// # Panics
+    /// If the store refuses.
+    pub async fn edit_account(
+        &mut self,
+        id: &AccountId,
+        change: impl FnOnce(&mut wa_store::Account),
+    ) {
+        self.kill().await;
+        {
+            let store = SledStore::open(&StoreConfig::at(self.data_dir()))
+                .unwrap_or_else(|e| panic!("opening the served store: {e}"));
+            let mut account = store
+                .account(id)
+                .expect("the store reads")
+                .expect("the account exists");
+            change(&mut account);
+            store
+                .update_account(&account, wa_store::Durability::Durable)
+                .expect("the store writes");
+            store.flush().expect("the store flushes");
+        }
+        self.restart().await;
+    }
+}
