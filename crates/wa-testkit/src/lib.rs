@@ -14,6 +14,9 @@
 //! - [`Served`]: the real `wagate serve` binary against a sim; `served_link` gives it linked
 //!   ([`Served::link_account`]) or idle ([`Served::add_idle_account`]) accounts.
 //! - [`HookReceiver`]: a local webhook receiver (axum) handing each POST to the test.
+//! - [`qr`]: reads back the gateway's QR PNGs / data URLs (the sim's phone scans them).
+//! - [`session_flow`]: seed 002's flow over a served gateway (poll status, the sim's phone
+//!   scans the QR or types the pair code).
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
@@ -28,9 +31,11 @@ mod hook;
 pub mod http;
 mod linked;
 mod peer;
+pub mod qr;
 pub mod raw;
 mod served;
 mod served_link;
+pub mod session_flow;
 mod sim;
 mod wait;
 

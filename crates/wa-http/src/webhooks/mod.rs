@@ -1,7 +1,7 @@
 //! Webhooks (CONTRACTS §B.6): the gateway's events delivered to each user's URL and the global
 //! one, in wuzapi's shapes.
 //!
-//! - `types`: the event type names users subscribe to, the encoding, the configuration;
+//! - `types`: the subscription filter, the encoding, the configuration;
 //! - `message`, `events`: [`wa_client::EventKind`] → wuzapi's `{"type", "event", …}` payload;
 //! - `format`: the form (default) or JSON body; `sign`: `x-hmac-signature`;
 //! - `worker`: the delivery (in memory, bounded, best effort). The next issue swaps its queue for
@@ -14,5 +14,5 @@ pub mod sign;
 pub mod types;
 mod worker;
 
-pub use types::{Format, WebhookConfig, EVENT_TYPES};
+pub use types::{Format, WebhookConfig};
 pub use worker::spawn;

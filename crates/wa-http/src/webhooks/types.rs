@@ -1,88 +1,10 @@
-//! What the webhook code shares (a leaf): wuzapi's event type names, the encoding, and the
-//! delivery configuration.
+//! What the webhook code shares (a leaf): the subscription filter, the encoding, and the
+//! delivery configuration. (The names one may subscribe to are `wuzapi::event_types`.)
 
 use std::time::Duration;
 
-/// Every event type a user may subscribe to (CONTRACTS §B.6, Jan-2026 wuzapi): the ones it
-/// emits, the ones it accepts but never emits, and `All`. Names outside this list are dropped
-/// from subscriptions (`POST /webhook`, `connect`'s `Subscribe`).
-pub const EVENT_TYPES: &[&str] = &[
-    // session
-    "QR",
-    "QRTimeout",
-    "PairSuccess",
-    "PairError",
-    "Connected",
-    "Disconnected",
-    "ConnectFailure",
-    "LoggedOut",
-    "KeepAliveTimeout",
-    "KeepAliveRestored",
-    "ClientOutdated",
-    "TemporaryBan",
-    "StreamError",
-    // messages
-    "Message",
-    "UndecryptableMessage",
-    "ReadReceipt",
-    "MediaRetry",
-    // presence and sync
-    "Presence",
-    "ChatPresence",
-    "HistorySync",
-    "OfflineSyncPreview",
-    "OfflineSyncCompleted",
-    // groups, contacts and privacy
-    "GroupInfo",
-    "JoinedGroup",
-    "Picture",
-    "BlocklistChange",
-    "Blocklist",
-    "PrivacySettings",
-    "UserAbout",
-    "IdentityChange",
-    // calls
-    "CallOffer",
-    "CallAccept",
-    "CallTerminate",
-    "CallOfferNotice",
-    "CallRelayLatency",
-    // other
-    "NewsletterJoin",
-    "NewsletterLeave",
-    "NewsletterMuteChange",
-    "NewsletterLiveUpdate",
-    "FBMessage",
-    // accepted, never emitted
-    "Receipt",
-    "AppState",
-    "AppStateSyncComplete",
-    "StreamReplaced",
-    "QRScannedWithoutMultidevice",
-    "PushNameSetting",
-    "CATRefreshError",
-    // every type
-    ALL,
-];
-
 /// The subscription to every type.
 pub const ALL: &str = "All";
-
-/// Whether `name` is a type one may subscribe to (exact spelling, as wuzapi compares).
-pub fn is_event_type(name: &str) -> bool {
-    EVENT_TYPES.contains(&name)
-}
-
-/// The valid names of `names`, in order, without repeats (invalid ones dropped silently).
-pub fn valid_events<S: AsRef<str>>(names: &[S]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for name in names.iter().map(|n| n.as_ref().trim()) {
-        if is_event_type(name) && !out.iter().any(|o| o == name) {
-            out.push(name.to_owned());
-        }
-    }
-    out
-}
 
 /// Whether a user subscribed to `events` receives an event of type `kind` (its name or `All`
 /// is listed; CONTRACTS §B.6 "Filter").
@@ -164,11 +86,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn subscriptions_keep_valid_names_once() {
-        assert_eq!(
-            valid_events(&["Message", "Bogus", "ReadReceipt", "Message", "message"]),
-            vec!["Message".to_owned(), "ReadReceipt".to_owned()]
-        );
+    fn the_filter_is_the_name_or_all() {
         assert!(subscribed(&["All"], "QR"));
         assert!(subscribed(&["Message"], "Message"));
         assert!(!subscribed(&["Message"], "ReadReceipt"));

@@ -91,7 +91,7 @@ async fn deliveries(
     }
     let own = account.jid.as_ref().map(|j| j.to_non_ad());
     let qr = match &event.kind {
-        EventKind::Qr { code, .. } => Some(qr_data_url(code)),
+        EventKind::Qr { code, .. } => Some(crate::qr::data_url(code)),
         _ => None,
     };
     let ctx = Context {
@@ -132,10 +132,6 @@ async fn deliveries(
         });
     }
     out
-}
-
-fn qr_data_url(_code: &str) -> String {
-    String::new()
 }
 
 /// The event's account and, for a receipt, the chat of the message (from the outbox).

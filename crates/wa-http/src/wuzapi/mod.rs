@@ -1,10 +1,14 @@
 //! The wuzapi dialect (CONTRACTS §A): one file per route group, each giving its `routes()`.
 
+mod account_view;
 mod admin;
+mod admin_dto;
 mod chat;
+mod event_types;
 mod group;
 mod group_view;
 mod session;
+mod session_settings;
 mod user;
 mod webhook;
 

@@ -20,7 +20,7 @@ use crate::envelope::Envelope;
 use crate::error::ApiError;
 use crate::json::GoJson;
 use crate::state::AppState;
-use crate::webhooks::types::valid_events;
+use crate::wuzapi::event_types::known_only;
 
 /// This group's routes.
 pub(crate) fn routes() -> Router<AppState> {
@@ -156,7 +156,7 @@ async fn set_webhook(
 ) -> Result<Envelope<WebhookSet>, ApiError> {
     let body = lower_decode(body)?;
     let url = body.webhook_url.trim().to_owned();
-    let events = body.events.map(|e| valid_events(&e));
+    let events = body.events.map(|e| known_only(&e));
     let stored = update(&state, &account, move |a| {
         a.webhook = url;
         if let Some(events) = events {
@@ -181,7 +181,7 @@ async fn update_webhook(
     let body = lower_decode(body)?;
     let active = body.active;
     let url = body.webhook.trim().to_owned();
-    let events = body.events.map(|e| valid_events(&e));
+    let events = body.events.map(|e| known_only(&e));
     let stored = update(&state, &account, move |a| {
         if active {
             a.webhook = url;
