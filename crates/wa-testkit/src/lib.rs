@@ -11,8 +11,8 @@
 //!   the accounts (phones) a test needs, in one call.
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
-//! - [`Served`]: the real `wagate serve` binary against a sim; `served_link` gives it linked
-//!   ([`Served::link_account`]) or idle ([`Served::add_idle_account`]) accounts.
+//! - [`Served`]: the real `wagate serve` binary against a sim; `served_store` gives it linked
+//!   ([`Served::link_account`]) or idle ([`Served::add_idle_account`]) accounts through its store.
 //! - [`HookReceiver`]: a local webhook receiver (axum) handing each POST to the test.
 //! - [`qr`]: reads back the gateway's QR PNGs / data URLs (the sim's phone scans them).
 //! - [`session_flow`]: seed 002's flow over a served gateway (poll status, the sim's phone
@@ -34,7 +34,7 @@ mod peer;
 pub mod qr;
 pub mod raw;
 mod served;
-mod served_link;
+mod served_store;
 pub mod session_flow;
 mod sim;
 mod wait;
@@ -46,6 +46,6 @@ pub use hook::{Hook, HookReceiver};
 pub use linked::Linked;
 pub use peer::JsonLines;
 pub use served::{Served, ADMIN_TOKEN};
-pub use served_link::ServedAccount;
+pub use served_store::ServedAccount;
 pub use sim::{start_sim, SimOptions};
 pub use wait::{wait_for, EventSource, DEADLINE};
