@@ -7,6 +7,7 @@ mod chat;
 mod chat_dto;
 mod event_types;
 mod group;
+mod group_view;
 mod session;
 mod session_settings;
 mod user;
