@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 use wa_sim::{SimEvent, SimServer, SwitchesUpdate};
 use wa_testkit::session_flow::{link_by_qr, wait_status};
-use wa_testkit::{start_sim, wait_for, Served, WebhookSink, DEADLINE};
+use wa_testkit::{start_sim, wait_for, HookReceiver, Served, DEADLINE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
 const TOKEN: &str = "chat-linked-token-1";
@@ -23,13 +23,13 @@ const C: &str = "5511900000103";
 struct Setup {
     sim: SimServer,
     served: Served,
-    hooks: WebhookSink,
+    hooks: HookReceiver,
 }
 
 async fn linked() -> Setup {
     let sim = start_sim(&[A, B, C]).await;
-    let hooks = WebhookSink::start().await;
-    let url = hooks.url();
+    let hooks = HookReceiver::start().await;
+    let url = hooks.url("/webhook");
     let env = [
         ("WUZAPI_GLOBAL_WEBHOOK", url.as_str()),
         ("WEBHOOK_FORMAT", "json"),
@@ -170,9 +170,10 @@ async fn every_send_kind_reaches_the_phone() {
 }
 
 /// The next webhook of `kind` that `pick` accepts.
-async fn hook(hooks: &mut WebhookSink, kind: &str, mut pick: impl FnMut(&Value) -> bool) -> Value {
-    wait_for(&mut hooks.events, DEADLINE, kind, |v| {
-        (v["type"] == kind && pick(v)).then(|| v.clone())
+async fn hook(hooks: &mut HookReceiver, kind: &str, mut pick: impl FnMut(&Value) -> bool) -> Value {
+    wait_for(&mut hooks.hooks, DEADLINE, kind, |h| {
+        let v = h.payload();
+        (v["type"] == kind && pick(&v)).then_some(v)
     })
     .await
     .unwrap_or_else(|e| panic!("no {kind} webhook: {e}"))
