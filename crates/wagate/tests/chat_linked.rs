@@ -222,25 +222,55 @@ async fn receipts_and_the_phones_reply_reach_the_app() {
         .as_str()
         .is_some_and(|s| s.starts_with(B)));
 
+    // Each action reaches the server as its stanza (the sim sees every node the gateway sends).
+    let mut wire = sim.subscribe();
     let body = json!({"Id": [answer.as_str()], "ChatPhone": B});
     let data = ok(&served, "/chat/markread", body).await;
     assert_eq!(data, json!({"Details": "Message(s) marked as read"}));
+    sent_stanza(&mut wire, "receipt", |n| {
+        n.attr_str("type") == Some("read") && n.attr_str("id") == Some(answer.as_str())
+    })
+    .await;
     let data = ok(
         &served,
         "/chat/presence",
-        json!({"Phone": B, "State": "composing"}),
+        json!({"Phone": B, "State": "composing", "Media": "audio"}),
     )
     .await;
     assert_eq!(data, json!({"Details": "Chat presence set successfuly"}));
+    sent_stanza(&mut wire, "chatstate", |n| {
+        n.child("composing")
+            .is_some_and(|c| c.attr_str("media") == Some("audio"))
+    })
+    .await;
     let data = ok(
         &served,
         "/chat/presence",
-        json!({"Phone": B, "State": "paused", "Media": "audio"}),
+        json!({"Phone": B, "State": "paused"}),
     )
     .await;
     assert_eq!(data["Details"], "Chat presence set successfuly");
-    let data = ok(&served, "/user/presence", json!({"type": "available"})).await;
+    sent_stanza(&mut wire, "chatstate", |n| n.child("paused").is_some()).await;
+    let data = ok(&served, "/user/presence", json!({"type": "unavailable"})).await;
     assert_eq!(data, json!({"Details": "Presence set successfuly"}));
+    sent_stanza(&mut wire, "presence", |n| {
+        n.attr_str("type") == Some("unavailable")
+    })
+    .await;
+}
+
+/// Waits until the gateway sends the server a `tag` stanza that `pick` accepts.
+async fn sent_stanza(
+    wire: &mut tokio::sync::broadcast::Receiver<SimEvent>,
+    tag: &str,
+    pick: impl Fn(&wa_protocol::binary::Node) -> bool,
+) {
+    wait_for(wire, DEADLINE, tag, |e| match e {
+        SimEvent::Stanza { node, .. } if node.tag == tag && pick(node) => Some(()),
+        _ => None,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("no {tag} stanza: {e}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
