@@ -88,31 +88,42 @@ async fn phone_got(
         .unwrap_or_else(|| panic!("{id} not in {inbox}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_send_kind_reaches_the_phone() {
-    let Setup { sim, served, .. } = linked().await;
-    let mut events = sim.subscribe();
-
+/// A text with the caller's id, then a reply to it quoting it and mentioning B; the text's id.
+async fn texts_reach_the_phone(
+    sim: &SimServer,
+    served: &Served,
+    events: &mut tokio::sync::broadcast::Receiver<SimEvent>,
+) -> &'static str {
     let id = "3EB0C4A7000000000000A1";
     let data = ok(
-        &served,
+        served,
         "/chat/send/text",
         json!({"Phone": B, "Body": "hello", "Id": id}),
     )
     .await;
     assert_sent(&data, "Sent", id);
-    let got = phone_got(&sim, &mut events, B).await;
+    let got = phone_got(sim, events, B).await;
     assert_eq!((&got["id"], &got["from"]), (&json!(id), &json!(A)));
     assert_eq!(
         (&got["kind"], &got["text"]),
         (&json!("text"), &json!("hello"))
     );
+    // The answer's Timestamp is the server's (the time it stamped on the delivered message).
+    assert_eq!(got["t"], data["Timestamp"]);
 
     let reply = json!({"phone": format!("+{B}"), "body": "a reply", "QuotedText": "hello",
         "ContextInfo": {"StanzaId": id, "Participant": A, "MentionedJID": [format!("{B}@s.whatsapp.net")]}});
-    let data = ok(&served, "/chat/send/text", reply).await;
-    let got = phone_got(&sim, &mut events, B).await;
+    let data = ok(served, "/chat/send/text", reply).await;
+    let got = phone_got(sim, events, B).await;
     assert_eq!((&got["id"], &got["text"]), (&data["Id"], &json!("a reply")));
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_send_kind_reaches_the_phone() {
+    let Setup { sim, served, .. } = linked().await;
+    let mut events = sim.subscribe();
+    let id = texts_reach_the_phone(&sim, &served, &mut events).await;
 
     let cases = [
         (
