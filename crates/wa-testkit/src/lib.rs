@@ -11,6 +11,9 @@
 //!   the accounts (phones) a test needs, in one call.
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
+//! - [`Served`]: the real `wagate serve` binary against a sim; `served_store` gives it linked
+//!   ([`Served::link_account`]) or idle ([`Served::add_idle_account`]) accounts through its store.
+//! - [`HookReceiver`]: a local webhook receiver (axum) handing each POST to the test.
 //! - [`qr`]: reads back the gateway's QR PNGs / data URLs (the sim's phone scans them).
 //! - [`session_flow`]: seed 002's flow over a served gateway (poll status, the sim's phone
 //!   scans the QR or types the pair code).
@@ -24,12 +27,14 @@
 mod client;
 mod dir;
 mod error;
+mod hook;
 pub mod http;
 mod linked;
 mod peer;
 pub mod qr;
 pub mod raw;
 mod served;
+mod served_store;
 pub mod session_flow;
 mod sim;
 mod wait;
@@ -37,8 +42,10 @@ mod wait;
 pub use client::{client_config, new_account, AccountEvents};
 pub use dir::temp_dir;
 pub use error::Error;
+pub use hook::{Hook, HookReceiver};
 pub use linked::Linked;
 pub use peer::JsonLines;
 pub use served::{Served, ADMIN_TOKEN};
+pub use served_store::ServedAccount;
 pub use sim::{start_sim, SimOptions};
 pub use wait::{wait_for, EventSource, DEADLINE};
