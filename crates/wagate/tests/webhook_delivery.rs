@@ -139,6 +139,16 @@ async fn messages_reach_the_user_and_global_webhooks_as_forms() {
         .expect("the global webhook is signed");
     assert_eq!(signature, hmac_hex(GLOBAL_KEY, &global.body));
 
+    a_user_key_signs(&mut served, &sim, &me, &mut receiver).await;
+}
+
+/// A user key (set in the store) signs the user's webhook.
+async fn a_user_key_signs(
+    served: &mut Served,
+    sim: &SimServer,
+    me: &ServedAccount,
+    receiver: &mut HookReceiver,
+) {
     // A user key signs the user's webhook.
     let mut events = sim.subscribe();
     served
