@@ -249,7 +249,39 @@ async fn health(State(state): State<AppState>) -> Result<RawJson<Health>, ApiErr
 )]
 struct Doc;
 
-/// This group's OpenAPI paths and schemas.
+/// This group's OpenAPI paths and schemas, with the `admin` security scheme they name (the
+/// admin token as the whole `Authorization` header, no `Bearer`, CONTRACTS §A.0).
 pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
-    Doc::openapi()
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+    let mut doc = Doc::openapi();
+    let scheme = SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("Authorization")));
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme("admin", scheme);
+    doc
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    #[test]
+    fn the_admin_and_session_paths_and_their_schemes_are_documented() {
+        let doc = crate::openapi::spec();
+        for path in [
+            "/admin/users",
+            "/admin/users/{id}",
+            "/admin/users/{id}/full",
+            "/session/connect",
+            "/session/status",
+            "/session/qr",
+            "/session/pairphone",
+            "/session/hmac/config",
+            "/session/history",
+            "/session/proxy",
+        ] {
+            assert!(doc.paths.paths.contains_key(path), "{path}");
+        }
+        let schemes = &doc.components.unwrap().security_schemes;
+        assert!(schemes.contains_key("admin") && schemes.contains_key("token"));
+    }
 }

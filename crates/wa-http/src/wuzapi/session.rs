@@ -87,7 +87,13 @@ async fn connect(
     let id = account.id;
     let status = gateway.status(&id).await?;
     let running = gateway.handle(&id);
-    if running.is_some() && status.connected {
+    // Upstream refuses while the socket is up. A socket that is only up for a login attempt
+    // (Starting, Reconnecting) is not a working session: connect recovers it instead.
+    let up = matches!(
+        status.state,
+        SessionState::Working | SessionState::AwaitingQr | SessionState::Pairing
+    );
+    if running.is_some() && status.connected && up {
         return Err(ApiError::Session(SessionRefusal::AlreadyConnected));
     }
     account.events = known_only(&body.subscribe);
@@ -218,10 +224,17 @@ async fn qr(
         .handle(&account.id)
         .ok_or(ApiError::Session(SessionRefusal::NoSession))?;
     let status = handle.status();
-    if status.logged_in {
+    if status.logged_in || status.state == SessionState::Working {
         return Err(ApiError::Session(SessionRefusal::AlreadyLoggedIn));
     }
-    if !status.connected {
+    // A QR belongs to an unlinked session whose socket is up (§F: AwaitingQr, Pairing; `""`
+    // just before the first code). A linked session's login attempt has none to show.
+    let showing = match status.state {
+        SessionState::AwaitingQr | SessionState::Pairing => true,
+        SessionState::Starting => status.connected && !status.has_credentials(),
+        _ => false,
+    };
+    if !showing {
         return Err(ApiError::Session(SessionRefusal::NotConnected));
     }
     let qr_code = status
@@ -324,9 +337,15 @@ async fn pairphone(
 )]
 struct Doc;
 
-/// This group's OpenAPI paths and schemas.
+/// This group's OpenAPI paths and schemas, with the `token` security scheme they name (the
+/// user's token in the `token` header, CONTRACTS §A.0).
 pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
     let mut doc = Doc::openapi();
     doc.merge(session_settings::openapi());
+    let scheme = SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("token")));
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme("token", scheme);
     doc
 }
