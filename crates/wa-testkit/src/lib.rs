@@ -17,9 +17,6 @@
 //! - [`qr`]: reads back the gateway's QR PNGs / data URLs (the sim's phone scans them).
 //! - [`session_flow`]: seed 002's flow over a served gateway (poll status, the sim's phone
 //!   scans the QR or types the pair code).
-//! - `Served::link_user` links a wuzapi user through the sim's phone (connect, QR, scan) over
-//!   the HTTP API.
-//! - [`WebhookSink`]: a local receiver of the gateway's (JSON) webhooks, waited on as events.
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
@@ -37,12 +34,10 @@ mod peer;
 pub mod qr;
 pub mod raw;
 mod served;
-mod served_link;
 mod served_store;
 pub mod session_flow;
 mod sim;
 mod wait;
-mod webhook_sink;
 
 pub use client::{client_config, new_account, AccountEvents};
 pub use dir::temp_dir;
@@ -54,4 +49,3 @@ pub use served::{Served, ADMIN_TOKEN};
 pub use served_store::ServedAccount;
 pub use sim::{start_sim, SimOptions};
 pub use wait::{wait_for, EventSource, DEADLINE};
-pub use webhook_sink::WebhookSink;

@@ -55,125 +55,127 @@ async fn every_route_needs_the_users_token() {
     }
 }
 
+/// `(path, body, the 400's text)` of CONTRACTS §A.0, §A.4–§A.6.
+const BAD_BODIES: &[(&str, &str, &str)] = &[
+    ("/chat/send/text", "", "could not decode Payload"),
+    (
+        "/chat/send/text",
+        r#"{"Phone":5511}"#,
+        "could not decode Payload",
+    ),
+    (
+        "/chat/send/text",
+        r#"{"Body":"hi"}"#,
+        "missing Phone in Payload",
+    ),
+    (
+        "/chat/send/text",
+        r#"{"Phone":"5511999990001"}"#,
+        "missing Body in Payload",
+    ),
+    (
+        "/chat/send/text",
+        r#"{"Phone":"abc","Body":"hi"}"#,
+        "could not parse Phone",
+    ),
+    (
+        "/chat/send/text",
+        r#"{"Phone":"@s.whatsapp.net","Body":"hi"}"#,
+        "could not parse Phone",
+    ),
+    (
+        "/chat/send/text",
+        r#"{"Phone":"5511999990001","Body":"hi","ContextInfo":{"StanzaID":"3EB0AA"}}"#,
+        "missing Participant in ContextInfo",
+    ),
+    (
+        "/chat/send/text",
+        r#"{"Phone":"5511999990001","Body":"hi","ContextInfo":{"Participant":"5511999990002"}}"#,
+        "missing StanzaID in ContextInfo",
+    ),
+    (
+        "/chat/send/location",
+        r#"{"Phone":"5511999990001","Longitude":1.5}"#,
+        "missing Latitude in Payload",
+    ),
+    (
+        "/chat/send/location",
+        r#"{"Phone":"5511999990001","Latitude":1.5}"#,
+        "missing Longitude in Payload",
+    ),
+    (
+        "/chat/send/contact",
+        r#"{"Phone":"5511999990001","Vcard":"BEGIN:VCARD"}"#,
+        "missing Name in Payload",
+    ),
+    (
+        "/chat/send/contact",
+        r#"{"Phone":"5511999990001","Name":"Ana"}"#,
+        "missing Vcard in Payload",
+    ),
+    (
+        "/chat/send/edit",
+        r#"{"Phone":"5511999990001","Body":"new"}"#,
+        "missing Id in Payload",
+    ),
+    (
+        "/chat/delete",
+        r#"{"Phone":"5511999990001"}"#,
+        "missing Id in Payload",
+    ),
+    (
+        "/chat/delete",
+        r#"{"Id":"3EB0AA"}"#,
+        "missing Phone in Payload",
+    ),
+    (
+        "/chat/react",
+        r#"{"Phone":"x1","Body":"+1","Id":"3EB0AA"}"#,
+        "could not parse Group JID",
+    ),
+    (
+        "/chat/react",
+        r#"{"Phone":"5511999990001","Id":"3EB0AA"}"#,
+        "missing Body in Payload",
+    ),
+    (
+        "/chat/react",
+        r#"{"Phone":"5511999990001","Body":"+1"}"#,
+        "missing Id in Payload",
+    ),
+    (
+        "/chat/markread",
+        r#"{"ChatPhone":"5511999990001"}"#,
+        "missing Id in Payload",
+    ),
+    (
+        "/chat/markread",
+        r#"{"Id":["3EB0AA"]}"#,
+        "missing ChatPhone in Payload",
+    ),
+    (
+        "/chat/presence",
+        r#"{"Phone":"5511999990001"}"#,
+        "missing State in Payload",
+    ),
+    (
+        "/user/presence",
+        r#"{"type":"busy"}"#,
+        "invalid presence type. Allowed values: 'available', 'unavailable'",
+    ),
+    ("/user/check", r#"{}"#, "missing Phone in Payload"),
+    (
+        "/user/check",
+        r#"{"Phone":["nope"]}"#,
+        "could not parse Phone",
+    ),
+    ("/user/info", r#"{"Phone":[]}"#, "missing Phone in Payload"),
+];
+
 #[tokio::test]
 async fn sends_refuse_bad_bodies_with_the_contract_texts() {
     let (_sim, served) = served().await;
-    let cases: &[(&str, &str, &str)] = &[
-        ("/chat/send/text", "", "could not decode Payload"),
-        (
-            "/chat/send/text",
-            r#"{"Phone":5511}"#,
-            "could not decode Payload",
-        ),
-        (
-            "/chat/send/text",
-            r#"{"Body":"hi"}"#,
-            "missing Phone in Payload",
-        ),
-        (
-            "/chat/send/text",
-            r#"{"Phone":"5511999990001"}"#,
-            "missing Body in Payload",
-        ),
-        (
-            "/chat/send/text",
-            r#"{"Phone":"abc","Body":"hi"}"#,
-            "could not parse Phone",
-        ),
-        (
-            "/chat/send/text",
-            r#"{"Phone":"@s.whatsapp.net","Body":"hi"}"#,
-            "could not parse Phone",
-        ),
-        (
-            "/chat/send/text",
-            r#"{"Phone":"5511999990001","Body":"hi","ContextInfo":{"StanzaID":"3EB0AA"}}"#,
-            "missing Participant in ContextInfo",
-        ),
-        (
-            "/chat/send/text",
-            r#"{"Phone":"5511999990001","Body":"hi","ContextInfo":{"Participant":"5511999990002"}}"#,
-            "missing StanzaID in ContextInfo",
-        ),
-        (
-            "/chat/send/location",
-            r#"{"Phone":"5511999990001","Longitude":1.5}"#,
-            "missing Latitude in Payload",
-        ),
-        (
-            "/chat/send/location",
-            r#"{"Phone":"5511999990001","Latitude":1.5}"#,
-            "missing Longitude in Payload",
-        ),
-        (
-            "/chat/send/contact",
-            r#"{"Phone":"5511999990001","Vcard":"BEGIN:VCARD"}"#,
-            "missing Name in Payload",
-        ),
-        (
-            "/chat/send/contact",
-            r#"{"Phone":"5511999990001","Name":"Ana"}"#,
-            "missing Vcard in Payload",
-        ),
-        (
-            "/chat/send/edit",
-            r#"{"Phone":"5511999990001","Body":"new"}"#,
-            "missing Id in Payload",
-        ),
-        (
-            "/chat/delete",
-            r#"{"Phone":"5511999990001"}"#,
-            "missing Id in Payload",
-        ),
-        (
-            "/chat/delete",
-            r#"{"Id":"3EB0AA"}"#,
-            "missing Phone in Payload",
-        ),
-        (
-            "/chat/react",
-            r#"{"Phone":"x1","Body":"+1","Id":"3EB0AA"}"#,
-            "could not parse Group JID",
-        ),
-        (
-            "/chat/react",
-            r#"{"Phone":"5511999990001","Id":"3EB0AA"}"#,
-            "missing Body in Payload",
-        ),
-        (
-            "/chat/react",
-            r#"{"Phone":"5511999990001","Body":"+1"}"#,
-            "missing Id in Payload",
-        ),
-        (
-            "/chat/markread",
-            r#"{"ChatPhone":"5511999990001"}"#,
-            "missing Id in Payload",
-        ),
-        (
-            "/chat/markread",
-            r#"{"Id":["3EB0AA"]}"#,
-            "missing ChatPhone in Payload",
-        ),
-        (
-            "/chat/presence",
-            r#"{"Phone":"5511999990001"}"#,
-            "missing State in Payload",
-        ),
-        (
-            "/user/presence",
-            r#"{"type":"busy"}"#,
-            "invalid presence type. Allowed values: 'available', 'unavailable'",
-        ),
-        ("/user/check", r#"{}"#, "missing Phone in Payload"),
-        (
-            "/user/check",
-            r#"{"Phone":["nope"]}"#,
-            "could not parse Phone",
-        ),
-        ("/user/info", r#"{"Phone":[]}"#, "missing Phone in Payload"),
-    ];
-    for (path, body, text) in cases {
+    for (path, body, text) in BAD_BODIES {
         let (status, answer) = served.user(TOKEN, "POST", path, Some(body)).await;
         assert_eq!((status, &answer), (400, &error(400, text)), "{path} {body}");
     }

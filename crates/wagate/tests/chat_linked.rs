@@ -8,7 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use wa_sim::{SimEvent, SimServer, SwitchesUpdate};
-use wa_testkit::{start_sim, wait_for, Served, WebhookSink, DEADLINE};
+use wa_testkit::session_flow::{link_by_qr, wait_status};
+use wa_testkit::{start_sim, wait_for, HookReceiver, Served, DEADLINE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
 const TOKEN: &str = "chat-linked-token-1";
@@ -22,20 +23,20 @@ const C: &str = "5511900000103";
 struct Setup {
     sim: SimServer,
     served: Served,
-    hooks: WebhookSink,
+    hooks: HookReceiver,
 }
 
 async fn linked() -> Setup {
     let sim = start_sim(&[A, B, C]).await;
-    let hooks = WebhookSink::start().await;
-    let url = hooks.url();
+    let hooks = HookReceiver::start().await;
+    let url = hooks.url("/webhook");
     let env = [
         ("WUZAPI_GLOBAL_WEBHOOK", url.as_str()),
         ("WEBHOOK_FORMAT", "json"),
     ];
     let served = Served::start(BIN.as_ref(), &sim, &env).await;
     served.create_user("chat-linked", TOKEN).await;
-    served.link_user(&sim, TOKEN, A).await;
+    link_by_qr(&served, &sim, TOKEN, A).await;
     Setup { sim, served, hooks }
 }
 
@@ -87,31 +88,42 @@ async fn phone_got(
         .unwrap_or_else(|| panic!("{id} not in {inbox}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_send_kind_reaches_the_phone() {
-    let Setup { sim, served, .. } = linked().await;
-    let mut events = sim.subscribe();
-
+/// A text with the caller's id, then a reply to it quoting it and mentioning B; the text's id.
+async fn texts_reach_the_phone(
+    sim: &SimServer,
+    served: &Served,
+    events: &mut tokio::sync::broadcast::Receiver<SimEvent>,
+) -> &'static str {
     let id = "3EB0C4A7000000000000A1";
     let data = ok(
-        &served,
+        served,
         "/chat/send/text",
         json!({"Phone": B, "Body": "hello", "Id": id}),
     )
     .await;
     assert_sent(&data, "Sent", id);
-    let got = phone_got(&sim, &mut events, B).await;
+    let got = phone_got(sim, events, B).await;
     assert_eq!((&got["id"], &got["from"]), (&json!(id), &json!(A)));
     assert_eq!(
         (&got["kind"], &got["text"]),
         (&json!("text"), &json!("hello"))
     );
+    // The answer's Timestamp is the server's (the time it stamped on the delivered message).
+    assert_eq!(got["t"], data["Timestamp"]);
 
     let reply = json!({"phone": format!("+{B}"), "body": "a reply", "QuotedText": "hello",
         "ContextInfo": {"StanzaId": id, "Participant": A, "MentionedJID": [format!("{B}@s.whatsapp.net")]}});
-    let data = ok(&served, "/chat/send/text", reply).await;
-    let got = phone_got(&sim, &mut events, B).await;
+    let data = ok(served, "/chat/send/text", reply).await;
+    let got = phone_got(sim, events, B).await;
     assert_eq!((&got["id"], &got["text"]), (&data["Id"], &json!("a reply")));
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_send_kind_reaches_the_phone() {
+    let Setup { sim, served, .. } = linked().await;
+    let mut events = sim.subscribe();
+    let id = texts_reach_the_phone(&sim, &served, &mut events).await;
 
     let cases = [
         (
@@ -169,9 +181,10 @@ async fn every_send_kind_reaches_the_phone() {
 }
 
 /// The next webhook of `kind` that `pick` accepts.
-async fn hook(hooks: &mut WebhookSink, kind: &str, mut pick: impl FnMut(&Value) -> bool) -> Value {
-    wait_for(&mut hooks.events, DEADLINE, kind, |v| {
-        (v["type"] == kind && pick(v)).then(|| v.clone())
+async fn hook(hooks: &mut HookReceiver, kind: &str, mut pick: impl FnMut(&Value) -> bool) -> Value {
+    wait_for(&mut hooks.hooks, DEADLINE, kind, |h| {
+        let v = h.payload();
+        (v["type"] == kind && pick(&v)).then_some(v)
     })
     .await
     .unwrap_or_else(|e| panic!("no {kind} webhook: {e}"))
@@ -220,25 +233,55 @@ async fn receipts_and_the_phones_reply_reach_the_app() {
         .as_str()
         .is_some_and(|s| s.starts_with(B)));
 
+    // Each action reaches the server as its stanza (the sim sees every node the gateway sends).
+    let mut wire = sim.subscribe();
     let body = json!({"Id": [answer.as_str()], "ChatPhone": B});
     let data = ok(&served, "/chat/markread", body).await;
     assert_eq!(data, json!({"Details": "Message(s) marked as read"}));
+    sent_stanza(&mut wire, "receipt", |n| {
+        n.attr_str("type") == Some("read") && n.attr_str("id") == Some(answer.as_str())
+    })
+    .await;
     let data = ok(
         &served,
         "/chat/presence",
-        json!({"Phone": B, "State": "composing"}),
+        json!({"Phone": B, "State": "composing", "Media": "audio"}),
     )
     .await;
     assert_eq!(data, json!({"Details": "Chat presence set successfuly"}));
+    sent_stanza(&mut wire, "chatstate", |n| {
+        n.child("composing")
+            .is_some_and(|c| c.attr_str("media") == Some("audio"))
+    })
+    .await;
     let data = ok(
         &served,
         "/chat/presence",
-        json!({"Phone": B, "State": "paused", "Media": "audio"}),
+        json!({"Phone": B, "State": "paused"}),
     )
     .await;
     assert_eq!(data["Details"], "Chat presence set successfuly");
-    let data = ok(&served, "/user/presence", json!({"type": "available"})).await;
+    sent_stanza(&mut wire, "chatstate", |n| n.child("paused").is_some()).await;
+    let data = ok(&served, "/user/presence", json!({"type": "unavailable"})).await;
     assert_eq!(data, json!({"Details": "Presence set successfuly"}));
+    sent_stanza(&mut wire, "presence", |n| {
+        n.attr_str("type") == Some("unavailable")
+    })
+    .await;
+}
+
+/// Waits until the gateway sends the server a `tag` stanza that `pick` accepts.
+async fn sent_stanza(
+    wire: &mut tokio::sync::broadcast::Receiver<SimEvent>,
+    tag: &str,
+    pick: impl Fn(&wa_protocol::binary::Node) -> bool,
+) {
+    wait_for(wire, DEADLINE, tag, |e| match e {
+        SimEvent::Stanza { node, .. } if node.tag == tag && pick(node) => Some(()),
+        _ => None,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("no {tag} stanza: {e}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,7 +378,10 @@ async fn seed_004_send_fails_while_disconnected_and_succeeds_after_connect() {
         .user(TOKEN, "POST", "/session/connect", Some(connect))
         .await;
     assert_eq!(status, 200, "{answer}");
-    served.wait_logged_in(TOKEN).await;
+    wait_status(&served, TOKEN, |d| {
+        d["connected"] == true && d["loggedIn"] == true
+    })
+    .await;
 
     let mut events = sim.subscribe();
     let data = ok(
