@@ -7,34 +7,13 @@ pub const ZERO: &str = "0001-01-01T00:00:00Z";
 
 /// `unix_secs` as `YYYY-MM-DDTHH:MM:SSZ`; `None` or `0` (never set) as [`ZERO`].
 pub fn rfc3339(unix_secs: Option<u64>) -> String {
-    let secs = match unix_secs {
-        None | Some(0) => return ZERO.to_owned(),
-        Some(s) => s,
-    };
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// The proleptic Gregorian date of `days` since 1970-01-01 (Howard Hinnant's `civil_from_days`,
-/// restricted to dates on or after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
+    match unix_secs {
+        None | Some(0) => ZERO.to_owned(),
+        Some(s) => humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(s),
+        )
+        .to_string(),
+    }
 }
 
 #[cfg(test)]

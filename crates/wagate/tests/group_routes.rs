@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 use wa_protocol::binary::Jid;
+use wa_sim::SimServer;
 use wa_testkit::{start_sim, Served};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
@@ -31,6 +32,14 @@ async fn group_routes_end_to_end() {
     let (status, body) = served.user("idle-token", "GET", "/group/list", None).await;
     assert_eq!(error_of(status, &body), (500, "no session"));
 
+    let group = create(&served, token, &sim).await;
+    info_and_list(&served, token, &group).await;
+    name_and_topic(&served, token, &group, &sim).await;
+    participants_and_links(&served, token, &group, &sim).await;
+    leave(&served, token, &group, &sim).await;
+}
+
+async fn create(served: &Served, token: &str, sim: &SimServer) -> String {
     // create: validation first.
     for (payload, text) in [
         (json!({"participants": [ANA]}), "missing Name in Payload"),
@@ -92,12 +101,16 @@ async fn group_routes_end_to_end() {
         "Team"
     );
 
+    group
+}
+
+async fn info_and_list(served: &Served, token: &str, group: &str) {
     // info: query, body, errors.
     let (status, body) = served
         .user(token, "GET", &format!("/group/info?groupJID={group}"), None)
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"]["JID"], group.as_str());
+    assert_eq!(body["data"]["JID"], group);
     assert_eq!(body["data"]["Name"], "Team");
     let (status, body) = served
         .user(
@@ -108,7 +121,7 @@ async fn group_routes_end_to_end() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"]["JID"], group.as_str());
+    assert_eq!(body["data"]["JID"], group);
     let (status, body) = served.user(token, "GET", "/group/info", None).await;
     assert_eq!(error_of(status, &body), (400, "missing groupJID parameter"));
     let (status, body) = served
@@ -120,8 +133,11 @@ async fn group_routes_end_to_end() {
     let (status, body) = served.user(token, "GET", "/group/list", None).await;
     assert_eq!(status, 200, "{body}");
     let groups = body["data"]["Groups"].as_array().expect("Groups");
-    assert!(groups.iter().any(|g| g["JID"] == group.as_str()), "{body}");
+    assert!(groups.iter().any(|g| g["JID"] == group), "{body}");
+}
 
+async fn name_and_topic(served: &Served, token: &str, group: &str, sim: &SimServer) {
+    let jid: Jid = group.parse().expect("a group JID");
     // name.
     let (status, body) = served
         .user(
@@ -167,9 +183,10 @@ async fn group_routes_end_to_end() {
         .await;
     assert_eq!(status, 501, "{body}");
     assert_eq!(body["success"], false);
+}
 
-    participants_and_links(&served, token, &group, &sim).await;
-
+async fn leave(served: &Served, token: &str, group: &str, sim: &SimServer) {
+    let jid: Jid = group.parse().expect("a group JID");
     // leave.
     let (status, body) = served
         .user(
@@ -198,12 +215,7 @@ async fn group_routes_end_to_end() {
     );
 }
 
-async fn participants_and_links(
-    served: &Served,
-    token: &str,
-    group: &str,
-    sim: &wa_sim::SimServer,
-) {
+async fn participants_and_links(served: &Served, token: &str, group: &str, sim: &SimServer) {
     let jid: Jid = group.parse().expect("a group JID");
     for (payload, text) in [
         (

@@ -139,6 +139,16 @@ async fn messages_reach_the_user_and_global_webhooks_as_forms() {
         .expect("the global webhook is signed");
     assert_eq!(signature, hmac_hex(GLOBAL_KEY, &global.body));
 
+    a_user_key_signs(&mut served, &sim, &me, &mut receiver).await;
+}
+
+/// A user key (set in the store) signs the user's webhook.
+async fn a_user_key_signs(
+    served: &mut Served,
+    sim: &SimServer,
+    me: &ServedAccount,
+    receiver: &mut HookReceiver,
+) {
     // A user key signs the user's webhook.
     let mut events = sim.subscribe();
     served
@@ -206,4 +216,58 @@ async fn json_encoding_and_the_all_subscription() {
     assert_message_from_ana(&payload, "hello json");
     assert_eq!(payload["userID"], me.id.to_string());
     assert_eq!(payload["instanceName"], "test");
+}
+
+#[tokio::test]
+async fn read_receipts_reach_the_webhook_signed_with_the_users_key() {
+    let sim = start_sim(&[ME, ANA]).await;
+    let mut receiver = HookReceiver::start().await;
+    let mut served = Served::start(BIN.as_ref(), &sim, &[]).await;
+    let me = served.link_account(&sim, ME, 4303).await;
+    let token = me.token.as_str();
+    let body = json!({"webhookURL": receiver.url("/user"), "events": ["ReadReceipt"]});
+    let (status, answer) = served
+        .user(token, "POST", "/webhook", Some(&body.to_string()))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let key = json!({ "hmac_key": USER_KEY }).to_string();
+    let (status, answer) = served
+        .user(token, "POST", "/session/hmac/config", Some(&key))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+
+    let send = json!({"Phone": ANA, "Body": "read me"}).to_string();
+    let (status, answer) = served
+        .user(token, "POST", "/chat/send/text", Some(&send))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["data"]["Id"].as_str().expect("Id").to_owned();
+    sim.phone_read(ANA, ME, std::slice::from_ref(&id))
+        .expect("the phone reads");
+    // Only ReadReceipt is subscribed: the phone's reply later must not arrive before it.
+    let read = wait_for(
+        &mut receiver.hooks,
+        DEADLINE,
+        "the Read receipt",
+        |h: &Hook| {
+            let p = h.payload();
+            assert_eq!(
+                p["type"], "ReadReceipt",
+                "only ReadReceipt is subscribed: {p}"
+            );
+            (p["state"] == "Read").then(|| h.clone())
+        },
+    )
+    .await
+    .expect("the read receipt arrives");
+    let payload = read.payload();
+    let event = &payload["event"];
+    assert_eq!(event["MessageIDs"], json!([id]), "{payload}");
+    assert_eq!(event["Type"], "read");
+    assert_eq!(event["Chat"], format!("{ANA}@s.whatsapp.net"));
+    assert_eq!(read.form()["userID"], me.id.to_string());
+    assert_eq!(
+        read.header("x-hmac-signature"),
+        Some(hmac_hex(USER_KEY, &read.body).as_str())
+    );
 }

@@ -7,6 +7,12 @@ use wa_testkit::{start_sim, Served};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
 const TOKEN: &str = "webhook-routes-token";
+/// A receiver nobody listens on (settings only; nothing is delivered in this test).
+const BASE: &str = "http://127.0.0.1:9";
+
+fn url(path: &str) -> String {
+    format!("{BASE}{path}")
+}
 
 async fn get(served: &Served) -> Value {
     let (status, body) = served.user(TOKEN, "GET", "/webhook", None).await;
@@ -33,67 +39,49 @@ async fn webhook_settings_round_trip() {
         json!({"webhook": "", "subscribe": [""]})
     );
 
-    // POST: any letter case of webhookURL; invalid names dropped.
-    let (status, body) = served
+    post(&served).await;
+    put_and_delete(&served).await;
+
+    // The settings survive a restart (they are in the store).
+    served
         .user(
             TOKEN,
             "POST",
             "/webhook",
-            Some(r#"{"WebhookURL": "http://127.0.0.1:9/hook", "events": ["Message", "Bogus", "ReadReceipt"]}"#),
+            Some(&json!({"webhookurl": url("/kept"), "events": ["QR"]}).to_string()),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body,
-        json!({"code": 200, "data": {"webhook": "http://127.0.0.1:9/hook"}, "success": true})
-    );
+    served.restart().await;
     assert_eq!(
         get(&served).await,
-        json!({"webhook": "http://127.0.0.1:9/hook", "subscribe": ["Message", "ReadReceipt"]})
+        json!({"webhook": url("/kept"), "subscribe": ["QR"]})
     );
+}
 
-    // POST without events keeps them.
-    let (status, _) = served
-        .user(
-            TOKEN,
-            "POST",
-            "/webhook",
-            Some(r#"{"webhookurl": "http://127.0.0.1:9/other"}"#),
-        )
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        get(&served).await["subscribe"],
-        json!(["Message", "ReadReceipt"])
-    );
-
-    // Decode errors use the webhook handlers' lowercase text.
-    for bad in [r#"{"webhookurl": 5}"#, "", "not json"] {
-        let (status, body) = served.user(TOKEN, "POST", "/webhook", Some(bad)).await;
-        assert_eq!(status, 400, "{bad:?}: {body}");
-        assert_eq!(body["error"], "could not decode payload");
-    }
-
+async fn put_and_delete(served: &Served) {
     // PUT with active: true replaces; active: false clears.
     let (status, body) = served
         .user(
             TOKEN,
             "PUT",
             "/webhook",
-            Some(r#"{"webhook": "http://127.0.0.1:9/put", "events": ["All", "Nope"], "active": true}"#),
+            Some(
+                &json!({"webhook": url("/put"), "events": ["All", "Nope"], "active": true})
+                    .to_string(),
+            ),
         )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["data"],
-        json!({"webhook": "http://127.0.0.1:9/put", "events": ["All"], "active": true})
+        json!({"webhook": url("/put"), "events": ["All"], "active": true})
     );
     let (status, body) = served
         .user(
             TOKEN,
             "PUT",
             "/webhook",
-            Some(r#"{"webhook": "http://127.0.0.1:9/x", "active": false}"#),
+            Some(&json!({"webhook": url("/x"), "active": false}).to_string()),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -101,10 +89,7 @@ async fn webhook_settings_round_trip() {
         body["data"],
         json!({"webhook": "", "events": [], "active": false})
     );
-    assert_eq!(
-        get(&served).await,
-        json!({"webhook": "", "subscribe": [""]})
-    );
+    assert_eq!(get(served).await, json!({"webhook": "", "subscribe": [""]}));
     let (status, body) = served.user(TOKEN, "PUT", "/webhook", Some("5")).await;
     assert_eq!(status, 400, "{body}");
 
@@ -114,7 +99,7 @@ async fn webhook_settings_round_trip() {
             TOKEN,
             "POST",
             "/webhook",
-            Some(r#"{"webhookurl": "http://127.0.0.1:9/d", "events": ["All"]}"#),
+            Some(&json!({"webhookurl": url("/d"), "events": ["All"]}).to_string()),
         )
         .await;
     let (status, body) = served.user(TOKEN, "DELETE", "/webhook", None).await;
@@ -123,23 +108,52 @@ async fn webhook_settings_round_trip() {
         body["data"],
         json!({"Details": "Webhook and events deleted successfully"})
     );
-    assert_eq!(
-        get(&served).await,
-        json!({"webhook": "", "subscribe": [""]})
-    );
+    assert_eq!(get(served).await, json!({"webhook": "", "subscribe": [""]}));
+}
 
-    // The settings survive a restart (they are in the store).
-    served
+async fn post(served: &Served) {
+    // POST: any letter case of webhookURL; invalid names dropped.
+    let (status, body) = served
         .user(
             TOKEN,
             "POST",
             "/webhook",
-            Some(r#"{"webhookurl": "http://127.0.0.1:9/kept", "events": ["QR"]}"#),
+            Some(
+                &json!({"WebhookURL": url("/hook"), "events": ["Message", "Bogus", "ReadReceipt"]})
+                    .to_string(),
+            ),
         )
         .await;
-    served.restart().await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(
-        get(&served).await,
-        json!({"webhook": "http://127.0.0.1:9/kept", "subscribe": ["QR"]})
+        body,
+        json!({"code": 200, "data": {"webhook": url("/hook")}, "success": true})
     );
+    assert_eq!(
+        get(served).await,
+        json!({"webhook": url("/hook"), "subscribe": ["Message", "ReadReceipt"]})
+    );
+
+    // POST without events keeps them.
+    let (status, _) = served
+        .user(
+            TOKEN,
+            "POST",
+            "/webhook",
+            Some(&json!({"webhookurl": url("/other")}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        get(served).await["subscribe"],
+        json!(["Message", "ReadReceipt"])
+    );
+
+    // Decode errors use the webhook handlers' lowercase text.
+    let number = json!({"webhookurl": 5}).to_string();
+    for bad in [number.as_str(), "", "not json"] {
+        let (status, body) = served.user(TOKEN, "POST", "/webhook", Some(bad)).await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+        assert_eq!(body["error"], "could not decode payload");
+    }
 }

@@ -152,101 +152,100 @@ fn put(o: &mut Map<String, Value>, key: &str, value: Option<Value>) {
     }
 }
 
+/// An object of the `Some` fields (Go's `omitempty`).
+fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
+    let mut o = Map::new();
+    for (key, value) in fields {
+        put(&mut o, key, value);
+    }
+    Value::Object(o)
+}
+
+fn string(s: &Option<String>) -> Option<Value> {
+    s.clone().map(Value::from)
+}
+
+fn contact_json(c: &pb::ContactMessage) -> Value {
+    object(vec![
+        ("displayName", string(&c.display_name)),
+        ("vcard", string(&c.vcard)),
+        ("contextInfo", c.context_info.as_deref().map(context_json)),
+    ])
+}
+
+fn location_json(l: &pb::LocationMessage) -> Value {
+    object(vec![
+        ("degreesLatitude", l.degrees_latitude.map(Value::from)),
+        ("degreesLongitude", l.degrees_longitude.map(Value::from)),
+        ("name", string(&l.name)),
+        ("address", string(&l.address)),
+        ("URL", string(&l.url)),
+        ("contextInfo", l.context_info.as_deref().map(context_json)),
+    ])
+}
+
+fn text_json(t: &pb::ExtendedTextMessage) -> Value {
+    object(vec![
+        ("text", string(&t.text)),
+        ("matchedText", string(&t.matched_text)),
+        ("description", string(&t.description)),
+        ("title", string(&t.title)),
+        ("contextInfo", t.context_info.as_deref().map(context_json)),
+    ])
+}
+
+fn protocol_json(p: &pb::ProtocolMessage) -> Value {
+    object(vec![
+        ("key", p.key.as_ref().map(key_json)),
+        ("type", p.r#type.map(Value::from)),
+        (
+            "editedMessage",
+            p.edited_message.as_deref().map(message_json),
+        ),
+        ("timestampMS", p.timestamp_ms.map(Value::from)),
+    ])
+}
+
+fn reaction_json(r: &pb::ReactionMessage) -> Value {
+    object(vec![
+        ("key", r.key.as_ref().map(key_json)),
+        ("text", string(&r.text)),
+        ("senderTimestampMS", r.sender_timestamp_ms.map(Value::from)),
+    ])
+}
+
 /// The protobuf `Message` with whatsmeow's JSON names (unset fields omitted, as Go's
 /// `omitempty` does; enums as numbers).
 pub fn message_json(m: &pb::Message) -> Value {
-    let mut o = Map::new();
-    put(
-        &mut o,
-        "conversation",
-        m.conversation.clone().map(Value::from),
-    );
-    if let Some(c) = &m.contact_message {
-        let mut x = Map::new();
-        put(
-            &mut x,
-            "displayName",
-            c.display_name.clone().map(Value::from),
-        );
-        put(&mut x, "vcard", c.vcard.clone().map(Value::from));
-        put(
-            &mut x,
-            "contextInfo",
-            c.context_info.as_deref().map(context_json),
-        );
-        o.insert("contactMessage".into(), Value::Object(x));
-    }
-    if let Some(l) = &m.location_message {
-        let mut x = Map::new();
-        put(
-            &mut x,
-            "degreesLatitude",
-            l.degrees_latitude.map(Value::from),
-        );
-        put(
-            &mut x,
-            "degreesLongitude",
-            l.degrees_longitude.map(Value::from),
-        );
-        put(&mut x, "name", l.name.clone().map(Value::from));
-        put(&mut x, "address", l.address.clone().map(Value::from));
-        put(&mut x, "URL", l.url.clone().map(Value::from));
-        put(
-            &mut x,
-            "contextInfo",
-            l.context_info.as_deref().map(context_json),
-        );
-        o.insert("locationMessage".into(), Value::Object(x));
-    }
-    if let Some(t) = &m.extended_text_message {
-        let mut x = Map::new();
-        put(&mut x, "text", t.text.clone().map(Value::from));
-        put(
-            &mut x,
-            "matchedText",
-            t.matched_text.clone().map(Value::from),
-        );
-        put(
-            &mut x,
-            "description",
-            t.description.clone().map(Value::from),
-        );
-        put(&mut x, "title", t.title.clone().map(Value::from));
-        put(
-            &mut x,
-            "contextInfo",
-            t.context_info.as_deref().map(context_json),
-        );
-        o.insert("extendedTextMessage".into(), Value::Object(x));
-    }
-    if let Some(p) = &m.protocol_message {
-        let mut x = Map::new();
-        put(&mut x, "key", p.key.as_ref().map(key_json));
-        put(&mut x, "type", p.r#type.map(Value::from));
-        put(
-            &mut x,
+    object(vec![
+        ("conversation", string(&m.conversation)),
+        (
+            "contactMessage",
+            m.contact_message.as_deref().map(contact_json),
+        ),
+        (
+            "locationMessage",
+            m.location_message.as_deref().map(location_json),
+        ),
+        (
+            "extendedTextMessage",
+            m.extended_text_message.as_deref().map(text_json),
+        ),
+        (
+            "protocolMessage",
+            m.protocol_message.as_deref().map(protocol_json),
+        ),
+        (
+            "reactionMessage",
+            m.reaction_message.as_ref().map(reaction_json),
+        ),
+        (
             "editedMessage",
-            p.edited_message.as_deref().map(message_json),
-        );
-        put(&mut x, "timestampMS", p.timestamp_ms.map(Value::from));
-        o.insert("protocolMessage".into(), Value::Object(x));
-    }
-    if let Some(r) = &m.reaction_message {
-        let mut x = Map::new();
-        put(&mut x, "key", r.key.as_ref().map(key_json));
-        put(&mut x, "text", r.text.clone().map(Value::from));
-        put(
-            &mut x,
-            "senderTimestampMS",
-            r.sender_timestamp_ms.map(Value::from),
-        );
-        o.insert("reactionMessage".into(), Value::Object(x));
-    }
-    if let Some(e) = &m.edited_message {
-        let inner = e.message.as_deref().map(message_json);
-        o.insert("editedMessage".into(), json!({ "message": inner }));
-    }
-    Value::Object(o)
+            m.edited_message
+                .as_ref()
+                .map(|e| json!({ "message": e.message.as_deref().map(message_json) })),
+        ),
+    ])
 }
 
 #[cfg(test)]

@@ -369,6 +369,23 @@ mod tests {
     }
 
     #[test]
+    fn the_openapi_fragment_lists_every_group_route() {
+        let doc = openapi();
+        for path in [
+            "/group/list",
+            "/group/info",
+            "/group/invitelink",
+            "/group/create",
+            "/group/name",
+            "/group/topic",
+            "/group/updateparticipants",
+            "/group/leave",
+        ] {
+            assert!(doc.paths.paths.contains_key(path), "{path}");
+        }
+    }
+
+    #[test]
     fn actions_are_the_contracts() {
         assert_eq!(
             action("").unwrap_err().to_string(),

@@ -236,3 +236,14 @@ struct Doc;
 pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     Doc::openapi()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_fragment_has_the_four_methods() {
+        let doc = super::openapi();
+        let item = doc.paths.paths.get("/webhook").expect("/webhook");
+        assert!(item.get.is_some() && item.post.is_some());
+        assert!(item.put.is_some() && item.delete.is_some());
+    }
+}
