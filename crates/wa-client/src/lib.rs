@@ -34,6 +34,7 @@ mod records;
 mod registry;
 mod socket;
 mod status;
+mod terminate_api;
 
 pub use account::spawn_account;
 pub use config::{Backoff, ClientConfig};
