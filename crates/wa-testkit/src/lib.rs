@@ -12,6 +12,10 @@
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
+//! - [`poll_until`]: state another process only shows when asked (the served gateway's HTTP
+//!   status), asked again at a short interval within a deadline.
+//! - [`Wwebjs`]: the served gateway's whatsapp-web.js dialect, and linking a session through a
+//!   sim phone.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
 //!
@@ -24,16 +28,20 @@ mod error;
 pub mod http;
 mod linked;
 mod peer;
+mod poll;
 pub mod raw;
 mod served;
 mod sim;
 mod wait;
+mod wwebjs;
 
 pub use client::{client_config, new_account, AccountEvents};
 pub use dir::temp_dir;
 pub use error::Error;
 pub use linked::Linked;
 pub use peer::JsonLines;
+pub use poll::{poll_until, POLL_EVERY};
 pub use served::{Served, ADMIN_TOKEN};
 pub use sim::{start_sim, SimOptions};
 pub use wait::{wait_for, EventSource, DEADLINE};
+pub use wwebjs::Wwebjs;

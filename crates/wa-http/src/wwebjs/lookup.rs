@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wa_client::Status;
+use wa_client::{SessionState, Status};
 use wa_store::Account;
 
 use crate::error::ApiError;
@@ -36,8 +36,13 @@ pub(crate) async fn find(state: &AppState, name: &str) -> Result<Option<Session>
         .into_iter()
         .filter(|a| a.name == name)
     {
-        let status = state.gateway.status(&account.id).await?;
-        let rank = if state.gateway.handle(&account.id).is_some() {
+        let mut status = state.gateway.status(&account.id).await?;
+        let running = state.gateway.handle(&account.id).is_some();
+        if running && status.state == SessionState::Stopped {
+            // A task just spawned has not reported yet: it is starting.
+            status.state = SessionState::Starting;
+        }
+        let rank = if running {
             0
         } else if status.has_credentials() {
             1

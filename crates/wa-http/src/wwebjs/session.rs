@@ -246,7 +246,8 @@ async fn terminate(
 async fn flush(state: &AppState, only_inactive: bool) -> Result<(), ApiError> {
     for account in accounts(state).await? {
         let status = state.gateway.status(&account.id).await?;
-        let in_memory = status.state != SessionState::Stopped;
+        let in_memory =
+            state.gateway.handle(&account.id).is_some() || status.state != SessionState::Stopped;
         let active = status.state == SessionState::Working;
         if in_memory && !(only_inactive && active) {
             state.gateway.terminate(&account.id).await?;
