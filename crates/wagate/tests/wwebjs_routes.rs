@@ -24,7 +24,13 @@ async fn the_key_the_id_and_unknown_sessions() {
         (status, body),
         (200, json!({"success": true, "message": "pong"}))
     );
+    invalid_keys(&served).await;
+    invalid_ids(&api).await;
+    unknown_sessions(&api).await;
+}
 
+/// 403 without the key or with another, on session and client routes.
+async fn invalid_keys(served: &Served) {
     let invalid_key = json!({"success": false, "error": "Invalid API key"});
     for headers in [vec![], vec![("x-api-key", "wrong-key")]] {
         for path in [
@@ -40,7 +46,10 @@ async fn the_key_the_id_and_unknown_sessions() {
             .await;
         assert_eq!((status, body), (403, invalid_key.clone()));
     }
+}
 
+/// 422 for ids outside `^[\w-]+$` on every route that takes one.
+async fn invalid_ids(api: &Wwebjs<'_>) {
     let bad_id = json!({"success": false, "error": "Session should be alphanumerical or -"});
     for route in ["start", "status", "qr", "restart", "stop", "terminate"] {
         for id in ["bad.id", "a%20b", "%C3%A9"] {
@@ -57,8 +66,10 @@ async fn the_key_the_id_and_unknown_sessions() {
         let (status, body) = api.post(path, &json!({})).await;
         assert_eq!((status, &body), (422, &bad_id), "{path}");
     }
+}
 
-    // Unknown sessions: HTTP 200 in upstream's shapes, except the client routes' check (404).
+/// Unknown sessions: HTTP 200 in upstream's shapes, except the client routes' check (404).
+async fn unknown_sessions(api: &Wwebjs<'_>) {
     let (status, body) = api.get("/session/status/ghost").await;
     assert_eq!((status, body), (200, not_found()));
     let qr_not_found = json!({"success": false, "message": "session_not_found"});
@@ -104,62 +115,43 @@ async fn a_session_before_it_is_linked() {
     let sim = start_sim(&[PHONE]).await;
     let served = Served::start(BIN.as_ref(), &sim, &[]).await;
     let api = Wwebjs::new(&served, ADMIN_TOKEN);
+    start_and_qr(&api).await;
+    stop_start_restart(&api).await;
+    pairing_code(&api, &sim).await;
+    terminate_and_flushes(&api).await;
+}
 
+/// start (422 when running), the QR, the not-connected answers.
+async fn start_and_qr(api: &Wwebjs<'_>) {
     let (status, body) = api.get("/session/start/shop-1").await;
-    assert_eq!(
-        (status, body),
-        (
-            200,
-            json!({"success": true, "message": "Session initiated successfully"})
-        )
-    );
+    let started = json!({"success": true, "message": "Session initiated successfully"});
+    assert_eq!((status, body), (200, started));
     let (status, body) = api.get("/session/start/shop-1").await;
-    assert_eq!(
-        (status, body),
-        (
-            422,
-            json!({"success": false, "error": "Session already exists for: shop-1"})
-        )
-    );
+    let exists = json!({"success": false, "error": "Session already exists for: shop-1"});
+    assert_eq!((status, body), (422, exists));
     let qr = api.wait_qr("shop-1").await.expect("a QR code");
     assert!(!qr.is_empty());
     let (status, body) = api.get("/session/status/shop-1").await;
-    assert_eq!(
-        (status, body),
-        (
-            200,
-            json!({"success": false, "state": "UNPAIRED", "message": "session_not_connected"})
-        )
-    );
+    let unpaired =
+        json!({"success": false, "state": "UNPAIRED", "message": "session_not_connected"});
+    assert_eq!((status, body), (200, unpaired));
     let (status, body) = api.get("/client/getState/shop-1").await;
-    assert_eq!(
-        (status, body),
-        (200, json!({"success": true, "state": "UNPAIRED"}))
-    );
+    let state = json!({"success": true, "state": "UNPAIRED"});
+    assert_eq!((status, body), (200, state));
     let text = json!({"chatId": "5511999990102@c.us", "contentType": "string", "content": "hi"});
     let (status, body) = api.post("/client/sendMessage/shop-1", &text).await;
-    assert_eq!(
-        (status, body),
-        (
-            404,
-            json!({"success": false, "error": "session_not_connected"})
-        )
-    );
+    let refused = json!({"success": false, "error": "session_not_connected"});
+    assert_eq!((status, body), (404, refused));
     let (status, body) = api.get("/session/getSessions").await;
-    assert_eq!(
-        (status, body),
-        (200, json!({"success": true, "result": ["shop-1"]}))
-    );
+    let listed = json!({"success": true, "result": ["shop-1"]});
+    assert_eq!((status, body), (200, listed));
+}
 
-    // stop: the session is forgotten by status (upstream's not-found) but starts again.
+/// stop: the session is forgotten by status (upstream's not-found) but starts again; restart.
+async fn stop_start_restart(api: &Wwebjs<'_>) {
     let (status, body) = api.get("/session/stop/shop-1").await;
-    assert_eq!(
-        (status, body),
-        (
-            200,
-            json!({"success": true, "message": "Session stopped successfully"})
-        )
-    );
+    let stopped = json!({"success": true, "message": "Session stopped successfully"});
+    assert_eq!((status, body), (200, stopped));
     let (_, body) = api.get("/session/status/shop-1").await;
     assert_eq!(body, not_found());
     let (_, body) = api.get("/session/qr/shop-1").await;
@@ -172,36 +164,23 @@ async fn a_session_before_it_is_linked() {
     api.wait_qr("shop-1").await.expect("a QR code after start");
 
     let (status, body) = api.get("/session/restart/shop-1").await;
-    assert_eq!(
-        (status, body),
-        (
-            200,
-            json!({"success": true, "message": "Restarted successfully"})
-        )
-    );
+    let restarted = json!({"success": true, "message": "Restarted successfully"});
+    assert_eq!((status, body), (200, restarted));
     api.wait_qr("shop-1")
         .await
         .expect("a QR code after restart");
+}
 
-    // A pairing code instead of the QR (avoylenko's route).
+/// A pairing code instead of the QR (avoylenko's `requestPairingCode`).
+async fn pairing_code(api: &Wwebjs<'_>, sim: &wa_sim::SimServer) {
     let mut sim_events = sim.subscribe();
+    let path = "/session/requestPairingCode/shop-1";
     let (status, body) = api
-        .post(
-            "/session/requestPairingCode/shop-1",
-            &json!({"phoneNumber": "not a number"}),
-        )
+        .post(path, &json!({"phoneNumber": "not a number"}))
         .await;
-    assert_eq!(
-        (status, body["success"].clone()),
-        (400, json!(false)),
-        "{body}"
-    );
-    let (status, body) = api
-        .post(
-            "/session/requestPairingCode/shop-1",
-            &json!({"phoneNumber": format!("+{PHONE}"), "showNotification": true}),
-        )
-        .await;
+    assert_eq!((status, &body["success"]), (400, &json!(false)), "{body}");
+    let request = json!({"phoneNumber": format!("+{PHONE}"), "showNotification": true});
+    let (status, body) = api.post(path, &request).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["success"], true);
     let code = body["result"].as_str().expect("a code");
@@ -212,7 +191,10 @@ async fn a_session_before_it_is_linked() {
     })
     .await
     .expect("the sim saw the request");
+}
 
+/// terminateInactive, terminate, terminateAll.
+async fn terminate_and_flushes(api: &Wwebjs<'_>) {
     // terminateInactive ends (and deletes) every started session that is not CONNECTED.
     let (status, _) = api.get("/session/start/shop-2").await;
     assert_eq!(status, 200);

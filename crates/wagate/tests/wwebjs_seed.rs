@@ -68,6 +68,15 @@ async fn seed_000_and_001_then_sends_reach_the_phone() {
     let served = Served::start(BIN.as_ref(), &sim, &[]).await;
     let api = Wwebjs::new(&served, ADMIN_TOKEN);
 
+    seed_000(&api, &served, &sim).await;
+    seed_001(&api).await;
+    sends(&api, &sim).await;
+    refusals(&api, &served).await;
+    restart_and_terminate(&api, &sim).await;
+}
+
+/// Seed 000's workflow up to the scan.
+async fn seed_000(api: &Wwebjs<'_>, served: &Served, sim: &SimServer) {
     // Seed 000's workflow: ping → status → auto-start on "undefined" → QR on scan_qr.
     let (status, body) = served.request("GET", "/ping", &[], None).await;
     assert_eq!(
@@ -94,10 +103,13 @@ async fn seed_000_and_001_then_sends_reach_the_phone() {
     assert_eq!(status, 200);
     assert_eq!(body["success"], false, "{body}");
     assert_eq!(body["message"], "session_not_connected", "{body}");
-    api.link(&sim, OURS, OURS)
+    api.link(sim, OURS, OURS)
         .await
         .expect("linked through the phone");
+}
 
+/// Seed 001's status, and the linked session's other answers.
+async fn seed_001(api: &Wwebjs<'_>) {
     // Seed 001 expects exactly this.
     let (status, body) = api.get(&format!("/session/status/{OURS}")).await;
     assert_eq!(
@@ -122,12 +134,15 @@ async fn seed_000_and_001_then_sends_reach_the_phone() {
             json!({"success": false, "error": format!("Session already exists for: {OURS}")})
         )
     );
+}
 
+/// Text, location and contact reach the peer's phone.
+async fn sends(api: &Wwebjs<'_>, sim: &SimServer) {
     // Text, location and contact reach the peer's phone.
     let chat = format!("{PEER}@c.us");
     let (message, record) = send_and_receive(
-        &api,
-        &sim,
+        api,
+        sim,
         json!({"chatId": chat, "contentType": "string", "content": "Halo from the API"}),
     )
     .await;
@@ -141,8 +156,8 @@ async fn seed_000_and_001_then_sends_reach_the_phone() {
     );
 
     let (message, record) = send_and_receive(
-        &api,
-        &sim,
+        api,
+        sim,
         json!({"chatId": PEER, "contentType": "Location",
                "content": {"latitude": -6.1754, "longitude": 106.8272, "description": "Monas\nJakarta"}}),
     )
@@ -155,8 +170,8 @@ async fn seed_000_and_001_then_sends_reach_the_phone() {
     assert_eq!(record["kind"], "location");
 
     let (message, record) = send_and_receive(
-        &api,
-        &sim,
+        api,
+        sim,
         json!({"chatId": chat, "contentType": "Contact", "content": {"contactId": "5511999990299"}}),
     )
     .await;
@@ -169,7 +184,11 @@ async fn seed_000_and_001_then_sends_reach_the_phone() {
     );
     assert_eq!(message["vCards"], json!([vcard]));
     assert_eq!(record["kind"], "contact");
+}
 
+/// The dialect's refusals on a connected session.
+async fn refusals(api: &Wwebjs<'_>, served: &Served) {
+    let chat = format!("{PEER}@c.us");
     // The dialect's refusals on a connected session.
     let send = |content_type: &str, content: Value| json!({"chatId": chat, "contentType": content_type, "content": content});
     let path = format!("/client/sendMessage/{OURS}");
@@ -229,7 +248,10 @@ async fn seed_000_and_001_then_sends_reach_the_phone() {
         (400, json!(false)),
         "{body}"
     );
+}
 
+/// Restart keeps the link; terminate logs out and deletes.
+async fn restart_and_terminate(api: &Wwebjs<'_>, sim: &SimServer) {
     // Restart keeps the credentials: CONNECTED again without a new scan.
     let (status, body) = api.get(&format!("/session/restart/{OURS}")).await;
     assert_eq!(
