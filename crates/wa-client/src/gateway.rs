@@ -64,7 +64,7 @@ impl NewAccount {
 #[derive(Debug)]
 pub struct Gateway {
     registry: Registry,
-    config: ClientConfig,
+    pub(crate) config: ClientConfig,
 }
 
 impl Gateway {

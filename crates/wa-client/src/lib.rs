@@ -32,6 +32,7 @@ mod protocol_events;
 mod proxy;
 mod records;
 mod registry;
+mod session_api;
 mod socket;
 mod status;
 mod terminate_api;

@@ -35,6 +35,8 @@ pub enum SessionRefusal {
     LogoutNotLoggedIn,
     /// `logout` while the socket is down.
     LogoutNotConnected,
+    /// `connect` without `Immediate`: the socket was not up within 10 s (CONTRACTS §B.2).
+    ConnectFailed,
 }
 
 impl SessionRefusal {
@@ -50,6 +52,7 @@ impl SessionRefusal {
             }
             SessionRefusal::LogoutNotLoggedIn => "could not logout as it was not logged in",
             SessionRefusal::LogoutNotConnected => "could not disconnect as it was not connected",
+            SessionRefusal::ConnectFailed => "failed to Connect",
         }
     }
 }
@@ -89,6 +92,14 @@ pub enum ApiError {
     /// The route exists in the contract but this build does not do it yet.
     #[error("{0}")]
     NotImplemented(Cow<'static, str>),
+    /// An admin `events` list names an unknown type: 400 `invalid event type` with
+    /// `details: "invalid event: <name>"` (CONTRACTS §A.1).
+    #[error("invalid event type")]
+    InvalidEvent(String),
+    /// No account with this id: 404 `user not found` with
+    /// `details: "No user found with ID: <id>"` (CONTRACTS §A.1).
+    #[error("user not found")]
+    UserNotFound(String),
     /// The session's state refuses the call (wuzapi: 500 with the exact text).
     #[error("{}", .0.text())]
     Session(SessionRefusal),
@@ -119,7 +130,10 @@ impl ApiError {
     /// The status and the public text; logs what the text leaves out.
     pub fn status_and_text(&self) -> (StatusCode, Cow<'static, str>) {
         match self {
-            ApiError::Decode | ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.text()),
+            ApiError::Decode | ApiError::BadRequest(_) | ApiError::InvalidEvent(_) => {
+                (StatusCode::BAD_REQUEST, self.text())
+            }
+            ApiError::UserNotFound(_) => (StatusCode::NOT_FOUND, self.text()),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.text()),
             ApiError::InvalidApiKey => (StatusCode::FORBIDDEN, self.text()),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, self.text()),
@@ -132,6 +146,15 @@ impl ApiError {
             ApiError::Send(e) => client_status(e, "error sending message: "),
             ApiError::Client(e) => client_status(e, ""),
             ApiError::Store(e) => store_status(e),
+        }
+    }
+
+    /// The `details` key some admin errors add beside `error` (CONTRACTS §A.1).
+    pub fn details(&self) -> Option<String> {
+        match self {
+            ApiError::InvalidEvent(name) => Some(format!("invalid event: {name}")),
+            ApiError::UserNotFound(id) => Some(format!("No user found with ID: {id}")),
+            _ => None,
         }
     }
 
@@ -215,6 +238,8 @@ fn internal() -> (StatusCode, Cow<'static, str>) {
 #[derive(Serialize)]
 struct WuzapiError<'a> {
     code: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<String>,
     error: &'a str,
     success: bool,
 }
@@ -226,6 +251,7 @@ impl IntoResponse for ApiError {
             status,
             &WuzapiError {
                 code: status.as_u16(),
+                details: self.details(),
                 error: &text,
                 success: false,
             },

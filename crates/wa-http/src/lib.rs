@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Files: `state` (what handlers share), `error` (the one mapping), `envelope` (wuzapi's
-//! answer shape), `json` (Go's decoding rules), `auth`, `phone` (recipients), `session_view`
+//! answer shape), `json` (Go's decoding rules), `auth`, `phone` (recipients), `qr` (QR PNGs and data URLs), `session_view`
 //! (CONTRACTS §F's state machine in each dialect), `wuzapi/` and `wwebjs/` (the routes).
 
 pub mod auth;
@@ -22,6 +22,7 @@ pub mod error;
 pub mod json;
 pub mod openapi;
 pub mod phone;
+pub mod qr;
 pub mod session_view;
 pub mod state;
 mod wuzapi;

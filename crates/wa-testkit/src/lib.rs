@@ -11,6 +11,9 @@
 //!   the accounts (phones) a test needs, in one call.
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
+//! - [`qr`]: reads back the gateway's QR PNGs / data URLs (the sim's phone scans them).
+//! - [`session_flow`]: seed 002's flow over a served gateway (poll status, the sim's phone
+//!   scans the QR or types the pair code).
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
 //! - [`poll_until`]: state another process only shows when asked (the served gateway's HTTP
 //!   status), asked again at a short interval within a deadline.
@@ -29,8 +32,10 @@ pub mod http;
 mod linked;
 mod peer;
 mod poll;
+pub mod qr;
 pub mod raw;
 mod served;
+pub mod session_flow;
 mod sim;
 mod wait;
 mod wwebjs;

@@ -1,9 +1,13 @@
 //! The wuzapi dialect (CONTRACTS §A): one file per route group, each giving its `routes()`.
 
+mod account_view;
 mod admin;
+mod admin_dto;
 mod chat;
+mod event_types;
 mod group;
 mod session;
+mod session_settings;
 mod user;
 mod webhook;
 
