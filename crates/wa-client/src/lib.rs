@@ -35,7 +35,6 @@ mod registry;
 mod session_api;
 mod socket;
 mod status;
-mod terminate_api;
 
 pub use account::spawn_account;
 pub use config::{Backoff, ClientConfig};

@@ -40,6 +40,32 @@ impl<'a> Wwebjs<'a> {
             .await
     }
 
+    /// `GET path` with the key; the status, the content type and the body's bytes.
+    ///
+    /// # Panics
+    /// If the exchange fails or takes longer than [`DEADLINE`].
+    pub async fn get_bytes(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.served.base()))
+            .header("x-api-key", self.key)
+            .timeout(DEADLINE)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response
+            .bytes()
+            .await
+            .unwrap_or_else(|e| panic!("{path} body: {e}"));
+        (status, content_type, body.to_vec())
+    }
+
     /// Polls `/session/qr/{id}` until a QR is shown; returns its raw text.
     pub async fn wait_qr(&self, id: &str) -> Result<String, Error> {
         let path = format!("/session/qr/{id}");
@@ -62,15 +88,20 @@ impl<'a> Wwebjs<'a> {
         .await
     }
 
-    /// Links the started session `id` through `phone` of `sim`: waits for its QR, lets the
-    /// phone scan it (`POST /admin/phones/{phone}/scan`, the sim's admin API), waits until the
-    /// sim sees the login and the session reports `session_connected`. Returns the QR.
+    /// Links the started session `id` through `phone` of `sim`: waits for its QR, reads it
+    /// back from `/session/qr/{id}/image` (the PNG must hold the same text), lets the phone scan
+    /// it (`POST /admin/phones/{phone}/scan`, the sim's admin API), waits until the sim sees the
+    /// login and the session reports `session_connected`. Returns the QR.
     ///
     /// # Panics
-    /// If the sim refuses the scan.
+    /// If the image is not a PNG of the QR or the sim refuses the scan.
     pub async fn link(&self, sim: &SimServer, id: &str, phone: &str) -> Result<String, Error> {
         let mut sim_events = sim.subscribe();
-        let qr = self.wait_qr(id).await?;
+        let raw = self.wait_qr(id).await?;
+        let (status, content_type, png) = self.get_bytes(&format!("/session/qr/{id}/image")).await;
+        assert_eq!((status, content_type.as_str()), (200, "image/png"));
+        let qr = crate::qr::decode_png(&png).expect("the image is a readable QR code");
+        assert_eq!(qr, raw, "the image shows the pending QR");
         let (status, body) = crate::http::request(
             sim.addr(),
             "POST",

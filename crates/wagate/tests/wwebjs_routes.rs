@@ -57,6 +57,8 @@ async fn invalid_ids(api: &Wwebjs<'_>) {
             assert_eq!((status, &body), (422, &bad_id), "{route}/{id}");
         }
     }
+    let (status, body) = api.get("/session/qr/bad.id/image").await;
+    assert_eq!((status, &body), (422, &bad_id));
     let (status, body) = api.get("/client/getState/bad.id").await;
     assert_eq!((status, body), (422, bad_id.clone()));
     for path in [
@@ -73,8 +75,10 @@ async fn unknown_sessions(api: &Wwebjs<'_>) {
     let (status, body) = api.get("/session/status/ghost").await;
     assert_eq!((status, body), (200, not_found()));
     let qr_not_found = json!({"success": false, "message": "session_not_found"});
-    let (status, body) = api.get("/session/qr/ghost").await;
-    assert_eq!((status, body), (200, qr_not_found.clone()));
+    for path in ["/session/qr/ghost", "/session/qr/ghost/image"] {
+        let (status, body) = api.get(path).await;
+        assert_eq!((status, &body), (200, &qr_not_found), "{path}");
+    }
     for route in ["restart", "stop", "terminate"] {
         let (status, body) = api.get(&format!("/session/{route}/ghost")).await;
         assert_eq!((status, body), (200, not_found()), "{route}");

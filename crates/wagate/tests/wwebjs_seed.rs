@@ -121,11 +121,14 @@ async fn seed_001(api: &Wwebjs<'_>) {
     );
     let (_, body) = api.get(&format!("/client/getState/{OURS}")).await;
     assert_eq!(body, json!({"success": true, "state": "CONNECTED"}));
-    let (_, body) = api.get(&format!("/session/qr/{OURS}")).await;
-    assert_eq!(
-        body,
-        json!({"success": false, "message": "qr code not ready or already scanned"})
-    );
+    let scanned = json!({"success": false, "message": "qr code not ready or already scanned"});
+    for path in [
+        format!("/session/qr/{OURS}"),
+        format!("/session/qr/{OURS}/image"),
+    ] {
+        let (status, body) = api.get(&path).await;
+        assert_eq!((status, &body), (200, &scanned), "{path}");
+    }
     let (status, body) = api.get(&format!("/session/start/{OURS}")).await;
     assert_eq!(
         (status, body),

@@ -1,8 +1,6 @@
 //! Sessions by id: in this dialect a session id is a gateway account's NAME (a wuzapi user's
 //! `name`), so a session started here is a wuzapi user and a wuzapi user's session shows here.
 
-use std::sync::Arc;
-
 use wa_client::{SessionState, Status};
 use wa_store::Account;
 
@@ -20,11 +18,7 @@ pub(crate) struct Session {
 
 /// Every account (store order: by id).
 pub(crate) async fn accounts(state: &AppState) -> Result<Vec<Account>, ApiError> {
-    let store = Arc::clone(state.gateway.store());
-    tokio::task::spawn_blocking(move || store.accounts())
-        .await
-        .map_err(|e| ApiError::Client(e.into()))?
-        .map_err(ApiError::Store)
+    Ok(state.gateway.all_accounts().await?)
 }
 
 /// The session named `name`, if any. When several accounts share the name (wuzapi does not

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -43,6 +43,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/session/start/{id}", get(start))
         .route("/session/status/{id}", get(status))
         .route("/session/qr/{id}", get(qr))
+        .route("/session/qr/{id}/image", get(qr_image))
         .route("/session/restart/{id}", get(restart))
         .route("/session/stop/{id}", get(stop))
         .route("/session/terminate/{id}", get(terminate))
@@ -173,6 +174,33 @@ async fn qr(
     Ok(RawJson(StatusCode::OK, qr_answer(session.as_ref())))
 }
 
+/// `GET /session/qr/{id}/image`: the pending QR as a PNG (256×256, the rendering wuzapi's data
+/// URL uses, CONTRACTS §F rule 5); otherwise the same JSON as `/session/qr/{id}`.
+#[utoipa::path(get, path = "/session/qr/{id}/image", tag = "wwebjs",
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 200, description = "The QR as a PNG, or why there is none (JSON)",
+            content(("image/png"), (QrAnswer = "application/json"))),
+        (status = 403, description = "Invalid API key"),
+        (status = 422, description = "Bad id")))]
+async fn qr_image(
+    _: ApiKey,
+    SessionId(id): SessionId,
+    State(state): State<AppState>,
+) -> Result<Response, Plain> {
+    let session = find(&state, &id).await?;
+    let answer = qr_answer(session.as_ref());
+    let png = answer
+        .qr
+        .as_deref()
+        .map(crate::qr::png)
+        .filter(|p| !p.is_empty());
+    Ok(match png {
+        Some(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        None => ok(answer),
+    })
+}
+
 /// `GET /session/restart/{id}`: stops the session (credentials stay) and starts it again.
 #[utoipa::path(get, path = "/session/restart/{id}", tag = "wwebjs",
     params(("id" = String, Path, description = "Session id")),
@@ -188,10 +216,11 @@ async fn restart(
     let Some(session) = find(&state, &id).await? else {
         return Ok(ok(SessionStatus::not_found()));
     };
-    let account = session.account.id;
-    let gateway = &state.gateway;
-    gateway.disconnect(&account).await.map_err(ApiError::from)?;
-    gateway.connect(&account).await.map_err(ApiError::from)?;
+    state
+        .gateway
+        .restart_session(&session.account.id)
+        .await
+        .map_err(ApiError::from)?;
     Ok(ok(Done::ok("Restarted successfully")))
 }
 
@@ -235,7 +264,7 @@ async fn terminate(
     };
     state
         .gateway
-        .terminate(&session.account.id)
+        .remove_account(&session.account.id, true)
         .await
         .map_err(ApiError::from)?;
     Ok(ok(Done::ok("Logged out successfully")))
@@ -250,7 +279,7 @@ async fn flush(state: &AppState, only_inactive: bool) -> Result<(), ApiError> {
             state.gateway.handle(&account.id).is_some() || status.state != SessionState::Stopped;
         let active = status.state == SessionState::Working;
         if in_memory && !(only_inactive && active) {
-            state.gateway.terminate(&account.id).await?;
+            state.gateway.remove_account(&account.id, true).await?;
         }
     }
     Ok(())
