@@ -82,6 +82,11 @@ impl Gateway {
         self.registry.store()
     }
 
+    /// Now, on the gateway's clock.
+    pub(crate) fn now(&self) -> wa_protocol::time::Millis {
+        self.config.clock.now()
+    }
+
     /// Events of every account.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.registry.subscribe()

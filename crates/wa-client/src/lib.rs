@@ -35,6 +35,7 @@ mod registry;
 mod session_api;
 mod socket;
 mod status;
+mod user_api;
 
 pub use account::spawn_account;
 pub use config::{Backoff, ClientConfig};
@@ -48,4 +49,5 @@ pub use messaging::types::{
 pub use proxy::{Proxy, ProxyKind};
 pub use socket::{open_websocket, Ws, PRODUCTION_URL};
 pub use status::{FailReason, QrCode, SessionState, Status};
+pub use user_api::UserLookup;
 pub use wa_protocol::stanza::{GroupInfo, GroupParticipant, ParticipantAction, ParticipantRole};

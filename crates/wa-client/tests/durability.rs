@@ -318,6 +318,9 @@ impl Store for SlowStore {
     fn pn_for_lid(&self, account: &AccountId, lid: &Jid) -> Result<Option<LidMapping>> {
         self.inner.pn_for_lid(account, lid)
     }
+    fn lid_mappings(&self, account: &AccountId) -> Result<Vec<LidMapping>> {
+        self.inner.lid_mappings(account)
+    }
     fn save_privacy_token(
         &self,
         account: &AccountId,

@@ -13,18 +13,22 @@
 //! ```
 //!
 //! Files: `state` (what handlers share), `error` (the one mapping), `envelope` (wuzapi's
-//! answer shape), `json` (Go's decoding rules), `auth`, `phone` (recipients), `qr` (QR PNGs and data URLs), `session_view`
-//! (CONTRACTS §F's state machine in each dialect), `wuzapi/` and `wwebjs/` (the routes).
+//! answer shape), `json` (Go's decoding rules), `auth`, `phone` (recipients), `qr` (QR PNGs and
+//! data URLs), `session_view` (CONTRACTS §F's state machine in each dialect), `wuzapi/` and
+//! `wwebjs/` (the routes), `webhooks/` (event delivery, started by `wagate serve`), `gotime`
+//! (Go's JSON times).
 
 pub mod auth;
 pub mod envelope;
 pub mod error;
+pub mod gotime;
 pub mod json;
 pub mod openapi;
 pub mod phone;
 pub mod qr;
 pub mod session_view;
 pub mod state;
+pub mod webhooks;
 mod wuzapi;
 mod wwebjs;
 

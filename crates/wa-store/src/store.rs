@@ -330,6 +330,8 @@ pub trait Store: Send + Sync {
     fn lid_for_pn(&self, account: &AccountId, pn: &PhoneNumber) -> Result<Option<LidMapping>>;
     /// The phone number of a LID (device part ignored).
     fn pn_for_lid(&self, account: &AccountId, lid: &Jid) -> Result<Option<LidMapping>>;
+    /// Every PN ↔ LID pair of the account, in phone-number order.
+    fn lid_mappings(&self, account: &AccountId) -> Result<Vec<LidMapping>>;
 
     // ----- privacy tokens (messaging.md §16) -----
 

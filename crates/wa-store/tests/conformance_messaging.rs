@@ -140,6 +140,14 @@ fn lid_map(s: &dyn Store) {
     );
     assert_eq!(s.lid_for_pn(&a, &pn("15550002222")).expect("get"), None);
     assert_eq!(s.pn_for_lid(&a, &m3.lid).expect("get"), Some(m3.clone()));
+    // The listing holds each pair once, without the replaced ones; other accounts see none.
+    let m4 = mapping("15550001111", "1003@lid", LidSource::Usync, 50);
+    s.save_lid_mapping(&a, &m4, B).expect("save");
+    assert_eq!(
+        s.lid_mappings(&a).expect("list"),
+        vec![m4.clone(), m3.clone()]
+    );
+    assert!(s.lid_mappings(&account_id(2)).expect("list").is_empty());
     // Only `digits@lid` users are LIDs.
     for bad in ["15550002222@s.whatsapp.net", "123-456@g.us", "abc@lid"] {
         let m = LidMapping {

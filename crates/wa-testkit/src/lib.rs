@@ -11,9 +11,15 @@
 //!   the accounts (phones) a test needs, in one call.
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
+//! - [`Served`]: the real `wagate serve` binary against a sim; `served_store` gives it linked
+//!   ([`Served::link_account`]) or idle ([`Served::add_idle_account`]) accounts through its store.
+//! - [`HookReceiver`]: a local webhook receiver (axum) handing each POST to the test.
 //! - [`qr`]: reads back the gateway's QR PNGs / data URLs (the sim's phone scans them).
 //! - [`session_flow`]: seed 002's flow over a served gateway (poll status, the sim's phone
 //!   scans the QR or types the pair code).
+//! - `Served::link_user` links a wuzapi user through the sim's phone (connect, QR, scan) over
+//!   the HTTP API.
+//! - [`WebhookSink`]: a local receiver of the gateway's (JSON) webhooks, waited on as events.
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
 //! - [`poll_until`]: state another process only shows when asked (the served gateway's HTTP
 //!   status), asked again at a short interval within a deadline.
@@ -28,6 +34,7 @@
 mod client;
 mod dir;
 mod error;
+mod hook;
 pub mod http;
 mod linked;
 mod peer;
@@ -35,18 +42,24 @@ mod poll;
 pub mod qr;
 pub mod raw;
 mod served;
+mod served_link;
+mod served_store;
 pub mod session_flow;
 mod sim;
 mod wait;
+mod webhook_sink;
 mod wwebjs;
 
 pub use client::{client_config, new_account, AccountEvents};
 pub use dir::temp_dir;
 pub use error::Error;
+pub use hook::{Hook, HookReceiver};
 pub use linked::Linked;
 pub use peer::JsonLines;
 pub use poll::{poll_until, POLL_EVERY};
 pub use served::{Served, ADMIN_TOKEN};
+pub use served_store::ServedAccount;
 pub use sim::{start_sim, SimOptions};
 pub use wait::{wait_for, EventSource, DEADLINE};
+pub use webhook_sink::WebhookSink;
 pub use wwebjs::Wwebjs;

@@ -13,10 +13,12 @@
 //! (`RUST_LOG`).
 
 mod common;
+mod config;
 mod link;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -24,7 +26,8 @@ use clap::{Parser, Subcommand};
 use wa_client::Gateway;
 use wa_sim::{SimConfig, SimEvent, SimServer};
 
-use crate::common::{open_store, ServerArgs};
+use crate::common::open_store;
+use crate::config::{OperatorError, ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(name = "wagate", version, about = "A self-contained WhatsApp gateway")]
@@ -44,21 +47,6 @@ enum Command {
     /// Session store maintenance.
     #[command(subcommand)]
     Store(StoreCommand),
-}
-
-#[derive(Debug, clap::Args)]
-struct ServeArgs {
-    /// Address of the HTTP API.
-    #[arg(long, env = "WAGATE_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// The session store's directory.
-    #[arg(long, env = "WAGATE_DATA_DIR", default_value = wa_store::DEFAULT_DATA_DIR)]
-    data_dir: PathBuf,
-    /// Admin token for the admin routes. Required: there is no default.
-    #[arg(long, env = "WAGATE_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<String>,
-    #[command(flatten)]
-    server: ServerArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,7 +92,7 @@ struct DataDir {
     data_dir: PathBuf,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -112,7 +100,48 @@ fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<OperatorError>() {
+            // The operator's mistake: one line, status 2.
+            Some(op) => {
+                eprintln!("wagate: {op}");
+                ExitCode::from(2)
+            }
+            None => {
+                eprintln!("wagate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// A command-line error as one line and status 2 (`--help` and `--version` print as usual).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {
+            eprintln!("wagate: {}", OperatorError::Usage(first_line(&e)));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// clap's message without its usage block and `error: ` prefix.
+fn first_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line).to_owned()
+}
+
+fn run(cli: Cli) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -122,47 +151,58 @@ fn main() -> Result<()> {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::Link(args)) => runtime.block_on(link::run(args)),
         Some(Command::Store(cmd)) => store(cmd),
-        None => runtime.block_on(serve(ServeArgs::parse_from(["serve"]))),
+        None => {
+            let args = ServeArgs::from_env().map_err(|e| OperatorError::Usage(first_line(&e)))?;
+            runtime.block_on(serve(args))
+        }
     }
 }
 
 impl ServeArgs {
-    fn parse_from<const N: usize>(args: [&str; N]) -> Self {
+    /// `serve`'s flags from the environment alone (`wagate` without a subcommand).
+    fn from_env() -> std::result::Result<Self, clap::Error> {
         #[derive(Parser)]
         struct Only {
             #[command(flatten)]
             serve: ServeArgs,
         }
-        Only::parse_from(args).serve
+        Only::try_parse_from(["serve"]).map(|o| o.serve)
     }
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let Some(token) = args.admin_token.as_deref() else {
-        bail!("an admin token is required: set WAGATE_ADMIN_TOKEN or pass --admin-token");
-    };
-    if token.len() < 16 {
-        bail!("the admin token must be at least 16 characters");
-    }
+    let config = args.resolve()?;
     let store = open_store(&args.data_dir)?;
-    let gateway = Arc::new(Gateway::new(
+    let mut client = args.server.client_config()?;
+    if let Some(name) = &config.os_name {
+        client.connection.identity.os = name.clone();
+    }
+    let gateway = Arc::new(Gateway::new(Arc::clone(&store), client));
+    // Subscribed before restore() so the restored accounts' first events reach their webhooks.
+    let webhooks = wa_http::webhooks::spawn(
         Arc::clone(&store),
-        args.server.client_config()?,
-    ));
+        gateway.subscribe(),
+        config.webhooks.clone(),
+    );
     let restored = gateway.restore().await.context("restoring accounts")?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+        .map_err(|source| OperatorError::Listen {
+            addr: config.listen,
+            source,
+        })?;
     let local = listener.local_addr()?;
     tracing::info!(
         listen = %local,
         data_dir = %args.data_dir.display(),
         restored,
+        webhook_format = ?config.webhooks.format,
+        global_webhook = config.webhooks.global_url.is_some(),
         "wagate serving"
     );
     // One line on stdout for scripts and tests that start us on port 0.
     println!("wagate listening on http://{local}");
-    let state = wa_http::AppState::new(Arc::clone(&gateway), wa_http::HttpConfig::new(token));
+    let state = wa_http::AppState::new(Arc::clone(&gateway), config.http);
     axum::serve(listener, wa_http::router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -173,6 +213,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if stuck > 0 {
         tracing::warn!(stuck, "accounts did not stop in time");
     }
+    webhooks.abort();
     store.flush().context("flushing the store")?;
     Ok(())
 }

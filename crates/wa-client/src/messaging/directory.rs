@@ -64,7 +64,7 @@ async fn cached(
 }
 
 /// One usync query for `users`; each answer saved (device list, LID mapping).
-async fn fetch(
+pub(crate) async fn fetch(
     handle: &AccountHandle,
     store: &Arc<dyn Store>,
     users: Vec<Jid>,

@@ -4,11 +4,14 @@ mod account_view;
 mod admin;
 mod admin_dto;
 mod chat;
+mod chat_dto;
 mod event_types;
 mod group;
+mod group_view;
 mod session;
 mod session_settings;
 mod user;
+mod user_dto;
 mod webhook;
 
 use axum::Router;

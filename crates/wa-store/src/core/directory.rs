@@ -8,7 +8,7 @@ use crate::engine::{Engine, TxResult, TxView};
 use crate::error::{Error, Result};
 use crate::keys::{self, TreeId};
 use crate::msg_records::{self, is_lid_user};
-use crate::records::encode;
+use crate::records::{decode, encode};
 use crate::types::account_id::AccountId;
 use crate::types::directory::{DeviceList, LidChange, LidMapping};
 
@@ -154,4 +154,20 @@ pub(super) fn pn_for_lid<E: Engine>(
         &k,
         msg_records::lid_mapping_from_pb,
     )
+}
+
+/// Every PN ↔ LID pair the account has learnt, in phone-number key order (the HTTP API's
+/// contact list, CONTRACTS §A.6).
+pub(super) fn lid_mappings<E: Engine>(engine: &E, a: &AccountId) -> Result<Vec<LidMapping>> {
+    let mut out = Vec::new();
+    engine.scan(TreeId::LidByPn, &keys::account(a), &mut |k, v| {
+        out.push(decode(
+            TreeId::LidByPn,
+            k,
+            v,
+            msg_records::lid_mapping_from_pb,
+        )?);
+        Ok(true)
+    })?;
+    Ok(out)
 }

@@ -390,6 +390,10 @@ impl<E: Engine> Store for Core<E> {
         directory::pn_for_lid(&self.engine, a, lid)
     }
 
+    fn lid_mappings(&self, a: &AccountId) -> Result<Vec<LidMapping>> {
+        directory::lid_mappings(&self.engine, a)
+    }
+
     fn save_privacy_token(
         &self,
         a: &AccountId,

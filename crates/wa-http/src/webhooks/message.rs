@@ -1,0 +1,310 @@
+//! The `Message` and `ReadReceipt` events in whatsmeow's shape (CONTRACTS §B.6 "Message event
+//! shape"): `Info` (the message source: Chat, Sender, IsFromMe, IsGroup, AddressingMode,
+//! SenderAlt, RecipientAlt, …, ID, Type, PushName, Timestamp), `Message` (the protobuf with
+//! whatsmeow's JSON names: `conversation`, `extendedTextMessage.text`, …) and the flags.
+//!
+//! The sender's phone number always reaches the app (`messaging.md` §16): when the wire named
+//! the sender by LID, `SenderAlt` is its phone-number JID (and the reverse).
+
+use serde_json::{json, Map, Value};
+use wa_client::ReceivedText;
+use wa_protocol::binary::{Jid, Server};
+use wa_protocol::pb::e2e as pb;
+use wa_protocol::MessageId;
+
+use crate::gotime::rfc3339;
+
+fn text(jid: Option<&Jid>) -> String {
+    jid.map(ToString::to_string).unwrap_or_default()
+}
+
+/// Whether `sender` is the account itself (another of its devices), comparing user parts with
+/// the account's own phone-number JID.
+fn from_me(m: &ReceivedText, own: Option<&Jid>) -> bool {
+    let Some(own) = own else { return false };
+    let user = own.user_part();
+    m.sender.device.user_part() == user
+        || m.sender
+            .phone
+            .as_ref()
+            .is_some_and(|p| p.user_part() == user)
+}
+
+/// The `Message` event: `{"Info": …, "Message": …, "IsEdit": …, "RawMessage": …, …}`.
+pub fn message_event(m: &ReceivedText, own: Option<&Jid>) -> Value {
+    let by_lid = matches!(m.sender.device.server(), Server::Lid);
+    let alt = if by_lid {
+        m.sender.phone.as_ref()
+    } else {
+        m.sender.lid.as_ref()
+    };
+    let message = message_json(&m.content.to_message());
+    let info = json!({
+        "Chat": m.chat.to_string(),
+        "Sender": m.sender.device.to_string(),
+        "IsFromMe": from_me(m, own),
+        "IsGroup": m.chat.is_group(),
+        "AddressingMode": if by_lid { "lid" } else { "pn" },
+        "SenderAlt": text(alt),
+        "RecipientAlt": "",
+        "BroadcastListOwner": "",
+        "ID": m.id.as_str(),
+        "ServerID": 0,
+        "Type": m.content.stanza_type().as_str(),
+        "PushName": m.push_name.clone().unwrap_or_default(),
+        "Timestamp": rfc3339(Some(m.t)),
+        "Category": "",
+        "Multicast": false,
+        "MediaType": m.content.media_type().unwrap_or(""),
+        "Edit": m.content.edit_attr().map(|e| e.as_str()).unwrap_or(""),
+        "VerifiedName": null,
+        "DeviceSentMeta": null,
+    });
+    json!({
+        "Info": info,
+        "Message": message.clone(),
+        "IsEphemeral": false,
+        "IsViewOnce": false,
+        "IsViewOnceV2": false,
+        "IsDocumentWithCaption": false,
+        "IsEdit": matches!(m.content, wa_protocol::message::Content::Edit(_)),
+        "RetryCount": 0,
+        "UnavailableRequestID": "",
+        "RawMessage": message,
+    })
+}
+
+/// A receipt's state (the `state` extra of `ReadReceipt`, CONTRACTS §B.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptState {
+    /// The recipient's phone got it.
+    Delivered,
+    /// The recipient read it.
+    Read,
+}
+
+impl ReceiptState {
+    /// `Delivered` or `Read`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptState::Delivered => "Delivered",
+            ReceiptState::Read => "Read",
+        }
+    }
+}
+
+/// The `ReadReceipt` event (whatsmeow `events.Receipt`): the chat of our message (when the
+/// outbox still knows it), the ids, the time and the receipt type (`""` delivered, `read`).
+pub fn receipt_event(id: &MessageId, chat: Option<&Jid>, t: u64, state: ReceiptState) -> Value {
+    let chat_text = text(chat);
+    json!({
+        "Chat": chat_text,
+        "Sender": chat_text,
+        "IsFromMe": false,
+        "IsGroup": chat.is_some_and(Jid::is_group),
+        "AddressingMode": "",
+        "SenderAlt": "",
+        "RecipientAlt": "",
+        "BroadcastListOwner": "",
+        "MessageIDs": [id.as_str()],
+        "Timestamp": rfc3339(Some(t)),
+        "Type": match state { ReceiptState::Delivered => "", ReceiptState::Read => "read" },
+        "MessageSender": "",
+    })
+}
+
+fn key_json(k: &pb::MessageKey) -> Value {
+    let mut o = Map::new();
+    put(&mut o, "remoteJID", k.remote_jid.clone().map(Value::from));
+    put(&mut o, "fromMe", k.from_me.map(Value::from));
+    put(&mut o, "ID", k.id.clone().map(Value::from));
+    put(
+        &mut o,
+        "participant",
+        k.participant.clone().map(Value::from),
+    );
+    Value::Object(o)
+}
+
+fn context_json(c: &pb::ContextInfo) -> Value {
+    let mut o = Map::new();
+    put(&mut o, "stanzaID", c.stanza_id.clone().map(Value::from));
+    put(
+        &mut o,
+        "participant",
+        c.participant.clone().map(Value::from),
+    );
+    put(
+        &mut o,
+        "quotedMessage",
+        c.quoted_message.as_deref().map(message_json),
+    );
+    put(&mut o, "remoteJID", c.remote_jid.clone().map(Value::from));
+    if !c.mentioned_jid.is_empty() {
+        o.insert("mentionedJID".into(), json!(c.mentioned_jid));
+    }
+    Value::Object(o)
+}
+
+fn put(o: &mut Map<String, Value>, key: &str, value: Option<Value>) {
+    if let Some(v) = value {
+        o.insert(key.to_owned(), v);
+    }
+}
+
+/// The protobuf `Message` with whatsmeow's JSON names (unset fields omitted, as Go's
+/// `omitempty` does; enums as numbers).
+pub fn message_json(m: &pb::Message) -> Value {
+    let mut o = Map::new();
+    put(
+        &mut o,
+        "conversation",
+        m.conversation.clone().map(Value::from),
+    );
+    if let Some(c) = &m.contact_message {
+        let mut x = Map::new();
+        put(
+            &mut x,
+            "displayName",
+            c.display_name.clone().map(Value::from),
+        );
+        put(&mut x, "vcard", c.vcard.clone().map(Value::from));
+        put(
+            &mut x,
+            "contextInfo",
+            c.context_info.as_deref().map(context_json),
+        );
+        o.insert("contactMessage".into(), Value::Object(x));
+    }
+    if let Some(l) = &m.location_message {
+        let mut x = Map::new();
+        put(
+            &mut x,
+            "degreesLatitude",
+            l.degrees_latitude.map(Value::from),
+        );
+        put(
+            &mut x,
+            "degreesLongitude",
+            l.degrees_longitude.map(Value::from),
+        );
+        put(&mut x, "name", l.name.clone().map(Value::from));
+        put(&mut x, "address", l.address.clone().map(Value::from));
+        put(&mut x, "URL", l.url.clone().map(Value::from));
+        put(
+            &mut x,
+            "contextInfo",
+            l.context_info.as_deref().map(context_json),
+        );
+        o.insert("locationMessage".into(), Value::Object(x));
+    }
+    if let Some(t) = &m.extended_text_message {
+        let mut x = Map::new();
+        put(&mut x, "text", t.text.clone().map(Value::from));
+        put(
+            &mut x,
+            "matchedText",
+            t.matched_text.clone().map(Value::from),
+        );
+        put(
+            &mut x,
+            "description",
+            t.description.clone().map(Value::from),
+        );
+        put(&mut x, "title", t.title.clone().map(Value::from));
+        put(
+            &mut x,
+            "contextInfo",
+            t.context_info.as_deref().map(context_json),
+        );
+        o.insert("extendedTextMessage".into(), Value::Object(x));
+    }
+    if let Some(p) = &m.protocol_message {
+        let mut x = Map::new();
+        put(&mut x, "key", p.key.as_ref().map(key_json));
+        put(&mut x, "type", p.r#type.map(Value::from));
+        put(
+            &mut x,
+            "editedMessage",
+            p.edited_message.as_deref().map(message_json),
+        );
+        put(&mut x, "timestampMS", p.timestamp_ms.map(Value::from));
+        o.insert("protocolMessage".into(), Value::Object(x));
+    }
+    if let Some(r) = &m.reaction_message {
+        let mut x = Map::new();
+        put(&mut x, "key", r.key.as_ref().map(key_json));
+        put(&mut x, "text", r.text.clone().map(Value::from));
+        put(
+            &mut x,
+            "senderTimestampMS",
+            r.sender_timestamp_ms.map(Value::from),
+        );
+        o.insert("reactionMessage".into(), Value::Object(x));
+    }
+    if let Some(e) = &m.edited_message {
+        let inner = e.message.as_deref().map(message_json);
+        o.insert("editedMessage".into(), json!({ "message": inner }));
+    }
+    Value::Object(o)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use wa_client::Sender;
+    use wa_protocol::message::Content;
+
+    fn received(device: Jid, phone: Option<Jid>, lid: Option<Jid>) -> ReceivedText {
+        ReceivedText {
+            id: "3EB0AABBCCDDEEFF001122".parse().unwrap(),
+            chat: Jid::user("15550100002", Server::WhatsApp),
+            sender: Sender { device, phone, lid },
+            t: 1_717_776_749,
+            push_name: Some("Ana".into()),
+            content: Content::text("hello"),
+        }
+    }
+
+    #[test]
+    fn a_lid_sender_carries_its_phone_number_in_sender_alt() {
+        let m = received(
+            Jid::device("99000000000002", 0, Server::Lid),
+            Some(Jid::user("15550100002", Server::WhatsApp)),
+            Some(Jid::lid("99000000000002")),
+        );
+        let v = message_event(&m, Some(&Jid::user("15550100001", Server::WhatsApp)));
+        assert_eq!(v["Info"]["AddressingMode"], "lid");
+        assert_eq!(v["Info"]["SenderAlt"], "15550100002@s.whatsapp.net");
+        assert_eq!(v["Info"]["IsFromMe"], false);
+        assert_eq!(v["Info"]["ID"], "3EB0AABBCCDDEEFF001122");
+        assert_eq!(v["Info"]["PushName"], "Ana");
+        assert_eq!(v["Info"]["Timestamp"], "2024-06-07T16:12:29Z");
+        assert_eq!(v["Message"]["conversation"], "hello");
+        assert_eq!(v["IsEdit"], false);
+    }
+
+    #[test]
+    fn a_phone_sender_is_pn_addressed() {
+        let m = received(
+            Jid::device("15550100002", 0, Server::WhatsApp),
+            Some(Jid::user("15550100002", Server::WhatsApp)),
+            None,
+        );
+        let v = message_event(&m, None);
+        assert_eq!(v["Info"]["AddressingMode"], "pn");
+        assert_eq!(v["Info"]["Sender"], "15550100002@s.whatsapp.net");
+        assert_eq!(v["Info"]["IsGroup"], false);
+    }
+
+    #[test]
+    fn receipts_name_the_message_and_the_state() {
+        let id: MessageId = "3EB0AABBCCDDEEFF001122".parse().unwrap();
+        let chat = Jid::user("15550100002", Server::WhatsApp);
+        let v = receipt_event(&id, Some(&chat), 1_717_776_749, ReceiptState::Read);
+        assert_eq!(v["MessageIDs"][0], "3EB0AABBCCDDEEFF001122");
+        assert_eq!(v["Chat"], "15550100002@s.whatsapp.net");
+        assert_eq!(v["Type"], "read");
+    }
+}
