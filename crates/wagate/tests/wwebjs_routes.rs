@@ -231,3 +231,24 @@ async fn terminate_and_flushes(api: &Wwebjs<'_>) {
     let (_, body) = api.get("/session/getSessions").await;
     assert_eq!(body, json!({"success": true, "result": []}));
 }
+
+#[tokio::test]
+async fn the_api_key_from_the_environment() {
+    // Seed 000's configuration: `WHATSAPP_API_KEY=210491` on the app, `API_KEY` on the server.
+    let sim = start_sim(&[]).await;
+    let served = Served::start(BIN.as_ref(), &sim, &[("API_KEY", "210491")]).await;
+    let (status, body) = Wwebjs::new(&served, "210491")
+        .get("/session/status/6285893429926")
+        .await;
+    assert_eq!((status, body), (200, not_found()));
+    // The admin token is not the key once API_KEY is set.
+    let (status, body) = Wwebjs::new(&served, ADMIN_TOKEN)
+        .get("/session/status/6285893429926")
+        .await;
+    assert_eq!(
+        (status, body),
+        (403, json!({"success": false, "error": "Invalid API key"}))
+    );
+    let (status, _) = served.request("GET", "/ping", &[], None).await;
+    assert_eq!(status, 200);
+}

@@ -26,3 +26,33 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(client::openapi());
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_document_lists_every_route_of_the_dialect() {
+        let doc = super::openapi();
+        for path in [
+            "/ping",
+            "/session/start/{id}",
+            "/session/status/{id}",
+            "/session/qr/{id}",
+            "/session/qr/{id}/image",
+            "/session/restart/{id}",
+            "/session/stop/{id}",
+            "/session/terminate/{id}",
+            "/session/terminateInactive",
+            "/session/terminateAll",
+            "/session/getSessions",
+            "/session/requestPairingCode/{id}",
+            "/client/getState/{id}",
+            "/client/sendMessage/{id}",
+        ] {
+            assert!(doc.paths.paths.contains_key(path), "{path}");
+        }
+        let schemas = doc.components.expect("schemas").schemas;
+        for name in ["SessionStatus", "SendMessageRequest", "Message", "QrAnswer"] {
+            assert!(schemas.contains_key(name), "{name}");
+        }
+    }
+}

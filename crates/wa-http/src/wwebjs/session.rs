@@ -400,6 +400,7 @@ async fn request_pairing_code(
         start,
         status,
         qr,
+        qr_image,
         restart,
         stop,
         terminate,
