@@ -18,6 +18,10 @@
 //! - [`session_flow`]: seed 002's flow over a served gateway (poll status, the sim's phone
 //!   scans the QR or types the pair code).
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
+//! - [`poll_until`]: state another process only shows when asked (the served gateway's HTTP
+//!   status), asked again at a short interval within a deadline.
+//! - [`Wwebjs`]: the served gateway's whatsapp-web.js dialect, and linking a session through a
+//!   sim phone.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
 //!
@@ -31,6 +35,7 @@ mod hook;
 pub mod http;
 mod linked;
 mod peer;
+mod poll;
 pub mod qr;
 pub mod raw;
 mod served;
@@ -38,6 +43,7 @@ mod served_store;
 pub mod session_flow;
 mod sim;
 mod wait;
+mod wwebjs;
 
 pub use client::{client_config, new_account, AccountEvents};
 pub use dir::temp_dir;
@@ -45,7 +51,9 @@ pub use error::Error;
 pub use hook::{Hook, HookReceiver};
 pub use linked::Linked;
 pub use peer::JsonLines;
+pub use poll::{poll_until, POLL_EVERY};
 pub use served::{Served, ADMIN_TOKEN};
 pub use served_store::ServedAccount;
 pub use sim::{start_sim, SimOptions};
 pub use wait::{wait_for, EventSource, DEADLINE};
+pub use wwebjs::Wwebjs;
