@@ -14,12 +14,16 @@
 //!
 //! Files: `state` (what handlers share), `error` (the one mapping), `envelope` (wuzapi's
 //! answer shape), `json` (Go's decoding rules), `auth`, `phone` (recipients), `session_view`
-//! (CONTRACTS §F's state machine in each dialect), `wuzapi/` and `wwebjs/` (the routes).
+//! (CONTRACTS §F's state machine in each dialect), `wuzapi/` and `wwebjs/` (the routes),
+//! `openapi` and `docs` (the OpenAPI document, Swagger UI at `/api`), `limits` (body size,
+//! timeouts, the server loop).
 
 pub mod auth;
+mod docs;
 pub mod envelope;
 pub mod error;
 pub mod json;
+pub mod limits;
 pub mod openapi;
 pub mod phone;
 pub mod session_view;
@@ -27,23 +31,32 @@ pub mod state;
 mod wuzapi;
 mod wwebjs;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 
 pub use error::ApiError;
+pub use limits::serve;
 pub use state::{AppState, HttpConfig};
 
 /// Every route of the gateway's HTTP API over `state`. Unknown paths answer `404` and known paths
 /// with another method `405`, both in the wuzapi envelope (wuzapi's text `404 page not found` is
-/// a known defect, fixed here).
+/// a known defect, fixed here). Every route runs under [`limits`] (body size, request timeout);
+/// serve it with [`serve`] for the header-read timeout.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.body_limit;
     Router::new()
         .merge(wuzapi::routes())
         .merge(wwebjs::routes())
+        .merge(docs::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.config),
+            limits::guard,
+        ))
         .with_state(state)
 }
 

@@ -1,9 +1,25 @@
 //! The OpenAPI 3.1 document, generated from the handlers' types: each route file declares its
 //! paths and schemas with `#[derive(utoipa::OpenApi)]` (handlers carry `#[utoipa::path]`,
 //! request/response types `#[derive(utoipa::ToSchema)]`) and exposes them as
-//! `pub(crate) fn openapi() -> utoipa::openapi::OpenApi`; this file merges them.
+//! `pub(crate) fn openapi() -> utoipa::openapi::OpenApi`; this file merges them and adds the
+//! three ways of authenticating (CONTRACTS §A.0, §C.1) as security schemes.
+//!
+//! Security: a handler may name its scheme itself (`security(("token" = []))`); an operation
+//! that names none gets one from its path and tag ([`scheme_for`]): `/health` and `/ping` none,
+//! `/admin/**` [`ADMIN`], the whatsapp-web.js dialect (tag `wwebjs`, or a `{…}` parameter under
+//! `/session/` or `/client/`) [`API_KEY`], everything else [`TOKEN`].
 
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::ComponentsBuilder;
 use utoipa::OpenApi;
+
+/// The user token scheme: header `token` (wuzapi also takes `?token=`; CONTRACTS §A.0).
+pub const TOKEN: &str = "token";
+/// The admin token scheme: header `Authorization`, the bare token (no `Bearer`; §A.1).
+pub const ADMIN: &str = "admin";
+/// The whatsapp-web.js dialect's scheme: header `x-api-key` (§C.1).
+pub const API_KEY: &str = "apiKey";
 
 #[derive(OpenApi)]
 #[openapi(info(
@@ -18,14 +34,89 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = Root::openapi();
     doc.merge(crate::wuzapi::openapi());
     doc.merge(crate::wwebjs::openapi());
+    add_security(&mut doc);
     doc
 }
 
+/// Declares the three schemes and gives every operation that names none its scheme.
+fn add_security(doc: &mut utoipa::openapi::OpenApi) {
+    let header = |name: &str, text: &str| {
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(name, text)))
+    };
+    let mut components = doc
+        .components
+        .take()
+        .unwrap_or_else(|| ComponentsBuilder::new().build());
+    components.add_security_scheme(TOKEN, header("token", "A user's token (wuzapi)"));
+    components.add_security_scheme(
+        ADMIN,
+        header("Authorization", "The admin token, bare (no `Bearer`)"),
+    );
+    components.add_security_scheme(
+        API_KEY,
+        header("x-api-key", "The whatsapp-web.js dialect's API key"),
+    );
+    doc.components = Some(components);
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for op in operations.into_iter().flatten() {
+            if op.security.is_none() {
+                op.security = Some(match scheme_for(path, op) {
+                    Some(scheme) => vec![SecurityRequirement::new(scheme, Vec::<String>::new())],
+                    None => Vec::new(),
+                });
+            }
+        }
+    }
+}
+
+/// The scheme an operation that names none needs (`None`: no authentication).
+fn scheme_for(path: &str, op: &Operation) -> Option<&'static str> {
+    let tagged = |t: &str| op.tags.iter().flatten().any(|tag| tag == t);
+    if path == "/health" || path == "/ping" {
+        None
+    } else if path == "/admin" || path.starts_with("/admin/") {
+        Some(ADMIN)
+    } else if tagged("wwebjs")
+        || ((path.starts_with("/session/") || path.starts_with("/client/")) && path.contains('{'))
+    {
+        Some(API_KEY)
+    } else {
+        Some(TOKEN)
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     #[test]
     fn the_document_lists_the_routes() {
         let doc = super::spec();
         assert!(doc.paths.paths.contains_key("/health"));
+    }
+
+    #[test]
+    fn the_document_declares_the_three_schemes_and_health_needs_none() {
+        let doc = super::spec();
+        let json = serde_json::to_value(&doc).unwrap();
+        let schemes = &json["components"]["securitySchemes"];
+        assert_eq!(schemes["token"]["in"], "header");
+        assert_eq!(schemes["token"]["name"], "token");
+        assert_eq!(schemes["admin"]["name"], "Authorization");
+        assert_eq!(schemes["apiKey"]["name"], "x-api-key");
+        assert_eq!(
+            json["paths"]["/health"]["get"]["security"],
+            serde_json::json!([])
+        );
+        assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
     }
 }
