@@ -31,9 +31,6 @@ pub mod state;
 mod wuzapi;
 mod wwebjs;
 
-use std::sync::Arc;
-
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
 
 pub use error::ApiError;
@@ -45,19 +42,13 @@ pub use state::{AppState, HttpConfig};
 /// a known defect, fixed here). Every route runs under [`limits`] (body size, request timeout);
 /// serve it with [`serve`] for the header-read timeout.
 pub fn router(state: AppState) -> Router {
-    let limit = state.config.body_limit;
-    Router::new()
+    let routes = Router::new()
         .merge(wuzapi::routes())
         .merge(wwebjs::routes())
         .merge(docs::routes())
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state.config),
-            limits::guard,
-        ))
-        .with_state(state)
+        .method_not_allowed_fallback(method_not_allowed);
+    limits::apply(routes, &state.config).with_state(state)
 }
 
 async fn not_found() -> ApiError {

@@ -25,7 +25,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -44,12 +44,22 @@ use crate::state::HttpConfig;
 /// How long [`serve`] lets requests in flight finish after the shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// `router` with the limits of `config`: the body-size limit and [`guard`] on every route (and
+/// on its fallbacks, if it has them already).
+pub fn apply<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    config: &Arc<HttpConfig>,
+) -> Router<S> {
+    router
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(config),
+            guard,
+        ))
+}
+
 /// The middleware of every route: size check, request timeout, panic to `500`.
-pub(crate) async fn guard(
-    State(config): State<Arc<HttpConfig>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn guard(State(config): State<Arc<HttpConfig>>, request: Request, next: Next) -> Response {
     if declared_length(&request).is_some_and(|len| len > config.body_limit as u64) {
         return ApiError::PayloadTooLarge.into_response();
     }

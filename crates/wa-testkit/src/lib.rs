@@ -12,6 +12,8 @@
 //! - [`Linked`]: a sim, a store and a gateway account linked by QR (the sim's phone scans) and
 //!   connected; [`client_config`], [`new_account`] and [`AccountEvents`] are its parts.
 //! - [`raw`]: a raw Noise client to speak stanzas to a server directly, with an injected RNG.
+//! - [`fuzz_json`]: arbitrary request bodies and the routes of an OpenAPI document, for the
+//!   HTTP API's property tests.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
 //!
@@ -21,6 +23,7 @@
 mod client;
 mod dir;
 mod error;
+pub mod fuzz_json;
 pub mod http;
 mod linked;
 mod peer;
