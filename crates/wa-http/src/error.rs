@@ -38,6 +38,17 @@ pub enum SessionRefusal {
 }
 
 impl SessionRefusal {
+    /// Every refusal (the 5xx answers the contract documents; the property tests allow these).
+    pub const ALL: [SessionRefusal; 7] = [
+        SessionRefusal::NoSession,
+        SessionRefusal::AlreadyConnected,
+        SessionRefusal::NotConnected,
+        SessionRefusal::AlreadyLoggedIn,
+        SessionRefusal::DisconnectNotLoggedIn,
+        SessionRefusal::LogoutNotLoggedIn,
+        SessionRefusal::LogoutNotConnected,
+    ];
+
     /// The exact wire text.
     pub fn text(self) -> &'static str {
         match self {

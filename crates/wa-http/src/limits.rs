@@ -1,7 +1,8 @@
 //! What a client cannot make the server do (issue 11, item 7).
 //!
 //! - **Body size**: a `Content-Length` above [`HttpConfig::body_limit`] is refused with `413`
-//!   before routing or authentication, on every path; a chunked body is cut at the same size by
+//!   before routing or authentication, on every path, the body read and dropped (never held)
+//!   up to 4 times the limit so that the client, still writing, receives the answer; a chunked body is cut at the same size by
 //!   axum's `DefaultBodyLimit` when a handler reads it (`GoJson` maps that to `413` as well).
 //! - **Request time**: [`guard`] gives each request [`HttpConfig::request_timeout`], reading its
 //!   body included. When it runs out, a client still sending its body gets `408 request timeout`,
@@ -30,7 +31,7 @@ use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use hyper::body::{Frame, SizeHint};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -40,6 +41,10 @@ use tokio::net::TcpListener;
 
 use crate::error::ApiError;
 use crate::state::HttpConfig;
+
+/// A body declared over the limit is read and dropped before the `413` when it is at most this
+/// many times the limit; a larger one is refused at once (and its connection closed).
+const DRAIN_FACTOR: u64 = 4;
 
 /// How long [`serve`] lets requests in flight finish after the shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -60,7 +65,16 @@ pub fn apply<S: Clone + Send + Sync + 'static>(
 
 /// The middleware of every route: size check, request timeout, panic to `500`.
 async fn guard(State(config): State<Arc<HttpConfig>>, request: Request, next: Next) -> Response {
-    if declared_length(&request).is_some_and(|len| len > config.body_limit as u64) {
+    if let Some(len) = declared_length(&request).filter(|len| *len > config.body_limit as u64) {
+        // Read (and drop) a body of reasonable size first: a client still writing when the
+        // connection closes gets a reset instead of our 413.
+        if len <= DRAIN_FACTOR.saturating_mul(config.body_limit as u64) {
+            let drain = request
+                .into_body()
+                .into_data_stream()
+                .for_each(|_| async {});
+            let _ = tokio::time::timeout(config.request_timeout, drain).await;
+        }
         return ApiError::PayloadTooLarge.into_response();
     }
     let arrived = Arc::new(AtomicBool::new(false));

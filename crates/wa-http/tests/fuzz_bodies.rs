@@ -15,7 +15,7 @@ mod common;
 use axum::body::to_bytes;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use tower::ServiceExt;
-use wa_testkit::fuzz_json::{body, fill_path, path_values, spec_routes};
+use wa_testkit::fuzz_json::{body, check_answer, fill_path, path_values, spec_routes};
 
 #[test]
 fn no_body_makes_any_route_panic_or_fail() {
@@ -28,6 +28,7 @@ fn no_body_makes_any_route_panic_or_fail() {
     let app = wa_http::router(common::state(&sim, |_| {}));
     let spec = serde_json::to_value(wa_http::openapi::spec()).unwrap();
     let routes = spec_routes(&spec);
+    let refusals = common::refusals();
     assert!(!routes.is_empty());
     let cases = std::env::var("FUZZ_CASES")
         .ok()
@@ -52,7 +53,7 @@ fn no_body_makes_any_route_panic_or_fail() {
                     to_bytes(response.into_body(), usize::MAX).await.unwrap(),
                 )
             });
-            common::check_answer(status, &answer).map_err(|why| {
+            check_answer(status.as_u16(), &answer, &refusals).map_err(|why| {
                 TestCaseError::fail(format!(
                     "{} {path} with {:?}: {why}",
                     route.method,

@@ -188,6 +188,19 @@ async fn bodies_over_the_limit_are_413_declared_or_chunked() {
             serde_json::json!({"code": 413, "error": "request body too large", "success": false})
         );
     }
+    // Declared far over the limit: refused at once, the body never read.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{{",
+        BODY_LIMIT * 100
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut first = [0u8; 12];
+    tokio::time::timeout(DEADLINE, stream.read_exact(&mut first))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&first, b"HTTP/1.1 413");
     // Chunked (no Content-Length): cut when the handler reads past the limit.
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let chunk = big.as_bytes();

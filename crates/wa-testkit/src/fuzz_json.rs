@@ -259,9 +259,48 @@ fn truncated(text: &str, cut: prop::sample::Index) -> Vec<u8> {
     bytes[..cut.index(bytes.len() + 1)].to_vec()
 }
 
+/// Whether an answer to an arbitrary request is acceptable: no 5xx but `501` and a `500` whose
+/// `error` is one of `documented_500` (wuzapi's session refusals, CONTRACTS §A.0), and every
+/// refusal JSON with `success: false` and an `error` (or, in the whatsapp-web.js dialect, a
+/// `message`, §C.2) text. Returns why not.
+pub fn check_answer(status: u16, body: &[u8], documented_500: &[&str]) -> Result<(), String> {
+    if status < 400 {
+        return Ok(());
+    }
+    let json: Value = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "{status} with a body that is not JSON ({e}): {}",
+            String::from_utf8_lossy(body)
+        )
+    })?;
+    let refused = json["success"] == Value::Bool(false);
+    if !refused || !(json["error"].is_string() || json["message"].is_string()) {
+        return Err(format!("{status} without success:false and a text: {json}"));
+    }
+    let text = json["error"].as_str().unwrap_or_default();
+    let documented = status == 501 || (status == 500 && documented_500.contains(&text));
+    if status >= 500 && !documented {
+        return Err(format!("undocumented {status}: {json}"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_judged() {
+        let refusals = ["no session"];
+        assert!(check_answer(200, b"anything", &refusals).is_ok());
+        let ok_500 = br#"{"code":500,"error":"no session","success":false}"#;
+        assert!(check_answer(500, ok_500, &refusals).is_ok());
+        let bad_500 = br#"{"code":500,"error":"internal error","success":false}"#;
+        assert!(check_answer(500, bad_500, &refusals).is_err());
+        assert!(check_answer(400, b"404 page not found", &refusals).is_err());
+        let plain = br#"{"success":false,"message":"session_not_found"}"#;
+        assert!(check_answer(404, plain, &refusals).is_ok());
+    }
 
     #[test]
     fn paths_are_filled_and_encoded() {

@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use serde_json::Value;
+use axum::http::Request;
 use wa_client::Gateway;
 use wa_http::error::SessionRefusal;
 use wa_http::{AppState, HttpConfig};
@@ -44,44 +43,7 @@ pub fn request(method: &str, path: &str, scheme: Option<&str>, body: Vec<u8>) ->
     builder.body(Body::from(body)).unwrap()
 }
 
-/// The 5xx answers the contract documents: wuzapi's session refusals (HTTP 500 with their exact
-/// texts, CONTRACTS §A.0) and `501` for what this build does not do.
-pub fn documented_5xx(status: StatusCode, json: &Value) -> bool {
-    let refusals = [
-        SessionRefusal::NoSession,
-        SessionRefusal::AlreadyConnected,
-        SessionRefusal::NotConnected,
-        SessionRefusal::AlreadyLoggedIn,
-        SessionRefusal::DisconnectNotLoggedIn,
-        SessionRefusal::LogoutNotLoggedIn,
-        SessionRefusal::LogoutNotConnected,
-    ];
-    let text = json["error"].as_str().unwrap_or_default();
-    status == StatusCode::NOT_IMPLEMENTED
-        || (status == StatusCode::INTERNAL_SERVER_ERROR
-            && refusals.iter().any(|r| text == r.text()))
-}
-
-/// Whether an answer is acceptable for an arbitrary body: no 5xx but the documented ones, and
-/// every refusal is JSON with `success: false` and an `error` text. Returns why not.
-pub fn check_answer(status: StatusCode, body: &[u8]) -> Result<(), String> {
-    if status.is_success() || status.is_redirection() {
-        return Ok(());
-    }
-    let json: Value = serde_json::from_slice(body).map_err(|e| {
-        format!(
-            "{status} with a body that is not JSON ({e}): {}",
-            String::from_utf8_lossy(body)
-        )
-    })?;
-    if json["success"] != Value::Bool(false) || !json["error"].is_string() {
-        // whatsapp-web.js answers some refusals as {"success": false, "message"} (CONTRACTS §C.2).
-        if !(json["success"] == Value::Bool(false) && json["message"].is_string()) {
-            return Err(format!("{status} without success:false and a text: {json}"));
-        }
-    }
-    if status.is_server_error() && !documented_5xx(status, &json) {
-        return Err(format!("undocumented {status}: {json}"));
-    }
-    Ok(())
+/// wuzapi's session refusals: the documented 500s (CONTRACTS §A.0).
+pub fn refusals() -> Vec<&'static str> {
+    SessionRefusal::ALL.iter().map(|r| r.text()).collect()
 }
