@@ -162,11 +162,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
     );
     // One line on stdout for scripts and tests that start us on port 0.
     println!("wagate listening on http://{local}");
-    let config = wa_http::HttpConfig::new(token);
-    let state = wa_http::AppState::new(Arc::clone(&gateway), config.clone());
-    wa_http::serve(listener, wa_http::router(state), &config, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
+    let state = wa_http::AppState::new(Arc::clone(&gateway), wa_http::HttpConfig::new(token));
+    wa_http::serve(
+        listener,
+        wa_http::router(state.clone()),
+        &state.config,
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    )
     .await;
     let stuck = gateway.shutdown(std::time::Duration::from_secs(10)).await;
     if stuck > 0 {
