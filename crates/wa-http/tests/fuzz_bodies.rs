@@ -34,6 +34,7 @@ fn no_body_makes_any_route_panic_or_fail() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(24);
+    let statuses = std::sync::Mutex::new(std::collections::BTreeMap::<u16, u32>::new());
     for route in &routes {
         let mut runner = TestRunner::new(Config {
             cases,
@@ -53,6 +54,7 @@ fn no_body_makes_any_route_panic_or_fail() {
                     to_bytes(response.into_body(), usize::MAX).await.unwrap(),
                 )
             });
+            *statuses.lock().unwrap().entry(status.as_u16()).or_default() += 1;
             check_answer(status.as_u16(), &answer, &refusals).map_err(|why| {
                 TestCaseError::fail(format!(
                     "{} {path} with {:?}: {why}",
@@ -65,5 +67,9 @@ fn no_body_makes_any_route_panic_or_fail() {
             panic!("{} {}: {e}", route.method, route.path);
         }
     }
-    println!("{} operations, {cases} bodies each", routes.len());
+    println!(
+        "{} operations, {cases} bodies each; answers by status: {:?}",
+        routes.len(),
+        statuses.lock().unwrap()
+    );
 }

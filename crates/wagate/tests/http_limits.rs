@@ -8,19 +8,18 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{json, Value};
-use wa_http::error::SessionRefusal;
 use wa_testkit::fuzz_json::{check_answer, fill_path, spec_routes, SpecRoute};
 use wa_testkit::{start_sim, Served, ADMIN_TOKEN};
+
+mod spec_support;
+
+use spec_support::{add_user, refusals};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
 const USER_TOKEN: &str = "limits-user-token-0123456789";
 
 fn routes() -> Vec<SpecRoute> {
     spec_routes(&serde_json::to_value(wa_http::openapi::spec()).unwrap())
-}
-
-fn refusals() -> Vec<&'static str> {
-    SessionRefusal::ALL.iter().map(|r| r.text()).collect()
 }
 
 fn unauthorized() -> Value {
@@ -101,27 +100,16 @@ async fn missing_or_wrong_credentials_are_refused_on_every_operation() {
     println!("{checked} refused attempts");
 }
 
-/// Creates the test user when the API can (`POST /admin/users`); whether it did.
-async fn user(served: &Served) -> bool {
-    let can = routes()
-        .iter()
-        .any(|r| r.method == "POST" && r.path == "/admin/users");
-    if can {
-        served.create_user("limits", USER_TOKEN).await;
-    }
-    can
-}
-
 #[tokio::test]
 async fn malformed_json_and_wrong_types_are_400_in_the_envelope() {
     let sim = start_sim(&[]).await;
-    let served = Served::start(BIN.as_ref(), &sim, &[]).await;
-    let has_user = user(&served).await;
+    let mut served = Served::start(BIN.as_ref(), &sim, &[]).await;
+    add_user(&mut served, USER_TOKEN).await;
     let mut checked = 0;
     for route in routes().iter().filter(|r| !r.fields.is_empty()) {
         let headers: &[(&str, &str)] = match route.scheme.as_deref() {
             Some("admin") => &[("Authorization", ADMIN_TOKEN)],
-            Some("token") if has_user => &[("token", USER_TOKEN)],
+            Some("token") => &[("token", USER_TOKEN)],
             // whatsapp-web.js answers in its own dialect (CONTRACTS §C): not this envelope.
             _ => continue,
         };
@@ -152,10 +140,8 @@ async fn malformed_json_and_wrong_types_are_400_in_the_envelope() {
 #[tokio::test]
 async fn parallel_calls_on_one_user_all_answer() {
     let sim = start_sim(&[]).await;
-    let served = Served::start(BIN.as_ref(), &sim, &[]).await;
-    if !user(&served).await {
-        return;
-    }
+    let mut served = Served::start(BIN.as_ref(), &sim, &[]).await;
+    add_user(&mut served, USER_TOKEN).await;
     const N: usize = 32;
     let reads: Vec<SpecRoute> = routes()
         .into_iter()

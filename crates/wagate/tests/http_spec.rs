@@ -6,9 +6,10 @@
 
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::Value;
-use wa_http::error::SessionRefusal;
 use wa_testkit::fuzz_json::{body, check_answer, fill_path, path_values, spec_routes};
 use wa_testkit::{start_sim, Served, ADMIN_TOKEN};
+
+mod spec_support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
 
@@ -98,7 +99,7 @@ async fn every_documented_operation_is_routed() {
 }
 
 /// `FUZZ_CASES_BINARY` bodies per operation (default 4) over the real binary, with the
-/// operation's credentials (a user created through `POST /admin/users` when the API has it).
+/// operation's credentials (a user put in the gateway's store).
 #[test]
 fn arbitrary_bodies_over_the_binary() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -107,18 +108,13 @@ fn arbitrary_bodies_over_the_binary() {
         .build()
         .unwrap();
     let sim = runtime.block_on(start_sim(&[]));
-    let served = runtime.block_on(Served::start(BIN.as_ref(), &sim, &[]));
+    let mut served = runtime.block_on(Served::start(BIN.as_ref(), &sim, &[]));
+    let token = "fuzz-user-token-0123456789";
+    runtime.block_on(spec_support::add_user(&mut served, token));
     let (_, _, text) = runtime.block_on(served.request_raw("GET", "/api/spec.json", &[], None));
     let doc: Value = serde_json::from_str(&text).unwrap();
     let routes = spec_routes(&doc);
-    let token = "fuzz-user-token-0123456789";
-    if routes
-        .iter()
-        .any(|r| r.method == "POST" && r.path == "/admin/users")
-    {
-        runtime.block_on(served.create_user("fuzz", token));
-    }
-    let refusals: Vec<&str> = SessionRefusal::ALL.iter().map(|r| r.text()).collect();
+    let refusals = spec_support::refusals();
     let cases = std::env::var("FUZZ_CASES_BINARY")
         .ok()
         .and_then(|v| v.parse().ok())
