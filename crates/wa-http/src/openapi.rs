@@ -7,11 +7,15 @@
 //! Security: a handler may name its scheme itself (`security(("token" = []))`); an operation
 //! that names none gets one from its path and tag ([`scheme_for`]): `/health` and `/ping` none,
 //! `/admin/**` [`ADMIN`], the whatsapp-web.js dialect (tag `wwebjs`, or a `{…}` parameter under
-//! `/session/` or `/client/`) [`API_KEY`], everything else [`TOKEN`].
+//! `/session/` or `/client/`) [`API_KEY`], everything else [`TOKEN`]. Every operation with a
+//! scheme documents its refusal: `401` in the envelope (`ApiError` schema), or the
+//! whatsapp-web.js dialect's `403` (`PlainError`), unless it documents that status itself.
 
+use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::ComponentsBuilder;
+use utoipa::openapi::{ComponentsBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::OpenApi;
 
 /// The user token scheme: header `token` (wuzapi also takes `?token=`; CONTRACTS §A.0).
@@ -56,6 +60,12 @@ fn add_security(doc: &mut utoipa::openapi::OpenApi) {
         API_KEY,
         header("x-api-key", "The whatsapp-web.js dialect's API key"),
     );
+    components
+        .schemas
+        .insert("ApiError".into(), error_schema(true));
+    components
+        .schemas
+        .insert("PlainError".into(), error_schema(false));
     doc.components = Some(components);
     for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [
@@ -75,8 +85,61 @@ fn add_security(doc: &mut utoipa::openapi::OpenApi) {
                     None => Vec::new(),
                 });
             }
+            document_refusal(op);
         }
     }
+}
+
+/// Adds the refusal of a wrong or missing credential to an operation that has a scheme.
+fn document_refusal(op: &mut Operation) {
+    // SecurityRequirement keeps its scheme names private; its JSON form shows them.
+    let scheme = op.security.iter().flatten().find_map(|req| {
+        serde_json::to_value(req)
+            .ok()?
+            .as_object()?
+            .keys()
+            .next()
+            .cloned()
+    });
+    let (status, text, schema) = match scheme.as_deref() {
+        None => return,
+        Some(API_KEY) => (
+            "403",
+            "Missing or wrong `x-api-key` (`Invalid API key`)",
+            "PlainError",
+        ),
+        Some(_) => ("401", "Missing or wrong token (`unauthorized`)", "ApiError"),
+    };
+    op.responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| RefOr::T(refusal(text, schema)));
+}
+
+fn refusal(text: &str, schema: &str) -> Response {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(schema)))
+        .build();
+    ResponseBuilder::new()
+        .description(text)
+        .content("application/json", content)
+        .build()
+}
+
+/// wuzapi's error envelope `{"code", "error", "success": false}` (`envelope`), or the
+/// whatsapp-web.js dialect's `{"success": false, "error"}` (`plain`).
+fn error_schema(envelope: bool) -> RefOr<utoipa::openapi::Schema> {
+    let mut object = ObjectBuilder::new()
+        .property("error", ObjectBuilder::new().schema_type(Type::String))
+        .required("error")
+        .property("success", ObjectBuilder::new().schema_type(Type::Boolean))
+        .required("success");
+    if envelope {
+        object = object
+            .property("code", ObjectBuilder::new().schema_type(Type::Integer))
+            .required("code");
+    }
+    RefOr::T(object.build().into())
 }
 
 /// The scheme an operation that names none needs (`None`: no authentication).
@@ -118,5 +181,22 @@ mod tests {
             serde_json::json!([])
         );
         assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
+    }
+
+    #[test]
+    fn secured_operations_document_their_refusal() {
+        use super::{document_refusal, API_KEY, TOKEN};
+        use utoipa::openapi::path::OperationBuilder;
+        use utoipa::openapi::security::SecurityRequirement;
+        for (scheme, status) in [(TOKEN, "401"), (API_KEY, "403")] {
+            let mut op = OperationBuilder::new()
+                .security(SecurityRequirement::new(scheme, Vec::<String>::new()))
+                .build();
+            document_refusal(&mut op);
+            assert!(op.responses.responses.contains_key(status), "{scheme}");
+        }
+        let mut open = OperationBuilder::new().build();
+        document_refusal(&mut open);
+        assert!(open.responses.responses.is_empty());
     }
 }
