@@ -13,6 +13,8 @@
 //!   timeout, hence this accept loop.
 //! - **Panics**: a handler that panics answers `500 internal error` (logged), not a reset
 //!   connection.
+//! - **axum's rejections** (a query string or path parameter that does not parse) are plain
+//!   text; they are answered in the envelope like every other refusal.
 //!
 //! Concurrency on one session is the gateway's business (its per-account state is behind the
 //! facade's locks); the tests fire parallel requests at one user to show it.
@@ -27,7 +29,8 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::CONTENT_LENGTH;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -45,6 +48,9 @@ use crate::state::HttpConfig;
 /// A body declared over the limit is read and dropped before the `413` when it is at most this
 /// many times the limit; a larger one is refused at once (and its connection closed).
 const DRAIN_FACTOR: u64 = 4;
+
+/// The most of a plain-text rejection's text kept for the envelope.
+const REJECTION_TEXT_LIMIT: usize = 4096;
 
 /// How long [`serve`] lets requests in flight finish after the shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -81,7 +87,7 @@ async fn guard(State(config): State<Arc<HttpConfig>>, request: Request, next: Ne
     let request = request.map(|body| Watched::wrap(body, Arc::clone(&arrived)));
     let run = AssertUnwindSafe(next.run(request)).catch_unwind();
     match tokio::time::timeout(config.request_timeout, run).await {
-        Ok(Ok(response)) => response,
+        Ok(Ok(response)) => in_envelope(response).await,
         Ok(Err(panic)) => {
             let what = panic
                 .downcast_ref::<&str>()
@@ -93,6 +99,32 @@ async fn guard(State(config): State<Arc<HttpConfig>>, request: Request, next: Ne
         Err(_) if arrived.load(Ordering::Acquire) => ApiError::AnswerTimeout.into_response(),
         Err(_) => ApiError::RequestTimeout.into_response(),
     }
+}
+
+/// axum's own rejections (a query string or path parameter that does not parse, …) are plain
+/// text: answer them in the envelope like every other refusal (`400` with axum's text, `413`).
+async fn in_envelope(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !plain || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), REJECTION_TEXT_LIMIT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::NOT_FOUND => ApiError::NotFound("not found".into()),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        s if s.is_client_error() => ApiError::BadRequest(text.into()),
+        _ => ApiError::Internal(text.into()),
+    };
+    error.into_response()
 }
 
 fn declared_length(request: &Request) -> Option<u64> {

@@ -44,6 +44,14 @@ fn test_router(config: &Arc<HttpConfig>) -> Router {
         )
         .route("/never", get(std::future::pending::<()>))
         .route(
+            "/query",
+            get(
+                |axum::extract::Query(q): axum::extract::Query<Vec<(String, u8)>>| async move {
+                    axum::Json(q.len())
+                },
+            ),
+        )
+        .route(
             "/panic",
             get(|| async {
                 if std::hint::black_box(true) {
@@ -234,6 +242,19 @@ async fn malformed_json_and_wrong_types_are_400_in_the_envelope() {
             serde_json::json!({"code": 400, "error": "could not decode Payload", "success": false})
         );
     }
+}
+
+#[tokio::test]
+async fn axums_own_rejections_are_answered_in_the_envelope() {
+    let (addr, _stop) = start(test_router(&Arc::new(config()))).await;
+    let response = reqwest::get(format!("http://{addr}/query?n=300"))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let json: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(json["code"], 400);
+    assert_eq!(json["success"], false);
+    assert!(json["error"].as_str().unwrap().contains("query"), "{json}");
 }
 
 #[tokio::test]
