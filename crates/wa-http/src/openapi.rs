@@ -10,10 +10,14 @@
 //! `/session/` or `/client/`) [`API_KEY`], everything else [`TOKEN`]. Every operation with a
 //! scheme documents its refusal: `401` in the envelope (`ApiError` schema), or the
 //! whatsapp-web.js dialect's `403` (`PlainError`), unless it documents that status itself.
+//! A wuzapi handler documents the `data` of its `Envelope<T>` (`body = T`); the 2xx schemas of
+//! the dialect's operations are wrapped in the envelope here ([`wrap_in_envelope`]).
+
+use std::collections::BTreeMap;
 
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::OpenApi;
@@ -67,6 +71,11 @@ fn add_security(doc: &mut utoipa::openapi::OpenApi) {
         .schemas
         .insert("PlainError".into(), error_schema(false));
     doc.components = Some(components);
+    let schemas = doc
+        .components
+        .as_ref()
+        .map(|c| c.schemas.clone())
+        .unwrap_or_default();
     for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [
             &mut item.get,
@@ -86,8 +95,62 @@ fn add_security(doc: &mut utoipa::openapi::OpenApi) {
                 });
             }
             document_refusal(op);
+            if scheme_for(path, op).is_some_and(|s| s != API_KEY) && !RAW.contains(&path.as_str()) {
+                wrap_in_envelope(op, &schemas);
+            }
         }
     }
+}
+
+/// wuzapi routes that answer outside the envelope besides `/health` (CONTRACTS §A.0).
+const RAW: [&str; 1] = ["/session/hmac/config"];
+
+/// A wuzapi handler documents its answer's `data` (`body = T` for an `Envelope<T>`): the 2xx
+/// JSON schemas of the dialect's operations become `{"code", "data": T, "success"}` unless they
+/// describe an envelope already (a `success` property).
+fn wrap_in_envelope(op: &mut Operation, schemas: &BTreeMap<String, RefOr<Schema>>) {
+    for (status, response) in op.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if !status.starts_with('2') {
+            continue;
+        }
+        let Some(content) = response.content.get_mut("application/json") else {
+            continue;
+        };
+        let Some(schema) = content.schema.take() else {
+            continue;
+        };
+        content.schema = Some(if is_envelope(&schema, schemas) {
+            schema
+        } else {
+            RefOr::T(
+                ObjectBuilder::new()
+                    .property("code", ObjectBuilder::new().schema_type(Type::Integer))
+                    .required("code")
+                    .property("data", schema)
+                    .required("data")
+                    .property("success", ObjectBuilder::new().schema_type(Type::Boolean))
+                    .required("success")
+                    .build()
+                    .into(),
+            )
+        });
+    }
+}
+
+fn is_envelope(schema: &RefOr<Schema>, schemas: &BTreeMap<String, RefOr<Schema>>) -> bool {
+    let resolved = match schema {
+        RefOr::Ref(r) => r
+            .ref_location
+            .strip_prefix("#/components/schemas/")
+            .and_then(|name| schemas.get(name)),
+        RefOr::T(_) => Some(schema),
+    };
+    resolved
+        .and_then(|s| serde_json::to_value(s).ok())
+        .is_some_and(|v| v["properties"]["success"].is_object())
 }
 
 /// Adds the refusal of a wrong or missing credential to an operation that has a scheme.
@@ -198,5 +261,38 @@ mod tests {
         let mut open = OperationBuilder::new().build();
         document_refusal(&mut open);
         assert!(open.responses.responses.is_empty());
+    }
+
+    #[test]
+    fn wuzapi_answers_are_documented_inside_the_envelope() {
+        use super::wrap_in_envelope;
+        use utoipa::openapi::path::OperationBuilder;
+        use utoipa::openapi::{ContentBuilder, ObjectBuilder, ResponseBuilder, ResponsesBuilder};
+        let data = ObjectBuilder::new().property("QRCode", ObjectBuilder::new());
+        let response = ResponseBuilder::new()
+            .description("ok")
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(data)).build(),
+            )
+            .build();
+        let mut op = OperationBuilder::new()
+            .responses(ResponsesBuilder::new().response("200", response).build())
+            .build();
+        wrap_in_envelope(&mut op, &Default::default());
+        let json = serde_json::to_value(&op).unwrap();
+        let schema = &json["responses"]["200"]["content"]["application/json"]["schema"];
+        assert!(
+            schema["properties"]["data"]["properties"]["QRCode"].is_object(),
+            "{schema}"
+        );
+        assert_eq!(
+            schema["required"],
+            serde_json::json!(["code", "data", "success"])
+        );
+        // Already an envelope: left alone.
+        wrap_in_envelope(&mut op, &Default::default());
+        let again = serde_json::to_value(&op).unwrap();
+        assert_eq!(again, json);
     }
 }
