@@ -40,6 +40,17 @@ pub enum SessionRefusal {
 }
 
 impl SessionRefusal {
+    /// Every refusal (the 5xx answers the contract documents; the property tests allow these).
+    pub const ALL: [SessionRefusal; 7] = [
+        SessionRefusal::NoSession,
+        SessionRefusal::AlreadyConnected,
+        SessionRefusal::NotConnected,
+        SessionRefusal::AlreadyLoggedIn,
+        SessionRefusal::DisconnectNotLoggedIn,
+        SessionRefusal::LogoutNotLoggedIn,
+        SessionRefusal::LogoutNotConnected,
+    ];
+
     /// The exact wire text.
     pub fn text(self) -> &'static str {
         match self {
@@ -104,6 +115,17 @@ pub enum ApiError {
     #[error("{}", .0.text())]
     Session(SessionRefusal),
 
+    // ----- limits (`limits.rs`) and our own faults -----
+    /// The client did not send its request (body included) within the request timeout.
+    #[error("request timeout")]
+    RequestTimeout,
+    /// The request arrived but the gateway did not answer within the request timeout.
+    #[error("the gateway did not answer in time")]
+    AnswerTimeout,
+    /// Our own bug (a handler panicked, the spec did not serialise): details go to the log.
+    #[error("internal error")]
+    Internal(Cow<'static, str>),
+
     // ----- the gateway's verdicts -----
     /// A send failed (wuzapi's `error sending message: …`).
     #[error("error sending message: {0}")]
@@ -143,6 +165,12 @@ impl ApiError {
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, self.text()),
             ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, self.text()),
             ApiError::Session(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.text()),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, self.text()),
+            ApiError::AnswerTimeout => (StatusCode::SERVICE_UNAVAILABLE, self.text()),
+            ApiError::Internal(detail) => {
+                tracing::error!(detail = %detail, "internal error");
+                internal()
+            }
             ApiError::Send(e) => client_status(e, "error sending message: "),
             ApiError::Client(e) => client_status(e, ""),
             ApiError::Store(e) => store_status(e),

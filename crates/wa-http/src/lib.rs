@@ -16,13 +16,16 @@
 //! answer shape), `json` (Go's decoding rules), `auth`, `phone` (recipients), `qr` (QR PNGs and
 //! data URLs), `session_view` (CONTRACTS §F's state machine in each dialect), `wuzapi/` and
 //! `wwebjs/` (the routes), `webhooks/` (event delivery, started by `wagate serve`), `gotime`
-//! (Go's JSON times).
+//! (Go's JSON times), `openapi` and `docs` (the OpenAPI document, Swagger UI at `/api`),
+//! `limits` (body size, timeouts, the server loop).
 
 pub mod auth;
+mod docs;
 pub mod envelope;
 pub mod error;
 pub mod gotime;
 pub mod json;
+pub mod limits;
 pub mod openapi;
 pub mod phone;
 pub mod qr;
@@ -32,24 +35,24 @@ pub mod webhooks;
 mod wuzapi;
 mod wwebjs;
 
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
 
 pub use error::ApiError;
+pub use limits::serve;
 pub use state::{AppState, HttpConfig};
 
 /// Every route of the gateway's HTTP API over `state`. Unknown paths answer `404` and known paths
 /// with another method `405`, both in the wuzapi envelope (wuzapi's text `404 page not found` is
-/// a known defect, fixed here).
+/// a known defect, fixed here). Every route runs under [`limits`] (body size, request timeout);
+/// serve it with [`serve`] for the header-read timeout.
 pub fn router(state: AppState) -> Router {
-    let limit = state.config.body_limit;
-    Router::new()
+    let routes = Router::new()
         .merge(wuzapi::routes())
         .merge(wwebjs::routes())
+        .merge(docs::routes())
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .method_not_allowed_fallback(method_not_allowed);
+    limits::apply(routes, &state.config).with_state(state)
 }
 
 async fn not_found() -> ApiError {

@@ -17,17 +17,21 @@ pub struct HttpConfig {
     /// How long one request may take, reading its body included (a slow client cannot hold a
     /// connection forever).
     pub request_timeout: Duration,
+    /// How long a client may take to send a request's headers (and how long an idle
+    /// keep-alive connection stays open): a client that sends half a request is cut off.
+    pub header_timeout: Duration,
 }
 
 impl HttpConfig {
     /// Defaults around an admin token: 32 MiB bodies (media arrive as base64 data URLs), 120 s
-    /// per request (wuzapi's write timeout, CONTRACTS §B.14).
+    /// per request (wuzapi's write timeout, CONTRACTS §B.14), 30 s for a request's headers.
     pub fn new(admin_token: impl Into<String>) -> Self {
         Self {
             admin_token: admin_token.into(),
             api_key: None,
             body_limit: 32 << 20,
             request_timeout: Duration::from_secs(120),
+            header_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -22,6 +22,8 @@
 //!   status), asked again at a short interval within a deadline.
 //! - [`Wwebjs`]: the served gateway's whatsapp-web.js dialect, and linking a session through a
 //!   sim phone.
+//! - [`fuzz_json`]: arbitrary request bodies and the routes of an OpenAPI document, for the
+//!   HTTP API's property tests.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
 //!
@@ -32,6 +34,7 @@ mod client;
 mod dir;
 mod error;
 mod hook;
+pub mod fuzz_json;
 pub mod http;
 mod linked;
 mod peer;

@@ -205,12 +205,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // One line on stdout for scripts and tests that start us on port 0.
     println!("wagate listening on http://{local}");
     let state = wa_http::AppState::new(Arc::clone(&gateway), config.http);
-    axum::serve(listener, wa_http::router(state))
-        .with_graceful_shutdown(async {
+    wa_http::serve(
+        listener,
+        wa_http::router(state.clone()),
+        &state.config,
+        async {
             let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("HTTP server")?;
+        },
+    )
+    .await;
     let stuck = gateway.shutdown(std::time::Duration::from_secs(10)).await;
     if stuck > 0 {
         tracing::warn!(stuck, "accounts did not stop in time");
