@@ -33,8 +33,8 @@
 mod client;
 mod dir;
 mod error;
-mod hook;
 pub mod fuzz_json;
+mod hook;
 pub mod http;
 mod linked;
 mod peer;
