@@ -13,6 +13,8 @@ import schemathesis
 # The texts of wa_http::error::SessionRefusal::ALL.
 SESSION_REFUSALS = {
     "no session",
+    "not logged in",
+    "failed to Connect",
     "already connected",
     "not connected",
     "already logged in",

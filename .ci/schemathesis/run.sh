@@ -43,13 +43,13 @@ WAGATE_ADMIN_TOKEN="$ADMIN" "$BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/
 PIDS+=($!)
 BASE="$(line_after "$WORK/serve.out" "wagate listening on ")"
 
-if curl -sf "$BASE/api/spec.json" | grep -q '"/admin/users"'; then
-  curl -sf -X POST "$BASE/admin/users" -H "Authorization: $ADMIN" \
-    -H 'Content-Type: application/json' \
-    -d "{\"name\":\"schemathesis\",\"token\":\"$USER_TOKEN\"}" >/dev/null
-fi
+curl -sf -X POST "$BASE/admin/users" -H "Authorization: $ADMIN" \
+  -H 'Content-Type: application/json' \
+  -d "{\"name\":\"schemathesis\",\"token\":\"$USER_TOKEN\"}" >/dev/null
 
 status=0
+# The two flushes end every session, this run's user included (it would then see only 401s);
+# crates/wagate/tests/wwebjs_routes.rs covers them.
 HOOKS="$PWD/.ci/schemathesis/hooks.py"
 # Run from the scratch directory: schemathesis keeps a cache in ./.schemathesis.
 cd "$WORK"
@@ -57,6 +57,7 @@ SCHEMATHESIS_HOOKS="$HOOKS" python3 -m schemathesis.cli run "$BASE/api/spec.json
   --checks no_undocumented_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --exclude-checks not_a_server_error \
   -H "Authorization: $ADMIN" -H "token: $USER_TOKEN" -H "x-api-key: $ADMIN" \
+  --exclude-path /session/terminateAll --exclude-path /session/terminateInactive \
   --max-examples "$EXAMPLES" --seed 1 --workers 2 --request-timeout 30 \
   --generation-database none --no-color 2>&1 | tee "$WORK/report.txt" || status=$?
 # One plain closing line for CI: test cases generated less those that failed, and the failures.

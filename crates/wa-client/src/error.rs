@@ -42,6 +42,10 @@ pub enum Error {
     /// The account has no running session (connect it first).
     #[error("account {0} is not connected")]
     NotRunning(AccountId),
+    /// The session runs but is not logged in (linking, or reconnecting): a query to the server
+    /// would be refused.
+    #[error("account {0} is not logged in")]
+    NotLoggedIn(AccountId),
     /// A message cannot go to this address (1:1 sends take a user JID: a phone number or LID).
     #[error("cannot send a message to {0}")]
     BadRecipient(wa_protocol::binary::Jid),
@@ -137,6 +141,7 @@ impl Error {
             | Error::UnknownAccount(_)
             | Error::AlreadyLinked(_)
             | Error::NotRunning(_)
+            | Error::NotLoggedIn(_)
             | Error::BadRecipient(_)
             | Error::UnknownMessage(_)
             | Error::BadSubject(_) => Fault::Caller,
@@ -173,6 +178,7 @@ impl Error {
             | Error::UnknownAccount(_)
             | Error::AlreadyLinked(_)
             | Error::NotRunning(_)
+            | Error::NotLoggedIn(_)
             | Error::BadRecipient(_)
             | Error::UnknownMessage(_)
             | Error::BadSubject(_)

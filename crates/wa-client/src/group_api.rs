@@ -11,8 +11,15 @@ use crate::handle::AccountHandle;
 use crate::messaging::group;
 
 impl Gateway {
-    fn running(&self, id: &AccountId) -> Result<AccountHandle, Error> {
-        self.handle(id).ok_or(Error::NotRunning(*id))
+    /// The account's session, which must be logged in: a query sent before (while linking)
+    /// would only be refused by the server.
+    pub(crate) fn logged_in(&self, id: &AccountId) -> Result<AccountHandle, Error> {
+        let handle = self.handle(id).ok_or(Error::NotRunning(*id))?;
+        if handle.status().logged_in {
+            Ok(handle)
+        } else {
+            Err(Error::NotLoggedIn(*id))
+        }
     }
 
     /// Creates a group with `subject` and `participants` (user JIDs; we are added as its
@@ -23,14 +30,14 @@ impl Gateway {
         subject: impl Into<String>,
         participants: Vec<Jid>,
     ) -> Result<GroupInfo, Error> {
-        let handle = self.running(id)?;
+        let handle = self.logged_in(id)?;
         group::create_group(&handle, subject.into(), participants).await
     }
 
     /// The metadata of `group`: subject, creator, creation time, participants with their roles,
     /// addressing mode.
     pub async fn group_info(&self, id: &AccountId, group: &Jid) -> Result<GroupInfo, Error> {
-        let handle = self.running(id)?;
+        let handle = self.logged_in(id)?;
         group::group_info(&handle, group).await
     }
 
@@ -44,7 +51,7 @@ impl Gateway {
         action: ParticipantAction,
         participants: Vec<Jid>,
     ) -> Result<Vec<GroupParticipant>, Error> {
-        let handle = self.running(id)?;
+        let handle = self.logged_in(id)?;
         group::update_participants(&handle, group, action, participants).await
     }
 
@@ -55,13 +62,13 @@ impl Gateway {
         group: &Jid,
         subject: impl Into<String>,
     ) -> Result<(), Error> {
-        let handle = self.running(id)?;
+        let handle = self.logged_in(id)?;
         group::set_subject(&handle, group, subject.into()).await
     }
 
     /// Leaves `group`.
     pub async fn leave_group(&self, id: &AccountId, group: &Jid) -> Result<(), Error> {
-        let handle = self.running(id)?;
+        let handle = self.logged_in(id)?;
         group::leave_group(&handle, group).await
     }
 
@@ -73,13 +80,13 @@ impl Gateway {
         group: &Jid,
         reset: bool,
     ) -> Result<String, Error> {
-        let handle = self.running(id)?;
+        let handle = self.logged_in(id)?;
         group::invite_link(&handle, group, reset).await
     }
 
     /// Every group the account is in.
     pub async fn groups(&self, id: &AccountId) -> Result<Vec<GroupInfo>, Error> {
-        let handle = self.running(id)?;
+        let handle = self.logged_in(id)?;
         group::groups(&handle).await
     }
 }

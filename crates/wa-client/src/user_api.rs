@@ -43,7 +43,7 @@ impl Gateway {
         id: &AccountId,
         users: Vec<Jid>,
     ) -> Result<Vec<UserLookup>, Error> {
-        let handle = self.handle(id).ok_or(Error::NotRunning(*id))?;
+        let handle = self.logged_in(id)?;
         let users: Vec<Jid> = users.iter().map(user_of).collect();
         if let Some(bad) = users.iter().find(|u| !is_user(u)) {
             return Err(Error::BadRecipient(bad.clone()));

@@ -23,6 +23,8 @@ use crate::envelope::json_response;
 pub enum SessionRefusal {
     /// No running session for the user.
     NoSession,
+    /// The session runs but is not logged in (scan the QR first, or wait for the reconnect).
+    NotLoggedIn,
     /// `connect` while the socket is up.
     AlreadyConnected,
     /// The session runs but its socket is down.
@@ -41,8 +43,10 @@ pub enum SessionRefusal {
 
 impl SessionRefusal {
     /// Every refusal (the 5xx answers the contract documents; the property tests allow these).
-    pub const ALL: [SessionRefusal; 7] = [
+    pub const ALL: [SessionRefusal; 9] = [
         SessionRefusal::NoSession,
+        SessionRefusal::ConnectFailed,
+        SessionRefusal::NotLoggedIn,
         SessionRefusal::AlreadyConnected,
         SessionRefusal::NotConnected,
         SessionRefusal::AlreadyLoggedIn,
@@ -55,6 +59,7 @@ impl SessionRefusal {
     pub fn text(self) -> &'static str {
         match self {
             SessionRefusal::NoSession => "no session",
+            SessionRefusal::NotLoggedIn => "not logged in",
             SessionRefusal::AlreadyConnected => "already connected",
             SessionRefusal::NotConnected => "not connected",
             SessionRefusal::AlreadyLoggedIn => "already logged in",
@@ -207,6 +212,10 @@ fn client_status(e: &wa_client::Error, prefix: &str) -> (StatusCode, Cow<'static
         E::NotRunning(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             SessionRefusal::NoSession.text().into(),
+        ),
+        E::NotLoggedIn(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            SessionRefusal::NotLoggedIn.text().into(),
         ),
         E::UnknownAccount(_) | E::UnknownMessage(_) => {
             (StatusCode::NOT_FOUND, format!("{prefix}{e}").into())

@@ -138,7 +138,8 @@ struct DisconnectQuery {
 /// `POST /session/disconnect`: stops the session (credentials stay, autostart off).
 #[utoipa::path(post, path = "/session/disconnect", tag = "session",
     params(("clear" = Option<bool>, Query, description = "also clear the subscriptions")),
-    responses((status = 200, body = Details), (status = 401),
+    responses((status = 200, body = Details),
+        (status = 400, description = "a malformed query string"), (status = 401),
         (status = 500, description = "no session")),
     security(("token" = [])))]
 async fn disconnect(

@@ -89,6 +89,7 @@ pub(crate) const NOT_FOUND: &str = "session_not_found";
 /// `/session/qr/{id}`: `{"success": true, "qr"}` while a QR code is pending, otherwise
 /// `{"success": false, "message"}` (HTTP 200 either way, §C.2).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WwebjsQrAnswer)]
 pub(crate) struct QrAnswer {
     /// Whether a code is pending.
     pub success: bool,
@@ -129,13 +130,18 @@ pub(crate) struct PairingCodeRequest {
     pub show_notification: Option<bool>,
 }
 
-/// `{"success": true, "result": "<code>"}`: the code to type on the phone.
+/// `{"success": true, "result": "<code>"}`: the code to type on the phone; for an unknown
+/// session `{"success": false, "message": "session_not_found"}` (HTTP 200 either way).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct PairingCodeAnswer {
-    /// Always true.
+    /// Whether a code is given.
     pub success: bool,
     /// The pair code (`XXXX-XXXX`).
-    pub result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// `session_not_found` when there is no such session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'static str>,
 }
 
 /// `POST /client/sendMessage/{id}` body (§C.3). Names are case-sensitive, as in Express.

@@ -239,12 +239,12 @@ async fn stop(
     let Some(session) = find(&state, &id).await? else {
         return Ok(ok(SessionStatus::not_found()));
     };
-    state
-        .gateway
-        .disconnect(&session.account.id)
-        .await
-        .map_err(ApiError::from)?;
-    Ok(ok(Done::ok("Session stopped successfully")))
+    match state.gateway.disconnect(&session.account.id).await {
+        Ok(()) => Ok(ok(Done::ok("Session stopped successfully"))),
+        // Terminated by a concurrent call between the lookup and the stop.
+        Err(wa_client::Error::UnknownAccount(_)) => Ok(ok(SessionStatus::not_found())),
+        Err(e) => Err(ApiError::from(e).into()),
+    }
 }
 
 /// `GET /session/terminate/{id}`: logs out when logged in, else stops; deletes the session.
@@ -357,7 +357,11 @@ async fn request_pairing_code(
     body: Bytes,
 ) -> Result<Response, Plain> {
     let Some(session) = find(&state, &id).await? else {
-        return Ok(ok(qr_answer(None)));
+        return Ok(ok(PairingCodeAnswer {
+            success: false,
+            result: None,
+            message: Some(NOT_FOUND),
+        }));
     };
     let request: PairingCodeRequest =
         serde_json::from_slice(&body).map_err(|_| ApiError::Decode)?;
@@ -389,7 +393,8 @@ async fn request_pairing_code(
     )))?;
     Ok(ok(PairingCodeAnswer {
         success: true,
-        result: code,
+        result: Some(code),
+        message: None,
     }))
 }
 
