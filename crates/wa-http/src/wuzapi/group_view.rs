@@ -167,6 +167,7 @@ pub(crate) struct InviteLink {
 
 /// `{"Details": "…"}`: what the group setters answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = GroupDetails)]
 #[allow(non_snake_case)]
 pub(crate) struct Details {
     /// The contract's success text.

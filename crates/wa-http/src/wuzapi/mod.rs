@@ -43,3 +43,37 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(group::routes())
         .merge(webhook::routes())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{admin, chat, group, session, user, webhook};
+
+    /// utoipa's merge keeps one schema per name: two route files declaring different schemas
+    /// under one name would document one of them wrongly (schemathesis found wwebjs's and
+    /// wuzapi's QR answers sharing a name).
+    #[test]
+    fn no_schema_name_has_two_shapes() {
+        let mut seen: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        for part in [
+            admin::openapi(),
+            session::openapi(),
+            chat::openapi(),
+            user::openapi(),
+            group::openapi(),
+            webhook::openapi(),
+            crate::wwebjs::openapi(),
+        ] {
+            let Some(components) = part.components else {
+                continue;
+            };
+            for (name, schema) in components.schemas {
+                let json = serde_json::to_value(&schema).expect("schema");
+                if let Some(other) = seen.insert(name.clone(), json.clone()) {
+                    assert_eq!(other, json, "two schemas named {name}");
+                }
+            }
+        }
+    }
+}

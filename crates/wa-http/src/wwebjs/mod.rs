@@ -51,7 +51,12 @@ mod tests {
             assert!(doc.paths.paths.contains_key(path), "{path}");
         }
         let schemas = doc.components.expect("schemas").schemas;
-        for name in ["SessionStatus", "SendMessageRequest", "Message", "QrAnswer"] {
+        for name in [
+            "SessionStatus",
+            "SendMessageRequest",
+            "Message",
+            "WwebjsQrAnswer",
+        ] {
             assert!(schemas.contains_key(name), "{name}");
         }
     }
