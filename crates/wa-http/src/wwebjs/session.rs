@@ -6,6 +6,8 @@
 //! Unknown sessions answer in upstream's shapes with HTTP 200 (`session_not_found`); only the
 //! key (403), the id (422) and failures (through [`crate::error::ApiError`]) change the status.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -15,8 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use utoipa::OpenApi;
-use wa_client::{NewAccount, SessionState};
+use wa_client::{Gateway, NewAccount, SessionState};
 use wa_protocol::PhoneNumber;
+use wa_store::AccountId;
 
 use super::dto::{
     Done, PairingCodeAnswer, PairingCodeRequest, QrAnswer, SessionId, SessionList, SessionStatus,
@@ -58,6 +61,28 @@ pub(crate) fn routes() -> Router<AppState> {
 
 fn ok<T: serde::Serialize>(body: T) -> Response {
     RawJson(StatusCode::OK, body).into_response()
+}
+
+/// Runs `op` on the session named `id` and answers `done`; `session_not_found` when there is no
+/// such session, or when a concurrent call terminated it between the lookup and `op`.
+async fn on_session<F, Fut>(
+    state: &AppState,
+    id: &str,
+    done: &'static str,
+    op: F,
+) -> Result<Response, Plain>
+where
+    F: FnOnce(Arc<Gateway>, AccountId) -> Fut,
+    Fut: Future<Output = Result<(), wa_client::Error>>,
+{
+    let Some(session) = find(state, id).await? else {
+        return Ok(ok(SessionStatus::not_found()));
+    };
+    match op(Arc::clone(&state.gateway), session.account.id).await {
+        Ok(()) => Ok(ok(Done::ok(done))),
+        Err(wa_client::Error::UnknownAccount(_)) => Ok(ok(SessionStatus::not_found())),
+        Err(e) => Err(ApiError::from(e).into()),
+    }
 }
 
 /// `GET /ping`: no key needed.
@@ -213,15 +238,13 @@ async fn restart(
     SessionId(id): SessionId,
     State(state): State<AppState>,
 ) -> Result<Response, Plain> {
-    let Some(session) = find(&state, &id).await? else {
-        return Ok(ok(SessionStatus::not_found()));
-    };
-    state
-        .gateway
-        .restart_session(&session.account.id)
-        .await
-        .map_err(ApiError::from)?;
-    Ok(ok(Done::ok("Restarted successfully")))
+    on_session(
+        &state,
+        &id,
+        "Restarted successfully",
+        |gateway, account| async move { gateway.restart_session(&account).await.map(drop) },
+    )
+    .await
 }
 
 /// `GET /session/stop/{id}` (avoylenko): stops the session; credentials stay.
@@ -236,15 +259,13 @@ async fn stop(
     SessionId(id): SessionId,
     State(state): State<AppState>,
 ) -> Result<Response, Plain> {
-    let Some(session) = find(&state, &id).await? else {
-        return Ok(ok(SessionStatus::not_found()));
-    };
-    match state.gateway.disconnect(&session.account.id).await {
-        Ok(()) => Ok(ok(Done::ok("Session stopped successfully"))),
-        // Terminated by a concurrent call between the lookup and the stop.
-        Err(wa_client::Error::UnknownAccount(_)) => Ok(ok(SessionStatus::not_found())),
-        Err(e) => Err(ApiError::from(e).into()),
-    }
+    on_session(
+        &state,
+        &id,
+        "Session stopped successfully",
+        |gateway, account| async move { gateway.disconnect(&account).await },
+    )
+    .await
 }
 
 /// `GET /session/terminate/{id}`: logs out when logged in, else stops; deletes the session.
@@ -259,15 +280,13 @@ async fn terminate(
     SessionId(id): SessionId,
     State(state): State<AppState>,
 ) -> Result<Response, Plain> {
-    let Some(session) = find(&state, &id).await? else {
-        return Ok(ok(SessionStatus::not_found()));
-    };
-    state
-        .gateway
-        .remove_account(&session.account.id, true)
-        .await
-        .map_err(ApiError::from)?;
-    Ok(ok(Done::ok("Logged out successfully")))
+    on_session(
+        &state,
+        &id,
+        "Logged out successfully",
+        |gateway, account| async move { gateway.remove_account(&account, true).await.map(drop) },
+    )
+    .await
 }
 
 /// Terminates every session this process has started (state other than Stopped) that is
