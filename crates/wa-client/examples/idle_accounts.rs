@@ -11,10 +11,10 @@
 //! ```
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,9 @@ use wa_protocol::connection::Config;
 use wa_protocol::noise::TrustRoot;
 use wa_protocol::signal::PublicKey;
 use wa_store::{Account, AccountId, Durability, SledStore, Store, StoreConfig};
+
+#[path = "support/sim_process.rs"]
+mod sim_process;
 
 type Events = broadcast::Receiver<Event>;
 
@@ -56,66 +59,6 @@ fn post(addr: &str, path: &str, body: &str) -> std::io::Result<String> {
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     Ok(out)
-}
-
-struct Sim {
-    child: Child,
-    url: String,
-    admin: String,
-    root: PublicKey,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn start_sim() -> Sim {
-    let bin = std::env::var("WAGATE_BIN").map_or_else(
-        |_| {
-            let exe = std::env::current_exe().expect("exe");
-            exe.parent()
-                .and_then(|p| p.parent())
-                .map(|p| p.join("wagate"))
-                .unwrap_or_else(|| PathBuf::from("wagate"))
-        },
-        PathBuf::from,
-    );
-    let mut child = Command::new(&bin)
-        .args(["sim", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut url = String::new();
-    let mut root = String::new();
-    while url.is_empty() || root.is_empty() {
-        let line = lines.next().expect("sim prints its URL").expect("read");
-        if let Some(u) = line.strip_prefix("wa-sim listening on ") {
-            url = u.to_owned();
-        }
-        if let Some(r) = line.strip_prefix("root public key: ") {
-            root = r.to_owned();
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let admin = url
-        .trim_start_matches("ws://")
-        .trim_end_matches("/ws/chat")
-        .to_owned();
-    let root: [u8; 32] = hex::decode(root)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .expect("root key");
-    Sim {
-        child,
-        url,
-        admin,
-        root: PublicKey::from_bytes(root),
-    }
 }
 
 async fn wait_all(events: &mut Events, ids: &HashSet<AccountId>, what: &str, deadline: Duration) {
@@ -395,7 +338,8 @@ fn main() {
     let contacts: usize = args
         .next()
         .map_or(0, |c| c.parse().expect("number of contacts"));
-    let sim = start_sim();
+    let sim = sim_process::SimProcess::spawn();
+    let admin = sim.admin.to_string();
     let dir = std::env::temp_dir().join(format!("wagate-idle-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let exe = std::env::current_exe().expect("exe");
@@ -403,7 +347,7 @@ fn main() {
         let status = Command::new(&exe)
             .args(["--phase", phase])
             .arg(&dir)
-            .args([&sim.url, &sim.admin])
+            .args([&sim.url, &admin])
             .arg(hex::encode(sim.root.as_bytes()))
             .arg(n.to_string())
             .arg(contacts.to_string())

@@ -15,10 +15,10 @@ mod support;
 use std::sync::Arc;
 use support::group::{create, is_metadata_query, send_to_group};
 
-use support::{linked, next_status, user};
+use support::{linked, next_status, swallowed, user};
 use wa_client::{EventKind, ParticipantAction, SendOptions};
 use wa_protocol::message::Content;
-use wa_protocol::stanza::{ChatStateKind, EncType, MessageStanza, Receipt, ReceiptType};
+use wa_protocol::stanza::{EncType, MessageStanza, Receipt, ReceiptType};
 use wa_protocol::time::{Clock, ManualClock, SystemClock};
 use wa_sim::{Faults, SimEvent};
 use wa_store::{Durability, MemStore, MessageStatus, Store};
@@ -53,48 +53,12 @@ async fn swallowed_group_send(
     Result<wa_client::SentMessage, wa_client::Error>,
     MessageStanza,
 ) {
-    let swallow = Faults {
-        drop_messages: true,
-        ..Faults::default()
-    };
-    linked.sim.set_faults(A, swallow).expect("faults");
     let mut events = linked.sim.subscribe();
     let content = Content::text(text);
     let send = linked
         .gateway
         .send(&linked.id, group.clone(), content, SendOptions::default());
-    let drop_it = async {
-        let first = wait_for(
-            &mut events,
-            DEADLINE,
-            "the swallowed message",
-            |e| match e {
-                SimEvent::Stanza { node, .. } if node.tag == "message" => {
-                    Some(MessageStanza::from_node(node).expect("parses"))
-                }
-                _ => None,
-            },
-        )
-        .await
-        .expect("the message reached the sim");
-        // The sim takes one connection's stanzas in order: once it has the chat state that
-        // follows, it has dropped the message (and only that one).
-        linked
-            .gateway
-            .send_chat_state(&linked.id, user(B), ChatStateKind::Paused)
-            .await
-            .expect("chat state");
-        wait_for(&mut events, DEADLINE, "the chat state", |e| match e {
-            SimEvent::Stanza { node, .. } if node.tag == "chatstate" => Some(()),
-            _ => None,
-        })
-        .await
-        .expect("the sim took the chat state");
-        linked.sim.set_faults(A, Faults::default()).expect("faults");
-        assert!(linked.sim.drop_connection(linked.conn));
-        first
-    };
-    tokio::join!(send, drop_it)
+    swallowed(linked, &mut events, A, B, send).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,11 +6,11 @@
 
 mod support;
 
-use support::{inbox_entry, linked, next_status, send_to_phone, user};
+use support::{inbox_entry, linked, next_status, send_to_phone, swallowed, user};
 use wa_client::Error;
 use wa_protocol::message::Content;
-use wa_protocol::stanza::{ChatStateKind, MessageStanza};
-use wa_sim::{Faults, SimEvent};
+use wa_protocol::stanza::MessageStanza;
+use wa_sim::SimEvent;
 use wa_store::MessageStatus;
 use wa_testkit::{wait_for, DEADLINE};
 
@@ -22,45 +22,9 @@ async fn an_unacknowledged_send_is_resent_after_the_next_login() {
     let mut linked = linked(&[A, B], 101).await;
     send_to_phone(&linked, user(B), B, Content::text("one"), None).await;
 
-    let swallow = Faults {
-        drop_messages: true,
-        ..Faults::default()
-    };
-    linked.sim.set_faults(A, swallow).expect("faults");
     let mut events = linked.sim.subscribe();
     let send = linked.gateway.send_text(&linked.id, user(B), "in flight");
-    let drop_it = async {
-        let first = wait_for(
-            &mut events,
-            DEADLINE,
-            "the swallowed message",
-            |e| match e {
-                SimEvent::Stanza { node, .. } if node.tag == "message" => {
-                    Some(MessageStanza::from_node(node).expect("parses"))
-                }
-                _ => None,
-            },
-        )
-        .await
-        .expect("the message reached the sim");
-        // The sim takes one connection's stanzas in order: once it has the chat state that
-        // follows, it has dropped the message (and only that one).
-        linked
-            .gateway
-            .send_chat_state(&linked.id, user(B), ChatStateKind::Paused)
-            .await
-            .expect("chat state");
-        wait_for(&mut events, DEADLINE, "the chat state", |e| match e {
-            SimEvent::Stanza { node, .. } if node.tag == "chatstate" => Some(()),
-            _ => None,
-        })
-        .await
-        .expect("the sim took the chat state");
-        linked.sim.set_faults(A, Faults::default()).expect("faults");
-        assert!(linked.sim.drop_connection(linked.conn));
-        first
-    };
-    let (outcome, first) = tokio::join!(send, drop_it);
+    let (outcome, first) = swallowed(&linked, &mut events, A, B, send).await;
     assert!(
         matches!(&outcome, Err(Error::Unconfirmed(i)) if i == first.id.as_str()),
         "{outcome:?}"

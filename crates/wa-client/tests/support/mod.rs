@@ -11,8 +11,9 @@ use std::sync::Arc;
 use wa_client::{EventKind, SendOptions, SentMessage};
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::message::Content;
+use wa_protocol::stanza::{ChatStateKind, MessageStanza};
 use wa_protocol::MessageId;
-use wa_sim::{SimEvent, SwitchesUpdate};
+use wa_sim::{Faults, SimEvent, SwitchesUpdate};
 use wa_store::{MemStore, MessageStatus, Store};
 use wa_testkit::{client_config, new_account, start_sim, wait_for, Linked, DEADLINE};
 
@@ -121,4 +122,55 @@ pub fn inbox_entry(linked: &Linked, phone: &str, id: &MessageId) -> (String, Str
         .find(|m| m.id == id.as_str())
         .unwrap_or_else(|| panic!("{id} not in {phone}'s inbox"));
     (m.kind.clone(), m.text.clone())
+}
+
+/// With the `drop_messages` fault on `own`'s account, runs `send`; once the sim has swallowed the
+/// message (the chat state to `peer` sent after it has reached the sim: one connection's stanzas
+/// are taken in order), lifts the fault and drops the connection. The send's outcome and the
+/// swallowed stanza. `events` must be subscribed before the call.
+pub async fn swallowed<T>(
+    linked: &Linked,
+    events: &mut tokio::sync::broadcast::Receiver<SimEvent>,
+    own: &str,
+    peer: &str,
+    send: impl std::future::Future<Output = T>,
+) -> (T, MessageStanza) {
+    let swallow = Faults {
+        drop_messages: true,
+        ..Faults::default()
+    };
+    linked.sim.set_faults(own, swallow).expect("faults");
+    let drop_it = async {
+        let first = wait_for(
+            &mut *events,
+            DEADLINE,
+            "the swallowed message",
+            |e| match e {
+                SimEvent::Stanza { node, .. } if node.tag == "message" => {
+                    Some(MessageStanza::from_node(node).expect("parses"))
+                }
+                _ => None,
+            },
+        )
+        .await
+        .expect("the message reached the sim");
+        linked
+            .gateway
+            .send_chat_state(&linked.id, user(peer), ChatStateKind::Paused)
+            .await
+            .expect("chat state");
+        wait_for(&mut *events, DEADLINE, "the chat state", |e| match e {
+            SimEvent::Stanza { node, .. } if node.tag == "chatstate" => Some(()),
+            _ => None,
+        })
+        .await
+        .expect("the sim took the chat state");
+        linked
+            .sim
+            .set_faults(own, Faults::default())
+            .expect("faults");
+        assert!(linked.sim.drop_connection(linked.conn));
+        first
+    };
+    tokio::join!(send, drop_it)
 }
