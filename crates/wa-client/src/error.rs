@@ -55,6 +55,9 @@ pub enum Error {
     /// A group subject must be non-blank and at most `stanza::MAX_SUBJECT_LEN` bytes.
     #[error("bad group subject {0:?}")]
     BadSubject(String),
+    /// A group description must be at most `stanza::MAX_TOPIC_LEN` bytes (this many were given).
+    #[error("group description too long ({0} bytes)")]
+    BadTopic(usize),
 
     // ----- the peer's fault (server verdicts on what we sent) -----
     /// The server refused the message: its ack carried this `error` code (400, 463, 479, …;
@@ -144,7 +147,8 @@ impl Error {
             | Error::NotLoggedIn(_)
             | Error::BadRecipient(_)
             | Error::UnknownMessage(_)
-            | Error::BadSubject(_) => Fault::Caller,
+            | Error::BadSubject(_)
+            | Error::BadTopic(_) => Fault::Caller,
             Error::Rejected { .. }
             | Error::IqRefused { .. }
             | Error::NoDevices(_)
@@ -182,6 +186,7 @@ impl Error {
             | Error::BadRecipient(_)
             | Error::UnknownMessage(_)
             | Error::BadSubject(_)
+            | Error::BadTopic(_)
             | Error::Rejected { .. }
             | Error::NoDevices(_)
             | Error::NoLid(_)

@@ -25,6 +25,7 @@ mod error;
 mod event;
 mod gateway;
 mod group_api;
+mod group_topic_api;
 mod handle;
 mod messaging;
 mod persist;

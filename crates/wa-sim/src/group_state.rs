@@ -70,6 +70,21 @@ pub(crate) struct Group {
     pub(crate) addressing: AddressingMode,
     /// The current invite code (`https://chat.whatsapp.com/<code>`).
     pub(crate) invite: String,
+    /// The description, if one is set.
+    pub(crate) topic: Option<Topic>,
+}
+
+/// A group's description (`stanza::group_topic`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Topic {
+    /// The text.
+    pub(crate) text: String,
+    /// Its id (the client's, from the set IQ).
+    pub(crate) id: String,
+    /// Who set it.
+    pub(crate) by: PhoneNumber,
+    /// When (unix seconds).
+    pub(crate) t: u64,
 }
 
 impl Group {
@@ -179,6 +194,31 @@ impl Group {
         Ok(())
     }
 
+    /// `actor` (a participant) sets the description to `text` under the new `id`, or deletes it
+    /// (`text` empty). `prev` must name the current description (absent when there is none): a
+    /// change made from a stale copy is a conflict (a rule of the sim; whatsmeow reads the
+    /// current id before it sets, `SetGroupTopic`).
+    pub(crate) fn set_topic(
+        &mut self,
+        actor: &PhoneNumber,
+        prev: Option<&str>,
+        id: &str,
+        text: &str,
+        t: u64,
+    ) -> Result<(), Refusal> {
+        self.check_actor(actor, false)?;
+        if prev != self.topic.as_ref().map(|c| c.id.as_str()) {
+            return Err(Refusal::Conflict);
+        }
+        self.topic = (!text.is_empty()).then(|| Topic {
+            text: text.to_owned(),
+            id: id.to_owned(),
+            by: actor.clone(),
+            t,
+        });
+        Ok(())
+    }
+
     /// `actor` leaves.
     pub(crate) fn leave(&mut self, actor: &PhoneNumber) -> Result<(), Refusal> {
         self.participants
@@ -269,6 +309,7 @@ impl Groups {
             participants,
             addressing: new.addressing,
             invite: invite_code(rng),
+            topic: None,
         };
         Ok(self.groups.entry(id).or_insert(group))
     }
@@ -367,5 +408,37 @@ mod tests {
         assert_ne!(g.invite, old);
         g.leave(&phone(2)).expect("left");
         assert_eq!(g.leave(&phone(2)), Err(Refusal::Forbidden));
+    }
+
+    #[test]
+    fn a_topic_replaces_the_one_it_names() {
+        let (mut groups, id) = group();
+        let g = groups.get_mut(&id).expect("group");
+        assert_eq!(
+            g.set_topic(&phone(9), None, "A", "x", 5),
+            Err(Refusal::Forbidden)
+        );
+        g.set_topic(&phone(2), None, "A", "maps", 5)
+            .expect("member may");
+        let topic = g.topic.clone().expect("set");
+        assert_eq!(
+            (topic.text.as_str(), topic.by, topic.t),
+            ("maps", phone(2), 5)
+        );
+        // A stale or missing prev is a conflict; the current one replaces.
+        assert_eq!(
+            g.set_topic(&phone(1), None, "B", "y", 6),
+            Err(Refusal::Conflict)
+        );
+        assert_eq!(
+            g.set_topic(&phone(1), Some("Z"), "B", "y", 6),
+            Err(Refusal::Conflict)
+        );
+        g.set_topic(&phone(1), Some("A"), "B", "new", 6)
+            .expect("replaced");
+        assert_eq!(g.topic.as_ref().map(|t| t.id.as_str()), Some("B"));
+        g.set_topic(&phone(1), Some("B"), "C", "", 7)
+            .expect("deleted");
+        assert_eq!(g.topic, None);
     }
 }

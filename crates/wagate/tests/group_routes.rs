@@ -163,26 +163,68 @@ async fn name_and_topic(served: &Served, token: &str, group: &str, sim: &SimServ
     );
     assert_eq!(sim.group(&jid).expect("group").subject, "Team 2");
 
-    // topic: validated, then 501.
+    // topic: validation, then the description set on the sim and shown by info.
+    for (payload, text) in [
+        (json!({"GroupJID": group}), "missing Topic in Payload"),
+        (
+            json!({"GroupJID": ANA, "Topic": "About"}),
+            "could not parse Group JID",
+        ),
+    ] {
+        let (status, body) = served
+            .user(token, "POST", "/group/topic", Some(&payload.to_string()))
+            .await;
+        assert_eq!(error_of(status, &body), (400, text));
+    }
     let (status, body) = served
         .user(
-            token,
-            "POST",
-            "/group/topic",
-            Some(&json!({"GroupJID": group}).to_string()),
-        )
-        .await;
-    assert_eq!(error_of(status, &body), (400, "missing Topic in Payload"));
-    let (status, body) = served
-        .user(
-            token,
+            "idle-token",
             "POST",
             "/group/topic",
             Some(&json!({"GroupJID": group, "Topic": "About"}).to_string()),
         )
         .await;
-    assert_eq!(status, 501, "{body}");
-    assert_eq!(body["success"], false);
+    assert_eq!(error_of(status, &body), (500, "no session"));
+    for text in ["Trail maps", "Trail maps, v2"] {
+        let (status, body) = served
+            .user(
+                token,
+                "POST",
+                "/group/topic",
+                Some(&json!({"groupjid": group, "topic": text}).to_string()),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["success"], true);
+        assert_eq!(
+            body["data"],
+            json!({"Details": "Group Topic set successfully"})
+        );
+        let held = sim
+            .group(&jid)
+            .and_then(|g| g.topic)
+            .expect("the sim holds it");
+        assert_eq!(held.text, text);
+        let (status, body) = served
+            .user(token, "GET", &format!("/group/info?groupJID={group}"), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let info = &body["data"];
+        assert_eq!(info["Topic"], text, "{info}");
+        assert_eq!(info["TopicID"], held.id.as_str(), "{info}");
+        assert!(
+            info["TopicSetBy"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(ME),
+            "{info}"
+        );
+        let set_at = info["TopicSetAt"].as_str().unwrap_or_default();
+        assert!(
+            set_at.ends_with('Z') && set_at != "0001-01-01T00:00:00Z",
+            "{info}"
+        );
+    }
 }
 
 async fn leave(served: &Served, token: &str, group: &str, sim: &SimServer) {

@@ -17,7 +17,7 @@ use crate::handle::AccountHandle;
 
 /// Sends a `w:g2` IQ; the result node, a refusal as [`Error::IqRefused`] (`what` names the
 /// query), no answer as [`Error::Timeout`].
-async fn group_iq(
+pub(crate) async fn group_iq(
     handle: &AccountHandle,
     request: IqRequest,
     what: &'static str,

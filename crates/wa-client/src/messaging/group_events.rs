@@ -133,6 +133,10 @@ fn update_of(change: GroupChange) -> Option<GroupUpdate> {
             }
         }
         GroupChange::Subject { subject, .. } => GroupUpdate::Subject(subject),
+        GroupChange::Description(d) => GroupUpdate::Topic {
+            id: d.id,
+            text: d.text,
+        },
         GroupChange::Create { .. } | GroupChange::Invite { .. } => return None,
     })
 }

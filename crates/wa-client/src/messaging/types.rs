@@ -159,4 +159,11 @@ pub enum GroupUpdate {
     Demoted(Vec<GroupMember>),
     /// A new subject.
     Subject(String),
+    /// The description was set (`text`) or deleted (`None`); `id` is the new description's id.
+    Topic {
+        /// The new description's id.
+        id: String,
+        /// The text; `None` when deleted.
+        text: Option<String>,
+    },
 }

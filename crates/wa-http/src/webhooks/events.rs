@@ -183,6 +183,15 @@ fn group_event(group: &Jid, change: &GroupUpdate, by: Option<&GroupMember>) -> V
         GroupUpdate::Promoted(list) => o.insert("Promote".into(), members(list)),
         GroupUpdate::Demoted(list) => o.insert("Demote".into(), members(list)),
         GroupUpdate::Subject(name) => o.insert("Name".into(), json!({ "Name": name })),
+        GroupUpdate::Topic { id, text } => o.insert(
+            "Topic".into(),
+            json!({
+                "Topic": text.as_deref().unwrap_or_default(),
+                "TopicID": id,
+                "TopicSetBy": jid_text(by.map(|b| b.phone.as_ref().unwrap_or(&b.jid))),
+                "TopicDeleted": text.is_none(),
+            }),
+        ),
         _ => None,
     };
     Value::Object(o)

@@ -4,9 +4,6 @@
 //! Deliberate differences from wuzapi: failures answer in the error envelope with a real status
 //! (wuzapi answers `500 {"code":500,"success":true}` with neither `error` nor `data`, §A.0), and
 //! `info`/`invitelink` take `groupJID` from the query or, as older wuzapi did, from a JSON body.
-//! `POST /group/topic` validates its body and then answers `501`: the group description
-//! (`<description>` in a `w:g2` set) is not in wagate's protocol notes, so the gateway has no
-//! setter for it yet.
 
 use std::collections::HashMap;
 
@@ -256,21 +253,27 @@ async fn name(
     }))
 }
 
-/// `POST /group/topic`: validated, then `501` (no description setter in the gateway yet).
+/// `POST /group/topic`: sets the group's description (`Gateway::set_group_topic`).
 #[utoipa::path(post, path = "/group/topic", tag = "group", request_body = SetTopic,
-    responses((status = 400, description = "missing Topic in Payload / could not parse Group JID"),
-              (status = 501, description = "group descriptions are not supported yet")))]
+    responses((status = 200, description = "`data`: `{\"Details\":\"Group Topic set successfully\"}`", body = Details),
+              (status = 400, description = "missing Topic in Payload / could not parse Group JID"),
+              (status = 500, description = "no session")))]
 async fn topic(
-    User(_account): User,
+    State(state): State<AppState>,
+    User(account): User,
     GoJson(body): GoJson<SetTopic>,
 ) -> Result<Envelope<Details>, ApiError> {
-    group_jid(&body.group_jid)?;
+    let group = group_jid(&body.group_jid)?;
     if body.topic.trim().is_empty() {
         return Err(ApiError::missing("Topic"));
     }
-    Err(ApiError::NotImplemented(
-        "setting a group topic (description) is not supported yet".into(),
-    ))
+    state
+        .gateway
+        .set_group_topic(&account.id, &group, body.topic)
+        .await?;
+    Ok(Envelope::ok(Details {
+        Details: "Group Topic set successfully",
+    }))
 }
 
 /// `POST /group/updateparticipants`.

@@ -3,8 +3,9 @@
 //! RFC 3339 times (`0001-01-01T00:00:00Z` when unset), JIDs as strings (`""` when unset).
 //!
 //! wagate knows the metadata a `w:g2` answer carries (`messaging.md` §9; subject, creator,
-//! creation, addressing mode, participants with roles and their other-namespace address). The
-//! settings it does not read from the wire (topic, locked, announce, ephemeral, …) are rendered
+//! creation, addressing mode, participants with roles and their other-namespace address) and the
+//! description (`Topic…`, `stanza::GroupTopic`). The settings it does not read from the wire
+//! (locked, announce, ephemeral, …) are rendered
 //! at Go's zero values so clients that parse whatsmeow's keys find every one of them.
 
 use serde::Serialize;
@@ -28,7 +29,7 @@ pub(crate) struct GroupInfoView {
     NameSetAt: String,
     /// Who set it.
     NameSetBy: String,
-    /// The description (not read by wagate: always `""`).
+    /// The description (`""` when none).
     Topic: String,
     /// The description's id.
     TopicID: String,
@@ -110,16 +111,17 @@ impl From<&GroupParticipant> for ParticipantView {
 
 impl From<&GroupInfo> for GroupInfoView {
     fn from(g: &GroupInfo) -> Self {
+        let topic = g.topic.as_ref();
         Self {
             JID: g.jid.to_string(),
             OwnerJID: jid_text(g.creator.as_ref()),
             Name: g.subject.clone(),
             NameSetAt: rfc3339(g.subject_time),
             NameSetBy: jid_text(g.subject_owner.as_ref()),
-            Topic: String::new(),
-            TopicID: String::new(),
-            TopicSetAt: ZERO.to_owned(),
-            TopicSetBy: String::new(),
+            Topic: topic.map(|t| t.text.clone()).unwrap_or_default(),
+            TopicID: topic.map(|t| t.id.clone()).unwrap_or_default(),
+            TopicSetAt: topic.map_or_else(|| ZERO.to_owned(), |t| rfc3339(t.set_at)),
+            TopicSetBy: jid_text(topic.and_then(|t| t.set_by.as_ref())),
             TopicDeleted: false,
             IsLocked: false,
             IsAnnounce: false,
@@ -202,6 +204,7 @@ mod tests {
                     ..GroupParticipant::member(Jid::lid("99000000000002"))
                 },
             ],
+            topic: None,
         };
         let v = serde_json::to_value(GroupInfoView::from(&info)).unwrap();
         assert_eq!(v["JID"], "120363000000000001@g.us");

@@ -11,6 +11,8 @@
 //! participants: set to <gid>    <add|remove|promote|demote><participant jid/>…     →
 //!                               <add|…><participant jid [error]/>…</…>
 //! subject:      set to <gid>    <subject>〈subject bytes〉</subject>                → (empty)
+//! description:  set to <gid>    <description id [prev]><body/></description>       → (empty)
+//!               (`group_topic.rs`)
 //! leave:        set to g.us     <leave><group id="<gid>"/>…</leave>                → (empty)
 //! invite code:  get (set=reset) to <gid>  <invite/>                                → <invite code/>
 //! joined:       get to g.us     <participating><participants/><description/></participating>
@@ -18,13 +20,11 @@
 //! ```
 
 use super::fields::{opt_text, req_jid};
-use super::group_info::{group_jid, participants_of, GroupInfo, GroupParticipant};
+use super::group_info::{group_jid, participants_of, GroupInfo, GroupParticipant, GROUP_XMLNS};
+use super::group_topic::SetDescription;
 use super::iq::{expect_iq, IqKind, IqRequest};
 use super::parse::{bad, expect_tag, req_attr, req_child, StanzaError};
 use crate::binary::{Jid, Node, Server};
-
-/// The group IQ namespace.
-pub const GROUP_XMLNS: &str = "w:g2";
 
 /// Most groups a `participating` answer may list.
 pub const MAX_GROUPS: usize = 4096;
@@ -555,6 +555,8 @@ pub enum GroupRequest {
     Invite(InviteCode),
     /// `participating`.
     Participating(ParticipatingGroups),
+    /// `description` (`group_topic.rs`).
+    Description(SetDescription),
 }
 
 impl GroupRequest {
@@ -577,6 +579,7 @@ impl GroupRequest {
             "leave" => GroupRequest::Leave(LeaveGroup::from_node(node)?),
             "invite" => GroupRequest::Invite(InviteCode::from_node(node)?),
             "participating" => GroupRequest::Participating(ParticipatingGroups::from_node(node)?),
+            "description" => GroupRequest::Description(SetDescription::from_node(node)?),
             t if ParticipantAction::of_tag(t).is_some() => {
                 GroupRequest::Participants(UpdateParticipants::from_node(node)?)
             }

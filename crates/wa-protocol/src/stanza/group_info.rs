@@ -7,6 +7,7 @@
 //! <group id="120363…" subject="…" creation="…" [creator="…"] [s_t="…"] [s_o="…"]
 //!        [addressing_mode="lid|pn"]>
 //!   <participant jid="…" [type="admin|superadmin"] [lid="…"|phone_number="…"] [error="403"]/>…
+//!   [<description id participant t><body>〈text〉</body></description>]  (`group_topic.rs`)
 //! </group>
 //! ```
 
@@ -14,6 +15,9 @@ use super::fields::{opt_jid, opt_num, opt_text, put, req_jid, req_num};
 use super::message::AddressingMode;
 use super::parse::{bad, expect_tag, req_attr, StanzaError};
 use crate::binary::{Jid, Node, Server};
+
+/// The group IQ namespace.
+pub const GROUP_XMLNS: &str = "w:g2";
 
 /// Most participants a group (and one participant change) may list: WhatsApp's group size limit.
 pub const MAX_GROUP_PARTICIPANTS: usize = 1024;
@@ -158,6 +162,8 @@ pub struct GroupInfo {
     pub addressing_mode: Option<AddressingMode>,
     /// The participants.
     pub participants: Vec<GroupParticipant>,
+    /// `<description>`: the group's description, if it has one.
+    pub topic: Option<GroupTopic>,
 }
 
 impl GroupInfo {
@@ -175,11 +181,12 @@ impl GroupInfo {
             "addressing_mode",
             self.addressing_mode.map(|m| m.as_str()),
         );
-        let participants: Vec<Node> = self
+        let mut participants: Vec<Node> = self
             .participants
             .iter()
             .map(GroupParticipant::to_node)
             .collect();
+        participants.extend(self.topic.as_ref().map(GroupTopic::to_node));
         if participants.is_empty() {
             node
         } else {
@@ -188,8 +195,8 @@ impl GroupInfo {
     }
 
     /// Parses a `<group>`: `id` (bare or `…@g.us`), `creation`, the optional attributes and up
-    /// to [`MAX_GROUP_PARTICIPANTS`] participants; other children (description, settings) are
-    /// ignored.
+    /// to [`MAX_GROUP_PARTICIPANTS`] participants, the description; other children (settings)
+    /// are ignored.
     pub fn from_node(node: &Node) -> Result<Self, StanzaError> {
         expect_tag(node, "group")?;
         let id = req_attr(node, "id")?;
@@ -209,6 +216,10 @@ impl GroupInfo {
             creator: opt_jid(node, "creator")?,
             addressing_mode: AddressingMode::parse(node)?,
             participants: participants_of(node)?,
+            topic: match node.child("description") {
+                Some(d) => GroupTopic::from_node(d)?,
+                None => None,
+            },
         })
     }
 
@@ -218,5 +229,65 @@ impl GroupInfo {
         self.participants.iter().find(|p| {
             p.jid == user || p.lid.as_ref() == Some(&user) || p.phone_number.as_ref() == Some(&user)
         })
+    }
+}
+
+/// Longest description accepted, in bytes (WhatsApp shows 2,048 characters at most; a bound of
+/// this crate: the notes give none).
+pub const MAX_TOPIC_LEN: usize = 8192;
+
+/// The text of a `<body>` child: UTF-8 of at most [`MAX_TOPIC_LEN`] bytes.
+pub(crate) fn body_text(node: &Node) -> Result<Option<String>, StanzaError> {
+    let Some(body) = node.child("body") else {
+        return Ok(None);
+    };
+    let text = match (body.bytes(), body.content_str()) {
+        (Some(b), _) => core::str::from_utf8(b).map_err(|_| bad(body, "content", b))?,
+        (None, Some(s)) => s,
+        (None, None) => "",
+    };
+    if text.len() > MAX_TOPIC_LEN {
+        return Err(bad(body, "length", text.len()));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+pub(crate) fn body_node(text: &str) -> Node {
+    Node::new("body").with_bytes(text.as_bytes().to_vec())
+}
+
+/// A group's current description, as its metadata carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupTopic {
+    /// The text.
+    pub text: String,
+    /// `id`: the description's id (the next change names it as `prev`).
+    pub id: String,
+    /// `participant`: who set it.
+    pub set_by: Option<Jid>,
+    /// `t`: when it was set (unix seconds).
+    pub set_at: Option<u64>,
+}
+
+impl GroupTopic {
+    /// The `<description>` child of a `<group>`.
+    pub fn to_node(&self) -> Node {
+        let node = Node::new("description").with_attr("id", self.id.as_str());
+        let node = put(node, "participant", self.set_by.as_ref());
+        put(node, "t", self.set_at).with_children(vec![body_node(&self.text)])
+    }
+
+    /// Parses a `<group>`'s `<description>`; `None` without a `<body>` (no description).
+    pub fn from_node(node: &Node) -> Result<Option<Self>, StanzaError> {
+        expect_tag(node, "description")?;
+        let Some(text) = body_text(node)? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            text,
+            id: opt_text(node, "id")?.unwrap_or_default(),
+            set_by: opt_jid(node, "participant")?,
+            set_at: opt_num(node, "t")?,
+        }))
     }
 }

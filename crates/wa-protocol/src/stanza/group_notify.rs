@@ -10,12 +10,14 @@
 //!   <subject subject s_t [s_o]/>
 //!   <create [reason] [key]><group …/></create>
 //!   <invite code/>
+//!   <description id><body>〈text〉</body>|<delete/></description>
 //! </notification>
 //! ```
 
 use super::fields::{opt_jid, opt_text, put, req_num};
 use super::group::ParticipantAction;
 use super::group_info::{participants_of, GroupInfo, GroupParticipant, MAX_GROUP_PARTICIPANTS};
+use super::group_topic::DescriptionChange;
 use super::parse::{bad, req_attr, req_child, StanzaError};
 use crate::binary::{Jid, Node};
 
@@ -57,6 +59,9 @@ pub enum GroupChange {
         /// The new code.
         code: String,
     },
+    /// The description was set or deleted (`group_topic.rs`; who and when are the
+    /// notification's `participant` and `t`).
+    Description(DescriptionChange),
 }
 
 impl GroupChange {
@@ -79,11 +84,12 @@ impl GroupChange {
                 put(node, "key", key.as_deref()).with_children(vec![group.to_node()])
             }
             GroupChange::Invite { code } => Node::new("invite").with_attr("code", code.as_str()),
+            GroupChange::Description(d) => d.to_node(),
         }
     }
 
     /// The change a child describes; `None` for a child this crate does not model (settings,
-    /// description, …), which the caller skips.
+    /// …), which the caller skips.
     fn from_node(node: &Node) -> Result<Option<Self>, StanzaError> {
         if let Some(action) = ParticipantAction::of_tag(&node.tag) {
             let participants = participants_of(node)?;
@@ -115,6 +121,7 @@ impl GroupChange {
                     .filter(|c| !c.is_empty())
                     .ok_or_else(|| bad(node, "code", ""))?,
             },
+            "description" => GroupChange::Description(DescriptionChange::from_node(node)?),
             _ => return Ok(None),
         }))
     }
@@ -143,7 +150,7 @@ impl GroupNotification {
     }
 
     /// Parses the body of `<notification type="w:gp2">` (at most [`MAX_GROUP_PARTICIPANTS`]
-    /// children). `None` when no child is a change modelled here (settings, description, …):
+    /// children). `None` when no child is a change modelled here (settings, …):
     /// the caller treats it as an unhandled type and still acks it.
     pub fn from_notification(node: &Node) -> Result<Option<Self>, StanzaError> {
         if node.children().len() > MAX_GROUP_PARTICIPANTS {

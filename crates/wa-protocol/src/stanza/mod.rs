@@ -12,6 +12,7 @@ mod fields;
 mod group;
 mod group_info;
 mod group_notify;
+mod group_topic;
 mod iq;
 mod login;
 mod message;
@@ -36,11 +37,15 @@ pub use chatstate::{ChatState, ChatStateKind};
 pub use group::{
     group_server, CreateGroup, GroupDone, GroupQuery, GroupRequest, GroupResult, InviteCode,
     InviteCodeResult, LeaveGroup, ParticipantAction, ParticipantsResult, ParticipatingGroups,
-    ParticipatingResult, SetSubject, UpdateParticipants, GROUP_XMLNS, INVITE_LINK_PREFIX,
-    MAX_GROUPS, MAX_SUBJECT_LEN,
+    ParticipatingResult, SetSubject, UpdateParticipants, INVITE_LINK_PREFIX, MAX_GROUPS,
+    MAX_SUBJECT_LEN,
 };
-pub use group_info::{GroupInfo, GroupParticipant, ParticipantRole, MAX_GROUP_PARTICIPANTS};
+pub use group_info::{
+    GroupInfo, GroupParticipant, GroupTopic, ParticipantRole, GROUP_XMLNS, MAX_GROUP_PARTICIPANTS,
+    MAX_TOPIC_LEN,
+};
 pub use group_notify::{GroupChange, GroupNotification, GROUP_NOTIFICATION_TYPE};
+pub use group_topic::{DescriptionChange, SetDescription};
 pub use iq::{iq_error, iq_result, IqFailure, IqKind, IqRequest, IqResponse, Ping, ServerPing};
 pub use login::{Passive, Presence, PropsRequest};
 pub use message::{

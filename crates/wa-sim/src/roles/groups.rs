@@ -1,6 +1,6 @@
 //! The groups role: group changes made by a phone (admin API) or by a companion (the `w:g2`
 //! IQs of `stanza::group`: create, metadata query, participants add/remove/promote/demote,
-//! subject, leave, invite code, participating groups), each followed by a `w:gp2` notification
+//! subject, description, leave, invite code, participating groups), each followed by a `w:gp2` notification
 //! (`stanza::GroupNotification`) to the companions of every member concerned — live, or from
 //! their offline queue after their next login (`session-lifecycle.md` §8).
 //!
@@ -15,9 +15,10 @@
 
 use wa_protocol::binary::{Jid, Node, Server};
 use wa_protocol::stanza::{
-    iq_error, AddressingMode, GroupChange, GroupDone, GroupInfo, GroupNotification,
-    GroupParticipant, GroupRequest, GroupResult, InviteCodeResult, Notification, NotificationBody,
-    ParticipantAction, ParticipantRole, ParticipantsResult, ParticipatingResult,
+    iq_error, AddressingMode, DescriptionChange, GroupChange, GroupDone, GroupInfo,
+    GroupNotification, GroupParticipant, GroupRequest, GroupResult, GroupTopic, InviteCodeResult,
+    Notification, NotificationBody, ParticipantAction, ParticipantRole, ParticipantsResult,
+    ParticipatingResult, SetDescription,
 };
 use wa_protocol::PhoneNumber;
 
@@ -96,6 +97,12 @@ pub(crate) fn info(w: &World, group: &Group) -> GroupInfo {
             .iter()
             .filter_map(|(phone, role)| participant_of(w, group, phone, *role))
             .collect(),
+        topic: group.topic.as_ref().map(|t| GroupTopic {
+            text: t.text.clone(),
+            id: t.id.clone(),
+            set_by: user_jid(w, group, &t.by),
+            set_at: Some(t.t),
+        }),
     }
 }
 
@@ -263,6 +270,29 @@ pub(crate) fn set_subject(
     Ok(())
 }
 
+/// `actor` sets (or, with an empty text, deletes) the description of `group`; members are
+/// notified (`stanza::group_topic`).
+pub(crate) fn set_topic(
+    shared: &Shared,
+    actor: &PhoneNumber,
+    set: &SetDescription,
+) -> Result<(), SimError> {
+    let t = shared.now_secs();
+    let group = &set.group;
+    shared.with_world(|w| {
+        group_mut(w, group)?
+            .set_topic(actor, set.prev.as_deref(), &set.id, &set.text, t)
+            .map_err(|r| refused(r, &group.to_string()))
+    })?;
+    shared.count("group:description");
+    let change = GroupChange::Description(DescriptionChange {
+        id: set.id.clone(),
+        text: (!set.text.is_empty()).then(|| set.text.clone()),
+    });
+    notify(shared, group, actor, vec![change], &[]);
+    Ok(())
+}
+
 /// `actor` leaves each of `groups` (all checked first: none is left when one is refused); the
 /// remaining members and the leaver's own companions are notified.
 pub(crate) fn leave(shared: &Shared, actor: &PhoneNumber, groups: &[Jid]) -> Result<(), SimError> {
@@ -381,6 +411,10 @@ fn answer(
         GroupRequest::Subject(s) => {
             set_subject(shared, actor, &s.group, &s.subject)?;
             Ok(GroupDone.to_node(id, &s.group))
+        }
+        GroupRequest::Description(d) => {
+            set_topic(shared, actor, &d)?;
+            Ok(GroupDone.to_node(id, &d.group))
         }
         GroupRequest::Leave(l) => {
             leave(shared, actor, &l.groups)?;

@@ -120,6 +120,7 @@ fn create_both_ways() {
             member("15550001111@s.whatsapp.net", ParticipantRole::SuperAdmin),
             member("15550002222@s.whatsapp.net", ParticipantRole::Member),
         ],
+        topic: None,
     };
     let answer = GroupResult {
         group: group.clone(),
@@ -243,6 +244,7 @@ fn subject_leave_invite_and_joined_groups() {
             creator: None,
             addressing_mode: None,
             participants: vec![member("15550001111@s.whatsapp.net", ParticipantRole::Admin)],
+            topic: None,
         }],
     };
     assert_eq!(
@@ -329,6 +331,7 @@ fn group_create_notification() {
                             "15550001111@s.whatsapp.net",
                             ParticipantRole::SuperAdmin,
                         )],
+                        topic: None,
                     }),
                 },
                 GroupChange::Invite {

@@ -3,6 +3,7 @@
 
 mod ack;
 mod group;
+mod group_topic;
 mod message;
 mod notification;
 mod receipt;
