@@ -27,6 +27,7 @@ mod gateway;
 mod group_api;
 mod group_topic_api;
 mod handle;
+mod history_api;
 mod messaging;
 mod persist;
 mod protocol_events;

@@ -76,6 +76,7 @@ async fn every_kind_reaches_the_phone_as_that_kind() {
             quoted: None,
         }),
         mentions: vec![user(B)],
+        forwarded: None,
     });
     let (sent, _) = send_to_phone(&linked, user(B), B, reply, None).await;
     let id = sent.id.as_str();

@@ -138,6 +138,11 @@ pub enum ApiError {
     /// Any other gateway call failed.
     #[error(transparent)]
     Client(#[from] wa_client::Error),
+    /// The on-demand history sync request failed (`GET /session/history`: wuzapi's
+    /// `Failed to request history sync.`, CONTRACTS §A.2; no session and not logged in keep
+    /// their own texts).
+    #[error("Failed to request history sync.")]
+    HistorySync(#[source] wa_client::Error),
     /// The store failed outside a gateway call.
     #[error(transparent)]
     Store(#[from] wa_store::Error),
@@ -178,6 +183,7 @@ impl ApiError {
             }
             ApiError::Send(e) => client_status(e, "error sending message: "),
             ApiError::Client(e) => client_status(e, ""),
+            ApiError::HistorySync(e) => history_status(e),
             ApiError::Store(e) => store_status(e),
         }
     }
@@ -244,6 +250,22 @@ fn client_status(e: &wa_client::Error, prefix: &str) -> (StatusCode, Cow<'static
                 internal()
             }
         },
+    }
+}
+
+/// A failed history sync request: the session's own refusals as every route answers them,
+/// anything else wuzapi's one text (the cause goes to the log).
+fn history_status(e: &wa_client::Error) -> (StatusCode, Cow<'static, str>) {
+    use wa_client::Error as E;
+    match e {
+        E::NotRunning(_) | E::NotLoggedIn(_) => client_status(e, ""),
+        _ => {
+            tracing::warn!(error = %e, "history sync request failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Failed to request history sync.".into(),
+            )
+        }
     }
 }
 

@@ -12,7 +12,8 @@
 //! | `DELETE /admin/phones/{phone}/devices/{device}` | the phone unlinks a companion |
 //! | `PUT /admin/phones/{phone}/faults` `{"drop_pings", "refuse_login", "drop_messages", "drop_group_notifications"}` | fault switches |
 //! | `POST /admin/phones/{phone}/send` `{"to": "<phone or JID>", "text"}` → `{"id"}` | the phone sends an end-to-end encrypted text; instead of `text` (or with it: `reply_to`, `mentions`) one of `"reaction": {"id", "emoji"}`, `"edit": {"id", "text"}`, `"revoke": "<id>"`, `"location": {"lat", "lng", "name"}`, `"contact": {"name", "vcard"}` sends that kind ([`PhoneSend`]) |
-//! | `GET /admin/phones/{phone}/messages` | what the phone received and decrypted, oldest first: `[{"id", "from", "chat", "kind", "text", "t"}]` |
+//! | `GET /admin/phones/{phone}/messages` | what the phone received and decrypted, oldest first: `[{"id", "from", "chat", "kind", "text", "t", "forwarded"}]` (`forwarded`: a forwarded text's `forwardingScore`, else `null`; `kind` `history_sync_request` for the peer message below) |
+//! | `GET /admin/phones/{phone}/history-requests` | the on-demand history sync requests the account's companions sent the phone (peer messages), oldest first: `[{"id", "device", "chat", "oldest_msg_id", "oldest_msg_from_me", "oldest_msg_timestamp", "count", "t"}]` ([`HistoryRequestReceived`](crate::HistoryRequestReceived)); the sim sends no history back |
 //! | `POST /admin/phones/{phone}/read` `{"chat", "ids"}` | the phone sends read receipts (in a group, one per author, as `participant`) |
 //! | `GET /admin/counters` | stanza counters |
 //!
@@ -56,6 +57,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/admin/phones/{phone}/send", post(send))
         .route("/admin/phones/{phone}/messages", get(messages))
         .route("/admin/phones/{phone}/read", post(read))
+        .route(
+            "/admin/phones/{phone}/history-requests",
+            get(history_requests),
+        )
         .route("/admin/counters", get(counters))
 }
 
@@ -194,6 +199,18 @@ async fn messages(
     let phone = phone_number(&phone)?;
     let inbox = shared.with_world(|w| w.account(&phone).map(|a| a.phone_state.inbox.clone()))?;
     Ok(Json(inbox))
+}
+
+async fn history_requests(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+) -> Result<impl IntoResponse, SimError> {
+    let phone = phone_number(&phone)?;
+    let requests = shared.with_world(|w| {
+        w.account(&phone)
+            .map(|a| a.phone_state.history_requests.clone())
+    })?;
+    Ok(Json(requests))
 }
 
 #[derive(serde::Deserialize)]

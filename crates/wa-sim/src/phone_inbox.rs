@@ -6,17 +6,19 @@
 //! stanza is refused, §16). Group messages (`from=<group>`) are opened by
 //! [`phone_group`] (their chat is the group). A message it cannot decrypt is answered with a
 //! retry receipt, and retry receipts for its texts are answered, by [`phone_retry`]; other
-//! receipts routed to it are counted.
+//! receipts routed to it are counted. A peer message from its own companion carrying an
+//! on-demand history sync request is recorded as such ([`phone_peer`](crate::phone_peer)).
 
 use rand::rngs::StdRng;
 use wa_protocol::binary::{Jid, Node, Server};
-use wa_protocol::message::{unwrap_device_sent, Content};
+use wa_protocol::message::{unwrap_device_sent, Content, HistorySyncRequest};
 use wa_protocol::stanza::{MessageStanza, Receipt, ReceiptType};
 use wa_protocol::PhoneNumber;
 
 use crate::event::SimEvent;
 use crate::mailbox::DeviceKey;
 use crate::phone_group;
+use crate::phone_peer::HistoryRequestReceived;
 use crate::phone_retry;
 use crate::phone_state::ReceivedMessage;
 use crate::state::Shared;
@@ -55,12 +57,12 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
     let group = msg.from.as_ref().is_some_and(Jid::is_group);
     let decrypted = shared.with_world(|w| {
         if group {
-            phone_group::decrypt(w, phone, &msg, &mut rng)
+            phone_group::decrypt(w, phone, &msg, &mut rng).map(|(s, c, d)| (s, c, d, None))
         } else {
             decrypt(w, phone, &msg, &mut rng)
         }
     });
-    let Some((sender, content, destination)) = decrypted else {
+    let Some((sender, content, destination, history)) = decrypted else {
         shared.count("phone:undecryptable");
         let t = shared.now_secs();
         let retry = shared.with_world(|w| phone_retry::request(w, phone, &msg, t, &mut rng));
@@ -75,17 +77,34 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
     shared.count("phone:message");
     let chat = destination.unwrap_or_else(|| Jid::user(sender.0.as_str(), Server::WhatsApp));
     let id = msg.id.as_str().to_owned();
+    let t = msg.t.unwrap_or_else(|| shared.now_secs());
     let received = ReceivedMessage {
         id: msg.id.as_str().to_owned(),
         from: sender.0.as_str().to_owned(),
         chat: chat.to_string(),
-        kind: content.kind().to_owned(),
+        kind: match &history {
+            Some(_) => HISTORY_KIND.to_owned(),
+            None => content.kind().to_owned(),
+        },
         text: text_of(&content),
-        t: msg.t.unwrap_or_else(|| shared.now_secs()),
+        t,
+        forwarded: match &content {
+            Content::Text(text) => text.forwarded,
+            _ => None,
+        },
     };
+    let history = history
+        .filter(|_| own && msg.peer)
+        .map(|r| HistoryRequestReceived::new(msg.id.as_str(), sender.1, &r, t));
     let recorded = shared.with_world(|w| {
-        w.account_mut(phone)
-            .is_ok_and(|account| account.phone_state.record(received))
+        w.account_mut(phone).is_ok_and(|account| {
+            let state = &mut account.phone_state;
+            let recorded = state.record(received);
+            if let Some(request) = history.filter(|_| recorded) {
+                state.record_history_request(request);
+            }
+            recorded
+        })
     });
     if recorded && shared.config.phone_events {
         shared.emit(SimEvent::PhoneReceived {
@@ -102,21 +121,28 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         .map(PhoneAnswer::Receipt)
 }
 
-/// Decrypts the message's `<enc>` with the phone's session for its sender; the sender device,
-/// the content and (for a DeviceSentMessage) its destination chat.
+/// What the phone opened: the sender device, the content, (for a DeviceSentMessage) its
+/// destination chat and (for a peer message) the history sync request it carries.
+type Opened = (DeviceKey, Content, Option<Jid>, Option<HistorySyncRequest>);
+
+/// The inbox `kind` of an on-demand history sync request (`phone_peer`).
+const HISTORY_KIND: &str = "history_sync_request";
+
+/// Decrypts the message's `<enc>` with the phone's session for its sender.
 fn decrypt(
     w: &mut World,
     phone: &PhoneNumber,
     msg: &MessageStanza,
     rng: &mut StdRng,
-) -> Option<(DeviceKey, Content, Option<Jid>)> {
+) -> Option<Opened> {
     let sender = w.device_of(msg.from.as_ref()?)?;
     let enc = msg.encs.first()?;
     let state = &mut w.account_mut(phone).ok()?.phone_state;
     let message = state.open_pairwise(&sender, enc, rng)?;
     let unwrapped = unwrap_device_sent(message).ok()?;
     let content = Content::from_message(&unwrapped.message).ok()?;
-    Some((sender, content, unwrapped.destination))
+    let history = HistorySyncRequest::from_message(&unwrapped.message).ok()?;
+    Some((sender, content, unwrapped.destination, history))
 }
 
 /// Whether an own companion's copy names its destination chat in the namespace the stanza

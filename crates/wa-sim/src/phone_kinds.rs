@@ -211,6 +211,7 @@ fn text_content(
         text: text.to_owned(),
         reply,
         mentions,
+        forwarded: None,
     }))
 }
 

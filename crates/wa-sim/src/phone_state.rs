@@ -15,6 +15,7 @@ use wa_protocol::stanza::Enc;
 use wa_protocol::PhoneNumber;
 
 use crate::mailbox::DeviceKey;
+use crate::phone_peer::HistoryRequestReceived;
 
 /// The most messages a phone keeps in its inbox (older ones go first).
 const MAX_INBOX: usize = 100_000;
@@ -36,6 +37,8 @@ pub struct ReceivedMessage {
     pub text: String,
     /// The server timestamp (unix seconds).
     pub t: u64,
+    /// A forwarded text (`contextInfo.isForwarded`): its `forwardingScore`; `null` otherwise.
+    pub forwarded: Option<u32>,
 }
 
 /// The most recent sends a phone keeps for retry receipts (whatsmeow keeps 256, §11).
@@ -96,6 +99,8 @@ pub(crate) struct PhoneState {
     pub(crate) sent: VecDeque<SentText>,
     /// Its group sender keys.
     pub(crate) group_keys: GroupKeys,
+    /// The on-demand history sync requests its companions sent, oldest first.
+    pub(crate) history_requests: VecDeque<HistoryRequestReceived>,
 }
 
 impl PhoneState {
@@ -111,6 +116,7 @@ impl PhoneState {
             granted: HashMap::new(),
             sent: VecDeque::new(),
             group_keys: GroupKeys::default(),
+            history_requests: VecDeque::new(),
         }
     }
 
@@ -167,5 +173,13 @@ impl PhoneState {
         }
         self.inbox.push_back(message);
         true
+    }
+
+    /// Keeps a history sync request (the most recent [`MAX_SENT`]).
+    pub(crate) fn record_history_request(&mut self, request: HistoryRequestReceived) {
+        if self.history_requests.len() >= MAX_SENT {
+            self.history_requests.pop_front();
+        }
+        self.history_requests.push_back(request);
     }
 }

@@ -18,6 +18,7 @@ use crate::config::SimConfig;
 use crate::error::SimError;
 use crate::event::{ConnId, SimEvent};
 use crate::phone_kinds::PhoneSend;
+use crate::phone_peer::HistoryRequestReceived;
 use crate::phone_state::ReceivedMessage;
 use crate::state::{Action, Counters, Shared};
 use crate::world::{AccountInfo, Faults, SwitchesUpdate};
@@ -222,6 +223,19 @@ impl SimServer {
         self.shared.with_world(|w| {
             w.account(&phone)
                 .map(|a| a.phone_state.inbox.iter().cloned().collect())
+        })
+    }
+
+    /// The on-demand history sync requests the phone of `phone` received from its companions,
+    /// oldest first.
+    pub fn phone_history_requests(
+        &self,
+        phone: &str,
+    ) -> Result<Vec<HistoryRequestReceived>, SimError> {
+        let phone = phone.parse()?;
+        self.shared.with_world(|w| {
+            w.account(&phone)
+                .map(|a| a.phone_state.history_requests.iter().cloned().collect())
         })
     }
 

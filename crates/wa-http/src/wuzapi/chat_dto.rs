@@ -32,7 +32,8 @@ pub(crate) struct ContextInfoBody {
     /// Users mentioned (phone numbers or JIDs).
     #[serde(rename = "mentionedjid")]
     pub mentioned_jid: Vec<String>,
-    /// Accepted for compatibility; the message model has no forwarded flag yet.
+    /// Mark the message forwarded (`contextInfo.isForwarded`, `forwardingScore` 1; text sends —
+    /// location and contact sends accept and ignore it).
     #[serde(rename = "isforwarded")]
     pub is_forwarded: bool,
 }
@@ -290,6 +291,12 @@ impl SendTextBody {
                 text: self.body.clone(),
                 reply,
                 mentions,
+                // CONTRACTS §A.4 `IsForwarded`: forwarded once (`forwardingScore` 1).
+                forwarded: self
+                    .context_info
+                    .as_ref()
+                    .is_some_and(|c| c.is_forwarded)
+                    .then_some(1),
             }),
             id: optional_id(&self.id)?,
         })

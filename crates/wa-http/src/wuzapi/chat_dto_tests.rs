@@ -44,6 +44,7 @@ fn send_text_with_reply_mentions_and_caller_id() {
         Some("earlier")
     );
     assert_eq!(t.mentions.len(), 1);
+    assert_eq!(t.forwarded, Some(1), "IsForwarded: forwarded once");
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod event_types;
 mod group;
 mod group_view;
 mod session;
+mod session_history;
 mod session_settings;
 mod user;
 mod user_dto;

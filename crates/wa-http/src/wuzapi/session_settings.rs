@@ -1,5 +1,6 @@
 //! The session's settings routes (CONTRACTS §A.2, §B.8, §B.9): `proxy`, `hmac/config`
-//! (answered raw, outside the envelope, as wuzapi's Jan-2026 build does) and `history`.
+//! (answered raw, outside the envelope, as wuzapi's Jan-2026 build does) and `history` (its
+//! `GET`, the on-demand sync, is `session_history.rs`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,6 +16,7 @@ use crate::envelope::{Envelope, RawJson};
 use crate::error::ApiError;
 use crate::json::GoJson;
 use crate::state::AppState;
+use crate::wuzapi::session_history;
 
 /// The shortest HMAC key accepted (CONTRACTS §A.1, §A.2).
 pub(crate) const HMAC_KEY_MIN: usize = 32;
@@ -30,7 +32,10 @@ pub(crate) fn routes() -> Router<AppState> {
             "/session/hmac/config",
             get(hmac_get).post(hmac_set).delete(hmac_delete),
         )
-        .route("/session/history", get(history_sync).post(history_set))
+        .route(
+            "/session/history",
+            get(session_history::history_sync).post(history_set),
+        )
 }
 
 /// `POST /session/proxy`'s body (snake_case wire names).
@@ -223,18 +228,16 @@ async fn history_set(
     }))
 }
 
-/// `GET /session/history`: an on-demand history sync from the phone. The client cannot ask
-/// for one yet: a clear 501 (history arrives with the link-time sync only).
-#[utoipa::path(get, path = "/session/history", tag = "session",
-    responses((status = 501, description = "not supported by this build"), (status = 401)),
-    security(("token" = [])))]
-async fn history_sync(User(_account): User) -> ApiError {
-    ApiError::NotImplemented("on-demand history sync is not supported yet".into())
-}
-
 #[derive(OpenApi)]
 #[openapi(
-    paths(proxy, hmac_set, hmac_get, hmac_delete, history_set, history_sync),
+    paths(
+        proxy,
+        hmac_set,
+        hmac_get,
+        hmac_delete,
+        history_set,
+        session_history::history_sync
+    ),
     components(schemas(
         ProxyRequest,
         ProxyAnswer,
@@ -242,7 +245,8 @@ async fn history_sync(User(_account): User) -> ApiError {
         RawDetails,
         HmacView,
         HistoryRequest,
-        HistoryAnswer
+        HistoryAnswer,
+        session_history::HistorySyncAnswer
     ))
 )]
 struct Doc;

@@ -44,6 +44,9 @@ pub struct Text {
     pub reply: Option<Reply>,
     /// Users mentioned (`contextInfo.mentionedJID`=15), in order.
     pub mentions: Vec<Jid>,
+    /// Forwarded: `contextInfo.isForwarded`=22 with this `forwardingScore`=21 (how many times
+    /// it was forwarded; whatsmeow WAWebProtobufsE2E.proto `ContextInfo`, CONTRACTS §A.4).
+    pub forwarded: Option<u32>,
 }
 
 /// A quoted reply (`ContextInfo` {stanzaID=1, participant=2, quotedMessage=3}).
@@ -320,7 +323,7 @@ fn millis_from_pb(t: i64) -> Option<Millis> {
 }
 
 fn text_into(t: &Text, m: &mut pb::Message) {
-    if t.reply.is_none() && t.mentions.is_empty() {
+    if t.reply.is_none() && t.mentions.is_empty() && t.forwarded.is_none() {
         m.conversation = Some(t.text.clone());
         return;
     }
@@ -333,6 +336,8 @@ fn text_into(t: &Text, m: &mut pb::Message) {
             quoted_message: reply.and_then(|r| r.quoted.clone()),
             remote_jid: None,
             mentioned_jid: t.mentions.iter().map(Jid::to_string).collect(),
+            forwarding_score: t.forwarded,
+            is_forwarded: t.forwarded.map(|_| true),
         })),
         ..Default::default()
     }));
@@ -346,6 +351,9 @@ fn text_from_pb(x: &pb::ExtendedTextMessage) -> Result<Text, ContentError> {
     let Some(ctx) = x.context_info.as_deref() else {
         return Ok(text);
     };
+    if ctx.is_forwarded == Some(true) {
+        text.forwarded = Some(ctx.forwarding_score.unwrap_or(0));
+    }
     text.mentions = ctx
         .mentioned_jid
         .iter()

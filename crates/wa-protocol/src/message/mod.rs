@@ -4,6 +4,7 @@
 //! * [`content`]: [`Content`], the everyday kinds (text with reply and mentions, reaction, edit,
 //!   revoke, location, contact) ↔ `pb::e2e::Message`, and the stanza `type` / `edit` attributes.
 //! * [`key`]: [`MessageKey`], the typed reference to a message.
+//! * [`history_sync`]: [`HistorySyncRequest`], the on-demand history sync asked of our phone.
 //! * [`device_sent`]: the own-device copy (DeviceSentMessage) wrap and unwrap, message secret.
 //! * [`plaintext`]: serialization with WhatsApp padding ([`encode_padded`] /
 //!   [`decode_padded`]) and [`ContentError`].
@@ -28,6 +29,7 @@ pub mod content;
 pub mod device_sent;
 pub mod fanout;
 pub mod group;
+pub mod history_sync;
 pub mod key;
 pub mod plaintext;
 pub mod receive;
@@ -37,5 +39,6 @@ pub use content::{Contact, Content, Edit, Location, Reaction, Reply, Revoke, Tex
 pub use device_sent::{
     message_secret, set_message_secret, unwrap_device_sent, wrap_device_sent, Unwrapped,
 };
+pub use history_sync::HistorySyncRequest;
 pub use key::MessageKey;
 pub use plaintext::{decode_padded, encode_padded, ContentError, EncVersion};

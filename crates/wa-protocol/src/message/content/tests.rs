@@ -31,11 +31,13 @@ fn samples() -> Vec<Content> {
                 quoted: Some(Box::new(Content::text("original").to_message())),
             }),
             mentions: vec![jid("15550003333@s.whatsapp.net"), jid("98765@lid")],
+            forwarded: None,
         }),
         Content::Text(Text {
             text: "mention only".into(),
             reply: None,
             mentions: vec![jid("15550003333@s.whatsapp.net")],
+            forwarded: None,
         }),
         Content::Reaction(Reaction {
             target: key(false),
@@ -106,6 +108,7 @@ fn reply_is_extended_text_field_6_with_context_info_17() {
             quoted: None,
         }),
         mentions: vec![jid("1@lid")],
+        forwarded: None,
     });
     let bytes = content.to_message().encode_to_vec();
     // ContextInfo: stanzaID=1 "Q1", participant=2, mentionedJID=15 (key 0x7a) "1@lid".
@@ -468,8 +471,9 @@ mod props {
             ".*",
             proptest::option::of((arb_key(), proptest::option::of(arb_jid()))),
             proptest::collection::vec(arb_jid(), 0..4),
+            proptest::option::of(any::<u32>()),
         )
-            .prop_map(|(text, reply, mentions)| {
+            .prop_map(|(text, reply, mentions, forwarded)| {
                 Content::Text(Text {
                     text,
                     reply: reply.map(|(k, sender)| Reply {
@@ -478,6 +482,7 @@ mod props {
                         quoted: None,
                     }),
                     mentions,
+                    forwarded,
                 })
             })
     }
@@ -560,4 +565,50 @@ fn own_device_copy_flow_send_to_receive() {
             content
         );
     }
+}
+
+/// CONTRACTS §A.4 `IsForwarded`: `contextInfo` (17) of an `extendedTextMessage` with
+/// `forwardingScore`=21 and `isForwarded`=22 (whatsmeow WAWebProtobufsE2E.proto `ContextInfo`),
+/// checked byte by byte; a plain text that is forwarded is no longer a `conversation`.
+#[test]
+fn forwarded_text_sets_is_forwarded_22_and_forwarding_score_21() {
+    let content = Content::Text(Text {
+        text: "fw".into(),
+        forwarded: Some(1),
+        ..Text::default()
+    });
+    let m = content.to_message();
+    assert!(m.conversation.is_none());
+    let bytes = m.encode_to_vec();
+    // ExtendedTextMessage (field 6): text=1 "fw", contextInfo=17 (key 0x8a 0x01) {
+    // forwardingScore=21 (key 0xa8 0x01) 1, isForwarded=22 (key 0xb0 0x01) true }.
+    let ctx = [0xa8, 0x01, 1, 0xb0, 0x01, 1];
+    let mut ext = vec![0x0a, 2, b'f', b'w', 0x8a, 0x01, ctx.len() as u8];
+    ext.extend_from_slice(&ctx);
+    let mut want = vec![0x32, ext.len() as u8];
+    want.extend_from_slice(&ext);
+    assert_eq!(bytes, want);
+    assert_eq!(Content::from_message(&m), Ok(content));
+    // isForwarded without a score reads as a score of 0; isForwarded=false is not forwarded.
+    let mut bare = m.clone();
+    let ctx = bare
+        .extended_text_message
+        .as_mut()
+        .and_then(|x| x.context_info.as_mut())
+        .expect("context");
+    ctx.forwarding_score = None;
+    let Ok(Content::Text(t)) = Content::from_message(&bare) else {
+        panic!("text");
+    };
+    assert_eq!(t.forwarded, Some(0));
+    let ctx = bare
+        .extended_text_message
+        .as_mut()
+        .and_then(|x| x.context_info.as_mut())
+        .expect("context");
+    ctx.is_forwarded = Some(false);
+    let Ok(Content::Text(t)) = Content::from_message(&bare) else {
+        panic!("text");
+    };
+    assert_eq!(t.forwarded, None);
 }
