@@ -2,7 +2,6 @@
 //! replace after a failed attempt, bury into the dead letters and replay at the end of the
 //! queue (each one transaction), `check()` clean, and everything still there after a reopen.
 #![allow(clippy::unwrap_used)]
-#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -19,7 +18,7 @@ fn delivery(seq: u64, receiver: &str) -> WebhookDelivery {
         kind: "Message".to_owned(),
         content_type: "application/json".to_owned(),
         body: format!("{{\"n\":{seq}}}").into_bytes(),
-        signature: (seq % 2 == 0).then(|| format!("sig{seq}")),
+        signature: seq.is_multiple_of(2).then(|| format!("sig{seq}")),
         attempts: 0,
         next_attempt_ms: 1_000 + seq,
         enqueued_ms: 1_000,
