@@ -21,10 +21,7 @@ use wa_client::{Event, EventKind};
 use wa_store::AccountId;
 
 use super::queue::Buried;
-use super::types::AlertConfig;
-
-/// The `type` of an alert.
-pub const ALERT: &str = "Alert";
+use super::types::{AlertConfig, ALERT};
 
 /// One session's failing recovery.
 #[derive(Debug, Clone, Copy)]

@@ -2,8 +2,8 @@
 //! that failed their last attempt, listed and replayed by the admin.
 //!
 //! - `GET /admin/webhooks/deadletters?limit=N` → `{"DeadLetters": [{Id, Receiver, UserID,
-//!   Type, Attempts, LastError, EnqueuedAt}], "Count"}` (oldest first, at most `limit`, default
-//!   1000);
+//!   Type, Attempts, LastError, EnqueuedAt}], "Count", "Queued"}` (oldest first, at most
+//!   `limit`, default 1000; `Queued`: deliveries still waiting to be sent);
 //! - `POST /admin/webhooks/deadletters/replay` `{"Ids": [..]}` or `{"All": true}` → each one goes
 //!   back at the end of its receiver's queue with fresh attempts: `{"Replayed": [{Id, NewId}],
 //!   "Missing": [..]}`.
@@ -73,6 +73,8 @@ pub(crate) struct DeadLetters {
     DeadLetters: Vec<DeadLetter>,
     /// How many dead letters there are (all of them, not only those listed).
     Count: usize,
+    /// How many deliveries wait to be sent (first tries and retries).
+    Queued: usize,
 }
 
 /// `limit`.
@@ -143,6 +145,7 @@ async fn list(
     Ok(Envelope::ok(DeadLetters {
         DeadLetters: listed.iter().map(DeadLetter::new).collect(),
         Count: queue.dead_count(),
+        Queued: queue.queued_count(),
     }))
 }
 

@@ -24,12 +24,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use wa_store::{AccountId, Durability, Store, WebhookDelivery};
 
 use super::sign::SIGNATURE_HEADER;
 use super::ssrf::{check_literal, redirect_policy, GuardedResolver};
-use super::types::{RetryPolicy, WebhookConfig};
+use super::types::{RetryPolicy, WebhookConfig, ALERT};
 
 const B: Durability = Durability::Buffered;
 
@@ -83,7 +83,10 @@ struct Shared {
     concurrency: usize,
     allow_private: bool,
     dead: AtomicUsize,
+    queued: AtomicUsize,
     buried: mpsc::UnboundedSender<Buried>,
+    /// Wakes the syncer: a delivery was queued (buffered) and should become durable soon.
+    sync: Arc<Notify>,
 }
 
 /// The next seq and the receivers' task inboxes, under one lock so a receiver's inbox order is
@@ -154,6 +157,8 @@ impl WebhookQueue {
         let dead = store.webhook_dead_letters(usize::MAX)?.len();
         let max = store.webhook_max_seq()?;
         let (buried, notices) = mpsc::unbounded_channel();
+        let sync = Arc::new(Notify::new());
+        tokio::spawn(syncer(Arc::clone(&store), Arc::clone(&sync)));
         let shared = Arc::new(Shared {
             store,
             http: client(config),
@@ -161,7 +166,9 @@ impl WebhookQueue {
             concurrency: config.concurrency.max(1),
             allow_private: config.allow_private,
             dead: AtomicUsize::new(dead),
+            queued: AtomicUsize::new(0),
             buried,
+            sync,
         });
         let boot_us = now_ms().saturating_mul(1000);
         let queue = Arc::new(Self {
@@ -192,6 +199,7 @@ impl WebhookQueue {
 
     /// Hands `d` to its receiver's task (started on first use).
     fn route(&self, routing: &mut Routing, d: WebhookDelivery) {
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
         let inbox = routing
             .inboxes
             .entry(d.receiver.clone())
@@ -229,6 +237,7 @@ impl WebhookQueue {
             last_error: String::new(),
         };
         self.shared.store.webhook_put(&d, B)?;
+        self.shared.sync.notify_one();
         routing.next_seq += 1;
         self.route(&mut routing, d);
         Ok(seq)
@@ -245,6 +254,11 @@ impl WebhookQueue {
     /// How many dead letters there are.
     pub fn dead_count(&self) -> usize {
         self.shared.dead.load(Ordering::Relaxed)
+    }
+
+    /// How many deliveries wait to be sent (retries included).
+    pub fn queued_count(&self) -> usize {
+        self.shared.queued.load(Ordering::Relaxed)
     }
 
     /// Queues the dead letters `ids` again (all of them with `None`), each at the end of its
@@ -275,7 +289,19 @@ impl WebhookQueue {
                 None => out.missing.push(id),
             }
         }
+        self.shared.sync.notify_one();
         Ok(out)
+    }
+}
+
+/// Makes queued deliveries durable soon after they are written: one shared sync per wake-up
+/// (deliveries queued during a sync wake it once more), never on the path that queues.
+async fn syncer(store: Arc<dyn Store>, wake: Arc<Notify>) {
+    loop {
+        wake.notified().await;
+        if let Err(e) = store.durable().await {
+            tracing::error!(error = %e, "webhook queue: the store cannot sync");
+        }
     }
 }
 
@@ -336,6 +362,7 @@ fn settle(
         match result {
             Ok(()) => {
                 tracing::debug!(receiver = %host(&d.receiver), kind = %d.kind, seq = d.seq, "webhook delivered");
+                shared.queued.fetch_sub(1, Ordering::Relaxed);
                 if let Err(e) = shared.store.webhook_remove(d.seq, B) {
                     tracing::warn!(error = %e, seq = d.seq, "webhook queue: removing a sent delivery failed");
                 }
@@ -389,7 +416,7 @@ fn bury(shared: &Shared, dead: Vec<WebhookDelivery>) {
     let Some(first) = dead.first() else { return };
     let receiver = host(&first.receiver);
     let account = first.account;
-    let only_alerts = dead.iter().all(|d| d.kind == super::alerts::ALERT);
+    let only_alerts = dead.iter().all(|d| d.kind == ALERT);
     let mut count = 0;
     for d in &dead {
         match shared.store.webhook_bury(d, B) {
@@ -400,6 +427,7 @@ fn bury(shared: &Shared, dead: Vec<WebhookDelivery>) {
             }
         }
     }
+    shared.queued.fetch_sub(dead.len(), Ordering::Relaxed);
     let total = shared.dead.fetch_add(count, Ordering::Relaxed) + count;
     tracing::warn!(receiver = %receiver, count, total, "webhook deliveries gave up after their last attempt: dead letters");
     let _ = shared.buried.send(Buried {

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+/// The `type` of an alert (issue 12 item 6; our extension, [`super::alerts`]).
+pub const ALERT: &str = "Alert";
+
 /// The subscription to every type.
 pub const ALL: &str = "All";
 

@@ -19,12 +19,12 @@ use tokio::task::JoinHandle;
 use wa_client::{Event, EventKind};
 use wa_store::{Account, AccountId, Store};
 
-use super::alerts::{on_buried, Alert, Alerts, ALERT};
+use super::alerts::{on_buried, Alert, Alerts};
 use super::events::{payload, type_name, Context};
 use super::format::{encode, Owner};
 use super::queue::{Buried, NewDelivery, WebhookQueue};
 use super::sign::signature;
-use super::types::{subscribed, WebhookConfig};
+use super::types::{subscribed, WebhookConfig, ALERT};
 
 /// The running delivery: the queue (for the dead-letter routes) and the task reading events.
 #[derive(Debug)]
