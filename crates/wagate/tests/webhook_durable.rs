@@ -45,12 +45,14 @@ async fn dead_letters(served: &Served) -> Value {
 
 /// Waits until the queue holds `n` deliveries and `refused` refusals happened.
 async fn wait_queued(served: &Served, receiver: &HookReceiver, n: u64, refused: usize) {
-    poll_until(DEADLINE, "the deliveries queued and refused", || async {
+    let waited = poll_until(DEADLINE, "the deliveries queued and refused", || async {
         let data = dead_letters(served).await;
         (data["Queued"] == n && receiver.refused() >= refused).then_some(())
     })
-    .await
-    .unwrap_or_else(|e| panic!("{e}: {}", dead_letters(served).await));
+    .await;
+    if let Err(e) = waited {
+        panic!("{e}: {}", dead_letters(served).await);
+    }
 }
 
 async fn restart_logged_in(served: &mut Served, sim: &SimServer, me: &ServedAccount) {
