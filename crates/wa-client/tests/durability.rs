@@ -348,6 +348,36 @@ impl Store for SlowStore {
     fn token_issued(&self, account: &AccountId, lid: &Jid) -> Result<Option<u64>> {
         self.inner.token_issued(account, lid)
     }
+    fn webhook_put(&self, delivery: &wa_store::WebhookDelivery, d: Durability) -> Result<()> {
+        self.inner.webhook_put(delivery, d)
+    }
+    fn webhook_remove(&self, seq: u64, d: Durability) -> Result<bool> {
+        self.inner.webhook_remove(seq, d)
+    }
+    fn webhook_queued(&self, limit: usize) -> Result<Vec<wa_store::WebhookDelivery>> {
+        self.inner.webhook_queued(limit)
+    }
+    fn webhook_bury(&self, delivery: &wa_store::WebhookDelivery, d: Durability) -> Result<bool> {
+        self.inner.webhook_bury(delivery, d)
+    }
+    fn webhook_dead_letters(&self, limit: usize) -> Result<Vec<wa_store::WebhookDelivery>> {
+        self.inner.webhook_dead_letters(limit)
+    }
+    fn webhook_replay(
+        &self,
+        seq: u64,
+        new_seq: u64,
+        now_ms: u64,
+        d: Durability,
+    ) -> Result<Option<wa_store::WebhookDelivery>> {
+        self.inner.webhook_replay(seq, new_seq, now_ms, d)
+    }
+    fn webhook_discard(&self, seq: u64, d: Durability) -> Result<bool> {
+        self.inner.webhook_discard(seq, d)
+    }
+    fn webhook_max_seq(&self) -> Result<u64> {
+        self.inner.webhook_max_seq()
+    }
     fn flush(&self) -> Result<()> {
         self.inner.flush()
     }

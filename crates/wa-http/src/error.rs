@@ -116,6 +116,9 @@ pub enum ApiError {
     /// `details: "No user found with ID: <id>"` (CONTRACTS §A.1).
     #[error("user not found")]
     UserNotFound(String),
+    /// A webhook URL the SSRF guard (or its shape) refuses: 400 with the reason.
+    #[error("{0}")]
+    WebhookUrl(#[from] crate::webhooks::ssrf::UrlRefusal),
     /// The session's state refuses the call (wuzapi: 500 with the exact text).
     #[error("{}", .0.text())]
     Session(SessionRefusal),
@@ -162,9 +165,10 @@ impl ApiError {
     /// The status and the public text; logs what the text leaves out.
     pub fn status_and_text(&self) -> (StatusCode, Cow<'static, str>) {
         match self {
-            ApiError::Decode | ApiError::BadRequest(_) | ApiError::InvalidEvent(_) => {
-                (StatusCode::BAD_REQUEST, self.text())
-            }
+            ApiError::Decode
+            | ApiError::BadRequest(_)
+            | ApiError::InvalidEvent(_)
+            | ApiError::WebhookUrl(_) => (StatusCode::BAD_REQUEST, self.text()),
             ApiError::UserNotFound(_) => (StatusCode::NOT_FOUND, self.text()),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.text()),
             ApiError::InvalidApiKey => (StatusCode::FORBIDDEN, self.text()),

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(wuzapi::routes())
         .merge(wwebjs::routes())
+        .merge(webhooks::deadletter::routes())
         .merge(docs::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);

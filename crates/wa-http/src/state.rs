@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use wa_client::Gateway;
 
+use crate::webhooks::queue::WebhookQueue;
+
 /// The HTTP layer's configuration (from flags and environment, see `wagate serve`).
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -20,6 +22,9 @@ pub struct HttpConfig {
     /// How long a client may take to send a request's headers (and how long an idle
     /// keep-alive connection stays open): a client that sends half a request is cut off.
     pub header_timeout: Duration,
+    /// Whether webhook URLs may point at loopback, private, link-local, … addresses
+    /// (`--webhook-allow-private`; [`crate::webhooks::ssrf`]). Off by default.
+    pub webhook_allow_private: bool,
 }
 
 impl HttpConfig {
@@ -32,6 +37,7 @@ impl HttpConfig {
             body_limit: 32 << 20,
             request_timeout: Duration::from_secs(120),
             header_timeout: Duration::from_secs(30),
+            webhook_allow_private: false,
         }
     }
 }
@@ -45,6 +51,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// When the server started (for `/health`'s uptime).
     pub started: Instant,
+    /// The durable webhook queue (the dead-letter routes); `None` when delivery is not running.
+    pub webhooks: Option<Arc<WebhookQueue>>,
 }
 
 impl AppState {
@@ -54,6 +62,13 @@ impl AppState {
             gateway,
             config: Arc::new(config),
             started: Instant::now(),
+            webhooks: None,
         }
+    }
+
+    /// The same state with the webhook queue the dead-letter routes use.
+    pub fn with_webhooks(mut self, queue: Arc<WebhookQueue>) -> Self {
+        self.webhooks = Some(queue);
+        self
     }
 }

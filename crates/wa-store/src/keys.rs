@@ -34,10 +34,13 @@ pub(crate) enum TreeId {
     ReceivedOrder,
     ReceivedMeta,
     PendingReports,
+    // Issue 12: the durable webhook queue and its dead letters (key: seq; not per account).
+    WebhookQueue,
+    WebhookDead,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 21] = [
+    pub(crate) const ALL: [TreeId; 23] = [
         TreeId::Meta,
         TreeId::Accounts,
         TreeId::Tokens,
@@ -59,6 +62,8 @@ impl TreeId {
         TreeId::ReceivedOrder,
         TreeId::ReceivedMeta,
         TreeId::PendingReports,
+        TreeId::WebhookQueue,
+        TreeId::WebhookDead,
     ];
 
     /// Trees holding the device identity, Signal state and what the linked WhatsApp account
@@ -106,6 +111,8 @@ impl TreeId {
             TreeId::ReceivedOrder => "received_order",
             TreeId::ReceivedMeta => "received_meta",
             TreeId::PendingReports => "pending_reports",
+            TreeId::WebhookQueue => "webhook_queue",
+            TreeId::WebhookDead => "webhook_dead",
         }
     }
 
@@ -119,7 +126,10 @@ impl TreeId {
 
     /// Whether keys of this tree start with the account id.
     pub(crate) const fn per_account(self) -> bool {
-        !matches!(self, TreeId::Meta | TreeId::Tokens)
+        !matches!(
+            self,
+            TreeId::Meta | TreeId::Tokens | TreeId::WebhookQueue | TreeId::WebhookDead
+        )
     }
 }
 

@@ -116,6 +116,7 @@ mod sender_devices;
 mod store;
 mod types;
 mod wal;
+mod webhook_records;
 
 pub use crate::backends::{
     restrict_permissions, MemStore, SledStore, StoreConfig, DEFAULT_DATA_DIR,
@@ -131,6 +132,6 @@ pub use crate::types::{
     LidSource, ListedDevice, MediaDelivery, MessageStatus, NewOutbound, OneTimePreKey, OutboxEntry,
     OutboxStatus, OutboxUpdate, PendingReport, PreKeyCounts, PrivacyToken, ProxyConfig,
     ReceiveOutcome, ReceivedKey, ReceivedMessage, S3Config, Secret, SendStep, SenderKeyUpdate,
-    SessionUpdate, SignedPreKey, StatusEvent, StatusOutcome, MAX_RECEIVED_PER_ACCOUNT,
-    TOKEN_BUCKETS, TOKEN_BUCKET_SECS,
+    SessionUpdate, SignedPreKey, StatusEvent, StatusOutcome, WebhookDelivery,
+    MAX_RECEIVED_PER_ACCOUNT, TOKEN_BUCKETS, TOKEN_BUCKET_SECS,
 };

@@ -424,6 +424,9 @@ pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>
         | TreeId::ReceivedOrder
         | TreeId::ReceivedMeta
         | TreeId::PendingReports => msg_records::verify_entry(tree, key, value)?,
+        TreeId::WebhookQueue | TreeId::WebhookDead => {
+            crate::webhook_records::verify(tree, key, value)?;
+        }
     }
     Ok(())
 }

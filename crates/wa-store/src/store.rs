@@ -22,6 +22,7 @@ use crate::types::outbox::{
 use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
+use crate::types::webhook::WebhookDelivery;
 
 /// Everything the gateway persists, per account: device identity, Signal state, the gateway
 /// account itself and its outbox; plus whole-store maintenance.
@@ -359,6 +360,38 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// When we last issued our token to `lid` (unix seconds).
     fn token_issued(&self, account: &AccountId, lid: &Jid) -> Result<Option<u64>>;
+
+    // ----- webhook queue (issue 12 item 1) -----
+
+    /// Queues a webhook delivery, or replaces it (after a failed attempt: its attempts, next
+    /// attempt and last error). The caller picks `seq` above [`webhook_max_seq`]; a receiver's
+    /// deliveries go out in seq order. `Buffered` is the send path's choice: the write rides on
+    /// the next shared sync.
+    ///
+    /// [`webhook_max_seq`]: Store::webhook_max_seq
+    fn webhook_put(&self, delivery: &WebhookDelivery, d: Durability) -> Result<()>;
+    /// Removes a queued delivery (its receiver answered 2xx); whether it was queued.
+    fn webhook_remove(&self, seq: u64, d: Durability) -> Result<bool>;
+    /// Up to `limit` queued deliveries, in seq order (drained at boot).
+    fn webhook_queued(&self, limit: usize) -> Result<Vec<WebhookDelivery>>;
+    /// Gives a queued delivery up after its last attempt: atomically out of the queue and into
+    /// the dead-letter list, as `delivery` says (attempts, last error). Whether it was queued.
+    fn webhook_bury(&self, delivery: &WebhookDelivery, d: Durability) -> Result<bool>;
+    /// Up to `limit` dead letters, in seq order.
+    fn webhook_dead_letters(&self, limit: usize) -> Result<Vec<WebhookDelivery>>;
+    /// Moves dead letter `seq` back into the queue under `new_seq` (attempts reset, due at
+    /// `now_ms`) atomically; the delivery as queued, `None` when there is no such dead letter.
+    fn webhook_replay(
+        &self,
+        seq: u64,
+        new_seq: u64,
+        now_ms: u64,
+        d: Durability,
+    ) -> Result<Option<WebhookDelivery>>;
+    /// Drops a dead letter; whether there was one.
+    fn webhook_discard(&self, seq: u64, d: Durability) -> Result<bool>;
+    /// The highest seq queued or dead (0 when both are empty).
+    fn webhook_max_seq(&self) -> Result<u64>;
 
     // ----- maintenance -----
 

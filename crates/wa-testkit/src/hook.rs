@@ -1,12 +1,16 @@
 //! A local webhook receiver for the HTTP API's tests: an axum server on `127.0.0.1:0` that
-//! answers `200` to every POST and hands each request (path, headers, body) to the test.
+//! answers `200` to every POST and hands each request (path, headers, body) to the test. It can
+//! play a receiver that is down ([`HookReceiver::set_down`]): it then answers `503` and hands
+//! nothing over, counting the refusals.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::Request;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Router;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -57,6 +61,8 @@ pub struct HookReceiver {
     /// The requests, in arrival order (wait on them with [`crate::wait_for`]).
     pub hooks: mpsc::UnboundedReceiver<Hook>,
     task: tokio::task::JoinHandle<()>,
+    down: Arc<AtomicBool>,
+    refused: Arc<AtomicUsize>,
 }
 
 impl HookReceiver {
@@ -66,9 +72,17 @@ impl HookReceiver {
     /// If it cannot listen.
     pub async fn start() -> Self {
         let (tx, hooks) = mpsc::unbounded_channel();
+        let down = Arc::new(AtomicBool::new(false));
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (is_down, refusals) = (Arc::clone(&down), Arc::clone(&refused));
         let app = Router::new().fallback(move |request: Request| {
             let tx = tx.clone();
+            let (is_down, refusals) = (Arc::clone(&is_down), Arc::clone(&refusals));
             async move {
+                if is_down.load(Ordering::SeqCst) {
+                    refusals.fetch_add(1, Ordering::SeqCst);
+                    return (StatusCode::SERVICE_UNAVAILABLE, "down");
+                }
                 let path = request.uri().path().to_owned();
                 let headers = headers_of(request.headers());
                 let body = axum::body::to_bytes(request.into_body(), 64 << 20)
@@ -79,7 +93,7 @@ impl HookReceiver {
                     headers,
                     body: body.to_vec(),
                 });
-                "ok"
+                (StatusCode::OK, "ok")
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -89,7 +103,23 @@ impl HookReceiver {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { addr, hooks, task }
+        Self {
+            addr,
+            hooks,
+            task,
+            down,
+            refused,
+        }
+    }
+
+    /// Plays a receiver that is down (`503` to everything, nothing handed over) or up again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// How many requests were refused while down.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 
     /// `http://addr{path}`.

@@ -10,7 +10,13 @@
 //! | global webhook | `--global-webhook` | `WUZAPI_GLOBAL_WEBHOOK` | none |
 //! | global webhook HMAC key (≥ 32 chars) | `--global-hmac-key` | `WUZAPI_GLOBAL_HMAC_KEY` | none: unsigned |
 //! | webhook encoding | `--webhook-format` | `WEBHOOK_FORMAT` | `form` (`json`) |
-//! | webhook POSTs in flight per receiver | `--webhook-concurrency` | `WAGATE_WEBHOOK_CONCURRENCY` | 8 |
+//! | webhook POSTs in flight per receiver (1 = strictly in order) | `--webhook-concurrency` | `WAGATE_WEBHOOK_CONCURRENCY` | 1 |
+//! | webhook retries on | `--webhook-retry` | `WEBHOOK_RETRY_ENABLED` | `true` |
+//! | webhook attempts in total | `--retry-count` | `WEBHOOK_RETRY_COUNT` | 5 |
+//! | first retry delay, doubling (seconds, fractions allowed) | `--retry-delay` | `WEBHOOK_RETRY_DELAY_SECONDS` | 30 |
+//! | webhooks to loopback/private/link-local addresses | `--webhook-allow-private` | `WAGATE_WEBHOOK_ALLOW_PRIVATE` | `false` |
+//! | alert after N failed reconnects | `--alert-reconnect-attempts` | `WAGATE_ALERT_RECONNECT_ATTEMPTS` | 5 |
+//! | … or after T seconds failing | `--alert-reconnect-seconds` | `WAGATE_ALERT_RECONNECT_SECONDS` | 120 |
 //! | linked-device name | `--os-name` | `SESSION_DEVICE_NAME` | `wagate` |
 //! | whatsapp-web.js `x-api-key` | `--api-key` | `API_KEY` | the admin token |
 //!
@@ -24,7 +30,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wa_http::webhooks::{Format, WebhookConfig};
+use wa_http::webhooks::{AlertConfig, Format, RetryPolicy, WebhookConfig};
 use wa_http::HttpConfig;
 
 use crate::common::ServerArgs;
@@ -101,8 +107,26 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "WEBHOOK_FORMAT")]
     webhook_format: Option<String>,
     /// Webhook POSTs in flight at once per receiver URL.
-    #[arg(long, env = "WAGATE_WEBHOOK_CONCURRENCY", default_value_t = 8)]
+    #[arg(long, env = "WAGATE_WEBHOOK_CONCURRENCY", default_value_t = 1)]
     webhook_concurrency: usize,
+    /// Retry failed webhook deliveries (wuzapi's -webhookretry).
+    #[arg(long, env = "WEBHOOK_RETRY_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    webhook_retry: bool,
+    /// Webhook attempts in total (wuzapi's -retrycount).
+    #[arg(long, env = "WEBHOOK_RETRY_COUNT", default_value_t = 5)]
+    retry_count: u32,
+    /// Seconds before the first retry, doubling after each (wuzapi's -retrydelay).
+    #[arg(long, env = "WEBHOOK_RETRY_DELAY_SECONDS", default_value_t = 30.0)]
+    retry_delay: f64,
+    /// Allow webhook URLs on loopback, private, link-local, CGNAT, … addresses.
+    #[arg(long, env = "WAGATE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    webhook_allow_private: bool,
+    /// Alert after this many failed reconnect attempts in a row.
+    #[arg(long, env = "WAGATE_ALERT_RECONNECT_ATTEMPTS", default_value_t = 5)]
+    alert_reconnect_attempts: u32,
+    /// Alert after a session's recovery has failed this many seconds.
+    #[arg(long, env = "WAGATE_ALERT_RECONNECT_SECONDS", default_value_t = 120)]
+    alert_reconnect_seconds: u64,
     /// The name linked devices show on the phone (wuzapi's -osname).
     #[arg(long, env = "SESSION_DEVICE_NAME")]
     os_name: Option<String>,
@@ -158,6 +182,7 @@ impl ServeArgs {
         }
         let mut http = HttpConfig::new(token);
         http.api_key = first(self.api_key.as_deref(), &[]);
+        http.webhook_allow_private = self.webhook_allow_private;
         Ok(ServeConfig {
             listen: self.listen_addr()?,
             http,
@@ -230,13 +255,57 @@ impl ServeArgs {
                 expected: "at least 1",
             });
         }
+        if let Some(url) = &global_url {
+            check_global(url, self.webhook_allow_private)?;
+        }
         Ok(WebhookConfig {
             global_url,
             global_hmac_key: global_hmac_key.map(String::into_bytes),
             format,
             concurrency: self.webhook_concurrency,
-            queue: 1024,
             timeout: Duration::from_secs(30),
+            retry: self.retry_policy()?,
+            allow_private: self.webhook_allow_private,
+            alerts: AlertConfig {
+                reconnect_attempts: self.alert_reconnect_attempts.max(1),
+                reconnect_after: Duration::from_secs(self.alert_reconnect_seconds.max(1)),
+            },
         })
+    }
+
+    fn retry_policy(&self) -> Result<RetryPolicy, OperatorError> {
+        let delay = Duration::try_from_secs_f64(self.retry_delay)
+            .ok()
+            .filter(|d| d.as_secs() <= 86_400);
+        let (Some(delay), 1..) = (delay, self.retry_count) else {
+            return Err(OperatorError::Invalid {
+                what: "--retry-count / WEBHOOK_RETRY_COUNT, --retry-delay / WEBHOOK_RETRY_DELAY_SECONDS",
+                value: format!("{} / {}", self.retry_count, self.retry_delay),
+                expected: "a count of at least 1 and a delay of 0 to 86400 seconds",
+            });
+        };
+        Ok(RetryPolicy {
+            attempts: if self.webhook_retry {
+                self.retry_count
+            } else {
+                1
+            },
+            delay,
+        })
+    }
+}
+
+/// The SSRF guard on the global webhook at start: a literal internal address, or a name that
+/// resolves to one now, is refused (it is checked again at every delivery).
+fn check_global(url: &str, allow_private: bool) -> Result<(), OperatorError> {
+    match wa_http::webhooks::ssrf::check_url_blocking(url, allow_private) {
+        Err(refusal @ wa_http::webhooks::ssrf::UrlRefusal::Internal { .. }) => {
+            Err(OperatorError::Invalid {
+                what: "--global-webhook / WUZAPI_GLOBAL_WEBHOOK",
+                value: refusal.to_string(),
+                expected: "a public address (or allow internal ones with --webhook-allow-private)",
+            })
+        }
+        _ => Ok(()),
     }
 }

@@ -39,7 +39,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the gateway (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run wa-sim, the simulated WhatsApp network, standalone.
     Sim(SimArgs),
     /// Link a new account from the terminal (QR code, or a pair code with --phone).
@@ -150,7 +150,7 @@ fn run(cli: Cli) -> Result<()> {
         .context("starting the async runtime")?;
     match cli.command {
         Some(Command::Sim(args)) => runtime.block_on(sim(args)),
-        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
         Some(Command::Link(args)) => runtime.block_on(link::run(args)),
         Some(Command::Store(cmd)) => store(cmd),
         None => {
@@ -185,7 +185,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Arc::clone(&store),
         gateway.subscribe(),
         config.webhooks.clone(),
-    );
+    )
+    .context("opening the webhook queue")?;
     let restored = gateway.restore().await.context("restoring accounts")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -204,7 +205,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     );
     // One line on stdout for scripts and tests that start us on port 0.
     println!("wagate listening on http://{local}");
-    let state = wa_http::AppState::new(Arc::clone(&gateway), config.http);
+    let state =
+        wa_http::AppState::new(Arc::clone(&gateway), config.http).with_webhooks(webhooks.queue());
     wa_http::serve(
         listener,
         wa_http::router(state.clone()),

@@ -41,7 +41,13 @@ async fn admin_auth_is_the_exact_token() {
 #[tokio::test]
 async fn create_answers_201_with_the_contract_shape_and_refuses_bad_input() {
     let sim = start_sim(&[]).await;
-    let served = Served::start(BIN.as_ref(), &sim, &[]).await;
+    // HOOK is on 127.0.0.1: the operator allows private targets.
+    let served = Served::start(
+        BIN.as_ref(),
+        &sim,
+        &[("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true")],
+    )
+    .await;
     let create = json!({
         "name": "shop", "token": "shop-token", "webhook": HOOK,
         "expiration": 42, "events": "Message,ReadReceipt",

@@ -33,6 +33,7 @@ async fn linked() -> Setup {
     let env = [
         ("WUZAPI_GLOBAL_WEBHOOK", url.as_str()),
         ("WEBHOOK_FORMAT", "json"),
+        ("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true"),
     ];
     let served = Served::start(BIN.as_ref(), &sim, &env).await;
     served.create_user("chat-linked", TOKEN).await;

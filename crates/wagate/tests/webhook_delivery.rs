@@ -96,6 +96,7 @@ async fn messages_reach_the_user_and_global_webhooks_as_forms() {
             ("WUZAPI_GLOBAL_WEBHOOK", global.as_str()),
             ("WUZAPI_GLOBAL_HMAC_KEY", GLOBAL_KEY),
             ("WAGATE_WEBHOOK_CONCURRENCY", "1"),
+            ("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true"),
         ],
     )
     .await;
@@ -186,7 +187,15 @@ async fn a_user_key_signs(
 async fn json_encoding_and_the_all_subscription() {
     let sim = start_sim(&[ME, ANA]).await;
     let mut receiver = HookReceiver::start().await;
-    let mut served = Served::start(BIN.as_ref(), &sim, &[("WEBHOOK_FORMAT", "json")]).await;
+    let mut served = Served::start(
+        BIN.as_ref(),
+        &sim,
+        &[
+            ("WEBHOOK_FORMAT", "json"),
+            ("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ],
+    )
+    .await;
     let me = served.link_account(&sim, ME, 4302).await;
     let body = json!({"webhookURL": receiver.url("/user"), "events": ["All"]}).to_string();
     let (status, answer) = served
@@ -222,7 +231,12 @@ async fn json_encoding_and_the_all_subscription() {
 async fn read_receipts_reach_the_webhook_signed_with_the_users_key() {
     let sim = start_sim(&[ME, ANA]).await;
     let mut receiver = HookReceiver::start().await;
-    let mut served = Served::start(BIN.as_ref(), &sim, &[]).await;
+    let mut served = Served::start(
+        BIN.as_ref(),
+        &sim,
+        &[("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true")],
+    )
+    .await;
     let me = served.link_account(&sim, ME, 4303).await;
     let token = me.token.as_str();
     let body = json!({"webhookURL": receiver.url("/user"), "events": ["ReadReceipt"]});

@@ -24,7 +24,13 @@ async fn get(served: &Served) -> Value {
 #[tokio::test]
 async fn webhook_settings_round_trip() {
     let sim = start_sim(&[]).await;
-    let mut served = Served::start(BIN.as_ref(), &sim, &[]).await;
+    // The receivers are on 127.0.0.1: the operator allows private targets.
+    let mut served = Served::start(
+        BIN.as_ref(),
+        &sim,
+        &[("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true")],
+    )
+    .await;
     served.add_idle_account("hooks", TOKEN).await;
 
     let (status, body) = served.request("GET", "/webhook", &[], None).await;

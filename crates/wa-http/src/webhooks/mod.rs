@@ -4,15 +4,22 @@
 //! - `types`: the subscription filter, the encoding, the configuration;
 //! - `message`, `events`: [`wa_client::EventKind`] → wuzapi's `{"type", "event", …}` payload;
 //! - `format`: the form (default) or JSON body; `sign`: `x-hmac-signature`;
-//! - `worker`: the delivery (in memory, bounded, best effort). The next issue swaps its queue for
-//!   a durable one with retries, dead letters and an SSRF guard; the rest stays.
+//! - `queue`: the durable queue (store first, then POST with retries and backoff, in order per
+//!   receiver, dead letters); `deadletter`: the admin routes that list and replay them;
+//! - `ssrf`: the guard on receiver addresses; `alerts`: the `Alert` webhook;
+//! - `worker`: events → deliveries → queue, and alerts.
 
+pub mod alerts;
+pub(crate) mod deadletter;
 pub mod events;
 pub mod format;
 pub mod message;
+pub mod queue;
 pub mod sign;
+pub mod ssrf;
 pub mod types;
 mod worker;
 
-pub use types::{Format, WebhookConfig};
-pub use worker::spawn;
+pub use queue::WebhookQueue;
+pub use types::{AlertConfig, Format, RetryPolicy, WebhookConfig};
+pub use worker::{spawn, Webhooks};

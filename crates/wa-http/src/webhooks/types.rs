@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+/// The `type` of an alert (issue 12 item 6; our extension, [`super::alerts`]).
+pub const ALERT: &str = "Alert";
+
 /// The subscription to every type.
 pub const ALL: &str = "All";
 
@@ -44,12 +47,70 @@ pub struct WebhookConfig {
     pub global_hmac_key: Option<Vec<u8>>,
     /// The body encoding.
     pub format: Format,
-    /// Deliveries in flight at once per receiver URL.
+    /// Deliveries in flight at once per receiver URL. 1 (the default) keeps each receiver's
+    /// deliveries strictly in order; N > 1 starts them in order N at a time, so a receiver
+    /// may see the N of one window in another order.
     pub concurrency: usize,
-    /// Deliveries waiting per receiver URL before new ones are dropped (with a warning).
-    pub queue: usize,
     /// One delivery's timeout (wuzapi: 30 s, CONTRACTS §B.6 "Delivery").
     pub timeout: Duration,
+    /// Retries and backoff (`WEBHOOK_RETRY_*`).
+    pub retry: RetryPolicy,
+    /// Whether receivers on loopback, private, link-local, … addresses are allowed
+    /// (`--webhook-allow-private`; see [`super::ssrf`]).
+    pub allow_private: bool,
+    /// When an `Alert` goes to the global webhook.
+    pub alerts: AlertConfig,
+}
+
+/// wuzapi's retry settings (CONTRACTS §B.6 "Retries", §B.12): `WEBHOOK_RETRY_ENABLED` (true),
+/// `WEBHOOK_RETRY_COUNT` (5 attempts in total), `WEBHOOK_RETRY_DELAY_SECONDS` (30); the delay
+/// doubles after each failure (30 s, 60 s, 120 s, 240 s). A delivery that fails its last
+/// attempt joins the dead-letter list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total (1 when retries are disabled).
+    pub attempts: u32,
+    /// The delay after the first failure.
+    pub delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after the `failures`-th failure (1-based): `delay × 2^(failures-1)`, capped at
+    /// one day.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let factor = 1u32 << failures.saturating_sub(1).min(20);
+        self.delay
+            .saturating_mul(factor)
+            .min(Duration::from_secs(86_400))
+    }
+}
+
+/// When an `Alert` webhook goes to the global URL (issue 12 item 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertConfig {
+    /// A session's recovery has failed this many connection attempts in a row
+    /// (`WAGATE_ALERT_RECONNECT_ATTEMPTS`, default 5).
+    pub reconnect_attempts: u32,
+    /// … or has been failing this long (`WAGATE_ALERT_RECONNECT_SECONDS`, default 120 s).
+    pub reconnect_after: Duration,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        Self {
+            reconnect_attempts: 5,
+            reconnect_after: Duration::from_secs(120),
+        }
+    }
 }
 
 impl Default for WebhookConfig {
@@ -58,9 +119,11 @@ impl Default for WebhookConfig {
             global_url: None,
             global_hmac_key: None,
             format: Format::Form,
-            concurrency: 8,
-            queue: 1024,
+            concurrency: 1,
             timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            allow_private: false,
+            alerts: AlertConfig::default(),
         }
     }
 }
@@ -75,8 +138,10 @@ impl std::fmt::Debug for WebhookConfig {
             )
             .field("format", &self.format)
             .field("concurrency", &self.concurrency)
-            .field("queue", &self.queue)
             .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("allow_private", &self.allow_private)
+            .field("alerts", &self.alerts)
             .finish()
     }
 }
@@ -91,6 +156,14 @@ mod tests {
         assert!(subscribed(&["Message"], "Message"));
         assert!(!subscribed(&["Message"], "ReadReceipt"));
         assert!(!subscribed::<&str>(&[], "Message"));
+    }
+
+    #[test]
+    fn the_backoff_doubles_from_the_delay() {
+        let p = RetryPolicy::default();
+        let secs: Vec<u64> = (1..=4).map(|n| p.backoff(n).as_secs()).collect();
+        assert_eq!(secs, [30, 60, 120, 240], "CONTRACTS §B.6");
+        assert_eq!(p.backoff(60), Duration::from_secs(86_400));
     }
 
     #[test]

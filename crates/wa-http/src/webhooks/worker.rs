@@ -1,75 +1,178 @@
 //! Delivery: one task reads the gateway's events, keeps those a user subscribed to, encodes and
-//! signs them, and hands each to its receiver's queue; each receiver URL has a bounded queue and
-//! at most `concurrency` POSTs in flight.
+//! signs them, and queues one delivery per receiver in the durable queue ([`super::queue`]),
+//! which sends them with retries; the same task raises alerts ([`super::alerts`]).
 //!
 //! ```text
-//! Gateway::subscribe ─▶ run(): type ─ account (store) ─ filter ─ payload ─┬─ user URL  ─▶ queue ─▶ POST ×N
-//!                                                                         └─ global URL ─▶ queue ─▶ POST ×N
+//! Gateway::subscribe ─▶ run(): type ─ account (store) ─ filter ─ payload ─┬─ user URL  ─▶ WebhookQueue ─▶ POST
+//!                        │                                                 └─ global URL ─▶ WebhookQueue ─▶ POST
+//!                        └─ alerts (reconnects failing, dead letters) ──────── global URL ─▶ WebhookQueue ─▶ POST
 //! ```
 //!
-//! This queue is in memory and best effort: a full queue drops (with a warning), a failed POST is
-//! logged and not retried, events sent while the process is down are lost. The next issue
-//! replaces [`Receivers`] with a durable queue in the store (retries with wuzapi's backoff,
-//! 5 attempts from 30 s, CONTRACTS §B.6 "Retries"; dead letters; an SSRF guard on the URLs; TLS
-//! receivers), keeping `run`'s mapping and `format`/`sign` as they are.
+//! The queue carries encoded bodies, so any event kind [`payload`] maps goes through it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wa_client::{Event, EventKind};
-use wa_store::{Account, Store};
+use wa_store::{Account, AccountId, Store};
 
+use super::alerts::{on_buried, Alert, Alerts};
 use super::events::{payload, type_name, Context};
 use super::format::{encode, Owner};
-use super::sign::{signature, SIGNATURE_HEADER};
-use super::types::{subscribed, WebhookConfig};
+use super::queue::{Buried, NewDelivery, WebhookQueue};
+use super::sign::signature;
+use super::types::{subscribed, WebhookConfig, ALERT};
 
-/// One POST to make.
+/// The running delivery: the queue (for the dead-letter routes) and the task reading events.
 #[derive(Debug)]
-struct Delivery {
-    url: String,
-    content_type: &'static str,
-    body: Vec<u8>,
-    signature: Option<String>,
-    kind: &'static str,
+pub struct Webhooks {
+    queue: Arc<WebhookQueue>,
+    task: JoinHandle<()>,
 }
 
-/// Starts the delivery of `events` (the gateway's bus) for the accounts of `store`. Ends when
-/// the bus closes.
+impl Webhooks {
+    /// The durable queue.
+    pub fn queue(&self) -> Arc<WebhookQueue> {
+        Arc::clone(&self.queue)
+    }
+
+    /// Stops reading events (what is queued stays in the store for the next start).
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+/// Opens the durable queue (draining what an earlier run left) and starts the delivery of
+/// `events` (the gateway's bus) for the accounts of `store`. The task ends when the bus closes.
+///
+/// # Errors
+/// The store's queue cannot be read.
 pub fn spawn(
     store: Arc<dyn Store>,
     events: tokio::sync::broadcast::Receiver<Event>,
     config: WebhookConfig,
-) -> JoinHandle<()> {
+) -> Result<Webhooks, wa_store::Error> {
     if config.global_url.is_some() && config.global_hmac_key.is_none() {
         tracing::warn!(
             "the global webhook is set without WUZAPI_GLOBAL_HMAC_KEY: it goes unsigned"
         );
     }
-    tokio::spawn(run(store, events, config))
+    let (queue, buried) = WebhookQueue::open(Arc::clone(&store), &config)?;
+    let task = tokio::spawn(run(store, events, buried, Arc::clone(&queue), config));
+    Ok(Webhooks { queue, task })
 }
 
 async fn run(
     store: Arc<dyn Store>,
     mut events: tokio::sync::broadcast::Receiver<Event>,
+    mut buried: mpsc::UnboundedReceiver<Buried>,
+    queue: Arc<WebhookQueue>,
     config: WebhookConfig,
 ) {
-    let mut receivers = Receivers::new(&config);
+    let mut alerts = Alerts::new(config.alerts);
+    let mut tick = tokio::time::interval(alerts.tick_every());
     loop {
-        match events.recv().await {
-            Ok(event) => {
-                for d in deliveries(&store, &config, &event).await {
-                    receivers.push(d);
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    if let Some(alert) = alerts.on_event(&event, Instant::now()) {
+                        raise(&store, &queue, &config, &alert).await;
+                    }
+                    for d in deliveries(&store, &config, &event).await {
+                        enqueue(&queue, d);
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    tracing::error!(dropped = n, "webhook delivery fell behind the event bus; events dropped");
+                }
+                Err(RecvError::Closed) => break,
+            },
+            Some(b) = buried.recv() => {
+                if let Some(alert) = on_buried(&b) {
+                    raise(&store, &queue, &config, &alert).await;
                 }
             }
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(dropped = n, "webhook delivery fell behind; events dropped");
+            _ = tick.tick() => {
+                for alert in alerts.tick(Instant::now()) {
+                    raise(&store, &queue, &config, &alert).await;
+                }
             }
-            Err(RecvError::Closed) => break,
         }
+    }
+}
+
+fn enqueue(queue: &WebhookQueue, d: NewDelivery) {
+    let (kind, receiver) = (d.kind.clone(), super::queue::host(&d.receiver));
+    if let Err(e) = queue.enqueue(d) {
+        tracing::error!(error = %e, %receiver, %kind, "webhook queue: the store refused a delivery");
+    }
+}
+
+/// Logs `alert` and queues it for the global webhook (when one is set).
+async fn raise(
+    store: &Arc<dyn Store>,
+    queue: &WebhookQueue,
+    config: &WebhookConfig,
+    alert: &Alert,
+) {
+    let account = match alert.account() {
+        Some(id) => account_of(store, id).await,
+        None => None,
+    };
+    let name = account
+        .as_ref()
+        .map(|a| a.name.as_str())
+        .unwrap_or_default();
+    match alert {
+        Alert::ReconnectFailing {
+            account,
+            attempts,
+            seconds,
+        } => tracing::warn!(
+            session = %account, name, attempts, seconds, "alert: the session's recovery keeps failing"
+        ),
+        Alert::DeadLetters {
+            receiver,
+            new,
+            total,
+            ..
+        } => tracing::warn!(
+            %receiver, new, total, "alert: webhook deliveries joined the dead-letter list"
+        ),
+    }
+    let Some(url) = &config.global_url else {
+        return;
+    };
+    let user_id = alert.account().map(|a| a.to_string()).unwrap_or_default();
+    let owner = Owner {
+        user_id: &user_id,
+        instance_name: name,
+    };
+    let encoded = encode(&alert.payload(name), owner, config.format);
+    enqueue(
+        queue,
+        NewDelivery {
+            receiver: url.clone(),
+            account: alert.account(),
+            kind: ALERT.to_owned(),
+            content_type: encoded.content_type.to_owned(),
+            signature: config
+                .global_hmac_key
+                .as_deref()
+                .map(|k| signature(k, &encoded.body)),
+            body: encoded.body,
+        },
+    );
+}
+
+async fn account_of(store: &Arc<dyn Store>, id: AccountId) -> Option<Account> {
+    let store = Arc::clone(store);
+    match tokio::task::spawn_blocking(move || store.account(&id)).await {
+        Ok(Ok(found)) => found,
+        _ => None,
     }
 }
 
@@ -78,7 +181,7 @@ async fn deliveries(
     store: &Arc<dyn Store>,
     config: &WebhookConfig,
     event: &Event,
-) -> Vec<Delivery> {
+) -> Vec<NewDelivery> {
     let Some(kind) = type_name(&event.kind) else {
         return Vec::new();
     };
@@ -111,24 +214,26 @@ async fn deliveries(
     let mut out = Vec::new();
     if !account.webhook.trim().is_empty() {
         let key = account.hmac_key.as_ref().map(|k| k.expose().as_slice());
-        out.push(Delivery {
-            url: account.webhook.trim().to_owned(),
-            content_type: encoded.content_type,
+        out.push(NewDelivery {
+            receiver: account.webhook.trim().to_owned(),
+            account: Some(account.id),
+            kind: kind.to_owned(),
+            content_type: encoded.content_type.to_owned(),
             signature: key.map(|k| signature(k, &encoded.body)),
             body: encoded.body.clone(),
-            kind,
         });
     }
     if let Some(url) = &config.global_url {
-        out.push(Delivery {
-            url: url.clone(),
-            content_type: encoded.content_type,
+        out.push(NewDelivery {
+            receiver: url.clone(),
+            account: Some(account.id),
+            kind: kind.to_owned(),
+            content_type: encoded.content_type.to_owned(),
             signature: config
                 .global_hmac_key
                 .as_deref()
                 .map(|k| signature(k, &encoded.body)),
             body: encoded.body,
-            kind,
         });
     }
     out
@@ -164,98 +269,5 @@ async fn lookup(
             tracing::warn!(error = %e, "webhook: the store task failed");
             None
         }
-    }
-}
-
-/// The receivers' queues, one per URL (created on first use).
-struct Receivers {
-    http: reqwest::Client,
-    concurrency: usize,
-    queue: usize,
-    queues: HashMap<String, mpsc::Sender<Delivery>>,
-}
-
-impl Receivers {
-    fn new(config: &WebhookConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "webhook HTTP client: using the defaults");
-                reqwest::Client::new()
-            });
-        Self {
-            http,
-            concurrency: config.concurrency.max(1),
-            queue: config.queue.max(1),
-            queues: HashMap::new(),
-        }
-    }
-
-    fn push(&mut self, d: Delivery) {
-        let sender = self.queues.entry(d.url.clone()).or_insert_with(|| {
-            let (tx, rx) = mpsc::channel(self.queue);
-            tokio::spawn(receiver(self.http.clone(), rx, self.concurrency));
-            tx
-        });
-        match sender.try_send(d) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(d)) => {
-                tracing::warn!(receiver = %host(&d.url), kind = d.kind, "webhook queue full; event dropped");
-            }
-            Err(mpsc::error::TrySendError::Closed(d)) => {
-                tracing::warn!(receiver = %host(&d.url), kind = d.kind, "webhook receiver stopped; event dropped");
-            }
-        }
-    }
-}
-
-/// One receiver: up to `concurrency` POSTs at once, in arrival order of their start.
-async fn receiver(http: reqwest::Client, mut rx: mpsc::Receiver<Delivery>, concurrency: usize) {
-    let slots = Arc::new(Semaphore::new(concurrency));
-    while let Some(d) = rx.recv().await {
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            break;
-        };
-        let http = http.clone();
-        tokio::spawn(async move {
-            post(&http, d).await;
-            drop(slot);
-        });
-    }
-}
-
-/// The receiver's host (URLs are not logged whole: they may carry credentials).
-fn host(url: &str) -> String {
-    reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "(invalid URL)".to_owned())
-}
-
-async fn post(http: &reqwest::Client, d: Delivery) {
-    let mut request = http
-        .post(&d.url)
-        .header(reqwest::header::CONTENT_TYPE, d.content_type)
-        .body(d.body);
-    if let Some(sig) = &d.signature {
-        request = request.header(SIGNATURE_HEADER, sig);
-    }
-    match request.send().await {
-        Ok(r) if r.status().is_success() => {
-            tracing::debug!(receiver = %host(&d.url), kind = d.kind, "webhook delivered");
-        }
-        Ok(r) => tracing::warn!(
-            receiver = %host(&d.url),
-            kind = d.kind,
-            status = r.status().as_u16(),
-            "webhook refused"
-        ),
-        Err(e) => tracing::warn!(
-            receiver = %host(&d.url),
-            kind = d.kind,
-            error = %e.without_url(),
-            "webhook delivery failed"
-        ),
     }
 }

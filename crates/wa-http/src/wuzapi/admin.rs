@@ -22,6 +22,7 @@ use crate::envelope::{Envelope, RawJson};
 use crate::error::ApiError;
 use crate::json::GoJson;
 use crate::state::AppState;
+use crate::webhooks::ssrf::check_url;
 
 /// This group's routes.
 pub(crate) fn routes() -> Router<AppState> {
@@ -96,7 +97,7 @@ async fn get_user(
 #[utoipa::path(post, path = "/admin/users", tag = "admin", request_body = UserRequest,
     responses((status = 201, body = CreatedUser),
         (status = 400, description = "invalid request payload / HMAC key too short / invalid \
-            event type"),
+            event type / webhook URL refused (SSRF guard, our addition)"),
         (status = 401), (status = 409, description = "user with this token already exists")),
     security(("admin" = [])))]
 async fn create_user(
@@ -106,6 +107,7 @@ async fn create_user(
 ) -> Result<Envelope<CreatedUser>, ApiError> {
     let body = admin_body(body)?;
     body.check_create()?;
+    check_url(body.webhook(), state.config.webhook_allow_private).await?;
     // Everything is checked before the record exists: a refusal leaves nothing behind.
     let mut probe = Account::new(AccountId::from_bytes([0; 16]), "", "", 0);
     body.apply_create(&mut probe)?;
@@ -127,7 +129,7 @@ async fn create_user(
     params(("id" = String, Path, description = "32 hex")),
     responses((status = 200, body = Updated),
         (status = 400, description = "invalid request payload / invalid event type / no fields \
-            to update"),
+            to update / webhook URL refused (SSRF guard, our addition)"),
         (status = 401), (status = 404, description = "user not found")),
     security(("admin" = [])))]
 async fn update_user(
@@ -137,6 +139,7 @@ async fn update_user(
     body: Result<GoJson<UserRequest>, ApiError>,
 ) -> Result<RawJson<Updated>, ApiError> {
     let body = admin_body(body)?;
+    check_url(body.webhook(), state.config.webhook_allow_private).await?;
     let mut account = find(&state, &id).await?;
     if !body.apply_update(&mut account)? {
         return Err(ApiError::bad_request("no fields to update"));

@@ -97,6 +97,11 @@ pub(crate) struct UserRequest {
 }
 
 impl UserRequest {
+    /// The webhook URL given (trimmed; empty when none).
+    pub(crate) fn webhook(&self) -> &str {
+        self.webhook.trim()
+    }
+
     /// Checks a create's fields (CONTRACTS §A.1 errors).
     pub(crate) fn check_create(&self) -> Result<(), ApiError> {
         if self.token.trim().is_empty() || self.name.trim().is_empty() || self.history < 0 {

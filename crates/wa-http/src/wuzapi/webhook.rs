@@ -20,6 +20,7 @@ use crate::envelope::Envelope;
 use crate::error::ApiError;
 use crate::json::GoJson;
 use crate::state::AppState;
+use crate::webhooks::ssrf::check_url;
 use crate::wuzapi::event_types::known_only;
 
 /// This group's routes.
@@ -148,7 +149,7 @@ async fn get_webhook(User(account): User) -> Envelope<WebhookView> {
 /// `POST /webhook`.
 #[utoipa::path(post, path = "/webhook", tag = "webhook", request_body = SetWebhook,
     responses((status = 200, description = "`data`: the URL stored", body = WebhookSet),
-              (status = 400, description = "could not decode payload")))]
+              (status = 400, description = "could not decode payload; or the URL is refused: not http(s), or (unless --webhook-allow-private) a loopback, private, link-local, CGNAT, multicast or unspecified address (SSRF guard, our addition)")))]
 async fn set_webhook(
     State(state): State<AppState>,
     User(account): User,
@@ -156,6 +157,7 @@ async fn set_webhook(
 ) -> Result<Envelope<WebhookSet>, ApiError> {
     let body = lower_decode(body)?;
     let url = body.webhook_url.trim().to_owned();
+    check_url(&url, state.config.webhook_allow_private).await?;
     let events = body.events.map(|e| known_only(&e));
     let stored = update(&state, &account, move |a| {
         a.webhook = url;
@@ -172,7 +174,7 @@ async fn set_webhook(
 /// `PUT /webhook`.
 #[utoipa::path(put, path = "/webhook", tag = "webhook", request_body = UpdateWebhook,
     responses((status = 200, description = "`data`: what is stored", body = WebhookUpdated),
-              (status = 400, description = "could not decode payload")))]
+              (status = 400, description = "could not decode payload; or the URL is refused (SSRF guard, see POST /webhook)")))]
 async fn update_webhook(
     State(state): State<AppState>,
     User(account): User,
@@ -181,6 +183,9 @@ async fn update_webhook(
     let body = lower_decode(body)?;
     let active = body.active;
     let url = body.webhook.trim().to_owned();
+    if active {
+        check_url(&url, state.config.webhook_allow_private).await?;
+    }
     let events = body.events.map(|e| known_only(&e));
     let stored = update(&state, &account, move |a| {
         if active {

@@ -19,6 +19,7 @@ mod received;
 pub(crate) mod schema;
 mod signal;
 mod tokens;
+mod webhooks;
 
 use std::path::Path;
 
@@ -44,6 +45,7 @@ use crate::types::outbox::{
 use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
+use crate::types::webhook::WebhookDelivery;
 
 use self::access::{load, load_opaque, opaque};
 use self::device_memo::DeviceMemo;
@@ -424,6 +426,44 @@ impl<E: Engine> Store for Core<E> {
 
     fn token_issued(&self, a: &AccountId, lid: &Jid) -> Result<Option<u64>> {
         tokens::issued(&self.engine, a, lid)
+    }
+
+    fn webhook_put(&self, delivery: &WebhookDelivery, d: Durability) -> Result<()> {
+        self.then_done(webhooks::put(&self.engine, delivery), d)
+    }
+
+    fn webhook_remove(&self, seq: u64, d: Durability) -> Result<bool> {
+        self.then_done(webhooks::remove(&self.engine, seq), d)
+    }
+
+    fn webhook_queued(&self, limit: usize) -> Result<Vec<WebhookDelivery>> {
+        webhooks::queued(&self.engine, limit)
+    }
+
+    fn webhook_bury(&self, delivery: &WebhookDelivery, d: Durability) -> Result<bool> {
+        self.then_done(webhooks::bury(&self.engine, delivery), d)
+    }
+
+    fn webhook_dead_letters(&self, limit: usize) -> Result<Vec<WebhookDelivery>> {
+        webhooks::dead(&self.engine, limit)
+    }
+
+    fn webhook_replay(
+        &self,
+        seq: u64,
+        new_seq: u64,
+        now_ms: u64,
+        d: Durability,
+    ) -> Result<Option<WebhookDelivery>> {
+        self.then_done(webhooks::replay(&self.engine, seq, new_seq, now_ms), d)
+    }
+
+    fn webhook_discard(&self, seq: u64, d: Durability) -> Result<bool> {
+        self.then_done(webhooks::discard(&self.engine, seq), d)
+    }
+
+    fn webhook_max_seq(&self) -> Result<u64> {
+        webhooks::max_seq(&self.engine)
     }
 
     fn flush(&self) -> Result<()> {
