@@ -34,10 +34,12 @@ pub(crate) enum TreeId {
     ReceivedOrder,
     ReceivedMeta,
     PendingReports,
+    // Issue 12: message status timelines (`core/status_log.rs`).
+    StatusLog,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 21] = [
+    pub(crate) const ALL: [TreeId; 22] = [
         TreeId::Meta,
         TreeId::Accounts,
         TreeId::Tokens,
@@ -59,6 +61,7 @@ impl TreeId {
         TreeId::ReceivedOrder,
         TreeId::ReceivedMeta,
         TreeId::PendingReports,
+        TreeId::StatusLog,
     ];
 
     /// Trees holding the device identity, Signal state and what the linked WhatsApp account
@@ -106,6 +109,7 @@ impl TreeId {
             TreeId::ReceivedOrder => "received_order",
             TreeId::ReceivedMeta => "received_meta",
             TreeId::PendingReports => "pending_reports",
+            TreeId::StatusLog => "status_log",
         }
     }
 

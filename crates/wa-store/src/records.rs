@@ -424,6 +424,7 @@ pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>
         | TreeId::ReceivedOrder
         | TreeId::ReceivedMeta
         | TreeId::PendingReports => msg_records::verify_entry(tree, key, value)?,
+        TreeId::StatusLog => crate::status_records::verify(key, value)?,
     }
     Ok(())
 }

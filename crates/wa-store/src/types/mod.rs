@@ -12,6 +12,7 @@ pub(crate) mod received;
 pub(crate) mod report;
 pub(crate) mod secret;
 pub(crate) mod signal;
+pub(crate) mod status_log;
 
 pub use account::{Account, MediaDelivery, ProxyConfig, S3Config};
 pub use account_id::AccountId;
@@ -31,3 +32,4 @@ pub use received::{
 pub use report::{BackupSummary, CheckReport};
 pub use secret::Secret;
 pub use signal::{IdentityChange, IncomingSession, SendStep, SenderKeyUpdate, SessionUpdate};
+pub use status_log::{StatusStep, StatusTimeline, STATUS_LOG_RETENTION_MS};
