@@ -55,6 +55,13 @@ pub enum Error {
     /// A group subject must be non-blank and at most `stanza::MAX_SUBJECT_LEN` bytes.
     #[error("bad group subject {0:?}")]
     BadSubject(String),
+    /// A message with this id was accepted before (the caller's id is an idempotency key):
+    /// nothing was sent again; the entry tells its outcome (`recover.rs` answers with it).
+    #[error("message {} was accepted before", .0.message_id)]
+    AlreadyAccepted(Box<wa_store::OutboxEntry>),
+    /// This id was accepted before for another message (another chat or content).
+    #[error("message id {0} is already used by another message")]
+    IdConflict(String),
 
     // ----- the peer's fault (server verdicts on what we sent) -----
     /// The server refused the message: its ack carried this `error` code (400, 463, 479, …;
@@ -102,6 +109,24 @@ pub enum Error {
     /// its outcome is unknown, its status stays short of "sent".
     #[error("message {0} unconfirmed: no server ack")]
     Unconfirmed(String),
+    /// The session did not log in again within the send bound (`--send-timeout`): nothing
+    /// was sent.
+    #[error("the session is not connected and did not log in again within {secs} s; nothing was sent")]
+    SessionDown {
+        /// The account.
+        account: AccountId,
+        /// The bound, in seconds.
+        secs: u64,
+    },
+    /// The message is in the outbox but the server did not confirm it within the send bound:
+    /// it goes out (same id, once) when the session is back.
+    #[error("message {id} is queued but was not confirmed within {secs} s; it is sent once the session is back")]
+    NotConfirmed {
+        /// The message id.
+        id: String,
+        /// The bound, in seconds.
+        secs: u64,
+    },
     /// The SOCKS5 proxy refused or failed the tunnel.
     #[error("SOCKS5 proxy: {0}")]
     Socks(#[from] tokio_socks::Error),
@@ -144,7 +169,9 @@ impl Error {
             | Error::NotLoggedIn(_)
             | Error::BadRecipient(_)
             | Error::UnknownMessage(_)
-            | Error::BadSubject(_) => Fault::Caller,
+            | Error::BadSubject(_)
+            | Error::AlreadyAccepted(_)
+            | Error::IdConflict(_) => Fault::Caller,
             Error::Rejected { .. }
             | Error::IqRefused { .. }
             | Error::NoDevices(_)
@@ -158,6 +185,8 @@ impl Error {
             Error::Timeout(_)
             | Error::Closed
             | Error::Unconfirmed(_)
+            | Error::SessionDown { .. }
+            | Error::NotConfirmed { .. }
             | Error::Socks(_)
             | Error::ProxyIo(_)
             | Error::ProxyRefused(_)
@@ -182,6 +211,8 @@ impl Error {
             | Error::BadRecipient(_)
             | Error::UnknownMessage(_)
             | Error::BadSubject(_)
+            | Error::AlreadyAccepted(_)
+            | Error::IdConflict(_)
             | Error::Rejected { .. }
             | Error::NoDevices(_)
             | Error::NoLid(_)
@@ -192,6 +223,8 @@ impl Error {
             Error::Timeout(_)
             | Error::Closed
             | Error::Unconfirmed(_)
+            | Error::SessionDown { .. }
+            | Error::NotConfirmed { .. }
             | Error::Socks(_)
             | Error::ProxyIo(_)
             | Error::ProxyRefused(_)
