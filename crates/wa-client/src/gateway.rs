@@ -66,7 +66,7 @@ pub struct Gateway {
     registry: Registry,
     pub(crate) config: ClientConfig,
     /// Restarts by waiting sends (`recover.rs`).
-    pub(crate) recovery: crate::recover::Recovery,
+    pub(crate) recovery: crate::kicks::Recovery,
 }
 
 impl Gateway {

@@ -26,6 +26,7 @@ mod event;
 mod gateway;
 mod group_api;
 mod handle;
+mod kicks;
 mod messaging;
 mod persist;
 mod protocol_events;

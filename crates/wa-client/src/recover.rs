@@ -15,8 +15,7 @@
 //!           session coming back) ─▶ the bound passes ─▶ Error::NotConfirmed
 //! ```
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -31,34 +30,8 @@ use crate::handle::AccountHandle;
 use crate::messaging::types::SentMessage;
 use crate::status::SessionState;
 
-/// The least time between two restarts (or starts) of one account's session by waiting sends.
-const KICK_EVERY: Duration = Duration::from_secs(5);
 /// How often a waiting send looks at the session (and the entry) again without an event.
 const RECHECK: Duration = Duration::from_millis(500);
-
-/// When each account's session was last restarted by a waiting send.
-#[derive(Debug, Default)]
-pub(crate) struct Recovery {
-    kicks: Mutex<HashMap<AccountId, Instant>>,
-}
-
-impl Recovery {
-    /// Whether a waiting send may restart `id`'s session now (and notes that it does).
-    fn may_kick(&self, id: &AccountId) -> bool {
-        let now = Instant::now();
-        let mut kicks = match self.kicks.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        match kicks.get(id) {
-            Some(at) if now.duration_since(*at) < KICK_EVERY => false,
-            _ => {
-                kicks.insert(*id, now);
-                true
-            }
-        }
-    }
-}
 
 /// What a bound came to: its deadline and its length in whole seconds (for the errors).
 #[derive(Debug, Clone, Copy)]

@@ -20,11 +20,15 @@ pub struct HttpConfig {
     /// How long a client may take to send a request's headers (and how long an idle
     /// keep-alive connection stays open): a client that sends half a request is cut off.
     pub header_timeout: Duration,
+    /// How long a send on a session whose socket is down waits for it to come back (issue 12
+    /// item 2; `--send-timeout`): then it fails with a clear error.
+    pub send_timeout: Duration,
 }
 
 impl HttpConfig {
     /// Defaults around an admin token: 32 MiB bodies (media arrive as base64 data URLs), 120 s
-    /// per request (wuzapi's write timeout, CONTRACTS §B.14), 30 s for a request's headers.
+    /// per request (wuzapi's write timeout, CONTRACTS §B.14), 30 s for a request's headers,
+    /// 30 s for a send's session to come back.
     pub fn new(admin_token: impl Into<String>) -> Self {
         Self {
             admin_token: admin_token.into(),
@@ -32,6 +36,7 @@ impl HttpConfig {
             body_limit: 32 << 20,
             request_timeout: Duration::from_secs(120),
             header_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(30),
         }
     }
 }

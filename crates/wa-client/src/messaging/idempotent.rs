@@ -6,7 +6,7 @@
 
 use wa_store::{AccountId, Durability, Enqueued, NewOutbound, OutboxEntry, OutboxStatus, Store};
 
-use super::group_retry::content_of;
+use wa_protocol::message::{decode_padded, Content, EncVersion};
 use crate::error::Error;
 
 /// Enqueues a new message; [`Error::AlreadyAccepted`] (nothing written) when its id is in the
@@ -30,13 +30,19 @@ pub(crate) fn enqueue_new(
     }
 }
 
+/// The content of a stored padded `Message` (`None`: not one).
+fn content_of(payload: &[u8]) -> Option<Content> {
+    let message = decode_padded(payload, EncVersion::V2).ok()?;
+    Content::from_message(&message).ok()
+}
+
 /// The stored entry is the same message as `outbound`: [`Error::AlreadyAccepted`]; another
 /// one: [`Error::IdConflict`].
 pub(crate) fn same_message(entry: OutboxEntry, outbound: &NewOutbound<'_>) -> Result<(), Error> {
     let same = entry.chat == *outbound.chat
         && matches!(
             (content_of(&entry.payload), content_of(outbound.payload)),
-            (Ok(a), Ok(b)) if a == b
+            (Some(a), Some(b)) if a == b
         );
     if same {
         Err(Error::AlreadyAccepted(Box::new(entry)))

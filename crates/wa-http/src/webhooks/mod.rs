@@ -3,6 +3,7 @@
 //!
 //! - `types`: the subscription filter, the encoding, the configuration;
 //! - `message`, `events`: [`wa_client::EventKind`] → wuzapi's `{"type", "event", …}` payload;
+//! - `status_event`: our `MessageStatus` type (every status change of a sent message);
 //! - `format`: the form (default) or JSON body; `sign`: `x-hmac-signature`;
 //! - `worker`: the delivery (in memory, bounded, best effort). The next issue swaps its queue for
 //!   a durable one with retries, dead letters and an SSRF guard; the rest stays.
@@ -11,6 +12,7 @@ pub mod events;
 pub mod format;
 pub mod message;
 pub mod sign;
+pub mod status_event;
 pub mod types;
 mod worker;
 

@@ -59,6 +59,10 @@ pub(crate) struct SendTextBody {
     /// Reply and mentions.
     #[serde(rename = "contextinfo")]
     pub context_info: Option<ContextInfoBody>,
+    /// Accept into the durable outbox and answer `202` with the id at once; the outcome
+    /// arrives by webhook (issue 12; also `?async=true`).
+    #[serde(rename = "async")]
+    pub is_async: bool,
 }
 
 /// `POST /chat/send/location`.
@@ -83,6 +87,10 @@ pub(crate) struct SendLocationBody {
     /// Validated (paired fields) like every send's.
     #[serde(rename = "contextinfo")]
     pub context_info: Option<ContextInfoBody>,
+    /// Accept into the durable outbox and answer `202` with the id at once; the outcome
+    /// arrives by webhook (issue 12; also `?async=true`).
+    #[serde(rename = "async")]
+    pub is_async: bool,
 }
 
 /// `POST /chat/send/contact`.
@@ -104,6 +112,10 @@ pub(crate) struct SendContactBody {
     /// Validated (paired fields) like every send's.
     #[serde(rename = "contextinfo")]
     pub context_info: Option<ContextInfoBody>,
+    /// Accept into the durable outbox and answer `202` with the id at once; the outcome
+    /// arrives by webhook (issue 12; also `?async=true`).
+    #[serde(rename = "async")]
+    pub is_async: bool,
 }
 
 /// `POST /chat/send/edit` (`Id`: the message to edit) and `POST /chat/delete` (`Body` unused).
