@@ -61,6 +61,7 @@ impl Bound {
 impl Gateway {
     /// A running, logged-in session of `id` within `bound` (see the module doc).
     pub(crate) async fn ready(&self, id: &AccountId, bound: Bound) -> Result<AccountHandle, Error> {
+        let mut announced = false;
         loop {
             let handle = match self.handle(id) {
                 Some(h) => h,
@@ -91,6 +92,10 @@ impl Gateway {
                     account: *id,
                     secs: bound.secs,
                 });
+            }
+            if !announced {
+                tracing::info!(account = %id, state = ?status.state, "a send waits for the session to log in again");
+                announced = true;
             }
             let mut watch = handle.watch_status();
             let ended = {
