@@ -58,6 +58,13 @@ pub enum Error {
     /// A group description must be at most `stanza::MAX_TOPIC_LEN` bytes (this many were given).
     #[error("group description too long ({0} bytes)")]
     BadTopic(usize),
+    /// A message with this id was accepted before (the caller's id is an idempotency key):
+    /// nothing was sent again; the entry tells its outcome (`recover.rs` answers with it).
+    #[error("message {} was accepted before", .0.message_id)]
+    AlreadyAccepted(Box<wa_store::OutboxEntry>),
+    /// This id was accepted before for another message (another chat or content).
+    #[error("message id {0} is already used by another message")]
+    IdConflict(String),
 
     // ----- the peer's fault (server verdicts on what we sent) -----
     /// The server refused the message: its ack carried this `error` code (400, 463, 479, …;
@@ -105,6 +112,24 @@ pub enum Error {
     /// its outcome is unknown, its status stays short of "sent".
     #[error("message {0} unconfirmed: no server ack")]
     Unconfirmed(String),
+    /// The session did not log in again within the send bound (`--send-timeout`): nothing
+    /// was sent.
+    #[error("the session is not connected and did not log in again within {secs} s; nothing was sent")]
+    SessionDown {
+        /// The account.
+        account: AccountId,
+        /// The bound, in seconds.
+        secs: u64,
+    },
+    /// The message is in the outbox but the server did not confirm it within the send bound:
+    /// it goes out (same id, once) when the session is back.
+    #[error("message {id} is queued but was not confirmed within {secs} s; it is sent once the session is back")]
+    NotConfirmed {
+        /// The message id.
+        id: String,
+        /// The bound, in seconds.
+        secs: u64,
+    },
     /// The SOCKS5 proxy refused or failed the tunnel.
     #[error("SOCKS5 proxy: {0}")]
     Socks(#[from] tokio_socks::Error),
@@ -148,7 +173,9 @@ impl Error {
             | Error::BadRecipient(_)
             | Error::UnknownMessage(_)
             | Error::BadSubject(_)
-            | Error::BadTopic(_) => Fault::Caller,
+            | Error::BadTopic(_)
+            | Error::AlreadyAccepted(_)
+            | Error::IdConflict(_) => Fault::Caller,
             Error::Rejected { .. }
             | Error::IqRefused { .. }
             | Error::NoDevices(_)
@@ -162,6 +189,8 @@ impl Error {
             Error::Timeout(_)
             | Error::Closed
             | Error::Unconfirmed(_)
+            | Error::SessionDown { .. }
+            | Error::NotConfirmed { .. }
             | Error::Socks(_)
             | Error::ProxyIo(_)
             | Error::ProxyRefused(_)
@@ -187,6 +216,8 @@ impl Error {
             | Error::UnknownMessage(_)
             | Error::BadSubject(_)
             | Error::BadTopic(_)
+            | Error::AlreadyAccepted(_)
+            | Error::IdConflict(_)
             | Error::Rejected { .. }
             | Error::NoDevices(_)
             | Error::NoLid(_)
@@ -197,6 +228,8 @@ impl Error {
             Error::Timeout(_)
             | Error::Closed
             | Error::Unconfirmed(_)
+            | Error::SessionDown { .. }
+            | Error::NotConfirmed { .. }
             | Error::Socks(_)
             | Error::ProxyIo(_)
             | Error::ProxyRefused(_)

@@ -65,6 +65,8 @@ impl NewAccount {
 pub struct Gateway {
     registry: Registry,
     pub(crate) config: ClientConfig,
+    /// Restarts by waiting sends (`recover.rs`).
+    pub(crate) recovery: crate::kicks::Recovery,
 }
 
 impl Gateway {
@@ -74,6 +76,7 @@ impl Gateway {
         Self {
             registry: Registry::new(store, config.clone()),
             config,
+            recovery: Default::default(),
         }
     }
 

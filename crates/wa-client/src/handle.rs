@@ -155,6 +155,19 @@ impl AccountHandle {
         self.status.clone()
     }
 
+    /// Announces `kind` on the account's event bus (a change made outside the task, e.g. an
+    /// accepted message given up).
+    pub(crate) fn emit(&self, at: wa_protocol::time::Millis, kind: crate::event::EventKind) {
+        let event = Event {
+            account: self.id,
+            at,
+            kind,
+        };
+        if self.events.send(event).is_err() {
+            tracing::trace!(account = %self.id, "nobody listens");
+        }
+    }
+
     /// Sends a node as is.
     pub fn send(&self, node: Node) -> bool {
         self.commands

@@ -239,6 +239,16 @@ fn client_status(e: &wa_client::Error, prefix: &str) -> (StatusCode, Cow<'static
             format!("{prefix}server returned error {code} to the {what} query").into(),
         ),
         E::Store(e) => store_status(e),
+        // The caller's id names a message accepted before (issue 12): one that failed without
+        // a server code, or another message.
+        E::AlreadyAccepted(_) | E::IdConflict(_) => {
+            (StatusCode::CONFLICT, format!("{prefix}{e}").into())
+        }
+        // The send's bound passed (`--send-timeout`): worth retrying with the same `Id`.
+        E::SessionDown { .. } | E::NotConfirmed { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{prefix}{e}").into(),
+        ),
         _ => match e.fault() {
             Fault::Caller => (StatusCode::BAD_REQUEST, format!("{prefix}{e}").into()),
             Fault::Peer | Fault::Network if e.is_transient() => (

@@ -25,11 +25,15 @@ pub struct HttpConfig {
     /// Whether webhook URLs may point at loopback, private, link-local, … addresses
     /// (`--webhook-allow-private`; [`crate::webhooks::ssrf`]). Off by default.
     pub webhook_allow_private: bool,
+    /// How long a send on a session whose socket is down waits for it to come back (issue 12
+    /// item 2; `--send-timeout`): then it fails with a clear error.
+    pub send_timeout: Duration,
 }
 
 impl HttpConfig {
     /// Defaults around an admin token: 32 MiB bodies (media arrive as base64 data URLs), 120 s
-    /// per request (wuzapi's write timeout, CONTRACTS §B.14), 30 s for a request's headers.
+    /// per request (wuzapi's write timeout, CONTRACTS §B.14), 30 s for a request's headers,
+    /// 30 s for a send's session to come back.
     pub fn new(admin_token: impl Into<String>) -> Self {
         Self {
             admin_token: admin_token.into(),
@@ -38,6 +42,7 @@ impl HttpConfig {
             request_timeout: Duration::from_secs(120),
             header_timeout: Duration::from_secs(30),
             webhook_allow_private: false,
+            send_timeout: Duration::from_secs(30),
         }
     }
 }

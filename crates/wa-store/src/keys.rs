@@ -37,10 +37,12 @@ pub(crate) enum TreeId {
     // Issue 12: the durable webhook queue and its dead letters (key: seq; not per account).
     WebhookQueue,
     WebhookDead,
+    // Issue 12: message status timelines (`core/status_log.rs`).
+    StatusLog,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 23] = [
+    pub(crate) const ALL: [TreeId; 24] = [
         TreeId::Meta,
         TreeId::Accounts,
         TreeId::Tokens,
@@ -64,6 +66,7 @@ impl TreeId {
         TreeId::PendingReports,
         TreeId::WebhookQueue,
         TreeId::WebhookDead,
+        TreeId::StatusLog,
     ];
 
     /// Trees holding the device identity, Signal state and what the linked WhatsApp account
@@ -113,6 +116,7 @@ impl TreeId {
             TreeId::PendingReports => "pending_reports",
             TreeId::WebhookQueue => "webhook_queue",
             TreeId::WebhookDead => "webhook_dead",
+            TreeId::StatusLog => "status_log",
         }
     }
 

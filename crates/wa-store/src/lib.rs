@@ -113,6 +113,7 @@ mod msg_records;
 pub mod pb;
 mod records;
 mod sender_devices;
+mod status_records;
 mod store;
 mod types;
 mod wal;
@@ -132,6 +133,7 @@ pub use crate::types::{
     LidSource, ListedDevice, MediaDelivery, MessageStatus, NewOutbound, OneTimePreKey, OutboxEntry,
     OutboxStatus, OutboxUpdate, PendingReport, PreKeyCounts, PrivacyToken, ProxyConfig,
     ReceiveOutcome, ReceivedKey, ReceivedMessage, S3Config, Secret, SendStep, SenderKeyUpdate,
-    SessionUpdate, SignedPreKey, StatusEvent, StatusOutcome, WebhookDelivery,
-    MAX_RECEIVED_PER_ACCOUNT, TOKEN_BUCKETS, TOKEN_BUCKET_SECS,
+    SessionUpdate, SignedPreKey, StatusEvent, StatusOutcome, StatusStep, StatusTimeline,
+    WebhookDelivery, MAX_RECEIVED_PER_ACCOUNT, STATUS_LOG_RETENTION_MS, TOKEN_BUCKETS,
+    TOKEN_BUCKET_SECS,
 };

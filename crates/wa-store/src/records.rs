@@ -427,6 +427,7 @@ pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>
         TreeId::WebhookQueue | TreeId::WebhookDead => {
             crate::webhook_records::verify(tree, key, value)?;
         }
+        TreeId::StatusLog => crate::status_records::verify(key, value)?,
     }
     Ok(())
 }

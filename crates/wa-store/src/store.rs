@@ -23,6 +23,7 @@ use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, Receive
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
 use crate::types::webhook::WebhookDelivery;
+use crate::types::status_log::StatusTimeline;
 
 /// Everything the gateway persists, per account: device identity, Signal state, the gateway
 /// account itself and its outbox; plus whole-store maintenance.
@@ -270,6 +271,24 @@ pub trait Store: Send + Sync {
         account: &AccountId,
         message_id: &str,
     ) -> Result<Option<MessageStatus>>;
+
+    // ----- status timelines (issue 12 item 3) -----
+
+    /// The durable status of an outbound message and its history: when it was accepted, and
+    /// each change ([`record_status`](Store::record_status), and a give-up through
+    /// [`update_outbox`](Store::update_outbox)) with its time, the server's `t` and error
+    /// code, logged in the same write set as the change. Kept after the outbox entry is done,
+    /// until [`prune_status_log`](Store::prune_status_log) removes it; for a message with no
+    /// logged change, what its outbox entry implies. `None`: never accepted, or pruned.
+    fn status_timeline(
+        &self,
+        account: &AccountId,
+        message_id: &str,
+    ) -> Result<Option<StatusTimeline>>;
+    /// Removes the account's timelines last changed before `before_ms` (the retention:
+    /// [`crate::STATUS_LOG_RETENTION_MS`] by default); how many.
+    fn prune_status_log(&self, account: &AccountId, before_ms: u64, d: Durability)
+        -> Result<usize>;
 
     // ----- incoming messages -----
 

@@ -19,6 +19,7 @@
 //! | … or after T seconds failing | `--alert-reconnect-seconds` | `WAGATE_ALERT_RECONNECT_SECONDS` | 120 |
 //! | linked-device name | `--os-name` | `SESSION_DEVICE_NAME` | `wagate` |
 //! | whatsapp-web.js `x-api-key` | `--api-key` | `API_KEY` | the admin token |
+//! | how long a send waits for its session to come back (seconds, `30`, `2.5`, `30s`) | `--send-timeout` | `WAGATE_SEND_TIMEOUT` | 30 |
 //!
 //! Deliberate differences from wuzapi: no random admin token (the token is required: a random
 //! one printed in the logs is a secret in the logs); the default address is `127.0.0.1`, not
@@ -133,6 +134,10 @@ pub(crate) struct ServeArgs {
     /// The whatsapp-web.js dialect's x-api-key (default: the admin token).
     #[arg(long, env = "API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// How long a send on a session whose socket is down waits for it to come back before it
+    /// fails (seconds; issue 12).
+    #[arg(long, env = "WAGATE_SEND_TIMEOUT")]
+    send_timeout: Option<String>,
     #[command(flatten)]
     pub(crate) server: ServerArgs,
 }
@@ -169,6 +174,12 @@ fn first(flag: Option<&str>, names: &[&str]) -> Option<String> {
         .find(|v| !v.is_empty())
 }
 
+/// `30`, `2.5` or `30s`: a positive number of seconds below the request timeout.
+fn parse_seconds(v: &str) -> Option<Duration> {
+    let secs: f64 = v.strip_suffix('s').unwrap_or(v).trim().parse().ok()?;
+    (secs > 0.0 && secs < 120.0).then(|| Duration::from_secs_f64(secs))
+}
+
 impl ServeArgs {
     /// Checks the flags and the environment.
     pub(crate) fn resolve(&self) -> Result<ServeConfig, OperatorError> {
@@ -183,6 +194,13 @@ impl ServeArgs {
         let mut http = HttpConfig::new(token);
         http.api_key = first(self.api_key.as_deref(), &[]);
         http.webhook_allow_private = self.webhook_allow_private;
+        if let Some(v) = first(self.send_timeout.as_deref(), &[]) {
+            http.send_timeout = parse_seconds(&v).ok_or(OperatorError::Invalid {
+                what: "--send-timeout / WAGATE_SEND_TIMEOUT",
+                value: v,
+                expected: "seconds, more than 0 and less than the 120 s request timeout",
+            })?;
+        }
         Ok(ServeConfig {
             listen: self.listen_addr()?,
             http,

@@ -66,7 +66,7 @@ pub(crate) async fn commit_group(
         c.sender_key.sender.to_owned(),
         c.sender_key.record.to_vec(),
     );
-    tokio::task::spawn_blocking(move || -> wa_store::Result<()> {
+    tokio::task::spawn_blocking(move || -> Result<(), Error> {
         let b = Durability::Buffered;
         let outbound = NewOutbound {
             message_id: &message_id,
@@ -94,7 +94,7 @@ pub(crate) async fn commit_group(
             }),
             now_ms: now.0,
         };
-        s.commit_send(&account, &step, b)
+        Ok(s.commit_send(&account, &step, b)?)
     })
     .await??;
     Ok(())

@@ -88,6 +88,18 @@ pub(crate) async fn resend_group(
     send_planned(handle, store, &plan, Step::Again, now).await
 }
 
+/// Sends an entry an async send accepted (`accepted.rs`): the same id, committed only while
+/// it is still queued with no attempt.
+pub(crate) async fn send_accepted_group(
+    handle: &AccountHandle,
+    store: &Arc<dyn Store>,
+    now: Millis,
+    (id, group, content): (MessageId, Jid, Content),
+) -> Result<SentMessage, Error> {
+    let plan = plan_group(handle, store, now, (group, content), Some(id)).await?;
+    send_planned(handle, store, &plan, Step::Accepted, now).await
+}
+
 /// The metadata (cached), our device and the member devices of one send.
 async fn plan_group(
     handle: &AccountHandle,

@@ -32,6 +32,8 @@ pub(crate) mod group_phash;
 pub(crate) mod group_recv;
 pub(crate) mod group_retry;
 pub(crate) mod group_send;
+pub(crate) mod idempotent;
+pub(crate) mod accepted;
 pub(crate) mod keys;
 pub(crate) mod lid_route;
 pub(crate) mod peer_send;

@@ -55,6 +55,8 @@ pub(crate) fn after_login(
             }
             Err(error) => tracing::warn!(account = %account, %error, "cannot resend the outbox"),
         }
+        // Then what async sends accepted and never attempted (issue 12 item 2).
+        super::accepted::after_resend(&handle, &store, clock.as_ref()).await;
     });
 }
 

@@ -51,6 +51,9 @@ pub(crate) enum Step {
     /// An entry committed before but never acknowledged: back to `Queued` (a retry), then
     /// `commit_send` with the new ratchet step.
     Again,
+    /// An entry accepted by an async send and never attempted (`Queued`, no attempt): straight
+    /// to `commit_send`; one attempted meanwhile is not sent again.
+    Accepted,
 }
 
 /// The stored session and identity of each of `devices` (a session without a current state
@@ -127,18 +130,20 @@ pub(crate) fn session_updates(fanout: &Fanout) -> Vec<SessionSave> {
 }
 
 /// The outbox side of a commit, before `commit_send` (1:1 and group sends): a new entry is
-/// enqueued (idempotent by id); one sent before but never acknowledged goes back to `Queued`.
+/// enqueued; one sent before but never acknowledged goes back to `Queued`. The id is the
+/// idempotency key (issue 12 item 2): a new message whose id is in the outbox already is not
+/// sent again ([`Error::AlreadyAccepted`], nothing written), nor is an accepted entry that
+/// was attempted meanwhile.
 pub(crate) fn outbox_step(
     s: &dyn Store,
     id: AccountId,
     outbound: &NewOutbound<'_>,
     step: Step,
-) -> wa_store::Result<()> {
+) -> Result<(), Error> {
     let b = Durability::Buffered;
     match step {
-        Step::New => {
-            s.enqueue(&id, outbound, b)?;
-        }
+        Step::New => super::idempotent::enqueue_new(s, id, outbound)?,
+        Step::Accepted => super::idempotent::check_accepted(s, id, outbound.message_id)?,
         Step::Again => {
             let sent = s
                 .outbox_entry(&id, outbound.message_id)?
@@ -165,7 +170,7 @@ pub(crate) fn commit_blocking(
     (updates, payload): (Vec<SessionSave>, &[u8]),
     step: Step,
     now: Millis,
-) -> wa_store::Result<()> {
+) -> Result<(), Error> {
     let b = Durability::Buffered;
     let message_id = message_id.as_str();
     let outbound = NewOutbound {
@@ -190,5 +195,5 @@ pub(crate) fn commit_blocking(
         sender_key: None,
         now_ms: now.0,
     };
-    s.commit_send(&id, &step, b)
+    Ok(s.commit_send(&id, &step, b)?)
 }

@@ -3,6 +3,7 @@
 //!
 //! - `types`: the subscription filter, the encoding, the configuration;
 //! - `message`, `events`: [`wa_client::EventKind`] → wuzapi's `{"type", "event", …}` payload;
+//! - `status_event`: our `MessageStatus` type (every status change of a sent message);
 //! - `format`: the form (default) or JSON body; `sign`: `x-hmac-signature`;
 //! - `queue`: the durable queue (store first, then POST with retries and backoff, in order per
 //!   receiver, dead letters); `deadletter`: the admin routes that list and replay them;
@@ -17,6 +18,7 @@ pub mod message;
 pub mod queue;
 pub mod sign;
 pub mod ssrf;
+pub mod status_event;
 pub mod types;
 mod worker;
 

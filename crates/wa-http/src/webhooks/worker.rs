@@ -21,6 +21,7 @@ use wa_store::{Account, AccountId, Store};
 
 use super::alerts::{on_buried, Alert, Alerts};
 use super::events::{payload, type_name, Context};
+use super::status_event;
 use super::format::{encode, Owner};
 use super::queue::{Buried, NewDelivery, WebhookQueue};
 use super::sign::signature;
@@ -177,21 +178,20 @@ async fn account_of(store: &Arc<dyn Store>, id: AccountId) -> Option<Account> {
 }
 
 /// What `event` must be delivered as, to whom (nothing when no webhook applies).
+/// What `event` must be delivered as, to whom (nothing when no webhook applies): its wuzapi
+/// type, and for a status change also our `MessageStatus` (`status_event`).
 async fn deliveries(
     store: &Arc<dyn Store>,
     config: &WebhookConfig,
     event: &Event,
 ) -> Vec<NewDelivery> {
-    let Some(kind) = type_name(&event.kind) else {
+    let kinds = [type_name(&event.kind), status_event::type_name(&event.kind)];
+    if kinds.iter().all(Option::is_none) {
         return Vec::new();
-    };
+    }
     let Some((account, receipt_chat)) = lookup(store, event).await else {
         return Vec::new();
     };
-    if !subscribed(&account.events, kind) {
-        tracing::debug!(kind, "skipping webhook: not subscribed for this type");
-        return Vec::new();
-    }
     let own = account.jid.as_ref().map(|j| j.to_non_ad());
     let qr = match &event.kind {
         EventKind::Qr { code, .. } => Some(crate::qr::data_url(code)),
@@ -202,15 +202,37 @@ async fn deliveries(
         receipt_chat: receipt_chat.as_ref(),
         qr_data_url: qr.as_deref(),
     };
-    let Some(object) = payload(&event.kind, &ctx) else {
-        return Vec::new();
-    };
+    let mut out = Vec::new();
+    for kind in kinds.into_iter().flatten() {
+        if !subscribed(&account.events, kind) {
+            tracing::debug!(kind, "skipping webhook: not subscribed for this type");
+            continue;
+        }
+        let object = if kind == status_event::TYPE {
+            status_event::payload(&event.kind, &ctx)
+        } else {
+            payload(&event.kind, &ctx)
+        };
+        if let Some(object) = object {
+            out.extend(to_receivers(&account, config, kind, &object));
+        }
+    }
+    out
+}
+
+/// One event's payload for the account's URL and the global one.
+fn to_receivers(
+    account: &Account,
+    config: &WebhookConfig,
+    kind: &'static str,
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<NewDelivery> {
     let user_id = account.id.to_string();
     let owner = Owner {
         user_id: &user_id,
         instance_name: &account.name,
     };
-    let encoded = encode(&object, owner, config.format);
+    let encoded = encode(object, owner, config.format);
     let mut out = Vec::new();
     if !account.webhook.trim().is_empty() {
         let key = account.hmac_key.as_ref().map(|k| k.expose().as_slice());

@@ -5,17 +5,20 @@
 //! (CONTRACTS §B.14, a wuzapi defect fixed here). Media sends and downloads answer 501 until
 //! media lands.
 
-use axum::extract::State;
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
 use axum::routing::post;
 use axum::Router;
 use utoipa::OpenApi;
-use wa_client::{SendOptions, SentMessage};
+use wa_client::SentMessage;
 use wa_store::Account;
 
 use super::chat_dto::{
     now_millis, ChatPresenceBody, ContextInfoBody, DetailsData, MarkReadBody, ReactBody,
     SendContactBody, SendLocationBody, SendPlan, SendTextBody, SentData, TargetBody,
 };
+use super::send_mode::{deliver_within, is_async, send_as_asked};
 use crate::auth::User;
 use crate::envelope::Envelope;
 use crate::error::ApiError;
@@ -45,18 +48,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/chat/downloadsticker", post(download_sticker))
 }
 
-/// Sends `plan` from `account`; the server's verdict.
+/// Sends `plan` from `account` (waiting up to the send bound for a session that is down,
+/// `send_mode.rs`); the server's verdict.
 async fn deliver(
     state: &AppState,
     account: &Account,
     plan: SendPlan,
 ) -> Result<SentMessage, ApiError> {
-    let options = SendOptions { id: plan.id };
-    state
-        .gateway
-        .send(&account.id, plan.to, plan.content, options)
-        .await
-        .map_err(ApiError::Send)
+    deliver_within(state, account, plan).await
 }
 
 /// The answer to an acknowledged send (`Id` as given; the ack's timestamp, else now).
@@ -68,56 +67,66 @@ fn answer(details: &'static str, id: String, sent: &SentMessage) -> Envelope<Sen
     })
 }
 
-async fn send_plan(
-    state: &AppState,
-    account: &Account,
-    plan: SendPlan,
-) -> Result<Envelope<SentData>, ApiError> {
-    let sent = deliver(state, account, plan).await?;
-    Ok(answer("Sent", sent.id.as_str().to_owned(), &sent))
-}
 
 /// `POST /chat/send/text`.
 #[utoipa::path(post, path = "/chat/send/text", tag = "chat", request_body = SendTextBody,
+    params(("async" = Option<bool>, Query, description = "Queue durably and answer 202 at once (issue 12)")),
     responses(
         (status = 200, description = "Acknowledged by the server (envelope `data`)", body = SentData),
+        (status = 202, description = "`?async=true` or `Async`: durably queued, `{\"Details\":\"Queued\",\"Id\",\"Timestamp\"}`; the outcome arrives as `MessageStatus` webhooks and at `/chat/status/{id}`", body = SentData),
+        (status = 409, description = "`Id` already used for another message, or a message with this `Id` failed before"),
+        (status = 503, description = "the session did not come back within the send bound (`--send-timeout`): nothing sent, or queued and sent once it is back; retry with the same `Id`"),
         (status = 400, description = "`missing Phone in Payload`, `missing Body in Payload`, `could not parse Phone`, `missing Participant in ContextInfo`, `missing StanzaID in ContextInfo`"),
         (status = 401, description = "Unknown token"),
         (status = 500, description = "`no session`; `error sending message: server returned error <code>`")))]
 async fn send_text(
     State(state): State<AppState>,
     User(account): User,
+    Query(query): Query<HashMap<String, String>>,
     GoJson(body): GoJson<SendTextBody>,
 ) -> Result<Envelope<SentData>, ApiError> {
-    send_plan(&state, &account, body.plan()?).await
+    let asynchronous = is_async(&query, body.is_async)?;
+    send_as_asked(&state, &account, body.plan()?, asynchronous).await
 }
 
 /// `POST /chat/send/location`.
 #[utoipa::path(post, path = "/chat/send/location", tag = "chat", request_body = SendLocationBody,
+    params(("async" = Option<bool>, Query, description = "Queue durably and answer 202 at once (issue 12)")),
     responses(
         (status = 200, description = "Acknowledged by the server", body = SentData),
+        (status = 202, description = "`?async=true` or `Async`: durably queued, `{\"Details\":\"Queued\",\"Id\",\"Timestamp\"}`; the outcome arrives as `MessageStatus` webhooks and at `/chat/status/{id}`", body = SentData),
+        (status = 409, description = "`Id` already used for another message, or a message with this `Id` failed before"),
+        (status = 503, description = "the session did not come back within the send bound (`--send-timeout`): nothing sent, or queued and sent once it is back; retry with the same `Id`"),
         (status = 400, description = "`missing Latitude in Payload`, `missing Longitude in Payload`, `could not parse Phone`"),
         (status = 500, description = "`no session`; the server refused the send")))]
 async fn send_location(
     State(state): State<AppState>,
     User(account): User,
+    Query(query): Query<HashMap<String, String>>,
     GoJson(body): GoJson<SendLocationBody>,
 ) -> Result<Envelope<SentData>, ApiError> {
-    send_plan(&state, &account, body.plan()?).await
+    let asynchronous = is_async(&query, body.is_async)?;
+    send_as_asked(&state, &account, body.plan()?, asynchronous).await
 }
 
 /// `POST /chat/send/contact`.
 #[utoipa::path(post, path = "/chat/send/contact", tag = "chat", request_body = SendContactBody,
+    params(("async" = Option<bool>, Query, description = "Queue durably and answer 202 at once (issue 12)")),
     responses(
         (status = 200, description = "Acknowledged by the server", body = SentData),
+        (status = 202, description = "`?async=true` or `Async`: durably queued, `{\"Details\":\"Queued\",\"Id\",\"Timestamp\"}`; the outcome arrives as `MessageStatus` webhooks and at `/chat/status/{id}`", body = SentData),
+        (status = 409, description = "`Id` already used for another message, or a message with this `Id` failed before"),
+        (status = 503, description = "the session did not come back within the send bound (`--send-timeout`): nothing sent, or queued and sent once it is back; retry with the same `Id`"),
         (status = 400, description = "`missing Name in Payload`, `missing Vcard in Payload`, `could not parse Phone`"),
         (status = 500, description = "`no session`; the server refused the send")))]
 async fn send_contact(
     State(state): State<AppState>,
     User(account): User,
+    Query(query): Query<HashMap<String, String>>,
     GoJson(body): GoJson<SendContactBody>,
 ) -> Result<Envelope<SentData>, ApiError> {
-    send_plan(&state, &account, body.plan()?).await
+    let asynchronous = is_async(&query, body.is_async)?;
+    send_as_asked(&state, &account, body.plan()?, asynchronous).await
 }
 
 /// `POST /chat/send/edit`: a new text for our message `Id` (the answer's `Id`).

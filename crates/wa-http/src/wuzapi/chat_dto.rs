@@ -60,6 +60,10 @@ pub(crate) struct SendTextBody {
     /// Reply and mentions.
     #[serde(rename = "contextinfo")]
     pub context_info: Option<ContextInfoBody>,
+    /// Accept into the durable outbox and answer `202` with the id at once; the outcome
+    /// arrives by webhook (issue 12; also `?async=true`).
+    #[serde(rename = "async")]
+    pub is_async: bool,
 }
 
 /// `POST /chat/send/location`.
@@ -84,6 +88,10 @@ pub(crate) struct SendLocationBody {
     /// Validated (paired fields) like every send's.
     #[serde(rename = "contextinfo")]
     pub context_info: Option<ContextInfoBody>,
+    /// Accept into the durable outbox and answer `202` with the id at once; the outcome
+    /// arrives by webhook (issue 12; also `?async=true`).
+    #[serde(rename = "async")]
+    pub is_async: bool,
 }
 
 /// `POST /chat/send/contact`.
@@ -105,6 +113,10 @@ pub(crate) struct SendContactBody {
     /// Validated (paired fields) like every send's.
     #[serde(rename = "contextinfo")]
     pub context_info: Option<ContextInfoBody>,
+    /// Accept into the durable outbox and answer `202` with the id at once; the outcome
+    /// arrives by webhook (issue 12; also `?async=true`).
+    #[serde(rename = "async")]
+    pub is_async: bool,
 }
 
 /// `POST /chat/send/edit` (`Id`: the message to edit) and `POST /chat/delete` (`Body` unused).

@@ -22,6 +22,8 @@ pub(crate) const EVENT_TYPES: &[&str] = &[
     "Message",
     "UndecryptableMessage",
     "ReadReceipt",
+    // our extension (issue 12): every status change of a sent message
+    "MessageStatus",
     "MediaRetry",
     // presence and sync
     "Presence",

@@ -5,9 +5,11 @@ mod admin;
 mod admin_dto;
 mod chat;
 mod chat_dto;
+mod chat_status;
 mod event_types;
 mod group;
 mod group_view;
+mod send_mode;
 mod session;
 mod session_history;
 mod session_settings;
@@ -25,6 +27,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     for part in [
         session::openapi(),
         chat::openapi(),
+        chat_status::openapi(),
         user::openapi(),
         group::openapi(),
         webhook::openapi(),
@@ -40,6 +43,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(session::routes())
         .merge(chat::routes())
+        .merge(chat_status::routes())
         .merge(user::routes())
         .merge(group::routes())
         .merge(webhook::routes())
@@ -49,7 +53,7 @@ pub(crate) fn routes() -> Router<AppState> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{admin, chat, group, session, user, webhook};
+    use super::{admin, chat, chat_status, group, session, user, webhook};
 
     /// utoipa's merge keeps one schema per name: two route files declaring different schemas
     /// under one name would document one of them wrongly (schemathesis found wwebjs's and
@@ -61,6 +65,7 @@ mod tests {
             admin::openapi(),
             session::openapi(),
             chat::openapi(),
+            chat_status::openapi(),
             user::openapi(),
             group::openapi(),
             webhook::openapi(),

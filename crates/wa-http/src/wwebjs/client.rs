@@ -97,11 +97,12 @@ async fn send_message(
     let to = parse_recipient(&request.chat_id, "chatId")?;
     let sent = state
         .gateway
-        .send(
+        .send_within(
             &session.account.id,
             to.clone(),
             content.clone(),
             SendOptions::default(),
+            state.config.send_timeout,
         )
         .await
         .map_err(ApiError::Send)?;

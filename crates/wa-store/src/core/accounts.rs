@@ -130,6 +130,7 @@ pub(super) fn delete<E: Engine>(engine: &E, a: &AccountId) -> Result<()> {
         TreeId::OutboxDue,
         TreeId::PendingReports,
         TreeId::ReceivedMeta,
+        TreeId::StatusLog,
     ]);
     wipe(engine, a, &trees, &[(TreeId::Tokens, tk)])
 }

@@ -17,6 +17,7 @@ mod outbox;
 mod prekeys;
 mod received;
 pub(crate) mod schema;
+mod status_log;
 mod signal;
 mod tokens;
 mod webhooks;
@@ -37,6 +38,7 @@ use crate::store::Store;
 use crate::types::account::Account;
 use crate::types::account_id::AccountId;
 use crate::types::device::{DeviceIdentity, OneTimePreKey, PreKeyCounts, SignedPreKey};
+use crate::types::status_log::StatusTimeline;
 use crate::types::directory::{DeviceList, LidChange, LidMapping, PrivacyToken};
 use crate::types::durability::Durability;
 use crate::types::outbox::{
@@ -341,6 +343,18 @@ impl<E: Engine> Store for Core<E> {
 
     fn message_status(&self, a: &AccountId, message_id: &str) -> Result<Option<MessageStatus>> {
         Ok(outbox::entry(&self.engine, a, message_id)?.map(|e| e.message_status()))
+    }
+
+    fn status_timeline(&self, a: &AccountId, message_id: &str) -> Result<Option<StatusTimeline>> {
+        if let Some(log) = status_log::logged(&self.engine, a, message_id)? {
+            return Ok(Some(log));
+        }
+        let entry = outbox::entry(&self.engine, a, message_id)?;
+        Ok(entry.as_ref().map(StatusTimeline::from_entry))
+    }
+
+    fn prune_status_log(&self, a: &AccountId, before_ms: u64, d: Durability) -> Result<usize> {
+        self.then_done(status_log::prune(&self.engine, a, before_ms), d)
     }
 
     fn commit_received(

@@ -13,6 +13,7 @@ use crate::types::outbox::{
 use crate::types::signal::SendStep;
 
 use super::access::{check_message_id, load, opaque, tx_decode};
+use super::status_log;
 
 fn tx_entry(tx: &dyn TxView, a: &AccountId, k: &[u8], id: &str) -> TxResult<OutboxEntry> {
     match tx.get(TreeId::Outbox, k)? {
@@ -156,6 +157,9 @@ pub(super) fn update<E: Engine>(
         e.status = to;
         e.updated_ms = now_ms;
         tx.insert(TreeId::Outbox, &k, encode(&records::outbox_to_pb(&e)))?;
+        if to == OutboxStatus::Failed {
+            status_log::append_tx(tx, a, &e, e.message_status(), now_ms)?;
+        }
         Ok(e)
     })
 }
@@ -300,6 +304,7 @@ pub(super) fn record_status<E: Engine>(
         e.status = to;
         e.updated_ms = now_ms;
         tx.insert(TreeId::Outbox, &k, encode(&records::outbox_to_pb(&e)))?;
+        status_log::append_tx(tx, a, &e, e.message_status(), now_ms)?;
         Ok(StatusOutcome::Advanced { from, entry: e })
     })
 }

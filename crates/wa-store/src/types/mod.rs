@@ -13,6 +13,7 @@ pub(crate) mod report;
 pub(crate) mod secret;
 pub(crate) mod signal;
 pub(crate) mod webhook;
+pub(crate) mod status_log;
 
 pub use account::{Account, MediaDelivery, ProxyConfig, S3Config};
 pub use account_id::AccountId;
@@ -33,3 +34,4 @@ pub use report::{BackupSummary, CheckReport};
 pub use secret::Secret;
 pub use signal::{IdentityChange, IncomingSession, SendStep, SenderKeyUpdate, SessionUpdate};
 pub use webhook::WebhookDelivery;
+pub use status_log::{StatusStep, StatusTimeline, STATUS_LOG_RETENTION_MS};
