@@ -34,10 +34,13 @@ pub(crate) enum TreeId {
     ReceivedOrder,
     ReceivedMeta,
     PendingReports,
+    // Issue 12: session pools and the default session (global trees, not per account).
+    Pools,
+    DefaultSession,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 21] = [
+    pub(crate) const ALL: [TreeId; 23] = [
         TreeId::Meta,
         TreeId::Accounts,
         TreeId::Tokens,
@@ -59,6 +62,8 @@ impl TreeId {
         TreeId::ReceivedOrder,
         TreeId::ReceivedMeta,
         TreeId::PendingReports,
+        TreeId::Pools,
+        TreeId::DefaultSession,
     ];
 
     /// Trees holding the device identity, Signal state and what the linked WhatsApp account
@@ -106,6 +111,8 @@ impl TreeId {
             TreeId::ReceivedOrder => "received_order",
             TreeId::ReceivedMeta => "received_meta",
             TreeId::PendingReports => "pending_reports",
+            TreeId::Pools => "pools",
+            TreeId::DefaultSession => "default_session",
         }
     }
 
@@ -119,11 +126,16 @@ impl TreeId {
 
     /// Whether keys of this tree start with the account id.
     pub(crate) const fn per_account(self) -> bool {
-        !matches!(self, TreeId::Meta | TreeId::Tokens)
+        !matches!(
+            self,
+            TreeId::Meta | TreeId::Tokens | TreeId::Pools | TreeId::DefaultSession
+        )
     }
 }
 
 pub(crate) const SCHEMA_KEY: &[u8] = b"schema";
+/// The one key of tree `default_session`.
+pub(crate) const DEFAULT_SESSION_KEY: &[u8] = b"default";
 const MAX_NAME: usize = 1024;
 
 fn check_part(what: &'static str, s: &str) -> Result<()> {
