@@ -42,6 +42,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = Root::openapi();
     doc.merge(crate::wuzapi::openapi());
     doc.merge(crate::wwebjs::openapi());
+    doc.merge(crate::pool::openapi());
     add_security(&mut doc);
     doc
 }

@@ -20,6 +20,9 @@ pub struct HttpConfig {
     /// How long a client may take to send a request's headers (and how long an idle
     /// keep-alive connection stays open): a client that sends half a request is cut off.
     pub header_timeout: Duration,
+    /// The country code that completes national phone numbers (`--default-country-code`;
+    /// sessions may override it; `None`: national numbers are refused).
+    pub default_country_code: Option<crate::phone::CountryCode>,
 }
 
 impl HttpConfig {
@@ -32,6 +35,7 @@ impl HttpConfig {
             body_limit: 32 << 20,
             request_timeout: Duration::from_secs(120),
             header_timeout: Duration::from_secs(30),
+            default_country_code: None,
         }
     }
 }
@@ -45,6 +49,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// When the server started (for `/health`'s uptime).
     pub started: Instant,
+    /// What sends through pools learnt about each member (issue 12).
+    pub pool_health: Arc<crate::pool::health::PoolHealth>,
 }
 
 impl AppState {
@@ -54,6 +60,7 @@ impl AppState {
             gateway,
             config: Arc::new(config),
             started: Instant::now(),
+            pool_health: Arc::default(),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! | webhook POSTs in flight per receiver | `--webhook-concurrency` | `WAGATE_WEBHOOK_CONCURRENCY` | 8 |
 //! | linked-device name | `--os-name` | `SESSION_DEVICE_NAME` | `wagate` |
 //! | whatsapp-web.js `x-api-key` | `--api-key` | `API_KEY` | the admin token |
+//! | default country code for phone numbers (sessions may override it) | `--default-country-code` | `WAGATE_DEFAULT_COUNTRY_CODE` | none: national numbers refused |
 //!
 //! Deliberate differences from wuzapi: no random admin token (the token is required: a random
 //! one printed in the logs is a secret in the logs); the default address is `127.0.0.1`, not
@@ -109,6 +110,10 @@ pub(crate) struct ServeArgs {
     /// The whatsapp-web.js dialect's x-api-key (default: the admin token).
     #[arg(long, env = "API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// Country code that completes national phone numbers (e.g. 62: 0812… and 812… become
+    /// 62812…); a session's own code overrides it.
+    #[arg(long, env = "WAGATE_DEFAULT_COUNTRY_CODE")]
+    default_country_code: Option<String>,
     #[command(flatten)]
     pub(crate) server: ServerArgs,
 }
@@ -158,6 +163,14 @@ impl ServeArgs {
         }
         let mut http = HttpConfig::new(token);
         http.api_key = first(self.api_key.as_deref(), &[]);
+        http.default_country_code = match first(self.default_country_code.as_deref(), &[]) {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| OperatorError::Invalid {
+                what: "--default-country-code / WAGATE_DEFAULT_COUNTRY_CODE",
+                value: v,
+                expected: "1 to 3 digits, not starting with 0",
+            })?),
+        };
         Ok(ServeConfig {
             listen: self.listen_addr()?,
             http,

@@ -20,6 +20,7 @@ use crate::auth::User;
 use crate::envelope::Envelope;
 use crate::error::ApiError;
 use crate::json::GoJson;
+use crate::pool::sender::{send_through_pool, Sender};
 use crate::state::AppState;
 
 /// This group's routes.
@@ -70,10 +71,16 @@ fn answer(details: &'static str, id: String, sent: &SentMessage) -> Envelope<Sen
 
 async fn send_plan(
     state: &AppState,
-    account: &Account,
+    sender: Sender,
     plan: SendPlan,
 ) -> Result<Envelope<SentData>, ApiError> {
-    let sent = deliver(state, account, plan).await?;
+    let sent = match sender {
+        Sender::Session(account) => deliver(state, &account, plan).await?,
+        // Issue 12: a pool's token sends through a healthy member (`pool/send.rs`).
+        Sender::Pool(pool) => {
+            send_through_pool(state, &pool, plan.to, plan.content, plan.id).await?
+        }
+    };
     Ok(answer("Sent", sent.id.as_str().to_owned(), &sent))
 }
 
@@ -86,10 +93,10 @@ async fn send_plan(
         (status = 500, description = "`no session`; `error sending message: server returned error <code>`")))]
 async fn send_text(
     State(state): State<AppState>,
-    User(account): User,
+    sender: Sender,
     GoJson(body): GoJson<SendTextBody>,
 ) -> Result<Envelope<SentData>, ApiError> {
-    send_plan(&state, &account, body.plan()?).await
+    send_plan(&state, sender, body.plan()?).await
 }
 
 /// `POST /chat/send/location`.
@@ -100,10 +107,10 @@ async fn send_text(
         (status = 500, description = "`no session`; the server refused the send")))]
 async fn send_location(
     State(state): State<AppState>,
-    User(account): User,
+    sender: Sender,
     GoJson(body): GoJson<SendLocationBody>,
 ) -> Result<Envelope<SentData>, ApiError> {
-    send_plan(&state, &account, body.plan()?).await
+    send_plan(&state, sender, body.plan()?).await
 }
 
 /// `POST /chat/send/contact`.
@@ -114,10 +121,10 @@ async fn send_location(
         (status = 500, description = "`no session`; the server refused the send")))]
 async fn send_contact(
     State(state): State<AppState>,
-    User(account): User,
+    sender: Sender,
     GoJson(body): GoJson<SendContactBody>,
 ) -> Result<Envelope<SentData>, ApiError> {
-    send_plan(&state, &account, body.plan()?).await
+    send_plan(&state, sender, body.plan()?).await
 }
 
 /// `POST /chat/send/edit`: a new text for our message `Id` (the answer's `Id`).
