@@ -91,7 +91,7 @@ pub enum ApiError {
         /// The field (`Phone`, `chatId`, …).
         what: String,
         /// Why.
-        problem: crate::phone::PhoneProblem,
+        problem: crate::phone_number::PhoneProblem,
     },
     /// Missing or wrong token.
     #[error("unauthorized")]

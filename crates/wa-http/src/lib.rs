@@ -29,6 +29,7 @@ pub mod json;
 pub mod limits;
 pub mod openapi;
 pub mod phone;
+pub mod phone_number;
 pub mod pool;
 pub mod qr;
 pub mod session_view;

@@ -22,7 +22,7 @@ pub struct HttpConfig {
     pub header_timeout: Duration,
     /// The country code that completes national phone numbers (`--default-country-code`;
     /// sessions may override it; `None`: national numbers are refused).
-    pub default_country_code: Option<crate::phone::CountryCode>,
+    pub default_country_code: Option<crate::phone_number::CountryCode>,
 }
 
 impl HttpConfig {

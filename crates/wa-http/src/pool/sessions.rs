@@ -18,7 +18,7 @@ use crate::auth::Admin;
 use crate::envelope::Envelope;
 use crate::error::ApiError;
 use crate::json::GoJson;
-use crate::phone::CountryCode;
+use crate::phone_number::CountryCode;
 use crate::state::AppState;
 
 /// This group's routes.

@@ -125,7 +125,7 @@ pub(super) fn delete<E: Engine>(engine: &E, a: &AccountId) -> Result<()> {
     let tk = keys::token(acc.token.expose())?;
     let mut extra = vec![(TreeId::Tokens, tk)];
     // Issue 12: the default session goes with its account.
-    if super::pools::is_default(engine, a)? {
+    if is_default(engine, a)? {
         extra.push((TreeId::DefaultSession, keys::DEFAULT_SESSION_KEY.to_vec()));
     }
     let mut trees = TreeId::DEVICE_STATE.to_vec();
@@ -137,4 +137,15 @@ pub(super) fn delete<E: Engine>(engine: &E, a: &AccountId) -> Result<()> {
         TreeId::ReceivedMeta,
     ]);
     wipe(engine, a, &trees, &extra)
+}
+
+/// Whether the stored default session names `a` (account deletion clears it).
+fn is_default<E: Engine>(engine: &E, a: &AccountId) -> Result<bool> {
+    let stored = super::access::load(
+        engine,
+        TreeId::DefaultSession,
+        keys::DEFAULT_SESSION_KEY,
+        crate::pool_records::default_from_pb,
+    )?;
+    Ok(stored == Some(*a))
 }

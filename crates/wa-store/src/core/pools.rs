@@ -146,14 +146,3 @@ pub(super) fn default_account<E: Engine>(engine: &E) -> Result<Option<AccountId>
     };
     Ok(account_in(&Live(engine), &id)?.map(|_| id))
 }
-
-/// Whether the stored default names `a` (account deletion clears it).
-pub(super) fn is_default<E: Engine>(engine: &E, a: &AccountId) -> Result<bool> {
-    let stored = load(
-        engine,
-        TreeId::DefaultSession,
-        DEFAULT_SESSION_KEY,
-        default_from_pb,
-    )?;
-    Ok(stored == Some(*a))
-}
