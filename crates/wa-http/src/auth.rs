@@ -42,17 +42,14 @@ impl FromRequestParts<AppState> for User {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = header(&parts.headers, "token")
-            .map(str::to_owned)
-            .or_else(|| query_token(parts.uri.query()))
-            .or_else(|| header(&parts.headers, "authorization").map(str::to_owned))
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
+        let token = request_token(parts).ok_or(ApiError::Unauthorized)?;
         // Two point reads of small, hot records (token index, account): run inline. A hop to the
         // blocking pool per request cost more than the read (thread switches were a third of
         // the gateway's CPU in the HTTP benchmark).
         let account = state.gateway.store().account_by_token(&token)?;
-        account.map(User).ok_or(ApiError::Unauthorized)
+        let account = account.ok_or(ApiError::Unauthorized)?;
+        crate::phone::use_session_country_code(&account);
+        Ok(User(account))
     }
 }
 
@@ -78,6 +75,15 @@ impl FromRequestParts<AppState> for ApiKey {
             _ => Err(ApiError::InvalidApiKey.into()),
         }
     }
+}
+
+/// The caller's token: the `token` header, else `?token=`, else `Authorization`.
+pub(crate) fn request_token(parts: &Parts) -> Option<String> {
+    header(&parts.headers, "token")
+        .map(str::to_owned)
+        .or_else(|| query_token(parts.uri.query()))
+        .or_else(|| header(&parts.headers, "authorization").map(str::to_owned))
+        .filter(|t| !t.is_empty())
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -84,6 +84,15 @@ pub enum ApiError {
     /// A field is missing or invalid; the text is the contract's (e.g. `missing Phone in Payload`).
     #[error("{0}")]
     BadRequest(Cow<'static, str>),
+    /// A field is not a phone number (issue 12 item 5): 400 `could not parse <what>` (the
+    /// contract's text) with `details` saying why.
+    #[error("could not parse {what}")]
+    BadPhone {
+        /// The field (`Phone`, `chatId`, …).
+        what: String,
+        /// Why.
+        problem: crate::phone_number::PhoneProblem,
+    },
     /// Missing or wrong token.
     #[error("unauthorized")]
     Unauthorized,
@@ -130,6 +139,9 @@ pub enum ApiError {
     /// The request arrived but the gateway did not answer within the request timeout.
     #[error("the gateway did not answer in time")]
     AnswerTimeout,
+    /// No member of the pool takes sends now (issue 12): 503, try again later.
+    #[error("no healthy session in pool {0}")]
+    PoolUnavailable(String),
     /// Our own bug (a handler panicked, the spec did not serialise): details go to the log.
     #[error("internal error")]
     Internal(Cow<'static, str>),
@@ -168,7 +180,8 @@ impl ApiError {
             ApiError::Decode
             | ApiError::BadRequest(_)
             | ApiError::InvalidEvent(_)
-            | ApiError::WebhookUrl(_) => (StatusCode::BAD_REQUEST, self.text()),
+            | ApiError::WebhookUrl(_)
+            | ApiError::BadPhone { .. } => (StatusCode::BAD_REQUEST, self.text()),
             ApiError::UserNotFound(_) => (StatusCode::NOT_FOUND, self.text()),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.text()),
             ApiError::InvalidApiKey => (StatusCode::FORBIDDEN, self.text()),
@@ -180,7 +193,9 @@ impl ApiError {
             ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, self.text()),
             ApiError::Session(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.text()),
             ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, self.text()),
-            ApiError::AnswerTimeout => (StatusCode::SERVICE_UNAVAILABLE, self.text()),
+            ApiError::AnswerTimeout | ApiError::PoolUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, self.text())
+            }
             ApiError::Internal(detail) => {
                 tracing::error!(detail = %detail, "internal error");
                 internal()
@@ -197,6 +212,7 @@ impl ApiError {
         match self {
             ApiError::InvalidEvent(name) => Some(format!("invalid event: {name}")),
             ApiError::UserNotFound(id) => Some(format!("No user found with ID: {id}")),
+            ApiError::BadPhone { problem, .. } => Some(problem.to_string()),
             _ => None,
         }
     }
@@ -293,7 +309,8 @@ fn store_status(e: &wa_store::Error) -> (StatusCode, Cow<'static, str>) {
             StatusCode::CONFLICT,
             "user with this token already exists".into(),
         ),
-        S::AccountExists(_) => (StatusCode::CONFLICT, e.to_string().into()),
+        S::AccountExists(_) | S::PoolExists(_) => (StatusCode::CONFLICT, e.to_string().into()),
+        S::PoolNotFound(_) => (StatusCode::NOT_FOUND, e.to_string().into()),
         _ => match e.fault() {
             wa_store::Fault::Caller => (StatusCode::BAD_REQUEST, e.to_string().into()),
             wa_store::Fault::Storage | wa_store::Fault::Data => {

@@ -17,7 +17,8 @@
 //! data URLs), `session_view` (CONTRACTS §F's state machine in each dialect), `wuzapi/` and
 //! `wwebjs/` (the routes), `webhooks/` (event delivery, started by `wagate serve`), `gotime`
 //! (Go's JSON times), `openapi` and `docs` (the OpenAPI document, Swagger UI at `/api`),
-//! `limits` (body size, timeouts, the server loop).
+//! `limits` (body size, timeouts, the server loop), `pool/` (session pools, session metadata and
+//! the default session: issue 12).
 
 pub mod auth;
 mod docs;
@@ -28,6 +29,8 @@ pub mod json;
 pub mod limits;
 pub mod openapi;
 pub mod phone;
+pub mod phone_number;
+pub mod pool;
 pub mod qr;
 pub mod session_view;
 pub mod state;
@@ -50,10 +53,25 @@ pub fn router(state: AppState) -> Router {
         .merge(wuzapi::routes())
         .merge(wwebjs::routes())
         .merge(webhooks::deadletter::routes())
+        .merge(pool::routes())
         .merge(docs::routes())
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::clone(&state.config),
+            country_scope,
+        ));
     limits::apply(routes, &state.config).with_state(state)
+}
+
+/// Every request runs with the server's default country code for phone numbers (a session's
+/// own code replaces it once the caller's account is known: [`phone::use_session_country_code`]).
+async fn country_scope(
+    axum::extract::State(config): axum::extract::State<std::sync::Arc<HttpConfig>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    phone::with_country_code(config.default_country_code.clone(), next.run(request)).await
 }
 
 async fn not_found() -> ApiError {

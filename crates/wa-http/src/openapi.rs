@@ -43,6 +43,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     doc.merge(crate::wuzapi::openapi());
     doc.merge(crate::wwebjs::openapi());
     doc.merge(crate::webhooks::deadletter::openapi());
+    doc.merge(crate::pool::openapi());
     add_security(&mut doc);
     doc
 }

@@ -28,6 +28,9 @@ pub struct HttpConfig {
     /// How long a send on a session whose socket is down waits for it to come back (issue 12
     /// item 2; `--send-timeout`): then it fails with a clear error.
     pub send_timeout: Duration,
+    /// The country code that completes national phone numbers (`--default-country-code`;
+    /// sessions may override it; `None`: national numbers are refused).
+    pub default_country_code: Option<crate::phone_number::CountryCode>,
 }
 
 impl HttpConfig {
@@ -43,6 +46,7 @@ impl HttpConfig {
             header_timeout: Duration::from_secs(30),
             webhook_allow_private: false,
             send_timeout: Duration::from_secs(30),
+            default_country_code: None,
         }
     }
 }
@@ -58,6 +62,8 @@ pub struct AppState {
     pub started: Instant,
     /// The durable webhook queue (the dead-letter routes); `None` when delivery is not running.
     pub webhooks: Option<Arc<WebhookQueue>>,
+    /// What sends through pools learnt about each member (issue 12).
+    pub pool_health: Arc<crate::pool::health::PoolHealth>,
 }
 
 impl AppState {
@@ -68,6 +74,7 @@ impl AppState {
             config: Arc::new(config),
             started: Instant::now(),
             webhooks: None,
+            pool_health: Arc::default(),
         }
     }
 

@@ -80,6 +80,8 @@ pub enum BackupProblem {
     AccountExists(AccountId),
     /// A token in the backup belongs to another account of the store.
     TokenTaken,
+    /// A pool in the backup already exists in the store (issue 12).
+    PoolExists(String),
 }
 
 impl fmt::Display for BackupProblem {
@@ -101,6 +103,7 @@ impl fmt::Display for BackupProblem {
             }
             BackupProblem::AccountExists(id) => write!(f, "account {id} already exists"),
             BackupProblem::TokenTaken => f.write_str("a token belongs to another account"),
+            BackupProblem::PoolExists(name) => write!(f, "pool {name} already exists"),
         }
     }
 }
@@ -127,6 +130,12 @@ pub enum Error {
     /// Another account already uses this API token.
     #[error("the token is already used by another account")]
     TokenTaken,
+    /// A pool with this name exists already (issue 12).
+    #[error("pool {0} already exists")]
+    PoolExists(String),
+    /// No pool with this name.
+    #[error("pool {0} not found")]
+    PoolNotFound(String),
     /// The one-time prekey does not exist: never generated, or already consumed.
     #[error("one-time prekey {id} of account {account} not found (never generated or consumed)")]
     PreKeyNotFound {
@@ -254,6 +263,8 @@ impl Error {
             | Error::AccountNotFound(_)
             | Error::AccountExists(_)
             | Error::TokenTaken
+            | Error::PoolExists(_)
+            | Error::PoolNotFound(_)
             | Error::PreKeyNotFound { .. }
             | Error::OutboxNotFound { .. }
             | Error::OutboxConflict { .. }
@@ -286,6 +297,8 @@ impl Error {
             | Error::AccountNotFound(_)
             | Error::AccountExists(_)
             | Error::TokenTaken
+            | Error::PoolExists(_)
+            | Error::PoolNotFound(_)
             | Error::PreKeyNotFound { .. }
             | Error::OutboxNotFound { .. }
             | Error::OutboxConflict { .. }

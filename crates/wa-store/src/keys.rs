@@ -39,10 +39,13 @@ pub(crate) enum TreeId {
     WebhookDead,
     // Issue 12: message status timelines (`core/status_log.rs`).
     StatusLog,
+    // Issue 12: session pools and the default session (global trees, not per account).
+    Pools,
+    DefaultSession,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 24] = [
+    pub(crate) const ALL: [TreeId; 23] = [
         TreeId::Meta,
         TreeId::Accounts,
         TreeId::Tokens,
@@ -67,6 +70,8 @@ impl TreeId {
         TreeId::WebhookQueue,
         TreeId::WebhookDead,
         TreeId::StatusLog,
+        TreeId::Pools,
+        TreeId::DefaultSession,
     ];
 
     /// Trees holding the device identity, Signal state and what the linked WhatsApp account
@@ -117,6 +122,8 @@ impl TreeId {
             TreeId::WebhookQueue => "webhook_queue",
             TreeId::WebhookDead => "webhook_dead",
             TreeId::StatusLog => "status_log",
+            TreeId::Pools => "pools",
+            TreeId::DefaultSession => "default_session",
         }
     }
 
@@ -132,12 +139,19 @@ impl TreeId {
     pub(crate) const fn per_account(self) -> bool {
         !matches!(
             self,
-            TreeId::Meta | TreeId::Tokens | TreeId::WebhookQueue | TreeId::WebhookDead
+            TreeId::Meta
+                | TreeId::Tokens
+                | TreeId::WebhookQueue
+                | TreeId::WebhookDead
+                | TreeId::Pools
+                | TreeId::DefaultSession
         )
     }
 }
 
 pub(crate) const SCHEMA_KEY: &[u8] = b"schema";
+/// The one key of tree `default_session`.
+pub(crate) const DEFAULT_SESSION_KEY: &[u8] = b"default";
 const MAX_NAME: usize = 1024;
 
 fn check_part(what: &'static str, s: &str) -> Result<()> {

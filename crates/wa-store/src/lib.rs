@@ -111,6 +111,7 @@ mod keys;
 mod logged;
 mod msg_records;
 pub mod pb;
+mod pool_records;
 mod records;
 mod sender_devices;
 mod status_records;
@@ -128,12 +129,12 @@ pub use crate::durable::DurableWait;
 pub use crate::error::{BackupProblem, CorruptReason, Error, Fault, Result};
 pub use crate::store::Store;
 pub use crate::types::{
-    token_bucket, token_issue_due, Account, AccountId, BackupSummary, CheckReport, DeviceIdentity,
-    DeviceList, Durability, Enqueued, IdentityChange, IncomingSession, LidChange, LidMapping,
-    LidSource, ListedDevice, MediaDelivery, MessageStatus, NewOutbound, OneTimePreKey, OutboxEntry,
-    OutboxStatus, OutboxUpdate, PendingReport, PreKeyCounts, PrivacyToken, ProxyConfig,
-    ReceiveOutcome, ReceivedKey, ReceivedMessage, S3Config, Secret, SendStep, SenderKeyUpdate,
-    SessionUpdate, SignedPreKey, StatusEvent, StatusOutcome, StatusStep, StatusTimeline,
-    WebhookDelivery, MAX_RECEIVED_PER_ACCOUNT, STATUS_LOG_RETENTION_MS, TOKEN_BUCKETS,
-    TOKEN_BUCKET_SECS,
+    pool_name_ok, token_bucket, token_issue_due, Account, AccountId, BackupSummary, CheckReport,
+    DeviceIdentity, DeviceList, Durability, Enqueued, IdentityChange, IncomingSession, LidChange,
+    LidMapping, LidSource, ListedDevice, MediaDelivery, MessageStatus, NewOutbound, OneTimePreKey,
+    OutboxEntry, OutboxStatus, OutboxUpdate, PendingReport, Pool, PreKeyCounts, PrivacyToken,
+    ProxyConfig, ReceiveOutcome, ReceivedKey, ReceivedMessage, S3Config, Secret, SendStep,
+    SenderKeyUpdate, SessionUpdate, SignedPreKey, StatusEvent, StatusOutcome, StatusStep,
+    StatusTimeline, WebhookDelivery, MAX_POOL_NAME, MAX_RECEIVED_PER_ACCOUNT,
+    STATUS_LOG_RETENTION_MS, TOKEN_BUCKETS, TOKEN_BUCKET_SECS,
 };

@@ -211,6 +211,9 @@ pub(crate) fn account_to_pb(a: &Account) -> pb::Account {
         created_ms: a.created_ms,
         updated_ms: a.updated_ms,
         os_name: a.os_name.clone(),
+        description: a.description.clone(),
+        active: Some(a.active),
+        country_code: a.country_code.clone(),
     }
 }
 
@@ -257,6 +260,9 @@ pub(crate) fn account_from_pb(a: pb::Account) -> Field<Account> {
         os_name: a.os_name,
         created_ms: a.created_ms,
         updated_ms: a.updated_ms,
+        description: a.description,
+        active: a.active.unwrap_or(true),
+        country_code: a.country_code,
     })
 }
 
@@ -428,6 +434,9 @@ pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>
             crate::webhook_records::verify(tree, key, value)?;
         }
         TreeId::StatusLog => crate::status_records::verify(key, value)?,
+        TreeId::Pools | TreeId::DefaultSession => {
+            crate::pool_records::verify_entry(tree, key, value)?;
+        }
     }
     Ok(())
 }

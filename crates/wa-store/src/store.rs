@@ -19,6 +19,7 @@ use crate::types::durability::Durability;
 use crate::types::outbox::{
     Enqueued, MessageStatus, NewOutbound, OutboxEntry, OutboxUpdate, StatusEvent, StatusOutcome,
 };
+use crate::types::pool::Pool;
 use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
@@ -210,6 +211,30 @@ pub trait Store: Send + Sync {
     fn logout(&self, account: &AccountId, d: Durability) -> Result<()>;
     /// Deletes the account: its record, token, outbox, device identity and Signal state.
     fn delete_account(&self, account: &AccountId, d: Durability) -> Result<()>;
+
+    // ----- session pools and the default session (issue 12) -----
+
+    /// Creates a pool: fails with [`Error::PoolExists`](crate::Error::PoolExists), with
+    /// [`Error::TokenTaken`](crate::Error::TokenTaken) when another pool or an account holds its
+    /// token, or [`Error::AccountNotFound`](crate::Error::AccountNotFound) for a member that is
+    /// no account.
+    fn create_pool(&self, pool: &Pool, d: Durability) -> Result<()>;
+    /// Replaces an existing pool (same checks; [`Error::PoolNotFound`](crate::Error::PoolNotFound)
+    /// when there is none).
+    fn update_pool(&self, pool: &Pool, d: Durability) -> Result<()>;
+    /// A pool by name.
+    fn pool(&self, name: &str) -> Result<Option<Pool>>;
+    /// The pool holding `token` (pools are few: this scans them).
+    fn pool_by_token(&self, token: &str) -> Result<Option<Pool>>;
+    /// All pools, in name order.
+    fn pools(&self) -> Result<Vec<Pool>>;
+    /// Deletes a pool; whether it existed. Its member accounts stay.
+    fn delete_pool(&self, name: &str, d: Durability) -> Result<bool>;
+    /// Makes `account` the default session (it must exist), or clears the default (`None`).
+    /// Deleting the account clears it too.
+    fn set_default_account(&self, account: Option<&AccountId>, d: Durability) -> Result<()>;
+    /// The default session's account, if one is set.
+    fn default_account(&self) -> Result<Option<AccountId>>;
 
     // ----- outbox -----
 

@@ -20,6 +20,7 @@
 //! | linked-device name | `--os-name` | `SESSION_DEVICE_NAME` | `wagate` |
 //! | whatsapp-web.js `x-api-key` | `--api-key` | `API_KEY` | the admin token |
 //! | how long a send waits for its session to come back (seconds, `30`, `2.5`, `30s`) | `--send-timeout` | `WAGATE_SEND_TIMEOUT` | 30 |
+//! | default country code for phone numbers (sessions may override it) | `--default-country-code` | `WAGATE_DEFAULT_COUNTRY_CODE` | none: national numbers refused |
 //!
 //! Deliberate differences from wuzapi: no random admin token (the token is required: a random
 //! one printed in the logs is a secret in the logs); the default address is `127.0.0.1`, not
@@ -138,6 +139,10 @@ pub(crate) struct ServeArgs {
     /// fails (seconds; issue 12).
     #[arg(long, env = "WAGATE_SEND_TIMEOUT")]
     send_timeout: Option<String>,
+    /// Country code that completes national phone numbers (e.g. 62: 0812… and 812… become
+    /// 62812…); a session's own code overrides it.
+    #[arg(long, env = "WAGATE_DEFAULT_COUNTRY_CODE")]
+    default_country_code: Option<String>,
     #[command(flatten)]
     pub(crate) server: ServerArgs,
 }
@@ -201,6 +206,14 @@ impl ServeArgs {
                 expected: "seconds, more than 0 and less than the 120 s request timeout",
             })?;
         }
+        http.default_country_code = match first(self.default_country_code.as_deref(), &[]) {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| OperatorError::Invalid {
+                what: "--default-country-code / WAGATE_DEFAULT_COUNTRY_CODE",
+                value: v,
+                expected: "1 to 3 digits, not starting with 0",
+            })?),
+        };
         Ok(ServeConfig {
             listen: self.listen_addr()?,
             http,

@@ -23,6 +23,7 @@ use crate::auth::User;
 use crate::envelope::Envelope;
 use crate::error::ApiError;
 use crate::json::GoJson;
+use crate::pool::sender::{send_through_pool, Sender};
 use crate::state::AppState;
 
 /// This group's routes.
@@ -67,6 +68,25 @@ fn answer(details: &'static str, id: String, sent: &SentMessage) -> Envelope<Sen
     })
 }
 
+/// Sends `plan` for `sender`: a session as asked (at once within the send bound, or queued
+/// with `async`, `send_mode.rs`); a pool's token through a healthy member (`pool/send.rs`).
+async fn send_plan(
+    state: &AppState,
+    sender: Sender,
+    plan: SendPlan,
+    asynchronous: bool,
+) -> Result<Envelope<SentData>, ApiError> {
+    match sender {
+        Sender::Session(account) => send_as_asked(state, &account, plan, asynchronous).await,
+        Sender::Pool(_) if asynchronous => Err(ApiError::bad_request(
+            "async sends are not supported through a pool",
+        )),
+        Sender::Pool(pool) => {
+            let sent = send_through_pool(state, &pool, plan.to, plan.content, plan.id).await?;
+            Ok(answer("Sent", sent.id.as_str().to_owned(), &sent))
+        }
+    }
+}
 
 /// `POST /chat/send/text`.
 #[utoipa::path(post, path = "/chat/send/text", tag = "chat", request_body = SendTextBody,
@@ -81,12 +101,12 @@ fn answer(details: &'static str, id: String, sent: &SentMessage) -> Envelope<Sen
         (status = 500, description = "`no session`; `error sending message: server returned error <code>`")))]
 async fn send_text(
     State(state): State<AppState>,
-    User(account): User,
+    sender: Sender,
     Query(query): Query<HashMap<String, String>>,
     GoJson(body): GoJson<SendTextBody>,
 ) -> Result<Envelope<SentData>, ApiError> {
     let asynchronous = is_async(&query, body.is_async)?;
-    send_as_asked(&state, &account, body.plan()?, asynchronous).await
+    send_plan(&state, sender, body.plan()?, asynchronous).await
 }
 
 /// `POST /chat/send/location`.
@@ -101,12 +121,12 @@ async fn send_text(
         (status = 500, description = "`no session`; the server refused the send")))]
 async fn send_location(
     State(state): State<AppState>,
-    User(account): User,
+    sender: Sender,
     Query(query): Query<HashMap<String, String>>,
     GoJson(body): GoJson<SendLocationBody>,
 ) -> Result<Envelope<SentData>, ApiError> {
     let asynchronous = is_async(&query, body.is_async)?;
-    send_as_asked(&state, &account, body.plan()?, asynchronous).await
+    send_plan(&state, sender, body.plan()?, asynchronous).await
 }
 
 /// `POST /chat/send/contact`.
@@ -121,12 +141,12 @@ async fn send_location(
         (status = 500, description = "`no session`; the server refused the send")))]
 async fn send_contact(
     State(state): State<AppState>,
-    User(account): User,
+    sender: Sender,
     Query(query): Query<HashMap<String, String>>,
     GoJson(body): GoJson<SendContactBody>,
 ) -> Result<Envelope<SentData>, ApiError> {
     let asynchronous = is_async(&query, body.is_async)?;
-    send_as_asked(&state, &account, body.plan()?, asynchronous).await
+    send_plan(&state, sender, body.plan()?, asynchronous).await
 }
 
 /// `POST /chat/send/edit`: a new text for our message `Id` (the answer's `Id`).

@@ -48,5 +48,8 @@ pub(crate) async fn find(state: &AppState, name: &str) -> Result<Option<Session>
             best = Some((rank, account.created_ms, Session { account, status }));
         }
     }
+    if let Some((_, _, session)) = &best {
+        crate::phone::use_session_country_code(&session.account);
+    }
     Ok(best.map(|(_, _, s)| s))
 }

@@ -123,6 +123,11 @@ pub(super) fn wipe<E: Engine>(
 pub(super) fn delete<E: Engine>(engine: &E, a: &AccountId) -> Result<()> {
     let acc = account_in(&Live(engine), a)?.ok_or(Error::AccountNotFound(*a))?;
     let tk = keys::token(acc.token.expose())?;
+    let mut extra = vec![(TreeId::Tokens, tk)];
+    // Issue 12: the default session goes with its account.
+    if is_default(engine, a)? {
+        extra.push((TreeId::DefaultSession, keys::DEFAULT_SESSION_KEY.to_vec()));
+    }
     let mut trees = TreeId::DEVICE_STATE.to_vec();
     trees.extend([
         TreeId::Accounts,
@@ -132,5 +137,16 @@ pub(super) fn delete<E: Engine>(engine: &E, a: &AccountId) -> Result<()> {
         TreeId::ReceivedMeta,
         TreeId::StatusLog,
     ]);
-    wipe(engine, a, &trees, &[(TreeId::Tokens, tk)])
+    wipe(engine, a, &trees, &extra)
+}
+
+/// Whether the stored default session names `a` (account deletion clears it).
+fn is_default<E: Engine>(engine: &E, a: &AccountId) -> Result<bool> {
+    let stored = super::access::load(
+        engine,
+        TreeId::DefaultSession,
+        keys::DEFAULT_SESSION_KEY,
+        crate::pool_records::default_from_pb,
+    )?;
+    Ok(stored == Some(*a))
 }

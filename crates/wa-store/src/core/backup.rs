@@ -102,6 +102,15 @@ fn cross_check(view: &dyn ReadView, tree: TreeId, k: &[u8], v: &[u8]) -> Result<
                 Err(_) => Ok(()),
             }
         }
+        TreeId::Pools => {
+            let pool = records::decode(tree, k, v, crate::pool_records::pool_from_pb)?;
+            let tk = keys::token(pool.token.expose())?;
+            if view.get(TreeId::Tokens, &tk)?.is_some() {
+                Err(inconsistent("pool token is also an account's token"))
+            } else {
+                Ok(())
+            }
+        }
         _ => cross_check_messaging(view, tree, k, v),
     }
 }
@@ -206,6 +215,8 @@ pub(super) fn export<E: Engine>(
         for tree in TreeId::ALL {
             match (tree, account) {
                 (TreeId::Meta, _) => {}
+                // Global trees (issue 12) belong to whole-store exports only.
+                (TreeId::Pools | TreeId::DefaultSession, Some(_)) => {}
                 (TreeId::Tokens, Some(a)) => {
                     if let Some(acc) = account_in(view, a)? {
                         let tk = keys::token(acc.token.expose())?;
@@ -270,6 +281,17 @@ pub(super) fn import<E: Engine>(engine: &E, path: &Path) -> Result<BackupSummary
         for (tree, k, v) in &entries {
             if *tree == TreeId::Tokens && tx.get(TreeId::Tokens, k)?.is_some() {
                 return Err(TxError::Abort(backup_err(path, BackupProblem::TokenTaken)));
+            }
+            if *tree == TreeId::Pools && tx.get(TreeId::Pools, k)?.is_some() {
+                let name = String::from_utf8_lossy(k).into_owned();
+                return Err(TxError::Abort(backup_err(
+                    path,
+                    BackupProblem::PoolExists(name),
+                )));
+            }
+            // The store's own default session stays (one default per store).
+            if *tree == TreeId::DefaultSession && tx.get(TreeId::DefaultSession, k)?.is_some() {
+                continue;
             }
             tx.insert(*tree, k, v.clone())?;
         }

@@ -14,6 +14,7 @@ mod backup;
 mod device_memo;
 mod directory;
 mod outbox;
+mod pools;
 mod prekeys;
 mod received;
 pub(crate) mod schema;
@@ -44,6 +45,7 @@ use crate::types::durability::Durability;
 use crate::types::outbox::{
     Enqueued, MessageStatus, NewOutbound, OutboxEntry, OutboxUpdate, StatusEvent, StatusOutcome,
 };
+use crate::types::pool::Pool;
 use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
@@ -294,6 +296,38 @@ impl<E: Engine> Store for Core<E> {
 
     fn delete_account(&self, a: &AccountId, d: Durability) -> Result<()> {
         self.then_done(accounts::delete(&self.engine, a), d)
+    }
+
+    fn create_pool(&self, pool: &Pool, d: Durability) -> Result<()> {
+        self.then_done(pools::save(&self.engine, pool, true), d)
+    }
+
+    fn update_pool(&self, pool: &Pool, d: Durability) -> Result<()> {
+        self.then_done(pools::save(&self.engine, pool, false), d)
+    }
+
+    fn pool(&self, name: &str) -> Result<Option<Pool>> {
+        pools::get(&self.engine, name)
+    }
+
+    fn pool_by_token(&self, token: &str) -> Result<Option<Pool>> {
+        pools::by_token(&self.engine, token)
+    }
+
+    fn pools(&self) -> Result<Vec<Pool>> {
+        pools::all(&self.engine)
+    }
+
+    fn delete_pool(&self, name: &str, d: Durability) -> Result<bool> {
+        self.then_done(pools::delete(&self.engine, name), d)
+    }
+
+    fn set_default_account(&self, account: Option<&AccountId>, d: Durability) -> Result<()> {
+        self.then_done(pools::set_default(&self.engine, account), d)
+    }
+
+    fn default_account(&self) -> Result<Option<AccountId>> {
+        pools::default_account(&self.engine)
     }
 
     fn enqueue(&self, a: &AccountId, m: &NewOutbound<'_>, d: Durability) -> Result<Enqueued> {

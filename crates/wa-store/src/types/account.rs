@@ -106,6 +106,14 @@ pub struct Account {
     pub created_ms: u64,
     /// Last update (ms since the Unix epoch).
     pub updated_ms: u64,
+    /// Session metadata (issue 12): a free description for operators.
+    pub description: String,
+    /// Whether the session may be used by pools and as the default session
+    /// ([`crate::Store::set_default_account`]; new and old records: true).
+    pub active: bool,
+    /// The session's default country code for phone numbers without one (digits, e.g. `62`;
+    /// empty: the server's default).
+    pub country_code: String,
 }
 
 impl Account {
@@ -132,6 +140,9 @@ impl Account {
             os_name: String::new(),
             created_ms: now_ms,
             updated_ms: now_ms,
+            description: String::new(),
+            active: true,
+            country_code: String::new(),
         }
     }
 }

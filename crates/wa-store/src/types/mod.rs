@@ -1,6 +1,6 @@
 //! Domain types of the store, one file per kind: account ids, secrets, device keys, accounts,
 //! Signal state changes, the outbox, the directory and privacy tokens, received messages,
-//! durability, and maintenance reports.
+//! durability, maintenance reports, and session pools.
 
 pub(crate) mod account;
 pub(crate) mod account_id;
@@ -8,6 +8,7 @@ pub(crate) mod device;
 pub(crate) mod directory;
 pub(crate) mod durability;
 pub(crate) mod outbox;
+pub(crate) mod pool;
 pub(crate) mod received;
 pub(crate) mod report;
 pub(crate) mod secret;
@@ -27,6 +28,7 @@ pub use outbox::{
     Enqueued, MessageStatus, NewOutbound, OutboxEntry, OutboxStatus, OutboxUpdate, StatusEvent,
     StatusOutcome,
 };
+pub use pool::{pool_name_ok, Pool, MAX_POOL_NAME};
 pub use received::{
     PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage, MAX_RECEIVED_PER_ACCOUNT,
 };
