@@ -45,7 +45,7 @@ pub(crate) enum TreeId {
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 23] = [
+    pub(crate) const ALL: [TreeId; 26] = [
         TreeId::Meta,
         TreeId::Accounts,
         TreeId::Tokens,
