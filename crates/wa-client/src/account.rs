@@ -26,7 +26,7 @@ use crate::messaging::receive::pending;
 use crate::proxy::Proxy;
 use crate::records::{credentials_from, device_from, linked_ids};
 use crate::socket::open_websocket;
-use crate::status::{FailReason, Status};
+use crate::status::{FailReason, SessionState, Status};
 
 /// Starts the task of account `id`. It loads (or creates) the device identity from `store`.
 pub fn spawn_account(
@@ -36,7 +36,11 @@ pub fn spawn_account(
     events: broadcast::Sender<Event>,
 ) -> AccountHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let (status_tx, status_rx) = watch::channel(Status::stopped(id, None, None));
+    // The task runs from here on: `Starting` until its first event (never `Stopped`, which
+    // the HTTP API reads as "no session", CONTRACTS §F).
+    let mut first = Status::stopped(id, None, None);
+    first.state = SessionState::Starting;
+    let (status_tx, status_rx) = watch::channel(first);
     let handle = AccountHandle::new(id, tx, events.clone(), status_rx);
     let mut ctx = Ctx::new(id, store, config, events, status_tx);
     ctx.handle = Some(handle.downgrade());

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::{broadcast, watch};
+use wa_protocol::connection::Phase;
 use wa_protocol::time::Millis;
 use wa_protocol::PhoneNumber;
 use wa_store::{AccountId, Store};
@@ -74,8 +75,18 @@ impl Ctx {
         }
     }
 
-    /// Records the live facts of the current connection.
-    pub(crate) fn set_link(&self, connected: bool, logged_in: bool) {
+    /// Records the live facts of the current connection in `phase`. A closed connection's
+    /// facts fall with its `Disconnected` event instead, in one change with the state it leads
+    /// to: the snapshot never reads `Working` with the socket down (CONTRACTS §F).
+    pub(crate) fn set_phase(&self, phase: Phase) {
+        if phase == Phase::Closed {
+            return;
+        }
+        let connected = matches!(
+            phase,
+            Phase::AwaitingServer | Phase::Unpaired | Phase::LoggedIn
+        );
+        let logged_in = phase == Phase::LoggedIn;
         self.status
             .send_if_modified(|s| s.set_link(connected, logged_in));
     }

@@ -319,11 +319,7 @@ impl Drive<'_> {
     /// Refreshes the live facts and sends a waiting pair-code request when it can.
     fn after_step(&mut self) {
         let phase = self.conn.phase();
-        let connected = matches!(
-            phase,
-            Phase::AwaitingServer | Phase::Unpaired | Phase::LoggedIn
-        );
-        self.ctx.set_link(connected, phase == Phase::LoggedIn);
+        self.ctx.set_phase(phase);
         if matches!(phase, Phase::Unpaired | Phase::LoggedIn) {
             if let Some(phone) = self.ctx.pending_pair.take() {
                 let command = Command::PairPhone {

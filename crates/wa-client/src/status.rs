@@ -3,10 +3,23 @@
 //!
 //! ```text
 //!  Stopped ─connect─▶ Starting ─QR─▶ AwaitingQr ─paired─▶ Pairing ─login─▶ Working
-//!                        ▲   └──────(linked: login)──────────────────────────┘ │ drop
-//!                        └────────────── Reconnecting{attempt} ◀───────────────┘
+//!                      │  │                              ↺ 515   │             ▲  │
+//!                      │  └──(linked: login)─────────────────────┼─────────────┤  │ drop
+//!                      │ linked: login failed      drop, not 515 ▼             │  ▼
+//!                      └────────────────────────────────▶ Reconnecting{attempt} ◀─┘
 //!  any ─▶ Failed{reason} | LoggedOut | Stopped (when the task ends)
 //! ```
+//!
+//! Three rules keep the snapshot one truth (CONTRACTS §F's table; wuzapi's #90, §E):
+//! - The state follows the live facts: the connection's login (`<success>`, `logged_in`) makes
+//!   the session `Working` at once, as `connected && loggedIn` means in every dialect; the
+//!   [`EventKind::Connected`] event follows once the post-login steps are written.
+//! - The facts of a closed connection fall with its `Disconnected` event, in the same change as
+//!   the state it leads to (never `Working` with the socket down; see `Ctx::set_phase`).
+//! - `Pairing` lasts across the 515 restart that follows pair-success and nothing else: a
+//!   linked session whose connection drops for any other cause, or whose login fails and is
+//!   tried again, is `Reconnecting`, never a pairing with a QR to show (nor `Starting`, which
+//!   `connect` would leave to its backoff).
 
 use std::time::Duration;
 
@@ -68,11 +81,12 @@ pub enum SessionState {
     Starting,
     /// Socket up, not linked: showing QR codes (see [`Status::qr`], [`Status::pair_code`]).
     AwaitingQr,
-    /// The phone linked us; waiting for the first login.
+    /// The phone linked us; waiting for the first login (across the 515 restart only).
     Pairing,
     /// Connected and logged in.
     Working,
-    /// Was working; the socket dropped and the credentials are still valid.
+    /// Linked, and the socket dropped (from `Working`, or from `Pairing` other than by the 515
+    /// restart) or a login failed; the credentials are still valid and the task tries again.
     Reconnecting {
         /// Attempt since the last login, from 0.
         attempt: u32,
@@ -124,11 +138,22 @@ impl Status {
         self.jid.is_some()
     }
 
-    /// Records the live facts of the current connection; whether anything changed.
+    /// Records the live facts of the current connection; whether anything changed. A login
+    /// on this connection makes a starting, pairing or reconnecting session `Working`.
     pub(crate) fn set_link(&mut self, connected: bool, logged_in: bool) -> bool {
         let changed = (self.connected, self.logged_in) != (connected, logged_in);
         self.connected = connected;
         self.logged_in = logged_in;
+        let waiting = matches!(
+            self.state,
+            SessionState::Starting | SessionState::Pairing | SessionState::Reconnecting { .. }
+        );
+        if connected && logged_in && waiting {
+            self.state = SessionState::Working;
+            self.qr = None;
+            self.pair_code = None;
+            return true;
+        }
         changed
     }
 
@@ -168,16 +193,20 @@ impl Status {
                 self.qr = None;
                 self.pair_code = None;
             }
+            // The server's refusals and logout close the connection: its facts fall with them.
             EventKind::TemporaryBan { code, expires_in } => {
+                self.set_link(false, false);
                 self.state = SessionState::Failed(FailReason::TemporaryBan {
                     code: *code,
                     expires_in: *expires_in,
                 });
             }
             EventKind::ClientOutdated => {
+                self.set_link(false, false);
                 self.state = SessionState::Failed(FailReason::ClientOutdated);
             }
             EventKind::LoggedOut { .. } => {
+                self.set_link(false, false);
                 self.state = SessionState::LoggedOut;
                 self.jid = None;
                 self.lid = None;
@@ -215,10 +244,16 @@ impl Status {
         self.pair_code = None;
         if reconnects {
             self.state = match self.state {
-                SessionState::Working | SessionState::Reconnecting { .. } => {
-                    SessionState::Reconnecting { attempt: 0 }
+                // The restart that follows pair-success: the first login comes next.
+                SessionState::Pairing if matches!(cause, DisconnectCause::RestartRequired) => {
+                    SessionState::Pairing
                 }
-                SessionState::Pairing => SessionState::Pairing,
+                SessionState::Working
+                | SessionState::Reconnecting { .. }
+                | SessionState::Pairing => SessionState::Reconnecting { attempt: 0 },
+                // A linked account whose login failed waits to try again: a dead socket with
+                // valid credentials, which `connect` recovers at once (§F rule 1).
+                _ if self.has_credentials() => SessionState::Reconnecting { attempt: 0 },
                 _ => SessionState::Starting,
             };
             return;
@@ -296,6 +331,90 @@ mod tests {
         });
         assert_eq!(s.state, SessionState::Working);
         assert!(s.connected && s.logged_in && s.has_credentials());
+    }
+
+    /// CONTRACTS §F: `connected && loggedIn` is `Working` and nothing else: the connection's
+    /// login makes a pairing or reconnecting session `Working` before `Connected` comes.
+    #[test]
+    fn the_login_makes_the_session_working() {
+        let mut s = fresh();
+        s.apply(&EventKind::Paired {
+            jid: jid(),
+            lid: None,
+            platform: None,
+            business_name: None,
+        });
+        s.apply(&disconnected(DisconnectCause::RestartRequired, true));
+        s.apply(&EventKind::Connecting { attempt: 0 });
+        assert!(s.set_link(true, false), "the socket is up");
+        assert_eq!(s.state, SessionState::Pairing);
+        assert!(s.set_link(true, true), "logged in");
+        assert_eq!(s.state, SessionState::Working);
+        s.apply(&EventKind::Connected {
+            jid: jid(),
+            lid: None,
+        });
+        assert!(!s.set_link(true, true), "nothing new once Working");
+        assert!(s.connected && s.logged_in && s.state == SessionState::Working);
+        s.apply(&disconnected(DisconnectCause::Transport, true));
+        s.apply(&EventKind::Connecting { attempt: 0 });
+        s.set_link(true, false);
+        assert_eq!(s.state, SessionState::Reconnecting { attempt: 0 });
+        s.set_link(true, true);
+        assert_eq!(s.state, SessionState::Working);
+    }
+
+    /// The race session 5 left (issue 11): a session linked a moment ago whose connection
+    /// drops before `Connected`, its logins then refused (503), read `Pairing` for good, so
+    /// `/session/qr` answered 200 `""` for a linked account. Only the 515 keeps `Pairing`.
+    #[test]
+    fn only_the_515_restart_keeps_pairing() {
+        let paired = |s: &mut Status| {
+            s.apply(&EventKind::Paired {
+                jid: jid(),
+                lid: None,
+                platform: None,
+                business_name: None,
+            })
+        };
+        let refused =
+            DisconnectCause::Failure(wa_protocol::stanza::FailureReason::ServerError(503));
+        for cause in [DisconnectCause::Transport, refused.clone()] {
+            let mut s = fresh();
+            paired(&mut s);
+            s.apply(&disconnected(cause.clone(), true));
+            assert_eq!(
+                s.state,
+                SessionState::Reconnecting { attempt: 0 },
+                "{cause:?}"
+            );
+            s.apply(&EventKind::Connecting { attempt: 1 });
+            assert_eq!(s.state, SessionState::Reconnecting { attempt: 1 });
+            assert!(s.has_credentials() && !s.connected && s.qr.is_none());
+        }
+        let mut s = fresh();
+        paired(&mut s);
+        s.apply(&disconnected(DisconnectCause::RestartRequired, true));
+        s.apply(&disconnected(refused, true));
+        assert_eq!(s.state, SessionState::Reconnecting { attempt: 0 });
+    }
+
+    /// A linked account's refused login (503, tried again) is a dead socket with valid
+    /// credentials: `Reconnecting`, which `connect` recovers at once; an unlinked one is still
+    /// starting.
+    #[test]
+    fn a_failed_login_of_a_linked_account_reconnects() {
+        let refused =
+            DisconnectCause::Failure(wa_protocol::stanza::FailureReason::ServerError(503));
+        let mut s = Status::stopped(AccountId::from_bytes([1; 16]), Some(jid()), None);
+        s.apply(&EventKind::Connecting { attempt: 0 });
+        assert_eq!(s.state, SessionState::Starting);
+        s.apply(&disconnected(refused, true));
+        assert_eq!(s.state, SessionState::Reconnecting { attempt: 0 });
+        let mut s = fresh();
+        s.apply(&EventKind::Connecting { attempt: 0 });
+        s.apply(&disconnected(DisconnectCause::Transport, true));
+        assert_eq!(s.state, SessionState::Starting);
     }
 
     #[test]

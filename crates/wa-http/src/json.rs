@@ -33,11 +33,74 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for GoJson<T> {
     }
 }
 
-/// Decodes `bytes` the Go way.
+/// Decodes `bytes` the Go way. Where an object is expected, a top-level array is refused (Go's
+/// decoder refuses it for a struct; serde would read a struct from a sequence) and a top-level
+/// `null` is the zero value (Go leaves the struct as it is).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::Decode)?;
+    if (value.is_array() || value.is_null()) && wants_object::<T>() {
+        if value.is_array() {
+            return Err(ApiError::Decode);
+        }
+        value = Value::Object(serde_json::Map::new());
+    }
     fold_keys(&mut value);
     serde_json::from_value(value).map_err(|_| ApiError::Decode)
+}
+
+/// Whether `T` is read from a JSON object (a struct or a map): asks `T` to deserialize itself
+/// from [`Probe`], which only notes what it was asked for.
+fn wants_object<T: DeserializeOwned>() -> bool {
+    matches!(T::deserialize(Probe), Err(Probed { object: true }))
+}
+
+/// What [`Probe`] was asked for.
+#[derive(Debug)]
+struct Probed {
+    object: bool,
+}
+
+impl std::fmt::Display for Probed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "probed (object: {})", self.object)
+    }
+}
+
+impl std::error::Error for Probed {}
+
+impl serde::de::Error for Probed {
+    fn custom<M: std::fmt::Display>(_: M) -> Self {
+        Probed { object: false }
+    }
+}
+
+/// A deserializer with no data: it fails every request, saying whether an object was asked.
+struct Probe;
+
+impl<'de> serde::Deserializer<'de> for Probe {
+    type Error = Probed;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Probed> {
+        Err(Probed { object: false })
+    }
+
+    fn deserialize_map<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Probed> {
+        Err(Probed { object: true })
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Probed> {
+        Err(Probed { object: true })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct enum identifier ignored_any
+    }
 }
 
 /// Lowercases every object key and drops `null` members (Go leaves the zero value), recursively.
@@ -110,5 +173,24 @@ mod tests {
         ));
         assert!(matches!(decode::<Send>(b""), Err(ApiError::Decode)));
         assert!(matches!(decode::<Send>(b"[1]"), Err(ApiError::Decode)));
+    }
+
+    /// Go's decoder refuses an array for a struct even when every field has a zero value
+    /// (`cannot unmarshal array into Go value of type …` → `could not decode Payload`); serde
+    /// alone would read `[]` as a struct of defaults. `null` stays the zero value, as in Go.
+    #[test]
+    fn a_top_level_array_is_not_an_object() {
+        assert!(matches!(decode::<Send>(b"[]"), Err(ApiError::Decode)));
+        assert!(matches!(decode::<Context>(b" [ ] "), Err(ApiError::Decode)));
+        let map = decode::<std::collections::HashMap<String, String>>(b"[]");
+        assert!(matches!(map, Err(ApiError::Decode)));
+        assert_eq!(decode::<Send>(b"null").unwrap(), Send::default());
+        assert_eq!(decode::<Vec<u8>>(b"[]").unwrap(), Vec::<u8>::new());
+        assert_eq!(
+            decode::<Vec<Context>>(br#"[{"StanzaId":"a"}]"#)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

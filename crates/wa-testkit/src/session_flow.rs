@@ -3,40 +3,42 @@
 //! shows or type the pair code it hands out (wa-sim's admin API, WA-SIM.md), and link a user
 //! end to end. Shared by the HTTP tests of every route group.
 
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
 
 use serde_json::{json, Value};
 use wa_sim::SimServer;
 
 use crate::http;
+use crate::poll::poll_until;
 use crate::qr;
 use crate::served::Served;
 use crate::wait::DEADLINE;
 
-/// Time between two status polls (the app of seed 002 polls every few seconds; tests poll
-/// faster, always under a deadline).
-const POLL_EVERY: Duration = Duration::from_millis(50);
-
 /// Polls `GET /session/status` with `token` until `done` holds for its `data`, for up to
-/// [`DEADLINE`]; returns that `data`.
+/// [`DEADLINE`]; returns that `data`. It asks every [`crate::POLL_EVERY`] (20 ms): fast enough
+/// to see a state that lasts a few tens of milliseconds, which is how session 5's race between
+/// `loggedIn` and the state (a linked session reading `Pairing`) was found.
 ///
 /// # Panics
-/// If it does not hold in time (with the last status and the gateway's log).
+/// If it does not hold in time (with the last status and the gateway's log), or if the status
+/// answers anything but 200.
 pub async fn wait_status(served: &Served, token: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let until = Instant::now() + DEADLINE;
-    loop {
+    let last = Mutex::new(Value::Null);
+    let (last_seen, done) = (&last, &done);
+    let matched = poll_until(DEADLINE, "a matching /session/status", || async move {
         let (code, body) = served.user(token, "GET", "/session/status", None).await;
         assert_eq!(code, 200, "status: {body}");
         if done(&body["data"]) {
-            return body["data"].clone();
+            return Some(body["data"].clone());
         }
-        assert!(
-            Instant::now() < until,
-            "status never matched within {DEADLINE:?}; last: {body}\nlog:\n{}",
-            served.log()
-        );
-        tokio::time::sleep(POLL_EVERY).await;
-    }
+        *last_seen.lock().unwrap_or_else(|p| p.into_inner()) = body;
+        None
+    })
+    .await;
+    matched.unwrap_or_else(|e| {
+        let last = last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        panic!("{e}; last: {last}\nlog:\n{}", served.log())
+    })
 }
 
 /// The sim's phone `phone` scans `qr_text`; the sim admin API's status and body.

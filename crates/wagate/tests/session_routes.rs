@@ -198,6 +198,7 @@ async fn seed_002_pairphone_flow_and_its_errors() {
             r#"{"Phone": 15550107002}"#,
             error(400, "could not decode Payload"),
         ),
+        ("[]", error(400, "could not decode Payload")),
         ("{}", error(400, "missing Phone in Payload")),
         (pair.as_str(), error(500, "no session")),
     ] {

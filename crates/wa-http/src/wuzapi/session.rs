@@ -224,16 +224,25 @@ async fn qr(
         return Err(ApiError::Session(SessionRefusal::NoSession));
     }
     let status = state.gateway.session_status(&account.id).await?;
+    // A session that is over is `no session` (§F's table) even while its task winds down.
+    if matches!(
+        status.state,
+        SessionState::Stopped | SessionState::Failed(_) | SessionState::LoggedOut
+    ) {
+        return Err(ApiError::Session(SessionRefusal::NoSession));
+    }
     if status.logged_in || status.state == SessionState::Working {
         return Err(ApiError::Session(SessionRefusal::AlreadyLoggedIn));
     }
-    // A QR belongs to an unlinked session whose socket is up (§F: AwaitingQr, Pairing; `""`
-    // just before the first code). A linked session's login attempt has none to show.
-    let showing = match status.state {
-        SessionState::AwaitingQr | SessionState::Pairing => true,
-        SessionState::Starting => status.connected && !status.has_credentials(),
-        _ => false,
-    };
+    // A QR belongs to a session being linked whose socket is up (§F: AwaitingQr, Pairing; `""`
+    // just before the first code). A linked session's login attempt has none to show, and a
+    // socket that is down is `not connected` (§B.4), also across pairing's 515 restart.
+    let showing = status.connected
+        && match status.state {
+            SessionState::AwaitingQr | SessionState::Pairing => true,
+            SessionState::Starting => !status.has_credentials(),
+            _ => false,
+        };
     if !showing {
         return Err(ApiError::Session(SessionRefusal::NotConnected));
     }

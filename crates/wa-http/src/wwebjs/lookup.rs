@@ -1,7 +1,7 @@
 //! Sessions by id: in this dialect a session id is a gateway account's NAME (a wuzapi user's
 //! `name`), so a session started here is a wuzapi user and a wuzapi user's session shows here.
 
-use wa_client::{SessionState, Status};
+use wa_client::Status;
 use wa_store::Account;
 
 use crate::error::ApiError;
@@ -30,12 +30,9 @@ pub(crate) async fn find(state: &AppState, name: &str) -> Result<Option<Session>
         .into_iter()
         .filter(|a| a.name == name)
     {
-        let mut status = state.gateway.status(&account.id).await?;
+        // A task just spawned reads `Starting` (wa-client), one winding down its last state.
+        let status = state.gateway.status(&account.id).await?;
         let running = state.gateway.handle(&account.id).is_some();
-        if running && status.state == SessionState::Stopped {
-            // A task just spawned has not reported yet: it is starting.
-            status.state = SessionState::Starting;
-        }
         let rank = if running {
             0
         } else if status.has_credentials() {
