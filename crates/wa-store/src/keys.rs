@@ -34,10 +34,12 @@ pub(crate) enum TreeId {
     ReceivedOrder,
     ReceivedMeta,
     PendingReports,
+    // Push names (`push_names.rs`).
+    PushNames,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 21] = [
+    pub(crate) const ALL: [TreeId; 22] = [
         TreeId::Meta,
         TreeId::Accounts,
         TreeId::Tokens,
@@ -59,14 +61,15 @@ impl TreeId {
         TreeId::ReceivedOrder,
         TreeId::ReceivedMeta,
         TreeId::PendingReports,
+        TreeId::PushNames,
     ];
 
     /// Trees holding the device identity, Signal state and what the linked WhatsApp account
-    /// learnt (directory, privacy tokens, received-message dedup): what logout wipes (a new
+    /// learnt (directory, privacy tokens, received-message dedup, push names): what logout wipes (a new
     /// link may be another WhatsApp account). Pending reports stay, like the outbox: they are
     /// the application's messages; so does `received_meta`, whose sequence numbers key them
     /// (a new commit after logout must not reuse the seq of a report still pending).
-    pub(crate) const DEVICE_STATE: [TreeId; 14] = [
+    pub(crate) const DEVICE_STATE: [TreeId; 15] = [
         TreeId::Devices,
         TreeId::Identities,
         TreeId::Sessions,
@@ -81,6 +84,7 @@ impl TreeId {
         TreeId::TokensIssued,
         TreeId::Received,
         TreeId::ReceivedOrder,
+        TreeId::PushNames,
     ];
 
     pub(crate) const fn name(self) -> &'static str {
@@ -106,6 +110,7 @@ impl TreeId {
             TreeId::ReceivedOrder => "received_order",
             TreeId::ReceivedMeta => "received_meta",
             TreeId::PendingReports => "pending_reports",
+            TreeId::PushNames => "push_names",
         }
     }
 

@@ -111,6 +111,7 @@ mod keys;
 mod logged;
 mod msg_records;
 pub mod pb;
+mod push_names;
 mod records;
 mod sender_devices;
 mod store;
@@ -134,3 +135,4 @@ pub use crate::types::{
     SessionUpdate, SignedPreKey, StatusEvent, StatusOutcome, MAX_RECEIVED_PER_ACCOUNT,
     TOKEN_BUCKETS, TOKEN_BUCKET_SECS,
 };
+pub use crate::types::{PushName, MAX_PUSH_NAME};

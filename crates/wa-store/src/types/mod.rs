@@ -8,6 +8,7 @@ pub(crate) mod device;
 pub(crate) mod directory;
 pub(crate) mod durability;
 pub(crate) mod outbox;
+pub(crate) mod push_name;
 pub(crate) mod received;
 pub(crate) mod report;
 pub(crate) mod secret;
@@ -25,6 +26,7 @@ pub use outbox::{
     Enqueued, MessageStatus, NewOutbound, OutboxEntry, OutboxStatus, OutboxUpdate, StatusEvent,
     StatusOutcome,
 };
+pub use push_name::{PushName, MAX_PUSH_NAME};
 pub use received::{
     PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage, MAX_RECEIVED_PER_ACCOUNT,
 };
