@@ -18,6 +18,7 @@
 mod account;
 mod command;
 mod config;
+mod contacts_api;
 mod context;
 mod driver;
 mod driver_after;

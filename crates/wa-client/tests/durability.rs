@@ -331,6 +331,24 @@ impl Store for SlowStore {
     fn lid_mappings(&self, account: &AccountId) -> Result<Vec<LidMapping>> {
         self.inner.lid_mappings(account)
     }
+    fn save_push_name(
+        &self,
+        account: &AccountId,
+        name: &wa_store::PushName,
+        d: Durability,
+    ) -> Result<bool> {
+        self.inner.save_push_name(account, name, d)
+    }
+    fn push_name(
+        &self,
+        account: &AccountId,
+        pn: &PhoneNumber,
+    ) -> Result<Option<wa_store::PushName>> {
+        self.inner.push_name(account, pn)
+    }
+    fn push_names(&self, account: &AccountId) -> Result<Vec<wa_store::PushName>> {
+        self.inner.push_names(account)
+    }
     fn save_privacy_token(
         &self,
         account: &AccountId,

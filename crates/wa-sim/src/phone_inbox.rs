@@ -75,11 +75,22 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         return None;
     }
     shared.count("phone:message");
+    record(shared, phone, &msg, (sender, content, destination, history));
+    let kind = ReceiptType::for_delivery(own, msg.peer, true);
+    Receipt::for_message(&msg, kind)
+        .ok()
+        .map(PhoneAnswer::Receipt)
+}
+
+/// Keeps what the phone opened in its inbox (and a history sync request its own companion sent
+/// as a peer message in its request list); announces it the first time.
+fn record(shared: &Shared, phone: &PhoneNumber, msg: &MessageStanza, opened: Opened) {
+    let (sender, content, destination, history) = opened;
     let chat = destination.unwrap_or_else(|| Jid::user(sender.0.as_str(), Server::WhatsApp));
     let id = msg.id.as_str().to_owned();
     let t = msg.t.unwrap_or_else(|| shared.now_secs());
     let received = ReceivedMessage {
-        id: msg.id.as_str().to_owned(),
+        id: id.clone(),
         from: sender.0.as_str().to_owned(),
         chat: chat.to_string(),
         kind: match &history {
@@ -94,8 +105,8 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         },
     };
     let history = history
-        .filter(|_| own && msg.peer)
-        .map(|r| HistoryRequestReceived::new(msg.id.as_str(), sender.1, &r, t));
+        .filter(|_| sender.0 == *phone && msg.peer)
+        .map(|r| HistoryRequestReceived::new(&id, sender.1, &r, t));
     let recorded = shared.with_world(|w| {
         w.account_mut(phone).is_ok_and(|account| {
             let state = &mut account.phone_state;
@@ -115,10 +126,6 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         // Delivered again under a known id: kept once, receipted again (the sender waits for it).
         shared.count("phone:duplicate");
     }
-    let kind = ReceiptType::for_delivery(own, msg.peer, true);
-    Receipt::for_message(&msg, kind)
-        .ok()
-        .map(PhoneAnswer::Receipt)
 }
 
 /// What the phone opened: the sender device, the content, (for a DeviceSentMessage) its

@@ -42,10 +42,12 @@ pub(crate) enum TreeId {
     // Issue 12: session pools and the default session (global trees, not per account).
     Pools,
     DefaultSession,
+    // Push names (`push_names.rs`).
+    PushNames,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 26] = [
+    pub(crate) const ALL: [TreeId; 27] = [
         TreeId::Meta,
         TreeId::Accounts,
         TreeId::Tokens,
@@ -72,14 +74,15 @@ impl TreeId {
         TreeId::StatusLog,
         TreeId::Pools,
         TreeId::DefaultSession,
+        TreeId::PushNames,
     ];
 
     /// Trees holding the device identity, Signal state and what the linked WhatsApp account
-    /// learnt (directory, privacy tokens, received-message dedup): what logout wipes (a new
+    /// learnt (directory, privacy tokens, received-message dedup, push names): what logout wipes (a new
     /// link may be another WhatsApp account). Pending reports stay, like the outbox: they are
     /// the application's messages; so does `received_meta`, whose sequence numbers key them
     /// (a new commit after logout must not reuse the seq of a report still pending).
-    pub(crate) const DEVICE_STATE: [TreeId; 14] = [
+    pub(crate) const DEVICE_STATE: [TreeId; 15] = [
         TreeId::Devices,
         TreeId::Identities,
         TreeId::Sessions,
@@ -94,6 +97,7 @@ impl TreeId {
         TreeId::TokensIssued,
         TreeId::Received,
         TreeId::ReceivedOrder,
+        TreeId::PushNames,
     ];
 
     pub(crate) const fn name(self) -> &'static str {
@@ -124,6 +128,7 @@ impl TreeId {
             TreeId::StatusLog => "status_log",
             TreeId::Pools => "pools",
             TreeId::DefaultSession => "default_session",
+            TreeId::PushNames => "push_names",
         }
     }
 

@@ -112,6 +112,7 @@ mod logged;
 mod msg_records;
 pub mod pb;
 mod pool_records;
+mod push_names;
 mod records;
 mod sender_devices;
 mod status_records;
@@ -138,3 +139,4 @@ pub use crate::types::{
     StatusTimeline, WebhookDelivery, MAX_POOL_NAME, MAX_RECEIVED_PER_ACCOUNT,
     STATUS_LOG_RETENTION_MS, TOKEN_BUCKETS, TOKEN_BUCKET_SECS,
 };
+pub use crate::types::{PushName, MAX_PUSH_NAME};

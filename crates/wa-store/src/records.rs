@@ -11,6 +11,7 @@ use crate::error::{CorruptReason, Error, Result};
 use crate::keys::{self, TreeId};
 use crate::msg_records;
 use crate::pb;
+use crate::push_names;
 use crate::types::account::{Account, MediaDelivery, ProxyConfig, S3Config};
 use crate::types::account_id::AccountId;
 use crate::types::device::{DeviceIdentity, OneTimePreKey, SignedPreKey};
@@ -437,6 +438,7 @@ pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>
         TreeId::Pools | TreeId::DefaultSession => {
             crate::pool_records::verify_entry(tree, key, value)?;
         }
+        TreeId::PushNames => push_names::verify_entry(tree, key, value)?,
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ use crate::types::outbox::{
     Enqueued, MessageStatus, NewOutbound, OutboxEntry, OutboxUpdate, StatusEvent, StatusOutcome,
 };
 use crate::types::pool::Pool;
+use crate::types::push_name::PushName;
 use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
@@ -377,6 +378,16 @@ pub trait Store: Send + Sync {
     fn pn_for_lid(&self, account: &AccountId, lid: &Jid) -> Result<Option<LidMapping>>;
     /// Every PN ↔ LID pair of the account, in phone-number order.
     fn lid_mappings(&self, account: &AccountId) -> Result<Vec<LidMapping>>;
+
+    // ----- push names (messaging.md §10 `notify`; tree `push_names`) -----
+
+    /// Records a contact's push name (1 to [`MAX_PUSH_NAME`](crate::MAX_PUSH_NAME) bytes); the
+    /// same name stored already writes nothing. Whether it wrote.
+    fn save_push_name(&self, account: &AccountId, name: &PushName, d: Durability) -> Result<bool>;
+    /// A contact's push name.
+    fn push_name(&self, account: &AccountId, pn: &PhoneNumber) -> Result<Option<PushName>>;
+    /// Every push name the account has learnt, in phone-number order.
+    fn push_names(&self, account: &AccountId) -> Result<Vec<PushName>>;
 
     // ----- privacy tokens (messaging.md §16) -----
 

@@ -14,9 +14,9 @@ use wa_protocol::signal::KeyPair;
 use wa_store::{
     token_bucket, token_issue_due, DeviceList, Durability, Error, IdentityChange, LidChange,
     LidMapping, LidSource, ListedDevice, MessageStatus, NewOutbound, OutboxStatus, OutboxUpdate,
-    PrivacyToken, ReceiveOutcome, ReceivedKey, ReceivedMessage, SendStep, SenderKeyUpdate,
-    SessionUpdate, StatusEvent, StatusOutcome, Store, MAX_RECEIVED_PER_ACCOUNT, TOKEN_BUCKETS,
-    TOKEN_BUCKET_SECS,
+    PrivacyToken, PushName, ReceiveOutcome, ReceivedKey, ReceivedMessage, SendStep,
+    SenderKeyUpdate, SessionUpdate, StatusEvent, StatusOutcome, Store, MAX_PUSH_NAME,
+    MAX_RECEIVED_PER_ACCOUNT, TOKEN_BUCKETS, TOKEN_BUCKET_SECS,
 };
 
 const B: Durability = Durability::Buffered;
@@ -168,6 +168,52 @@ fn lid_map(s: &dyn Store) {
 }
 
 // ----- privacy tokens -----
+
+fn push_names(s: &dyn Store) {
+    let a = account_id(1);
+    let name = |p: &str, n: &str, at: u64| PushName {
+        pn: pn(p),
+        name: n.to_owned(),
+        learnt_ms: at,
+    };
+    assert_eq!(s.push_name(&a, &pn("15550002222")).expect("get"), None);
+    assert!(s
+        .save_push_name(&a, &name("15550002222", "Ana", 1), B)
+        .expect("new"));
+    assert!(!s
+        .save_push_name(&a, &name("15550002222", "Ana", 2), B)
+        .expect("same name"));
+    assert!(s
+        .save_push_name(&a, &name("15550001111", "Bia", 3), D)
+        .expect("other"));
+    assert!(s
+        .save_push_name(&a, &name("15550002222", "Ana B.", 4), D)
+        .expect("renamed"));
+    assert_eq!(
+        s.push_name(&a, &pn("15550002222")).expect("get"),
+        Some(name("15550002222", "Ana B.", 4))
+    );
+    let all = s.push_names(&a).expect("list");
+    assert_eq!(
+        all,
+        vec![
+            name("15550001111", "Bia", 3),
+            name("15550002222", "Ana B.", 4)
+        ],
+        "phone-number order"
+    );
+    assert!(s
+        .push_names(&account_id(2))
+        .expect("other account")
+        .is_empty());
+    for bad in [String::new(), "x".repeat(MAX_PUSH_NAME + 1)] {
+        assert!(matches!(
+            s.save_push_name(&a, &name("15550003333", &bad, 5), B),
+            Err(Error::InvalidInput { .. })
+        ));
+    }
+    assert!(s.check().expect("check").is_ok());
+}
 
 fn privacy_tokens(s: &dyn Store) {
     let a = account_id(1);
@@ -727,6 +773,7 @@ fn logout_and_delete_wipe_messaging_state(s: &dyn Store) {
     assert_eq!(s.pn_for_lid(&a, &lid).expect("pn"), None);
     assert_eq!(s.privacy_token(&a, &lid).expect("tok"), None);
     assert_eq!(s.token_issued(&a, &lid).expect("issued"), None);
+    assert!(s.push_names(&a).expect("push names").is_empty());
     let key = ReceivedKey {
         chat: &lid,
         sender: &lid,
@@ -808,6 +855,10 @@ macro_rules! conformance {
             #[test]
             fn lid_map() {
                 super::lid_map(&*$ctor.store)
+            }
+            #[test]
+            fn push_names() {
+                super::push_names(&*$ctor.store)
             }
             #[test]
             fn privacy_tokens() {

@@ -117,6 +117,17 @@ async fn texts_reach_the_phone(
     let data = ok(served, "/chat/send/text", reply).await;
     let got = phone_got(sim, events, B).await;
     assert_eq!((&got["id"], &got["text"]), (&data["Id"], &json!("a reply")));
+    assert_eq!(got["forwarded"], Value::Null, "not forwarded: {got}");
+
+    // CONTRACTS §A.4 IsForwarded: contextInfo isForwarded with forwardingScore 1 at the phone.
+    let forwarded = json!({"Phone": B, "Body": "passed on", "ContextInfo": {"IsForwarded": true}});
+    let data = ok(served, "/chat/send/text", forwarded).await;
+    let got = phone_got(sim, events, B).await;
+    assert_eq!(
+        (&got["id"], &got["text"]),
+        (&data["Id"], &json!("passed on"))
+    );
+    assert_eq!(got["forwarded"], 1, "{got}");
     id
 }
 

@@ -27,6 +27,7 @@ use wa_store::{
 
 use super::address::{signal_address, user_of};
 use super::keys::{Keys, StorePreKeys};
+use super::push_names;
 use super::receive::{failed, Received};
 use super::types::{ReceivedText, Sender};
 
@@ -313,6 +314,10 @@ fn commit(
         push_name: msg.notify.clone(),
         content,
     };
+    if !own {
+        let notify = msg.notify.as_deref();
+        push_names::learn(ctx.store, ctx.account, &event.sender, notify, now_ms);
+    }
     let kind = ReceiptType::for_delivery(own, msg.peer, false);
     Ok(Received {
         ack: msg.ack(ctx.keys.own_pn.clone(), None),

@@ -39,6 +39,7 @@ pub(crate) mod lid_route;
 pub(crate) mod peer_send;
 pub(crate) mod presence;
 pub(crate) mod privacy;
+pub(crate) mod push_names;
 pub(crate) mod receive;
 pub(crate) mod resend;
 pub(crate) mod retry;

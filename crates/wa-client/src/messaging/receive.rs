@@ -19,6 +19,7 @@ use wa_store::{
 
 use super::address::{signal_address, user_of};
 use super::keys::{Keys, StorePreKeys};
+use super::push_names;
 use super::retry_request::retry_receipt;
 use super::types::{ReceivedText, Sender};
 
@@ -104,6 +105,9 @@ pub(crate) fn receive(
         push_name: msg.notify.clone(),
         content,
     };
+    if !own_account {
+        push_names::learn(store, account, &event.sender, msg.notify.as_deref(), now_ms);
+    }
     let kind = ReceiptType::for_delivery(own_account, msg.peer, false);
     Ok(Received {
         ack: msg.ack(keys.own_pn.clone(), None),

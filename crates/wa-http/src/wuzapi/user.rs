@@ -1,9 +1,9 @@
 //! User routes (CONTRACTS §A.6): our presence, whether numbers are on WhatsApp (`check`), their
-//! devices and LID (`info`), the stored PN ↔ LID pair of one number (`lid/{jid}`) and every pair
-//! the account has learnt (`contacts`). Thin handlers over [`wa_client::Gateway`]
-//! (`set_presence`, `lookup_users`, `lid_mapping`, `known_contacts`). `check` and `info` ask the
-//! server (a running session is needed: `no session` otherwise); `lid` and `contacts` read the
-//! store only. Unlike wuzapi, `info` accepts bare phone numbers too (§A.6 lists the misparse as
+//! devices and LID (`info`), the stored PN ↔ LID pair of one number (`lid/{jid}`) and every
+//! contact the account has learnt, with its push name (`contacts`). Thin handlers over
+//! [`wa_client::Gateway`] (`set_presence`, `lookup_users`, `lid_mapping`, `known_contacts`,
+//! `push_names`). `check` and `info` ask the server (a running session is needed: `no session`
+//! otherwise); `lid` and `contacts` read the store only. Unlike wuzapi, `info` accepts bare phone numbers too (§A.6 lists the misparse as
 //! a defect).
 
 use std::collections::BTreeMap;
@@ -134,7 +134,8 @@ async fn lid(
     }))
 }
 
-/// `GET /user/contacts`: every contact whose PN ↔ LID pair the account has learnt.
+/// `GET /user/contacts`: every contact the account has learnt: its PN ↔ LID pair and the push
+/// name its messages announced (either may be missing).
 #[utoipa::path(get, path = "/user/contacts", tag = "user",
     responses(
         (status = 200, description = "Contacts by phone-number JID", body = BTreeMap<String, ContactInfo>),
@@ -144,21 +145,27 @@ async fn contacts(
     User(account): User,
 ) -> Result<Envelope<BTreeMap<String, ContactInfo>>, ApiError> {
     let known = state.gateway.known_contacts(&account.id).await?;
-    let contacts = known
-        .into_iter()
-        .map(|m| {
-            let info = ContactInfo {
-                found: true,
-                first_name: String::new(),
-                full_name: String::new(),
-                push_name: String::new(),
-                business_name: String::new(),
-                lid: m.lid.to_string(),
-            };
-            (m.pn.to_jid().to_string(), info)
-        })
-        .collect();
+    let names = state.gateway.push_names(&account.id).await?;
+    let mut contacts: BTreeMap<String, ContactInfo> = BTreeMap::new();
+    for m in known {
+        contact(&mut contacts, m.pn.to_jid().to_string()).lid = m.lid.to_string();
+    }
+    for n in names {
+        contact(&mut contacts, n.pn.to_jid().to_string()).push_name = n.name;
+    }
     Ok(Envelope::ok(contacts))
+}
+
+/// The entry of `jid`, a found contact with nothing known yet when new.
+fn contact(contacts: &mut BTreeMap<String, ContactInfo>, jid: String) -> &mut ContactInfo {
+    contacts.entry(jid).or_insert_with(|| ContactInfo {
+        found: true,
+        first_name: String::new(),
+        full_name: String::new(),
+        push_name: String::new(),
+        business_name: String::new(),
+        lid: String::new(),
+    })
 }
 
 #[derive(OpenApi)]

@@ -131,13 +131,13 @@ pub(crate) struct ContactInfo {
     /// Not known here: empty.
     #[serde(rename = "FullName")]
     pub full_name: String,
-    /// Not kept by the store yet: empty.
+    /// The name the contact's messages announced (`notify`), empty when none arrived yet.
     #[serde(rename = "PushName")]
     pub push_name: String,
     /// Not known here: empty.
     #[serde(rename = "BusinessName")]
     pub business_name: String,
-    /// The contact's LID (wagate's addition).
+    /// The contact's LID (wagate's addition; empty when not learnt).
     #[serde(rename = "LID")]
     pub lid: String,
 }

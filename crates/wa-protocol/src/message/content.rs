@@ -411,4 +411,6 @@ fn location_from_pb(l: &pb::LocationMessage) -> Result<Location, ContentError> {
 }
 
 #[cfg(test)]
+mod forward_tests;
+#[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ mod directory;
 mod outbox;
 mod pools;
 mod prekeys;
+mod push_names;
 mod received;
 pub(crate) mod schema;
 mod status_log;
@@ -46,6 +47,7 @@ use crate::types::outbox::{
     Enqueued, MessageStatus, NewOutbound, OutboxEntry, OutboxUpdate, StatusEvent, StatusOutcome,
 };
 use crate::types::pool::Pool;
+use crate::types::push_name::PushName;
 use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
@@ -442,6 +444,18 @@ impl<E: Engine> Store for Core<E> {
 
     fn lid_mappings(&self, a: &AccountId) -> Result<Vec<LidMapping>> {
         directory::lid_mappings(&self.engine, a)
+    }
+
+    fn save_push_name(&self, a: &AccountId, p: &PushName, d: Durability) -> Result<bool> {
+        self.then_done(push_names::save(&self.engine, a, p), d)
+    }
+
+    fn push_name(&self, a: &AccountId, pn: &PhoneNumber) -> Result<Option<PushName>> {
+        push_names::get(&self.engine, a, pn)
+    }
+
+    fn push_names(&self, a: &AccountId) -> Result<Vec<PushName>> {
+        push_names::all(&self.engine, a)
     }
 
     fn save_privacy_token(

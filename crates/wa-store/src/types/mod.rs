@@ -9,6 +9,7 @@ pub(crate) mod directory;
 pub(crate) mod durability;
 pub(crate) mod outbox;
 pub(crate) mod pool;
+pub(crate) mod push_name;
 pub(crate) mod received;
 pub(crate) mod report;
 pub(crate) mod secret;
@@ -29,6 +30,7 @@ pub use outbox::{
     StatusOutcome,
 };
 pub use pool::{pool_name_ok, Pool, MAX_POOL_NAME};
+pub use push_name::{PushName, MAX_PUSH_NAME};
 pub use received::{
     PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage, MAX_RECEIVED_PER_ACCOUNT,
 };

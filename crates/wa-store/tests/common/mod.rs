@@ -107,7 +107,7 @@ pub fn contact() -> (PhoneNumber, Jid) {
 }
 
 /// Adds one record of every messaging kind to account `n` (which has outbox entry "M"):
-/// a device list, a PN ↔ LID mapping, a privacy token, an issued-token time, a received
+/// a device list, a PN ↔ LID mapping, a push name, a privacy token, an issued-token time, a received
 /// message, and "M" sent and acknowledged.
 pub fn populate_messaging(s: &dyn Store, n: u8) {
     let a = account_id(n);
@@ -139,6 +139,12 @@ pub fn populate_messaging(s: &dyn Store, n: u8) {
         learnt_ms: 78,
     };
     s.save_lid_mapping(&a, &m, b).expect("lid");
+    let name = wa_store::PushName {
+        pn: contact().0,
+        name: format!("Contact {n}"),
+        learnt_ms: 78,
+    };
+    s.save_push_name(&a, &name, b).expect("push name");
     let token = PrivacyToken {
         token: vec![n; 24],
         t: 1_700_000_000,
@@ -196,7 +202,8 @@ pub fn messaging_fingerprint(s: &dyn Store, n: u8) -> String {
         id: "IN1",
     };
     format!(
-        "|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        s.push_names(&a).expect("push names"),
         s.device_list(&a, &lid).expect("dl"),
         s.lid_for_pn(&a, &pn).expect("lid"),
         s.pn_for_lid(&a, &lid).expect("pn"),
