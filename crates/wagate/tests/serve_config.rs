@@ -101,6 +101,8 @@ async fn wuzapi_names_configure_the_served_gateway() {
             ),
             ("API_KEY", api_key),
             ("WUZAPI_GLOBAL_WEBHOOK", "http://127.0.0.1:9/global"),
+            // The global webhook is on 127.0.0.1: the operator allows private targets.
+            ("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true"),
             ("WUZAPI_GLOBAL_HMAC_KEY", hmac),
             ("WEBHOOK_FORMAT", "json"),
             ("SESSION_DEVICE_NAME", "Shop desk"),

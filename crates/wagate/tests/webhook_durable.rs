@@ -211,31 +211,18 @@ async fn a_receiver_that_never_comes_back_ends_in_the_dead_letters_and_replay_de
     }
     assert!(list[0]["Id"].as_u64() < list[1]["Id"].as_u64());
 
-    // The global receiver got the messages and an Alert about the dead letters, signed.
-    let mut new = 0;
-    while new < 2 {
-        let alert = wait_for(&mut alerts.hooks, DEADLINE, "an Alert", |h: &Hook| {
-            (h.payload()["type"] == "Alert").then(|| h.clone())
-        })
-        .await
-        .expect("a dead-letter alert");
-        let p: Value = serde_json::from_slice(&alert.body).expect("JSON");
-        assert_eq!(p["event"]["Reason"], "WebhookDeadLetters", "{p}");
-        assert_eq!(p["event"]["Receiver"], "127.0.0.1");
-        assert_eq!(p["userID"], me.id.to_string());
-        assert_eq!(
-            alert.header("x-hmac-signature"),
-            Some(hmac_hex(GLOBAL_KEY, &alert.body).as_str())
-        );
-        new += p["event"]["New"].as_u64().unwrap_or(0);
-    }
+    dead_letter_alerts(&mut alerts, &me).await;
     assert!(served
         .log()
         .contains("alert: webhook deliveries joined the dead-letter list"));
 
     // Replay (after a restart: the dead letters are in the store) once the receiver is back.
     served.restart().await;
-    assert_eq!(dead_letters(&served).await["Count"], 2);
+    poll_until(DEADLINE, "the dead letters after the restart", || async {
+        (dead_letters(&served).await["Count"] == 2).then_some(())
+    })
+    .await
+    .expect("the dead letters are in the store");
     dead.set_down(false);
     let replay = json!({"All": true}).to_string();
     let (status, body) = served
@@ -249,25 +236,7 @@ async fn a_receiver_that_never_comes_back_ends_in_the_dead_letters_and_replay_de
     assert_eq!(hooks[0].header("content-type"), Some("application/json"));
     assert_eq!(dead_letters(&served).await["Count"], 0);
 
-    let (status, body) = served
-        .admin(
-            "POST",
-            "/admin/webhooks/deadletters/replay",
-            Some(r#"{"Ids":[42]}"#),
-        )
-        .await;
-    assert_eq!(
-        (status, body["data"]["Missing"].clone()),
-        (200, json!([42]))
-    );
-    let (status, body) = served
-        .admin("POST", "/admin/webhooks/deadletters/replay", Some("{}"))
-        .await;
-    assert_eq!(status, 400, "{body}");
-    let (status, _) = served
-        .request("GET", "/admin/webhooks/deadletters", &[], None)
-        .await;
-    assert_eq!(status, 401);
+    replay_refusals(&served).await;
 }
 
 #[tokio::test]
@@ -322,4 +291,48 @@ async fn refused_logins_raise_an_alert_on_the_global_webhook() {
     assert!(served
         .log()
         .contains("alert: the session's recovery keeps failing"));
+}
+
+/// The global receiver gets an `Alert` about the two dead letters (maybe in two), signed.
+async fn dead_letter_alerts(alerts: &mut HookReceiver, me: &ServedAccount) {
+    let mut new = 0;
+    while new < 2 {
+        let alert = wait_for(&mut alerts.hooks, DEADLINE, "an Alert", |h: &Hook| {
+            (h.payload()["type"] == "Alert").then(|| h.clone())
+        })
+        .await
+        .expect("a dead-letter alert");
+        let p: Value = serde_json::from_slice(&alert.body).expect("JSON");
+        assert_eq!(p["event"]["Reason"], "WebhookDeadLetters", "{p}");
+        assert_eq!(p["event"]["Receiver"], "127.0.0.1");
+        assert_eq!(p["userID"], me.id.to_string());
+        assert_eq!(
+            alert.header("x-hmac-signature"),
+            Some(hmac_hex(GLOBAL_KEY, &alert.body).as_str())
+        );
+        new += p["event"]["New"].as_u64().unwrap_or(0);
+    }
+}
+
+/// Replay of an unknown id, of nothing, and without the admin token.
+async fn replay_refusals(served: &Served) {
+    let (status, body) = served
+        .admin(
+            "POST",
+            "/admin/webhooks/deadletters/replay",
+            Some(r#"{"Ids":[42]}"#),
+        )
+        .await;
+    assert_eq!(
+        (status, body["data"]["Missing"].clone()),
+        (200, json!([42]))
+    );
+    let (status, body) = served
+        .admin("POST", "/admin/webhooks/deadletters/replay", Some("{}"))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = served
+        .request("GET", "/admin/webhooks/deadletters", &[], None)
+        .await;
+    assert_eq!(status, 401);
 }

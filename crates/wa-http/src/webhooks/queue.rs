@@ -427,6 +427,7 @@ fn bury(shared: &Shared, dead: Vec<WebhookDelivery>) {
             }
         }
     }
+    shared.sync.notify_one();
     shared.queued.fetch_sub(dead.len(), Ordering::Relaxed);
     let total = shared.dead.fetch_add(count, Ordering::Relaxed) + count;
     tracing::warn!(receiver = %receiver, count, total, "webhook deliveries gave up after their last attempt: dead letters");
