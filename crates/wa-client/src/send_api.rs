@@ -61,7 +61,10 @@ impl Gateway {
                 }
                 // Not committed, or committed and never written (then the next attempt finds
                 // it in the outbox): once the session is back, again.
-                Error::NotRunning(_) | Error::NotLoggedIn(_) | Error::Closed | Error::Timeout(_) => {
+                Error::NotRunning(_)
+                | Error::NotLoggedIn(_)
+                | Error::Closed
+                | Error::Timeout(_) => {
                     self.ready(id, bound).await?;
                 }
                 other => return Err(other),
@@ -150,7 +153,11 @@ impl Gateway {
     }
 }
 
-fn enqueue_durable(s: &dyn Store, id: AccountId, outbound: &NewOutbound<'_>) -> Result<bool, Error> {
+fn enqueue_durable(
+    s: &dyn Store,
+    id: AccountId,
+    outbound: &NewOutbound<'_>,
+) -> Result<bool, Error> {
     match s.enqueue(&id, outbound, Durability::Durable) {
         Ok(Enqueued::Inserted) => Ok(true),
         Ok(Enqueued::AlreadyPresent(_)) => Ok(false),

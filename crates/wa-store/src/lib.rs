@@ -133,6 +133,5 @@ pub use crate::types::{
     OutboxStatus, OutboxUpdate, PendingReport, PreKeyCounts, PrivacyToken, ProxyConfig,
     ReceiveOutcome, ReceivedKey, ReceivedMessage, S3Config, Secret, SendStep, SenderKeyUpdate,
     SessionUpdate, SignedPreKey, StatusEvent, StatusOutcome, StatusStep, StatusTimeline,
-    MAX_RECEIVED_PER_ACCOUNT, STATUS_LOG_RETENTION_MS,
-    TOKEN_BUCKETS, TOKEN_BUCKET_SECS,
+    MAX_RECEIVED_PER_ACCOUNT, STATUS_LOG_RETENTION_MS, TOKEN_BUCKETS, TOKEN_BUCKET_SECS,
 };

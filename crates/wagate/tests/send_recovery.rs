@@ -124,15 +124,22 @@ async fn an_otp_sent_while_the_session_is_down_arrives_within_the_bound_and_read
     let answer = send.await.expect("the send task");
     let elapsed = started.elapsed();
     let status = answer.status().as_u16();
-    let answer: Value = serde_json::from_slice(&answer.bytes().await.expect("a body")).expect("JSON");
+    let answer: Value =
+        serde_json::from_slice(&answer.bytes().await.expect("a body")).expect("JSON");
     assert_eq!(status, 200, "{answer}");
-    assert!(elapsed < Duration::from_secs(20), "within the bound: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "within the bound: {elapsed:?}"
+    );
     assert_eq!(
         (&answer["data"]["Details"], &answer["data"]["Id"]),
         (&json!("Sent"), &json!(otp))
     );
     let got = inbox(&sim, b).await;
-    let got = got.iter().find(|m| m["id"] == otp).expect("the OTP arrived");
+    let got = got
+        .iter()
+        .find(|m| m["id"] == otp)
+        .expect("the OTP arrived");
     assert_eq!(got["text"], "Your OTP is 482913");
     assert_eq!(got["t"], answer["data"]["Timestamp"]);
 
@@ -145,7 +152,10 @@ async fn an_otp_sent_while_the_session_is_down_arrives_within_the_bound_and_read
         .filter_map(|s| s["Status"].as_str())
         .collect();
     assert_eq!(steps, ["queued", "sent", "delivered"], "{status}");
-    assert_eq!(status["Timeline"][1]["Timestamp"], answer["data"]["Timestamp"]);
+    assert_eq!(
+        status["Timeline"][1]["Timestamp"],
+        answer["data"]["Timestamp"]
+    );
     assert_eq!(status["Chat"], format!("{b}@s.whatsapp.net"));
 
     // Each change was a MessageStatus webhook.
@@ -262,7 +272,10 @@ async fn the_same_id_twice_is_one_message_one_after_the_other_and_at_once() {
     let (c2, a2) = post(served.base(), "", with_async).await;
     let (c3, a3) = post(served.base(), "", queued.clone()).await;
     assert_eq!((c1, c2, c3), (202, 202, 200), "{a1} {a2} {a3}");
-    assert_eq!((&a1["data"]["Details"], &a1["data"]["Id"]), (&json!("Queued"), &queued["Id"]));
+    assert_eq!(
+        (&a1["data"]["Details"], &a1["data"]["Id"]),
+        (&json!("Queued"), &queued["Id"])
+    );
     assert_eq!(a3["data"]["Id"], queued["Id"]);
 
     // The same id for another message is refused.
@@ -270,10 +283,16 @@ async fn the_same_id_twice_is_one_message_one_after_the_other_and_at_once() {
     let (code, answer) = post(served.base(), "", other).await;
     assert_eq!(code, 409, "{answer}");
 
-    let ids = ["3EB0C1C1C1C1C1C1C1C1C1", "3EB0C2C2C2C2C2C2C2C2C2", "3EB0C3C3C3C3C3C3C3C3C3"];
+    let ids = [
+        "3EB0C1C1C1C1C1C1C1C1C1",
+        "3EB0C2C2C2C2C2C2C2C2C2",
+        "3EB0C3C3C3C3C3C3C3C3C3",
+    ];
     let counts = poll_until(DEADLINE, "the three messages", || async {
         let counts = copies(&sim, b).await;
-        ids.iter().all(|id| counts.contains_key(*id)).then_some(counts)
+        ids.iter()
+            .all(|id| counts.contains_key(*id))
+            .then_some(counts)
     })
     .await
     .expect("every message arrives");
@@ -328,7 +347,10 @@ async fn sigkill_during_async_bursts_every_accepted_message_arrives_once() {
         let expected = all.clone();
         poll_until(DEADLINE, "every accepted message", || async {
             let counts = copies(&sim, b).await;
-            expected.iter().all(|id| counts.contains_key(id)).then_some(())
+            expected
+                .iter()
+                .all(|id| counts.contains_key(id))
+                .then_some(())
         })
         .await
         .unwrap_or_else(|e| panic!("round {round}: {e}; log:\n{}", served.log()));

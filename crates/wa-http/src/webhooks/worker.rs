@@ -23,9 +23,9 @@ use wa_client::{Event, EventKind};
 use wa_store::{Account, Store};
 
 use super::events::{payload, type_name, Context};
-use super::status_event;
 use super::format::{encode, Owner};
 use super::sign::{signature, SIGNATURE_HEADER};
+use super::status_event;
 use super::types::{subscribed, WebhookConfig};
 
 /// One POST to make.

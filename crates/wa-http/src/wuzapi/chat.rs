@@ -67,7 +67,6 @@ fn answer(details: &'static str, id: String, sent: &SentMessage) -> Envelope<Sen
     })
 }
 
-
 /// `POST /chat/send/text`.
 #[utoipa::path(post, path = "/chat/send/text", tag = "chat", request_body = SendTextBody,
     params(("async" = Option<bool>, Query, description = "Queue durably and answer 202 at once (issue 12)")),

@@ -17,8 +17,8 @@ mod outbox;
 mod prekeys;
 mod received;
 pub(crate) mod schema;
-mod status_log;
 mod signal;
+mod status_log;
 mod tokens;
 
 use std::path::Path;
@@ -37,7 +37,6 @@ use crate::store::Store;
 use crate::types::account::Account;
 use crate::types::account_id::AccountId;
 use crate::types::device::{DeviceIdentity, OneTimePreKey, PreKeyCounts, SignedPreKey};
-use crate::types::status_log::StatusTimeline;
 use crate::types::directory::{DeviceList, LidChange, LidMapping, PrivacyToken};
 use crate::types::durability::Durability;
 use crate::types::outbox::{
@@ -46,6 +45,7 @@ use crate::types::outbox::{
 use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
+use crate::types::status_log::StatusTimeline;
 
 use self::access::{load, load_opaque, opaque};
 use self::device_memo::DeviceMemo;
