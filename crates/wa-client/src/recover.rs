@@ -52,6 +52,11 @@ impl Bound {
         Instant::now() >= self.deadline
     }
 
+    /// Sleeps until the next recheck (never past the deadline).
+    pub(crate) async fn pause(&self) {
+        tokio::time::sleep_until(self.recheck()).await;
+    }
+
     /// The next recheck, never past the deadline.
     fn recheck(&self) -> Instant {
         self.deadline.min(Instant::now() + RECHECK)
@@ -138,7 +143,7 @@ impl Gateway {
                 secs: bound.secs,
             });
         }
-        tokio::time::sleep_until(bound.recheck()).await;
+        bound.pause().await;
         Ok(())
     }
 

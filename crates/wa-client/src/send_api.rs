@@ -65,11 +65,24 @@ impl Gateway {
                 | Error::NotLoggedIn(_)
                 | Error::Closed
                 | Error::Timeout(_) => {
-                    self.ready(id, bound).await?;
+                    self.again(id, bound, error).await?;
                 }
                 other => return Err(other),
             }
         }
+    }
+
+    /// Before another attempt after `error`: waits for the session to be logged in again.
+    /// A session that is logged in did not cause it: a session refusal is returned as it is,
+    /// a drop or timeout is retried after a recheck period (no busy loop).
+    async fn again(&self, id: &AccountId, bound: Bound, error: Error) -> Result<(), Error> {
+        let up = self.handle(id).is_some_and(|h| h.status().logged_in);
+        match error {
+            Error::NotRunning(_) | Error::NotLoggedIn(_) if up => return Err(error),
+            _ if up => bound.pause().await,
+            _ => {}
+        }
+        self.ready(id, bound).await.map(drop)
     }
 
     /// Accepts `content` for `to` into the durable outbox and returns its id at once (issue 12
