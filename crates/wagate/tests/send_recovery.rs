@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
-use wa_sim::{Faults, SimEvent, SimServer};
+use wa_sim::{Faults, SimEvent, SimServer, SwitchesUpdate};
 use wa_testkit::session_flow::{link_by_qr, wait_status};
 use wa_testkit::{poll_until, start_sim, wait_for, Hook, HookReceiver, Served, DEADLINE};
 
@@ -361,4 +361,66 @@ async fn sigkill_during_async_bursts_every_accepted_message_arrives_once() {
     }
     // Nothing arrived twice, accepted or not (a call cut off by the kill may have been queued).
     assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_send_the_server_refuses_reads_failed_with_its_code() {
+    let (a, c) = ("6281200000341", "6281200000343");
+    let sim = start_sim(&[a, c]).await;
+    let mut hooks = HookReceiver::start().await;
+    let url = hooks.url("/hook");
+    let env = [
+        ("WUZAPI_GLOBAL_WEBHOOK", url.as_str()),
+        ("WEBHOOK_FORMAT", "json"),
+    ];
+    let served = Served::start(BIN.as_ref(), &sim, &env).await;
+    served.create_user("refused", TOKEN).await;
+    link_by_qr(&served, &sim, TOKEN, a).await;
+    let body = json!({"webhook": url, "events": ["MessageStatus"], "active": true}).to_string();
+    let (code, answer) = served.user(TOKEN, "PUT", "/webhook", Some(&body)).await;
+    assert_eq!(code, 200, "{answer}");
+    // A first-contact DM without a privacy token is refused with 463 (`messaging.md` §16).
+    let update = SwitchesUpdate {
+        require_privacy_tokens: Some(true),
+        ..SwitchesUpdate::default()
+    };
+    sim.update_account(&c.parse().expect("phone"), update)
+        .expect("switch");
+
+    let id = "3EB0D4D4D4D4D4D4D4D4D4";
+    let body = json!({"Phone": c, "Body": "first contact", "Id": id});
+    let (code, answer) = post(served.base(), "?async=true", body).await;
+    assert_eq!(code, 202, "{answer}");
+    let status = status_reads(&served, id, "failed").await;
+    assert_eq!(status["ErrorCode"], 463, "{status}");
+    let steps: Vec<&str> = status["Timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .filter_map(|s| s["Status"].as_str())
+        .collect();
+    assert_eq!(steps, ["queued", "failed"], "{status}");
+    let code = wait_for(
+        &mut hooks.hooks,
+        DEADLINE,
+        "MessageStatus failed",
+        |h: &Hook| {
+            let p = h.payload();
+            (p["type"] == "MessageStatus" && p["event"]["Id"] == id && p["state"] == "failed")
+                .then(|| p["event"]["ErrorCode"].clone())
+        },
+    )
+    .await
+    .expect("a failed MessageStatus webhook");
+    assert_eq!(code, 463);
+    assert!(!copies(&sim, c).await.contains_key(id), "never delivered");
+
+    // The same Id again answers with the first one's outcome: the refusal, nothing sent.
+    let body = json!({"Phone": c, "Body": "first contact", "Id": id});
+    let (code, answer) = post(served.base(), "", body).await;
+    assert_eq!(code, 500, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "error sending message: server returned error 463"
+    );
 }
