@@ -114,7 +114,9 @@ pub enum Error {
     Unconfirmed(String),
     /// The session did not log in again within the send bound (`--send-timeout`): nothing
     /// was sent.
-    #[error("the session is not connected and did not log in again within {secs} s; nothing was sent")]
+    #[error(
+        "the session is not connected and did not log in again within {secs} s; nothing was sent"
+    )]
     SessionDown {
         /// The account.
         account: AccountId,

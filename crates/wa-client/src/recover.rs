@@ -52,6 +52,11 @@ impl Bound {
         Instant::now() >= self.deadline
     }
 
+    /// Sleeps until the next recheck (never past the deadline).
+    pub(crate) async fn pause(&self) {
+        tokio::time::sleep_until(self.recheck()).await;
+    }
+
     /// The next recheck, never past the deadline.
     fn recheck(&self) -> Instant {
         self.deadline.min(Instant::now() + RECHECK)
@@ -100,7 +105,10 @@ impl Gateway {
             let mut watch = handle.watch_status();
             let ended = {
                 let up = watch.wait_for(|s| s.logged_in);
-                matches!(tokio::time::timeout_at(bound.recheck(), up).await, Ok(Err(_)))
+                matches!(
+                    tokio::time::timeout_at(bound.recheck(), up).await,
+                    Ok(Err(_))
+                )
             };
             if ended {
                 // The task ended meanwhile: the next round starts it again if it may.
@@ -135,7 +143,7 @@ impl Gateway {
                 secs: bound.secs,
             });
         }
-        tokio::time::sleep_until(bound.recheck()).await;
+        bound.pause().await;
         Ok(())
     }
 
@@ -169,7 +177,11 @@ impl Gateway {
                 Err(error) => return Err(error),
             }
             let moved = wait_status(&mut events, id, message);
-            if tokio::time::timeout_at(bound.recheck(), moved).await.is_err() && bound.passed() {
+            if tokio::time::timeout_at(bound.recheck(), moved)
+                .await
+                .is_err()
+                && bound.passed()
+            {
                 return Err(not_confirmed());
             }
         }
@@ -180,10 +192,12 @@ impl Gateway {
 fn outcome(message: &MessageId, e: OutboxEntry) -> Option<Result<SentMessage, Error>> {
     match e.status {
         OutboxStatus::Queued | OutboxStatus::Sent => None,
-        OutboxStatus::Acked | OutboxStatus::Delivered | OutboxStatus::Read => Some(Ok(SentMessage {
-            id: message.clone(),
-            server_t: e.server_t,
-        })),
+        OutboxStatus::Acked | OutboxStatus::Delivered | OutboxStatus::Read => {
+            Some(Ok(SentMessage {
+                id: message.clone(),
+                server_t: e.server_t,
+            }))
+        }
         OutboxStatus::Failed => Some(Err(match e.fail_code {
             Some(code) => Error::Rejected {
                 id: e.message_id,

@@ -61,12 +61,28 @@ impl Gateway {
                 }
                 // Not committed, or committed and never written (then the next attempt finds
                 // it in the outbox): once the session is back, again.
-                Error::NotRunning(_) | Error::NotLoggedIn(_) | Error::Closed | Error::Timeout(_) => {
-                    self.ready(id, bound).await?;
+                Error::NotRunning(_)
+                | Error::NotLoggedIn(_)
+                | Error::Closed
+                | Error::Timeout(_) => {
+                    self.again(id, bound, error).await?;
                 }
                 other => return Err(other),
             }
         }
+    }
+
+    /// Before another attempt after `error`: waits for the session to be logged in again.
+    /// A session that is logged in did not cause it: a session refusal is returned as it is,
+    /// a drop or timeout is retried after a recheck period (no busy loop).
+    async fn again(&self, id: &AccountId, bound: Bound, error: Error) -> Result<(), Error> {
+        let up = self.handle(id).is_some_and(|h| h.status().logged_in);
+        match error {
+            Error::NotRunning(_) | Error::NotLoggedIn(_) if up => return Err(error),
+            _ if up => bound.pause().await,
+            _ => {}
+        }
+        self.ready(id, bound).await.map(drop)
     }
 
     /// Accepts `content` for `to` into the durable outbox and returns its id at once (issue 12
@@ -150,7 +166,11 @@ impl Gateway {
     }
 }
 
-fn enqueue_durable(s: &dyn Store, id: AccountId, outbound: &NewOutbound<'_>) -> Result<bool, Error> {
+fn enqueue_durable(
+    s: &dyn Store,
+    id: AccountId,
+    outbound: &NewOutbound<'_>,
+) -> Result<bool, Error> {
     match s.enqueue(&id, outbound, Durability::Durable) {
         Ok(Enqueued::Inserted) => Ok(true),
         Ok(Enqueued::AlreadyPresent(_)) => Ok(false),

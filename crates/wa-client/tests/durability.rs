@@ -272,7 +272,12 @@ impl Store for SlowStore {
     ) -> Result<Option<wa_store::StatusTimeline>> {
         self.inner.status_timeline(account, message_id)
     }
-    fn prune_status_log(&self, account: &AccountId, before_ms: u64, d: Durability) -> Result<usize> {
+    fn prune_status_log(
+        &self,
+        account: &AccountId,
+        before_ms: u64,
+        d: Durability,
+    ) -> Result<usize> {
         self.inner.prune_status_log(account, before_ms, d)
     }
     fn commit_received(

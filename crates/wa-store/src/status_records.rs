@@ -69,7 +69,10 @@ pub(crate) fn from_pb(key: &[u8], m: pb::StatusLog) -> Field<StatusTimeline> {
         .and_then(|s| std::str::from_utf8(s).ok())
         .filter(|s| !s.is_empty())
         .ok_or(CorruptReason::BadKey)?;
-    let chat = m.chat.parse().map_err(|_| CorruptReason::BadField("chat"))?;
+    let chat = m
+        .chat
+        .parse()
+        .map_err(|_| CorruptReason::BadField("chat"))?;
     let steps = m
         .steps
         .into_iter()

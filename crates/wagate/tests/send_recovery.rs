@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
-use wa_sim::{Faults, SimEvent, SimServer};
+use wa_sim::{Faults, SimEvent, SimServer, SwitchesUpdate};
 use wa_testkit::session_flow::{link_by_qr, wait_status};
 use wa_testkit::{poll_until, start_sim, wait_for, Hook, HookReceiver, Served, DEADLINE};
 
@@ -124,15 +124,22 @@ async fn an_otp_sent_while_the_session_is_down_arrives_within_the_bound_and_read
     let answer = send.await.expect("the send task");
     let elapsed = started.elapsed();
     let status = answer.status().as_u16();
-    let answer: Value = serde_json::from_slice(&answer.bytes().await.expect("a body")).expect("JSON");
+    let answer: Value =
+        serde_json::from_slice(&answer.bytes().await.expect("a body")).expect("JSON");
     assert_eq!(status, 200, "{answer}");
-    assert!(elapsed < Duration::from_secs(20), "within the bound: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "within the bound: {elapsed:?}"
+    );
     assert_eq!(
         (&answer["data"]["Details"], &answer["data"]["Id"]),
         (&json!("Sent"), &json!(otp))
     );
     let got = inbox(&sim, b).await;
-    let got = got.iter().find(|m| m["id"] == otp).expect("the OTP arrived");
+    let got = got
+        .iter()
+        .find(|m| m["id"] == otp)
+        .expect("the OTP arrived");
     assert_eq!(got["text"], "Your OTP is 482913");
     assert_eq!(got["t"], answer["data"]["Timestamp"]);
 
@@ -145,7 +152,10 @@ async fn an_otp_sent_while_the_session_is_down_arrives_within_the_bound_and_read
         .filter_map(|s| s["Status"].as_str())
         .collect();
     assert_eq!(steps, ["queued", "sent", "delivered"], "{status}");
-    assert_eq!(status["Timeline"][1]["Timestamp"], answer["data"]["Timestamp"]);
+    assert_eq!(
+        status["Timeline"][1]["Timestamp"],
+        answer["data"]["Timestamp"]
+    );
     assert_eq!(status["Chat"], format!("{b}@s.whatsapp.net"));
 
     // Each change was a MessageStatus webhook.
@@ -262,7 +272,10 @@ async fn the_same_id_twice_is_one_message_one_after_the_other_and_at_once() {
     let (c2, a2) = post(served.base(), "", with_async).await;
     let (c3, a3) = post(served.base(), "", queued.clone()).await;
     assert_eq!((c1, c2, c3), (202, 202, 200), "{a1} {a2} {a3}");
-    assert_eq!((&a1["data"]["Details"], &a1["data"]["Id"]), (&json!("Queued"), &queued["Id"]));
+    assert_eq!(
+        (&a1["data"]["Details"], &a1["data"]["Id"]),
+        (&json!("Queued"), &queued["Id"])
+    );
     assert_eq!(a3["data"]["Id"], queued["Id"]);
 
     // The same id for another message is refused.
@@ -270,10 +283,16 @@ async fn the_same_id_twice_is_one_message_one_after_the_other_and_at_once() {
     let (code, answer) = post(served.base(), "", other).await;
     assert_eq!(code, 409, "{answer}");
 
-    let ids = ["3EB0C1C1C1C1C1C1C1C1C1", "3EB0C2C2C2C2C2C2C2C2C2", "3EB0C3C3C3C3C3C3C3C3C3"];
+    let ids = [
+        "3EB0C1C1C1C1C1C1C1C1C1",
+        "3EB0C2C2C2C2C2C2C2C2C2",
+        "3EB0C3C3C3C3C3C3C3C3C3",
+    ];
     let counts = poll_until(DEADLINE, "the three messages", || async {
         let counts = copies(&sim, b).await;
-        ids.iter().all(|id| counts.contains_key(*id)).then_some(counts)
+        ids.iter()
+            .all(|id| counts.contains_key(*id))
+            .then_some(counts)
     })
     .await
     .expect("every message arrives");
@@ -328,7 +347,10 @@ async fn sigkill_during_async_bursts_every_accepted_message_arrives_once() {
         let expected = all.clone();
         poll_until(DEADLINE, "every accepted message", || async {
             let counts = copies(&sim, b).await;
-            expected.iter().all(|id| counts.contains_key(id)).then_some(())
+            expected
+                .iter()
+                .all(|id| counts.contains_key(id))
+                .then_some(())
         })
         .await
         .unwrap_or_else(|e| panic!("round {round}: {e}; log:\n{}", served.log()));
@@ -339,4 +361,66 @@ async fn sigkill_during_async_bursts_every_accepted_message_arrives_once() {
     }
     // Nothing arrived twice, accepted or not (a call cut off by the kill may have been queued).
     assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_send_the_server_refuses_reads_failed_with_its_code() {
+    let (a, c) = ("6281200000341", "6281200000343");
+    let sim = start_sim(&[a, c]).await;
+    let mut hooks = HookReceiver::start().await;
+    let url = hooks.url("/hook");
+    let env = [
+        ("WUZAPI_GLOBAL_WEBHOOK", url.as_str()),
+        ("WEBHOOK_FORMAT", "json"),
+    ];
+    let served = Served::start(BIN.as_ref(), &sim, &env).await;
+    served.create_user("refused", TOKEN).await;
+    link_by_qr(&served, &sim, TOKEN, a).await;
+    let body = json!({"webhook": url, "events": ["MessageStatus"], "active": true}).to_string();
+    let (code, answer) = served.user(TOKEN, "PUT", "/webhook", Some(&body)).await;
+    assert_eq!(code, 200, "{answer}");
+    // A first-contact DM without a privacy token is refused with 463 (`messaging.md` §16).
+    let update = SwitchesUpdate {
+        require_privacy_tokens: Some(true),
+        ..SwitchesUpdate::default()
+    };
+    sim.update_account(&c.parse().expect("phone"), update)
+        .expect("switch");
+
+    let id = "3EB0D4D4D4D4D4D4D4D4D4";
+    let body = json!({"Phone": c, "Body": "first contact", "Id": id});
+    let (code, answer) = post(served.base(), "?async=true", body).await;
+    assert_eq!(code, 202, "{answer}");
+    let status = status_reads(&served, id, "failed").await;
+    assert_eq!(status["ErrorCode"], 463, "{status}");
+    let steps: Vec<&str> = status["Timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .filter_map(|s| s["Status"].as_str())
+        .collect();
+    assert_eq!(steps, ["queued", "failed"], "{status}");
+    let code = wait_for(
+        &mut hooks.hooks,
+        DEADLINE,
+        "MessageStatus failed",
+        |h: &Hook| {
+            let p = h.payload();
+            (p["type"] == "MessageStatus" && p["event"]["Id"] == id && p["state"] == "failed")
+                .then(|| p["event"]["ErrorCode"].clone())
+        },
+    )
+    .await
+    .expect("a failed MessageStatus webhook");
+    assert_eq!(code, 463);
+    assert!(!copies(&sim, c).await.contains_key(id), "never delivered");
+
+    // The same Id again answers with the first one's outcome: the refusal, nothing sent.
+    let body = json!({"Phone": c, "Body": "first contact", "Id": id});
+    let (code, answer) = post(served.base(), "", body).await;
+    assert_eq!(code, 500, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "error sending message: server returned error 463"
+    );
 }

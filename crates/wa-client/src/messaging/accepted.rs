@@ -95,7 +95,13 @@ pub(crate) async fn send_and_settle(
     let (s, account, now) = (Arc::clone(store), *handle.id(), clock.now());
     let key = id.as_str().to_owned();
     let failed = tokio::task::spawn_blocking(move || {
-        s.update_outbox(&account, &key, OutboxUpdate::Failed, now.0, Durability::Buffered)
+        s.update_outbox(
+            &account,
+            &key,
+            OutboxUpdate::Failed,
+            now.0,
+            Durability::Buffered,
+        )
     })
     .await;
     match failed {
@@ -121,8 +127,8 @@ pub(crate) async fn drain(
 ) -> Result<usize, Error> {
     let account = *handle.id();
     let s = Arc::clone(store);
-    let due = tokio::task::spawn_blocking(move || s.outbox_due(&account, u64::MAX, usize::MAX))
-        .await??;
+    let due =
+        tokio::task::spawn_blocking(move || s.outbox_due(&account, u64::MAX, usize::MAX)).await??;
     let accepted: Vec<Accepted> = due
         .into_iter()
         .filter(|e| e.attempts == 0)
@@ -139,7 +145,11 @@ pub(crate) async fn drain(
 
 /// After a login's resend: the drain, then the account's status timelines older than the
 /// retention are pruned ([`wa_store::STATUS_LOG_RETENTION_MS`]).
-pub(crate) async fn after_resend(handle: &AccountHandle, store: &Arc<dyn Store>, clock: &dyn Clock) {
+pub(crate) async fn after_resend(
+    handle: &AccountHandle,
+    store: &Arc<dyn Store>,
+    clock: &dyn Clock,
+) {
     let account = *handle.id();
     match drain(handle, store, clock).await {
         Ok(0) => {}

@@ -6,8 +6,8 @@
 
 use wa_store::{AccountId, Durability, Enqueued, NewOutbound, OutboxEntry, OutboxStatus, Store};
 
-use wa_protocol::message::{decode_padded, Content, EncVersion};
 use crate::error::Error;
+use wa_protocol::message::{decode_padded, Content, EncVersion};
 
 /// Enqueues a new message; [`Error::AlreadyAccepted`] (nothing written) when its id is in the
 /// outbox for the same chat and content (the stored payload's random padding differs, so the

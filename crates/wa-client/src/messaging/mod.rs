@@ -21,6 +21,7 @@
 //! lock, which the send and receive jobs take too. The awaits for the server's acks are not
 //! serialized: many sends are in flight at once.
 
+pub(crate) mod accepted;
 pub(crate) mod address;
 pub(crate) mod device_cache;
 pub(crate) mod directory;
@@ -33,7 +34,6 @@ pub(crate) mod group_recv;
 pub(crate) mod group_retry;
 pub(crate) mod group_send;
 pub(crate) mod idempotent;
-pub(crate) mod accepted;
 pub(crate) mod keys;
 pub(crate) mod lid_route;
 pub(crate) mod peer_send;

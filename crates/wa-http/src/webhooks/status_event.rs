@@ -43,7 +43,10 @@ pub fn payload(kind: &EventKind, ctx: &Context<'_>) -> Option<Map<String, Value>
     };
     let (name, timestamp, code) = status_parts(*status);
     let mut event = Map::new();
-    let chat = ctx.receipt_chat.map(ToString::to_string).unwrap_or_default();
+    let chat = ctx
+        .receipt_chat
+        .map(ToString::to_string)
+        .unwrap_or_default();
     event.insert("Chat".into(), Value::from(chat));
     if let Some(code) = code {
         event.insert("ErrorCode".into(), Value::from(code));

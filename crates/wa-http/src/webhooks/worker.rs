@@ -21,7 +21,6 @@ use wa_store::{Account, AccountId, Store};
 
 use super::alerts::{on_buried, Alert, Alerts};
 use super::events::{payload, type_name, Context};
-use super::status_event;
 use super::format::{encode, Owner};
 use super::queue::{Buried, NewDelivery, WebhookQueue};
 use super::sign::signature;

@@ -106,10 +106,7 @@ async fn status(
 }
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(status),
-    components(schemas(MessageStatusView, StatusStepView))
-)]
+#[openapi(paths(status), components(schemas(MessageStatusView, StatusStepView)))]
 struct Doc;
 
 /// This group's OpenAPI paths and schemas.

@@ -19,8 +19,8 @@ mod prekeys;
 mod push_names;
 mod received;
 pub(crate) mod schema;
-mod status_log;
 mod signal;
+mod status_log;
 mod tokens;
 mod webhooks;
 
@@ -40,7 +40,6 @@ use crate::store::Store;
 use crate::types::account::Account;
 use crate::types::account_id::AccountId;
 use crate::types::device::{DeviceIdentity, OneTimePreKey, PreKeyCounts, SignedPreKey};
-use crate::types::status_log::StatusTimeline;
 use crate::types::directory::{DeviceList, LidChange, LidMapping, PrivacyToken};
 use crate::types::durability::Durability;
 use crate::types::outbox::{

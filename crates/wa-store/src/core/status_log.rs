@@ -71,4 +71,3 @@ pub(super) fn prune<E: Engine>(engine: &E, a: &AccountId, before_ms: u64) -> Res
     }
     Ok(old.len())
 }
-
