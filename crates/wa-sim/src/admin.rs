@@ -10,7 +10,7 @@
 //! | `POST /admin/phones/{phone}/scan` (body: the QR text) | the phone scans a QR code |
 //! | `POST /admin/phones/{phone}/pair-code` `{"code": "XXXX-XXXX"}` | the phone types a pair code |
 //! | `DELETE /admin/phones/{phone}/devices/{device}` | the phone unlinks a companion |
-//! | `PUT /admin/phones/{phone}/faults` `{"drop_pings", "refuse_login", "drop_messages", "drop_group_notifications"}` | fault switches |
+//! | `PUT /admin/phones/{phone}/faults` `{"drop_pings", "refuse_login", "drop_messages", "drop_group_notifications", "nack_messages"}` | fault switches |
 //! | `POST /admin/phones/{phone}/send` `{"to": "<phone or JID>", "text"}` → `{"id"}` | the phone sends an end-to-end encrypted text; instead of `text` (or with it: `reply_to`, `mentions`) one of `"reaction": {"id", "emoji"}`, `"edit": {"id", "text"}`, `"revoke": "<id>"`, `"location": {"lat", "lng", "name"}`, `"contact": {"name", "vcard"}` sends that kind ([`PhoneSend`]) |
 //! | `GET /admin/phones/{phone}/messages` | what the phone received and decrypted, oldest first: `[{"id", "from", "chat", "kind", "text", "t"}]` |
 //! | `POST /admin/phones/{phone}/read` `{"chat", "ids"}` | the phone sends read receipts (in a group, one per author, as `participant`) |
