@@ -10,7 +10,7 @@
 //! | `POST /admin/phones/{phone}/scan` (body: the QR text) | the phone scans a QR code |
 //! | `POST /admin/phones/{phone}/pair-code` `{"code": "XXXX-XXXX"}` | the phone types a pair code |
 //! | `DELETE /admin/phones/{phone}/devices/{device}` | the phone unlinks a companion |
-//! | `PUT /admin/phones/{phone}/faults` `{"drop_pings", "refuse_login", "drop_messages", "drop_group_notifications"}` | fault switches |
+//! | `PUT /admin/phones/{phone}/faults` `{"drop_pings", "refuse_login", "drop_messages", "drop_group_notifications", "nack_messages"}` | fault switches |
 //! | `POST /admin/phones/{phone}/send` `{"to": "<phone or JID>", "text"}` → `{"id"}` | the phone sends an end-to-end encrypted text; instead of `text` (or with it: `reply_to`, `mentions`) one of `"reaction": {"id", "emoji"}`, `"edit": {"id", "text"}`, `"revoke": "<id>"`, `"location": {"lat", "lng", "name"}`, `"contact": {"name", "vcard"}` sends that kind ([`PhoneSend`]) |
 //! | `GET /admin/phones/{phone}/messages` | what the phone received and decrypted, oldest first: `[{"id", "from", "chat", "kind", "text", "t", "forwarded"}]` (`forwarded`: a forwarded text's `forwardingScore`, else `null`; `kind` `history_sync_request` for the peer message below) |
 //! | `GET /admin/phones/{phone}/history-requests` | the on-demand history sync requests the account's companions sent the phone (peer messages), oldest first: `[{"id", "device", "chat", "oldest_msg_id", "oldest_msg_from_me", "oldest_msg_timestamp", "count", "t"}]` ([`HistoryRequestReceived`](crate::HistoryRequestReceived)); the sim sends no history back |

@@ -159,6 +159,10 @@ pub struct Faults {
     /// never hear of, so their cached group metadata goes stale; the server's `phash` in its
     /// ack of their next group message tells them, `messaging.md` §8).
     pub drop_group_notifications: bool,
+    /// Refuse the companions' `<message>` stanzas with a server ack carrying this `error`
+    /// code, neither routed nor delivered (`messaging.md` §8: `error` present = NACK); e.g.
+    /// 503 for a server that refuses for a while, 479 for a permanent refusal.
+    pub nack_messages: Option<u16>,
 }
 
 /// One WhatsApp account on the simulated network.

@@ -70,6 +70,7 @@ mod tests {
             group::openapi(),
             webhook::openapi(),
             crate::wwebjs::openapi(),
+            crate::pool::openapi(),
         ] {
             let Some(components) = part.components else {
                 continue;

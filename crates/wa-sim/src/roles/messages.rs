@@ -41,12 +41,22 @@ fn refusal(node: &Node, t: u64, code: u16) -> Node {
 }
 
 /// A companion's `<message>`: routed, and answered with the server ack (unless the sender's
-/// account has the `drop_messages` fault: then nothing happens).
+/// account has the `drop_messages` fault: then nothing happens; or `nack_messages`: then the
+/// ack carries that error code and nothing is routed).
 pub(crate) fn companion_message(shared: &Shared, sender: &DeviceKey, node: &Node) -> Vec<Action> {
     let t = shared.now_secs();
     if shared.with_world(|w| w.account(&sender.0).is_ok_and(|a| a.faults.drop_messages)) {
         shared.count("route:dropped");
         return vec![];
+    }
+    let nack = shared.with_world(|w| {
+        w.account(&sender.0)
+            .ok()
+            .and_then(|a| a.faults.nack_messages)
+    });
+    if let Some(code) = nack {
+        shared.count("route:nacked");
+        return vec![Action::Send(refusal(node, t, code))];
     }
     let msg = match MessageStanza::from_node(node) {
         Ok(msg) => msg,
