@@ -65,6 +65,9 @@ impl IntoResponse for SimError {
             SimFault::BadRequest => StatusCode::BAD_REQUEST,
             SimFault::NotFound => StatusCode::NOT_FOUND,
             SimFault::Forbidden => StatusCode::FORBIDDEN,
+            SimFault::Unauthorized => StatusCode::UNAUTHORIZED,
+            SimFault::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            SimFault::Gone => StatusCode::GONE,
             SimFault::Server | SimFault::Client => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(json!({ "error": self.to_string() }))).into_response()

@@ -40,6 +40,7 @@
 
 mod admin;
 mod admin_groups;
+mod admin_media;
 mod config;
 mod connection;
 mod device_notify;
@@ -48,6 +49,8 @@ mod event;
 mod front_door;
 mod group_state;
 mod mailbox;
+mod media_http;
+mod media_store;
 mod nodes;
 mod phone;
 mod phone_group;
@@ -62,9 +65,10 @@ mod server;
 mod state;
 mod world;
 
-pub use config::SimConfig;
+pub use config::{MediaConfig, SimConfig};
 pub use error::{SimError, SimFault};
 pub use event::{ConnId, SimEvent};
+pub use media_store::MediaInfo;
 pub use phone_kinds::{ContactBody, EditBody, LocationBody, PhoneSend, ReactionBody};
 pub use phone_state::ReceivedMessage;
 pub use server::SimServer;

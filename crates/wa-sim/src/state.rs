@@ -15,6 +15,7 @@ use wa_protocol::time::Millis;
 
 use crate::config::SimConfig;
 use crate::event::{ConnId, SimEvent};
+use crate::media_store::MediaStore;
 use crate::world::World;
 
 /// Counters of stanzas by kind (`in:<tag>[:<xmlns>]`, `out:<tag>`), for tests and benchmarks.
@@ -38,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) cert_chain: Vec<u8>,
     /// How the server runs.
     pub(crate) config: SimConfig,
+    /// The media server's tokens and files.
+    pub(crate) media: MediaStore,
     events: broadcast::Sender<SimEvent>,
     conns: Mutex<HashMap<ConnId, mpsc::UnboundedSender<Action>>>,
     next_conn: AtomicU64,
@@ -54,9 +57,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// Shared state around the server's keys; `rng` seeds every later key.
+    /// Shared state around the server's keys and media store; `rng` seeds every later key.
     pub(crate) fn new(
         config: SimConfig,
+        media: MediaStore,
         rng: StdRng,
         static_key: KeyPair,
         cert_chain: Vec<u8>,
@@ -67,6 +71,7 @@ impl Shared {
             static_key,
             cert_chain,
             config,
+            media,
             events,
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
