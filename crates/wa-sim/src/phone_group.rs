@@ -27,6 +27,7 @@ use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::error::SimError;
 use crate::mailbox::DeviceKey;
+use crate::phone_outgoing::Outgoing;
 use crate::phone_state::{OwnSenderKey, PhoneState};
 use crate::world::World;
 
@@ -37,7 +38,7 @@ pub(crate) fn encrypt(
     phone: &PhoneNumber,
     group_jid: &Jid,
     id: MessageId,
-    content: &Content,
+    content: &Outgoing,
     rng: &mut StdRng,
 ) -> Result<MessageStanza, SimError> {
     let gid = group_jid.user_part().to_owned();

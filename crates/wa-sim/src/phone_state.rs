@@ -8,13 +8,14 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use rand::rngs::StdRng;
 use wa_protocol::binary::Jid;
 use wa_protocol::message::receive::{decrypt_pairwise, PreKeySet};
-use wa_protocol::message::{decode_padded, Content, EncVersion};
+use wa_protocol::message::{decode_padded, EncVersion};
 use wa_protocol::pb::e2e as pb;
 use wa_protocol::signal::{LocalIdentity, PublicKey, SenderKeyRecord, SessionRecord};
 use wa_protocol::stanza::Enc;
 use wa_protocol::PhoneNumber;
 
 use crate::mailbox::DeviceKey;
+use crate::phone_outgoing::Outgoing;
 
 /// The most messages a phone keeps in its inbox (older ones go first).
 const MAX_INBOX: usize = 100_000;
@@ -49,7 +50,7 @@ pub(crate) struct SentText {
     /// The chat it went to.
     pub(crate) chat: Jid,
     /// What it said.
-    pub(crate) content: Content,
+    pub(crate) content: Outgoing,
 }
 
 /// Our sender key in one group and which member devices have it (`messaging.md` §9 step 4,

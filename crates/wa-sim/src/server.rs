@@ -72,7 +72,7 @@ impl SimServer {
         let listener = TcpListener::bind(bind).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         let media = MediaStore::new(config.media.clone(), media_host(&config, addr))?;
-        let shared = Arc::new(Shared::new(config, media, rng, static_key, cert_chain));
+        let shared = Shared::new(config, media, rng, static_key, cert_chain);
         let app = admin::routes()
             .merge(admin_groups::routes())
             .merge(admin_media::routes())

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
@@ -41,6 +41,9 @@ pub(crate) struct Shared {
     pub(crate) config: SimConfig,
     /// The media server's tokens and files.
     pub(crate) media: MediaStore,
+    /// This state itself, for work that outlives the call that starts it (a phone downloading
+    /// the media it received).
+    this: Weak<Shared>,
     events: broadcast::Sender<SimEvent>,
     conns: Mutex<HashMap<ConnId, mpsc::UnboundedSender<Action>>>,
     next_conn: AtomicU64,
@@ -64,9 +67,10 @@ impl Shared {
         rng: StdRng,
         static_key: KeyPair,
         cert_chain: Vec<u8>,
-    ) -> Self {
+    ) -> Arc<Self> {
         let (events, _) = broadcast::channel(1 << 16);
-        Self {
+        Arc::new_cyclic(|this| Self {
+            this: this.clone(),
             rng: Mutex::new(rng),
             static_key,
             cert_chain,
@@ -78,7 +82,12 @@ impl Shared {
             next_iq: AtomicU64::new(1),
             world: Mutex::new(World::default()),
             counters: Mutex::new(Counters::new()),
-        }
+        })
+    }
+
+    /// A handle on this state for a task of its own (`None` once the server is gone).
+    pub(crate) fn handle(&self) -> Option<Arc<Shared>> {
+        self.this.upgrade()
     }
 
     /// Reports an event to every subscriber.
