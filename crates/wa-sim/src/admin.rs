@@ -11,8 +11,8 @@
 //! | `POST /admin/phones/{phone}/pair-code` `{"code": "XXXX-XXXX"}` | the phone types a pair code |
 //! | `DELETE /admin/phones/{phone}/devices/{device}` | the phone unlinks a companion |
 //! | `PUT /admin/phones/{phone}/faults` `{"drop_pings", "refuse_login", "drop_messages", "drop_group_notifications"}` | fault switches |
-//! | `POST /admin/phones/{phone}/send` `{"to": "<phone or JID>", "text"}` → `{"id"}` | the phone sends an end-to-end encrypted text; instead of `text` (or with it: `reply_to`, `mentions`) one of `"reaction": {"id", "emoji"}`, `"edit": {"id", "text"}`, `"revoke": "<id>"`, `"location": {"lat", "lng", "name"}`, `"contact": {"name", "vcard"}` sends that kind ([`PhoneSend`]) |
-//! | `GET /admin/phones/{phone}/messages` | what the phone received and decrypted, oldest first: `[{"id", "from", "chat", "kind", "text", "t"}]` |
+//! | `POST /admin/phones/{phone}/send` `{"to": "<phone or JID>", "text"}` → `{"id"}` | the phone sends an end-to-end encrypted text; instead of `text` (or with it: `reply_to`, `mentions`) one of `"reaction": {"id", "emoji"}`, `"edit": {"id", "text"}`, `"revoke": "<id>"`, `"location": {"lat", "lng", "name"}`, `"contact": {"name", "vcard"}`, `"media": {"kind", "mimetype", "data_base64", "caption", "file_name", "seconds"}` sends that kind ([`PhoneSend`]; media is encrypted with a fresh key and stored in the sim's media server, `phone_media`) |
+//! | `GET /admin/phones/{phone}/messages` | what the phone received and decrypted, oldest first: `[{"id", "from", "chat", "kind", "text", "t"}]`; media (kind `image`, `video`, `audio`, `ptt`, `document`, `sticker`; the caption as `text`) adds `"mimetype"`, `"file_length"` and, once the phone downloaded, verified and decrypted it, `"sha256"` (hex, of the decrypted bytes) or `"media_error"` |
 //! | `POST /admin/phones/{phone}/read` `{"chat", "ids"}` | the phone sends read receipts (in a group, one per author, as `participant`) |
 //! | `GET /admin/counters` | stanza counters |
 //!
@@ -27,7 +27,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -41,6 +41,11 @@ use crate::state::Shared;
 use crate::world::{Faults, SwitchesUpdate};
 use crate::{phone, phone_send};
 
+/// The largest body of `POST /admin/phones/{phone}/send`: a media send carries its file in
+/// base64 (the media store's own limit, [`MediaConfig::max_file_bytes`](crate::MediaConfig),
+/// then applies to the encrypted file). Other routes keep axum's default (2 MB).
+const MAX_SEND_BODY: usize = 512 << 20;
+
 /// The admin routes, over the shared state.
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -53,7 +58,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/admin/phones/{phone}/pair-code", post(pair_code))
         .route("/admin/phones/{phone}/devices/{device}", delete(unlink))
         .route("/admin/phones/{phone}/faults", put(set_faults))
-        .route("/admin/phones/{phone}/send", post(send))
+        .route(
+            "/admin/phones/{phone}/send",
+            post(send).layer(DefaultBodyLimit::max(MAX_SEND_BODY)),
+        )
         .route("/admin/phones/{phone}/messages", get(messages))
         .route("/admin/phones/{phone}/read", post(read))
         .route("/admin/counters", get(counters))

@@ -124,6 +124,14 @@ pub enum SimError {
         source: std::io::Error,
     },
 
+    // ---- what a client sent a simulated phone does not hold up ----
+    /// A media message the phone received lacks what fetching it needs.
+    #[error("media message: {0}")]
+    MediaMessage(&'static str),
+    /// A media file the phone fetched does not verify (MAC, hashes, length, key).
+    #[error("media does not verify: {0}")]
+    MediaVerify(#[source] wa_protocol::media::MediaError),
+
     // ---- a client connection failed (the connection is closed) ----
     /// The WebSocket failed.
     #[error("websocket: {0}")]
@@ -215,7 +223,9 @@ impl SimError {
             | SimError::HandshakeTimeout
             | SimError::ClosedEarly
             | SimError::PairRefused { .. }
-            | SimError::PairSignMismatch { .. } => SimFault::Client,
+            | SimError::PairSignMismatch { .. }
+            | SimError::MediaMessage(_)
+            | SimError::MediaVerify(_) => SimFault::Client,
         }
     }
 }

@@ -58,6 +58,8 @@ mod phone_group;
 mod phone_group_send;
 mod phone_inbox;
 mod phone_kinds;
+mod phone_media;
+mod phone_media_in;
 mod phone_outgoing;
 mod phone_retry;
 mod phone_send;

@@ -17,6 +17,7 @@ use wa_protocol::PhoneNumber;
 use crate::event::SimEvent;
 use crate::mailbox::DeviceKey;
 use crate::phone_group;
+use crate::phone_media_in::{self, Received};
 use crate::phone_retry;
 use crate::phone_state::ReceivedMessage;
 use crate::state::Shared;
@@ -75,19 +76,15 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
     shared.count("phone:message");
     let chat = destination.unwrap_or_else(|| Jid::user(sender.0.as_str(), Server::WhatsApp));
     let id = msg.id.as_str().to_owned();
-    let received = ReceivedMessage {
-        id: msg.id.as_str().to_owned(),
-        from: sender.0.as_str().to_owned(),
-        chat: chat.to_string(),
-        kind: content.kind().to_owned(),
-        text: text_of(&content),
-        t: msg.t.unwrap_or_else(|| shared.now_secs()),
-    };
+    let received = entry(&msg, &sender.0, &chat, &content, shared.now_secs());
     let recorded = shared.with_world(|w| {
         w.account_mut(phone)
             .is_ok_and(|account| account.phone_state.record(received))
     });
-    if recorded && shared.config.phone_events {
+    if let (true, Received::Media(media)) = (recorded, content) {
+        // Reported once fetched (or failed), with its hash.
+        phone_media_in::start_fetch(shared, phone, sender.0.as_str(), &id, media);
+    } else if recorded && shared.config.phone_events {
         shared.emit(SimEvent::PhoneReceived {
             phone: phone.clone(),
             id,
@@ -102,20 +99,51 @@ pub(crate) fn receive(shared: &Shared, phone: &PhoneNumber, node: &Node) -> Opti
         .map(PhoneAnswer::Receipt)
 }
 
+/// The inbox entry of a message: media with its caption, MIME type and length (its hash comes
+/// when it is fetched).
+fn entry(
+    msg: &MessageStanza,
+    from: &PhoneNumber,
+    chat: &Jid,
+    content: &Received,
+    now: u64,
+) -> ReceivedMessage {
+    let (text, mimetype, file_length) = match content {
+        Received::Content(c) => (text_of(c), None, None),
+        Received::Media(m) => (
+            m.caption.clone().unwrap_or_default(),
+            m.mimetype.clone(),
+            m.file_length,
+        ),
+    };
+    ReceivedMessage {
+        id: msg.id.as_str().to_owned(),
+        from: from.as_str().to_owned(),
+        chat: chat.to_string(),
+        kind: content.kind().to_owned(),
+        text,
+        t: msg.t.unwrap_or(now),
+        mimetype,
+        file_length,
+        sha256: None,
+        media_error: None,
+    }
+}
+
 /// Decrypts the message's `<enc>` with the phone's session for its sender; the sender device,
-/// the content and (for a DeviceSentMessage) its destination chat.
+/// what it says and (for a DeviceSentMessage) its destination chat.
 fn decrypt(
     w: &mut World,
     phone: &PhoneNumber,
     msg: &MessageStanza,
     rng: &mut StdRng,
-) -> Option<(DeviceKey, Content, Option<Jid>)> {
+) -> Option<(DeviceKey, Received, Option<Jid>)> {
     let sender = w.device_of(msg.from.as_ref()?)?;
     let enc = msg.encs.first()?;
     let state = &mut w.account_mut(phone).ok()?.phone_state;
     let message = state.open_pairwise(&sender, enc, rng)?;
     let unwrapped = unwrap_device_sent(message).ok()?;
-    let content = Content::from_message(&unwrapped.message).ok()?;
+    let content = phone_media_in::read(&unwrapped.message)?;
     Some((sender, content, unwrapped.destination))
 }
 

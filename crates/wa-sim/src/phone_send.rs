@@ -22,7 +22,8 @@ use wa_protocol::{MessageId, PhoneNumber};
 use crate::error::SimError;
 use crate::mailbox::DeviceKey;
 use crate::phone_group_send;
-use crate::phone_kinds::{content_of, KindContext, PhoneSend};
+use crate::phone_kinds::{content_of, one_kind, KindContext, PhoneSend};
+use crate::phone_media;
 use crate::phone_outgoing::Outgoing;
 use crate::phone_state::SentText;
 use crate::roles::messages;
@@ -93,6 +94,10 @@ fn outgoing_of(
     to: &Jid,
     request: &PhoneSend,
 ) -> Result<Outgoing, SimError> {
+    if let Some(media) = &request.media {
+        one_kind(request)?;
+        return phone_media::prepare(shared, media);
+    }
     let now = shared.now();
     shared.with_world(|w| -> Result<Outgoing, SimError> {
         let state = &w.account(phone)?.phone_state;
