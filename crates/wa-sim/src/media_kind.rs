@@ -83,16 +83,6 @@ impl MediaKind {
             MediaKind::Sticker => "sticker",
         }
     }
-
-    /// The upload path's type (`media.md` §1: stickers go to `image`, voice notes to `audio`).
-    pub(crate) fn mms_type(self) -> &'static str {
-        match self {
-            MediaKind::Image | MediaKind::Sticker => "image",
-            MediaKind::Video => "video",
-            MediaKind::Audio | MediaKind::Ptt => "audio",
-            MediaKind::Document => "document",
-        }
-    }
 }
 
 /// A checked media request: its kind and the file's bytes.
@@ -148,8 +138,6 @@ mod tests {
             (checked.kind, checked.data.as_slice()),
             (MediaKind::Ptt, &b"hello"[..])
         );
-        assert_eq!(checked.kind.mms_type(), "audio");
-        assert_eq!(MediaKind::Sticker.mms_type(), "image");
         for (bad, what) in [
             (body("gifv", "image/gif", "aGVsbG8="), "unknown kind"),
             (body("image", " ", "aGVsbG8="), "no mimetype"),

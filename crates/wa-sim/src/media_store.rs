@@ -25,41 +25,23 @@ use base64::Engine;
 use rand::rngs::StdRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use wa_protocol::media::{parse_upload_token, MediaType};
 use wa_protocol::time::Millis;
 
 use crate::config::MediaConfig;
 use crate::error::SimError;
 
-/// The `/mms/<type>` upload paths of `media.md` §1 (sticker uploads go to `image`).
-const MMS_TYPES: [&str; 9] = [
-    "image",
-    "video",
-    "audio",
-    "document",
-    "md-msg-hist",
-    "md-app-state",
-    "thumbnail-link",
-    "sticker-pack",
-    "thumbnail-sticker-pack",
-];
-
-/// An upload path's type, one of `media.md` §1's `mms-type`s.
+/// An upload path's type, one of `media.md` §1's `mms-type`s ([`MediaType::from_mms_type`]).
 pub(crate) fn mms_type(text: &str) -> Result<&'static str, SimError> {
-    MMS_TYPES
-        .iter()
-        .find(|t| **t == text)
-        .copied()
+    MediaType::from_mms_type(text)
+        .map(MediaType::mms_type)
         .ok_or_else(|| SimError::UnknownMmsType(text.chars().take(40).collect()))
 }
 
 /// The `fileEncSha256` an upload token names: URL-safe base64, padded (whatsmeow) or not
 /// (Baileys, whatsapp-rust; `media.md` §3 and §6: a simulated server accepts both).
 pub(crate) fn decode_token(token: &str) -> Result<[u8; 32], SimError> {
-    URL_SAFE_NO_PAD
-        .decode(token.trim_end_matches('='))
-        .ok()
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-        .ok_or(SimError::BadMediaToken)
+    parse_upload_token(token).map_err(|_| SimError::BadMediaToken)
 }
 
 /// The path part of a direct path or URL path (what a file is stored under).

@@ -9,7 +9,7 @@
 //! caption, file name, duration, `PTT` and streaming sidecar where the kind has them.
 
 use rand::rngs::StdRng;
-use wa_protocol::media::{EncryptedMedia, Expected, MediaDecryptor, MediaEncryptor, MediaKey, MediaType};
+use wa_protocol::media::{EncryptedMedia, MediaEncryptor, MediaKey, MediaType};
 use wa_protocol::pb::e2e as pb;
 
 use crate::error::SimError;
@@ -104,7 +104,7 @@ impl Fields<'_> {
         let sidecar = self.info.streaming_sidecar.clone();
         match self.request.kind {
             MediaKind::Image => pb::Message {
-                image_message: Some(pb::ImageMessage {
+                image_message: Some(Box::new(pb::ImageMessage {
                     url,
                     mimetype,
                     caption: body.caption.clone(),
@@ -115,11 +115,11 @@ impl Fields<'_> {
                     direct_path,
                     media_key_timestamp,
                     ..pb::ImageMessage::default()
-                }),
+                })),
                 ..pb::Message::default()
             },
             MediaKind::Video => pb::Message {
-                video_message: Some(pb::VideoMessage {
+                video_message: Some(Box::new(pb::VideoMessage {
                     url,
                     mimetype,
                     file_sha256,
@@ -132,11 +132,11 @@ impl Fields<'_> {
                     media_key_timestamp,
                     streaming_sidecar: sidecar,
                     ..pb::VideoMessage::default()
-                }),
+                })),
                 ..pb::Message::default()
             },
             MediaKind::Audio | MediaKind::Ptt => pb::Message {
-                audio_message: Some(pb::AudioMessage {
+                audio_message: Some(Box::new(pb::AudioMessage {
                     url,
                     mimetype,
                     file_sha256,
@@ -149,7 +149,7 @@ impl Fields<'_> {
                     media_key_timestamp,
                     streaming_sidecar: sidecar,
                     ..pb::AudioMessage::default()
-                }),
+                })),
                 ..pb::Message::default()
             },
             MediaKind::Document | MediaKind::Sticker => self.file_message(),
@@ -169,7 +169,7 @@ impl Fields<'_> {
         let media_key_timestamp = Some(self.t);
         if self.request.kind == MediaKind::Sticker {
             return pb::Message {
-                sticker_message: Some(pb::StickerMessage {
+                sticker_message: Some(Box::new(pb::StickerMessage {
                     url,
                     file_sha256,
                     file_enc_sha256,
@@ -179,12 +179,12 @@ impl Fields<'_> {
                     file_length,
                     media_key_timestamp,
                     ..pb::StickerMessage::default()
-                }),
+                })),
                 ..pb::Message::default()
             };
         }
         pb::Message {
-            document_message: Some(pb::DocumentMessage {
+            document_message: Some(Box::new(pb::DocumentMessage {
                 url,
                 mimetype,
                 title: body.file_name.clone(),
@@ -197,7 +197,7 @@ impl Fields<'_> {
                 media_key_timestamp,
                 caption: body.caption.clone(),
                 ..pb::DocumentMessage::default()
-            }),
+            })),
             ..pb::Message::default()
         }
     }

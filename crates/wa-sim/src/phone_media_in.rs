@@ -180,9 +180,7 @@ pub(crate) fn fetch(shared: &Shared, media: &MediaIn) -> Result<[u8; 32], SimErr
         file_length: media.file_length,
     };
     let path = path_of(media)?;
-    let oh = path
-        .split(['?', '&'])
-        .find_map(|kv| kv.strip_prefix("oh="));
+    let oh = path.split(['?', '&']).find_map(|kv| kv.strip_prefix("oh="));
     let (mut file, _) = shared.media.open(path, oh, shared.now())?;
     let mut decryptor = MediaDecryptor::new(&key, media_type(media.kind), expected);
     let mut buf = vec![0u8; CHUNK];
@@ -234,7 +232,13 @@ impl FetchJob {
 
 /// Fetches the media of inbox entry (`from`, `id`) of `phone` on a blocking thread (inline when
 /// no runtime runs the caller).
-pub(crate) fn start_fetch(shared: &Shared, phone: &PhoneNumber, from: &str, id: &str, media: MediaIn) {
+pub(crate) fn start_fetch(
+    shared: &Shared,
+    phone: &PhoneNumber,
+    from: &str,
+    id: &str,
+    media: MediaIn,
+) {
     let job = FetchJob {
         phone: phone.clone(),
         from: from.to_owned(),
