@@ -9,6 +9,7 @@
 //! - A's companion uploads an image itself (`media_conn`, `/mms/image/…`) and sends it to B's
 //!   phone, which lists it with the right `sha256`; a message whose `fileSha256` lies, and one
 //!   whose file expired before B fetched it, are listed with a `media_error` instead.
+//! - B's phone sends a video to a group: both other members' phones fetch and check it.
 
 use std::collections::HashMap;
 
@@ -463,4 +464,43 @@ async fn a_companions_image_is_fetched_and_checked_by_the_phone() {
     }
     assert_eq!(count(&linked.sim, "phone:media-fetched"), 1);
     assert_eq!(count(&linked.sim, "phone:media-failed"), 2);
+}
+
+#[tokio::test]
+async fn a_phone_sends_media_to_a_group_and_the_members_phones_check_it() {
+    const C: &str = "15550108003";
+    let sim = wa_testkit::start_sim(&[A, B, C]).await;
+    let group = sim
+        .create_group(B, "pictures", &[A, C])
+        .expect("group")
+        .to_string();
+    let data = b"GIF89a a very small animation".to_vec();
+    let request = wa_sim::PhoneSend {
+        to: group.clone(),
+        media: Some(wa_sim::MediaBody {
+            kind: "video".into(),
+            mimetype: "video/mp4".into(),
+            data_base64: STANDARD.encode(&data),
+            caption: Some("to the group".into()),
+            seconds: Some(3),
+            ..wa_sim::MediaBody::default()
+        }),
+        ..wa_sim::PhoneSend::default()
+    };
+    let id = sim.phone_send_kind(B, &request).expect("sent");
+    for phone in [A, C] {
+        let entry = settled(&sim, phone, id.as_str()).await;
+        assert_eq!(
+            (
+                entry.kind.as_str(),
+                entry.chat.as_str(),
+                entry.text.as_str()
+            ),
+            ("video", group.as_str(), "to the group"),
+            "{phone}"
+        );
+        assert_eq!(entry.sha256, Some(hex::encode(Sha256::digest(&data))));
+    }
+    assert_eq!(count(&sim, "phone:media-fetched"), 2);
+    assert_eq!(count(&sim, "phone:media-uploaded:video"), 1);
 }
