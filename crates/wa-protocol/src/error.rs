@@ -45,6 +45,9 @@ pub enum Error {
     /// A decrypted message plaintext is malformed: padding, protobuf or a required field (peer).
     #[error("message content: {0}")]
     Content(#[from] crate::message::ContentError),
+    /// A media blob or key does not verify (peer; see `MediaError::fault`).
+    #[error("media: {0}")]
+    Media(#[from] crate::media::MediaError),
 }
 
 impl From<CertError> for Error {
@@ -62,6 +65,7 @@ impl Error {
             Error::Handshake(e) => e.fault(),
             Error::Signal(e) => e.fault(),
             Error::Pair(e) => e.fault(),
+            Error::Media(e) => e.fault(),
             Error::Decode(_)
             | Error::Protobuf(_)
             | Error::Stanza(_)
@@ -86,7 +90,8 @@ impl Error {
             | Error::Signal(_)
             | Error::Pair(_)
             | Error::Payload(_)
-            | Error::Content(_) => false,
+            | Error::Content(_)
+            | Error::Media(_) => false,
         }
     }
 }

@@ -18,7 +18,8 @@
 //! [`signal`] (Curve25519 keys and XEdDSA), [`stanza`] (typed stanza builders and parsers), [`payload`] (ClientPayload builders and checks),
 //! [`pairing`] (QR and pair-code linking, ADV identities, both roles), [`connection`] (the
 //! per-connection state machine: handshake, login, pairing, keepalive, IQs), [`message`] (the
-//! E2E plaintext: typed content, own-device copy, padding), [`fuzzing`] (entry points shared by the fuzz targets and the corpus replay test).
+//! E2E plaintext: typed content, own-device copy, padding), [`media`] (media keys, streaming
+//! encryption and verified decryption, sidecar, upload token), [`fuzzing`] (entry points shared by the fuzz targets and the corpus replay test).
 
 #![forbid(unsafe_code)]
 
@@ -28,6 +29,7 @@ mod error;
 mod fault;
 pub mod fuzzing;
 pub mod ids;
+pub mod media;
 pub mod message;
 pub mod noise;
 pub mod pairing;

@@ -11,9 +11,9 @@
 //! | `POST /admin/phones/{phone}/pair-code` `{"code": "XXXX-XXXX"}` | the phone types a pair code |
 //! | `DELETE /admin/phones/{phone}/devices/{device}` | the phone unlinks a companion |
 //! | `PUT /admin/phones/{phone}/faults` `{"drop_pings", "refuse_login", "drop_messages", "drop_group_notifications", "nack_messages"}` | fault switches |
-//! | `POST /admin/phones/{phone}/send` `{"to": "<phone or JID>", "text"}` → `{"id"}` | the phone sends an end-to-end encrypted text; instead of `text` (or with it: `reply_to`, `mentions`) one of `"reaction": {"id", "emoji"}`, `"edit": {"id", "text"}`, `"revoke": "<id>"`, `"location": {"lat", "lng", "name"}`, `"contact": {"name", "vcard"}` sends that kind ([`PhoneSend`]) |
-//! | `GET /admin/phones/{phone}/messages` | what the phone received and decrypted, oldest first: `[{"id", "from", "chat", "kind", "text", "t", "forwarded"}]` (`forwarded`: a forwarded text's `forwardingScore`, else `null`; `kind` `history_sync_request` for the peer message below) |
+//! | `GET /admin/phones/{phone}/messages` | what the phone received and decrypted, oldest first: `[{"id", "from", "chat", "kind", "text", "t", "forwarded"}]` (`forwarded`: a forwarded text's `forwardingScore`, else `null`; `kind` `history_sync_request` for the peer message below); media (kind `image`, `video`, `audio`, `ptt`, `document`, `sticker`; the caption as `text`) adds `"mimetype"`, `"file_length"` and, once the phone downloaded, verified and decrypted it, `"sha256"` (hex, of the decrypted bytes) or `"media_error"` |
 //! | `GET /admin/phones/{phone}/history-requests` | the on-demand history sync requests the account's companions sent the phone (peer messages), oldest first: `[{"id", "device", "chat", "oldest_msg_id", "oldest_msg_from_me", "oldest_msg_timestamp", "count", "t"}]` ([`HistoryRequestReceived`](crate::HistoryRequestReceived)); the sim sends no history back |
+//! | `POST /admin/phones/{phone}/send` `{"to": "<phone or JID>", "text"}` → `{"id"}` | the phone sends an end-to-end encrypted text; instead of `text` (or with it: `reply_to`, `mentions`) one of `"reaction": {"id", "emoji"}`, `"edit": {"id", "text"}`, `"revoke": "<id>"`, `"location": {"lat", "lng", "name"}`, `"contact": {"name", "vcard"}`, `"media": {"kind", "mimetype", "data_base64", "caption", "file_name", "seconds"}` sends that kind ([`PhoneSend`]; media is encrypted with a fresh key and stored in the sim's media server, `phone_media`) |
 //! | `POST /admin/phones/{phone}/read` `{"chat", "ids"}` | the phone sends read receipts (in a group, one per author, as `participant`) |
 //! | `GET /admin/counters` | stanza counters |
 //!
@@ -28,7 +28,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -42,6 +42,11 @@ use crate::state::Shared;
 use crate::world::{Faults, SwitchesUpdate};
 use crate::{phone, phone_send};
 
+/// The largest body of `POST /admin/phones/{phone}/send`: a media send carries its file in
+/// base64 (the media store's own limit, [`MediaConfig::max_file_bytes`](crate::MediaConfig),
+/// then applies to the encrypted file). Other routes keep axum's default (2 MB).
+const MAX_SEND_BODY: usize = 512 << 20;
+
 /// The admin routes, over the shared state.
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -54,7 +59,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/admin/phones/{phone}/pair-code", post(pair_code))
         .route("/admin/phones/{phone}/devices/{device}", delete(unlink))
         .route("/admin/phones/{phone}/faults", put(set_faults))
-        .route("/admin/phones/{phone}/send", post(send))
+        .route(
+            "/admin/phones/{phone}/send",
+            post(send).layer(DefaultBodyLimit::max(MAX_SEND_BODY)),
+        )
         .route("/admin/phones/{phone}/messages", get(messages))
         .route("/admin/phones/{phone}/read", post(read))
         .route(
@@ -70,6 +78,9 @@ impl IntoResponse for SimError {
             SimFault::BadRequest => StatusCode::BAD_REQUEST,
             SimFault::NotFound => StatusCode::NOT_FOUND,
             SimFault::Forbidden => StatusCode::FORBIDDEN,
+            SimFault::Unauthorized => StatusCode::UNAUTHORIZED,
+            SimFault::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            SimFault::Gone => StatusCode::GONE,
             SimFault::Server | SimFault::Client => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(json!({ "error": self.to_string() }))).into_response()

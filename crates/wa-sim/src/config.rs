@@ -1,6 +1,7 @@
 //! How to run the simulator: [`SimConfig`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,52 @@ pub struct SimConfig {
     /// wait on them). Each one wakes every subscriber, so a standalone sim that only logs
     /// connection events turns them off; the phone's inbox records the message either way.
     pub phone_events: bool,
+    /// The media server's limits and lifetimes (`media_conn`, upload and download).
+    pub media: MediaConfig,
+}
+
+/// How the simulated media server (`media.md` §3: `media_conn`, `/mms/…` uploads, downloads by
+/// direct path) behaves. The numbers are the simulator's own choices: the references give the
+/// attributes, not the values the real server sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// Where uploaded ciphertexts are kept: a directory of the harness's, or (`None`) a
+    /// temporary directory removed when the server stops.
+    pub dir: Option<PathBuf>,
+    /// The host (`name:port`) `media_conn` names and upload URLs carry; by default the
+    /// listening address (`127.0.0.1` in place of an unspecified IP).
+    pub host: Option<String>,
+    /// Largest upload accepted (ciphertext and MAC): larger ones are refused with 413. Also
+    /// announced as the hosts' `maxContentLengthBytes`.
+    pub max_file_bytes: u64,
+    /// Most bytes kept at once over all files: an upload that would pass it is refused (413).
+    pub max_total_bytes: u64,
+    /// How long a stored file can be downloaded: after that it is gone (410), which is what a
+    /// client's media retry is for. A realism switch: short for tests of expiry (with a
+    /// [`ManualClock`](wa_protocol::time::ManualClock)), or expire one file at once with
+    /// `POST /admin/media/expire`.
+    pub file_ttl: Duration,
+    /// `media_conn`'s `ttl`: how long a client may cache the answer.
+    pub conn_ttl: Duration,
+    /// `media_conn`'s `auth_ttl`: how long its `auth` token opens uploads.
+    pub auth_ttl: Duration,
+    /// `media_conn`'s `max_buckets`.
+    pub max_buckets: u32,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            host: None,
+            max_file_bytes: 256 << 20,
+            max_total_bytes: 4 << 30,
+            file_ttl: Duration::from_secs(30 * 24 * 3600),
+            conn_ttl: Duration::from_secs(300),
+            auth_ttl: Duration::from_secs(3600),
+            max_buckets: 12,
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -45,6 +92,7 @@ impl Default for SimConfig {
             clock: Arc::new(SystemClock),
             stanza_events: true,
             phone_events: true,
+            media: MediaConfig::default(),
         }
     }
 }

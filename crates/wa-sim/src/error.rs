@@ -40,10 +40,37 @@ pub enum SimError {
     /// The QR's keys differ from what the connection proved in its handshake.
     #[error("QR keys do not match the connection")]
     QrMismatch,
+    /// An upload to a path that is none of `media.md` §1's `/mms/<type>`.
+    #[error("unknown media upload type {0:?}")]
+    UnknownMmsType(String),
+    /// An upload token that is not the URL-safe base64 of 32 bytes, or that differs between
+    /// the path and the `token` query parameter (`media.md` §3).
+    #[error("bad media upload token")]
+    BadMediaToken,
+    /// The uploaded body does not hash to the `fileEncSha256` its token names (`media.md` §3).
+    #[error("the uploaded body does not match its token's hash")]
+    MediaHashMismatch,
+    /// The upload's body broke off or could not be read.
+    #[error("media upload body: {0}")]
+    MediaUpload(#[source] axum::Error),
+    /// A phone media send that cannot be made: unknown kind, data that is not base64, …
+    #[error("bad media request: {0}")]
+    BadMedia(&'static str),
     /// A group change the group's rules refuse as malformed (an empty or overlong subject, no
     /// participants, too many).
     #[error("the group refused the request")]
     BadGroupRequest,
+
+    // ---- the media server refuses the caller (HTTP 401, 403, 413) ----
+    /// An upload without a live `auth` token from `media_conn`.
+    #[error("media upload not authorized")]
+    MediaAuth,
+    /// A download whose `oh` signature is not its direct path's.
+    #[error("media download signature does not match")]
+    MediaSignature,
+    /// An upload larger than the store takes (the limit in bytes).
+    #[error("media larger than the {0} bytes the server keeps")]
+    MediaTooLarge(u64),
 
     // ---- the phone may not do this (HTTP 403) ----
     /// The phone is not a participant of the group, or not an admin where one must be.
@@ -71,11 +98,20 @@ pub enum SimError {
     /// No companion is waiting for this phone to type a pair code.
     #[error("no pair-code request for {0}")]
     NoPairCodeRequest(PhoneNumber),
+    /// No media stored under this direct path.
+    #[error("no media at {0}")]
+    NoMedia(String),
+    /// The media under this direct path expired (HTTP 410).
+    #[error("media at {0} has expired")]
+    MediaGone(String),
     /// The connection the phone answers has gone (its [`ConnId`](crate::ConnId)).
     #[error("connection {0} is gone")]
     ConnectionGone(u64),
 
     // ---- the simulator's own environment (HTTP 500) ----
+    /// The media store's disk failed.
+    #[error("media storage: {0}")]
+    MediaIo(#[source] std::io::Error),
     /// A simulated phone's own Signal state failed it (a sender key it cannot use).
     #[error("phone crypto: {0}")]
     Signal(#[source] wa_protocol::signal::SignalError),
@@ -87,6 +123,14 @@ pub enum SimError {
         /// The OS error.
         source: std::io::Error,
     },
+
+    // ---- what a client sent a simulated phone does not hold up ----
+    /// A media message the phone received lacks what fetching it needs.
+    #[error("media message: {0}")]
+    MediaMessage(&'static str),
+    /// A media file the phone fetched does not verify (MAC, hashes, length, key).
+    #[error("media does not verify: {0}")]
+    MediaVerify(#[source] wa_protocol::media::MediaError),
 
     // ---- a client connection failed (the connection is closed) ----
     /// The WebSocket failed.
@@ -127,8 +171,15 @@ pub enum SimFault {
     BadRequest,
     /// The request names something the simulated network does not have.
     NotFound,
-    /// The phone may not do what the request asks (not a group participant or admin).
+    /// The phone may not do what the request asks (not a group participant or admin), or a
+    /// media download's signature is wrong.
     Forbidden,
+    /// A media upload without a live `auth` token.
+    Unauthorized,
+    /// A media upload larger than the store takes.
+    TooLarge,
+    /// Media that expired.
+    Gone,
     /// The simulator's environment (sockets).
     Server,
     /// A client connection (the client, or the network under it).
@@ -136,7 +187,8 @@ pub enum SimFault {
 }
 
 impl SimError {
-    /// Whose fault this is: the admin API answers 400, 404 or 500 from it.
+    /// Whose fault this is: the admin API and the media endpoints answer 400, 401, 403, 404,
+    /// 410, 413 or 500 from it.
     pub fn fault(&self) -> SimFault {
         match self {
             SimError::BadPhone(_)
@@ -148,21 +200,32 @@ impl SimError {
             | SimError::BadAddress(_)
             | SimError::BadSend(_)
             | SimError::Refused(_)
-            | SimError::BadGroupRequest => SimFault::BadRequest,
-            SimError::GroupForbidden(_) => SimFault::Forbidden,
+            | SimError::BadGroupRequest
+            | SimError::UnknownMmsType(_)
+            | SimError::BadMediaToken
+            | SimError::MediaHashMismatch
+            | SimError::MediaUpload(_)
+            | SimError::BadMedia(_) => SimFault::BadRequest,
+            SimError::GroupForbidden(_) | SimError::MediaSignature => SimFault::Forbidden,
+            SimError::MediaAuth => SimFault::Unauthorized,
+            SimError::MediaTooLarge(_) => SimFault::TooLarge,
+            SimError::MediaGone(_) => SimFault::Gone,
             SimError::NoAccount(_)
             | SimError::UnknownQr
             | SimError::NoDevice { .. }
             | SimError::NoPairCodeRequest(_)
             | SimError::ConnectionGone(_)
-            | SimError::NoGroup(_) => SimFault::NotFound,
-            SimError::Bind { .. } | SimError::Signal(_) => SimFault::Server,
+            | SimError::NoGroup(_)
+            | SimError::NoMedia(_) => SimFault::NotFound,
+            SimError::Bind { .. } | SimError::Signal(_) | SimError::MediaIo(_) => SimFault::Server,
             SimError::WebSocket(_)
             | SimError::Protocol(_)
             | SimError::HandshakeTimeout
             | SimError::ClosedEarly
             | SimError::PairRefused { .. }
-            | SimError::PairSignMismatch { .. } => SimFault::Client,
+            | SimError::PairSignMismatch { .. }
+            | SimError::MediaMessage(_)
+            | SimError::MediaVerify(_) => SimFault::Client,
         }
     }
 }

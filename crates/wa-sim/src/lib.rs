@@ -21,6 +21,7 @@
 //!                            `…@g.us` fanned out by roles::group_fanout to every member
 //!                            device); w:g2 IQs: roles::groups (state in group_state,
 //!                            w:gp2 notifications to members' companions)
+//!  client ──HTTP /mms/…, /v/…──▶ media_http ──▶ media_store (files on disk, expiry)
 //!  harness ──HTTP /admin/…──▶ admin ──▶ phone (scan a QR, type a pair code, unlink devices),
 //!                             phone_send (encrypted messages of every kind, read receipts),
 //!                             phone_group (sender keys: send to and read groups), phone
@@ -36,10 +37,18 @@
 //!
 //! It validates what clients send (IQs without id/type/xmlns, malformed uploads, wrong keys at
 //! login) and answers the way the real server would: error IQs, `<failure>`, stream errors.
-//! Media arrives with a later issue (see `WA-SIM.md` in the design notes).
+//!
+//! It is also the media server (`media.md` §3), on the same port: `roles::media` answers
+//! `media_conn` with an upload `auth` and the sim's own address as the host; `media_http` takes
+//! `/mms/{type}/{token}` uploads (checked against `auth` and the token's hash, streamed into
+//! `media_store`) and serves downloads by direct path (404 unknown, 410 expired); `admin_media`
+//! lists and expires files. The phones send media (`phone_media`: fresh key, encrypted with
+//! `wa_protocol::media` into the store) and fetch, verify and hash what they receive
+//! (`phone_media_in`).
 
 mod admin;
 mod admin_groups;
+mod admin_media;
 mod config;
 mod connection;
 mod device_notify;
@@ -48,6 +57,9 @@ mod event;
 mod front_door;
 mod group_state;
 mod mailbox;
+mod media_http;
+mod media_kind;
+mod media_store;
 mod nodes;
 mod phone;
 mod phone_group;
@@ -55,6 +67,9 @@ mod phone_group_send;
 mod phone_inbox;
 mod phone_kinds;
 mod phone_peer;
+mod phone_media;
+mod phone_media_in;
+mod phone_outgoing;
 mod phone_retry;
 mod phone_send;
 mod phone_state;
@@ -63,9 +78,11 @@ mod server;
 mod state;
 mod world;
 
-pub use config::SimConfig;
+pub use config::{MediaConfig, SimConfig};
 pub use error::{SimError, SimFault};
 pub use event::{ConnId, SimEvent};
+pub use media_kind::MediaBody;
+pub use media_store::MediaInfo;
 pub use phone_kinds::{ContactBody, EditBody, LocationBody, PhoneSend, ReactionBody};
 pub use phone_peer::HistoryRequestReceived;
 pub use phone_state::ReceivedMessage;

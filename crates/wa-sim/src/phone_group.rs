@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use wa_protocol::binary::Jid;
 use wa_protocol::message::fanout::{encrypt_fanout, FanoutGroup};
 use wa_protocol::message::group::{self, phash, plan_distribution};
-use wa_protocol::message::{decode_padded, encode_padded, Content, EncVersion};
+use wa_protocol::message::{decode_padded, encode_padded, EncVersion};
 use wa_protocol::pb::e2e as pb;
 use wa_protocol::signal::SenderKeyRecord;
 use wa_protocol::stanza::{AddressingMode, DeviceEnc, Enc, EncType, MessageStanza};
@@ -27,6 +27,8 @@ use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::error::SimError;
 use crate::mailbox::DeviceKey;
+use crate::phone_media_in::{self, Received};
+use crate::phone_outgoing::Outgoing;
 use crate::phone_state::{OwnSenderKey, PhoneState};
 use crate::world::World;
 
@@ -37,7 +39,7 @@ pub(crate) fn encrypt(
     phone: &PhoneNumber,
     group_jid: &Jid,
     id: MessageId,
-    content: &Content,
+    content: &Outgoing,
     rng: &mut StdRng,
 ) -> Result<MessageStanza, SimError> {
     let gid = group_jid.user_part().to_owned();
@@ -185,7 +187,7 @@ pub(crate) fn decrypt(
     phone: &PhoneNumber,
     msg: &MessageStanza,
     rng: &mut StdRng,
-) -> Option<(DeviceKey, Content, Option<Jid>)> {
+) -> Option<(DeviceKey, Received, Option<Jid>)> {
     let group_jid = msg.from.clone().filter(Jid::is_group)?;
     let sender = w.device_of(msg.participant.as_ref()?)?;
     let gid = group_jid.user_part().to_owned();
@@ -217,7 +219,7 @@ pub(crate) fn decrypt(
             }
             message
         };
-        let parsed = Content::from_message(&message).ok()?;
+        let parsed = phone_media_in::read(&message)?;
         if enc.kind == EncType::SkMsg || content.is_none() {
             content = Some(parsed);
         }

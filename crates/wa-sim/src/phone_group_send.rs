@@ -3,11 +3,11 @@
 //! as a companion's group send would be ([`messages::route_group`]).
 
 use wa_protocol::binary::Jid;
-use wa_protocol::message::Content;
 use wa_protocol::{MessageId, PhoneNumber};
 
 use crate::error::SimError;
 use crate::phone_group;
+use crate::phone_outgoing::Outgoing;
 use crate::phone_state::SentText;
 use crate::roles::messages;
 use crate::state::Shared;
@@ -17,7 +17,7 @@ pub(crate) fn send(
     shared: &Shared,
     phone: &PhoneNumber,
     group: &Jid,
-    content: &Content,
+    content: &Outgoing,
 ) -> Result<MessageId, SimError> {
     let t = shared.now_secs();
     let mut rng = shared.fork_rng();

@@ -19,6 +19,7 @@ use crate::event::SimEvent;
 use crate::mailbox::DeviceKey;
 use crate::phone_group;
 use crate::phone_peer::HistoryRequestReceived;
+use crate::phone_media_in::{self, Received};
 use crate::phone_retry;
 use crate::phone_state::ReceivedMessage;
 use crate::state::Shared;
@@ -89,21 +90,10 @@ fn record(shared: &Shared, phone: &PhoneNumber, msg: &MessageStanza, opened: Ope
     let chat = destination.unwrap_or_else(|| Jid::user(sender.0.as_str(), Server::WhatsApp));
     let id = msg.id.as_str().to_owned();
     let t = msg.t.unwrap_or_else(|| shared.now_secs());
-    let received = ReceivedMessage {
-        id: id.clone(),
-        from: sender.0.as_str().to_owned(),
-        chat: chat.to_string(),
-        kind: match &history {
-            Some(_) => HISTORY_KIND.to_owned(),
-            None => content.kind().to_owned(),
-        },
-        text: text_of(&content),
-        t,
-        forwarded: match &content {
-            Content::Text(text) => text.forwarded,
-            _ => None,
-        },
-    };
+    let mut received = entry(msg, &sender.0, &chat, &content, t);
+    if history.is_some() {
+        HISTORY_KIND.clone_into(&mut received.kind);
+    }
     let history = history
         .filter(|_| sender.0 == *phone && msg.peer)
         .map(|r| HistoryRequestReceived::new(&id, sender.1, &r, t));
@@ -117,7 +107,10 @@ fn record(shared: &Shared, phone: &PhoneNumber, msg: &MessageStanza, opened: Ope
             recorded
         })
     });
-    if recorded && shared.config.phone_events {
+    if let (true, Received::Media(media)) = (recorded, content) {
+        // Reported once fetched (or failed), with its hash.
+        phone_media_in::start_fetch(shared, phone, sender.0.as_str(), &id, media);
+    } else if recorded && shared.config.phone_events {
         shared.emit(SimEvent::PhoneReceived {
             phone: phone.clone(),
             id,
@@ -130,12 +123,49 @@ fn record(shared: &Shared, phone: &PhoneNumber, msg: &MessageStanza, opened: Ope
 
 /// What the phone opened: the sender device, the content, (for a DeviceSentMessage) its
 /// destination chat and (for a peer message) the history sync request it carries.
-type Opened = (DeviceKey, Content, Option<Jid>, Option<HistorySyncRequest>);
+type Opened = (DeviceKey, Received, Option<Jid>, Option<HistorySyncRequest>);
 
 /// The inbox `kind` of an on-demand history sync request (`phone_peer`).
 const HISTORY_KIND: &str = "history_sync_request";
 
-/// Decrypts the message's `<enc>` with the phone's session for its sender.
+/// The inbox entry of a message: media with its caption, MIME type and length (its hash comes
+/// when it is fetched).
+fn entry(
+    msg: &MessageStanza,
+    from: &PhoneNumber,
+    chat: &Jid,
+    content: &Received,
+    t: u64,
+) -> ReceivedMessage {
+    let (text, mimetype, file_length) = match content {
+        Received::Content(c) => (text_of(c), None, None),
+        Received::Media(m) => (
+            m.caption.clone().unwrap_or_default(),
+            m.mimetype.clone(),
+            m.file_length,
+        ),
+    };
+    ReceivedMessage {
+        id: msg.id.as_str().to_owned(),
+        from: from.as_str().to_owned(),
+        chat: chat.to_string(),
+        kind: content.kind().to_owned(),
+        text,
+        t,
+        mimetype,
+        file_length,
+        sha256: None,
+        media_error: None,
+        forwarded: match content {
+            Received::Content(Content::Text(text)) => text.forwarded,
+            _ => None,
+        },
+    }
+}
+
+/// Decrypts the message's `<enc>` with the phone's session for its sender; the sender device,
+/// what it says, (for a DeviceSentMessage) its destination chat and (for a peer message) the
+/// history sync request it carries.
 fn decrypt(
     w: &mut World,
     phone: &PhoneNumber,
@@ -147,7 +177,7 @@ fn decrypt(
     let state = &mut w.account_mut(phone).ok()?.phone_state;
     let message = state.open_pairwise(&sender, enc, rng)?;
     let unwrapped = unwrap_device_sent(message).ok()?;
-    let content = Content::from_message(&unwrapped.message).ok()?;
+    let content = phone_media_in::read(&unwrapped.message)?;
     let history = HistorySyncRequest::from_message(&unwrapped.message).ok()?;
     Some((sender, content, unwrapped.destination, history))
 }

@@ -10,6 +10,7 @@
 //! | `"revoke": "<id>"` | the phone deletes its own message `id` for everyone |
 //! | `"location": {"lat", "lng", "name"}` | a static location (`name` optional) |
 //! | `"contact": {"name", "vcard"}` | a contact card |
+//! | `"media": {"kind", "mimetype", "data_base64", "caption", "file_name", "seconds"}` | a media message ([`MediaBody`]; encrypted and uploaded by `phone_media`) |
 //!
 //! Exactly one kind per request: `text`, or one of the others (a `reply_to`/`mentions` without
 //! `text` is refused). A referenced message counts as the phone's own (`fromMe`) when the phone
@@ -23,6 +24,7 @@ use wa_protocol::time::Millis;
 use wa_protocol::MessageId;
 
 use crate::error::SimError;
+use crate::media_kind::MediaBody;
 
 /// One send of a simulated phone: the recipient and one kind (see the module table).
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
@@ -54,6 +56,9 @@ pub struct PhoneSend {
     /// A contact card.
     #[serde(default)]
     pub contact: Option<ContactBody>,
+    /// A media message (image, video, audio, voice note, document, sticker).
+    #[serde(default)]
+    pub media: Option<MediaBody>,
 }
 
 /// `"reaction": {"id", "emoji"}`.
@@ -124,8 +129,8 @@ pub(crate) struct KindContext<'a> {
     pub(crate) parse_user: &'a dyn Fn(&str) -> Result<Jid, SimError>,
 }
 
-/// The content `request` asks for; a request naming no kind or more than one is refused.
-pub(crate) fn content_of(request: &PhoneSend, cx: &KindContext<'_>) -> Result<Content, SimError> {
+/// Refuses a request naming no kind or more than one (a `reply_to`/`mentions` without `text`).
+pub(crate) fn one_kind(request: &PhoneSend) -> Result<(), SimError> {
     let kinds = [
         request.text.is_some(),
         request.reaction.is_some(),
@@ -133,15 +138,23 @@ pub(crate) fn content_of(request: &PhoneSend, cx: &KindContext<'_>) -> Result<Co
         request.revoke.is_some(),
         request.location.is_some(),
         request.contact.is_some(),
+        request.media.is_some(),
     ];
     let named = kinds.iter().filter(|k| **k).count();
     let text_extras = request.reply_to.is_some() || !request.mentions.is_empty();
     if named != 1 || (text_extras && request.text.is_none()) {
         return Err(SimError::BadSend(
             "name exactly one kind: text (with reply_to/mentions), reaction, edit, revoke, \
-             location or contact",
+             location, contact or media",
         ));
     }
+    Ok(())
+}
+
+/// The content `request` asks for (a media request is `phone_media`'s); a request naming no
+/// kind or more than one is refused.
+pub(crate) fn content_of(request: &PhoneSend, cx: &KindContext<'_>) -> Result<Content, SimError> {
+    one_kind(request)?;
     if let Some(text) = &request.text {
         return text_content(text, request, cx);
     }

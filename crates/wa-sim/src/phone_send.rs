@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::RngCore;
 use wa_protocol::binary::{Jid, Server};
 use wa_protocol::message::fanout::{encrypt_fanout, FanoutGroup};
-use wa_protocol::message::{encode_padded, wrap_device_sent, Content};
+use wa_protocol::message::{encode_padded, wrap_device_sent};
 use wa_protocol::stanza::{
     DeviceEnc, Enc, MessageStanza, Notification, NotificationBody, PrivacyToken, PrivacyTokens,
     Receipt,
@@ -22,7 +22,9 @@ use wa_protocol::{MessageId, PhoneNumber};
 use crate::error::SimError;
 use crate::mailbox::DeviceKey;
 use crate::phone_group_send;
-use crate::phone_kinds::{content_of, KindContext, PhoneSend};
+use crate::phone_kinds::{content_of, one_kind, KindContext, PhoneSend};
+use crate::phone_media;
+use crate::phone_outgoing::Outgoing;
 use crate::phone_state::SentText;
 use crate::roles::messages;
 use crate::state::Shared;
@@ -60,19 +62,7 @@ pub(crate) fn send(
     let to = parse_user(&request.to)?;
     let now = shared.now();
     let t = now.unix_secs();
-    let content = shared.with_world(|w| -> Result<Content, SimError> {
-        let state = &w.account(phone)?.phone_state;
-        let sent_by_phone = |id: &str| state.sent.iter().any(|s| s.id == id);
-        let own = Jid::user(phone.as_str(), Server::WhatsApp);
-        let cx = KindContext {
-            chat: &to,
-            own: &own,
-            sent_by_phone: &sent_by_phone,
-            now,
-            parse_user: &parse_user,
-        };
-        content_of(request, &cx)
-    })?;
+    let content = outgoing_of(shared, phone, &to, request)?;
     if to.is_group() {
         return phone_group_send::send(shared, phone, &to, &content);
     }
@@ -94,6 +84,34 @@ pub(crate) fn send(
     shared.count("phone:sent");
     grant_token(shared, phone, &to, t, &mut rng);
     Ok(msg.id)
+}
+
+/// What `request` sends: a media message (encrypted and stored by [`phone_media`]), or one of
+/// the modelled kinds ([`content_of`]).
+fn outgoing_of(
+    shared: &Shared,
+    phone: &PhoneNumber,
+    to: &Jid,
+    request: &PhoneSend,
+) -> Result<Outgoing, SimError> {
+    if let Some(media) = &request.media {
+        one_kind(request)?;
+        return phone_media::prepare(shared, media);
+    }
+    let now = shared.now();
+    shared.with_world(|w| -> Result<Outgoing, SimError> {
+        let state = &w.account(phone)?.phone_state;
+        let sent_by_phone = |id: &str| state.sent.iter().any(|s| s.id == id);
+        let own = Jid::user(phone.as_str(), Server::WhatsApp);
+        let cx = KindContext {
+            chat: to,
+            own: &own,
+            sent_by_phone: &sent_by_phone,
+            now,
+            parse_user: &parse_user,
+        };
+        content_of(request, &cx).map(Outgoing::Content)
+    })
 }
 
 /// Writing to a contact grants it a privacy token (`messaging.md` §16), once: kept by the phone
@@ -147,7 +165,7 @@ fn encrypt(
     phone: &PhoneNumber,
     to: &Jid,
     id: MessageId,
-    content: &Content,
+    content: &Outgoing,
     rng: &mut StdRng,
 ) -> Result<MessageStanza, SimError> {
     let own = w.account(phone)?;

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use rand::rngs::StdRng;
 use wa_protocol::binary::Jid;
 use wa_protocol::message::receive::{decrypt_pairwise, PreKeySet};
-use wa_protocol::message::{decode_padded, Content, EncVersion};
+use wa_protocol::message::{decode_padded, EncVersion};
 use wa_protocol::pb::e2e as pb;
 use wa_protocol::signal::{LocalIdentity, PublicKey, SenderKeyRecord, SessionRecord};
 use wa_protocol::stanza::Enc;
@@ -16,6 +16,7 @@ use wa_protocol::PhoneNumber;
 
 use crate::mailbox::DeviceKey;
 use crate::phone_peer::HistoryRequestReceived;
+use crate::phone_outgoing::Outgoing;
 
 /// The most messages a phone keeps in its inbox (older ones go first).
 const MAX_INBOX: usize = 100_000;
@@ -31,14 +32,29 @@ pub struct ReceivedMessage {
     /// The chat: the sender's user JID, or for a copy of what the account's own companion sent,
     /// the chat it went to.
     pub chat: String,
-    /// `Content::kind()`: text, reaction, edit, revoke, location, contact, unsupported.
+    /// `Content::kind()`: text, reaction, edit, revoke, location, contact, unsupported; or the
+    /// media kind: image, video, audio, ptt (a voice note), document, sticker.
     pub kind: String,
-    /// The text (the new text of an edit, the emoji of a reaction; empty for other kinds).
+    /// The text (the new text of an edit, the emoji of a reaction, a media caption; empty for
+    /// other kinds).
     pub text: String,
     /// The server timestamp (unix seconds).
     pub t: u64,
     /// A forwarded text (`contextInfo.isForwarded`): its `forwardingScore`; `null` otherwise.
     pub forwarded: Option<u32>,
+    /// Media: the MIME type the message declares.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mimetype: Option<String>,
+    /// Media: the plaintext length the message declares (`fileLength`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_length: Option<u64>,
+    /// Media: the hex SHA-256 of the decrypted bytes, once the phone downloaded, verified
+    /// (MAC, then hashes) and decrypted them; absent while it downloads or when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Media: why the download failed (expired, MAC or hash mismatch, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_error: Option<String>,
 }
 
 /// The most recent sends a phone keeps for retry receipts (whatsmeow keeps 256, §11).
@@ -52,7 +68,7 @@ pub(crate) struct SentText {
     /// The chat it went to.
     pub(crate) chat: Jid,
     /// What it said.
-    pub(crate) content: Content,
+    pub(crate) content: Outgoing,
 }
 
 /// Our sender key in one group and which member devices have it (`messaging.md` §9 step 4,
@@ -154,6 +170,29 @@ impl PhoneState {
             self.sent.pop_front();
         }
         self.sent.push_back(sent);
+    }
+
+    /// Records how fetching the media of inbox entry (`from`, `id`) ended: the plaintext's hex
+    /// SHA-256, or why it failed. `false` when the entry is no longer in the inbox.
+    pub(crate) fn settle_media(
+        &mut self,
+        from: &str,
+        id: &str,
+        outcome: Result<String, String>,
+    ) -> bool {
+        let Some(entry) = self
+            .inbox
+            .iter_mut()
+            .rev()
+            .find(|m| m.from == from && m.id == id)
+        else {
+            return false;
+        };
+        match outcome {
+            Ok(sha256) => entry.sha256 = Some(sha256),
+            Err(error) => entry.media_error = Some(error),
+        }
+        true
     }
 
     /// Records a received message; `false` (nothing recorded) when the inbox already has the

@@ -17,12 +17,13 @@ use wa_protocol::{MessageId, PhoneNumber};
 use crate::config::SimConfig;
 use crate::error::SimError;
 use crate::event::{ConnId, SimEvent};
+use crate::media_store::{MediaInfo, MediaStore};
 use crate::phone_kinds::PhoneSend;
 use crate::phone_peer::HistoryRequestReceived;
 use crate::phone_state::ReceivedMessage;
 use crate::state::{Action, Counters, Shared};
 use crate::world::{AccountInfo, Faults, SwitchesUpdate};
-use crate::{admin, admin_groups, front_door, nodes, phone};
+use crate::{admin, admin_groups, admin_media, front_door, media_http, nodes, phone};
 
 /// How long the leaf certificate has been valid at start, and stays valid after.
 const CERT_BEFORE_SECS: u64 = 24 * 3600;
@@ -34,6 +35,18 @@ pub struct SimServer {
     root: KeyPair,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
+}
+
+/// The media host `media_conn` names: the configured one, else the listening address.
+fn media_host(config: &SimConfig, addr: SocketAddr) -> String {
+    if let Some(host) = &config.media.host {
+        return host.clone();
+    }
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port()).to_string()
 }
 
 impl SimServer {
@@ -59,9 +72,12 @@ impl SimServer {
         let bind_error = |source| SimError::Bind { addr: bind, source };
         let listener = TcpListener::bind(bind).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        let shared = Arc::new(Shared::new(config, rng, static_key, cert_chain));
+        let media = MediaStore::new(config.media.clone(), media_host(&config, addr))?;
+        let shared = Shared::new(config, media, rng, static_key, cert_chain);
         let app = admin::routes()
             .merge(admin_groups::routes())
+            .merge(admin_media::routes())
+            .merge(media_http::routes())
             .fallback(front_door::ws_handler)
             .with_state(Arc::clone(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
@@ -305,6 +321,34 @@ impl SimServer {
                 .ok()
                 .map(|g| crate::roles::groups::info(w, g))
         })
+    }
+
+    /// The media host `media_conn` names (`ip:port`, plain `http`; `media.md` §3).
+    pub fn media_host(&self) -> String {
+        self.shared.media.host().to_owned()
+    }
+
+    /// An upload `auth` token, as a `media_conn` answer hands one to a companion (valid for
+    /// [`MediaConfig::auth_ttl`](crate::MediaConfig::auth_ttl)).
+    pub fn media_auth(&self) -> String {
+        let mut rng = self.shared.fork_rng();
+        self.shared.media.new_auth(self.shared.now(), &mut rng)
+    }
+
+    /// Every file the media server stored, as `GET /admin/media` lists them.
+    pub fn media(&self) -> Vec<MediaInfo> {
+        self.shared.media.list(self.shared.now())
+    }
+
+    /// The file under `direct_path` expires now: its downloads answer 410 (`POST
+    /// /admin/media/expire`).
+    pub fn expire_media(&self, direct_path: &str) -> Result<(), SimError> {
+        self.shared.media.expire(direct_path)
+    }
+
+    /// Every stored file expires now; returns how many were live.
+    pub fn expire_all_media(&self) -> usize {
+        self.shared.media.expire_all()
     }
 
     /// Stops accepting connections and closes the open ones.

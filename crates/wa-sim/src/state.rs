@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
@@ -15,6 +15,7 @@ use wa_protocol::time::Millis;
 
 use crate::config::SimConfig;
 use crate::event::{ConnId, SimEvent};
+use crate::media_store::MediaStore;
 use crate::world::World;
 
 /// Counters of stanzas by kind (`in:<tag>[:<xmlns>]`, `out:<tag>`), for tests and benchmarks.
@@ -38,6 +39,11 @@ pub(crate) struct Shared {
     pub(crate) cert_chain: Vec<u8>,
     /// How the server runs.
     pub(crate) config: SimConfig,
+    /// The media server's tokens and files.
+    pub(crate) media: MediaStore,
+    /// This state itself, for work that outlives the call that starts it (a phone downloading
+    /// the media it received).
+    this: Weak<Shared>,
     events: broadcast::Sender<SimEvent>,
     conns: Mutex<HashMap<ConnId, mpsc::UnboundedSender<Action>>>,
     next_conn: AtomicU64,
@@ -54,26 +60,34 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// Shared state around the server's keys; `rng` seeds every later key.
+    /// Shared state around the server's keys and media store; `rng` seeds every later key.
     pub(crate) fn new(
         config: SimConfig,
+        media: MediaStore,
         rng: StdRng,
         static_key: KeyPair,
         cert_chain: Vec<u8>,
-    ) -> Self {
+    ) -> Arc<Self> {
         let (events, _) = broadcast::channel(1 << 16);
-        Self {
+        Arc::new_cyclic(|this| Self {
+            this: this.clone(),
             rng: Mutex::new(rng),
             static_key,
             cert_chain,
             config,
+            media,
             events,
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             next_iq: AtomicU64::new(1),
             world: Mutex::new(World::default()),
             counters: Mutex::new(Counters::new()),
-        }
+        })
+    }
+
+    /// A handle on this state for a task of its own (`None` once the server is gone).
+    pub(crate) fn handle(&self) -> Option<Arc<Shared>> {
+        self.this.upgrade()
     }
 
     /// Reports an event to every subscriber.

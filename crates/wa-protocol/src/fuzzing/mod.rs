@@ -6,6 +6,7 @@
 //! reports).
 
 mod incoming;
+pub mod media;
 pub mod signal;
 
 pub use incoming::incoming_stanza;
@@ -33,6 +34,7 @@ pub const TARGETS: &[&str] = &[
     "incoming_stanza",
     "signal_two_party",
     "signal_sender_key",
+    "media_decrypt",
 ];
 
 /// Runs the target called `name` on `data`; `false` if there is no such target.
@@ -46,6 +48,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "noise_accept" => noise_accept(data),
         "noise_initiator" => noise_initiator(data),
         "incoming_stanza" => incoming_stanza(data),
+        "media_decrypt" => media::media_decrypt(data),
         other => return signal::run(other, data),
     }
     true

@@ -369,9 +369,12 @@ pub(crate) fn iq(shared: &Shared, actor: &DeviceKey, id: &str, node: &Node) -> V
             crate::error::SimFault::NotFound => (404, "item-not-found"),
             crate::error::SimFault::Forbidden => (403, "forbidden"),
             crate::error::SimFault::BadRequest => (400, "bad-request"),
-            crate::error::SimFault::Server | crate::error::SimFault::Client => {
-                (500, "internal-server-error")
-            }
+            // Media faults never come from a group change.
+            crate::error::SimFault::Server
+            | crate::error::SimFault::Client
+            | crate::error::SimFault::Unauthorized
+            | crate::error::SimFault::TooLarge
+            | crate::error::SimFault::Gone => (500, "internal-server-error"),
         };
         iq_error(id, wa_protocol::stanza::server_jid(), code, text)
     });

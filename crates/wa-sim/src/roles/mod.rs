@@ -13,15 +13,17 @@
 //! - [`messages`]: `<message>`/`<receipt>`/`<ack>` routing; [`group_fanout`]: what each member
 //!   device gets of a group message, and where group receipts go.
 //! - [`groups`]: group changes (`w:g2` IQs and the admin API) and their `w:gp2` notifications.
+//! - [`media`]: the `media_conn` IQ (the upload and download endpoints it points at are in
+//!   `media_http`, on the same port).
 //!
-//! Homes that hold no code yet, so have no file: **media** (upload and download endpoints on
-//! the admin port) arrives with its issue; **faults** beyond today's two switches (`Faults` in
-//! the world) likewise.
+//! Homes that hold no code yet, so have no file: **faults** beyond today's switches (`Faults`
+//! in the world).
 
 pub(crate) mod directory;
 pub(crate) mod discovery;
 pub(crate) mod group_fanout;
 pub(crate) mod groups;
+pub(crate) mod media;
 pub(crate) mod messages;
 pub(crate) mod pairing;
 pub(crate) mod router;

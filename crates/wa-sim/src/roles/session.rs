@@ -5,7 +5,7 @@
 //! sends: keepalive pings (`w:p`), prekey count, upload and digest (`encrypt`), passive/active
 //! (with the offline count), props (`abt`), blocklist, privacy, dirty bits, app-state sync
 //! answers, usync and prekey bundles (served by [`discovery`]), group IQs (`w:g2`, served by
-//! [`groups`]), and the companion removing itself (`md` remove-companion-device). Malformed IQs
+//! [`groups`]), `media_conn` (`w:m`, served by [`media`]), and the companion removing itself (`md` remove-companion-device). Malformed IQs
 //! get an error IQ or, without id/type, a stream error, as the real server answers.
 
 use wa_protocol::binary::Node;
@@ -17,7 +17,7 @@ use wa_protocol::PhoneNumber;
 use crate::event::{device_jid, ConnId, SimEvent};
 use crate::mailbox::DeviceKey;
 use crate::nodes;
-use crate::roles::{discovery, groups};
+use crate::roles::{discovery, groups, media};
 use crate::state::{Action, Shared};
 
 /// A logged-in companion.
@@ -129,6 +129,7 @@ impl Session {
             ("privacy", "set") | ("urn:xmpp:whatsapp:dirty", "set") => ok(vec![]),
             ("w:sync:app:state", "set") => ok(vec![app_state_versions(node)]),
             ("w:g2", _) => groups::iq(shared, &self.key, id, node),
+            ("w:m", "set") if node.child("media_conn").is_some() => media::media_conn(shared, id),
             ("md", "set") if node.child("remove-companion-device").is_some() => {
                 self.remove_self(shared, conn, id)
             }

@@ -1,0 +1,41 @@
+//! Media encryption, pure and streaming (`media.md` §1–§3): a random 32-byte [`MediaKey`]
+//! expands per [`MediaType`] into iv, cipher, MAC and ref keys; [`MediaEncryptor`] turns
+//! plaintext pieces into `ciphertext ‖ mac` and the message's hashes; [`MediaDecryptor`] turns a
+//! downloaded body back, releasing plaintext that counts only once `finish` verified it;
+//! [`SidecarBuilder`] computes the streaming sidecar of audio and video; [`upload_token`] and
+//! [`upload_path`] name the upload.
+//!
+//! Nothing here holds a whole file: memory per encryptor or decryptor is a few AES blocks and
+//! the hash states, whatever the file size.
+//!
+//! ```
+//! use wa_protocol::media::{decrypt, encrypt, Expected, MediaKey, MediaType};
+//! let key = MediaKey::from([7u8; 32]);
+//! let (body, info) = encrypt(&key, MediaType::Document, b"report");
+//! let expected = Expected {
+//!     file_enc_sha256: Some(info.file_enc_sha256),
+//!     file_sha256: Some(info.file_sha256),
+//!     file_length: Some(info.file_length),
+//! };
+//! let (plain, _) = decrypt(&key, MediaType::Document, &body, expected).expect("verifies");
+//! assert_eq!(plain, b"report");
+//! ```
+
+mod decrypt;
+mod encrypt;
+mod error;
+mod keys;
+mod kind;
+pub mod sidecar;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+pub use decrypt::{decrypt, Expected, MediaDecryptor, VerifiedMedia};
+pub use encrypt::{encrypt, encrypted_len, EncryptedMedia, MediaEncryptor, MAC_LEN};
+pub use error::MediaError;
+pub use keys::{MediaKey, MediaKeys, EXPANDED_LEN};
+pub use kind::MediaType;
+pub use sidecar::SidecarBuilder;
+pub use token::{parse_upload_token, upload_path, upload_token};
