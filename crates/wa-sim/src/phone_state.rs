@@ -15,8 +15,8 @@ use wa_protocol::stanza::Enc;
 use wa_protocol::PhoneNumber;
 
 use crate::mailbox::DeviceKey;
-use crate::phone_peer::HistoryRequestReceived;
 use crate::phone_outgoing::Outgoing;
+use crate::phone_peer::HistoryRequestReceived;
 
 /// The most messages a phone keeps in its inbox (older ones go first).
 const MAX_INBOX: usize = 100_000;

@@ -24,8 +24,8 @@ use crate::types::push_name::PushName;
 use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
-use crate::types::webhook::WebhookDelivery;
 use crate::types::status_log::StatusTimeline;
+use crate::types::webhook::WebhookDelivery;
 
 /// Everything the gateway persists, per account: device identity, Signal state, the gateway
 /// account itself and its outbox; plus whole-store maintenance.

@@ -24,6 +24,7 @@ use super::events::{payload, type_name, Context};
 use super::format::{encode, Owner};
 use super::queue::{Buried, NewDelivery, WebhookQueue};
 use super::sign::signature;
+use super::status_event;
 use super::types::{subscribed, WebhookConfig, ALERT};
 
 /// The running delivery: the queue (for the dead-letter routes) and the task reading events.

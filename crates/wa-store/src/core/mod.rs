@@ -50,6 +50,7 @@ use crate::types::push_name::PushName;
 use crate::types::received::{PendingReport, ReceiveOutcome, ReceivedKey, ReceivedMessage};
 use crate::types::report::{BackupSummary, CheckReport};
 use crate::types::signal::{IdentityChange, IncomingSession, SendStep};
+use crate::types::status_log::StatusTimeline;
 use crate::types::webhook::WebhookDelivery;
 
 use self::access::{load, load_opaque, opaque};

@@ -14,8 +14,8 @@ pub(crate) mod received;
 pub(crate) mod report;
 pub(crate) mod secret;
 pub(crate) mod signal;
-pub(crate) mod webhook;
 pub(crate) mod status_log;
+pub(crate) mod webhook;
 
 pub use account::{Account, MediaDelivery, ProxyConfig, S3Config};
 pub use account_id::AccountId;
@@ -37,5 +37,5 @@ pub use received::{
 pub use report::{BackupSummary, CheckReport};
 pub use secret::Secret;
 pub use signal::{IdentityChange, IncomingSession, SendStep, SenderKeyUpdate, SessionUpdate};
-pub use webhook::WebhookDelivery;
 pub use status_log::{StatusStep, StatusTimeline, STATUS_LOG_RETENTION_MS};
+pub use webhook::WebhookDelivery;
