@@ -131,10 +131,12 @@ impl Gateway {
     }
 
     /// Starts the account's session (or returns the running one): a linked account logs in,
-    /// an unlinked one shows QR codes (as events and in [`Status::qr`]). Once the session
-    /// reaches Working its account's autostart flag is set (CONTRACTS §F).
+    /// an unlinked one shows QR codes (as events and in [`Status::qr`]). The account's
+    /// autostart flag is set (durably) before the session starts, so a session asked for
+    /// comes back after a crash as soon as it is linked, even one that dies between its
+    /// login and the login's own buffered writes (CONTRACTS §F; [`Gateway::restore`]).
     pub async fn connect(&self, id: &AccountId) -> Result<AccountHandle, Error> {
-        self.account(id).await?;
+        self.set_autostart(id, true).await?;
         Ok(self.registry.start(id))
     }
 
@@ -144,6 +146,7 @@ impl Gateway {
         if self.is_linked(id).await? {
             return Err(Error::AlreadyLinked(*id));
         }
+        self.set_autostart(id, true).await?;
         Ok(self.registry.start(id))
     }
 
@@ -158,6 +161,7 @@ impl Gateway {
         if self.is_linked(id).await? {
             return Err(Error::AlreadyLinked(*id));
         }
+        self.set_autostart(id, true).await?;
         let handle = self.registry.start(id);
         if !handle.pair_phone(phone) {
             return Err(Error::NotRunning(*id));

@@ -87,6 +87,7 @@ async fn an_otp_sent_while_the_session_is_down_arrives_within_the_bound_and_read
         ("WAGATE_SEND_TIMEOUT", "20"),
         ("WUZAPI_GLOBAL_WEBHOOK", url.as_str()),
         ("WEBHOOK_FORMAT", "json"),
+        ("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true"),
     ];
     let served = Served::start(BIN.as_ref(), &sim, &env).await;
     served.create_user("otp", TOKEN).await;
@@ -372,6 +373,7 @@ async fn an_async_send_the_server_refuses_reads_failed_with_its_code() {
     let env = [
         ("WUZAPI_GLOBAL_WEBHOOK", url.as_str()),
         ("WEBHOOK_FORMAT", "json"),
+        ("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true"),
     ];
     let served = Served::start(BIN.as_ref(), &sim, &env).await;
     served.create_user("refused", TOKEN).await;
