@@ -13,6 +13,8 @@
 //! | webhook POSTs in flight per receiver | `--webhook-concurrency` | `WAGATE_WEBHOOK_CONCURRENCY` | 8 |
 //! | linked-device name | `--os-name` | `SESSION_DEVICE_NAME` | `wagate` |
 //! | whatsapp-web.js `x-api-key` | `--api-key` | `API_KEY` | the admin token |
+//! | whatsapp-web.js webhook | `--base-webhook-url` | `BASE_WEBHOOK_URL`, per session `<SESSIONID_UPPERCASE>_WEBHOOK_URL` | none |
+//! | whatsapp-web.js callbacks not sent | `--disabled-callbacks` | `DISABLED_CALLBACKS` (`\|`-separated) | none |
 //!
 //! Deliberate differences from wuzapi: no random admin token (the token is required: a random
 //! one printed in the logs is a secret in the logs); the default address is `127.0.0.1`, not
@@ -24,7 +26,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wa_http::webhooks::{Format, WebhookConfig};
+use wa_http::webhooks::{Format, WebhookConfig, WwebjsHooks};
 use wa_http::HttpConfig;
 
 use crate::common::ServerArgs;
@@ -109,6 +111,13 @@ pub(crate) struct ServeArgs {
     /// The whatsapp-web.js dialect's x-api-key (default: the admin token).
     #[arg(long, env = "API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// The whatsapp-web.js dialect's webhook for every session (per session:
+    /// <SESSIONID_UPPERCASE>_WEBHOOK_URL in the environment).
+    #[arg(long, env = "BASE_WEBHOOK_URL")]
+    base_webhook_url: Option<String>,
+    /// whatsapp-web.js callback types not sent, `|`-separated (e.g. `message_ack|qr`).
+    #[arg(long, env = "DISABLED_CALLBACKS")]
+    disabled_callbacks: Option<String>,
     #[command(flatten)]
     pub(crate) server: ServerArgs,
 }
@@ -230,6 +239,24 @@ impl ServeArgs {
                 expected: "at least 1",
             });
         }
+        let wwebjs = WwebjsHooks::new(
+            first(self.base_webhook_url.as_deref(), &[]),
+            self.disabled_callbacks.as_deref(),
+            // The API key only when set: the admin token never leaves in a webhook.
+            first(self.api_key.as_deref(), &[]),
+            std::env::vars(),
+        );
+        let urls = wwebjs.base_url.iter().chain(wwebjs.per_session.values());
+        if let Some(url) = urls
+            .into_iter()
+            .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return Err(OperatorError::Invalid {
+                what: "--base-webhook-url / BASE_WEBHOOK_URL / <SESSION>_WEBHOOK_URL",
+                value: url.clone(),
+                expected: "an http:// or https:// URL",
+            });
+        }
         Ok(WebhookConfig {
             global_url,
             global_hmac_key: global_hmac_key.map(String::into_bytes),
@@ -237,6 +264,7 @@ impl ServeArgs {
             concurrency: self.webhook_concurrency,
             queue: 1024,
             timeout: Duration::from_secs(30),
+            wwebjs,
         })
     }
 }

@@ -50,6 +50,8 @@ pub struct WebhookConfig {
     pub queue: usize,
     /// One delivery's timeout (wuzapi: 30 s, CONTRACTS §B.6 "Delivery").
     pub timeout: Duration,
+    /// The whatsapp-web.js dialect's webhooks (CONTRACTS §C.5; off without a URL).
+    pub wwebjs: super::wwebjs::WwebjsHooks,
 }
 
 impl Default for WebhookConfig {
@@ -61,6 +63,7 @@ impl Default for WebhookConfig {
             concurrency: 8,
             queue: 1024,
             timeout: Duration::from_secs(30),
+            wwebjs: super::wwebjs::WwebjsHooks::default(),
         }
     }
 }
@@ -77,6 +80,7 @@ impl std::fmt::Debug for WebhookConfig {
             .field("concurrency", &self.concurrency)
             .field("queue", &self.queue)
             .field("timeout", &self.timeout)
+            .field("wwebjs", &self.wwebjs)
             .finish()
     }
 }

@@ -35,6 +35,8 @@ struct Delivery {
     body: Vec<u8>,
     signature: Option<String>,
     kind: &'static str,
+    /// `x-api-key` (whatsapp-web.js callbacks, [`super::wwebjs`]).
+    api_key: Option<String>,
 }
 
 /// Starts the delivery of `events` (the gateway's bus) for the accounts of `store`. Ends when
@@ -62,6 +64,9 @@ async fn run(
         match events.recv().await {
             Ok(event) => {
                 for d in deliveries(&store, &config, &event).await {
+                    receivers.push(d);
+                }
+                for d in wwebjs_deliveries(&store, &config, &event).await {
                     receivers.push(d);
                 }
             }
@@ -117,6 +122,7 @@ async fn deliveries(
             signature: key.map(|k| signature(k, &encoded.body)),
             body: encoded.body.clone(),
             kind,
+            api_key: None,
         });
     }
     if let Some(url) = &config.global_url {
@@ -129,9 +135,53 @@ async fn deliveries(
                 .map(|k| signature(k, &encoded.body)),
             body: encoded.body,
             kind,
+            api_key: None,
         });
     }
     out
+}
+
+/// The whatsapp-web.js callbacks of `event` ([`super::wwebjs`]), when a URL is configured.
+async fn wwebjs_deliveries(
+    store: &Arc<dyn Store>,
+    config: &WebhookConfig,
+    event: &Event,
+) -> Vec<Delivery> {
+    let hooks = &config.wwebjs;
+    if !hooks.enabled() || super::wwebjs::callbacks(&event.kind, &Default::default()).is_empty() {
+        return Vec::new();
+    }
+    let Some((account, receipt_chat)) = lookup(store, event).await else {
+        return Vec::new();
+    };
+    // The account record's JID may be unset: the device record names us.
+    let own = match &account.jid {
+        Some(jid) => Some(jid.clone()),
+        None => {
+            let (store, id) = (Arc::clone(store), account.id);
+            let device = tokio::task::spawn_blocking(move || store.device(&id)).await;
+            device
+                .ok()
+                .and_then(Result::ok)
+                .flatten()
+                .and_then(|d| d.jid)
+        }
+    };
+    let ctx = super::wwebjs::Context {
+        own: own.as_ref(),
+        receipt_chat: receipt_chat.as_ref(),
+    };
+    super::wwebjs::prepare(hooks, &account.name, &event.kind, &ctx)
+        .into_iter()
+        .map(|c| Delivery {
+            url: c.url,
+            content_type: "application/json",
+            body: c.body,
+            signature: None,
+            kind: c.data_type,
+            api_key: hooks.api_key.clone(),
+        })
+        .collect()
 }
 
 /// The event's account and, for a receipt, the chat of the message (from the outbox).
@@ -240,6 +290,9 @@ async fn post(http: &reqwest::Client, d: Delivery) {
         .body(d.body);
     if let Some(sig) = &d.signature {
         request = request.header(SIGNATURE_HEADER, sig);
+    }
+    if let Some(key) = &d.api_key {
+        request = request.header(super::wwebjs::API_KEY_HEADER, key);
     }
     match request.send().await {
         Ok(r) if r.status().is_success() => {
