@@ -39,7 +39,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the gateway (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run wa-sim, the simulated WhatsApp network, standalone.
     Sim(SimArgs),
     /// Link a new account from the terminal (QR code, or a pair code with --phone).
@@ -150,7 +150,7 @@ fn run(cli: Cli) -> Result<()> {
         .context("starting the async runtime")?;
     match cli.command {
         Some(Command::Sim(args)) => runtime.block_on(sim(args)),
-        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
         Some(Command::Link(args)) => runtime.block_on(link::run(args)),
         Some(Command::Store(cmd)) => store(cmd),
         None => {
