@@ -21,6 +21,8 @@
 //! | whatsapp-web.js `x-api-key` | `--api-key` | `API_KEY` | the admin token |
 //! | how long a send waits for its session to come back (seconds, `30`, `2.5`, `30s`) | `--send-timeout` | `WAGATE_SEND_TIMEOUT` | 30 |
 //! | default country code for phone numbers (sessions may override it) | `--default-country-code` | `WAGATE_DEFAULT_COUNTRY_CODE` | none: national numbers refused |
+//! | whatsapp-web.js webhook | `--base-webhook-url` | `BASE_WEBHOOK_URL`, per session `<SESSIONID_UPPERCASE>_WEBHOOK_URL` | none |
+//! | whatsapp-web.js callbacks not sent | `--disabled-callbacks` | `DISABLED_CALLBACKS` (`\|`-separated) | none |
 //!
 //! Deliberate differences from wuzapi: no random admin token (the token is required: a random
 //! one printed in the logs is a secret in the logs); the default address is `127.0.0.1`, not
@@ -33,6 +35,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wa_http::webhooks::{AlertConfig, Format, RetryPolicy, WebhookConfig};
+use wa_http::webhooks::WwebjsHooks;
 use wa_http::HttpConfig;
 
 use crate::common::ServerArgs;
@@ -143,6 +146,13 @@ pub(crate) struct ServeArgs {
     /// 62812…); a session's own code overrides it.
     #[arg(long, env = "WAGATE_DEFAULT_COUNTRY_CODE")]
     default_country_code: Option<String>,
+    /// The whatsapp-web.js dialect's webhook for every session (per session:
+    /// <SESSIONID_UPPERCASE>_WEBHOOK_URL in the environment).
+    #[arg(long, env = "BASE_WEBHOOK_URL")]
+    base_webhook_url: Option<String>,
+    /// whatsapp-web.js callback types not sent, `|`-separated (e.g. `message_ack|qr`).
+    #[arg(long, env = "DISABLED_CALLBACKS")]
+    disabled_callbacks: Option<String>,
     #[command(flatten)]
     pub(crate) server: ServerArgs,
 }
@@ -289,6 +299,34 @@ impl ServeArgs {
         if let Some(url) = &global_url {
             check_global(url, self.webhook_allow_private)?;
         }
+        let wwebjs = WwebjsHooks::new(
+            first(self.base_webhook_url.as_deref(), &[]),
+            self.disabled_callbacks.as_deref(),
+            // The API key only when set: the admin token never leaves in a webhook.
+            first(self.api_key.as_deref(), &[]),
+            std::env::vars(),
+        );
+        let urls = wwebjs.base_url.iter().chain(wwebjs.per_session.values());
+        if let Some(url) = urls
+            .into_iter()
+            .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return Err(OperatorError::Invalid {
+                what: "--base-webhook-url / BASE_WEBHOOK_URL / <SESSION>_WEBHOOK_URL",
+                value: url.clone(),
+                expected: "an http:// or https:// URL",
+            });
+        }
+        let mut wwebjs_urls = wwebjs.base_url.iter().chain(wwebjs.per_session.values());
+        if let Some(url) = wwebjs_urls.find(|u| {
+            wa_http::webhooks::ssrf::check_url_blocking(u, self.webhook_allow_private).is_err()
+        }) {
+            return Err(OperatorError::Invalid {
+                what: "--base-webhook-url / BASE_WEBHOOK_URL / <SESSION>_WEBHOOK_URL",
+                value: url.clone(),
+                expected: "a public address (or allow internal ones with --webhook-allow-private)",
+            });
+        }
         Ok(WebhookConfig {
             global_url,
             global_hmac_key: global_hmac_key.map(String::into_bytes),
@@ -301,6 +339,7 @@ impl ServeArgs {
                 reconnect_attempts: self.alert_reconnect_attempts.max(1),
                 reconnect_after: Duration::from_secs(self.alert_reconnect_seconds.max(1)),
             },
+            wwebjs,
         })
     }
 

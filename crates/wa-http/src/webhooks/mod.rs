@@ -8,6 +8,8 @@
 //! - `queue`: the durable queue (store first, then POST with retries and backoff, in order per
 //!   receiver, dead letters); `deadletter`: the admin routes that list and replay them;
 //! - `ssrf`: the guard on receiver addresses; `alerts`: the `Alert` webhook;
+//! - `wwebjs`: the whatsapp-web.js dialect's callbacks (`BASE_WEBHOOK_URL`, CONTRACTS §C.5),
+//!   through the same durable queue;
 //! - `worker`: events → deliveries → queue, and alerts.
 
 pub mod alerts;
@@ -21,7 +23,9 @@ pub mod ssrf;
 pub mod status_event;
 pub mod types;
 mod worker;
+pub mod wwebjs;
 
 pub use queue::WebhookQueue;
 pub use types::{AlertConfig, Format, RetryPolicy, WebhookConfig};
 pub use worker::{spawn, Webhooks};
+pub use wwebjs::WwebjsHooks;

@@ -29,7 +29,7 @@ use wa_store::{AccountId, Durability, Store, WebhookDelivery};
 
 use super::sign::SIGNATURE_HEADER;
 use super::ssrf::{check_literal, redirect_policy, GuardedResolver};
-use super::types::{RetryPolicy, WebhookConfig, ALERT};
+use super::types::{RetryPolicy, WebhookConfig, ALERT, WWEBJS_KIND};
 
 const B: Durability = Durability::Buffered;
 
@@ -82,6 +82,8 @@ struct Shared {
     retry: RetryPolicy,
     concurrency: usize,
     allow_private: bool,
+    /// `x-api-key` for whatsapp-web.js callbacks ([`WWEBJS_KIND`]), from the configuration.
+    api_key: Option<String>,
     dead: AtomicUsize,
     queued: AtomicUsize,
     buried: mpsc::UnboundedSender<Buried>,
@@ -165,6 +167,7 @@ impl WebhookQueue {
             retry: config.retry,
             concurrency: config.concurrency.max(1),
             allow_private: config.allow_private,
+            api_key: config.wwebjs.api_key.clone(),
             dead: AtomicUsize::new(dead),
             queued: AtomicUsize::new(0),
             buried,
@@ -342,7 +345,7 @@ async fn receiver(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Webhoo
             pending
                 .iter()
                 .take(n)
-                .map(|d| post(&shared.http, d, shared.allow_private)),
+                .map(|d| post(&shared, d)),
         )
         .await;
         settle(&shared, &mut pending, results);
@@ -454,18 +457,18 @@ fn describe(e: reqwest::Error) -> String {
 }
 
 /// One POST; `Err` with the reason unless the receiver answered 2xx.
-async fn post(
-    http: &reqwest::Client,
-    d: &WebhookDelivery,
-    allow_private: bool,
-) -> Result<(), String> {
-    check_literal(&d.receiver, allow_private).map_err(|e| e.to_string())?;
-    let mut request = http
+async fn post(shared: &Shared, d: &WebhookDelivery) -> Result<(), String> {
+    check_literal(&d.receiver, shared.allow_private).map_err(|e| e.to_string())?;
+    let mut request = shared
+        .http
         .post(&d.receiver)
         .header(reqwest::header::CONTENT_TYPE, d.content_type.as_str())
         .body(d.body.clone());
     if let Some(sig) = &d.signature {
         request = request.header(SIGNATURE_HEADER, sig);
+    }
+    if let (true, Some(key)) = (d.kind.starts_with(WWEBJS_KIND), &shared.api_key) {
+        request = request.header(super::wwebjs::API_KEY_HEADER, key);
     }
     match request.send().await {
         Ok(r) if r.status().is_success() => Ok(()),

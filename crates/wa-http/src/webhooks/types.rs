@@ -60,7 +60,13 @@ pub struct WebhookConfig {
     pub allow_private: bool,
     /// When an `Alert` goes to the global webhook.
     pub alerts: AlertConfig,
+    /// The whatsapp-web.js dialect's webhooks (CONTRACTS §C.5; off without a URL).
+    pub wwebjs: super::wwebjs::WwebjsHooks,
 }
+
+/// The kind prefix of a whatsapp-web.js callback in the queue (`wwebjs:message`, …): such a
+/// delivery is sent with the configured `x-api-key` (never stored) instead of a signature.
+pub const WWEBJS_KIND: &str = "wwebjs:";
 
 /// wuzapi's retry settings (CONTRACTS §B.6 "Retries", §B.12): `WEBHOOK_RETRY_ENABLED` (true),
 /// `WEBHOOK_RETRY_COUNT` (5 attempts in total), `WEBHOOK_RETRY_DELAY_SECONDS` (30); the delay
@@ -124,6 +130,7 @@ impl Default for WebhookConfig {
             retry: RetryPolicy::default(),
             allow_private: false,
             alerts: AlertConfig::default(),
+            wwebjs: super::wwebjs::WwebjsHooks::default(),
         }
     }
 }
@@ -142,6 +149,7 @@ impl std::fmt::Debug for WebhookConfig {
             .field("retry", &self.retry)
             .field("allow_private", &self.allow_private)
             .field("alerts", &self.alerts)
+            .field("wwebjs", &self.wwebjs)
             .finish()
     }
 }

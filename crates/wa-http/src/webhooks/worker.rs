@@ -25,7 +25,7 @@ use super::format::{encode, Owner};
 use super::queue::{Buried, NewDelivery, WebhookQueue};
 use super::sign::signature;
 use super::status_event;
-use super::types::{subscribed, WebhookConfig, ALERT};
+use super::types::{subscribed, WebhookConfig, ALERT, WWEBJS_KIND};
 
 /// The running delivery: the queue (for the dead-letter routes) and the task reading events.
 #[derive(Debug)]
@@ -83,6 +83,9 @@ async fn run(
                         raise(&store, &queue, &config, &alert).await;
                     }
                     for d in deliveries(&store, &config, &event).await {
+                        enqueue(&queue, d);
+                    }
+                    for d in wwebjs_deliveries(&store, &config, &event).await {
                         enqueue(&queue, d);
                     }
                 }
@@ -259,6 +262,50 @@ fn to_receivers(
         });
     }
     out
+}
+
+/// The whatsapp-web.js callbacks of `event` ([`super::wwebjs`]), when a URL is configured:
+/// JSON, unsigned, their kind prefixed [`WWEBJS_KIND`] (the queue adds `x-api-key` to those).
+async fn wwebjs_deliveries(
+    store: &Arc<dyn Store>,
+    config: &WebhookConfig,
+    event: &Event,
+) -> Vec<NewDelivery> {
+    let hooks = &config.wwebjs;
+    if !hooks.enabled() || super::wwebjs::callbacks(&event.kind, &Default::default()).is_empty() {
+        return Vec::new();
+    }
+    let Some((account, receipt_chat)) = lookup(store, event).await else {
+        return Vec::new();
+    };
+    // The account record's JID may be unset: the device record names us.
+    let own = match &account.jid {
+        Some(jid) => Some(jid.clone()),
+        None => {
+            let (store, id) = (Arc::clone(store), account.id);
+            let device = tokio::task::spawn_blocking(move || store.device(&id)).await;
+            device
+                .ok()
+                .and_then(Result::ok)
+                .flatten()
+                .and_then(|d| d.jid)
+        }
+    };
+    let ctx = super::wwebjs::Context {
+        own: own.as_ref(),
+        receipt_chat: receipt_chat.as_ref(),
+    };
+    super::wwebjs::prepare(hooks, &account.name, &event.kind, &ctx)
+        .into_iter()
+        .map(|c| NewDelivery {
+            receiver: c.url,
+            account: Some(account.id),
+            kind: format!("{WWEBJS_KIND}{}", c.data_type),
+            content_type: "application/json".to_owned(),
+            body: c.body,
+            signature: None,
+        })
+        .collect()
 }
 
 /// The event's account and, for a receipt, the chat of the message (from the outbox).

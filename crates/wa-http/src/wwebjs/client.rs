@@ -1,5 +1,6 @@
 //! Client routes of the whatsapp-web.js dialect: `getState` (§C.2) and `sendMessage` (§C.3)
-//! for the content types `string`, `Location` and `Contact`.
+//! for the content types `string`, `Location` and `Contact`, with their `options`
+//! ([`super::send_options`]: quoted replies, mentions, vCards).
 //!
 //! `sendMessage` runs upstream's session check first: 404 `session_not_found` (unknown or
 //! stopped) or `session_not_connected` (not CONNECTED), then the content type (404 for an
@@ -14,7 +15,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
 use utoipa::OpenApi;
-use wa_client::{SendOptions, SentMessage, SessionState};
+use wa_client::{SentMessage, SessionState};
 use wa_protocol::binary::{Jid, Server};
 use wa_protocol::message::{Contact, Content, Location};
 
@@ -23,6 +24,7 @@ use super::dto::{
     StateAnswer, NOT_FOUND,
 };
 use super::lookup::{find, Session};
+use super::send_options::SendOptions;
 use crate::auth::ApiKey;
 use crate::envelope::RawJson;
 use crate::error::{ApiError, Plain};
@@ -90,7 +92,8 @@ async fn send_message(
     let session = connected(&state, &id).await?;
     let request: SendMessageRequest =
         serde_json::from_slice(&body).map_err(|_| ApiError::Decode)?;
-    let content = content(&request)?;
+    let options = SendOptions::read(&request.options, session.status.jid.as_ref())?;
+    let content = options.apply(content(&request)?)?;
     if request.chat_id.trim().is_empty() {
         return Err(ApiError::bad_request("chatId is required").into());
     }
@@ -101,7 +104,7 @@ async fn send_message(
             &session.account.id,
             to.clone(),
             content.clone(),
-            SendOptions::default(),
+            wa_client::SendOptions::default(),
             state.config.send_timeout,
         )
         .await
@@ -248,6 +251,10 @@ fn message(session: &Session, to: &Jid, content: &Content, sent: &SentMessage) -
         Content::Text(t) => ("chat", t.text.clone(), None, Vec::new()),
         other => (other.kind(), String::new(), None, Vec::new()),
     };
+    let (has_quoted_msg, mentioned_ids) = match content {
+        Content::Text(t) => (t.reply.is_some(), t.mentions.iter().map(wweb_id).collect()),
+        _ => (false, Vec::new()),
+    };
     Message {
         id: MessageKey {
             from_me: true,
@@ -265,10 +272,10 @@ fn message(session: &Session, to: &Jid, content: &Content, sent: &SentMessage) -
         device_type: "web",
         is_forwarded: false,
         from_me: true,
-        has_quoted_msg: false,
+        has_quoted_msg,
         location,
         v_cards,
-        mentioned_ids: Vec::new(),
+        mentioned_ids,
     }
 }
 

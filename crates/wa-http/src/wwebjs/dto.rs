@@ -157,7 +157,9 @@ pub(crate) struct SendMessageRequest {
     /// `{contactId}`.
     #[schema(value_type = Object)]
     pub content: serde_json::Value,
-    /// whatsapp-web.js send options (accepted; not used by these content types).
+    /// whatsapp-web.js send options: `quotedMessageId`, `ignoreQuoteErrors`, `mentions`,
+    /// `parseVCards` are honoured; `media` is 501; `linkPreview`, `sendSeen`, `caption` and the
+    /// media-only flags are ignored.
     #[schema(value_type = Object)]
     pub options: serde_json::Value,
 }
@@ -198,7 +200,7 @@ pub(crate) struct Message {
     pub is_forwarded: bool,
     /// Always ours.
     pub from_me: bool,
-    /// No quoted message.
+    /// Whether it quotes a message (`options.quotedMessageId`).
     pub has_quoted_msg: bool,
     /// The location, for `location`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,7 +208,7 @@ pub(crate) struct Message {
     /// The vCards, for `vcard` (empty otherwise).
     #[serde(rename = "vCards")]
     pub v_cards: Vec<String>,
-    /// Nobody mentioned.
+    /// The users mentioned (`options.mentions`), `<digits>@c.us`.
     pub mentioned_ids: Vec<String>,
 }
 
