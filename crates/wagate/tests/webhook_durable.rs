@@ -315,8 +315,12 @@ async fn dead_letter_alerts(alerts: &mut HookReceiver, me: &ServedAccount) {
     }
 }
 
-/// Replay of an unknown id, of nothing, and without the admin token.
+/// Replay of an unknown id, of nothing, and without the admin token; a bad limit.
 async fn replay_refusals(served: &Served) {
+    let (status, body) = served
+        .admin("GET", "/admin/webhooks/deadletters?limit=x", None)
+        .await;
+    assert_eq!((status, body["success"].clone()), (400, json!(false)));
     let (status, body) = served
         .admin(
             "POST",
