@@ -6,12 +6,13 @@
 //! - a receiver that never comes back: its deliveries end in the dead-letter list after
 //!   `WEBHOOK_RETRY_COUNT` attempts, an `Alert` goes to the global webhook, and the admin's
 //!   replay delivers them (JSON encoding);
-//! - a session whose logins keep being refused raises an `Alert` on the global webhook.
+//! - a session whose logins keep being refused raises an `Alert` on the global webhook;
+//! - a sender WhatsApp addresses by LID still reaches the webhook with its phone number.
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use wa_sim::{Faults, SimEvent, SimServer};
+use wa_sim::{Faults, SimEvent, SimServer, SwitchesUpdate};
 use wa_testkit::{
     poll_until, start_sim, wait_for, Hook, HookReceiver, Served, ServedAccount, DEADLINE,
 };
@@ -314,8 +315,12 @@ async fn dead_letter_alerts(alerts: &mut HookReceiver, me: &ServedAccount) {
     }
 }
 
-/// Replay of an unknown id, of nothing, and without the admin token.
+/// Replay of an unknown id, of nothing, and without the admin token; a bad limit.
 async fn replay_refusals(served: &Served) {
+    let (status, body) = served
+        .admin("GET", "/admin/webhooks/deadletters?limit=x", None)
+        .await;
+    assert_eq!((status, body["success"].clone()), (400, json!(false)));
     let (status, body) = served
         .admin(
             "POST",
@@ -335,4 +340,53 @@ async fn replay_refusals(served: &Served) {
         .request("GET", "/admin/webhooks/deadletters", &[], None)
         .await;
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_sender_addressed_by_lid_carries_its_phone_number() {
+    let (me_phone, ana) = ("15550144031", "15550144032");
+    let sim = start_sim(&[me_phone, ana]).await;
+    let mut receiver = HookReceiver::start().await;
+    let mut served = Served::start(
+        BIN.as_ref(),
+        &sim,
+        &[("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true")],
+    )
+    .await;
+    let me = served.link_account(&sim, me_phone, 4404).await;
+    let hook = json!({"webhookURL": receiver.url("/user"), "events": ["Message"]}).to_string();
+    let (status, body) = served
+        .user(&me.token, "POST", "/webhook", Some(&hook))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Ana's phone now writes from its LID (messaging.md §16).
+    let update = SwitchesUpdate {
+        lid_migrated: Some(true),
+        ..SwitchesUpdate::default()
+    };
+    let info = sim
+        .update_account(&ana.parse().expect("phone"), update)
+        .expect("switch");
+    sim.phone_send(ana, me_phone, "from a LID")
+        .expect("the phone sends");
+    let hook = wait_for(&mut receiver.hooks, DEADLINE, "the message", |h: &Hook| {
+        Some(h.clone())
+    })
+    .await
+    .expect("the message arrives");
+    let p = hook.payload();
+    let info_json = &p["event"]["Info"];
+    assert_eq!(text_of(&p).as_deref(), Some("from a LID"));
+    assert_eq!(info_json["AddressingMode"], "lid", "{info_json}");
+    assert!(
+        info_json["Sender"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(&info.lid) && s.ends_with("@lid")),
+        "{info_json}"
+    );
+    assert_eq!(
+        info_json["SenderAlt"],
+        format!("{ana}@s.whatsapp.net"),
+        "the phone number: {info_json}"
+    );
 }

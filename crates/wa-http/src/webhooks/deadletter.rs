@@ -8,6 +8,7 @@
 //!   back at the end of its receiver's queue with fresh attempts: `{"Replayed": [{Id, NewId}],
 //!   "Missing": [..]}`.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::Router;
@@ -127,13 +128,15 @@ fn queue(state: &AppState) -> Result<std::sync::Arc<WebhookQueue>, ApiError> {
         attempt (WEBHOOK_RETRY_COUNT, exponential backoff from WEBHOOK_RETRY_DELAY_SECONDS), \
         oldest first.",
     responses((status = 200, body = DeadLetters), (status = 401),
+        (status = 400, description = "limit must be a number"),
         (status = 501, description = "webhook delivery is not running")),
     security(("admin" = [])))]
 async fn list(
     _: Admin,
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Envelope<DeadLetters>, ApiError> {
+    let Query(q) = q.map_err(|_| ApiError::bad_request("limit must be a number"))?;
     let queue = queue(&state)?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     let listed = tokio::task::spawn_blocking({
