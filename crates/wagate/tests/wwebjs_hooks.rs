@@ -39,6 +39,7 @@ async fn callbacks_and_send_options() {
             "DISABLED_CALLBACKS",
             "change_state|loading_screen".to_owned(),
         ),
+        ("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true".to_owned()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let served = Served::start(BIN.as_ref(), &sim, &env).await;
