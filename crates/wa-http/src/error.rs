@@ -84,8 +84,10 @@ pub enum ApiError {
     /// A field is missing or invalid; the text is the contract's (e.g. `missing Phone in Payload`).
     #[error("{0}")]
     BadRequest(Cow<'static, str>),
-    /// A field is not a phone number (issue 12 item 5): 400 `could not parse <what>` (the
-    /// contract's text) with `details` saying why.
+    /// A field is not a phone number (issue 12 item 5): 400 `could not parse <what>`, exactly
+    /// the contract's body (CONTRACTS §A.0, §A.4); why is logged ([`PhoneProblem`]'s text).
+    ///
+    /// [`PhoneProblem`]: crate::phone_number::PhoneProblem
     #[error("could not parse {what}")]
     BadPhone {
         /// The field (`Phone`, `chatId`, …).
@@ -180,8 +182,11 @@ impl ApiError {
             ApiError::Decode
             | ApiError::BadRequest(_)
             | ApiError::InvalidEvent(_)
-            | ApiError::WebhookUrl(_)
-            | ApiError::BadPhone { .. } => (StatusCode::BAD_REQUEST, self.text()),
+            | ApiError::WebhookUrl(_) => (StatusCode::BAD_REQUEST, self.text()),
+            ApiError::BadPhone { what, problem } => {
+                tracing::info!(field = %what, reason = %problem, "not a phone number");
+                (StatusCode::BAD_REQUEST, self.text())
+            }
             ApiError::UserNotFound(_) => (StatusCode::NOT_FOUND, self.text()),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.text()),
             ApiError::InvalidApiKey => (StatusCode::FORBIDDEN, self.text()),
@@ -212,7 +217,6 @@ impl ApiError {
         match self {
             ApiError::InvalidEvent(name) => Some(format!("invalid event: {name}")),
             ApiError::UserNotFound(id) => Some(format!("No user found with ID: {id}")),
-            ApiError::BadPhone { problem, .. } => Some(problem.to_string()),
             _ => None,
         }
     }

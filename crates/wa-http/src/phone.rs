@@ -13,8 +13,8 @@
 //! ([`NATIONAL_LEADS`]: Indonesia's `8…`) the code is put in front (`8123456789` →
 //! `628123456789`); a number already starting with the code stays. The result must be an
 //! E.164 number: 7 to 15 digits with the country code, not starting with `0` ([`PhoneNumber`]).
-//! What is not a phone number is a 400 `could not parse <Field>` whose `details` say why
-//! ([`PhoneProblem`]).
+//! What is not a phone number is a 400 `could not parse <Field>` (the contract's body, in each
+//! dialect's envelope); why ([`PhoneProblem`]) goes to the log.
 
 use std::borrow::Cow;
 use std::cell::RefCell;

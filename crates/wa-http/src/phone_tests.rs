@@ -147,10 +147,14 @@ async fn the_request_scope_carries_the_country_code_and_the_session_overrides_it
 }
 
 #[test]
-fn refusals_carry_the_reason_in_details() {
+fn refusals_keep_the_contract_body_and_name_the_reason() {
     let e = parse_recipient("12", "chatId").unwrap_err();
     assert_eq!(e.to_string(), "could not parse chatId");
-    let details = e.details().unwrap();
-    assert!(details.starts_with("2 digits"), "{details}");
+    assert_eq!(e.details(), None, "the contract's body: no extra key");
+    let ApiError::BadPhone { problem, .. } = &e else {
+        panic!("{e:?}");
+    };
+    assert_eq!(*problem, PhoneProblem::TooShort(2));
+    assert!(problem.to_string().starts_with("2 digits"));
     assert_eq!(e.status_and_text().0, axum::http::StatusCode::BAD_REQUEST);
 }
