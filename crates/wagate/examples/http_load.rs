@@ -436,8 +436,12 @@ async fn run(args: Args) {
         gateway_pid: served.child.id(),
         sim_pid: sim.pid,
     };
+    // Markers on stderr (with the gateway's pid) for a profiler to attach to one window.
+    eprintln!("window rate starts (gateway pid {})", load.gateway_pid);
     let mut rate = load.fixed_rate(args.rate, args.seconds).await;
+    eprintln!("window saturation starts (gateway pid {})", load.gateway_pid);
     let mut sat = load.saturation(args.inflight, args.seconds).await;
+    eprintln!("windows done");
     let mut out = vec![
         ("accounts".to_owned(), args.accounts.to_string()),
         ("seconds".to_owned(), args.seconds.to_string()),

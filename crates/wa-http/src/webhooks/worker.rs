@@ -3,8 +3,8 @@
 //! at most `concurrency` POSTs in flight.
 //!
 //! ```text
-//! Gateway::subscribe ─▶ run(): type ─ account (store) ─ filter ─ payload ─┬─ user URL  ─▶ queue ─▶ POST ×N
-//!                                                                         └─ global URL ─▶ queue ─▶ POST ×N
+//! Gateway::subscribe ─▶ run(): type ─ account (store) ─ filter ─ receipt chat (outbox) ─ payload ─┬─ user URL  ─▶ queue ─▶ POST ×N
+//!                                                                                                 └─ global URL ─▶ queue ─▶ POST ×N
 //! ```
 //!
 //! This queue is in memory and best effort: a full queue drops (with a warning), a failed POST is
@@ -20,7 +20,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use wa_client::{Event, EventKind};
-use wa_store::{Account, Store};
+use wa_store::Store;
 
 use super::events::{payload, type_name, Context};
 use super::format::{encode, Owner};
@@ -61,7 +61,7 @@ async fn run(
     loop {
         match events.recv().await {
             Ok(event) => {
-                for d in deliveries(&store, &config, &event).await {
+                for d in deliveries(&store, &config, &event) {
                     receivers.push(d);
                 }
             }
@@ -74,7 +74,7 @@ async fn run(
 }
 
 /// What `event` must be delivered as, to whom (nothing when no webhook applies).
-async fn deliveries(
+fn deliveries(
     store: &Arc<dyn Store>,
     config: &WebhookConfig,
     event: &Event,
@@ -82,13 +82,25 @@ async fn deliveries(
     let Some(kind) = type_name(&event.kind) else {
         return Vec::new();
     };
-    let Some((account, receipt_chat)) = lookup(store, event).await else {
+    let Some(account) = read(store, event, |s| s.account(&event.account)).flatten() else {
         return Vec::new();
     };
     if !subscribed(&account.events, kind) {
         tracing::debug!(kind, "skipping webhook: not subscribed for this type");
         return Vec::new();
     }
+    if account.webhook.trim().is_empty() && config.global_url.is_none() {
+        return Vec::new();
+    }
+    // A receipt's chat, from the outbox.
+    let receipt_chat = match &event.kind {
+        EventKind::MessageStatus { id, .. } => {
+            read(store, event, |s| s.outbox_entry(&event.account, id.as_str()))
+                .flatten()
+                .map(|e| e.chat)
+        }
+        _ => None,
+    };
     let own = account.jid.as_ref().map(|j| j.to_non_ad());
     let qr = match &event.kind {
         EventKind::Qr { code, .. } => Some(crate::qr::data_url(code)),
@@ -134,34 +146,17 @@ async fn deliveries(
     out
 }
 
-/// The event's account and, for a receipt, the chat of the message (from the outbox).
-async fn lookup(
+/// A point read for `event` (logged when it fails). Inline on the task: two small hot records
+/// per event; a blocking-pool hop per event cost more than the reads (HTTP benchmark).
+fn read<T>(
     store: &Arc<dyn Store>,
     event: &Event,
-) -> Option<(Account, Option<wa_protocol::binary::Jid>)> {
-    let store = Arc::clone(store);
-    let id = event.account;
-    let receipt_of = match &event.kind {
-        EventKind::MessageStatus { id, .. } => Some(id.as_str().to_owned()),
-        _ => None,
-    };
-    let found = tokio::task::spawn_blocking(move || {
-        let account = store.account(&id)?;
-        let chat = match &receipt_of {
-            Some(m) => store.outbox_entry(&id, m)?.map(|e| e.chat),
-            None => None,
-        };
-        Ok::<_, wa_store::Error>(account.map(|a| (a, chat)))
-    })
-    .await;
-    match found {
-        Ok(Ok(found)) => found,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "webhook: reading the account failed");
-            None
-        }
+    f: impl FnOnce(&dyn Store) -> wa_store::Result<T>,
+) -> Option<T> {
+    match f(store.as_ref()) {
+        Ok(found) => Some(found),
         Err(e) => {
-            tracing::warn!(error = %e, "webhook: the store task failed");
+            tracing::warn!(account = %event.account, error = %e, "webhook: reading the store failed");
             None
         }
     }
