@@ -147,14 +147,12 @@ impl Work {
                 keys,
                 now_ms,
                 lock: _,
-            } => {
-                if stanza.from.as_ref().is_some_and(Jid::is_group) {
-                    receive_group(store, *id, &keys, &stanza, now_ms)
-                } else {
-                    receive(store, *id, &keys, &stanza, now_ms)
-                }
-                .map(|r| Output::Received(Box::new(r)))
+            } => if stanza.from.as_ref().is_some_and(Jid::is_group) {
+                receive_group(store, *id, &keys, &stanza, now_ms)
+            } else {
+                receive(store, *id, &keys, &stanza, now_ms)
             }
+            .map(|r| Output::Received(Box::new(r))),
             Work::ForgetDevices(users) => forget(store, *id, &users).map(|()| Output::Done),
             Work::GroupChanges(events) => Ok(Output::Events(complete_members(store, *id, events))),
             Work::Status { events, now_ms } => {
@@ -416,9 +414,8 @@ async fn apply_all(
     let n = works.len();
     // Once the runtime refused a blocking call, every batch asks it again (and is refused the
     // same way): no write on the loop of a runtime that is going away.
-    let inline = !stopped.load(Ordering::Acquire)
-        && n <= INLINE_MAX
-        && works.iter().all(Work::is_light);
+    let inline =
+        !stopped.load(Ordering::Acquire) && n <= INLINE_MAX && works.iter().all(Work::is_light);
     let (mut applied, rest) = if inline {
         apply_inline(store.as_ref(), &id, works)
     } else {

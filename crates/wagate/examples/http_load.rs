@@ -439,7 +439,10 @@ async fn run(args: Args) {
     // Markers on stderr (with the gateway's pid) for a profiler to attach to one window.
     eprintln!("window rate starts (gateway pid {})", load.gateway_pid);
     let mut rate = load.fixed_rate(args.rate, args.seconds).await;
-    eprintln!("window saturation starts (gateway pid {})", load.gateway_pid);
+    eprintln!(
+        "window saturation starts (gateway pid {})",
+        load.gateway_pid
+    );
     let mut sat = load.saturation(args.inflight, args.seconds).await;
     eprintln!("windows done");
     let mut out = vec![

@@ -74,11 +74,7 @@ async fn run(
 }
 
 /// What `event` must be delivered as, to whom (nothing when no webhook applies).
-fn deliveries(
-    store: &Arc<dyn Store>,
-    config: &WebhookConfig,
-    event: &Event,
-) -> Vec<Delivery> {
+fn deliveries(store: &Arc<dyn Store>, config: &WebhookConfig, event: &Event) -> Vec<Delivery> {
     let Some(kind) = type_name(&event.kind) else {
         return Vec::new();
     };
@@ -94,11 +90,11 @@ fn deliveries(
     }
     // A receipt's chat, from the outbox.
     let receipt_chat = match &event.kind {
-        EventKind::MessageStatus { id, .. } => {
-            read(store, event, |s| s.outbox_entry(&event.account, id.as_str()))
-                .flatten()
-                .map(|e| e.chat)
-        }
+        EventKind::MessageStatus { id, .. } => read(store, event, |s| {
+            s.outbox_entry(&event.account, id.as_str())
+        })
+        .flatten()
+        .map(|e| e.chat),
         _ => None,
     };
     let own = account.jid.as_ref().map(|j| j.to_non_ad());
