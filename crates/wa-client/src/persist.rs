@@ -2,14 +2,16 @@
 //!
 //! ```text
 //!  protocol event ─▶ Job { work, durable, gates_output, after } ─▶ queue (FIFO)
-//!     head batch (every queued job, at most MAX_BATCH): one spawn_blocking applies their
-//!     writes in order ─▶ one store.durable().await for the batch ─▶ Finished{after} each
+//!     head batch (every queued job, at most MAX_BATCH): its writes applied in order (a small
+//!     batch of light writes on the loop, else one spawn_blocking) ─▶ one
+//!     store.durable().await for the batch ─▶ Finished{after} each
 //! ```
 //!
-//! Store calls never run on the loop itself: a batch's writes run on a blocking thread and
-//! its durability wait is an `.await` on the store's shared sync, while the loop keeps serving
-//! socket input, timers and commands. Jobs queued while a batch runs form the next batch (group
-//! commit: one durability wait covers them all, instead of one wait per job in turn). Jobs
+//! A batch of up to `INLINE_MAX` light writes (sends, status updates) runs on the loop
+//! itself: a thread hop cost more than the write. Other batches run on a blocking thread, and
+//! the durability wait is always an `.await` on the store's shared sync, while the loop keeps
+//! serving socket input, timers and commands. Jobs queued while a batch runs form the next
+//! batch (group commit: one durability wait covers them all, instead of one wait per job in turn). Jobs
 //! finish in the order they were queued (so events leave in protocol order, and writes to one
 //! record apply in order); no job of a batch finishes before the batch is durable. A job that `gates_output`
 //! holds every transmit back until it finishes: the bytes that depend on its state (the
@@ -21,6 +23,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
@@ -138,20 +141,18 @@ impl Work {
                 .mark_prekeys_uploaded(id, &ids, b)
                 .map(|()| Output::Done),
             Work::Logout => store.logout(id, b).map(|()| Output::Done),
+            // The caller holds the send lock (`Work::lock`).
             Work::Receive {
                 stanza,
                 keys,
                 now_ms,
-                lock,
-            } => {
-                let _session = lock.as_ref().map(|l| l.blocking_lock());
-                if stanza.from.as_ref().is_some_and(Jid::is_group) {
-                    receive_group(store, *id, &keys, &stanza, now_ms)
-                } else {
-                    receive(store, *id, &keys, &stanza, now_ms)
-                }
-                .map(|r| Output::Received(Box::new(r)))
+                lock: _,
+            } => if stanza.from.as_ref().is_some_and(Jid::is_group) {
+                receive_group(store, *id, &keys, &stanza, now_ms)
+            } else {
+                receive(store, *id, &keys, &stanza, now_ms)
             }
+            .map(|r| Output::Received(Box::new(r))),
             Work::ForgetDevices(users) => forget(store, *id, &users).map(|()| Output::Done),
             Work::GroupChanges(events) => Ok(Output::Events(complete_members(store, *id, events))),
             Work::Status { events, now_ms } => {
@@ -162,6 +163,32 @@ impl Work {
             }
         };
         Ok(written?)
+    }
+
+    /// The account's send lock this write runs under (a send job, a receive job).
+    fn lock(&self) -> Option<Arc<tokio::sync::Mutex<()>>> {
+        match self {
+            Work::Send(job) => Some(Arc::clone(&job.lock)),
+            Work::Receive { lock, .. } => lock.clone(),
+            _ => None,
+        }
+    }
+
+    /// Whether the write may run on the account's loop when its batch is small: a send (a
+    /// few point reads, one encryption per device, one commit) or a status update (one read
+    /// and one write per id). Receives, prekeys, logout and the rest keep to a blocking
+    /// thread: a burst of incoming messages (an offline batch) must leave the loop free to
+    /// yield, and those writes are not on a send's path.
+    fn is_light(&self) -> bool {
+        matches!(self, Work::Nothing | Work::Send(_) | Work::Status { .. })
+    }
+
+    /// [`apply`](Self::apply) under the work's send lock, its panic caught (blocking: on a
+    /// blocking thread only).
+    fn apply_locked(self, store: &dyn Store, id: &AccountId) -> Applied {
+        let lock = self.lock();
+        let _serial = lock.as_ref().map(|l| l.blocking_lock());
+        std::panic::catch_unwind(AssertUnwindSafe(|| self.apply(store, id)))
     }
 }
 
@@ -261,6 +288,10 @@ pub(crate) struct Pipeline<A> {
     /// Jobs of the last batch not yet handed out.
     done: VecDeque<Done<A>>,
     gates: usize,
+    /// Set once a blocking call was refused (the runtime is shutting down): later batches go
+    /// to the blocking pool too and are refused the same way, so nothing is written on the
+    /// loop after a job that was not.
+    stopped: Arc<AtomicBool>,
 }
 
 impl<A: Send + 'static> Pipeline<A> {
@@ -273,6 +304,7 @@ impl<A: Send + 'static> Pipeline<A> {
             running: None,
             done: VecDeque::new(),
             gates: 0,
+            stopped: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -304,7 +336,9 @@ impl<A: Send + 'static> Pipeline<A> {
                 }
                 let n = self.queue.len().min(MAX_BATCH);
                 let batch: Vec<Job<A>> = self.queue.drain(..n).collect();
-                self.running = Some(Box::pin(run(Arc::clone(&self.store), self.id, batch)));
+                let stopped = Arc::clone(&self.stopped);
+                let store = Arc::clone(&self.store);
+                self.running = Some(Box::pin(run(store, stopped, self.id, batch)));
             }
             let Some(running) = self.running.as_mut() else {
                 return std::future::pending().await;
@@ -323,16 +357,21 @@ impl<A: Send + 'static> Pipeline<A> {
     }
 }
 
-/// One batch: every write in order on one blocking thread, then one durability wait for the
+/// One batch: every write in order (`apply_all`), then one durability wait for the
 /// jobs that asked for it and whose write succeeded.
-async fn run<A>(store: Arc<dyn Store>, id: AccountId, batch: Vec<Job<A>>) -> Vec<Done<A>> {
+async fn run<A>(
+    store: Arc<dyn Store>,
+    stopped: Arc<AtomicBool>,
+    id: AccountId,
+    batch: Vec<Job<A>>,
+) -> Vec<Done<A>> {
     let mut works = Vec::with_capacity(batch.len());
     let mut rest = Vec::with_capacity(batch.len());
     for job in batch {
         works.push(job.work);
         rest.push((job.durable, job.gates_output, job.after));
     }
-    let results = apply_all(&store, id, works).await;
+    let results = apply_all(&store, &stopped, id, works).await;
     let mut synced = false;
     let mut out = Vec::with_capacity(rest.len());
     for (mut result, (durable, gated, after)) in results.into_iter().zip(rest) {
@@ -349,13 +388,23 @@ async fn run<A>(store: Arc<dyn Store>, id: AccountId, batch: Vec<Job<A>>) -> Vec
     out
 }
 
-/// What one write came to on the blocking thread: its panic is carried out.
+/// What one write came to (on the loop or a blocking thread): its panic is carried out.
 type Applied = std::thread::Result<Result<Output, Error>>;
 
-/// Applies `works` in order in one blocking call. A write that panics fails its own job
-/// with the task error it would have had on its own blocking thread.
+/// The largest batch of light writes ([`Work::is_light`]) applied on the account's loop
+/// itself. A batch of one send (or one status update) is a few microseconds of store work;
+/// handing it to a blocking thread and back cost two thread wake-ups and more CPU than the
+/// write (the HTTP benchmark at 1,000 sends/s: batches of one, README "HTTP benchmark").
+/// Larger batches (saturation) keep the loop free for socket input and run on a blocking
+/// thread.
+const INLINE_MAX: usize = 4;
+
+/// Applies `works` in order: a small batch of light writes on the loop (each under its send
+/// lock, when that is free), the rest in one blocking call. A write that panics fails its own
+/// job with the task error it would have had on its own blocking thread.
 async fn apply_all(
     store: &Arc<dyn Store>,
+    stopped: &AtomicBool,
     id: AccountId,
     works: Vec<Work>,
 ) -> Vec<Result<Output, Error>> {
@@ -363,27 +412,67 @@ async fn apply_all(
         return works.iter().map(|_| Ok(Output::Done)).collect();
     }
     let n = works.len();
-    let writer = Arc::clone(store);
-    let applied = tokio::task::spawn_blocking(move || {
-        works
-            .into_iter()
-            .map(|work| {
-                std::panic::catch_unwind(AssertUnwindSafe(|| work.apply(writer.as_ref(), &id)))
-            })
-            .collect::<Vec<Applied>>()
-    })
-    .await;
-    let applied = match applied {
-        Ok(applied) => applied,
-        Err(join) => {
-            // Cancelled (the runtime is shutting down): the first job gets the task error,
-            // the others the account's end.
-            let mut out = vec![Err(Error::Task(join))];
-            out.extend((1..n).map(|_| Err(Error::NotRunning(id))));
-            return out;
-        }
+    // Once the runtime refused a blocking call, every batch asks it again (and is refused the
+    // same way): no write on the loop of a runtime that is going away.
+    let inline =
+        !stopped.load(Ordering::Acquire) && n <= INLINE_MAX && works.iter().all(Work::is_light);
+    let (mut applied, rest) = if inline {
+        apply_inline(store.as_ref(), &id, works)
+    } else {
+        (Vec::new(), works)
     };
-    let mut out = Vec::with_capacity(n);
+    if !rest.is_empty() {
+        let writer = Arc::clone(store);
+        let blocking = tokio::task::spawn_blocking(move || {
+            rest.into_iter()
+                .map(|work| work.apply_locked(writer.as_ref(), &id))
+                .collect::<Vec<Applied>>()
+        })
+        .await;
+        match blocking {
+            Ok(more) => applied.extend(more),
+            Err(join) => {
+                // Cancelled (the runtime is shutting down): the first job not applied gets the
+                // task error, the others the account's end, and later batches write nothing.
+                stopped.store(true, Ordering::Release);
+                let mut out = results(applied, id).await;
+                out.push(Err(Error::Task(join)));
+                out.extend((out.len()..n).map(|_| Err(Error::NotRunning(id))));
+                return out;
+            }
+        }
+    }
+    results(applied, id).await
+}
+
+/// Applies `works` in order on the calling thread while each one's send lock is free; the
+/// writes not applied (from the first whose lock is held elsewhere: a group send or a retry
+/// answer is encrypting) come back.
+fn apply_inline(store: &dyn Store, id: &AccountId, works: Vec<Work>) -> (Vec<Applied>, Vec<Work>) {
+    let mut applied = Vec::with_capacity(works.len());
+    let mut works = works.into_iter();
+    while let Some(work) = works.next() {
+        let lock = work.lock();
+        let serial = match lock.as_ref().map(|l| l.try_lock()) {
+            Some(Err(_)) => {
+                let mut rest = vec![work];
+                rest.extend(works);
+                return (applied, rest);
+            }
+            Some(Ok(guard)) => Some(guard),
+            None => None,
+        };
+        applied.push(std::panic::catch_unwind(AssertUnwindSafe(|| {
+            work.apply(store, id)
+        })));
+        drop(serial);
+    }
+    (applied, Vec::new())
+}
+
+/// Each write's result, a panic turned into its task error.
+async fn results(applied: Vec<Applied>, id: AccountId) -> Vec<Result<Output, Error>> {
+    let mut out = Vec::with_capacity(applied.len());
     for a in applied {
         out.push(match a {
             Ok(result) => result,

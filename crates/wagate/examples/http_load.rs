@@ -23,6 +23,8 @@
 //! `rate_p50_ms`, `rate_p99_ms`, `sat_ok_per_s`, `sat_p50_ms`, `sat_p99_ms`, the gateway's and
 //! the sim's CPU per request (`/proc/<pid>/stat`), failures. Compare `sat_ok_per_s` with
 //! `acked_per_s` of `crates/wa-client/examples/send_load.rs` (the same sends without HTTP).
+//! On stderr, `window rate starts (gateway pid N)` and `window saturation starts (…)` mark the
+//! windows, for a profiler to attach to the gateway during one of them.
 
 #[path = "../../wa-client/examples/support/sim_process.rs"]
 mod sim_process;
@@ -436,8 +438,15 @@ async fn run(args: Args) {
         gateway_pid: served.child.id(),
         sim_pid: sim.pid,
     };
+    // Markers on stderr (with the gateway's pid) for a profiler to attach to one window.
+    eprintln!("window rate starts (gateway pid {})", load.gateway_pid);
     let mut rate = load.fixed_rate(args.rate, args.seconds).await;
+    eprintln!(
+        "window saturation starts (gateway pid {})",
+        load.gateway_pid
+    );
     let mut sat = load.saturation(args.inflight, args.seconds).await;
+    eprintln!("windows done");
     let mut out = vec![
         ("accounts".to_owned(), args.accounts.to_string()),
         ("seconds".to_owned(), args.seconds.to_string()),

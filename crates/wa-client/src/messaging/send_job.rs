@@ -105,14 +105,13 @@ fn cached_lists(
     Ok(Some((device_jids(&peer), ours)))
 }
 
-/// The job on the pipeline's blocking thread: sessions, encryption, the commit.
+/// The job in the pipeline (`persist::apply_all`, which holds `job.lock` around it):
+/// sessions, encryption, the commit.
 pub(crate) fn run(
     store: &dyn Store,
     account: AccountId,
     mut job: Box<SendJob>,
 ) -> Result<Ran, Error> {
-    let lock = Arc::clone(&job.lock);
-    let _serial = lock.blocking_lock();
     let lists = match &job.lists {
         Some(lists) => lists.clone(),
         None => match cached_lists(store, account, &job.plan.to, &job.own)? {

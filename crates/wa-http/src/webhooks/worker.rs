@@ -192,7 +192,8 @@ async fn deliveries(
     if kinds.iter().all(Option::is_none) {
         return Vec::new();
     }
-    let Some((account, receipt_chat)) = lookup(store, event).await else {
+    let has_receiver = |a: &Account| !a.webhook.trim().is_empty() || config.global_url.is_some();
+    let Some((account, receipt_chat)) = lookup(store, event, has_receiver) else {
         return Vec::new();
     };
     let own = account.jid.as_ref().map(|j| j.to_non_ad());
@@ -275,7 +276,7 @@ async fn wwebjs_deliveries(
     if !hooks.enabled() || super::wwebjs::callbacks(&event.kind, &Default::default()).is_empty() {
         return Vec::new();
     }
-    let Some((account, receipt_chat)) = lookup(store, event).await else {
+    let Some((account, receipt_chat)) = lookup(store, event, |_| true) else {
         return Vec::new();
     };
     // The account record's JID may be unset: the device record names us.
@@ -308,35 +309,32 @@ async fn wwebjs_deliveries(
         .collect()
 }
 
-/// The event's account and, for a receipt, the chat of the message (from the outbox).
-async fn lookup(
+/// The event's account and, for a receipt, the chat of the message (from the outbox); `None`
+/// when the account is gone or `wanted` says no receiver wants it (the outbox is then not
+/// read). Inline point reads on the task: two small hot records; a blocking-pool hop per event
+/// cost more than the reads (HTTP benchmark).
+fn lookup(
     store: &Arc<dyn Store>,
     event: &Event,
+    wanted: impl Fn(&Account) -> bool,
 ) -> Option<(Account, Option<wa_protocol::binary::Jid>)> {
-    let store = Arc::clone(store);
-    let id = event.account;
-    let receipt_of = match &event.kind {
-        EventKind::MessageStatus { id, .. } => Some(id.as_str().to_owned()),
-        _ => None,
-    };
-    let found = tokio::task::spawn_blocking(move || {
-        let account = store.account(&id)?;
-        let chat = match &receipt_of {
-            Some(m) => store.outbox_entry(&id, m)?.map(|e| e.chat),
-            None => None,
+    let read = || -> wa_store::Result<Option<(Account, Option<wa_protocol::binary::Jid>)>> {
+        let Some(account) = store.account(&event.account)? else {
+            return Ok(None);
         };
-        Ok::<_, wa_store::Error>(account.map(|a| (a, chat)))
+        if !wanted(&account) {
+            return Ok(None);
+        }
+        let chat = match &event.kind {
+            EventKind::MessageStatus { id, .. } => store
+                .outbox_entry(&event.account, id.as_str())?
+                .map(|e| e.chat),
+            _ => None,
+        };
+        Ok(Some((account, chat)))
+    };
+    read().unwrap_or_else(|e| {
+        tracing::warn!(account = %event.account, error = %e, "webhook: reading the store failed");
+        None
     })
-    .await;
-    match found {
-        Ok(Ok(found)) => found,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "webhook: reading the account failed");
-            None
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "webhook: the store task failed");
-            None
-        }
-    }
 }
