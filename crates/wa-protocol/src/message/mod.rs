@@ -29,8 +29,10 @@ pub mod device_sent;
 pub mod fanout;
 pub mod group;
 pub mod key;
+pub mod media;
 pub mod plaintext;
 pub mod receive;
+mod reply;
 pub mod retry;
 
 pub use content::{Contact, Content, Edit, Location, Reaction, Reply, Revoke, Text, Unsupported};
@@ -38,4 +40,7 @@ pub use device_sent::{
     message_secret, set_message_secret, unwrap_device_sent, wrap_device_sent, Unwrapped,
 };
 pub use key::MessageKey;
+pub use media::{
+    AudioInfo, DocumentInfo, ImageInfo, Media, MediaFile, MediaKind, StickerInfo, VideoInfo,
+};
 pub use plaintext::{decode_padded, encode_padded, ContentError, EncVersion};
