@@ -68,12 +68,12 @@ fn reply() -> Reply {
 
 fn media(kind: MediaKind) -> Content {
     let mention: Jid = "15550002222@s.whatsapp.net".parse().expect("jid");
-    Content::Media(Media {
+    Content::Media(Box::new(Media {
         kind,
         file: file(),
         reply: Some(reply()),
         mentions: vec![mention],
-    })
+    }))
 }
 
 /// (kind, container field in `Message`, field numbers expected inside, per media.md §4).

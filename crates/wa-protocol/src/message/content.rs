@@ -34,7 +34,7 @@ pub enum Content {
     /// A shared contact card.
     Contact(Contact),
     /// An uploaded image, video, audio or voice note, document or sticker (`media.md` §4).
-    Media(Media),
+    Media(Box<Media>),
     /// A kind wagate does not model.
     Unsupported(Unsupported),
 }
@@ -304,7 +304,7 @@ impl Content {
             }));
         }
         if let Some(media) = media_from_pb(m) {
-            return media.map(Content::Media);
+            return media.map(|m| Content::Media(Box::new(m)));
         }
         if m.sender_key_distribution_message.is_some() {
             return Ok(Content::Unsupported(Unsupported::SenderKeyOnly));
