@@ -26,6 +26,7 @@ use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::event::Event;
 use crate::handle::AccountHandle;
+use crate::messaging::media::hub::MediaHub;
 use crate::messaging::types::{SendOptions, SentMessage};
 use crate::messaging::{group_send, presence, send};
 use crate::records::linked_ids;
@@ -65,6 +66,8 @@ impl NewAccount {
 pub struct Gateway {
     registry: Registry,
     pub(crate) config: ClientConfig,
+    /// Media HTTP client and `media_conn` answers (`media_api.rs`).
+    pub(crate) media: MediaHub,
 }
 
 impl Gateway {
@@ -74,6 +77,7 @@ impl Gateway {
         Self {
             registry: Registry::new(store, config.clone()),
             config,
+            media: MediaHub::default(),
         }
     }
 

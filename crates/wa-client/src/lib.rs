@@ -26,6 +26,8 @@ mod event;
 mod gateway;
 mod group_api;
 mod handle;
+mod media_api;
+mod media_config;
 mod messaging;
 mod persist;
 mod protocol_events;
@@ -43,6 +45,9 @@ pub use error::{Error, Fault};
 pub use event::{Event, EventKind};
 pub use gateway::{Gateway, NewAccount};
 pub use handle::AccountHandle;
+pub use media_api::OutgoingMedia;
+pub use media_config::MediaConfig;
+pub use messaging::media::{DownloadedMedia, MediaFailure, MediaSource, UploadedMedia};
 pub use messaging::types::{
     GroupMember, GroupUpdate, ReceivedText, SendOptions, Sender, SentMessage,
 };

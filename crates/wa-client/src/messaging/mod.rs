@@ -34,6 +34,7 @@ pub(crate) mod group_retry;
 pub(crate) mod group_send;
 pub(crate) mod keys;
 pub(crate) mod lid_route;
+pub(crate) mod media;
 pub(crate) mod presence;
 pub(crate) mod privacy;
 pub(crate) mod receive;
