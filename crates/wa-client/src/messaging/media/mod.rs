@@ -11,3 +11,6 @@ pub(crate) mod upload;
 pub use download::DownloadedMedia;
 pub use failure::MediaFailure;
 pub use upload::{MediaSource, UploadedMedia};
+
+#[cfg(test)]
+mod tests;

@@ -61,21 +61,25 @@ pub struct UploadedMedia {
 }
 
 /// The encrypted body in its staging file.
-struct Staged {
+pub(crate) struct Staged {
     path: TempPath,
-    info: EncryptedMedia,
+    pub(crate) info: EncryptedMedia,
     key: MediaKey,
 }
 
 /// The upload answer's fields wagate reads (`media.md` §3).
-#[derive(Deserialize)]
-struct Answer {
+#[derive(Debug, Deserialize)]
+pub(crate) struct Answer {
     url: String,
-    direct_path: String,
+    pub(crate) direct_path: String,
 }
 
 /// Encrypts `source` into a staging file (blocking: run on a blocking thread).
-fn stage(source: MediaSource, ty: MediaType, config: &MediaConfig) -> Result<Staged, MediaFailure> {
+pub(crate) fn stage(
+    source: MediaSource,
+    ty: MediaType,
+    config: &MediaConfig,
+) -> Result<Staged, MediaFailure> {
     let key = MediaKey::generate(&mut OsRng);
     let file = match &config.temp_dir {
         Some(dir) => tempfile::NamedTempFile::new_in(dir),
@@ -153,7 +157,7 @@ pub(crate) async fn upload(
     for attempt in 0..2 {
         let mut auth_refused = false;
         for host in hosts(Some(&conn), config) {
-            match post(&http, config, &host, &path, &conn.auth, &token, &staged).await {
+            match post_staged(&http, config, &host, &path, &conn.auth, &token, &staged).await {
                 Ok(answer) => return Ok(uploaded(&staged, answer, now)),
                 Err(e) => {
                     auth_refused |= matches!(&e, MediaFailure::Status { status, .. }
@@ -173,7 +177,7 @@ pub(crate) async fn upload(
 }
 
 /// One POST of the staged body to `host`.
-async fn post(
+pub(crate) async fn post_staged(
     http: &reqwest::Client,
     config: &MediaConfig,
     host: &str,
