@@ -7,6 +7,8 @@ use rand::Rng;
 use wa_protocol::connection::Config;
 use wa_protocol::time::{Clock, SystemClock};
 
+use crate::media_config::MediaConfig;
+
 /// Reconnect delays: exponential from `initial` to `max`, with ±`jitter` (fraction) randomness.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
@@ -56,6 +58,8 @@ pub struct ClientConfig {
     pub backoff: Backoff,
     /// Where the time comes from (the system clock by default; tests may inject another).
     pub clock: Arc<dyn Clock>,
+    /// Media upload and download settings (`media.md` §3).
+    pub media: MediaConfig,
 }
 
 impl Default for ClientConfig {
@@ -65,6 +69,7 @@ impl Default for ClientConfig {
             connection: Config::default(),
             backoff: Backoff::default(),
             clock: Arc::new(SystemClock),
+            media: MediaConfig::default(),
         }
     }
 }

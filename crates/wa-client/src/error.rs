@@ -7,6 +7,8 @@
 use tokio_tungstenite::tungstenite;
 use wa_store::AccountId;
 
+use crate::messaging::media::failure::{MediaFailure, MediaFault};
+
 /// Who caused an error: decides the HTTP status, whether to retry, or whom to page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -145,6 +147,11 @@ pub enum Error {
     #[error("HTTP proxy response head too long")]
     ProxyHeadTooLong,
 
+    // ----- media (classified by its own fault) -----
+    /// A media upload or download failed (see [`MediaFailure`]).
+    #[error("media: {0}")]
+    Media(#[from] MediaFailure),
+
     // ----- storage -----
     /// The session store failed (see [`wa_store::Error::fault`]).
     #[error("store: {0}")]
@@ -202,6 +209,13 @@ impl Error {
                 wa_store::Fault::Storage | wa_store::Fault::Data => Fault::Storage,
             },
             Error::Task(_) => Fault::Internal,
+            Error::Media(e) => match e.fault() {
+                MediaFault::Caller => Fault::Caller,
+                MediaFault::Peer => Fault::Peer,
+                MediaFault::Network => Fault::Network,
+                MediaFault::Storage => Fault::Storage,
+                MediaFault::Internal => Fault::Internal,
+            },
         }
     }
 
@@ -237,6 +251,7 @@ impl Error {
             | Error::ProxyRefused(_)
             | Error::ProxyHeadTooLong => true,
             Error::Store(e) => e.is_transient(),
+            Error::Media(e) => e.is_transient(),
         }
     }
 }

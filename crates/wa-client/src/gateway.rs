@@ -26,6 +26,7 @@ use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::event::Event;
 use crate::handle::AccountHandle;
+use crate::messaging::media::hub::MediaHub;
 use crate::messaging::types::{SendOptions, SentMessage};
 use crate::messaging::{group_send, presence, send};
 use crate::records::linked_ids;
@@ -67,6 +68,8 @@ pub struct Gateway {
     pub(crate) config: ClientConfig,
     /// Restarts by waiting sends (`recover.rs`).
     pub(crate) recovery: crate::kicks::Recovery,
+    /// Media HTTP client and `media_conn` answers (`media_api.rs`).
+    pub(crate) media: MediaHub,
 }
 
 impl Gateway {
@@ -77,6 +80,7 @@ impl Gateway {
             registry: Registry::new(store, config.clone()),
             config,
             recovery: Default::default(),
+            media: MediaHub::default(),
         }
     }
 

@@ -30,6 +30,8 @@ mod group_topic_api;
 mod handle;
 mod history_api;
 mod kicks;
+mod media_api;
+mod media_config;
 mod messaging;
 mod persist;
 mod protocol_events;
@@ -49,6 +51,9 @@ pub use error::{Error, Fault};
 pub use event::{Event, EventKind};
 pub use gateway::{Gateway, NewAccount};
 pub use handle::AccountHandle;
+pub use media_api::OutgoingMedia;
+pub use media_config::MediaConfig;
+pub use messaging::media::{DownloadedMedia, MediaFailure, MediaSource, UploadedMedia};
 pub use messaging::types::{
     GroupMember, GroupUpdate, ReceivedText, SendOptions, Sender, SentMessage,
 };

@@ -198,6 +198,7 @@ fn text_of(content: &Content) -> String {
         Content::Text(t) => t.text.clone(),
         Content::Edit(e) => text_of(&e.content),
         Content::Reaction(r) => r.emoji.clone(),
+        Content::Media(m) => m.kind.caption().unwrap_or_default().to_owned(),
         Content::Revoke(_)
         | Content::Location(_)
         | Content::Contact(_)

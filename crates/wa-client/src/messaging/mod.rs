@@ -37,6 +37,7 @@ pub(crate) mod idempotent;
 pub(crate) mod keys;
 pub(crate) mod lid_route;
 pub(crate) mod peer_send;
+pub(crate) mod media;
 pub(crate) mod presence;
 pub(crate) mod privacy;
 pub(crate) mod push_names;

@@ -44,6 +44,7 @@ pub struct VerifiedMedia {
 
 /// Decrypts a downloaded body fed in pieces of any size, holding back at most 26 bytes (the
 /// possible last block and MAC) between calls.
+#[derive(Clone)]
 pub struct MediaDecryptor {
     cbc: cbc::Decryptor<aes::Aes256>,
     mac: Hmac<Sha256>,

@@ -40,6 +40,7 @@ pub struct EncryptedMedia {
 
 /// Encrypts a media file fed in pieces of any size. Output is appended to the caller's buffer
 /// as whole AES blocks; at most 15 plaintext bytes stay buffered between calls.
+#[derive(Clone)]
 pub struct MediaEncryptor {
     cbc: cbc::Encryptor<aes::Aes256>,
     mac: Hmac<Sha256>,

@@ -12,8 +12,11 @@ use crate::pb::e2e::protocol_message::Type as ProtocolType;
 use crate::stanza::{EditAttr, MessageType};
 use crate::time::Millis;
 
-use super::key::{optional_jid, parse_id, parse_jid, MessageKey};
+use super::key::MessageKey;
+use super::media::{media_from_pb, media_into, Media};
 use super::plaintext::ContentError;
+pub use super::reply::Reply;
+use super::reply::{context_info, read_context};
 
 /// One message's content.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +33,8 @@ pub enum Content {
     Location(Location),
     /// A shared contact card.
     Contact(Contact),
+    /// An uploaded image, video, audio or voice note, document or sticker (`media.md` §4).
+    Media(Box<Media>),
     /// A kind wagate does not model.
     Unsupported(Unsupported),
 }
@@ -47,17 +52,6 @@ pub struct Text {
     /// Forwarded: `contextInfo.isForwarded`=22 with this `forwardingScore`=21 (how many times
     /// it was forwarded; whatsmeow WAWebProtobufsE2E.proto `ContextInfo`, CONTRACTS §A.4).
     pub forwarded: Option<u32>,
-}
-
-/// A quoted reply (`ContextInfo` {stanzaID=1, participant=2, quotedMessage=3}).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    /// Id of the quoted message.
-    pub id: MessageId,
-    /// Sender of the quoted message (`participant`), when known.
-    pub sender: Option<Jid>,
-    /// A copy of the quoted message for display (any kind, hence the protobuf).
-    pub quoted: Option<Box<pb::Message>>,
 }
 
 /// `reactionMessage`=46 {key=1, text=2, senderTimestampMS=4}.
@@ -117,7 +111,7 @@ pub struct Contact {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Unsupported {
-    /// No field wagate declares is set: an empty message, or another kind (media, polls, …;
+    /// No field wagate declares is set: an empty message, or another kind (polls, …;
     /// the decoder skips fields it does not declare).
     Unknown,
     /// Only a sender key distribution (`messaging.md` §9): key material, no user content.
@@ -146,6 +140,7 @@ impl Content {
             Content::Revoke(_) => "revoke",
             Content::Location(_) => "location",
             Content::Contact(_) => "contact",
+            Content::Media(m) => m.kind.name(),
             Content::Unsupported(_) => "unsupported",
         }
     }
@@ -154,6 +149,7 @@ impl Content {
     pub fn quoted_id(&self) -> Option<&MessageId> {
         match self {
             Content::Text(t) => t.reply.as_ref().map(|r| &r.id),
+            Content::Media(m) => m.reply.as_ref().map(|r| &r.id),
             Content::Reaction(_)
             | Content::Edit(_)
             | Content::Revoke(_)
@@ -167,7 +163,7 @@ impl Content {
     pub fn stanza_type(&self) -> MessageType {
         match self {
             Content::Reaction(_) => MessageType::Reaction,
-            Content::Contact(_) => MessageType::Media,
+            Content::Contact(_) | Content::Media(_) => MessageType::Media,
             Content::Text(_)
             | Content::Edit(_)
             | Content::Revoke(_)
@@ -180,6 +176,7 @@ impl Content {
     pub fn media_type(&self) -> Option<&'static str> {
         match self {
             Content::Contact(_) => Some("vcard"),
+            Content::Media(m) => Some(m.kind.enc_mediatype()),
             Content::Text(_)
             | Content::Reaction(_)
             | Content::Edit(_)
@@ -201,6 +198,7 @@ impl Content {
             | Content::Reaction(_)
             | Content::Location(_)
             | Content::Contact(_)
+            | Content::Media(_)
             | Content::Unsupported(_) => None,
         }
     }
@@ -260,13 +258,15 @@ impl Content {
                     context_info: None,
                 }));
             }
+            Content::Media(media) => media_into(media, &mut m),
             Content::Unsupported(_) => {}
         }
         m
     }
 
     /// Reads the content of a (DSM-unwrapped) message. Precedence when several kinds are set:
-    /// protocol message, the `editedMessage` wrapper, reaction, text, location, contact.
+    /// protocol message, the `editedMessage` wrapper, reaction, text, location, contact,
+    /// media.
     pub fn from_message(m: &pb::Message) -> Result<Content, ContentError> {
         if let Some(p) = &m.protocol_message {
             return protocol_from_pb(p);
@@ -306,6 +306,9 @@ impl Content {
                 vcard,
             }));
         }
+        if let Some(media) = media_from_pb(m) {
+            return media.map(|m| Content::Media(Box::new(m)));
+        }
         if m.sender_key_distribution_message.is_some() {
             return Ok(Content::Unsupported(Unsupported::SenderKeyOnly));
         }
@@ -327,46 +330,30 @@ fn text_into(t: &Text, m: &mut pb::Message) {
         m.conversation = Some(t.text.clone());
         return;
     }
-    let reply = t.reply.as_ref();
     m.extended_text_message = Some(Box::new(pb::ExtendedTextMessage {
         text: Some(t.text.clone()),
-        context_info: Some(Box::new(pb::ContextInfo {
-            stanza_id: reply.map(|r| r.id.as_str().to_owned()),
-            participant: reply.and_then(|r| r.sender.as_ref()).map(Jid::to_string),
-            quoted_message: reply.and_then(|r| r.quoted.clone()),
-            remote_jid: None,
-            mentioned_jid: t.mentions.iter().map(Jid::to_string).collect(),
-            forwarding_score: t.forwarded,
-            is_forwarded: t.forwarded.map(|_| true),
-        })),
+        context_info: Some({
+            let mut ctx = context_info(t.reply.as_ref(), &t.mentions).unwrap_or_default();
+            ctx.forwarding_score = t.forwarded;
+            ctx.is_forwarded = t.forwarded.map(|_| true);
+            ctx
+        }),
         ..Default::default()
     }));
 }
 
 fn text_from_pb(x: &pb::ExtendedTextMessage) -> Result<Text, ContentError> {
-    let mut text = Text {
+    let (reply, mentions) = read_context(x.context_info.as_deref())?;
+    Ok(Text {
         text: x.text.clone().unwrap_or_default(),
-        ..Text::default()
-    };
-    let Some(ctx) = x.context_info.as_deref() else {
-        return Ok(text);
-    };
-    if ctx.is_forwarded == Some(true) {
-        text.forwarded = Some(ctx.forwarding_score.unwrap_or(0));
-    }
-    text.mentions = ctx
-        .mentioned_jid
-        .iter()
-        .map(|j| parse_jid("ContextInfo.mentionedJID", j))
-        .collect::<Result<_, _>>()?;
-    if let Some(id) = ctx.stanza_id.as_deref().filter(|s| !s.is_empty()) {
-        text.reply = Some(Reply {
-            id: parse_id("ContextInfo.stanzaID", id)?,
-            sender: optional_jid("ContextInfo.participant", ctx.participant.as_deref())?,
-            quoted: ctx.quoted_message.clone(),
-        });
-    }
-    Ok(text)
+        reply,
+        mentions,
+        forwarded: x
+            .context_info
+            .as_deref()
+            .filter(|c| c.is_forwarded == Some(true))
+            .map(|c| c.forwarding_score.unwrap_or(0)),
+    })
 }
 
 fn protocol_from_pb(p: &pb::ProtocolMessage) -> Result<Content, ContentError> {

@@ -31,8 +31,10 @@ pub mod fanout;
 pub mod group;
 pub mod history_sync;
 pub mod key;
+pub mod media;
 pub mod plaintext;
 pub mod receive;
+mod reply;
 pub mod retry;
 
 pub use content::{Contact, Content, Edit, Location, Reaction, Reply, Revoke, Text, Unsupported};
@@ -41,4 +43,7 @@ pub use device_sent::{
 };
 pub use history_sync::HistorySyncRequest;
 pub use key::MessageKey;
+pub use media::{
+    AudioInfo, DocumentInfo, ImageInfo, Media, MediaFile, MediaKind, StickerInfo, VideoInfo,
+};
 pub use plaintext::{decode_padded, encode_padded, ContentError, EncVersion};

@@ -15,6 +15,7 @@ mod group_notify;
 mod group_topic;
 mod iq;
 mod login;
+mod media_conn;
 mod message;
 mod notification;
 mod notify;
@@ -48,6 +49,7 @@ pub use group_notify::{GroupChange, GroupNotification, GROUP_NOTIFICATION_TYPE};
 pub use group_topic::{DescriptionChange, SetDescription};
 pub use iq::{iq_error, iq_result, IqFailure, IqKind, IqRequest, IqResponse, Ping, ServerPing};
 pub use login::{Passive, Presence, PropsRequest};
+pub use media_conn::{MediaConn, MediaConnRequest, MediaHost, MAX_MEDIA_HOSTS, MEDIA_CONN_XMLNS};
 pub use message::{
     AddressingMode, AltAddresses, DeviceEnc, EditAttr, Enc, EncType, MessageStanza, MessageType,
     MAX_DIRECT_ENCS, MAX_ENC_COUNT, MAX_FANOUT,

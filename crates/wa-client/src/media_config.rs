@@ -1,0 +1,34 @@
+//! How media is uploaded and downloaded (`media.md` §3): URL scheme, host override, limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Media settings of [`crate::ClientConfig`].
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// URL scheme of the media hosts: `https` in production; wa-sim serves plain `http` on its
+    /// port.
+    pub scheme: String,
+    /// Upload to and download from this `host[:port]` instead of the hosts `media_conn`
+    /// names (tests, proxies).
+    pub host_override: Option<String>,
+    /// Largest plaintext accepted for upload or download, in bytes.
+    pub max_file_bytes: u64,
+    /// Time limit of one upload or download request (each host tried gets its own).
+    pub request_timeout: Duration,
+    /// Directory for the encrypted upload staging files and the downloaded plaintext; the
+    /// system's temporary directory by default.
+    pub temp_dir: Option<PathBuf>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            scheme: "https".to_owned(),
+            host_override: None,
+            max_file_bytes: 2 << 30,
+            request_timeout: Duration::from_secs(300),
+            temp_dir: None,
+        }
+    }
+}

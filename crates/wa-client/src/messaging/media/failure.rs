@@ -1,0 +1,102 @@
+//! What a media upload or download can refuse, classified by who is at fault.
+
+use wa_protocol::media::MediaError;
+
+/// A media upload or download failure (`media.md` §2–§3).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaFailure {
+    // ----- the caller's fault -----
+    /// The file is larger than [`crate::MediaConfig::max_file_bytes`] (or the message says so).
+    #[error("media of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Bytes (at least) of the file.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The file to upload cannot be read.
+    #[error("cannot read the media to upload: {0}")]
+    Source(#[source] std::io::Error),
+
+    // ----- the peer's fault -----
+    /// A received media message lacks a field its download needs.
+    #[error("the media message has no {0}")]
+    MissingField(&'static str),
+    /// The downloaded body does not verify (MAC, hashes, length, padding).
+    #[error("media does not verify: {0}")]
+    Verify(#[from] MediaError),
+    /// A media host answered with this HTTP status.
+    #[error("media host {host} answered {status}")]
+    Status {
+        /// The host.
+        host: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The upload answer is not the JSON of `media.md` §3 (`url`, `direct_path`).
+    #[error("bad upload answer: {0}")]
+    BadAnswer(String),
+    /// Nowhere to upload to or download from (no hosts and no URL).
+    #[error("no media host to try")]
+    NoHosts,
+
+    // ----- the network -----
+    /// The HTTP request failed (connect, TLS, timeout, reset).
+    #[error("media transfer: {0}")]
+    Http(#[from] reqwest::Error),
+
+    // ----- ours -----
+    /// The TLS configuration of the HTTP client could not be built.
+    #[error("media TLS setup: {0}")]
+    Tls(#[from] rustls::Error),
+
+    // ----- storage -----
+    /// A staging or download file could not be written or read.
+    #[error("media temp file: {0}")]
+    TempFile(#[source] std::io::Error),
+}
+
+/// Who is at fault, in wa-client's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MediaFault {
+    Caller,
+    Peer,
+    Network,
+    Storage,
+    Internal,
+}
+
+impl MediaFailure {
+    pub(crate) fn fault(&self) -> MediaFault {
+        match self {
+            MediaFailure::TooLarge { .. } | MediaFailure::Source(_) => MediaFault::Caller,
+            MediaFailure::MissingField(_)
+            | MediaFailure::Verify(_)
+            | MediaFailure::Status { .. }
+            | MediaFailure::BadAnswer(_)
+            | MediaFailure::NoHosts => MediaFault::Peer,
+            MediaFailure::Http(_) => MediaFault::Network,
+            MediaFailure::TempFile(_) => MediaFault::Storage,
+            MediaFailure::Tls(_) => MediaFault::Internal,
+        }
+    }
+
+    /// Whether trying again later may succeed: a network failure or a host's 5xx/408/429.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            MediaFailure::Http(_) => true,
+            MediaFailure::Status { status, .. } => {
+                *status >= 500 || *status == 408 || *status == 429
+            }
+            MediaFailure::TooLarge { .. }
+            | MediaFailure::Source(_)
+            | MediaFailure::MissingField(_)
+            | MediaFailure::Verify(_)
+            | MediaFailure::BadAnswer(_)
+            | MediaFailure::NoHosts
+            | MediaFailure::TempFile(_)
+            | MediaFailure::Tls(_) => false,
+        }
+    }
+}

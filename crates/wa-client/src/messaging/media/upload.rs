@@ -1,0 +1,235 @@
+//! Upload (`media.md` §2–§3): the source is encrypted into a staging file in one pass (the
+//! upload token is the hash of the whole body, so it must exist before the request), then
+//! that file is streamed to the media hosts in turn until one answers 200; a 401/403 refreshes
+//! the `media_conn` auth token once.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use rand::rngs::OsRng;
+use reqwest::header;
+use serde::Deserialize;
+use tempfile::TempPath;
+use wa_protocol::media::{
+    upload_path, upload_token, EncryptedMedia, MediaEncryptor, MediaKey, MediaType,
+};
+use wa_protocol::message::MediaFile;
+use wa_protocol::stanza::MediaConn;
+use wa_protocol::time::Millis;
+
+use crate::error::Error;
+use crate::handle::AccountHandle;
+use crate::media_config::MediaConfig;
+
+use super::body::file_body;
+use super::failure::MediaFailure;
+use super::hub::MediaHub;
+
+/// Plaintext bytes read per encryption step.
+const READ_CHUNK: usize = 256 * 1024;
+/// The `Origin` whatsmeow and Baileys send (`media.md` §3).
+const ORIGIN: &str = "https://web.whatsapp.com";
+
+/// Where the plaintext of an upload comes from.
+pub enum MediaSource {
+    /// A file, read in chunks.
+    Path(PathBuf),
+    /// Bytes already in memory.
+    Bytes(Vec<u8>),
+    /// Any reader, read in chunks to the end.
+    Reader(Box<dyn Read + Send>),
+}
+
+impl std::fmt::Debug for MediaSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MediaSource::Path(p) => f.debug_tuple("Path").field(p).finish(),
+            MediaSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            MediaSource::Reader(_) => f.write_str("Reader(…)"),
+        }
+    }
+}
+
+/// An uploaded file: the message fields (`url`, `directPath`, `mediaKey`, hashes, length,
+/// `mediaKeyTimestamp`; the mimetype is the caller's) and the audio/video sidecar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedMedia {
+    /// The file fields of the message.
+    pub file: MediaFile,
+    /// `streamingSidecar` for audio and video.
+    pub streaming_sidecar: Option<Vec<u8>>,
+}
+
+/// The encrypted body in its staging file.
+pub(crate) struct Staged {
+    path: TempPath,
+    pub(crate) info: EncryptedMedia,
+    key: MediaKey,
+}
+
+/// The upload answer's fields wagate reads (`media.md` §3).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Answer {
+    url: String,
+    pub(crate) direct_path: String,
+}
+
+/// Encrypts `source` into a staging file (blocking: run on a blocking thread).
+pub(crate) fn stage(
+    source: MediaSource,
+    ty: MediaType,
+    config: &MediaConfig,
+) -> Result<Staged, MediaFailure> {
+    let key = MediaKey::generate(&mut OsRng);
+    let file = match &config.temp_dir {
+        Some(dir) => tempfile::NamedTempFile::new_in(dir),
+        None => tempfile::NamedTempFile::new(),
+    }
+    .map_err(MediaFailure::TempFile)?;
+    let (mut out, path) = file.into_parts();
+    let mut reader: Box<dyn Read + Send> = match source {
+        MediaSource::Path(p) => Box::new(std::fs::File::open(p).map_err(MediaFailure::Source)?),
+        MediaSource::Bytes(b) => Box::new(std::io::Cursor::new(b)),
+        MediaSource::Reader(r) => r,
+    };
+    let mut enc = MediaEncryptor::new(&key, ty);
+    let mut plain = vec![0u8; READ_CHUNK];
+    let mut sealed = Vec::with_capacity(READ_CHUNK + 32);
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut plain) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(MediaFailure::Source(e)),
+        };
+        total += n as u64;
+        if total > config.max_file_bytes {
+            return Err(MediaFailure::TooLarge {
+                len: total,
+                max: config.max_file_bytes,
+            });
+        }
+        sealed.clear();
+        enc.update(&plain[..n], &mut sealed);
+        out.write_all(&sealed).map_err(MediaFailure::TempFile)?;
+    }
+    sealed.clear();
+    let info = enc.finish(&mut sealed);
+    out.write_all(&sealed).map_err(MediaFailure::TempFile)?;
+    out.flush().map_err(MediaFailure::TempFile)?;
+    Ok(Staged { path, info, key })
+}
+
+/// The hosts to try, in order: the override, or each `media_conn` host then the fallbacks.
+pub(crate) fn hosts(conn: Option<&MediaConn>, config: &MediaConfig) -> Vec<String> {
+    if let Some(host) = &config.host_override {
+        return vec![host.clone()];
+    }
+    let Some(conn) = conn else {
+        return Vec::new();
+    };
+    let mut hosts: Vec<String> = conn.hosts.iter().map(|h| h.hostname.clone()).collect();
+    for h in &conn.hosts {
+        if let Some(fb) = h.fallback_hostname.as_ref().filter(|f| !hosts.contains(f)) {
+            hosts.push(fb.clone());
+        }
+    }
+    hosts
+}
+
+/// Encrypts and uploads `source` as `ty` for the account of `handle`.
+pub(crate) async fn upload(
+    hub: &MediaHub,
+    config: &MediaConfig,
+    handle: &AccountHandle,
+    now: Millis,
+    source: MediaSource,
+    ty: MediaType,
+) -> Result<UploadedMedia, Error> {
+    let cfg = config.clone();
+    let staged = tokio::task::spawn_blocking(move || stage(source, ty, &cfg)).await??;
+    let token = upload_token(&staged.info.file_enc_sha256);
+    let path = upload_path(ty, &token);
+    let http = hub.http()?;
+    let mut conn = hub.media_conn(handle, now, false).await?;
+    let mut last = MediaFailure::NoHosts;
+    for attempt in 0..2 {
+        let mut auth_refused = false;
+        for host in hosts(Some(&conn), config) {
+            match post_staged(&http, config, &host, &path, &conn.auth, &token, &staged).await {
+                Ok(answer) => return Ok(uploaded(&staged, answer, now)),
+                Err(e) => {
+                    auth_refused |= matches!(&e, MediaFailure::Status { status, .. }
+                        if *status == 401 || *status == 403);
+                    tracing::debug!(%host, error = %e, "media upload attempt failed");
+                    last = e;
+                }
+            }
+        }
+        if !auth_refused || attempt == 1 {
+            break;
+        }
+        hub.forget(handle.id());
+        conn = hub.media_conn(handle, now, true).await?;
+    }
+    Err(last.into())
+}
+
+/// One POST of the staged body to `host`.
+pub(crate) async fn post_staged(
+    http: &reqwest::Client,
+    config: &MediaConfig,
+    host: &str,
+    path: &str,
+    auth: &str,
+    token: &str,
+    staged: &Staged,
+) -> Result<Answer, MediaFailure> {
+    let mut url = reqwest::Url::parse(&format!("{}://{host}{path}", config.scheme))
+        .map_err(|e| MediaFailure::BadAnswer(format!("host {host:?}: {e}")))?;
+    url.query_pairs_mut()
+        .append_pair("auth", auth)
+        .append_pair("token", token);
+    let response = http
+        .post(url)
+        .timeout(config.request_timeout)
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::REFERER, format!("{ORIGIN}/"))
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, staged.info.enc_length)
+        .body(file_body(staged.path.to_path_buf()))
+        .send()
+        .await?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(MediaFailure::Status {
+            host: host.to_owned(),
+            status: status.as_u16(),
+        });
+    }
+    let bytes = response.bytes().await?;
+    let answer: Answer =
+        serde_json::from_slice(&bytes).map_err(|e| MediaFailure::BadAnswer(e.to_string()))?;
+    if answer.direct_path.is_empty() {
+        return Err(MediaFailure::BadAnswer("empty direct_path".into()));
+    }
+    Ok(answer)
+}
+
+fn uploaded(staged: &Staged, answer: Answer, now: Millis) -> UploadedMedia {
+    let info = &staged.info;
+    UploadedMedia {
+        file: MediaFile {
+            url: Some(answer.url),
+            direct_path: Some(answer.direct_path),
+            media_key: Some(staged.key.clone()),
+            file_sha256: Some(info.file_sha256),
+            file_enc_sha256: Some(info.file_enc_sha256),
+            file_length: Some(info.file_length),
+            mimetype: None,
+            media_key_timestamp: i64::try_from(now.0 / 1000).ok(),
+        },
+        streaming_sidecar: info.streaming_sidecar.clone(),
+    }
+}
