@@ -435,30 +435,6 @@ impl Store for SlowStore {
     fn webhook_max_seq(&self) -> Result<u64> {
         self.inner.webhook_max_seq()
     }
-    fn create_pool(&self, pool: &wa_store::Pool, d: Durability) -> Result<()> {
-        self.inner.create_pool(pool, d)
-    }
-    fn update_pool(&self, pool: &wa_store::Pool, d: Durability) -> Result<()> {
-        self.inner.update_pool(pool, d)
-    }
-    fn pool(&self, name: &str) -> Result<Option<wa_store::Pool>> {
-        self.inner.pool(name)
-    }
-    fn pool_by_token(&self, token: &str) -> Result<Option<wa_store::Pool>> {
-        self.inner.pool_by_token(token)
-    }
-    fn pools(&self) -> Result<Vec<wa_store::Pool>> {
-        self.inner.pools()
-    }
-    fn delete_pool(&self, name: &str, d: Durability) -> Result<bool> {
-        self.inner.delete_pool(name, d)
-    }
-    fn set_default_account(&self, account: Option<&AccountId>, d: Durability) -> Result<()> {
-        self.inner.set_default_account(account, d)
-    }
-    fn default_account(&self) -> Result<Option<AccountId>> {
-        self.inner.default_account()
-    }
     fn flush(&self) -> Result<()> {
         self.inner.flush()
     }
