@@ -14,6 +14,7 @@
 //! | webhook retries on | `--webhook-retry` | `WEBHOOK_RETRY_ENABLED` | `true` |
 //! | webhook attempts in total | `--retry-count` | `WEBHOOK_RETRY_COUNT` | 5 |
 //! | first retry delay, doubling (seconds, fractions allowed) | `--retry-delay` | `WEBHOOK_RETRY_DELAY_SECONDS` | 30 |
+//! | the legacy `token` field in webhook bodies | `--webhook-include-token` | `WAGATE_WEBHOOK_INCLUDE_TOKEN` | `false` |
 //! | webhooks to loopback/private/link-local addresses | `--webhook-allow-private` | `WAGATE_WEBHOOK_ALLOW_PRIVATE` | `false` |
 //! | alert after N failed reconnects | `--alert-reconnect-attempts` | `WAGATE_ALERT_RECONNECT_ATTEMPTS` | 5 |
 //! | … or after T seconds failing | `--alert-reconnect-seconds` | `WAGATE_ALERT_RECONNECT_SECONDS` | 120 |
@@ -126,6 +127,10 @@ pub(crate) struct ServeArgs {
     /// Allow webhook URLs on loopback, private, link-local, CGNAT, … addresses.
     #[arg(long, env = "WAGATE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     webhook_allow_private: bool,
+    /// Add the legacy `token` field (the user's token) to webhook bodies, as wuzapi did before
+    /// 2025-10-30 (for receivers that map events to tenants by token).
+    #[arg(long, env = "WAGATE_WEBHOOK_INCLUDE_TOKEN", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    webhook_include_token: bool,
     /// Alert after this many failed reconnect attempts in a row.
     #[arg(long, env = "WAGATE_ALERT_RECONNECT_ATTEMPTS", default_value_t = 5)]
     alert_reconnect_attempts: u32,
@@ -340,6 +345,7 @@ impl ServeArgs {
                 reconnect_after: Duration::from_secs(self.alert_reconnect_seconds.max(1)),
             },
             wwebjs,
+            include_token: self.webhook_include_token,
         })
     }
 

@@ -7,7 +7,9 @@
 //!   `instanceName` added at the top level.
 //!
 //! Since 2025-10-30 wuzapi sends `userID` where it used to send the user's `token`; wagate
-//! follows the current form and never puts a token in a webhook.
+//! follows the current form, and adds the legacy `token` field only when the operator asks
+//! for it (`--webhook-include-token` / `WAGATE_WEBHOOK_INCLUDE_TOKEN`, CONTRACTS §E item 4:
+//! multi-tenant receivers that map events by token).
 
 use serde_json::{Map, Value};
 
@@ -29,6 +31,8 @@ pub struct Owner<'a> {
     pub user_id: &'a str,
     /// The account's name.
     pub instance_name: &'a str,
+    /// The account's token, only when the legacy `token` field is asked for.
+    pub token: Option<&'a str>,
 }
 
 /// Encodes `payload` for `owner` in `format`.
@@ -38,6 +42,9 @@ pub fn encode(payload: &Map<String, Value>, owner: Owner<'_>, format: Format) ->
             let mut object = payload.clone();
             object.insert("userID".into(), Value::from(owner.user_id));
             object.insert("instanceName".into(), Value::from(owner.instance_name));
+            if let Some(token) = owner.token {
+                object.insert("token".into(), Value::from(token));
+            }
             Encoded {
                 content_type: "application/json",
                 body: Value::Object(object).to_string().into_bytes(),
@@ -48,8 +55,11 @@ pub fn encode(payload: &Map<String, Value>, owner: Owner<'_>, format: Format) ->
             // Keys in sorted order, as Go's `url.Values.Encode` writes them.
             let mut form = form_urlencoded::Serializer::new(String::new());
             form.append_pair("instanceName", owner.instance_name)
-                .append_pair("jsonData", &json)
-                .append_pair("userID", owner.user_id);
+                .append_pair("jsonData", &json);
+            if let Some(token) = owner.token {
+                form.append_pair("token", token);
+            }
+            form.append_pair("userID", owner.user_id);
             Encoded {
                 content_type: "application/x-www-form-urlencoded",
                 body: form.finish().into_bytes(),
@@ -74,7 +84,29 @@ mod tests {
     const OWNER: Owner<'static> = Owner {
         user_id: "0123456789abcdef0123456789abcdef",
         instance_name: "my shop",
+        token: None,
     };
+
+    #[test]
+    fn the_legacy_token_field_only_when_asked_for() {
+        let owner = Owner {
+            token: Some("tok-1"),
+            ..OWNER
+        };
+        let form = String::from_utf8(encode(&payload(), owner, Format::Form).body).unwrap();
+        assert!(
+            form.ends_with("&token=tok-1&userID=0123456789abcdef0123456789abcdef"),
+            "{form}"
+        );
+        let json: Value =
+            serde_json::from_slice(&encode(&payload(), owner, Format::Json).body).unwrap();
+        assert_eq!(json["token"], "tok-1");
+        let without = String::from_utf8(encode(&payload(), OWNER, Format::Form).body).unwrap();
+        assert!(!without.contains("token="), "{without}");
+        let json: Value =
+            serde_json::from_slice(&encode(&payload(), OWNER, Format::Json).body).unwrap();
+        assert!(json.get("token").is_none());
+    }
 
     #[test]
     fn json_adds_the_owner_at_the_top_level() {

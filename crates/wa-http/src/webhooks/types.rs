@@ -62,6 +62,9 @@ pub struct WebhookConfig {
     pub alerts: AlertConfig,
     /// The whatsapp-web.js dialect's webhooks (CONTRACTS §C.5; off without a URL).
     pub wwebjs: super::wwebjs::WwebjsHooks,
+    /// Whether bodies carry the legacy `token` field (wuzapi before 2025-10-30; off by
+    /// default: a token in a webhook is a secret in someone else's logs).
+    pub include_token: bool,
 }
 
 /// The kind prefix of a whatsapp-web.js callback in the queue (`wwebjs:message`, …): such a
@@ -131,6 +134,7 @@ impl Default for WebhookConfig {
             allow_private: false,
             alerts: AlertConfig::default(),
             wwebjs: super::wwebjs::WwebjsHooks::default(),
+            include_token: false,
         }
     }
 }
@@ -150,6 +154,7 @@ impl std::fmt::Debug for WebhookConfig {
             .field("allow_private", &self.allow_private)
             .field("alerts", &self.alerts)
             .field("wwebjs", &self.wwebjs)
+            .field("include_token", &self.include_token)
             .finish()
     }
 }

@@ -154,6 +154,7 @@ async fn raise(
     let owner = Owner {
         user_id: &user_id,
         instance_name: name,
+        token: None,
     };
     let encoded = encode(&alert.payload(name), owner, config.format);
     enqueue(
@@ -235,6 +236,9 @@ fn to_receivers(
     let owner = Owner {
         user_id: &user_id,
         instance_name: &account.name,
+        token: config
+            .include_token
+            .then_some(account.token.expose().as_str()),
     };
     let encoded = encode(object, owner, config.format);
     let mut out = Vec::new();
