@@ -197,7 +197,7 @@ async fn deliveries(
     let Some((account, receipt_chat)) = lookup(store, event, has_receiver) else {
         return Vec::new();
     };
-    let own = account.jid.as_ref().map(|j| j.to_non_ad());
+    let own = own_jid(store, &account).map(|j| j.to_non_ad());
     let qr = match &event.kind {
         EventKind::Qr { code, .. } => Some(crate::qr::data_url(code)),
         _ => None,
@@ -283,19 +283,7 @@ async fn wwebjs_deliveries(
     let Some((account, receipt_chat)) = lookup(store, event, |_| true) else {
         return Vec::new();
     };
-    // The account record's JID may be unset: the device record names us.
-    let own = match &account.jid {
-        Some(jid) => Some(jid.clone()),
-        None => {
-            let (store, id) = (Arc::clone(store), account.id);
-            let device = tokio::task::spawn_blocking(move || store.device(&id)).await;
-            device
-                .ok()
-                .and_then(Result::ok)
-                .flatten()
-                .and_then(|d| d.jid)
-        }
-    };
+    let own = own_jid(store, &account);
     let ctx = super::wwebjs::Context {
         own: own.as_ref(),
         receipt_chat: receipt_chat.as_ref(),
@@ -311,6 +299,21 @@ async fn wwebjs_deliveries(
             signature: None,
         })
         .collect()
+}
+
+/// Our own JID: the account record's, else the device record's (the account record's is not
+/// kept up to date by the client; without it `IsFromMe` and the wwebjs `fromMe` would be wrong).
+fn own_jid(store: &Arc<dyn Store>, account: &Account) -> Option<wa_protocol::binary::Jid> {
+    if let Some(jid) = &account.jid {
+        return Some(jid.clone());
+    }
+    match store.device(&account.id) {
+        Ok(device) => device.and_then(|d| d.jid),
+        Err(e) => {
+            tracing::warn!(account = %account.id, error = %e, "webhook: reading the device failed");
+            None
+        }
+    }
 }
 
 /// The event's account and, for a receipt, the chat of the message (from the outbox); `None`
