@@ -34,8 +34,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wa_http::webhooks::{AlertConfig, Format, RetryPolicy, WebhookConfig};
 use wa_http::webhooks::WwebjsHooks;
+use wa_http::webhooks::{AlertConfig, Format, RetryPolicy, WebhookConfig};
 use wa_http::HttpConfig;
 
 use crate::common::ServerArgs;

@@ -341,13 +341,8 @@ async fn receiver(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Webhoo
             continue;
         }
         let n = shared.concurrency.min(pending.len());
-        let results = futures_util::future::join_all(
-            pending
-                .iter()
-                .take(n)
-                .map(|d| post(&shared, d)),
-        )
-        .await;
+        let results =
+            futures_util::future::join_all(pending.iter().take(n).map(|d| post(&shared, d))).await;
         settle(&shared, &mut pending, results);
     }
 }
