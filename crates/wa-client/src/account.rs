@@ -132,7 +132,7 @@ impl AccountTask {
             if let Some(message) = message {
                 self.ctx.emit(EventKind::Message(Box::new(message)));
                 if self.ctx.config.reports == ReportAcks::Consumer {
-                    // Stays pending until the consumer acks it (`report_api.rs`).
+                    // Stays pending until the consumer acks it (`reports.rs`).
                     continue;
                 }
             }

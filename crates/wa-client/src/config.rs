@@ -58,7 +58,7 @@ pub struct ClientConfig {
     pub clock: Arc<dyn Clock>,
     /// Who marks a received message reported (`Store::mark_reported`) once its
     /// [`crate::EventKind::Message`] is out: the client at once (default), or the consumer that
-    /// persists it, through [`crate::Gateway::ack_report`] (see `report_api.rs`).
+    /// persists it, through [`crate::Gateway::ack_report`] (see `reports.rs`).
     pub reports: ReportAcks,
 }
 

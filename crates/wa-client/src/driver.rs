@@ -525,7 +525,7 @@ impl Drive<'_> {
     }
 
     /// A committed incoming message: ack, delivery receipt, event, then its report mark
-    /// (`report_api::reported`).
+    /// (`reports::reported`).
     fn delivered(&mut self, received: Received) {
         let now = self.ctx.now();
         let ack = received.ack.to_node();
@@ -536,7 +536,7 @@ impl Drive<'_> {
         }
         if let Some((message, seq)) = received.report {
             self.ctx.emit(EventKind::Message(message));
-            crate::report_api::reported(&self.ctx, seq);
+            crate::reports::reported(self.ctx, seq);
         }
     }
 

@@ -38,6 +38,7 @@ mod records;
 mod recover;
 mod registry;
 mod report_api;
+mod reports;
 mod send_api;
 mod session_api;
 mod socket;
@@ -54,7 +55,7 @@ pub use messaging::types::{
     GroupMember, GroupUpdate, ReceivedText, SendOptions, Sender, SentMessage,
 };
 pub use proxy::{Proxy, ProxyKind};
-pub use report_api::ack_report;
+pub use reports::ack_report;
 pub use socket::{open_websocket, Ws, PRODUCTION_URL};
 pub use status::{FailReason, QrCode, SessionState, Status};
 pub use user_api::UserLookup;

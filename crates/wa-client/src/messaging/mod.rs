@@ -12,7 +12,7 @@
 //!                                                  │
 //!  <message> in ─▶ pipeline: decrypt + commit_received (durable) ─▶ ack, receipt,
 //!                  EventKind::Message ─▶ mark_reported (by the client, or by the consumer
-//!                  through Gateway::ack_report: `report_api.rs`)
+//!                  through Gateway::ack_report: `reports.rs`)
 //!  <receipt> in (acked by the connection) ─▶ record_status(Delivered|Read) ─▶ MessageStatus
 //! ```
 //!
