@@ -4,7 +4,9 @@
 //!
 //! `wagate serve` runs its client with `ReportAcks::Consumer`: a received message stays a
 //! pending report until the webhook worker has queued its deliveries, so a kill between the
-//! event and the durable queue leaves it to be emitted again after the restart.
+//! event and the durable queue leaves it to be emitted again after the restart. (That window is
+//! narrow: with the client's own marks this test passed 4 of 4 runs here too; it guards the
+//! at-least-once outcome, `wa-client`'s `report_acks.rs` the mechanism.)
 
 use std::collections::HashMap;
 
@@ -13,7 +15,7 @@ use wa_testkit::{start_sim, wait_for, Hook, HookReceiver, Served, DEADLINE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
 const ROUNDS: usize = 5;
-const BURST: usize = 16;
+const BURST: usize = 48;
 
 /// The message id of a `Message` hook.
 fn id_of(hook: &Hook) -> Option<String> {
@@ -78,7 +80,7 @@ async fn every_received_message_reaches_the_webhook_across_sigkills_mid_burst() 
         // The kill lands at a different point of each burst, while the gateway is committing,
         // emitting and queueing what came just before; the rest waits at the server (offline
         // delivery) for the restart.
-        let kill_at = 2 + round * 3;
+        let kill_at = 12 + round * 7;
         for i in 0..BURST {
             if i == kill_at {
                 served.kill().await;
