@@ -15,7 +15,7 @@ use wa_protocol::connection::{Credentials, DisconnectCause, Reconnect};
 use wa_store::{AccountId, Durability, Store};
 
 use crate::command::AccountCommand;
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, ReportAcks};
 use crate::context::Ctx;
 use crate::driver::{drive, Ended};
 use crate::error::{Error, Fault};
@@ -115,7 +115,9 @@ impl AccountTask {
     }
 
     /// Messages committed before the last stop (or crash) but never handed over: announced
-    /// now, once, then marked reported (`Store::pending_reports`).
+    /// now, once, then marked reported (`Store::pending_reports`) — by the consumer's
+    /// [`crate::Gateway::ack_report`] under [`ReportAcks::Consumer`] (one that does not decode
+    /// is marked here, so it does not come back at every start).
     async fn hand_over_pending(&mut self) {
         let id = self.ctx.id;
         let pending = self.ctx.blocking(move |s| pending(s, id, 10_000)).await;
@@ -129,6 +131,10 @@ impl AccountTask {
         for (message, seq) in pending {
             if let Some(message) = message {
                 self.ctx.emit(EventKind::Message(Box::new(message)));
+                if self.ctx.config.reports == ReportAcks::Consumer {
+                    // Stays pending until the consumer acks it (`reports.rs`).
+                    continue;
+                }
             }
             let marked = self
                 .ctx

@@ -60,6 +60,24 @@ pub struct ClientConfig {
     pub clock: Arc<dyn Clock>,
     /// Media upload and download settings (`media.md` §3).
     pub media: MediaConfig,
+    /// Who marks a received message reported (`Store::mark_reported`) once its
+    /// [`crate::EventKind::Message`] is out: the client at once (default), or the consumer that
+    /// persists it, through [`crate::Gateway::ack_report`] (see `reports.rs`).
+    pub reports: ReportAcks,
+}
+
+/// Who marks a received message reported ([`ClientConfig::reports`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReportAcks {
+    /// The client, right after it emits the event: a consumer that misses the event (a crash
+    /// before it persisted it) loses it. For embedders with no durable consumer.
+    #[default]
+    Client,
+    /// The consumer, once it has persisted the event (the webhook worker after queueing its
+    /// deliveries): until then the report stays pending and is emitted again after a restart
+    /// (at-least-once).
+    Consumer,
 }
 
 impl Default for ClientConfig {
@@ -70,6 +88,7 @@ impl Default for ClientConfig {
             backoff: Backoff::default(),
             clock: Arc::new(SystemClock),
             media: MediaConfig::default(),
+            reports: ReportAcks::Client,
         }
     }
 }

@@ -27,7 +27,7 @@ use wa_protocol::connection::{
 };
 use wa_protocol::stanza::{IqResponse, Notification, NotificationBody};
 use wa_protocol::MessageId;
-use wa_store::{DeviceIdentity, Durability, StatusEvent};
+use wa_store::{DeviceIdentity, StatusEvent};
 
 use crate::command::{AccountCommand, SendReply};
 use crate::context::Ctx;
@@ -524,7 +524,8 @@ impl Drive<'_> {
         }
     }
 
-    /// A committed incoming message: ack, delivery receipt, event, then mark it reported.
+    /// A committed incoming message: ack, delivery receipt, event, then its report mark
+    /// (`reports::reported`).
     fn delivered(&mut self, received: Received) {
         let now = self.ctx.now();
         let ack = received.ack.to_node();
@@ -535,14 +536,7 @@ impl Drive<'_> {
         }
         if let Some((message, seq)) = received.report {
             self.ctx.emit(EventKind::Message(message));
-            // Off the pipeline, so a connection ending cannot drop it.
-            let store = std::sync::Arc::clone(&self.ctx.store);
-            let id = self.ctx.id;
-            tokio::task::spawn_blocking(move || {
-                if let Err(error) = store.mark_reported(&id, seq, Durability::Buffered) {
-                    tracing::warn!(account = %id, %error, "cannot mark a message reported");
-                }
-            });
+            crate::reports::reported(self.ctx, seq);
         }
     }
 

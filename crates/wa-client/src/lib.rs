@@ -39,6 +39,8 @@ mod proxy;
 mod records;
 mod recover;
 mod registry;
+mod report_api;
+mod reports;
 mod send_api;
 mod session_api;
 mod socket;
@@ -46,7 +48,7 @@ mod status;
 mod user_api;
 
 pub use account::spawn_account;
-pub use config::{Backoff, ClientConfig};
+pub use config::{Backoff, ClientConfig, ReportAcks};
 pub use error::{Error, Fault};
 pub use event::{Event, EventKind};
 pub use gateway::{Gateway, NewAccount};
@@ -58,6 +60,7 @@ pub use messaging::types::{
     GroupMember, GroupUpdate, ReceivedText, SendOptions, Sender, SentMessage,
 };
 pub use proxy::{Proxy, ProxyKind};
+pub use reports::ack_report;
 pub use socket::{open_websocket, Ws, PRODUCTION_URL};
 pub use status::{FailReason, QrCode, SessionState, Status};
 pub use user_api::UserLookup;

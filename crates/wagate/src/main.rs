@@ -176,6 +176,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let config = args.resolve()?;
     let store = open_store(&args.data_dir)?;
     let mut client = args.server.client_config()?;
+    // The webhook worker acks each Message once its deliveries are queued (issue 12: at least
+    // once across a crash); `wagate link` has no such consumer and keeps the client's marks.
+    client.reports = wa_client::ReportAcks::Consumer;
     if let Some(name) = &config.os_name {
         client.connection.identity.os = name.clone();
     }

@@ -313,6 +313,7 @@ fn commit(
         t: received.t,
         push_name: msg.notify.clone(),
         content,
+        report: Some(seq),
     };
     if !own {
         let notify = msg.notify.as_deref();

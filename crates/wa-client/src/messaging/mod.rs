@@ -11,7 +11,8 @@
 //!   await the outcome ◀── MessageAcked/Rejected ──┼── record_status ─▶ MessageStatus event
 //!                                                  │
 //!  <message> in ─▶ pipeline: decrypt + commit_received (durable) ─▶ ack, receipt,
-//!                  EventKind::Message ─▶ mark_reported
+//!                  EventKind::Message ─▶ mark_reported (by the client, or by the consumer
+//!                  through Gateway::ack_report: `reports.rs`)
 //!  <receipt> in (acked by the connection) ─▶ record_status(Delivered|Read) ─▶ MessageStatus
 //! ```
 //!

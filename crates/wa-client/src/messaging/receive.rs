@@ -104,6 +104,7 @@ pub(crate) fn receive(
         t: received.t,
         push_name: msg.notify.clone(),
         content,
+        report: Some(seq),
     };
     if !own_account {
         push_names::learn(store, account, &event.sender, msg.notify.as_deref(), now_ms);
@@ -217,6 +218,7 @@ pub(crate) fn pending(
                     t: r.received_ms / 1000,
                     push_name: None,
                     content,
+                    report: Some(r.seq),
                 })
             });
             if text.is_none() {

@@ -43,6 +43,10 @@ pub struct ReceivedText {
     pub push_name: Option<String>,
     /// The content.
     pub content: Content,
+    /// Its place in the account's receive order (`Store::mark_reported`'s seq), when the store
+    /// committed it as a report: with [`crate::ReportAcks::Consumer`] the consumer passes it to
+    /// [`crate::Gateway::ack_report`] once it has persisted the message.
+    pub report: Option<u64>,
 }
 
 impl ReceivedText {

@@ -263,6 +263,7 @@ mod tests {
             t: 1_717_776_749,
             push_name: Some("Ana".into()),
             content: Content::text("hello"),
+            report: None,
         }
     }
 

@@ -82,11 +82,15 @@ async fn run(
                     if let Some(alert) = alerts.on_event(&event, Instant::now()) {
                         raise(&store, &queue, &config, &alert).await;
                     }
+                    let mut queued = true;
                     for d in deliveries(&store, &config, &event).await {
-                        enqueue(&queue, d);
+                        queued &= enqueue(&queue, d);
                     }
                     for d in wwebjs_deliveries(&store, &config, &event).await {
-                        enqueue(&queue, d);
+                        queued &= enqueue(&queue, d);
+                    }
+                    if queued {
+                        ack(&store, &event);
                     }
                 }
                 Err(RecvError::Lagged(n)) => {
@@ -108,10 +112,33 @@ async fn run(
     }
 }
 
-fn enqueue(queue: &WebhookQueue, d: NewDelivery) {
+/// Queues `d`; `false` when the store refused it (logged).
+fn enqueue(queue: &WebhookQueue, d: NewDelivery) -> bool {
     let (kind, receiver) = (d.kind.clone(), super::queue::host(&d.receiver));
-    if let Err(e) = queue.enqueue(d) {
-        tracing::error!(error = %e, %receiver, %kind, "webhook queue: the store refused a delivery");
+    match queue.enqueue(d) {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(error = %e, %receiver, %kind, "webhook queue: the store refused a delivery");
+            false
+        }
+    }
+}
+
+/// A received message's deliveries are all queued (or it needs none): its report is acked
+/// (`wagate serve` runs the client with `ReportAcks::Consumer`), so a crash before this point
+/// leaves it pending and the client emits it again after the restart (at-least-once). Both
+/// writes are buffered in the store's one ordered log, the deliveries first: any sync that
+/// makes the mark durable makes them durable too (`wa_client::ack_report`). Inline, like the
+/// point reads in [`lookup`]: one small buffered write.
+fn ack(store: &Arc<dyn Store>, event: &Event) {
+    let EventKind::Message(m) = &event.kind else {
+        return;
+    };
+    let Some(seq) = m.report else {
+        return;
+    };
+    if let Err(e) = wa_client::ack_report(store.as_ref(), &event.account, seq) {
+        tracing::error!(account = %event.account, seq, error = %e, "cannot ack a message report");
     }
 }
 
