@@ -2,7 +2,7 @@
 //! `media_conn` answer (`media.md` §3: cached for `ttl` seconds, refreshed on auth failure).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use wa_protocol::stanza::{IqResponse, MediaConn, MediaConnRequest};
 use wa_protocol::time::Millis;
@@ -89,16 +89,10 @@ async fn query(handle: &AccountHandle) -> Result<MediaConn, Error> {
     }
 }
 
+/// The media HTTP client. Plain HTTP only for now (wa-sim's media server): reqwest's rustls
+/// backend, enabled for one crate, is enabled for the whole workspace and makes every other
+/// `reqwest::Client::new()` panic without a process-wide crypto provider (rustls 0.23), so
+/// HTTPS to WhatsApp's media hosts waits for a provider installed at process start (issue 13).
 fn build_client() -> Result<reqwest::Client, MediaFailure> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .build()?)
+    Ok(reqwest::Client::builder().build()?)
 }
