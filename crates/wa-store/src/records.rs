@@ -388,12 +388,8 @@ pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>
                 AccountId::from_slice(&m.account_id).ok_or(CorruptReason::BadField("account_id"))
             })?;
         }
-        TreeId::Devices => {
-            decode_device(tree, key, value)?;
-        }
-        TreeId::Identities => {
-            decode(tree, key, value, identity_from_pb)?;
-        }
+        TreeId::Devices => decode_device(tree, key, value).map(drop)?,
+        TreeId::Identities => decode(tree, key, value, identity_from_pb).map(drop)?,
         TreeId::Sessions | TreeId::SenderKeys => {
             decode(tree, key, value, |m: pb::OpaqueRecord| Ok(m.record))?;
         }
@@ -415,9 +411,7 @@ pub(crate) fn verify_entry(tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>
             keys::key_number(key).ok_or_else(bad_key)?;
             decode(tree, key, value, signed_prekey_from_pb)?;
         }
-        TreeId::Outbox => {
-            decode(tree, key, value, outbox_from_pb)?;
-        }
+        TreeId::Outbox => decode(tree, key, value, outbox_from_pb).map(drop)?,
         TreeId::OutboxDue => {
             keys::parse_due(key).ok_or_else(bad_key)?;
             decode(tree, key, value, |_: pb::OutboxDue| Ok(()))?;
