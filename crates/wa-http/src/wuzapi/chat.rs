@@ -95,6 +95,7 @@ async fn send_plan(
         (status = 200, description = "Acknowledged by the server (envelope `data`)", body = SentData),
         (status = 202, description = "`?async=true` or `Async`: durably queued, `{\"Details\":\"Queued\",\"Id\",\"Timestamp\"}`; the outcome arrives as `MessageStatus` webhooks and at `/chat/status/{id}`", body = SentData),
         (status = 409, description = "`Id` already used for another message, or a message with this `Id` failed before"),
+        (status = 404, description = "The admin token with no user token and no default session set (`no default session`; our extension, seed 003)"),
         (status = 503, description = "the session did not come back within the send bound (`--send-timeout`): nothing sent, or queued and sent once it is back; retry with the same `Id`"),
         (status = 400, description = "`missing Phone in Payload`, `missing Body in Payload`, `could not parse Phone`, `missing Participant in ContextInfo`, `missing StanzaID in ContextInfo`"),
         (status = 401, description = "Unknown token"),
@@ -116,6 +117,7 @@ async fn send_text(
         (status = 200, description = "Acknowledged by the server", body = SentData),
         (status = 202, description = "`?async=true` or `Async`: durably queued, `{\"Details\":\"Queued\",\"Id\",\"Timestamp\"}`; the outcome arrives as `MessageStatus` webhooks and at `/chat/status/{id}`", body = SentData),
         (status = 409, description = "`Id` already used for another message, or a message with this `Id` failed before"),
+        (status = 404, description = "The admin token with no user token and no default session set (`no default session`; our extension, seed 003)"),
         (status = 503, description = "the session did not come back within the send bound (`--send-timeout`): nothing sent, or queued and sent once it is back; retry with the same `Id`"),
         (status = 400, description = "`missing Latitude in Payload`, `missing Longitude in Payload`, `could not parse Phone`"),
         (status = 500, description = "`no session`; the server refused the send")))]
@@ -136,6 +138,7 @@ async fn send_location(
         (status = 200, description = "Acknowledged by the server", body = SentData),
         (status = 202, description = "`?async=true` or `Async`: durably queued, `{\"Details\":\"Queued\",\"Id\",\"Timestamp\"}`; the outcome arrives as `MessageStatus` webhooks and at `/chat/status/{id}`", body = SentData),
         (status = 409, description = "`Id` already used for another message, or a message with this `Id` failed before"),
+        (status = 404, description = "The admin token with no user token and no default session set (`no default session`; our extension, seed 003)"),
         (status = 503, description = "the session did not come back within the send bound (`--send-timeout`): nothing sent, or queued and sent once it is back; retry with the same `Id`"),
         (status = 400, description = "`missing Name in Payload`, `missing Vcard in Payload`, `could not parse Phone`"),
         (status = 500, description = "`no session`; the server refused the send")))]
