@@ -14,7 +14,7 @@ use serde_json::json;
 use wa_testkit::{start_sim, wait_for, Hook, HookReceiver, Served, DEADLINE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 10;
 const BURST: usize = 48;
 
 /// The message id of a `Message` hook.
