@@ -214,7 +214,6 @@ impl Error {
                 MediaFault::Peer => Fault::Peer,
                 MediaFault::Network => Fault::Network,
                 MediaFault::Storage => Fault::Storage,
-                MediaFault::Internal => Fault::Internal,
             },
         }
     }

@@ -240,7 +240,19 @@ async fn cached_group_metadata_expires() {
     let mut config = client_config(&sim);
     config.clock = Arc::clone(&clock) as Arc<dyn Clock>;
     let linked = Linked::link(sim, A, store, config, id).await;
+    let mut ours = linked.gateway.subscribe();
     let group = create(&linked, A, "Expiry", &[B]).await;
+    // The `create` notification drops the group's cached metadata (as every `w:gp2` does): wait
+    // until it is handled, so it cannot land between the sends below.
+    wait_for(&mut ours, DEADLINE, "the create notification", |e| {
+        let EventKind::Stanza(node) = &e.kind else {
+            return None;
+        };
+        let from = node.attr("from").map(ToString::to_string);
+        (node.attr_str("type") == Some("w:gp2") && from == Some(group.to_string())).then_some(())
+    })
+    .await
+    .expect("the create notification reaches the client");
 
     let mut events = linked.sim.subscribe();
     send_to_group(&linked, &group, "one", &[B]).await;

@@ -46,11 +46,6 @@ pub enum MediaFailure {
     #[error("media transfer: {0}")]
     Http(#[from] reqwest::Error),
 
-    // ----- ours -----
-    /// The TLS configuration of the HTTP client could not be built.
-    #[error("media TLS setup: {0}")]
-    Tls(#[from] rustls::Error),
-
     // ----- storage -----
     /// A staging or download file could not be written or read.
     #[error("media temp file: {0}")]
@@ -64,7 +59,6 @@ pub(crate) enum MediaFault {
     Peer,
     Network,
     Storage,
-    Internal,
 }
 
 impl MediaFailure {
@@ -78,7 +72,6 @@ impl MediaFailure {
             | MediaFailure::NoHosts => MediaFault::Peer,
             MediaFailure::Http(_) => MediaFault::Network,
             MediaFailure::TempFile(_) => MediaFault::Storage,
-            MediaFailure::Tls(_) => MediaFault::Internal,
         }
     }
 
@@ -95,8 +88,7 @@ impl MediaFailure {
             | MediaFailure::Verify(_)
             | MediaFailure::BadAnswer(_)
             | MediaFailure::NoHosts
-            | MediaFailure::TempFile(_)
-            | MediaFailure::Tls(_) => false,
+            | MediaFailure::TempFile(_) => false,
         }
     }
 }

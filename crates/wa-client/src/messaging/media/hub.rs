@@ -28,7 +28,7 @@ pub(crate) struct MediaHub {
 }
 
 impl MediaHub {
-    /// The HTTP client (built once): rustls with the ring provider and the webpki roots.
+    /// The HTTP client (built once; plain HTTP for now, see [`build_client`]).
     pub(crate) fn http(&self) -> Result<reqwest::Client, MediaFailure> {
         if let Some(client) = self.http.get() {
             return Ok(client.clone());
