@@ -14,13 +14,15 @@ const ME: &str = "15550145001";
 const ANA: &str = "15550145002";
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// The contact entry of `jid` once its push name is known.
+/// The contact entry of `jid` once its push name and its LID are known (learnt from the same
+/// message, written apart: either may be listed first).
 async fn contact_with_name(served: &Served, token: &str, jid: &str) -> Value {
-    poll_until(DEADLINE, "the contact's push name", || async {
+    poll_until(DEADLINE, "the contact's push name and LID", || async {
         let (status, body) = served.user(token, "GET", "/user/contacts", None).await;
         assert_eq!(status, 200, "{body}");
         let c = body["data"][jid].clone();
-        (c["PushName"].as_str().is_some_and(|n| !n.is_empty())).then_some(c)
+        let known = |key: &str| c[key].as_str().is_some_and(|v| !v.is_empty());
+        (known("PushName") && known("LID")).then_some(c)
     })
     .await
     .expect("the push name is listed")
