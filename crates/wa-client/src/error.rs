@@ -7,6 +7,7 @@
 use tokio_tungstenite::tungstenite;
 use wa_store::AccountId;
 
+use crate::media_prepare::types::MediaRejected;
 use crate::messaging::media::failure::{MediaFailure, MediaFault};
 
 /// Who caused an error: decides the HTTP status, whether to retry, or whom to page.
@@ -67,6 +68,10 @@ pub enum Error {
     /// This id was accepted before for another message (another chat or content).
     #[error("message id {0} is already used by another message")]
     IdConflict(String),
+    /// An outgoing file was refused before anything was uploaded: its bytes are not what the
+    /// caller declared, or it is too large for its kind (see [`MediaRejected`]).
+    #[error("bad media: {0}")]
+    BadMedia(#[from] MediaRejected),
 
     // ----- the peer's fault (server verdicts on what we sent) -----
     /// The server refused the message: its ack carried this `error` code (400, 463, 479, …;
@@ -184,7 +189,8 @@ impl Error {
             | Error::BadSubject(_)
             | Error::BadTopic(_)
             | Error::AlreadyAccepted(_)
-            | Error::IdConflict(_) => Fault::Caller,
+            | Error::IdConflict(_)
+            | Error::BadMedia(_) => Fault::Caller,
             Error::Rejected { .. }
             | Error::IqRefused { .. }
             | Error::NoDevices(_)
@@ -233,6 +239,7 @@ impl Error {
             | Error::BadTopic(_)
             | Error::AlreadyAccepted(_)
             | Error::IdConflict(_)
+            | Error::BadMedia(_)
             | Error::Rejected { .. }
             | Error::NoDevices(_)
             | Error::NoLid(_)

@@ -32,6 +32,8 @@ mod history_api;
 mod kicks;
 mod media_api;
 mod media_config;
+mod media_prepare;
+mod media_send_api;
 mod messaging;
 mod persist;
 mod protocol_events;
@@ -55,6 +57,7 @@ pub use gateway::{Gateway, NewAccount};
 pub use handle::AccountHandle;
 pub use media_api::OutgoingMedia;
 pub use media_config::MediaConfig;
+pub use media_prepare::{MediaClass, MediaLimits, MediaRejected, MediaRequest};
 pub use messaging::media::{DownloadedMedia, MediaFailure, MediaSource, UploadedMedia};
 pub use messaging::types::{
     GroupMember, GroupUpdate, ReceivedText, SendOptions, Sender, SentMessage,

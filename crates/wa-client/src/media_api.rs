@@ -91,7 +91,7 @@ impl Gateway {
 
 /// The message of an uploaded file: the caller's kind fields, the upload's file fields and
 /// sidecar.
-fn message_of(
+pub(crate) fn message_of(
     mut kind: MediaKind,
     mimetype: String,
     reply: Option<Reply>,
