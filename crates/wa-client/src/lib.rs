@@ -57,7 +57,7 @@ pub use gateway::{Gateway, NewAccount};
 pub use handle::AccountHandle;
 pub use media_api::OutgoingMedia;
 pub use media_config::MediaConfig;
-pub use media_prepare::{MediaClass, MediaLimits, MediaRejected, MediaRequest};
+pub use media_prepare::{detect_mimetype, MediaClass, MediaLimits, MediaRejected, MediaRequest};
 pub use messaging::media::{DownloadedMedia, MediaFailure, MediaSource, UploadedMedia};
 pub use messaging::types::{
     GroupMember, GroupUpdate, ReceivedText, SendOptions, Sender, SentMessage,

@@ -130,6 +130,10 @@ pub enum ApiError {
     /// A webhook URL the SSRF guard (or its shape) refuses: 400 with the reason.
     #[error("{0}")]
     WebhookUrl(#[from] crate::webhooks::ssrf::UrlRefusal),
+    /// An outgoing file could not be taken from the request (issue 13): bad base64, a refused
+    /// or unreachable URL (400), more than the kind's limit (413); a staging failure is ours.
+    #[error(transparent)]
+    MediaInput(#[from] crate::media_input::MediaInputError),
     /// The session's state refuses the call (wuzapi: 500 with the exact text).
     #[error("{}", .0.text())]
     Session(SessionRefusal),
@@ -209,6 +213,7 @@ impl ApiError {
             ApiError::Client(e) => client_status(e, ""),
             ApiError::HistorySync(e) => history_status(e),
             ApiError::Store(e) => store_status(e),
+            ApiError::MediaInput(e) => media_input_status(e),
         }
     }
 
@@ -259,6 +264,11 @@ fn client_status(e: &wa_client::Error, prefix: &str) -> (StatusCode, Cow<'static
             format!("{prefix}server returned error {code} to the {what} query").into(),
         ),
         E::Store(e) => store_status(e),
+        // A file refused before its upload (issue 13): too large is 413, the rest 400.
+        E::BadMedia(r) if matches!(r, wa_client::MediaRejected::TooLarge { .. }) => {
+            (StatusCode::PAYLOAD_TOO_LARGE, format!("{prefix}{e}").into())
+        }
+        E::BadMedia(_) => (StatusCode::BAD_REQUEST, format!("{prefix}{e}").into()),
         // The caller's id names a message accepted before (issue 12): one that failed without
         // a server code, or another message.
         E::AlreadyAccepted(_) | E::IdConflict(_) => {
@@ -284,6 +294,22 @@ fn client_status(e: &wa_client::Error, prefix: &str) -> (StatusCode, Cow<'static
                 internal()
             }
         },
+    }
+}
+
+/// A file that could not be taken from the request: the caller's (400, 413 when too large),
+/// or a staging failure (ours: a bare 500).
+fn media_input_status(e: &crate::media_input::MediaInputError) -> (StatusCode, Cow<'static, str>) {
+    use crate::media_input::MediaInputError as M;
+    match e {
+        M::BadBase64 | M::Refused { .. } | M::Unreachable { .. } | M::Status { .. } => {
+            (StatusCode::BAD_REQUEST, e.to_string().into())
+        }
+        M::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, e.to_string().into()),
+        M::Staging(_) => {
+            tracing::error!(error = %e, "media staging failure");
+            internal()
+        }
     }
 }
 

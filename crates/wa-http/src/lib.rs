@@ -27,6 +27,7 @@ pub mod error;
 pub mod gotime;
 pub mod json;
 pub mod limits;
+pub mod media_input;
 pub mod openapi;
 pub mod phone;
 pub mod phone_number;

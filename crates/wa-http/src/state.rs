@@ -25,6 +25,10 @@ pub struct HttpConfig {
     /// Whether webhook URLs may point at loopback, private, link-local, … addresses
     /// (`--webhook-allow-private`; [`crate::webhooks::ssrf`]). Off by default.
     pub webhook_allow_private: bool,
+    /// Whether media URLs given to the send routes may point at internal addresses
+    /// (`--media-allow-private`; the same guard as webhooks, [`crate::media_input`]). Off by
+    /// default.
+    pub media_allow_private: bool,
     /// How long a send on a session whose socket is down waits for it to come back (issue 12
     /// item 2; `--send-timeout`): then it fails with a clear error.
     pub send_timeout: Duration,
@@ -45,6 +49,7 @@ impl HttpConfig {
             request_timeout: Duration::from_secs(120),
             header_timeout: Duration::from_secs(30),
             webhook_allow_private: false,
+            media_allow_private: false,
             send_timeout: Duration::from_secs(30),
             default_country_code: None,
         }

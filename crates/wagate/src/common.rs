@@ -21,6 +21,12 @@ pub(crate) struct ServerArgs {
     /// WhatsApp Web version to announce (`2.3000.N`); default: `data/client_version.txt`.
     #[arg(long, env = "WAGATE_CLIENT_VERSION")]
     pub(crate) client_version: Option<String>,
+    /// URL scheme of the media hosts (`https`; wa-sim serves plain `http`).
+    #[arg(long, env = "WAGATE_MEDIA_SCHEME")]
+    pub(crate) media_scheme: Option<String>,
+    /// Upload to and download from this `host[:port]` instead of the hosts `media_conn` names.
+    #[arg(long, env = "WAGATE_MEDIA_HOST")]
+    pub(crate) media_host: Option<String>,
 }
 
 impl ServerArgs {
@@ -41,6 +47,10 @@ impl ServerArgs {
                 .parse()
                 .context("--client-version must look like 2.3000.1234567890")?;
         }
+        if let Some(scheme) = &self.media_scheme {
+            config.media.scheme = scheme.trim().to_owned();
+        }
+        config.media.host_override = self.media_host.clone();
         Ok(config)
     }
 }

@@ -127,6 +127,9 @@ pub(crate) struct ServeArgs {
     /// Allow webhook URLs on loopback, private, link-local, CGNAT, … addresses.
     #[arg(long, env = "WAGATE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     webhook_allow_private: bool,
+    /// Allow media URLs (send routes) on loopback, private, link-local, CGNAT, … addresses.
+    #[arg(long, env = "WAGATE_MEDIA_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    media_allow_private: bool,
     /// Add the legacy `token` field (the user's token) to webhook bodies, as wuzapi did before
     /// 2025-10-30 (for receivers that map events to tenants by token).
     #[arg(long, env = "WAGATE_WEBHOOK_INCLUDE_TOKEN", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -214,6 +217,7 @@ impl ServeArgs {
         let mut http = HttpConfig::new(token);
         http.api_key = first(self.api_key.as_deref(), &[]);
         http.webhook_allow_private = self.webhook_allow_private;
+        http.media_allow_private = self.media_allow_private;
         if let Some(v) = first(self.send_timeout.as_deref(), &[]) {
             http.send_timeout = parse_seconds(&v).ok_or(OperatorError::Invalid {
                 what: "--send-timeout / WAGATE_SEND_TIMEOUT",

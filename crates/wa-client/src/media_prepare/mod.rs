@@ -11,5 +11,11 @@ pub(crate) mod types;
 
 pub use types::{MediaClass, MediaLimits, MediaRejected, MediaRequest};
 
+/// The mimetype detected from a file's first bytes (8 KiB are enough), as WhatsApp names it
+/// (`audio/ogg; codecs=opus`, `audio/mp4`); `None` when no magic number matches.
+pub fn detect_mimetype(head: &[u8]) -> Option<String> {
+    detect::detect(head)
+}
+
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,20 @@ pub enum MediaClass {
 }
 
 impl MediaClass {
+    /// The kind a mimetype names on its own (whatsapp-web.js's rule): `image/*` an image,
+    /// `video/*` a video, `audio/*` audio (a voice note when `voice`), anything else a
+    /// document.
+    pub fn for_mimetype(mime: &str, voice: bool) -> Self {
+        let top = mime.split('/').next().unwrap_or("").trim();
+        match top.to_ascii_lowercase().as_str() {
+            "image" => MediaClass::Image,
+            "video" => MediaClass::Video,
+            "audio" if voice => MediaClass::VoiceNote,
+            "audio" => MediaClass::Audio,
+            _ => MediaClass::Document,
+        }
+    }
+
     /// A short name: `image`, `video`, `audio`, `ptt`, `document` or `sticker`.
     pub fn name(self) -> &'static str {
         match self {

@@ -2,8 +2,8 @@
 //! (`send`, `mark_read`, `send_chat_state`). Bodies are validated in `chat_dto`; a send answers
 //! `{"Details":"Sent","Id","Timestamp"}` only once the server acknowledged it (the timestamp is
 //! the ack's), and a server rejection is an error naming WhatsApp's code, never "Sent"
-//! (CONTRACTS §B.14, a wuzapi defect fixed here). Media sends and downloads answer 501 until
-//! media lands.
+//! (CONTRACTS §B.14, a wuzapi defect fixed here). Media sends are `chat_media.rs`; media
+//! downloads answer 501 until media lands.
 
 use std::collections::HashMap;
 
@@ -37,11 +37,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/chat/react", post(react))
         .route("/chat/markread", post(mark_read))
         .route("/chat/presence", post(chat_presence))
-        .route("/chat/send/image", post(send_image))
-        .route("/chat/send/audio", post(send_audio))
-        .route("/chat/send/document", post(send_document))
-        .route("/chat/send/video", post(send_video))
-        .route("/chat/send/sticker", post(send_sticker))
         .route("/chat/downloadimage", post(download_image))
         .route("/chat/downloadvideo", post(download_video))
         .route("/chat/downloadaudio", post(download_audio))
@@ -70,7 +65,7 @@ fn answer(details: &'static str, id: String, sent: &SentMessage) -> Envelope<Sen
 
 /// Sends `plan` for `sender`: a session as asked (at once within the send bound, or queued
 /// with `async`, `send_mode.rs`); a pool's token through a healthy member (`pool/send.rs`).
-async fn send_plan(
+pub(crate) async fn send_plan(
     state: &AppState,
     sender: Sender,
     plan: SendPlan,
@@ -258,11 +253,6 @@ macro_rules! media_route {
     };
 }
 
-media_route!(send_image, "/chat/send/image");
-media_route!(send_audio, "/chat/send/audio");
-media_route!(send_document, "/chat/send/document");
-media_route!(send_video, "/chat/send/video");
-media_route!(send_sticker, "/chat/send/sticker");
 media_route!(download_image, "/chat/downloadimage");
 media_route!(download_video, "/chat/downloadvideo");
 media_route!(download_audio, "/chat/downloadaudio");
@@ -280,11 +270,6 @@ media_route!(download_sticker, "/chat/downloadsticker");
         react,
         mark_read,
         chat_presence,
-        send_image,
-        send_audio,
-        send_document,
-        send_video,
-        send_sticker,
         download_image,
         download_video,
         download_audio,

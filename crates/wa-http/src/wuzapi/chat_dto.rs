@@ -245,7 +245,7 @@ fn message_id(value: &str) -> Result<MessageId, ApiError> {
 }
 
 /// An optional caller-chosen id (`Id`).
-fn optional_id(value: &str) -> Result<Option<MessageId>, ApiError> {
+pub(crate) fn optional_id(value: &str) -> Result<Option<MessageId>, ApiError> {
     (!value.is_empty()).then(|| message_id(value)).transpose()
 }
 
@@ -279,7 +279,7 @@ impl ContextInfoBody {
     }
 }
 
-fn context(
+pub(crate) fn context(
     info: Option<&ContextInfoBody>,
     quoted: &str,
 ) -> Result<(Option<Reply>, Vec<Jid>), ApiError> {

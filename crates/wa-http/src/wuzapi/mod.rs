@@ -5,10 +5,12 @@ mod admin;
 mod admin_dto;
 mod chat;
 mod chat_dto;
+mod chat_media;
 mod chat_status;
 mod event_types;
 mod group;
 mod group_view;
+mod media_dto;
 mod send_mode;
 mod session;
 mod session_history;
@@ -27,6 +29,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     for part in [
         session::openapi(),
         chat::openapi(),
+        chat_media::openapi(),
         chat_status::openapi(),
         user::openapi(),
         group::openapi(),
@@ -43,6 +46,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(session::routes())
         .merge(chat::routes())
+        .merge(chat_media::routes())
         .merge(chat_status::routes())
         .merge(user::routes())
         .merge(group::routes())
@@ -53,7 +57,7 @@ pub(crate) fn routes() -> Router<AppState> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{admin, chat, chat_status, group, session, user, webhook};
+    use super::{admin, chat, chat_media, chat_status, group, session, user, webhook};
 
     /// utoipa's merge keeps one schema per name: two route files declaring different schemas
     /// under one name would document one of them wrongly (schemathesis found wwebjs's and
@@ -65,6 +69,7 @@ mod tests {
             admin::openapi(),
             session::openapi(),
             chat::openapi(),
+            chat_media::openapi(),
             chat_status::openapi(),
             user::openapi(),
             group::openapi(),

@@ -4,7 +4,8 @@
 //!
 //! `sendMessage` runs upstream's session check first: 404 `session_not_found` (unknown or
 //! stopped) or `session_not_connected` (not CONNECTED), then the content type (404 for an
-//! unknown one, upstream's text). Media types answer 501 until media lands; `Buttons`, `List`
+//! unknown one, upstream's text). Media (`MessageMedia`, `MessageMediaFromURL`, `options.media`)
+//! is `media.rs`; `Buttons`, `List`
 //! and `Poll` answer 400 (WhatsApp no longer delivers buttons and lists to companions' peers,
 //! and polls are not modelled).
 
@@ -17,13 +18,14 @@ use serde_json::Value;
 use utoipa::OpenApi;
 use wa_client::{SentMessage, SessionState};
 use wa_protocol::binary::{Jid, Server};
-use wa_protocol::message::{Contact, Content, Location};
+use wa_protocol::message::{Contact, Content, Location, MediaKind};
 
 use super::dto::{
     Message, MessageKey, MessageLocation, SendMessageAnswer, SendMessageRequest, SessionId,
     StateAnswer, NOT_FOUND,
 };
 use super::lookup::{find, Session};
+use super::media;
 use super::send_options::SendOptions;
 use crate::auth::ApiKey;
 use crate::envelope::RawJson;
@@ -81,8 +83,9 @@ const BAD_CONTENT_TYPE: &str = "contentType invalid, must be string, MessageMedi
         (status = 403, description = "Invalid API key"),
         (status = 404, description = "session_not_found, session_not_connected, or an unknown contentType"),
         (status = 422, description = "Bad id"),
-        (status = 500, description = "The server refused the message (its code in the text)"),
-        (status = 501, description = "Media content types, until media lands")))]
+        (status = 413, description = "The media is larger than its kind's limit (16 MB image, video and audio; 2 GB documents; 100/500 KB stickers)"),
+        (status = 500, description = "The server refused the message (its code in the text); the media host refused the upload"),
+        (status = 503, description = "The session did not come back within the send bound; the media host is unreachable")))]
 async fn send_message(
     _: ApiKey,
     SessionId(id): SessionId,
@@ -93,11 +96,20 @@ async fn send_message(
     let request: SendMessageRequest =
         serde_json::from_slice(&body).map_err(|_| ApiError::Decode)?;
     let options = SendOptions::read(&request.options, session.status.jid.as_ref())?;
-    let content = options.apply(content(&request)?)?;
-    if request.chat_id.trim().is_empty() {
-        return Err(ApiError::bad_request("chatId is required").into());
-    }
-    let to = parse_recipient(&request.chat_id, "chatId")?;
+    let (to, content) = match media::requested(&request)? {
+        Some(ask) => {
+            let to = recipient(&request)?;
+            let account = session.account.id;
+            (
+                to,
+                media::prepare(&state, &account, ask, &request, options).await?,
+            )
+        }
+        None => {
+            let content = options.apply(content(&request)?)?;
+            (recipient(&request)?, content)
+        }
+    };
     let sent = state
         .gateway
         .send_within(
@@ -117,6 +129,14 @@ async fn send_message(
             message,
         },
     ))
+}
+
+/// `chatId`, required.
+fn recipient(request: &SendMessageRequest) -> Result<Jid, ApiError> {
+    if request.chat_id.trim().is_empty() {
+        return Err(ApiError::bad_request("chatId is required"));
+    }
+    parse_recipient(&request.chat_id, "chatId")
 }
 
 /// Upstream's session check: the session must exist and be CONNECTED.
@@ -140,9 +160,11 @@ fn content(request: &SendMessageRequest) -> Result<Content, ApiError> {
         },
         "Location" => location(&request.content).map(Content::Location),
         "Contact" => contact(&request.content).map(Content::Contact),
-        "MessageMedia" | "MessageMediaFromURL" => Err(ApiError::NotImplemented(
-            format!("contentType {} is not supported yet", request.content_type).into(),
-        )),
+        // Media is read by `media::requested` before this (an ill-formed one is refused there).
+        "MessageMedia" | "MessageMediaFromURL" => Err(ApiError::bad_request(format!(
+            "content is not media for contentType {}",
+            request.content_type
+        ))),
         "Buttons" | "List" | "Poll" => Err(ApiError::bad_request(format!(
             "contentType {} is not supported by this gateway",
             request.content_type
@@ -249,6 +271,7 @@ fn message(session: &Session, to: &Jid, content: &Content, sent: &SentMessage) -
         }
         Content::Contact(c) => ("vcard", c.vcard.clone(), None, vec![c.vcard.clone()]),
         Content::Text(t) => ("chat", t.text.clone(), None, Vec::new()),
+        Content::Media(m) => (m.kind.name(), caption(&m.kind), None, Vec::new()),
         other => (other.kind(), String::new(), None, Vec::new()),
     };
     let (has_quoted_msg, mentioned_ids) = match content {
@@ -263,7 +286,7 @@ fn message(session: &Session, to: &Jid, content: &Content, sent: &SentMessage) -
             id,
         },
         ack: 1,
-        has_media: false,
+        has_media: matches!(content, Content::Media(_)),
         body,
         kind,
         timestamp: sent.server_t.unwrap_or_else(unix_now),
@@ -277,6 +300,17 @@ fn message(session: &Session, to: &Jid, content: &Content, sent: &SentMessage) -
         v_cards,
         mentioned_ids,
     }
+}
+
+/// A media message's caption (its `body` in whatsapp-web.js).
+fn caption(kind: &MediaKind) -> String {
+    match kind {
+        MediaKind::Image(i) => i.caption.clone(),
+        MediaKind::Video(v) => v.caption.clone(),
+        MediaKind::Document(d) => d.caption.clone(),
+        MediaKind::Audio(_) | MediaKind::Sticker(_) => None,
+    }
+    .unwrap_or_default()
 }
 
 fn unix_now() -> u64 {
@@ -346,10 +380,7 @@ mod tests {
     #[test]
     fn refusals_by_content_type() {
         let status = |t: &str, c: Value| content(&request(t, c)).unwrap_err().status_and_text();
-        assert_eq!(
-            status("MessageMedia", json!({})).0,
-            StatusCode::NOT_IMPLEMENTED
-        );
+        assert_eq!(status("MessageMedia", json!({})).0, StatusCode::BAD_REQUEST);
         assert_eq!(status("Poll", json!({})).0, StatusCode::BAD_REQUEST);
         let (code, text) = status("Sticker", json!("x"));
         assert_eq!(code, StatusCode::NOT_FOUND);

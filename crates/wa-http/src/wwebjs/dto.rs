@@ -150,16 +150,18 @@ pub(crate) struct PairingCodeAnswer {
 pub(crate) struct SendMessageRequest {
     /// `<digits>@c.us` for a person, `…@g.us` for a group.
     pub chat_id: String,
-    /// `string`, `Location` or `Contact` here; `MessageMedia` and `MessageMediaFromURL` answer
-    /// 501 until media lands; `Buttons`, `List` and `Poll` are refused.
+    /// `string`, `MessageMedia`, `MessageMediaFromURL`, `Location` or `Contact` here;
+    /// `Buttons`, `List` and `Poll` are refused.
     pub content_type: String,
-    /// `string`: the text. `Location`: `{latitude, longitude, description}`. `Contact`:
-    /// `{contactId}`.
+    /// `string`: the text. `MessageMedia`: `{mimetype, data (base64), filename}`.
+    /// `MessageMediaFromURL`: an http(s) URL. `Location`: `{latitude, longitude, description}`.
+    /// `Contact`: `{contactId}`.
     #[schema(value_type = Object)]
     pub content: serde_json::Value,
     /// whatsapp-web.js send options: `quotedMessageId`, `ignoreQuoteErrors`, `mentions`,
-    /// `parseVCards` are honoured; `media` is 501; `linkPreview`, `sendSeen`, `caption` and the
-    /// media-only flags are ignored.
+    /// `parseVCards`, `media`, `caption`, `sendMediaAsDocument`, `sendMediaAsSticker`,
+    /// `sendAudioAsVoice` are honoured; `linkPreview`, `sendSeen`, `sendVideoAsGif` are
+    /// ignored.
     #[schema(value_type = Object)]
     pub options: serde_json::Value,
 }

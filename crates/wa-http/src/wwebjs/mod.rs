@@ -7,6 +7,7 @@
 mod client;
 mod dto;
 mod lookup;
+mod media;
 mod send_options;
 mod session;
 

@@ -8,8 +8,8 @@
 //! | `ignoreQuoteErrors` (default true) | `false`: a malformed `quotedMessageId`, or a quote that cannot be sent, is 400 instead of sending without the quote |
 //! | `mentions` (ids `<digits>@c.us`, or objects with `id._serialized`) | the mentioned users of a text (`contextInfo.mentionedJID`=15) |
 //! | `parseVCards` (default true) | a `string` content that is a vCard (`BEGIN:VCARD` … `END:VCARD`) goes out as a contact card |
-//! | `media` | media attached to a text: 501 until media lands |
-//! | `linkPreview`, `sendSeen`, `caption`, `groupMentions`, the media-only flags | accepted and ignored: wagate generates no link previews, keeps no unread state to mark seen, and sends no media yet |
+//! | `media` | media attached to a text, the text its caption (read by `media.rs`, with `caption`, `sendMediaAsDocument`, `sendMediaAsSticker`, `sendAudioAsVoice`) |
+//! | `linkPreview`, `sendSeen`, `groupMentions`, `sendVideoAsGif` | accepted and ignored: wagate generates no link previews, keeps no unread state to mark seen, and sends videos as videos |
 //!
 //! Unknown options are ignored, as whatsapp-web.js ignores them.
 
@@ -38,11 +38,6 @@ impl SendOptions {
     /// Reads `options` (`null` or absent: the defaults); `own` is the session's own JID (the
     /// sender of a quoted message of ours).
     pub(crate) fn read(options: &Value, own: Option<&Jid>) -> Result<Self, ApiError> {
-        if options.get("media").is_some_and(|m| !m.is_null()) {
-            return Err(ApiError::NotImplemented(
-                "options.media is not supported yet".into(),
-            ));
-        }
         let flag = |name: &str| options.get(name).and_then(Value::as_bool).unwrap_or(true);
         let ignore_quote_errors = flag("ignoreQuoteErrors");
         let reply = match options.get("quotedMessageId").and_then(Value::as_str) {
@@ -249,8 +244,9 @@ mod tests {
             text(json!({"mentions": [5]})),
             Err(ApiError::BadRequest(_))
         ));
+        // `media` is `media.rs`'s: the options themselves still read.
         let media = json!({"media": {"mimetype": "image/png", "data": "AAAA"}});
-        assert!(matches!(text(media), Err(ApiError::NotImplemented(_))));
+        assert_eq!(text(media).unwrap(), Content::text("hi"));
         let card = "BEGIN:VCARD\nVERSION:3.0\nFN:Ana\nTEL;waid=15550100002:+15550100002\nEND:VCARD";
         let read = SendOptions::read(&Value::Null, None).unwrap();
         let Content::Contact(c) = read.apply(Content::text(card)).unwrap() else {
