@@ -40,7 +40,7 @@ pub enum MediaInputError {
     #[error("could not decode base64 encoded data from payload")]
     BadBase64,
     /// The URL is refused by the SSRF guard or is not an http(s) URL.
-    #[error("failed to fetch {what} from url: {refusal}")]
+    #[error("failed to fetch {what} from url: {}", refusal_text(refusal))]
     Refused {
         /// The field (`image`, `video`, `media`).
         what: &'static str,
@@ -76,6 +76,19 @@ pub enum MediaInputError {
     /// The staging file could not be written.
     #[error("media staging file: {0}")]
     Staging(#[source] std::io::Error),
+}
+
+/// The guard's refusal in the words of a media URL (the guard's own texts name webhooks).
+fn refusal_text(refusal: &UrlRefusal) -> String {
+    match refusal {
+        UrlRefusal::Invalid => "invalid URL".to_owned(),
+        UrlRefusal::Scheme => "the URL must be http:// or https://".to_owned(),
+        UrlRefusal::NoHost => "the URL has no host".to_owned(),
+        UrlRefusal::Internal { addr } => format!(
+            "the URL points to a loopback, private, link-local or otherwise internal address \
+             ({addr}); the operator can allow it with --media-allow-private"
+        ),
+    }
 }
 
 /// A staged file: the bytes on disk (removed on drop) and the type the input named.

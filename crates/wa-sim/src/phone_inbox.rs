@@ -137,12 +137,13 @@ fn entry(
     content: &Received,
     t: u64,
 ) -> ReceivedMessage {
-    let (text, mimetype, file_length) = match content {
-        Received::Content(c) => (text_of(c), None, None),
+    let (text, mimetype, file_length, file_name) = match content {
+        Received::Content(c) => (text_of(c), None, None, None),
         Received::Media(m) => (
             m.caption.clone().unwrap_or_default(),
             m.mimetype.clone(),
             m.file_length,
+            m.file_name.clone(),
         ),
     };
     ReceivedMessage {
@@ -154,6 +155,7 @@ fn entry(
         t,
         mimetype,
         file_length,
+        file_name,
         sha256: None,
         media_error: None,
         forwarded: match content {

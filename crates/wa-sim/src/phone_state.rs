@@ -48,6 +48,9 @@ pub struct ReceivedMessage {
     /// Media: the plaintext length the message declares (`fileLength`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_length: Option<u64>,
+    /// A document's file name (`fileName`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
     /// Media: the hex SHA-256 of the decrypted bytes, once the phone downloaded, verified
     /// (MAC, then hashes) and decrypted them; absent while it downloads or when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
