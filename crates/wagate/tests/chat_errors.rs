@@ -1,6 +1,7 @@
 //! The chat and user routes' documented refusals on the real binary (CONTRACTS §A.0, §A.4–§A.6):
 //! no token, bad bodies, missing fields and bad phones (checked before the session), `no
-//! session` for a user that never connected, media routes' 501, and the store-only user routes.
+//! session` for a user that never connected, media downloads' 501, media sends' 400s, and the
+//! store-only user routes.
 
 use serde_json::{json, Value};
 use wa_testkit::{start_sim, Served};
@@ -237,12 +238,21 @@ async fn session_routes_answer_no_session_before_connect() {
 #[tokio::test]
 async fn media_routes_answer_501_in_the_envelope() {
     let (_sim, served) = served().await;
+    // Media sends exist (issue 13): a body without the file is the contract's 400.
+    for (path, field) in [
+        ("/chat/send/image", "Image"),
+        ("/chat/send/audio", "Audio"),
+        ("/chat/send/document", "Document"),
+        ("/chat/send/video", "Video"),
+        ("/chat/send/sticker", "Sticker"),
+    ] {
+        let (status, answer) = served
+            .user(TOKEN, "POST", path, Some(r#"{"Phone":"5511999990001"}"#))
+            .await;
+        let text = format!("missing {field} in Payload");
+        assert_eq!((status, &answer), (400, &error(400, &text)), "{path}");
+    }
     for path in [
-        "/chat/send/image",
-        "/chat/send/audio",
-        "/chat/send/document",
-        "/chat/send/video",
-        "/chat/send/sticker",
         "/chat/downloadimage",
         "/chat/downloadvideo",
         "/chat/downloadaudio",
