@@ -152,6 +152,20 @@ impl Moto {
             .collect()
     }
 
+    /// Puts `body` at `key` in `bucket` (boto3's `put_object`).
+    ///
+    /// # Panics
+    /// If boto3 fails.
+    pub async fn put_object(&self, bucket: &str, key: &str, body: &[u8]) {
+        let body = String::from_utf8_lossy(body).into_owned();
+        let out = self.boto3(PUT, &[bucket, key, &body]).await;
+        assert!(
+            out.status.success(),
+            "boto3 put_object: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     async fn boto3(&self, script: &str, args: &[&str]) -> std::process::Output {
         Command::new("python3")
             .arg("-c")
@@ -173,6 +187,14 @@ try:
     sys.stdout.buffer.write(s3.get_object(Bucket=sys.argv[2], Key=sys.argv[3])["Body"].read())
 except s3.exceptions.NoSuchKey:
     sys.exit(3)
+"#;
+
+/// `python3 -c PUT <endpoint> <bucket> <key> <text>`.
+const PUT: &str = r#"
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="test",
+                  aws_secret_access_key="test", region_name="us-east-1")
+s3.put_object(Bucket=sys.argv[2], Key=sys.argv[3], Body=sys.argv[4].encode())
 "#;
 
 /// `python3 -c LIST <endpoint> <bucket> <prefix>`: one key a line.
