@@ -23,6 +23,9 @@ SESSION_REFUSALS = {
     "could not disconnect as it was not connected",
 }
 
+# Prefixes of the S3 routes' documented 500 texts.
+S3_FAILURES = ("failed to initialize S3 client: ", "S3 connection test failed: ")
+
 
 @schemathesis.check
 def no_undocumented_server_error(ctx, response, case):
@@ -35,5 +38,9 @@ def no_undocumented_server_error(ctx, response, case):
         body = None
     text = body.get("error") if isinstance(body, dict) else None
     if status == 500 and text in SESSION_REFUSALS:
+        return None
+    # The S3 routes' documented 500s (CONTRACTS §A.2): settings that make no client, a bucket
+    # that does not answer the connection test.
+    if status == 500 and isinstance(text, str) and text.startswith(S3_FAILURES):
         return None
     raise AssertionError(f"undocumented server error {status}: {response.content[:300]!r}")

@@ -167,6 +167,22 @@ pub enum ApiError {
     /// The store failed outside a gateway call.
     #[error(transparent)]
     Store(#[from] wa_store::Error),
+
+    // ----- object storage (`objects/`) -----
+    /// The user's S3 settings do not make a client: 500 `failed to initialize S3 client: …`
+    /// (CONTRACTS §A.2).
+    #[error("failed to initialize S3 client: {0}")]
+    S3Init(#[source] object_store::Error),
+    /// `POST /session/s3/test` failed: 500 `S3 connection test failed: …` (CONTRACTS §A.2). The
+    /// text is object_store's, which names the endpoint and key, never the credentials.
+    #[error("S3 connection test failed: {0}")]
+    S3Test(#[source] object_store::Error),
+    /// Storing, reading or deleting an object failed (an absent object is a 404).
+    #[error("object storage failed: {0}")]
+    ObjectStore(#[source] object_store::Error),
+    /// The local media directory failed (an absent file is a 404).
+    #[error("media directory failed: {0}")]
+    MediaDir(#[source] std::io::Error),
 }
 
 impl ApiError {
@@ -214,6 +230,23 @@ impl ApiError {
             ApiError::HistorySync(e) => history_status(e),
             ApiError::Store(e) => store_status(e),
             ApiError::MediaInput(e) => media_input_status(e),
+            ApiError::S3Init(_) | ApiError::S3Test(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, self.text())
+            }
+            ApiError::ObjectStore(object_store::Error::NotFound { .. }) => {
+                (StatusCode::NOT_FOUND, "not found".into())
+            }
+            ApiError::MediaDir(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                (StatusCode::NOT_FOUND, "not found".into())
+            }
+            ApiError::ObjectStore(e) => {
+                tracing::error!(error = %e, "object storage failure");
+                internal()
+            }
+            ApiError::MediaDir(e) => {
+                tracing::error!(error = %e, "media directory failure");
+                internal()
+            }
         }
     }
 

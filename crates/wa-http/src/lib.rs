@@ -18,7 +18,7 @@
 //! `wwebjs/` (the routes), `webhooks/` (event delivery, started by `wagate serve`), `gotime`
 //! (Go's JSON times), `openapi` and `docs` (the OpenAPI document, Swagger UI at `/api`),
 //! `limits` (body size, timeouts, the server loop), `pool/` (session pools, session metadata and
-//! the default session: issue 12).
+//! the default session: issue 12), `objects/` (media in S3 or the media directory: issue 13).
 
 pub mod auth;
 mod docs;
@@ -28,6 +28,7 @@ pub mod gotime;
 pub mod json;
 pub mod limits;
 pub mod media_input;
+pub mod objects;
 pub mod openapi;
 pub mod phone;
 pub mod phone_number;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(wwebjs::routes())
         .merge(webhooks::deadletter::routes())
         .merge(pool::routes())
+        .merge(objects::routes::routes())
         .merge(docs::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -44,6 +44,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     doc.merge(crate::wwebjs::openapi());
     doc.merge(crate::webhooks::deadletter::openapi());
     doc.merge(crate::pool::openapi());
+    doc.merge(crate::objects::routes::openapi());
     add_security(&mut doc);
     doc
 }

@@ -69,6 +69,8 @@ pub struct AppState {
     pub webhooks: Option<Arc<WebhookQueue>>,
     /// What sends through pools learnt about each member (issue 12).
     pub pool_health: Arc<crate::pool::health::PoolHealth>,
+    /// Media object storage (issue 13): S3 clients and the media directory.
+    pub objects: Arc<crate::objects::Objects>,
 }
 
 impl AppState {
@@ -80,7 +82,14 @@ impl AppState {
             started: Instant::now(),
             webhooks: None,
             pool_health: Arc::default(),
+            objects: Arc::default(),
         }
+    }
+
+    /// The same state with its object storage (the media directory and its base URL).
+    pub fn with_objects(mut self, objects: crate::objects::Objects) -> Self {
+        self.objects = Arc::new(objects);
+        self
     }
 
     /// The same state with the webhook queue the dead-letter routes use.

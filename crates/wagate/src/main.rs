@@ -208,8 +208,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
     );
     // One line on stdout for scripts and tests that start us on port 0.
     println!("wagate listening on http://{local}");
-    let state =
-        wa_http::AppState::new(Arc::clone(&gateway), config.http).with_webhooks(webhooks.queue());
+    // Media of accounts without S3 go below <data dir>/media, served at GET /media/... (issue 13).
+    let objects =
+        wa_http::objects::Objects::new(args.data_dir.join("media"), format!("http://{local}"));
+    let state = wa_http::AppState::new(Arc::clone(&gateway), config.http)
+        .with_webhooks(webhooks.queue())
+        .with_objects(objects);
+    let retention = wa_http::objects::spawn_retention(state.clone(), wa_http::objects::SWEEP_EVERY);
     wa_http::serve(
         listener,
         wa_http::router(state.clone()),
@@ -224,6 +229,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tracing::warn!(stuck, "accounts did not stop in time");
     }
     webhooks.abort();
+    retention.abort();
     store.flush().context("flushing the store")?;
     Ok(())
 }

@@ -174,7 +174,8 @@ async fn delete_user(
     .details("user deleted successfully"))
 }
 
-/// `DELETE /admin/users/{id}/full`: logs out (if logged in), stops and deletes the user.
+/// `DELETE /admin/users/{id}/full`: logs out (if logged in), stops and deletes the user and
+/// its media objects.
 #[utoipa::path(delete, path = "/admin/users/{id}/full", tag = "admin",
     params(("id" = String, Path, description = "32 hex")),
     responses((status = 200, body = DeletedUser), (status = 401),
@@ -188,6 +189,10 @@ async fn delete_user_full(
     let account = find(&state, &id).await?;
     let status = state.gateway.session_status(&account.id).await?;
     let jid = Live::new(&account, &status).jid;
+    // wuzapi removes the user even when its objects cannot be deleted (it logs why).
+    if let Err(e) = crate::objects::retention::delete_all(&state, &account).await {
+        tracing::warn!(account = %account.id, error = %e, "deleting the user's media failed");
+    }
     state.gateway.remove_account(&account.id, true).await?;
     Ok(Envelope::ok(DeletedUser {
         id: account.id.to_string(),

@@ -1,6 +1,6 @@
 //! The wuzapi dialect (CONTRACTS §A): one file per route group, each giving its `routes()`.
 
-mod account_view;
+pub(crate) mod account_view;
 mod admin;
 mod admin_dto;
 mod chat;
