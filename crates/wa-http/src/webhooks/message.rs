@@ -6,6 +6,8 @@
 //! The sender's phone number always reaches the app (`messaging.md` §16): when the wire named
 //! the sender by LID, `SenderAlt` is its phone-number JID (and the reverse).
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde_json::{json, Map, Value};
 use wa_client::ReceivedText;
 use wa_protocol::binary::{Jid, Server};
@@ -214,11 +216,122 @@ fn reaction_json(r: &pb::ReactionMessage) -> Value {
     ])
 }
 
+fn bytes(b: &Option<Vec<u8>>) -> Option<Value> {
+    b.as_deref().map(|b| Value::from(STANDARD.encode(b)))
+}
+
+/// The file fields every media message shares, with whatsmeow's JSON names (`media.md` §4:
+/// `URL`, `mimetype`, `fileSHA256`, `fileLength`, `mediaKey`, `fileEncSHA256`, `directPath`,
+/// `mediaKeyTimestamp`; bytes as standard base64, which is what the download routes take).
+/// The five protobuf messages share these field names.
+macro_rules! file_fields {
+    ($m:expr) => {
+        vec![
+            ("URL", string(&$m.url)),
+            ("mimetype", string(&$m.mimetype)),
+            ("fileSHA256", bytes(&$m.file_sha256)),
+            ("fileLength", $m.file_length.map(Value::from)),
+            ("mediaKey", bytes(&$m.media_key)),
+            ("fileEncSHA256", bytes(&$m.file_enc_sha256)),
+            ("directPath", string(&$m.direct_path)),
+            ("mediaKeyTimestamp", $m.media_key_timestamp.map(Value::from)),
+        ]
+    };
+}
+
+fn with(
+    mut fields: Vec<(&'static str, Option<Value>)>,
+    more: Vec<(&'static str, Option<Value>)>,
+) -> Value {
+    fields.extend(more);
+    object(fields)
+}
+
+fn image_json(i: &pb::ImageMessage) -> Value {
+    with(
+        file_fields!(i),
+        vec![
+            ("caption", string(&i.caption)),
+            ("height", i.height.map(Value::from)),
+            ("width", i.width.map(Value::from)),
+            ("JPEGThumbnail", bytes(&i.jpeg_thumbnail)),
+            ("contextInfo", i.context_info.as_deref().map(context_json)),
+        ],
+    )
+}
+
+fn video_json(v: &pb::VideoMessage) -> Value {
+    with(
+        file_fields!(v),
+        vec![
+            ("caption", string(&v.caption)),
+            ("seconds", v.seconds.map(Value::from)),
+            ("gifPlayback", v.gif_playback.map(Value::from)),
+            ("height", v.height.map(Value::from)),
+            ("width", v.width.map(Value::from)),
+            ("JPEGThumbnail", bytes(&v.jpeg_thumbnail)),
+            ("streamingSidecar", bytes(&v.streaming_sidecar)),
+            ("contextInfo", v.context_info.as_deref().map(context_json)),
+        ],
+    )
+}
+
+fn audio_json(a: &pb::AudioMessage) -> Value {
+    with(
+        file_fields!(a),
+        vec![
+            ("seconds", a.seconds.map(Value::from)),
+            ("PTT", a.ptt.map(Value::from)),
+            ("streamingSidecar", bytes(&a.streaming_sidecar)),
+            ("waveform", bytes(&a.waveform)),
+            ("contextInfo", a.context_info.as_deref().map(context_json)),
+        ],
+    )
+}
+
+fn document_json(d: &pb::DocumentMessage) -> Value {
+    with(
+        file_fields!(d),
+        vec![
+            ("title", string(&d.title)),
+            ("pageCount", d.page_count.map(Value::from)),
+            ("fileName", string(&d.file_name)),
+            ("caption", string(&d.caption)),
+            ("JPEGThumbnail", bytes(&d.jpeg_thumbnail)),
+            ("contextInfo", d.context_info.as_deref().map(context_json)),
+        ],
+    )
+}
+
+fn sticker_json(s: &pb::StickerMessage) -> Value {
+    with(
+        file_fields!(s),
+        vec![
+            ("height", s.height.map(Value::from)),
+            ("width", s.width.map(Value::from)),
+            ("isAnimated", s.is_animated.map(Value::from)),
+            ("pngThumbnail", bytes(&s.png_thumbnail)),
+            ("contextInfo", s.context_info.as_deref().map(context_json)),
+        ],
+    )
+}
+
 /// The protobuf `Message` with whatsmeow's JSON names (unset fields omitted, as Go's
-/// `omitempty` does; enums as numbers).
+/// `omitempty` does; enums as numbers; bytes as standard base64).
 pub fn message_json(m: &pb::Message) -> Value {
     object(vec![
         ("conversation", string(&m.conversation)),
+        ("imageMessage", m.image_message.as_deref().map(image_json)),
+        ("videoMessage", m.video_message.as_deref().map(video_json)),
+        ("audioMessage", m.audio_message.as_deref().map(audio_json)),
+        (
+            "documentMessage",
+            m.document_message.as_deref().map(document_json),
+        ),
+        (
+            "stickerMessage",
+            m.sticker_message.as_deref().map(sticker_json),
+        ),
         (
             "contactMessage",
             m.contact_message.as_deref().map(contact_json),

@@ -2,8 +2,8 @@
 //! (`send`, `mark_read`, `send_chat_state`). Bodies are validated in `chat_dto`; a send answers
 //! `{"Details":"Sent","Id","Timestamp"}` only once the server acknowledged it (the timestamp is
 //! the ack's), and a server rejection is an error naming WhatsApp's code, never "Sent"
-//! (CONTRACTS §B.14, a wuzapi defect fixed here). Media sends and downloads answer 501 until
-//! media lands.
+//! (CONTRACTS §B.14, a wuzapi defect fixed here). Media sends answer 501 until media lands;
+//! the downloads are `chat_download`.
 
 use std::collections::HashMap;
 
@@ -42,11 +42,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/chat/send/document", post(send_document))
         .route("/chat/send/video", post(send_video))
         .route("/chat/send/sticker", post(send_sticker))
-        .route("/chat/downloadimage", post(download_image))
-        .route("/chat/downloadvideo", post(download_video))
-        .route("/chat/downloadaudio", post(download_audio))
-        .route("/chat/downloaddocument", post(download_document))
-        .route("/chat/downloadsticker", post(download_sticker))
 }
 
 /// Sends `plan` from `account` (waiting up to the send bound for a session that is down,
@@ -263,11 +258,6 @@ media_route!(send_audio, "/chat/send/audio");
 media_route!(send_document, "/chat/send/document");
 media_route!(send_video, "/chat/send/video");
 media_route!(send_sticker, "/chat/send/sticker");
-media_route!(download_image, "/chat/downloadimage");
-media_route!(download_video, "/chat/downloadvideo");
-media_route!(download_audio, "/chat/downloadaudio");
-media_route!(download_document, "/chat/downloaddocument");
-media_route!(download_sticker, "/chat/downloadsticker");
 
 #[derive(OpenApi)]
 #[openapi(
@@ -284,12 +274,7 @@ media_route!(download_sticker, "/chat/downloadsticker");
         send_audio,
         send_document,
         send_video,
-        send_sticker,
-        download_image,
-        download_video,
-        download_audio,
-        download_document,
-        download_sticker
+        send_sticker
     ),
     components(schemas(
         SendTextBody,

@@ -4,6 +4,7 @@ mod account_view;
 mod admin;
 mod admin_dto;
 mod chat;
+mod chat_download;
 mod chat_dto;
 mod chat_status;
 mod event_types;
@@ -27,6 +28,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     for part in [
         session::openapi(),
         chat::openapi(),
+        chat_download::openapi(),
         chat_status::openapi(),
         user::openapi(),
         group::openapi(),
@@ -43,6 +45,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(session::routes())
         .merge(chat::routes())
+        .merge(chat_download::routes())
         .merge(chat_status::routes())
         .merge(user::routes())
         .merge(group::routes())
@@ -53,7 +56,7 @@ pub(crate) fn routes() -> Router<AppState> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{admin, chat, chat_status, group, session, user, webhook};
+    use super::{admin, chat, chat_download, chat_status, group, session, user, webhook};
 
     /// utoipa's merge keeps one schema per name: two route files declaring different schemas
     /// under one name would document one of them wrongly (schemathesis found wwebjs's and
@@ -65,6 +68,7 @@ mod tests {
             admin::openapi(),
             session::openapi(),
             chat::openapi(),
+            chat_download::openapi(),
             chat_status::openapi(),
             user::openapi(),
             group::openapi(),
