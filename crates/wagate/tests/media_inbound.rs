@@ -159,6 +159,42 @@ fn download_body(fields: &Value) -> String {
     .to_string()
 }
 
+/// A `Message` payload of `s`: the bytes, the extras, the message's media fields.
+fn check_payload(s: &Sent, p: &Value) {
+    let id = p["event"]["Info"]["ID"].as_str().expect("an id");
+    let data = STANDARD
+        .decode(
+            p["base64"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{}: base64 in {p}", s.kind)),
+        )
+        .expect("raw base64, no data-URL prefix");
+    assert_eq!(sha(&data), sha(&s.bytes), "{}: the bytes sent", s.kind);
+    assert_eq!(p["mimeType"], s.mimetype, "{}", s.kind);
+    assert_eq!(p["fileName"], format!("{id}{}", s.ext), "{}", s.kind);
+    assert!(p.get("mediaError").is_none(), "{p}");
+    assert_eq!(p["event"]["Info"]["Type"], "media");
+    let fields = &p["event"]["Message"][s.message];
+    assert_eq!(fields["mimetype"], s.mimetype, "{}: {fields}", s.kind);
+    assert_eq!(fields["fileLength"], s.bytes.len(), "{}", s.kind);
+    assert_eq!(fields["fileSHA256"], STANDARD.encode(sha(&s.bytes)));
+    for key in ["URL", "directPath", "mediaKey", "fileEncSHA256"] {
+        assert!(fields[key].is_string(), "{}: {key} in {fields}", s.kind);
+    }
+    if let Some(caption) = s.caption {
+        assert_eq!(fields["caption"], caption, "{}", s.kind);
+    }
+    match s.kind {
+        "sticker" => {
+            assert_eq!(p["isSticker"], true);
+            assert_eq!(p["stickerAnimated"], false);
+        }
+        "ptt" => assert_eq!(fields["PTT"], true),
+        "document" => assert_eq!(fields["fileName"], "report.pdf"),
+        _ => assert!(p.get("isSticker").is_none()),
+    }
+}
+
 #[tokio::test]
 async fn every_kind_arrives_with_its_bytes_in_order_and_downloads_again() {
     let (me, ana) = ("15550173001", "15550173002");
@@ -190,40 +226,9 @@ async fn every_kind_arrives_with_its_bytes_in_order_and_downloads_again() {
     );
 
     for (s, p) in kinds.iter().zip(&payloads) {
-        let id = p["event"]["Info"]["ID"].as_str().expect("an id");
-        let data = STANDARD
-            .decode(
-                p["base64"]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{}: base64 in {p}", s.kind)),
-            )
-            .expect("raw base64, no data-URL prefix");
-        assert_eq!(sha(&data), sha(&s.bytes), "{}: the bytes sent", s.kind);
-        assert_eq!(p["mimeType"], s.mimetype, "{}", s.kind);
-        assert_eq!(p["fileName"], format!("{id}{}", s.ext), "{}", s.kind);
-        assert!(p.get("mediaError").is_none(), "{p}");
-        assert_eq!(p["event"]["Info"]["Type"], "media");
-        let fields = &p["event"]["Message"][s.message];
-        assert_eq!(fields["mimetype"], s.mimetype, "{}: {fields}", s.kind);
-        assert_eq!(fields["fileLength"], s.bytes.len(), "{}", s.kind);
-        assert_eq!(fields["fileSHA256"], STANDARD.encode(sha(&s.bytes)));
-        for key in ["URL", "directPath", "mediaKey", "fileEncSHA256"] {
-            assert!(fields[key].is_string(), "{}: {key} in {fields}", s.kind);
-        }
-        if let Some(caption) = s.caption {
-            assert_eq!(fields["caption"], caption, "{}", s.kind);
-        }
-        match s.kind {
-            "sticker" => {
-                assert_eq!(p["isSticker"], true);
-                assert_eq!(p["stickerAnimated"], false);
-            }
-            "ptt" => assert_eq!(fields["PTT"], true),
-            "document" => assert_eq!(fields["fileName"], "report.pdf"),
-            _ => assert!(p.get("isSticker").is_none()),
-        }
-
+        check_payload(s, p);
         // The download route gives the same bytes back from the webhook's fields.
+        let fields = &p["event"]["Message"][s.message];
         let (status, body) = served
             .user(
                 &account.token,

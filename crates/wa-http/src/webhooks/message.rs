@@ -420,4 +420,59 @@ mod tests {
         assert_eq!(v["Chat"], "15550100002@s.whatsapp.net");
         assert_eq!(v["Type"], "read");
     }
+
+    #[test]
+    fn media_fields_have_whatsmeows_json_names() {
+        use wa_protocol::media::MediaKey;
+        use wa_protocol::message::{AudioInfo, ImageInfo, Media, MediaFile, MediaKind};
+        let file = MediaFile {
+            url: Some("https://mmg.example/x".into()),
+            direct_path: Some("/v/t62/x.enc".into()),
+            media_key: Some(MediaKey::from_slice(&[1; 32]).unwrap()),
+            file_sha256: Some([2; 32]),
+            file_enc_sha256: Some([3; 32]),
+            file_length: Some(1234),
+            mimetype: Some("image/jpeg".into()),
+            media_key_timestamp: Some(1_717_776_749),
+        };
+        let image = Media {
+            kind: MediaKind::Image(ImageInfo {
+                caption: Some("look".into()),
+                ..ImageInfo::default()
+            }),
+            file: file.clone(),
+            reply: None,
+            mentions: Vec::new(),
+        };
+        let mut m = received(Jid::device("15550100002", 0, Server::WhatsApp), None, None);
+        m.content = Content::Media(Box::new(image));
+        let v = message_event(&m, None);
+        let i = &v["Message"]["imageMessage"];
+        assert_eq!(i["URL"], "https://mmg.example/x");
+        assert_eq!(i["directPath"], "/v/t62/x.enc");
+        assert_eq!(i["mediaKey"], STANDARD.encode([1u8; 32]));
+        assert_eq!(i["fileSHA256"], STANDARD.encode([2u8; 32]));
+        assert_eq!(i["fileEncSHA256"], STANDARD.encode([3u8; 32]));
+        assert_eq!(i["fileLength"], 1234);
+        assert_eq!(i["mimetype"], "image/jpeg");
+        assert_eq!(i["mediaKeyTimestamp"], 1_717_776_749);
+        assert_eq!(i["caption"], "look");
+        assert_eq!(v["Info"]["Type"], "media");
+        assert_eq!(v["Info"]["MediaType"], "image");
+        let voice = Media {
+            kind: MediaKind::Audio(AudioInfo {
+                ptt: true,
+                seconds: Some(3),
+                ..AudioInfo::default()
+            }),
+            file,
+            reply: None,
+            mentions: Vec::new(),
+        };
+        m.content = Content::Media(Box::new(voice));
+        let v = message_event(&m, None);
+        assert_eq!(v["Message"]["audioMessage"]["PTT"], true);
+        assert_eq!(v["Message"]["audioMessage"]["seconds"], 3);
+        assert_eq!(v["Info"]["MediaType"], "ptt");
+    }
 }
