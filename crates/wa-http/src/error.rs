@@ -183,6 +183,21 @@ pub enum ApiError {
     /// The local media directory failed (an absent file is a 404).
     #[error("media directory failed: {0}")]
     MediaDir(#[source] std::io::Error),
+    // ----- media (issue 13) -----
+    /// A `/chat/download<kind>` failed (wuzapi's `failed to download <kind> …`, CONTRACTS
+    /// §A.5): a file the media server no longer has (404/410) is 410 Gone, anything else is
+    /// classified by the gateway error's fault like every other gateway call.
+    #[error("failed to download {kind}: {source}")]
+    Download {
+        /// `image`, `video`, `audio`, `document` or `sticker`.
+        kind: &'static str,
+        /// Why.
+        #[source]
+        source: wa_client::Error,
+    },
+    /// Received media should go to object storage, but none is configured in this build.
+    #[error("object storage is not configured")]
+    ObjectStorageNotConfigured,
 }
 
 impl ApiError {
@@ -247,6 +262,8 @@ impl ApiError {
                 tracing::error!(error = %e, "media directory failure");
                 internal()
             }
+            ApiError::Download { kind, source } => download_status(kind, source),
+            ApiError::ObjectStorageNotConfigured => (StatusCode::NOT_IMPLEMENTED, self.text()),
         }
     }
 
@@ -343,6 +360,30 @@ fn media_input_status(e: &crate::media_input::MediaInputError) -> (StatusCode, C
             tracing::error!(error = %e, "media staging failure");
             internal()
         }
+    }
+}
+
+/// A failed download: the file gone from the media server (404/410: ask the sender to send it
+/// again) is 410 Gone; a file that does not verify against the caller's key and hashes is 400;
+/// the session's own refusals as every route answers them; otherwise the gateway error's
+/// status with wuzapi's `failed to download <kind>: ` prefix.
+fn download_status(kind: &str, e: &wa_client::Error) -> (StatusCode, Cow<'static, str>) {
+    use wa_client::{Error as E, MediaFailure as M};
+    match e {
+        E::NotRunning(_) | E::NotLoggedIn(_) => client_status(e, ""),
+        E::Media(M::Status {
+            status: 404 | 410, ..
+        }) => (
+            StatusCode::GONE,
+            format!("failed to download {kind}: {e}: the file is gone from the media server")
+                .into(),
+        ),
+        // The caller's fields do not match the file (key or hashes): theirs to fix.
+        E::Media(M::Verify(_)) => (
+            StatusCode::BAD_REQUEST,
+            format!("failed to download {kind}: {e}").into(),
+        ),
+        _ => client_status(e, &format!("failed to download {kind}: ")),
     }
 }
 

@@ -35,6 +35,10 @@ impl ServerArgs {
             url: self.wa_url.clone(),
             ..ClientConfig::default()
         };
+        // A plain ws:// server (wa-sim) serves its media over plain http too.
+        if self.wa_url.starts_with("ws://") {
+            config.media.scheme = "http".to_owned();
+        }
         if let Some(hex_key) = &self.trust_root {
             let bytes: [u8; 32] = hex::decode(hex_key.trim())
                 .ok()

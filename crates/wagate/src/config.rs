@@ -24,6 +24,8 @@
 //! | default country code for phone numbers (sessions may override it) | `--default-country-code` | `WAGATE_DEFAULT_COUNTRY_CODE` | none: national numbers refused |
 //! | whatsapp-web.js webhook | `--base-webhook-url` | `BASE_WEBHOOK_URL`, per session `<SESSIONID_UPPERCASE>_WEBHOOK_URL` | none |
 //! | whatsapp-web.js callbacks not sent | `--disabled-callbacks` | `DISABLED_CALLBACKS` (`\|`-separated) | none |
+//! | no download of received media (wuzapi's `-skipmedia`: the `Message` webhook carries the media fields only) | `--skip-media` | `WAGATE_SKIP_MEDIA` | `false` |
+//! | largest received file inlined as `base64` in a webhook (bytes) | `--media-base64-max-bytes` | `WAGATE_MEDIA_BASE64_MAX_BYTES` | 67108864 |
 //!
 //! Deliberate differences from wuzapi: no random admin token (the token is required: a random
 //! one printed in the logs is a secret in the logs); the default address is `127.0.0.1`, not
@@ -36,7 +38,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wa_http::webhooks::WwebjsHooks;
-use wa_http::webhooks::{AlertConfig, Format, RetryPolicy, WebhookConfig};
+use wa_http::webhooks::{AlertConfig, Format, InboundMediaConfig, RetryPolicy, WebhookConfig};
 use wa_http::HttpConfig;
 
 use crate::common::ServerArgs;
@@ -161,6 +163,14 @@ pub(crate) struct ServeArgs {
     /// whatsapp-web.js callback types not sent, `|`-separated (e.g. `message_ack|qr`).
     #[arg(long, env = "DISABLED_CALLBACKS")]
     disabled_callbacks: Option<String>,
+    /// Do not download received media (wuzapi's -skipmedia): the Message webhook carries the
+    /// message's media fields only.
+    #[arg(long, env = "WAGATE_SKIP_MEDIA", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    skip_media: bool,
+    /// Largest received file inlined as base64 in a Message webhook, in bytes (larger ones are
+    /// noted in `mediaError`; the download routes fetch them).
+    #[arg(long, env = "WAGATE_MEDIA_BASE64_MAX_BYTES", default_value_t = 64 << 20)]
+    media_base64_max_bytes: u64,
     #[command(flatten)]
     pub(crate) server: ServerArgs,
 }
@@ -350,6 +360,11 @@ impl ServeArgs {
             },
             wwebjs,
             include_token: self.webhook_include_token,
+            media: InboundMediaConfig {
+                download: !self.skip_media,
+                base64_max_bytes: self.media_base64_max_bytes,
+                ..InboundMediaConfig::default()
+            },
         })
     }
 

@@ -188,6 +188,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Arc::clone(&store),
         gateway.subscribe(),
         config.webhooks.clone(),
+        Arc::clone(&gateway),
     )
     .context("opening the webhook queue")?;
     let restored = gateway.restore().await.context("restoring accounts")?;

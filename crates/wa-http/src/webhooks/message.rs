@@ -6,6 +6,8 @@
 //! The sender's phone number always reaches the app (`messaging.md` §16): when the wire named
 //! the sender by LID, `SenderAlt` is its phone-number JID (and the reverse).
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde_json::{json, Map, Value};
 use wa_client::ReceivedText;
 use wa_protocol::binary::{Jid, Server};
@@ -214,11 +216,122 @@ fn reaction_json(r: &pb::ReactionMessage) -> Value {
     ])
 }
 
+fn bytes(b: &Option<Vec<u8>>) -> Option<Value> {
+    b.as_deref().map(|b| Value::from(STANDARD.encode(b)))
+}
+
+/// The file fields every media message shares, with whatsmeow's JSON names (`media.md` §4:
+/// `URL`, `mimetype`, `fileSHA256`, `fileLength`, `mediaKey`, `fileEncSHA256`, `directPath`,
+/// `mediaKeyTimestamp`; bytes as standard base64, which is what the download routes take).
+/// The five protobuf messages share these field names.
+macro_rules! file_fields {
+    ($m:expr) => {
+        vec![
+            ("URL", string(&$m.url)),
+            ("mimetype", string(&$m.mimetype)),
+            ("fileSHA256", bytes(&$m.file_sha256)),
+            ("fileLength", $m.file_length.map(Value::from)),
+            ("mediaKey", bytes(&$m.media_key)),
+            ("fileEncSHA256", bytes(&$m.file_enc_sha256)),
+            ("directPath", string(&$m.direct_path)),
+            ("mediaKeyTimestamp", $m.media_key_timestamp.map(Value::from)),
+        ]
+    };
+}
+
+fn with(
+    mut fields: Vec<(&'static str, Option<Value>)>,
+    more: Vec<(&'static str, Option<Value>)>,
+) -> Value {
+    fields.extend(more);
+    object(fields)
+}
+
+fn image_json(i: &pb::ImageMessage) -> Value {
+    with(
+        file_fields!(i),
+        vec![
+            ("caption", string(&i.caption)),
+            ("height", i.height.map(Value::from)),
+            ("width", i.width.map(Value::from)),
+            ("JPEGThumbnail", bytes(&i.jpeg_thumbnail)),
+            ("contextInfo", i.context_info.as_deref().map(context_json)),
+        ],
+    )
+}
+
+fn video_json(v: &pb::VideoMessage) -> Value {
+    with(
+        file_fields!(v),
+        vec![
+            ("caption", string(&v.caption)),
+            ("seconds", v.seconds.map(Value::from)),
+            ("gifPlayback", v.gif_playback.map(Value::from)),
+            ("height", v.height.map(Value::from)),
+            ("width", v.width.map(Value::from)),
+            ("JPEGThumbnail", bytes(&v.jpeg_thumbnail)),
+            ("streamingSidecar", bytes(&v.streaming_sidecar)),
+            ("contextInfo", v.context_info.as_deref().map(context_json)),
+        ],
+    )
+}
+
+fn audio_json(a: &pb::AudioMessage) -> Value {
+    with(
+        file_fields!(a),
+        vec![
+            ("seconds", a.seconds.map(Value::from)),
+            ("PTT", a.ptt.map(Value::from)),
+            ("streamingSidecar", bytes(&a.streaming_sidecar)),
+            ("waveform", bytes(&a.waveform)),
+            ("contextInfo", a.context_info.as_deref().map(context_json)),
+        ],
+    )
+}
+
+fn document_json(d: &pb::DocumentMessage) -> Value {
+    with(
+        file_fields!(d),
+        vec![
+            ("title", string(&d.title)),
+            ("pageCount", d.page_count.map(Value::from)),
+            ("fileName", string(&d.file_name)),
+            ("caption", string(&d.caption)),
+            ("JPEGThumbnail", bytes(&d.jpeg_thumbnail)),
+            ("contextInfo", d.context_info.as_deref().map(context_json)),
+        ],
+    )
+}
+
+fn sticker_json(s: &pb::StickerMessage) -> Value {
+    with(
+        file_fields!(s),
+        vec![
+            ("height", s.height.map(Value::from)),
+            ("width", s.width.map(Value::from)),
+            ("isAnimated", s.is_animated.map(Value::from)),
+            ("pngThumbnail", bytes(&s.png_thumbnail)),
+            ("contextInfo", s.context_info.as_deref().map(context_json)),
+        ],
+    )
+}
+
 /// The protobuf `Message` with whatsmeow's JSON names (unset fields omitted, as Go's
-/// `omitempty` does; enums as numbers).
+/// `omitempty` does; enums as numbers; bytes as standard base64).
 pub fn message_json(m: &pb::Message) -> Value {
     object(vec![
         ("conversation", string(&m.conversation)),
+        ("imageMessage", m.image_message.as_deref().map(image_json)),
+        ("videoMessage", m.video_message.as_deref().map(video_json)),
+        ("audioMessage", m.audio_message.as_deref().map(audio_json)),
+        (
+            "documentMessage",
+            m.document_message.as_deref().map(document_json),
+        ),
+        (
+            "stickerMessage",
+            m.sticker_message.as_deref().map(sticker_json),
+        ),
         (
             "contactMessage",
             m.contact_message.as_deref().map(contact_json),
@@ -306,5 +419,60 @@ mod tests {
         assert_eq!(v["MessageIDs"][0], "3EB0AABBCCDDEEFF001122");
         assert_eq!(v["Chat"], "15550100002@s.whatsapp.net");
         assert_eq!(v["Type"], "read");
+    }
+
+    #[test]
+    fn media_fields_have_whatsmeows_json_names() {
+        use wa_protocol::media::MediaKey;
+        use wa_protocol::message::{AudioInfo, ImageInfo, Media, MediaFile, MediaKind};
+        let file = MediaFile {
+            url: Some("https://mmg.example/x".into()),
+            direct_path: Some("/v/t62/x.enc".into()),
+            media_key: Some(MediaKey::from_slice(&[1; 32]).unwrap()),
+            file_sha256: Some([2; 32]),
+            file_enc_sha256: Some([3; 32]),
+            file_length: Some(1234),
+            mimetype: Some("image/jpeg".into()),
+            media_key_timestamp: Some(1_717_776_749),
+        };
+        let image = Media {
+            kind: MediaKind::Image(ImageInfo {
+                caption: Some("look".into()),
+                ..ImageInfo::default()
+            }),
+            file: file.clone(),
+            reply: None,
+            mentions: Vec::new(),
+        };
+        let mut m = received(Jid::device("15550100002", 0, Server::WhatsApp), None, None);
+        m.content = Content::Media(Box::new(image));
+        let v = message_event(&m, None);
+        let i = &v["Message"]["imageMessage"];
+        assert_eq!(i["URL"], "https://mmg.example/x");
+        assert_eq!(i["directPath"], "/v/t62/x.enc");
+        assert_eq!(i["mediaKey"], STANDARD.encode([1u8; 32]));
+        assert_eq!(i["fileSHA256"], STANDARD.encode([2u8; 32]));
+        assert_eq!(i["fileEncSHA256"], STANDARD.encode([3u8; 32]));
+        assert_eq!(i["fileLength"], 1234);
+        assert_eq!(i["mimetype"], "image/jpeg");
+        assert_eq!(i["mediaKeyTimestamp"], 1_717_776_749);
+        assert_eq!(i["caption"], "look");
+        assert_eq!(v["Info"]["Type"], "media");
+        assert_eq!(v["Info"]["MediaType"], "image");
+        let voice = Media {
+            kind: MediaKind::Audio(AudioInfo {
+                ptt: true,
+                seconds: Some(3),
+                ..AudioInfo::default()
+            }),
+            file,
+            reply: None,
+            mentions: Vec::new(),
+        };
+        m.content = Content::Media(Box::new(voice));
+        let v = message_event(&m, None);
+        assert_eq!(v["Message"]["audioMessage"]["PTT"], true);
+        assert_eq!(v["Message"]["audioMessage"]["seconds"], 3);
+        assert_eq!(v["Info"]["MediaType"], "ptt");
     }
 }

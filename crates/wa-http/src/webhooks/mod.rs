@@ -10,12 +10,16 @@
 //! - `ssrf`: the guard on receiver addresses; `alerts`: the `Alert` webhook;
 //! - `wwebjs`: the whatsapp-web.js dialect's callbacks (`BASE_WEBHOOK_URL`, CONTRACTS §C.5),
 //!   through the same durable queue;
-//! - `worker`: events → deliveries → queue, and alerts.
+//! - `worker`: events → deliveries → queue, and alerts;
+//! - `media_delivery`: received files downloaded and added to the `Message` payload (base64,
+//!   object storage), `media_lanes`: the per-chat order while downloads run.
 
 pub mod alerts;
 pub(crate) mod deadletter;
 pub mod events;
 pub mod format;
+pub mod media_delivery;
+mod media_lanes;
 pub mod message;
 pub mod queue;
 pub mod sign;
@@ -26,6 +30,6 @@ mod worker;
 pub mod wwebjs;
 
 pub use queue::WebhookQueue;
-pub use types::{AlertConfig, Format, RetryPolicy, WebhookConfig};
+pub use types::{AlertConfig, Format, InboundMediaConfig, RetryPolicy, WebhookConfig};
 pub use worker::{spawn, Webhooks};
 pub use wwebjs::WwebjsHooks;

@@ -65,6 +65,8 @@ pub struct WebhookConfig {
     /// Whether bodies carry the legacy `token` field (wuzapi before 2025-10-30; off by
     /// default: a token in a webhook is a secret in someone else's logs).
     pub include_token: bool,
+    /// How received media is fetched for the `Message` webhook (issue 13).
+    pub media: InboundMediaConfig,
 }
 
 /// The kind prefix of a whatsapp-web.js callback in the queue (`wwebjs:message`, …): such a
@@ -135,6 +137,7 @@ impl Default for WebhookConfig {
             alerts: AlertConfig::default(),
             wwebjs: super::wwebjs::WwebjsHooks::default(),
             include_token: false,
+            media: InboundMediaConfig::default(),
         }
     }
 }
@@ -155,7 +158,33 @@ impl std::fmt::Debug for WebhookConfig {
             .field("alerts", &self.alerts)
             .field("wwebjs", &self.wwebjs)
             .field("include_token", &self.include_token)
+            .field("media", &self.media)
             .finish()
+    }
+}
+
+/// How received media is fetched for the webhooks (`wagate serve`'s flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundMediaConfig {
+    /// Whether files are downloaded on arrival (`false`: `--skip-media`; the webhook carries
+    /// the message's media fields only).
+    pub download: bool,
+    /// How long one download may take before the webhook goes out with the error.
+    pub timeout: Duration,
+    /// Downloads running at once over all accounts (others wait their turn).
+    pub concurrency: usize,
+    /// Largest file inlined as `base64` (bytes); larger ones are noted in `mediaError`.
+    pub base64_max_bytes: u64,
+}
+
+impl Default for InboundMediaConfig {
+    fn default() -> Self {
+        Self {
+            download: true,
+            timeout: Duration::from_secs(120),
+            concurrency: 4,
+            base64_max_bytes: 64 << 20,
+        }
     }
 }
 

@@ -9,19 +9,28 @@
 //! ```
 //!
 //! The queue carries encoded bodies, so any event kind [`payload`] maps goes through it.
+//!
+//! A received media message whose file is fetched on arrival ([`super::media_delivery`]) is
+//! delivered from its chat's lane ([`super::media_lanes`]), as is every later message of that
+//! chat while the lane is busy: the reader goes on with other chats meanwhile, and a chat's
+//! webhooks keep their order. The report is acked only after the deliveries are queued, so a
+//! message whose download a SIGKILL interrupts is emitted again after the restart.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde_json::{Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use wa_client::{Event, EventKind};
+use wa_client::{Event, EventKind, Gateway};
 use wa_store::{Account, AccountId, Store};
 
 use super::alerts::{on_buried, Alert, Alerts};
 use super::events::{payload, type_name, Context};
 use super::format::{encode, Owner};
+use super::media_delivery::MediaDownloads;
+use super::media_lanes::Lanes;
 use super::queue::{Buried, NewDelivery, WebhookQueue};
 use super::sign::signature;
 use super::status_event;
@@ -47,7 +56,8 @@ impl Webhooks {
 }
 
 /// Opens the durable queue (draining what an earlier run left) and starts the delivery of
-/// `events` (the gateway's bus) for the accounts of `store`. The task ends when the bus closes.
+/// `events` (the gateway's bus) for the accounts of `store`; received media is fetched through
+/// `gateway` as `config.media` says ([`MediaDownloads`]). The task ends when the bus closes.
 ///
 /// # Errors
 /// The store's queue cannot be read.
@@ -55,6 +65,7 @@ pub fn spawn(
     store: Arc<dyn Store>,
     events: tokio::sync::broadcast::Receiver<Event>,
     config: WebhookConfig,
+    gateway: Arc<Gateway>,
 ) -> Result<Webhooks, wa_store::Error> {
     if config.global_url.is_some() && config.global_hmac_key.is_none() {
         tracing::warn!(
@@ -62,17 +73,32 @@ pub fn spawn(
         );
     }
     let (queue, buried) = WebhookQueue::open(Arc::clone(&store), &config)?;
-    let task = tokio::spawn(run(store, events, buried, Arc::clone(&queue), config));
+    let shared = Arc::new(Shared {
+        downloads: MediaDownloads::new(gateway, config.media.clone()),
+        store,
+        queue: Arc::clone(&queue),
+        config,
+        lanes: Arc::new(Lanes::default()),
+    });
+    let task = tokio::spawn(run(shared, events, buried));
     Ok(Webhooks { queue, task })
 }
 
-async fn run(
+/// What the reader and the chat lanes share.
+struct Shared {
     store: Arc<dyn Store>,
-    mut events: tokio::sync::broadcast::Receiver<Event>,
-    mut buried: mpsc::UnboundedReceiver<Buried>,
     queue: Arc<WebhookQueue>,
     config: WebhookConfig,
+    downloads: MediaDownloads,
+    lanes: Arc<Lanes>,
+}
+
+async fn run(
+    shared: Arc<Shared>,
+    mut events: tokio::sync::broadcast::Receiver<Event>,
+    mut buried: mpsc::UnboundedReceiver<Buried>,
 ) {
+    let (store, queue, config) = (&shared.store, &shared.queue, &shared.config);
     let mut alerts = Alerts::new(config.alerts);
     let mut tick = tokio::time::interval(alerts.tick_every());
     loop {
@@ -80,18 +106,9 @@ async fn run(
             event = events.recv() => match event {
                 Ok(event) => {
                     if let Some(alert) = alerts.on_event(&event, Instant::now()) {
-                        raise(&store, &queue, &config, &alert).await;
+                        raise(store, queue, config, &alert).await;
                     }
-                    let mut queued = true;
-                    for d in deliveries(&store, &config, &event).await {
-                        queued &= enqueue(&queue, d);
-                    }
-                    for d in wwebjs_deliveries(&store, &config, &event).await {
-                        queued &= enqueue(&queue, d);
-                    }
-                    if queued {
-                        ack(&store, &event);
-                    }
+                    dispatch(&shared, event).await;
                 }
                 Err(RecvError::Lagged(n)) => {
                     tracing::error!(dropped = n, "webhook delivery fell behind the event bus; events dropped");
@@ -100,16 +117,68 @@ async fn run(
             },
             Some(b) = buried.recv() => {
                 if let Some(alert) = on_buried(&b) {
-                    raise(&store, &queue, &config, &alert).await;
+                    raise(store, queue, config, &alert).await;
                 }
             }
             _ = tick.tick() => {
                 for alert in alerts.tick(Instant::now()) {
-                    raise(&store, &queue, &config, &alert).await;
+                    raise(store, queue, config, &alert).await;
                 }
             }
         }
     }
+}
+
+/// Delivers `event` inline, or, for a message whose file is fetched first (or whose chat's
+/// lane is busy), in its chat's lane ([`Lanes`]): the reader never waits for a download.
+async fn dispatch(shared: &Arc<Shared>, event: Event) {
+    if let EventKind::Message(m) = &event.kind {
+        let key = (event.account, m.chat.to_string());
+        if shared.downloads.fetches(m) || shared.lanes.is_busy(&key) {
+            let lane = Arc::clone(shared);
+            shared.lanes.push(
+                key,
+                Box::pin(async move {
+                    let extras = media_extras(&lane, &event).await;
+                    deliver(&lane, &event, &extras).await;
+                }),
+            );
+            return;
+        }
+    }
+    deliver(shared, &event, &Map::new()).await;
+}
+
+/// Queues `event`'s deliveries (`extras` added to its `Message` payload) and, once all are
+/// queued, acks its report.
+async fn deliver(shared: &Shared, event: &Event, extras: &Map<String, Value>) {
+    let (store, queue, config) = (&shared.store, &shared.queue, &shared.config);
+    let mut queued = true;
+    for d in deliveries(store, config, event, extras).await {
+        queued &= enqueue(queue, d);
+    }
+    for d in wwebjs_deliveries(store, config, event).await {
+        queued &= enqueue(queue, d);
+    }
+    if queued {
+        ack(store, event);
+    }
+}
+
+/// The media extras of a received message (downloaded first) when a wuzapi receiver wants
+/// its `Message` webhook; nothing otherwise.
+async fn media_extras(shared: &Shared, event: &Event) -> Map<String, Value> {
+    let EventKind::Message(m) = &event.kind else {
+        return Map::new();
+    };
+    let Some(account) = account_of(&shared.store, event.account).await else {
+        return Map::new();
+    };
+    let has_receiver = !account.webhook.trim().is_empty() || shared.config.global_url.is_some();
+    if !has_receiver || !subscribed(&account.events, MESSAGE) {
+        return Map::new();
+    }
+    shared.downloads.extras(&account, m).await
 }
 
 /// Queues `d`; `false` when the store refused it (logged).
@@ -208,13 +277,17 @@ async fn account_of(store: &Arc<dyn Store>, id: AccountId) -> Option<Account> {
     }
 }
 
-/// What `event` must be delivered as, to whom (nothing when no webhook applies).
+/// The wuzapi type of a received message.
+const MESSAGE: &str = "Message";
+
 /// What `event` must be delivered as, to whom (nothing when no webhook applies): its wuzapi
-/// type, and for a status change also our `MessageStatus` (`status_event`).
+/// type, and for a status change also our `MessageStatus` (`status_event`). `extras` (the
+/// received media, [`super::media_delivery`]) join the `Message` payload.
 async fn deliveries(
     store: &Arc<dyn Store>,
     config: &WebhookConfig,
     event: &Event,
+    extras: &Map<String, Value>,
 ) -> Vec<NewDelivery> {
     let kinds = [type_name(&event.kind), status_event::type_name(&event.kind)];
     if kinds.iter().all(Option::is_none) {
@@ -240,11 +313,14 @@ async fn deliveries(
             tracing::debug!(kind, "skipping webhook: not subscribed for this type");
             continue;
         }
-        let object = if kind == status_event::TYPE {
+        let mut object = if kind == status_event::TYPE {
             status_event::payload(&event.kind, &ctx)
         } else {
             payload(&event.kind, &ctx)
         };
+        if let (MESSAGE, Some(object)) = (kind, object.as_mut()) {
+            object.extend(extras.clone());
+        }
         if let Some(object) = object {
             out.extend(to_receivers(&account, config, kind, &object));
         }

@@ -2,8 +2,8 @@
 //! (`send`, `mark_read`, `send_chat_state`). Bodies are validated in `chat_dto`; a send answers
 //! `{"Details":"Sent","Id","Timestamp"}` only once the server acknowledged it (the timestamp is
 //! the ack's), and a server rejection is an error naming WhatsApp's code, never "Sent"
-//! (CONTRACTS §B.14, a wuzapi defect fixed here). Media sends are `chat_media.rs`; media
-//! downloads answer 501 until media lands.
+//! (CONTRACTS §B.14, a wuzapi defect fixed here). Media sends are `chat_media.rs`; the
+//! downloads are `chat_download.rs`.
 
 use std::collections::HashMap;
 
@@ -37,11 +37,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/chat/react", post(react))
         .route("/chat/markread", post(mark_read))
         .route("/chat/presence", post(chat_presence))
-        .route("/chat/downloadimage", post(download_image))
-        .route("/chat/downloadvideo", post(download_video))
-        .route("/chat/downloadaudio", post(download_audio))
-        .route("/chat/downloaddocument", post(download_document))
-        .route("/chat/downloadsticker", post(download_sticker))
 }
 
 /// Sends `plan` from `account` (waiting up to the send bound for a session that is down,
@@ -234,31 +229,6 @@ async fn chat_presence(
     }))
 }
 
-/// The 501 of the media routes (CONTRACTS §A.4, §A.5) until media lands.
-fn media_not_yet() -> ApiError {
-    ApiError::NotImplemented("media messages are not supported yet".into())
-}
-
-/// A media route that answers 501 in the envelope (after the token check).
-macro_rules! media_route {
-    ($name:ident, $path:literal) => {
-        #[doc = concat!("`POST ", $path, "`: not implemented yet (501).")]
-        #[utoipa::path(post, path = $path, tag = "chat",
-                    responses(
-                        (status = 401, description = "Unknown token"),
-                        (status = 501, description = "`media messages are not supported yet`")))]
-        async fn $name(_user: User) -> ApiError {
-            media_not_yet()
-        }
-    };
-}
-
-media_route!(download_image, "/chat/downloadimage");
-media_route!(download_video, "/chat/downloadvideo");
-media_route!(download_audio, "/chat/downloadaudio");
-media_route!(download_document, "/chat/downloaddocument");
-media_route!(download_sticker, "/chat/downloadsticker");
-
 #[derive(OpenApi)]
 #[openapi(
     paths(
@@ -270,11 +240,6 @@ media_route!(download_sticker, "/chat/downloadsticker");
         react,
         mark_read,
         chat_presence,
-        download_image,
-        download_video,
-        download_audio,
-        download_document,
-        download_sticker
     ),
     components(schemas(
         SendTextBody,

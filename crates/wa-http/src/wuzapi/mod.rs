@@ -4,6 +4,7 @@ pub(crate) mod account_view;
 mod admin;
 mod admin_dto;
 mod chat;
+mod chat_download;
 mod chat_dto;
 mod chat_media;
 mod chat_status;
@@ -30,6 +31,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
         session::openapi(),
         chat::openapi(),
         chat_media::openapi(),
+        chat_download::openapi(),
         chat_status::openapi(),
         user::openapi(),
         group::openapi(),
@@ -47,6 +49,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(session::routes())
         .merge(chat::routes())
         .merge(chat_media::routes())
+        .merge(chat_download::routes())
         .merge(chat_status::routes())
         .merge(user::routes())
         .merge(group::routes())
@@ -57,7 +60,9 @@ pub(crate) fn routes() -> Router<AppState> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{admin, chat, chat_media, chat_status, group, session, user, webhook};
+    use super::{
+        admin, chat, chat_download, chat_media, chat_status, group, session, user, webhook,
+    };
 
     /// utoipa's merge keeps one schema per name: two route files declaring different schemas
     /// under one name would document one of them wrongly (schemathesis found wwebjs's and
@@ -70,6 +75,7 @@ mod tests {
             session::openapi(),
             chat::openapi(),
             chat_media::openapi(),
+            chat_download::openapi(),
             chat_status::openapi(),
             user::openapi(),
             group::openapi(),
