@@ -195,9 +195,6 @@ pub enum ApiError {
         #[source]
         source: wa_client::Error,
     },
-    /// Received media should go to object storage, but none is configured in this build.
-    #[error("object storage is not configured")]
-    ObjectStorageNotConfigured,
 }
 
 impl ApiError {
@@ -263,7 +260,6 @@ impl ApiError {
                 internal()
             }
             ApiError::Download { kind, source } => download_status(kind, source),
-            ApiError::ObjectStorageNotConfigured => (StatusCode::NOT_IMPLEMENTED, self.text()),
         }
     }
 

@@ -87,8 +87,8 @@ impl AppState {
     }
 
     /// The same state with its object storage (the media directory and its base URL).
-    pub fn with_objects(mut self, objects: crate::objects::Objects) -> Self {
-        self.objects = Arc::new(objects);
+    pub fn with_objects(mut self, objects: impl Into<Arc<crate::objects::Objects>>) -> Self {
+        self.objects = objects.into();
         self
     }
 

@@ -67,7 +67,7 @@ async fn media_goes_to_s3_under_wuzapis_key_and_url_and_expires() {
 
     let (small, small_bytes) = write_file(dir.path(), "photo.jpg", 70_000);
     let stored = store_media(
-        &state,
+        &state.objects,
         &account,
         Direction::Inbox,
         &contact(),
@@ -105,7 +105,7 @@ async fn media_goes_to_s3_under_wuzapis_key_and_url_and_expires() {
     // Larger than one part: a multipart upload (5 MiB parts), the same bytes back.
     let (large, large_bytes) = write_file(dir.path(), "video.mp4", 12 << 20);
     let big = store_media(
-        &state,
+        &state.objects,
         &account,
         Direction::Outbox,
         &contact(),
@@ -123,7 +123,7 @@ async fn media_goes_to_s3_under_wuzapis_key_and_url_and_expires() {
     // A public_url names the object under it (the bucket not appended).
     account.s3.public_url = "https://cdn.example.com/media/".into();
     let cdn = store_media(
-        &state,
+        &state.objects,
         &account,
         Direction::Inbox,
         &contact(),
@@ -170,7 +170,7 @@ async fn an_unreachable_bucket_is_an_error_naming_no_secret() {
     };
     let (file, _) = write_file(dir.path(), "a.jpg", 10);
     let err = store_media(
-        &state,
+        &state.objects,
         &account,
         Direction::Inbox,
         &contact(),
@@ -192,7 +192,7 @@ async fn media_directory_files_are_served_to_their_owner_and_expire() {
     let (state, account) = state_with_account(&media).await;
     let (file, bytes) = write_file(dir.path(), "voice.ogg", 300_000);
     let stored = store_media(
-        &state,
+        &state.objects,
         &account,
         Direction::Inbox,
         &contact(),

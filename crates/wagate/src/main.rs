@@ -182,16 +182,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if let Some(name) = &config.os_name {
         client.connection.identity.os = name.clone();
     }
-    let gateway = Arc::new(Gateway::new(Arc::clone(&store), client));
-    // Subscribed before restore() so the restored accounts' first events reach their webhooks.
-    let webhooks = wa_http::webhooks::spawn(
-        Arc::clone(&store),
-        gateway.subscribe(),
-        config.webhooks.clone(),
-        Arc::clone(&gateway),
-    )
-    .context("opening the webhook queue")?;
-    let restored = gateway.restore().await.context("restoring accounts")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| OperatorError::Listen {
@@ -199,6 +189,22 @@ async fn serve(args: ServeArgs) -> Result<()> {
             source,
         })?;
     let local = listener.local_addr()?;
+    // Media of accounts without S3 go below <data dir>/media, served at GET /media/... (issue 13).
+    let objects = Arc::new(wa_http::objects::Objects::new(
+        args.data_dir.join("media"),
+        format!("http://{local}"),
+    ));
+    let gateway = Arc::new(Gateway::new(Arc::clone(&store), client));
+    // Subscribed before restore() so the restored accounts' first events reach their webhooks.
+    let webhooks = wa_http::webhooks::spawn(
+        Arc::clone(&store),
+        gateway.subscribe(),
+        config.webhooks.clone(),
+        Arc::clone(&gateway),
+        Arc::clone(&objects),
+    )
+    .context("opening the webhook queue")?;
+    let restored = gateway.restore().await.context("restoring accounts")?;
     tracing::info!(
         listen = %local,
         data_dir = %args.data_dir.display(),
@@ -209,9 +215,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
     );
     // One line on stdout for scripts and tests that start us on port 0.
     println!("wagate listening on http://{local}");
-    // Media of accounts without S3 go below <data dir>/media, served at GET /media/... (issue 13).
-    let objects =
-        wa_http::objects::Objects::new(args.data_dir.join("media"), format!("http://{local}"));
     let state = wa_http::AppState::new(Arc::clone(&gateway), config.http)
         .with_webhooks(webhooks.queue())
         .with_objects(objects);

@@ -11,9 +11,8 @@ use wa_protocol::binary::Jid;
 use wa_store::Account;
 
 use crate::error::ApiError;
-use crate::objects::backend::Backend;
+use crate::objects::backend::{Backend, Objects};
 use crate::objects::key::{is_safe_key, Direction, KeyParts};
-use crate::state::AppState;
 
 /// A stored media object: the webhook's `s3` object, keys in wire order and spelling.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -44,7 +43,7 @@ pub struct StoredObject {
 /// refused or failed), [`ApiError::MediaDir`] (reading `file` or writing the media directory),
 /// a 400 for a message id that cannot be part of a key.
 pub async fn store_media(
-    state: &AppState,
+    objects: &Objects,
     account: &Account,
     direction: Direction,
     contact: &Jid,
@@ -52,7 +51,7 @@ pub async fn store_media(
     file: &Path,
     mimetype: &str,
 ) -> Result<StoredObject, ApiError> {
-    let backend = state.objects.backend(account)?;
+    let backend = objects.backend(account)?;
     let user_id = account.id.to_string();
     let contact = contact.to_string();
     let parts = KeyParts {

@@ -25,13 +25,14 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use wa_client::{DownloadedMedia, Gateway, ReceivedText};
 use wa_protocol::message::{Content, Media, MediaKind};
 use wa_store::{Account, MediaDelivery};
 
 use crate::error::ApiError;
+use crate::objects::{store_media, Direction, Objects, StoredObject};
 
 use super::types::InboundMediaConfig;
 
@@ -41,40 +42,9 @@ pub const MEDIA_ERROR: &str = "mediaError";
 /// The payload key naming why a received file is not in object storage (our extension).
 pub const S3_ERROR: &str = "s3Error";
 
-/// An object written to the account's object storage: the `s3` extra of the webhook.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredObject {
-    /// Where the object is read from (the public URL when one is configured).
-    pub url: String,
-    /// Its key in the bucket.
-    pub key: String,
-    /// The bucket.
-    pub bucket: String,
-    /// Bytes.
-    pub size: u64,
-    /// Its content type.
-    pub mime_type: String,
-    /// The file name (`<message id><.ext>`).
-    pub file_name: String,
-}
-
-impl StoredObject {
-    /// wuzapi's `s3{url,key,bucket,size,mimeType,fileName}`.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "url": self.url,
-            "key": self.key,
-            "bucket": self.bucket,
-            "size": self.size,
-            "mimeType": self.mime_type,
-            "fileName": self.file_name,
-        })
-    }
-}
-
 /// The one hand-off to object storage: writes the verified file at `file` for `msg` of
-/// `account`. The object-storage backend is not part of this build yet: every call answers
-/// [`ApiError::ObjectStorageNotConfigured`], which the webhook names in [`S3_ERROR`].
+/// `account` through [`store_media`] (the user's bucket when S3 is enabled, the gateway's media
+/// directory otherwise), under wuzapi's `inbox` key for the message's chat.
 ///
 /// # Errors
 /// The object could not be stored.
@@ -84,11 +54,17 @@ pub async fn store_object(
     msg: &ReceivedText,
     file: &Path,
     mimetype: &str,
-    file_name: &str,
 ) -> Result<StoredObject, ApiError> {
-    let _ = (downloads, msg, file, mimetype, file_name);
-    tracing::debug!(account = %account.id, "object storage requested but not configured");
-    Err(ApiError::ObjectStorageNotConfigured)
+    store_media(
+        &downloads.objects,
+        account,
+        Direction::Inbox,
+        &msg.chat,
+        msg.id.as_str(),
+        file,
+        mimetype,
+    )
+    .await
 }
 
 /// What fetches received files for the webhooks: the gateway and a bound on downloads.
@@ -96,6 +72,7 @@ pub struct MediaDownloads {
     gateway: Arc<Gateway>,
     config: InboundMediaConfig,
     permits: Semaphore,
+    objects: Arc<Objects>,
 }
 
 impl std::fmt::Debug for MediaDownloads {
@@ -178,13 +155,14 @@ pub(crate) fn file_name(id: &str, media: &Media) -> String {
 }
 
 impl MediaDownloads {
-    /// Downloads through `gateway` as `config` says.
-    pub fn new(gateway: Arc<Gateway>, config: InboundMediaConfig) -> Self {
+    /// Downloads through `gateway` as `config` says, storing objects in `objects`.
+    pub fn new(gateway: Arc<Gateway>, config: InboundMediaConfig, objects: Arc<Objects>) -> Self {
         let permits = Semaphore::new(config.concurrency.max(1));
         Self {
             gateway,
             config,
             permits,
+            objects,
         }
     }
 
@@ -224,7 +202,8 @@ impl MediaDownloads {
         }
         let mode = account.s3.media_delivery;
         let inline = matches!(mode, MediaDelivery::Base64 | MediaDelivery::Both);
-        let stored = account.s3.enabled && matches!(mode, MediaDelivery::S3 | MediaDelivery::Both);
+        // `s3`/`both` without S3 enabled: the gateway's media directory (the embedded default).
+        let stored = matches!(mode, MediaDelivery::S3 | MediaDelivery::Both);
         let kind = kind_word(&media.kind);
         let max = self.config.base64_max_bytes;
         let too_big = |len: u64| {
@@ -276,9 +255,9 @@ impl MediaDownloads {
             }
         }
         if stored {
-            match store_object(self, account, m, file.path(), &mimetype, &name).await {
+            match store_object(self, account, m, file.path(), &mimetype).await {
                 Ok(object) => {
-                    out.insert("s3".into(), object.to_json());
+                    out.insert("s3".into(), serde_json::to_value(&object).unwrap_or_default());
                 }
                 Err(e) => {
                     out.insert(S3_ERROR.into(), Value::from(e.status_and_text().1));
@@ -359,7 +338,7 @@ mod tests {
             mime_type: "image/png".into(),
             file_name: "X.png".into(),
         };
-        let v = o.to_json();
+        let v = serde_json::to_value(&o).unwrap();
         for key in ["url", "key", "bucket", "size", "mimeType", "fileName"] {
             assert!(v.get(key).is_some(), "{key}");
         }

@@ -66,6 +66,7 @@ pub fn spawn(
     events: tokio::sync::broadcast::Receiver<Event>,
     config: WebhookConfig,
     gateway: Arc<Gateway>,
+    objects: Arc<crate::objects::Objects>,
 ) -> Result<Webhooks, wa_store::Error> {
     if config.global_url.is_some() && config.global_hmac_key.is_none() {
         tracing::warn!(
@@ -74,7 +75,7 @@ pub fn spawn(
     }
     let (queue, buried) = WebhookQueue::open(Arc::clone(&store), &config)?;
     let shared = Arc::new(Shared {
-        downloads: MediaDownloads::new(gateway, config.media.clone()),
+        downloads: MediaDownloads::new(gateway, config.media.clone(), objects),
         store,
         queue: Arc::clone(&queue),
         config,
