@@ -257,7 +257,10 @@ impl MediaDownloads {
         if stored {
             match store_object(self, account, m, file.path(), &mimetype).await {
                 Ok(object) => {
-                    out.insert("s3".into(), serde_json::to_value(&object).unwrap_or_default());
+                    out.insert(
+                        "s3".into(),
+                        serde_json::to_value(&object).unwrap_or_default(),
+                    );
                 }
                 Err(e) => {
                     out.insert(S3_ERROR.into(), Value::from(e.status_and_text().1));
