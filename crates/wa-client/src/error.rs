@@ -7,7 +7,7 @@
 use tokio_tungstenite::tungstenite;
 use wa_store::AccountId;
 
-use crate::media_prepare::types::MediaRejected;
+use crate::media_prepare::rejected::MediaRejected;
 use crate::messaging::media::failure::{MediaFailure, MediaFault};
 
 /// Who caused an error: decides the HTTP status, whether to retry, or whom to page.

@@ -15,6 +15,13 @@ use crate::media_prepare::types::MediaRequest;
 use crate::messaging::types::{SendOptions, SentMessage};
 
 impl Gateway {
+    /// Whether account `id` can upload now (its session runs and is logged in): callers that
+    /// stage a large file first ask this, so a session that is down refuses before any byte
+    /// is read ([`Error::NotRunning`], [`Error::NotLoggedIn`]).
+    pub fn can_upload(&self, id: &AccountId) -> Result<(), Error> {
+        self.logged_in(id).map(|_| ())
+    }
+
     /// Checks `request`'s file (type detected from the bytes and matched against the declared
     /// kind and mimetype, size within the kind's limit; a refusal is
     /// [`Error::BadMedia`] and nothing is uploaded), reads its fields (thumbnail, dimensions,

@@ -311,7 +311,7 @@ fn client_status(e: &wa_client::Error, prefix: &str) -> (StatusCode, Cow<'static
         ),
         E::Store(e) => store_status(e),
         // A file refused before its upload (issue 13): too large is 413, the rest 400.
-        E::BadMedia(r) if matches!(r, wa_client::MediaRejected::TooLarge { .. }) => {
+        E::BadMedia(wa_client::MediaRejected::TooLarge { .. }) => {
             (StatusCode::PAYLOAD_TOO_LARGE, format!("{prefix}{e}").into())
         }
         E::BadMedia(_) => (StatusCode::BAD_REQUEST, format!("{prefix}{e}").into()),

@@ -41,7 +41,7 @@ fn last_granule(tail: &[u8]) -> Option<u64> {
         .enumerate()
         .filter(|(i, w)| *w == b"OggS" && tail.len() >= i + PAGE_HEADER)
         .map(|(i, _)| i)
-        .last()?;
+        .next_back()?;
     let granule: [u8; 8] = tail.get(at + 6..at + 14)?.try_into().ok()?;
     Some(u64::from_le_bytes(granule))
 }

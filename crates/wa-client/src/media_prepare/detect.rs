@@ -3,7 +3,8 @@
 //! detected type, and a declared mimetype must agree with it. The caller's mimetype is never
 //! sent as is for a type the bytes can tell.
 
-use super::types::{MediaClass, MediaRejected};
+use super::rejected::MediaRejected;
+use super::types::MediaClass;
 
 /// What is sent for a document whose type neither the bytes nor the caller tell.
 pub(crate) const OCTET_STREAM: &str = "application/octet-stream";

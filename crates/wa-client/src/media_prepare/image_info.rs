@@ -8,7 +8,7 @@ use std::io::{BufRead, Seek};
 use image::codecs::jpeg::JpegEncoder;
 use image::{ImageDecoder, ImageReader, Limits};
 
-use super::types::MediaRejected;
+use super::rejected::MediaRejected;
 
 /// Largest side of the thumbnail, in pixels (WhatsApp Web and wuzapi send 72 px ones).
 pub(crate) const THUMBNAIL_SIDE: u32 = 72;

@@ -7,9 +7,11 @@ pub(crate) mod audio_info;
 pub(crate) mod detect;
 pub(crate) mod image_info;
 pub(crate) mod prepare;
+pub(crate) mod rejected;
 pub(crate) mod types;
 
-pub use types::{MediaClass, MediaLimits, MediaRejected, MediaRequest};
+pub use rejected::MediaRejected;
+pub use types::{MediaClass, MediaLimits, MediaRequest};
 
 /// The mimetype detected from a file's first bytes (8 KiB are enough), as WhatsApp names it
 /// (`audio/ogg; codecs=opus`, `audio/mp4`); `None` when no magic number matches.

@@ -23,7 +23,8 @@ use crate::messaging::media::upload::MediaSource;
 use super::audio_info::opus_seconds;
 use super::detect::checked_mimetype;
 use super::image_info::{image_facts, is_jpeg, sticker_facts};
-use super::types::{MediaClass, MediaRejected, MediaRequest};
+use super::rejected::MediaRejected;
+use super::types::{MediaClass, MediaRequest};
 
 /// Bytes read from the start of the file to detect its type (what `infer` looks at).
 const HEAD: usize = 8_192;

@@ -11,7 +11,8 @@ use wa_protocol::message::MediaKind;
 use super::detect::{checked_mimetype, OCTET_STREAM, OGG_OPUS};
 use super::image_info::THUMBNAIL_SIDE;
 use super::prepare::{prepare, PrepareError, Prepared};
-use super::types::{MediaClass, MediaLimits, MediaRejected, MediaRequest};
+use super::rejected::MediaRejected;
+use super::types::{MediaClass, MediaLimits, MediaRequest};
 use crate::messaging::media::upload::MediaSource;
 
 /// A `w`×`h` gradient encoded as `format`.

@@ -67,6 +67,7 @@ async fn send_media(
     asynchronous: bool,
 ) -> Result<Envelope<SentData>, ApiError> {
     let account = uploader(&state, &sender).await?;
+    state.gateway.can_upload(&account).map_err(ApiError::Send)?;
     let max = MediaLimits::whatsapp().of(plan.request.class);
     let what = plan.what;
     let staged = match plan.input {

@@ -121,6 +121,7 @@ pub(crate) async fn prepare(
     request: &SendMessageRequest,
     options: SendOptions,
 ) -> Result<Content, ApiError> {
+    state.gateway.can_upload(account).map_err(ApiError::Send)?;
     let limits = MediaLimits::whatsapp();
     let (staged, class, declared, filename, caption) = match ask {
         MediaAsk::Inline {
