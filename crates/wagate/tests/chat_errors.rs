@@ -243,6 +243,25 @@ async fn media_routes_answer_501_in_the_envelope() {
         "/chat/send/document",
         "/chat/send/video",
         "/chat/send/sticker",
+    ] {
+        let (status, answer) = served
+            .user(TOKEN, "POST", path, Some(r#"{"Phone":"5511999990001"}"#))
+            .await;
+        assert_eq!(
+            (status, &answer),
+            (501, &error(501, "media messages are not supported yet")),
+            "{path}"
+        );
+    }
+}
+
+/// The download routes (issue 13; the 501s are gone): the media fields are checked first
+/// (400 naming the field), then the session (`no session`).
+#[tokio::test]
+async fn download_routes_check_the_fields_then_the_session() {
+    let (_sim, served) = served().await;
+    let fields = r#"{"DirectPath":"/v/t62.7118-24/x.enc","MediaKey":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=","FileEncSHA256":"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=","FileSHA256":"AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=","FileLength":5,"Mimetype":"image/png"}"#;
+    for path in [
         "/chat/downloadimage",
         "/chat/downloadvideo",
         "/chat/downloadaudio",
@@ -254,7 +273,13 @@ async fn media_routes_answer_501_in_the_envelope() {
             .await;
         assert_eq!(
             (status, &answer),
-            (501, &error(501, "media messages are not supported yet")),
+            (400, &error(400, "missing MediaKey in Payload")),
+            "{path}"
+        );
+        let (status, answer) = served.user(TOKEN, "POST", path, Some(fields)).await;
+        assert_eq!(
+            (status, &answer),
+            (500, &error(500, "no session")),
             "{path}"
         );
     }
