@@ -236,7 +236,7 @@ async fn session_routes_answer_no_session_before_connect() {
 }
 
 #[tokio::test]
-async fn media_routes_answer_501_in_the_envelope() {
+async fn media_send_routes_answer_400_without_the_file() {
     let (_sim, served) = served().await;
     // Media sends exist (issue 13): a body without the file is the contract's 400.
     for (path, field) in [
@@ -252,6 +252,14 @@ async fn media_routes_answer_501_in_the_envelope() {
         let text = format!("missing {field} in Payload");
         assert_eq!((status, &answer), (400, &error(400, &text)), "{path}");
     }
+}
+
+/// The download routes (issue 13; the 501s are gone): the media fields are checked first
+/// (400 naming the field), then the session (`no session`).
+#[tokio::test]
+async fn download_routes_check_the_fields_then_the_session() {
+    let (_sim, served) = served().await;
+    let fields = r#"{"DirectPath":"/v/t62.7118-24/x.enc","MediaKey":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=","FileEncSHA256":"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=","FileSHA256":"AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=","FileLength":5,"Mimetype":"image/png"}"#;
     for path in [
         "/chat/downloadimage",
         "/chat/downloadvideo",
@@ -264,7 +272,13 @@ async fn media_routes_answer_501_in_the_envelope() {
             .await;
         assert_eq!(
             (status, &answer),
-            (501, &error(501, "media messages are not supported yet")),
+            (400, &error(400, "missing MediaKey in Payload")),
+            "{path}"
+        );
+        let (status, answer) = served.user(TOKEN, "POST", path, Some(fields)).await;
+        assert_eq!(
+            (status, &answer),
+            (500, &error(500, "no session")),
             "{path}"
         );
     }

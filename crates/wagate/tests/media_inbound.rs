@@ -8,8 +8,12 @@
 //!   `/chat/download<kind>` routes return the same bytes from the webhook's fields;
 //! - with downloads off (`WAGATE_SKIP_MEDIA`) only the media fields go out;
 //! - a download that fails (the sim's files expire at once) still delivers the webhook, with
-//!   `mediaError` naming why; the download route answers 410.
+//!   `mediaError` naming why; the download route answers 410;
+//! - a SIGKILL while a download hangs loses nothing: the message was not acked, the restart
+//!   emits it again and its webhook arrives with the file.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
@@ -17,7 +21,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use wa_sim::{MediaBody, MediaConfig, PhoneSend, SimConfig, SimServer};
-use wa_testkit::{start_sim, wait_for, HookReceiver, Served, ServedAccount, DEADLINE};
+use wa_testkit::{poll_until, start_sim, wait_for, HookReceiver, Served, ServedAccount, DEADLINE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
 
@@ -339,4 +343,95 @@ async fn a_failed_download_still_delivers_the_webhook_with_the_error() {
         )
         .await;
     assert_eq!(status, 410, "{body}");
+}
+
+/// A TCP proxy to the sim's media port (`target`, set once the sim runs) that, while `hold` is
+/// set, accepts connections and never answers them (a download that hangs).
+struct HoldingProxy {
+    addr: std::net::SocketAddr,
+    target: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
+    hold: Arc<AtomicBool>,
+    held: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HoldingProxy {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("the proxy listens");
+        let addr = listener.local_addr().expect("an address");
+        let hold = Arc::new(AtomicBool::new(true));
+        let held = Arc::new(AtomicUsize::new(0));
+        let target = Arc::new(std::sync::OnceLock::new());
+        let (h, n, t) = (Arc::clone(&hold), Arc::clone(&held), Arc::clone(&target));
+        let task = tokio::spawn(async move {
+            let mut parked = Vec::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let to = t.get().copied();
+                if h.load(Ordering::SeqCst) || to.is_none() {
+                    n.fetch_add(1, Ordering::SeqCst);
+                    parked.push(inbound);
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Some(to) = to else { return };
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            target,
+            hold,
+            held,
+            task,
+        }
+    }
+}
+
+impl Drop for HoldingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test]
+async fn a_download_cut_by_a_sigkill_is_delivered_after_the_restart() {
+    let (me, ana) = ("15550173031", "15550173032");
+    // The sim names the proxy as its media host: downloads hang while it holds them.
+    let proxy = HoldingProxy::start().await;
+    let config = SimConfig {
+        media: MediaConfig {
+            host: Some(proxy.addr.to_string()),
+            ..MediaConfig::default()
+        },
+        ..SimConfig::default()
+    };
+    let sim = SimServer::start(config).await.expect("the sim starts");
+    proxy.target.set(sim.addr()).expect("set once");
+    for phone in [me, ana] {
+        sim.create_account(&phone.parse().expect("a phone number"));
+    }
+    let mut receiver = HookReceiver::start().await;
+    let (mut served, _account) = serve(&sim, &receiver, me, &[]).await;
+    let image = &every_kind()[0];
+    let id = send(&sim, ana, me, image);
+    poll_until(DEADLINE, "the download under way", || async {
+        (proxy.held.load(Ordering::SeqCst) > 0).then_some(())
+    })
+    .await
+    .expect("the gateway starts downloading");
+    assert!(
+        receiver.hooks.try_recv().is_err(),
+        "nothing delivered before the file"
+    );
+    // Killed mid-download: the message was never acked, so the restart emits it again.
+    proxy.hold.store(false, Ordering::SeqCst);
+    served.restart().await;
+    let p = next_message(&mut receiver).await;
+    assert_eq!(p["event"]["Info"]["ID"], id.as_str());
+    check_payload(image, &p);
 }

@@ -171,19 +171,28 @@ impl MediaDownloads {
         self.config.download && media_of(m).is_some()
     }
 
-    /// One bounded download: a permit, then the verified download within the time limit.
+    /// One bounded download within the time limit: the account's login (a message emitted
+    /// again after a restart arrives before it), a permit, then the verified download.
     async fn download(&self, account: &Account, media: &Media) -> Result<DownloadedMedia, String> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| "the gateway is stopping".to_owned())?;
-        let fetch = self.gateway.download_media(&account.id, media);
+        let fetch = async {
+            if let Some(handle) = self.gateway.handle(&account.id) {
+                // Ends early when the account stops: the download then names why.
+                let _ = handle.watch_status().wait_for(|s| s.logged_in).await;
+            }
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .map_err(|_| "the gateway is stopping".to_owned())?;
+            self.gateway
+                .download_media(&account.id, media)
+                .await
+                .map_err(|e| e.to_string())
+        };
         match tokio::time::timeout(self.config.timeout, fetch).await {
-            Ok(Ok(file)) => Ok(file),
-            Ok(Err(e)) => Err(e.to_string()),
+            Ok(done) => done,
             Err(_) => Err(format!(
-                "no answer within {} s",
+                "not done within {} s",
                 self.config.timeout.as_secs_f64()
             )),
         }
