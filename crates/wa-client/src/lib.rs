@@ -34,6 +34,7 @@ mod media_api;
 mod media_config;
 mod messaging;
 mod persist;
+mod persist_wait;
 mod protocol_events;
 mod proxy;
 mod records;

@@ -45,8 +45,27 @@ impl ServerArgs {
     }
 }
 
+/// The store's group-commit window in µs (`StoreConfig::group_commit_window`), from
+/// `WAGATE_GROUP_COMMIT_US` (a tuning knob of the HTTP benchmark; unset: the store's default).
+fn group_commit_window() -> Result<Option<std::time::Duration>> {
+    match std::env::var("WAGATE_GROUP_COMMIT_US") {
+        Ok(v) => {
+            let us: u64 = v
+                .trim()
+                .parse()
+                .context("WAGATE_GROUP_COMMIT_US must be a number of microseconds")?;
+            Ok(Some(std::time::Duration::from_micros(us.min(100_000))))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
 pub(crate) fn open_store(dir: &Path) -> Result<Arc<dyn Store>> {
-    let store = SledStore::open(&StoreConfig::at(dir))
+    let mut config = StoreConfig::at(dir);
+    if let Some(window) = group_commit_window()? {
+        config.group_commit_window = window;
+    }
+    let store = SledStore::open(&config)
         .with_context(|| format!("opening the session store at {}", dir.display()))?;
     Ok(Arc::new(store))
 }

@@ -91,6 +91,7 @@ impl SledEngine {
         config: &sled::Config,
         path: &Path,
         interval: Option<Duration>,
+        window: Duration,
     ) -> Result<Self> {
         // sled's background threads hold its file lock for a moment after a handle closes (ours
         // or another tool's): a lock that stays held for a second is another process's.
@@ -159,6 +160,9 @@ impl SledEngine {
             synced: AtomicU64::new(0),
             failed: OnceLock::new(),
             waiters: Mutex::new(Vec::new()),
+            patient: Mutex::new(Vec::new()),
+            syncs: AtomicU64::new(0),
+            window,
             writer_idle: AtomicBool::new(false),
             writer: Mutex::new(WriterCtl {
                 rotation: Rotation::Idle,
@@ -205,6 +209,20 @@ impl SledEngine {
     pub(crate) fn durable(&self) -> DurableWait {
         let target = self.shared.appended.load(Ordering::Acquire);
         DurableWait::new(self.shared.clone(), target)
+    }
+
+    /// A patient wait on every write committed so far: covered by the next sync anyone asks
+    /// for, its own sync asked for only after `patience`.
+    pub(crate) fn durable_within(&self, patience: Duration) -> DurableWait {
+        let target = self.shared.appended.load(Ordering::Acquire);
+        let deadline = std::time::Instant::now() + patience;
+        DurableWait::patient(self.shared.clone(), target, deadline)
+    }
+
+    /// How many times the log has been `fdatasync`ed since the store opened (each covers every
+    /// record committed before it: group commit).
+    pub fn syncs(&self) -> u64 {
+        self.shared.syncs.load(Ordering::Relaxed)
     }
 
     /// Whether every tree but `meta` is empty (a store whose creation was interrupted).
@@ -369,6 +387,10 @@ impl Engine for SledEngine {
 
     fn durable(&self) -> DurableWait {
         SledEngine::durable(self)
+    }
+
+    fn durable_within(&self, patience: Duration) -> DurableWait {
+        SledEngine::durable_within(self, patience)
     }
 
     fn path(&self) -> &Path {
