@@ -45,25 +45,24 @@ impl ServerArgs {
     }
 }
 
-/// The store's group-commit window in µs (`StoreConfig::group_commit_window`), from
-/// `WAGATE_GROUP_COMMIT_US` (a tuning knob of the HTTP benchmark; unset: the store's default).
-fn group_commit_window() -> Result<Option<std::time::Duration>> {
-    match std::env::var("WAGATE_GROUP_COMMIT_US") {
-        Ok(v) => {
-            let us: u64 = v
-                .trim()
-                .parse()
-                .context("WAGATE_GROUP_COMMIT_US must be a number of microseconds")?;
-            Ok(Some(std::time::Duration::from_micros(us.min(100_000))))
-        }
+/// A store tuning knob of the HTTP benchmark from the environment (unset: the default).
+fn env_knob(name: &str) -> Result<Option<u64>> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v.trim().parse().with_context(|| {
+            format!("{name} must be a whole number")
+        })?)),
         Err(_) => Ok(None),
     }
 }
 
 pub(crate) fn open_store(dir: &Path) -> Result<Arc<dyn Store>> {
     let mut config = StoreConfig::at(dir);
-    if let Some(window) = group_commit_window()? {
-        config.group_commit_window = window;
+    // `StoreConfig::group_commit_window` (µs) and `checkpoint_every_ms`.
+    if let Some(us) = env_knob("WAGATE_GROUP_COMMIT_US")? {
+        config.group_commit_window = std::time::Duration::from_micros(us.min(100_000));
+    }
+    if let Some(ms) = env_knob("WAGATE_CHECKPOINT_MS")? {
+        config.checkpoint_every_ms = Some(ms);
     }
     let store = SledStore::open(&config)
         .with_context(|| format!("opening the session store at {}", dir.display()))?;

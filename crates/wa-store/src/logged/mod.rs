@@ -91,6 +91,7 @@ impl SledEngine {
         config: &sled::Config,
         path: &Path,
         interval: Option<Duration>,
+        checkpoint_every: Option<Duration>,
         window: Duration,
     ) -> Result<Self> {
         // sled's background threads hold its file lock for a moment after a handle closes (ours
@@ -187,7 +188,7 @@ impl SledEngine {
         let bg = shared.clone();
         let checkpointer = match std::thread::Builder::new()
             .name("wa-store-checkpoint".into())
-            .spawn(move || bg.run_checkpointer(interval))
+            .spawn(move || bg.run_checkpointer(interval, checkpoint_every))
         {
             Ok(h) => h,
             Err(e) => {
