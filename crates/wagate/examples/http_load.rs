@@ -519,8 +519,10 @@ async fn run(args: Args) {
 
 fn main() {
     let args = parse_args();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the load generator's requests, timers and answers never hand work to a
+    // second worker (each hand-off is a wake-up on the two cores the gateway and the sim run
+    // on); it needs a fraction of one core even at saturation.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
