@@ -65,13 +65,23 @@ fn buffered_writes_cost_no_sync_and_one_wait_covers_them_all() {
     }
     assert_eq!(store.log_syncs(), base, "a buffered write asks for no sync");
     store.durable().wait().unwrap();
-    assert_eq!(store.log_syncs(), base + 1, "one sync for the hundred writes");
+    assert_eq!(
+        store.log_syncs(),
+        base + 1,
+        "one sync for the hundred writes"
+    );
     store.durable().wait().unwrap();
     assert_eq!(store.log_syncs(), base + 1, "nothing new: no sync");
     for seq in 101..=103 {
-        store.webhook_put(&delivery(seq), Durability::Durable).unwrap();
+        store
+            .webhook_put(&delivery(seq), Durability::Durable)
+            .unwrap();
     }
-    assert_eq!(store.log_syncs(), base + 4, "a durable write waits for its own sync");
+    assert_eq!(
+        store.log_syncs(),
+        base + 4,
+        "a durable write waits for its own sync"
+    );
 }
 
 #[test]
@@ -114,7 +124,11 @@ fn a_patient_wait_alone_syncs_by_its_deadline() {
     assert_eq!(store.log_syncs(), base + 1);
     drop(store);
     let store = open(&dir, Duration::ZERO);
-    assert_eq!(store.webhook_max_seq().unwrap(), 1, "the write survived a reopen");
+    assert_eq!(
+        store.webhook_max_seq().unwrap(),
+        1,
+        "the write survived a reopen"
+    );
 }
 
 #[test]
@@ -144,9 +158,54 @@ fn concurrent_writers_share_syncs_under_a_group_commit_window() {
     // Each writer waits for its own write before the next: without sharing that would be one
     // sync per write. Within a 5 ms window every writer not descheduled for that long joins
     // the next sync (about EACH syncs in all); half the writes is a bound with a wide margin.
-    assert!(syncs >= EACH, "each writer waited {EACH} times in turn: {syncs} syncs");
+    assert!(
+        syncs >= EACH,
+        "each writer waited {EACH} times in turn: {syncs} syncs"
+    );
     assert!(syncs * 2 <= ops, "{syncs} syncs for {ops} durable writes");
     drop(store);
     let store = open(&dir, Duration::ZERO);
     assert_eq!(store.webhook_queued(1000).unwrap().len() as u64, ops);
+}
+
+/// The log segments in the store's directory.
+fn segments(dir: &tempfile::TempDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("wa_sessions"))
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("wal."))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn timed_ticks_between_spaced_checkpoints_sync_buffered_writes_without_rotating() {
+    let dir = dir();
+    let config = StoreConfig {
+        flush_every_ms: Some(10),
+        checkpoint_every_ms: Some(600_000),
+        ..StoreConfig::at(dir.path().join("wa_sessions"))
+    };
+    let store = SledStore::open(&config).expect("open");
+    store.flush().unwrap();
+    let before = segments(&dir);
+    let base = store.log_syncs();
+    store.webhook_put(&delivery(1), B).unwrap();
+    // Nobody waits for this write: a timer tick makes it durable.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // (`is_durable` asks for no sync: it only reads the synced position.)
+    while !store.durable().is_durable() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a buffered write was not synced by the flush ticks"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(store.log_syncs() > base);
+    assert_eq!(
+        segments(&dir),
+        before,
+        "no rotation before checkpoint_every_ms"
+    );
 }

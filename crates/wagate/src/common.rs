@@ -52,9 +52,11 @@ const CHECKPOINT_EVERY_MS: u64 = 5_000;
 /// A store tuning knob of the HTTP benchmark from the environment (unset: the default).
 fn env_knob(name: &str) -> Result<Option<u64>> {
     match std::env::var(name) {
-        Ok(v) => Ok(Some(v.trim().parse().with_context(|| {
-            format!("{name} must be a whole number")
-        })?)),
+        Ok(v) => {
+            Ok(Some(v.trim().parse().with_context(|| {
+                format!("{name} must be a whole number")
+            })?))
+        }
         Err(_) => Ok(None),
     }
 }

@@ -11,7 +11,7 @@ use crate::durable::DurableLog;
 use crate::error::{Error, Result};
 use crate::keys::TreeId;
 
-use super::state::{lock, wait, Frozen, Overlay, State, STALL_BYTES};
+use super::state::{empty_overlay, lock, wait, Frozen, Log, Overlay, State, STALL_BYTES};
 
 /// A rotation asked of the log writer, and its answer.
 pub(super) enum Rotation {
@@ -79,6 +79,43 @@ impl Wake for ThreadWaker {
 }
 
 impl Shared {
+    /// The shared state of a freshly opened log (nothing appended, nothing synced).
+    pub(super) fn new(db: sled::Db, trees: Vec<sled::Tree>, path: &Path, window: Duration) -> Self {
+        Self {
+            state: Mutex::new(State {
+                active: empty_overlay(),
+                active_bytes: 0,
+                frozen: None,
+                log: Log::default(),
+                stop: false,
+                checkpoint_wanted: false,
+                checkpoint_failing: false,
+                pinned: 0,
+            }),
+            progress: Condvar::new(),
+            wake: Condvar::new(),
+            appended: AtomicU64::new(0),
+            requested: AtomicU64::new(0),
+            released: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
+            failed: OnceLock::new(),
+            waiters: Mutex::new(Vec::new()),
+            patient: Mutex::new(Vec::new()),
+            syncs: AtomicU64::new(0),
+            window,
+            writer_idle: AtomicBool::new(false),
+            writer: Mutex::new(WriterCtl {
+                rotation: Rotation::Idle,
+                stop: false,
+            }),
+            writer_cv: Condvar::new(),
+            rotated: Condvar::new(),
+            db,
+            trees,
+            path: path.to_path_buf(),
+        }
+    }
+
     pub(super) fn err(&self, e: sled::Error) -> Error {
         map_sled(e, &self.path)
     }

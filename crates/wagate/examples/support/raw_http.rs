@@ -50,7 +50,9 @@ impl RawClient {
         body: &[u8],
     ) -> Result<(u16, Vec<u8>), String> {
         let mut request = Vec::with_capacity(160 + body.len());
-        request.extend_from_slice(format!("POST {path} HTTP/1.1\r\nhost: {}\r\n", self.addr).as_bytes());
+        request.extend_from_slice(
+            format!("POST {path} HTTP/1.1\r\nhost: {}\r\n", self.addr).as_bytes(),
+        );
         for (name, value) in headers {
             request.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
         }
@@ -134,7 +136,10 @@ impl Conn {
 fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut response = httparse::Response::new(&mut headers);
-    let head_len = match response.parse(buf).map_err(|e| format!("response head: {e}"))? {
+    let head_len = match response
+        .parse(buf)
+        .map_err(|e| format!("response head: {e}"))?
+    {
         httparse::Status::Complete(n) => n,
         httparse::Status::Partial => return Ok(None),
     };
