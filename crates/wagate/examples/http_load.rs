@@ -151,6 +151,18 @@ async fn link_all(sim: &Arc<SimProcess>, dir: &Path, n: usize) -> Vec<Sender> {
     }
     gateway.shutdown(Duration::from_secs(30)).await;
     store.flush().expect("flush");
+    drop(gateway);
+    // `wagate serve` opens the same store: every task of the linking gateway must have let go
+    // of it first (on this one-thread runtime they finish only when this task yields).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Arc::strong_count(&store) > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the linking gateway still holds the store"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(store);
     (0..n)
         .map(|i| Sender {
             token: format!("http-load-{i}"),
