@@ -3,6 +3,8 @@
 //! every write before it, a patient wait rides on someone else's sync (or syncs by its
 //! deadline), and writers waiting concurrently under a group-commit window share syncs.
 
+#![allow(clippy::unwrap_used)]
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
