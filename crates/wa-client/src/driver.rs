@@ -455,7 +455,7 @@ impl Drive<'_> {
             }
             _ => return,
         };
-        self.pipeline.push(Job::durable(work, After::Msg(after)));
+        self.pipeline.push(after.durable_job(work));
     }
 
     fn settle_messaging(&mut self, after: MsgAfter, result: Result<Output, Error>) {

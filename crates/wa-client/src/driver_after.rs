@@ -8,6 +8,7 @@ use wa_protocol::MessageId;
 
 use crate::command::SendReply;
 use crate::event::EventKind;
+use crate::persist::{Job, Work};
 
 /// What the driver does once a queued job has finished.
 pub(crate) enum After {
@@ -46,4 +47,19 @@ pub(crate) enum MsgAfter {
     Statuses,
     /// An incoming message is committed (durably): ack, receipt, announce, mark reported.
     Received,
+}
+
+impl MsgAfter {
+    /// The durable job writing `work` before this step. Receipt statuses wait patiently
+    /// (`persist_wait`): their only follow-up is the `MessageStatus` event (the protocol layer
+    /// acked the receipt already), which still leaves only once the status is durable.
+    pub(crate) fn durable_job(self, work: Work) -> Job<After> {
+        let patient = matches!(self, MsgAfter::Statuses);
+        let job = Job::durable(work, After::Msg(self));
+        if patient {
+            job.patiently()
+        } else {
+            job
+        }
+    }
 }

@@ -36,6 +36,7 @@ mod media_prepare;
 mod media_send_api;
 mod messaging;
 mod persist;
+mod persist_wait;
 mod protocol_events;
 mod proxy;
 mod records;

@@ -44,6 +44,7 @@ use crate::messaging::keys::Keys;
 use crate::messaging::privacy::save_tokens;
 use crate::messaging::receive::{receive, Received};
 use crate::messaging::send_job::{self, Ran, SendJob};
+use crate::persist_wait::{self, Hurry};
 
 /// A store write.
 pub(crate) enum Work {
@@ -221,6 +222,8 @@ pub(crate) struct Job<A> {
     pub(crate) work: Work,
     /// Wait until the write is durable before finishing.
     pub(crate) durable: bool,
+    /// The durability wait may be patient (`persist_wait`).
+    pub(crate) patient: bool,
     /// Hold every transmit back until this job finishes.
     pub(crate) gates_output: bool,
     /// What the driver does next (emit, answer the connection, end).
@@ -233,6 +236,7 @@ impl<A> Job<A> {
         Self {
             work,
             durable: false,
+            patient: false,
             gates_output: false,
             after,
         }
@@ -243,6 +247,14 @@ impl<A> Job<A> {
         Self {
             durable: true,
             ..Self::buffered(work, after)
+        }
+    }
+
+    /// The same job, its durability wait patient (`persist_wait`: receipt statuses).
+    pub(crate) fn patiently(self) -> Self {
+        Self {
+            patient: true,
+            ..self
         }
     }
 
@@ -292,6 +304,8 @@ pub(crate) struct Pipeline<A> {
     /// to the blocking pool too and are refused the same way, so nothing is written on the
     /// loop after a job that was not.
     stopped: Arc<AtomicBool>,
+    /// Hurries a running patient durability wait when a job is queued.
+    hurry: Arc<Hurry>,
 }
 
 impl<A: Send + 'static> Pipeline<A> {
@@ -305,6 +319,7 @@ impl<A: Send + 'static> Pipeline<A> {
             done: VecDeque::new(),
             gates: 0,
             stopped: Arc::new(AtomicBool::new(false)),
+            hurry: Arc::default(),
         }
     }
 
@@ -313,6 +328,7 @@ impl<A: Send + 'static> Pipeline<A> {
         if job.gates_output {
             self.gates += 1;
         }
+        self.hurry.nudge();
         self.queue.push_back(job);
     }
 
@@ -337,8 +353,8 @@ impl<A: Send + 'static> Pipeline<A> {
                 let n = self.queue.len().min(MAX_BATCH);
                 let batch: Vec<Job<A>> = self.queue.drain(..n).collect();
                 let stopped = Arc::clone(&self.stopped);
-                let store = Arc::clone(&self.store);
-                self.running = Some(Box::pin(run(store, stopped, self.id, batch)));
+                let (store, hurry) = (Arc::clone(&self.store), Arc::clone(&self.hurry));
+                self.running = Some(Box::pin(run(store, stopped, hurry, self.id, batch)));
             }
             let Some(running) = self.running.as_mut() else {
                 return std::future::pending().await;
@@ -362,11 +378,13 @@ impl<A: Send + 'static> Pipeline<A> {
 async fn run<A>(
     store: Arc<dyn Store>,
     stopped: Arc<AtomicBool>,
+    hurry: Arc<Hurry>,
     id: AccountId,
     batch: Vec<Job<A>>,
 ) -> Vec<Done<A>> {
     let mut works = Vec::with_capacity(batch.len());
     let mut rest = Vec::with_capacity(batch.len());
+    let patient = batch.iter().all(|job| job.patient || !job.durable);
     for job in batch {
         works.push(job.work);
         rest.push((job.durable, job.gates_output, job.after));
@@ -378,7 +396,7 @@ async fn run<A>(
         if durable && result.is_ok() && !synced {
             // One wait covers every write applied so far; after a failed wait the next job
             // waits again (a failed store stays failed, a transient failure may pass).
-            match store.durable().await {
+            match persist_wait::durable(store.as_ref(), patient, &hurry).await {
                 Ok(()) => synced = true,
                 Err(e) => result = Err(e.into()),
             }

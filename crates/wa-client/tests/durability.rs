@@ -441,6 +441,9 @@ impl Store for SlowStore {
     fn durable(&self) -> DurableWait {
         self.inner.durable()
     }
+    fn durable_within(&self, patience: std::time::Duration) -> DurableWait {
+        self.inner.durable_within(patience)
+    }
     fn check(&self) -> Result<CheckReport> {
         self.inner.check()
     }

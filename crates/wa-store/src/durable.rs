@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use crate::error::Result;
 
@@ -17,6 +18,10 @@ pub(crate) trait DurableLog: Send + Sync {
     /// Registers `waker` for `target` and asks for a sync; returns the outcome instead when
     /// there already is one.
     fn register(&self, target: u64, waker: &Waker) -> Option<Result<()>>;
+    /// Registers `waker` for `target` without asking for a sync of its own: a sync asked by
+    /// someone else covers it, or one runs at `deadline` at the latest.
+    fn register_patient(&self, target: u64, waker: &Waker, deadline: Instant)
+        -> Option<Result<()>>;
     /// Blocks until `target` is durable or the log failed.
     fn wait_durable(&self, target: u64) -> Result<()>;
 }
@@ -36,6 +41,8 @@ pub struct DurableWait {
     target: u64,
     /// The waker registered last (re-registered only when the task's waker changes).
     registered: Option<Waker>,
+    /// A patient wait: the latest moment its sync may start.
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for DurableWait {
@@ -53,6 +60,17 @@ impl DurableWait {
             log: Some(log),
             target,
             registered: None,
+            deadline: None,
+        }
+    }
+
+    /// A patient wait on record `target` of `log`: it asks for no sync of its own before
+    /// `deadline` (another writer's sync, which covers every earlier record, usually comes
+    /// first).
+    pub(crate) fn patient(log: Arc<dyn DurableLog>, target: u64, deadline: Instant) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..Self::new(log, target)
         }
     }
 
@@ -62,6 +80,7 @@ impl DurableWait {
             log: None,
             target: 0,
             registered: None,
+            deadline: None,
         }
     }
 
@@ -70,7 +89,8 @@ impl DurableWait {
         self.log.as_ref().is_none_or(|l| l.is_synced(self.target))
     }
 
-    /// Blocks the calling thread until the writes are durable.
+    /// Blocks the calling thread until the writes are durable (a patient wait asks for its
+    /// sync at once here).
     pub fn wait(self) -> Result<()> {
         match &self.log {
             None => Ok(()),
@@ -97,7 +117,11 @@ impl Future for DurableWait {
         {
             return Poll::Pending;
         }
-        match log.register(this.target, cx.waker()) {
+        let registered = match this.deadline {
+            Some(deadline) => log.register_patient(this.target, cx.waker(), deadline),
+            None => log.register(this.target, cx.waker()),
+        };
+        match registered {
             Some(r) => Poll::Ready(r),
             None => {
                 this.registered = Some(cx.waker().clone());

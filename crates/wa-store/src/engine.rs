@@ -90,6 +90,12 @@ pub(crate) trait Engine: Send + Sync + 'static {
     fn flush(&self) -> Result<()>;
     /// A wait on the durability of every completed write.
     fn durable(&self) -> DurableWait;
+    /// A patient [`durable`](Self::durable) wait: it asks for no sync of its own for
+    /// `patience` (default: an ordinary wait).
+    fn durable_within(&self, patience: std::time::Duration) -> DurableWait {
+        let _ = patience;
+        self.durable()
+    }
     /// The data directory, for error messages (empty in memory).
     fn path(&self) -> &Path;
 }

@@ -469,4 +469,16 @@ pub trait Store: Send + Sync {
     /// writing anything, refuses accounts or tokens that already exist, then writes it in one
     /// transaction.
     fn import(&self, path: &Path, d: Durability) -> Result<BackupSummary>;
+
+    // ----- durability pacing -----
+
+    /// A patient [`durable`](Store::durable) wait, for writes whose follow-up can wait a
+    /// little (a delivery receipt's status before the receipt is acknowledged): it resolves
+    /// with the next sync anyone asks for, and asks for its own only after `patience`. Nothing
+    /// depending on the writes may happen before it resolves, as with `durable`; it saves an
+    /// `fdatasync` whenever another writer's sync comes first. Default: an ordinary wait.
+    fn durable_within(&self, patience: std::time::Duration) -> DurableWait {
+        let _ = patience;
+        self.durable()
+    }
 }

@@ -18,14 +18,20 @@
 //!   the answers do; latency is measured from the scheduled start (no coordinated omission);
 //! - **saturation**: `--inflight K` (default 256) requests always in flight.
 //!
+//! The requests go through the harness's own keep-alive HTTP/1.1 client (`support/raw_http.rs`,
+//! a fraction of reqwest's CPU per request); `--client reqwest` measures with reqwest instead.
+//!
 //! A request counts when it answered `200` with `success: true` (the server acked the send)
 //! within the window. The last stdout line is one JSON object: `rate_target`, `rate_ok_per_s`,
 //! `rate_p50_ms`, `rate_p99_ms`, `sat_ok_per_s`, `sat_p50_ms`, `sat_p99_ms`, the gateway's and
-//! the sim's CPU per request (`/proc/<pid>/stat`), failures. Compare `sat_ok_per_s` with
+//! the sim's CPU per request (`/proc/<pid>/stat`), the load generator's own CPU per request
+//! (`*_loadgen_cpu_us_per_req`: it shares the cores), failures. Compare `sat_ok_per_s` with
 //! `acked_per_s` of `crates/wa-client/examples/send_load.rs` (the same sends without HTTP).
 //! On stderr, `window rate starts (gateway pid N)` and `window saturation starts (…)` mark the
 //! windows, for a profiler to attach to the gateway during one of them.
 
+#[path = "support/raw_http.rs"]
+mod raw_http;
 #[path = "../../wa-client/examples/support/sim_process.rs"]
 mod sim_process;
 
@@ -45,7 +51,8 @@ use wa_protocol::connection::Config;
 use wa_protocol::noise::TrustRoot;
 use wa_store::{Account, AccountId, Durability, SledStore, Store, StoreConfig};
 
-use sim_process::{cpu_of, SimProcess};
+use raw_http::RawClient;
+use sim_process::{cpu_of, own_cpu, SimProcess};
 
 const ADMIN_TOKEN: &str = "http-load-admin-token-0123456789";
 
@@ -54,6 +61,7 @@ struct Args {
     seconds: u64,
     rate: u64,
     inflight: usize,
+    reqwest: bool,
 }
 
 fn parse_args() -> Args {
@@ -62,6 +70,7 @@ fn parse_args() -> Args {
         seconds: 10,
         rate: 1000,
         inflight: 256,
+        reqwest: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -71,6 +80,13 @@ fn parse_args() -> Args {
             "--seconds" => args.seconds = value().parse().expect("--seconds S"),
             "--rate" => args.rate = value().parse().expect("--rate R"),
             "--inflight" => args.inflight = value().parse().expect("--inflight K"),
+            "--client" => {
+                args.reqwest = match value().as_str() {
+                    "raw" => false,
+                    "reqwest" => true,
+                    other => panic!("--client raw|reqwest, not {other}"),
+                }
+            }
             other => panic!("unknown option {other}"),
         }
     }
@@ -135,6 +151,18 @@ async fn link_all(sim: &Arc<SimProcess>, dir: &Path, n: usize) -> Vec<Sender> {
     }
     gateway.shutdown(Duration::from_secs(30)).await;
     store.flush().expect("flush");
+    drop(gateway);
+    // `wagate serve` opens the same store: every task of the linking gateway must have let go
+    // of it first (on this one-thread runtime they finish only when this task yields).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Arc::strong_count(&store) > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the linking gateway still holds the store"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(store);
     (0..n)
         .map(|i| Sender {
             token: format!("http-load-{i}"),
@@ -213,19 +241,41 @@ fn serve(sim: &SimProcess, dir: &Path) -> Served {
     Served { child, addr }
 }
 
+/// The load generator's HTTP client: its own keep-alive client (default), or reqwest
+/// (`--client reqwest`, what earlier figures were measured with).
+#[derive(Clone)]
+enum Http {
+    Raw(Arc<RawClient>),
+    Reqwest(reqwest::Client, String),
+}
+
 /// One `send/text`; `Ok` if the server acked it.
-async fn send(http: &reqwest::Client, base: &str, s: &Sender, text: &str) -> Result<(), String> {
+async fn send(http: &Http, s: &Sender, text: &str) -> Result<(), String> {
     let body = serde_json::json!({"Phone": s.contact, "Body": text}).to_string();
-    let response = http
-        .post(format!("{base}/chat/send/text"))
-        .header("token", &s.token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let text = response.text().await.map_err(|e| e.to_string())?;
+    let (status, text) = match http {
+        Http::Raw(client) => {
+            let headers = [
+                ("token", s.token.as_str()),
+                ("content-type", "application/json"),
+            ];
+            let (status, body) = client
+                .post("/chat/send/text", &headers, body.as_bytes())
+                .await?;
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+        Http::Reqwest(client, base) => {
+            let response = client
+                .post(format!("{base}/chat/send/text"))
+                .header("token", &s.token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            (status, response.text().await.map_err(|e| e.to_string())?)
+        }
+    };
     if status == 200 && text.contains("\"success\":true") {
         Ok(())
     } else {
@@ -235,10 +285,10 @@ async fn send(http: &reqwest::Client, base: &str, s: &Sender, text: &str) -> Res
 
 /// A first send per account (retried while the restored account connects), replies from each
 /// contact's phone and from the account's own phone, then a second send.
-async fn warm_up(http: &reqwest::Client, base: &str, sim: &SimProcess, senders: &[Sender]) {
+async fn warm_up(http: &Http, sim: &SimProcess, senders: &[Sender]) {
     let deadline = Instant::now() + Duration::from_secs(120);
     for s in senders {
-        while let Err(e) = send(http, base, s, "warm-up").await {
+        while let Err(e) = send(http, s, "warm-up").await {
             assert!(Instant::now() < deadline, "warm-up send: {e}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -249,7 +299,7 @@ async fn warm_up(http: &reqwest::Client, base: &str, sim: &SimProcess, senders: 
             .await;
     }
     for s in senders {
-        send(http, base, s, "warm-up 2")
+        send(http, s, "warm-up 2")
             .await
             .expect("second warm-up send");
     }
@@ -264,39 +314,41 @@ struct Window {
     elapsed: Duration,
     gateway_cpu: Duration,
     sim_cpu: Duration,
+    /// This process's CPU (the load generator's own cost, from the same two cores).
+    loadgen_cpu: Duration,
 }
 
 struct Load {
-    http: reqwest::Client,
-    base: String,
+    http: Http,
     senders: Arc<Vec<Sender>>,
     gateway_pid: u32,
     sim_pid: Option<u32>,
 }
 
 impl Load {
-    fn cpu(&self) -> (Duration, Duration) {
+    fn cpu(&self) -> (Duration, Duration, Duration) {
         (
             cpu_of(self.gateway_pid).unwrap_or_default(),
             self.sim_pid.and_then(cpu_of).unwrap_or_default(),
+            own_cpu(),
         )
     }
 
     /// Requests started on a fixed schedule of `rate` per second for `seconds`.
     async fn fixed_rate(&self, rate: u64, seconds: u64) -> Window {
         let failed = Arc::new(AtomicU64::new(0));
-        let (g0, s0) = self.cpu();
+        let (g0, s0, l0) = self.cpu();
         let start = Instant::now();
         let total = rate * seconds;
         let mut tasks = Vec::with_capacity(total as usize);
         for n in 0..total {
             let due = start + Duration::from_nanos(n * 1_000_000_000 / rate);
             tokio::time::sleep_until(due.into()).await;
-            let (http, base) = (self.http.clone(), self.base.clone());
+            let http = self.http.clone();
             let s = self.senders[n as usize % self.senders.len()].clone();
             let failed = Arc::clone(&failed);
             tasks.push(tokio::spawn(async move {
-                match send(&http, &base, &s, &format!("rate {n}")).await {
+                match send(&http, &s, &format!("rate {n}")).await {
                     Ok(()) => Some(micros(due.elapsed())),
                     Err(e) => {
                         if failed.fetch_add(1, Ordering::Relaxed) < 5 {
@@ -312,7 +364,7 @@ impl Load {
             latencies_us.extend(t.await.expect("request task"));
         }
         let elapsed = start.elapsed();
-        let (g1, s1) = self.cpu();
+        let (g1, s1, l1) = self.cpu();
         Window {
             ok: latencies_us.len() as u64,
             failed: failed.load(Ordering::Relaxed),
@@ -320,6 +372,7 @@ impl Load {
             elapsed,
             gateway_cpu: g1.saturating_sub(g0),
             sim_cpu: s1.saturating_sub(s0),
+            loadgen_cpu: l1.saturating_sub(l0),
         }
     }
 
@@ -327,12 +380,12 @@ impl Load {
     async fn saturation(&self, inflight: usize, seconds: u64) -> Window {
         let failed = Arc::new(AtomicU64::new(0));
         let next = Arc::new(AtomicU64::new(0));
-        let (g0, s0) = self.cpu();
+        let (g0, s0, l0) = self.cpu();
         let start = Instant::now();
         let end = start + Duration::from_secs(seconds);
         let mut tasks = Vec::with_capacity(inflight);
         for _ in 0..inflight {
-            let (http, base) = (self.http.clone(), self.base.clone());
+            let http = self.http.clone();
             let (senders, failed, next) = (
                 Arc::clone(&self.senders),
                 Arc::clone(&failed),
@@ -344,7 +397,7 @@ impl Load {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     let s = &senders[n as usize % senders.len()];
                     let begun = Instant::now();
-                    match send(&http, &base, s, &format!("sat {n}")).await {
+                    match send(&http, s, &format!("sat {n}")).await {
                         Ok(()) if Instant::now() <= end => latencies.push(micros(begun.elapsed())),
                         Ok(()) => {}
                         Err(e) => {
@@ -359,7 +412,7 @@ impl Load {
         }
         tokio::time::sleep_until(end.into()).await;
         let elapsed = start.elapsed();
-        let (g1, s1) = self.cpu();
+        let (g1, s1, l1) = self.cpu();
         let mut latencies_us = Vec::new();
         for t in tasks {
             latencies_us.extend(t.await.expect("request task"));
@@ -371,6 +424,7 @@ impl Load {
             elapsed,
             gateway_cpu: g1.saturating_sub(g0),
             sim_cpu: s1.saturating_sub(s0),
+            loadgen_cpu: l1.saturating_sub(l0),
         }
     }
 }
@@ -410,6 +464,10 @@ fn fields(prefix: &str, w: &mut Window) -> Vec<(String, String)> {
             per(w.gateway_cpu),
         ),
         (format!("{prefix}_sim_cpu_us_per_req"), per(w.sim_cpu)),
+        (
+            format!("{prefix}_loadgen_cpu_us_per_req"),
+            per(w.loadgen_cpu),
+        ),
     ]
 }
 
@@ -424,16 +482,22 @@ async fn run(args: Args) {
         start.elapsed().as_secs_f64()
     );
     let served = serve(&sim, &dir);
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.inflight.max(64))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("HTTP client");
-    let base = format!("http://{}", served.addr);
-    warm_up(&http, &base, &sim, &senders).await;
+    let http = if args.reqwest {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(args.inflight.max(64))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("HTTP client");
+        Http::Reqwest(client, format!("http://{}", served.addr))
+    } else {
+        Http::Raw(Arc::new(RawClient::new(
+            served.addr,
+            Duration::from_secs(60),
+        )))
+    };
+    warm_up(&http, &sim, &senders).await;
     let load = Load {
         http,
-        base,
         senders: Arc::new(senders),
         gateway_pid: served.child.id(),
         sim_pid: sim.pid,
@@ -452,6 +516,10 @@ async fn run(args: Args) {
         ("seconds".to_owned(), args.seconds.to_string()),
         ("rate_target".to_owned(), args.rate.to_string()),
         ("inflight".to_owned(), args.inflight.to_string()),
+        (
+            "client".to_owned(),
+            format!("\"{}\"", if args.reqwest { "reqwest" } else { "raw" }),
+        ),
     ];
     out.extend(fields("rate", &mut rate));
     out.extend(fields("sat", &mut sat));
@@ -463,8 +531,10 @@ async fn run(args: Args) {
 
 fn main() {
     let args = parse_args();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the load generator's requests, timers and answers never hand work to a
+    // second worker (each hand-off is a wake-up on the two cores the gateway and the sim run
+    // on); it needs a fraction of one core even at saturation.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");

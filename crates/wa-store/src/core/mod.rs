@@ -536,6 +536,10 @@ impl<E: Engine> Store for Core<E> {
         self.engine.durable()
     }
 
+    fn durable_within(&self, patience: std::time::Duration) -> DurableWait {
+        self.engine.durable_within(patience)
+    }
+
     fn check(&self) -> Result<CheckReport> {
         backup::check(&self.engine)
     }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::PoisonError;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Result;
 use crate::wal;
@@ -74,7 +74,12 @@ impl Shared {
         Ok(())
     }
 
-    pub(super) fn run_checkpointer(&self, interval: Option<Duration>) {
+    /// Every `interval`: a checkpoint when `every` has passed since the last one (`None`: each
+    /// time), else a sync of the buffered writes (so they are durable within `interval`
+    /// either way, without a log rotation each time). A growing overlay or log asks for a
+    /// checkpoint at once.
+    pub(super) fn run_checkpointer(&self, interval: Option<Duration>, every: Option<Duration>) {
+        let mut last = Instant::now();
         loop {
             let mut st = lock(&self.state);
             loop {
@@ -91,8 +96,13 @@ impl Shared {
                             .wait_timeout(st, d)
                             .unwrap_or_else(PoisonError::into_inner);
                         st = g;
-                        if t.timed_out() {
+                        if t.timed_out() && every.is_none_or(|e| last.elapsed() >= e) {
                             break;
+                        }
+                        if t.timed_out() {
+                            drop(st);
+                            self.sync_buffered();
+                            st = lock(&self.state);
                         }
                     }
                     None => st = wait(&self.wake, st),
@@ -100,9 +110,23 @@ impl Shared {
             }
             st.checkpoint_wanted = false;
             drop(st);
+            last = Instant::now();
             // A failure leaves the frozen overlay and its segment in place; the next round
             // retries, and the log keeps every acknowledged write meanwhile.
             let _ = self.checkpoint();
+        }
+    }
+
+    /// Asks the log writer to sync every record committed so far (buffered writes), without
+    /// waiting for it.
+    fn sync_buffered(&self) {
+        let all = self.appended.load(Ordering::SeqCst);
+        if all > self.synced.load(Ordering::SeqCst) {
+            self.requested.fetch_max(all, Ordering::SeqCst);
+            if self.writer_idle.load(Ordering::SeqCst) {
+                let _ctl = lock(&self.writer);
+                self.writer_cv.notify_one();
+            }
         }
     }
 }

@@ -40,8 +40,8 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -51,8 +51,8 @@ use crate::error::{Error, Result};
 use crate::keys::TreeId;
 use crate::wal;
 
-use self::shared::{map_sled, Rotation, Shared, WriterCtl};
-use self::state::{empty_overlay, lock, Log, Pending, State};
+use self::shared::{map_sled, Shared};
+use self::state::{empty_overlay, lock, Pending};
 use self::views::{merged_scan, LoggedTx, Snapshot, Unpin};
 use self::writer::Segment;
 
@@ -91,6 +91,8 @@ impl SledEngine {
         config: &sled::Config,
         path: &Path,
         interval: Option<Duration>,
+        checkpoint_every: Option<Duration>,
+        window: Duration,
     ) -> Result<Self> {
         // sled's background threads hold its file lock for a moment after a handle closes (ours
         // or another tool's): a lock that stays held for a second is another process's.
@@ -104,19 +106,7 @@ impl SledEngine {
             }
         };
         // Before creating any tree: a sled database of someone else stays untouched.
-        let names = db.tree_names();
-        let ours = |n: &[u8]| {
-            n == b"__sled__default" || TreeId::ALL.iter().any(|t| t.name().as_bytes() == n)
-        };
-        let has_meta = names
-            .iter()
-            .any(|n| &n[..] == TreeId::Meta.name().as_bytes());
-        if !has_meta && (names.iter().any(|n| !ours(n)) || !db.is_empty()) {
-            return Err(Error::Foreign {
-                path: path.to_path_buf(),
-                reason: "a sled database that is not a wagate store",
-            });
-        }
+        refuse_foreign(&db, path)?;
         let mut trees = Vec::with_capacity(TreeId::ALL.len());
         for t in TreeId::ALL {
             trees.push(db.open_tree(t.name()).map_err(|e| map_sled(e, path))?);
@@ -140,36 +130,7 @@ impl SledEngine {
         }
         let number = replayed.last().map_or(1, |n| n + 1);
         let file = wal::create_segment(path, number)?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                active: empty_overlay(),
-                active_bytes: 0,
-                frozen: None,
-                log: Log::default(),
-                stop: false,
-                checkpoint_wanted: false,
-                checkpoint_failing: false,
-                pinned: 0,
-            }),
-            progress: Condvar::new(),
-            wake: Condvar::new(),
-            appended: AtomicU64::new(0),
-            requested: AtomicU64::new(0),
-            released: AtomicU64::new(0),
-            synced: AtomicU64::new(0),
-            failed: OnceLock::new(),
-            waiters: Mutex::new(Vec::new()),
-            writer_idle: AtomicBool::new(false),
-            writer: Mutex::new(WriterCtl {
-                rotation: Rotation::Idle,
-                stop: false,
-            }),
-            writer_cv: Condvar::new(),
-            rotated: Condvar::new(),
-            db,
-            trees,
-            path: path.to_path_buf(),
-        });
+        let shared = Arc::new(Shared::new(db, trees, path, window));
         let spawn_err = |source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -183,7 +144,7 @@ impl SledEngine {
         let bg = shared.clone();
         let checkpointer = match std::thread::Builder::new()
             .name("wa-store-checkpoint".into())
-            .spawn(move || bg.run_checkpointer(interval))
+            .spawn(move || bg.run_checkpointer(interval, checkpoint_every))
         {
             Ok(h) => h,
             Err(e) => {
@@ -205,6 +166,20 @@ impl SledEngine {
     pub(crate) fn durable(&self) -> DurableWait {
         let target = self.shared.appended.load(Ordering::Acquire);
         DurableWait::new(self.shared.clone(), target)
+    }
+
+    /// A patient wait on every write committed so far: covered by the next sync anyone asks
+    /// for, its own sync asked for only after `patience`.
+    pub(crate) fn durable_within(&self, patience: Duration) -> DurableWait {
+        let target = self.shared.appended.load(Ordering::Acquire);
+        let deadline = std::time::Instant::now() + patience;
+        DurableWait::patient(self.shared.clone(), target, deadline)
+    }
+
+    /// How many times the log has been `fdatasync`ed since the store opened (each covers every
+    /// record committed before it: group commit).
+    pub fn syncs(&self) -> u64 {
+        self.shared.syncs.load(Ordering::Relaxed)
     }
 
     /// Whether every tree but `meta` is empty (a store whose creation was interrupted).
@@ -246,6 +221,24 @@ impl Drop for SledEngine {
             let _ = h.join();
         }
     }
+}
+
+/// Refuses a sled database that is not a wagate store (trees of other names, or data without
+/// our `meta` tree).
+fn refuse_foreign(db: &sled::Db, path: &Path) -> Result<()> {
+    let names = db.tree_names();
+    let ours =
+        |n: &[u8]| n == b"__sled__default" || TreeId::ALL.iter().any(|t| t.name().as_bytes() == n);
+    let has_meta = names
+        .iter()
+        .any(|n| &n[..] == TreeId::Meta.name().as_bytes());
+    if !has_meta && (names.iter().any(|n| !ours(n)) || !db.is_empty()) {
+        return Err(Error::Foreign {
+            path: path.to_path_buf(),
+            reason: "a sled database that is not a wagate store",
+        });
+    }
+    Ok(())
 }
 
 fn open_error(e: sled::Error, path: &Path) -> Error {
@@ -369,6 +362,10 @@ impl Engine for SledEngine {
 
     fn durable(&self) -> DurableWait {
         SledEngine::durable(self)
+    }
+
+    fn durable_within(&self, patience: Duration) -> DurableWait {
+        SledEngine::durable_within(self, patience)
     }
 
     fn path(&self) -> &Path {

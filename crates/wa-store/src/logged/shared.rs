@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Wake, Waker};
+use std::time::{Duration, Instant};
 
 use crate::durable::DurableLog;
 use crate::error::{Error, Result};
 use crate::keys::TreeId;
 
-use super::state::{lock, wait, Frozen, Overlay, State, STALL_BYTES};
+use super::state::{empty_overlay, lock, wait, Frozen, Log, Overlay, State, STALL_BYTES};
 
 /// A rotation asked of the log writer, and its answer.
 pub(super) enum Rotation {
@@ -45,6 +46,14 @@ pub(super) struct Shared {
     pub(super) failed: OnceLock<Arc<Error>>,
     /// Durable waiters: the record they need, and whom to wake.
     pub(super) waiters: Mutex<Vec<(u64, Waker)>>,
+    /// Patient waiters (also in `waiters`): the record they need, and when their sync must
+    /// start at the latest.
+    pub(super) patient: Mutex<Vec<(u64, Instant)>>,
+    /// `fdatasync`s of the log so far.
+    pub(super) syncs: AtomicU64,
+    /// Group-commit window: a sync wanted less than this long after the previous one ended
+    /// waits until this long after it (syncs back to back = load), gathering more records.
+    pub(super) window: Duration,
     /// The log writer is asleep on `writer_cv` (nothing to do).
     pub(super) writer_idle: AtomicBool,
     pub(super) writer: Mutex<WriterCtl>,
@@ -70,6 +79,43 @@ impl Wake for ThreadWaker {
 }
 
 impl Shared {
+    /// The shared state of a freshly opened log (nothing appended, nothing synced).
+    pub(super) fn new(db: sled::Db, trees: Vec<sled::Tree>, path: &Path, window: Duration) -> Self {
+        Self {
+            state: Mutex::new(State {
+                active: empty_overlay(),
+                active_bytes: 0,
+                frozen: None,
+                log: Log::default(),
+                stop: false,
+                checkpoint_wanted: false,
+                checkpoint_failing: false,
+                pinned: 0,
+            }),
+            progress: Condvar::new(),
+            wake: Condvar::new(),
+            appended: AtomicU64::new(0),
+            requested: AtomicU64::new(0),
+            released: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
+            failed: OnceLock::new(),
+            waiters: Mutex::new(Vec::new()),
+            patient: Mutex::new(Vec::new()),
+            syncs: AtomicU64::new(0),
+            window,
+            writer_idle: AtomicBool::new(false),
+            writer: Mutex::new(WriterCtl {
+                rotation: Rotation::Idle,
+                stop: false,
+            }),
+            writer_cv: Condvar::new(),
+            rotated: Condvar::new(),
+            db,
+            trees,
+            path: path.to_path_buf(),
+        }
+    }
+
     pub(super) fn err(&self, e: sled::Error) -> Error {
         map_sled(e, &self.path)
     }
@@ -178,6 +224,29 @@ impl DurableLog for Shared {
         self.requested.fetch_max(target, Ordering::SeqCst);
         // Pairs with the writer's `writer_idle` store and `requested` load (both SeqCst): the
         // writer either sees the request or is seen idle and woken.
+        if self.writer_idle.load(Ordering::SeqCst) {
+            let _ctl = lock(&self.writer);
+            self.writer_cv.notify_one();
+        }
+        None
+    }
+
+    fn register_patient(
+        &self,
+        target: u64,
+        waker: &Waker,
+        deadline: Instant,
+    ) -> Option<Result<()>> {
+        {
+            let mut w = lock(&self.waiters);
+            if let Some(r) = self.outcome(target) {
+                return Some(r);
+            }
+            w.push((target, waker.clone()));
+        }
+        lock(&self.patient).push((target, deadline));
+        // An idle writer sleeps without a timeout: it must learn the deadline (same pairing of
+        // `writer_idle` as in `register`).
         if self.writer_idle.load(Ordering::SeqCst) {
             let _ctl = lock(&self.writer);
             self.writer_cv.notify_one();

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
+use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::wal;
@@ -28,6 +29,7 @@ impl Shared {
 
     pub(super) fn run_writer(&self, mut seg: Segment) {
         let mut spare = Vec::new();
+        let mut last_end = None;
         loop {
             let rotate = {
                 let mut ctl = lock(&self.writer);
@@ -39,12 +41,26 @@ impl Shared {
                     if self.sync_wanted() {
                         break false;
                     }
+                    if self.patient_due().is_some_and(|d| d <= Instant::now()) {
+                        let all = self.appended.load(Ordering::SeqCst);
+                        self.requested.fetch_max(all, Ordering::SeqCst);
+                        continue;
+                    }
                     if ctl.stop {
                         return;
                     }
                     self.writer_idle.store(true, Ordering::SeqCst);
                     if !self.sync_wanted() {
-                        ctl = wait(&self.writer_cv, ctl);
+                        ctl = match self.patient_due() {
+                            Some(due) => {
+                                let left = due.saturating_duration_since(Instant::now());
+                                self.writer_cv
+                                    .wait_timeout(ctl, left)
+                                    .unwrap_or_else(PoisonError::into_inner)
+                                    .0
+                            }
+                            None => wait(&self.writer_cv, ctl),
+                        };
                     }
                     self.writer_idle.store(false, Ordering::SeqCst);
                 }
@@ -54,7 +70,36 @@ impl Shared {
                 lock(&self.writer).rotation = Rotation::Done(r);
                 self.rotated.notify_all();
             } else {
+                self.gather(last_end);
                 self.sync_once(&mut seg, &mut spare);
+                last_end = Some(Instant::now());
+            }
+        }
+    }
+
+    /// The earliest deadline of a patient waiter that no sync has covered yet (the covered
+    /// ones are dropped); none once the log failed (every waiter has its answer then).
+    fn patient_due(&self) -> Option<Instant> {
+        if self.failed.get().is_some() {
+            return None;
+        }
+        let synced = self.synced.load(Ordering::Acquire);
+        let mut patient = lock(&self.patient);
+        patient.retain(|(target, _)| *target > synced);
+        patient.iter().map(|(_, due)| *due).min()
+    }
+
+    /// Group commit under load: a sync wanted less than `window` after the previous one ended
+    /// starts `window` after it, so the records committed meanwhile share it. A sync wanted
+    /// later (light load) starts at once. Bounded: no record waits more than `window` longer.
+    fn gather(&self, last_end: Option<Instant>) {
+        if self.window.is_zero() {
+            return;
+        }
+        if let Some(start) = last_end.map(|end| end + self.window) {
+            let now = Instant::now();
+            if start > now {
+                std::thread::sleep(start - now);
             }
         }
     }
@@ -69,6 +114,7 @@ impl Shared {
         let r = (&seg.file)
             .write_all(&buf)
             .and_then(|()| seg.file.sync_data());
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         match r {
             Ok(()) => self.publish(upto),
             Err(source) => {
@@ -108,6 +154,7 @@ impl Shared {
         let old = seg.number;
         st.frozen = Some((frozen.clone(), old));
         drop(st);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         let r = (&seg.file)
             .write_all(&buf)
             .and_then(|()| seg.file.sync_data())
