@@ -11,6 +11,10 @@
 //!   field numbers differ per type) and `downloadMediaMessage` decrypts exactly the bytes the
 //!   gateway was given.
 //!
+//! * The sim's phone and Baileys exchange media (a document from Baileys, a voice note from the
+//!   phone): an independent check of the simulated phone's media messages, which the other
+//!   media tests take as the reference peer.
+//!
 //! Baileys only speaks `https://` to media hosts and wa-sim's media server is plain HTTP on its
 //! port: the Node driver routes Baileys' media connections through a local TLS edge
 //! (`tests/node/media_edge.mjs`, a test certificate trusted through `NODE_EXTRA_CA_CERTS`)
@@ -33,7 +37,7 @@ use tokio::sync::broadcast;
 use wa_client::{ClientConfig, MediaSource, OutgoingMedia, SendOptions};
 use wa_protocol::binary::Node;
 use wa_protocol::message::{AudioInfo, Content, DocumentInfo, ImageInfo, Media, MediaKind};
-use wa_sim::{ConnId, SimEvent, SimServer};
+use wa_sim::{ConnId, MediaBody, PhoneSend, SimEvent, SimServer};
 use wa_testkit::wait_for;
 use wagate_tests::node_dir;
 
@@ -368,6 +372,88 @@ async fn the_gateway_sends_an_image_a_voice_note_and_a_document_baileys_decrypts
     );
     let counters = pair.linked.sim.counters();
     assert_eq!(counters.get("media:download"), Some(&6), "{counters:?}");
+    pair.baileys.kill().await;
+    pair.linked.sim.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sim_phone_and_baileys_exchange_media() {
+    const GATEWAY: &str = "15550108501";
+    const BAILEYS: &str = "15550108502";
+    const PHONE: &str = "15550108503";
+    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[PHONE], media_setup).await;
+
+    // Baileys → the phone: the phone downloads, verifies and lists it with its SHA-256.
+    let document = file_of(PDF, 70_001, 21);
+    let cmd = json!({"cmd": "send-media", "to": format!("{PHONE}@s.whatsapp.net"),
+        "kind": "document", "ref": 1, "data": STANDARD.encode(&document),
+        "mimetype": "application/pdf", "fileName": "for-the-phone.pdf"});
+    pair.baileys
+        .send(&cmd)
+        .await
+        .expect("Baileys takes the command");
+    pair.baileys_seen
+        .until(&mut pair.baileys, "Baileys sends the media", |s| {
+            s.sent.contains_key(&1)
+        })
+        .await;
+    let id = pair.baileys_seen.sent[&1].clone();
+    let phone = PHONE.parse().expect("a phone number");
+    wait_for(
+        &mut pair.sim_events,
+        DEADLINE,
+        "the phone's copy",
+        |e| match e {
+            SimEvent::PhoneReceived { phone: p, id: i } if *p == phone && *i == id => Some(()),
+            _ => None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("sim: {e}"));
+    let inbox = pair.linked.sim.phone_messages(PHONE).expect("inbox");
+    let m = inbox.iter().find(|m| m.id == id).expect("in the inbox");
+    assert_eq!((m.kind.as_str(), m.from.as_str()), ("document", BAILEYS));
+    assert_eq!(m.media_error, None);
+    assert_eq!(m.sha256.as_deref(), Some(sha256_hex(&document).as_str()));
+    assert_eq!(m.file_length, Some(document.len() as u64));
+
+    // The phone → Baileys: Baileys decodes the voice note and decrypts the same bytes.
+    let voice = file_of(OGG, 33_333, 22);
+    let send = PhoneSend {
+        to: BAILEYS.to_owned(),
+        media: Some(MediaBody {
+            kind: "ptt".to_owned(),
+            mimetype: "audio/ogg; codecs=opus".to_owned(),
+            data_base64: STANDARD.encode(&voice),
+            seconds: Some(4),
+            ..MediaBody::default()
+        }),
+        ..PhoneSend::default()
+    };
+    let id = pair
+        .linked
+        .sim
+        .phone_send_kind(PHONE, &send)
+        .expect("the phone sends");
+    let line = pair
+        .baileys
+        .wait_for(DEADLINE, "Baileys' download", |v| {
+            v["event"] == "media" && v["id"] == id.as_str()
+        })
+        .await
+        .expect("Baileys reports the media");
+    assert!(
+        line["error"].is_null(),
+        "Baileys could not download: {line}"
+    );
+    assert_eq!(
+        (&line["kind"], &line["ptt"], &line["seconds"]),
+        (&json!("audio"), &json!(true), &json!(4))
+    );
+    assert_eq!(line["sha256"], sha256_hex(&voice), "{line}");
+    assert_eq!(line["fileSha256"], sha256_hex(&voice), "{line}");
+    assert_eq!(line["bodySha256"], line["fileEncSha256"], "{line}");
+    assert_eq!(line["macOk"], true, "{line}");
     pair.baileys.kill().await;
     pair.linked.sim.shutdown();
 }
