@@ -11,6 +11,8 @@
 //!   field numbers differ per type) and `downloadMediaMessage` decrypts exactly the bytes the
 //!   gateway was given.
 //!
+//! * The other kinds both ways: a voice note, a video and a sticker from Baileys; an audio
+//!   file, a video and a sticker from the gateway (the field numbers of each type, §4).
 //! * The sim's phone and Baileys exchange media (a document from Baileys, a voice note from the
 //!   phone): an independent check of the simulated phone's media messages, which the other
 //!   media tests take as the reference peer.
@@ -36,7 +38,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 use wa_client::{ClientConfig, MediaSource, OutgoingMedia, SendOptions};
 use wa_protocol::binary::Node;
-use wa_protocol::message::{AudioInfo, Content, DocumentInfo, ImageInfo, Media, MediaKind};
+use wa_protocol::message::{
+    AudioInfo, Content, DocumentInfo, ImageInfo, Media, MediaKind, StickerInfo, VideoInfo,
+};
 use wa_sim::{ConnId, MediaBody, PhoneSend, SimEvent, SimServer};
 use wa_testkit::wait_for;
 use wagate_tests::node_dir;
@@ -80,6 +84,8 @@ const JPEG: &[u8] = &[
 ];
 const PDF: &[u8] = b"%PDF-1.4\n";
 const OGG: &[u8] = b"OggS\x00\x02";
+const MP4: &[u8] = b"\x00\x00\x00\x18ftypmp42";
+const WEBP: &[u8] = b"RIFF\x00\x00\x00\x00WEBPVP8 ";
 
 /// The `media-route` lines Baileys' driver reported (its HTTPS media connections), by `via`.
 fn routes(pair: &Pair) -> HashMap<String, Vec<Value>> {
@@ -279,12 +285,8 @@ fn outgoing(data: &[u8], kind: MediaKind, mimetype: &str) -> OutgoingMedia {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_gateway_sends_an_image_a_voice_note_and_a_document_baileys_decrypts() {
-    const GATEWAY: &str = "15550108401";
-    const BAILEYS: &str = "15550108402";
-    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[], media_setup).await;
-
+/// The gateway's image: Baileys reads caption, size and thumbnail (`imageMessage` §4).
+async fn gateway_image(pair: &mut Pair, to: &str) {
     let image = file_of(JPEG, 123_457, 11);
     let thumb = file_of(JPEG, 333, 12);
     let kind = MediaKind::Image(ImageInfo {
@@ -293,28 +295,22 @@ async fn the_gateway_sends_an_image_a_voice_note_and_a_document_baileys_decrypts
         height: Some(480),
         jpeg_thumbnail: Some(thumb.clone()),
     });
-    let line = gateway_sends(
-        &mut pair,
-        BAILEYS,
-        &image,
-        outgoing(&image, kind, "image/jpeg"),
-        "image",
-    )
-    .await;
+    let media = outgoing(&image, kind, "image/jpeg");
+    let line = gateway_sends(pair, to, &image, media, "image").await;
+    let caption = "an image from wagate";
     assert_eq!(
         (&line["kind"], &line["mimetype"], &line["caption"]),
-        (
-            &json!("image"),
-            &json!("image/jpeg"),
-            &json!("an image from wagate")
-        )
+        (&json!("image"), &json!("image/jpeg"), &json!(caption))
     );
     assert_eq!(
         (&line["width"], &line["height"]),
         (&json!(640), &json!(480))
     );
     assert_eq!(line["jpegThumbnail"], hex::encode(&thumb));
+}
 
+/// The gateway's voice note: Baileys reads `ptt` and `seconds` (`audioMessage` §4).
+async fn gateway_voice_note(pair: &mut Pair, to: &str) {
     let voice = file_of(OGG, 48_021, 13);
     let kind = MediaKind::Audio(AudioInfo {
         ptt: true,
@@ -322,54 +318,50 @@ async fn the_gateway_sends_an_image_a_voice_note_and_a_document_baileys_decrypts
         ..AudioInfo::default()
     });
     let mimetype = "audio/ogg; codecs=opus";
-    let line = gateway_sends(
-        &mut pair,
-        BAILEYS,
-        &voice,
-        outgoing(&voice, kind, mimetype),
-        "ptt",
-    )
-    .await;
+    let line = gateway_sends(pair, to, &voice, outgoing(&voice, kind, mimetype), "ptt").await;
+    let got = (
+        &line["kind"],
+        &line["mimetype"],
+        &line["ptt"],
+        &line["seconds"],
+    );
     assert_eq!(
-        (
-            &line["kind"],
-            &line["mimetype"],
-            &line["ptt"],
-            &line["seconds"]
-        ),
+        got,
         (&json!("audio"), &json!(mimetype), &json!(true), &json!(7))
     );
+}
 
+/// The gateway's document: Baileys reads file name and caption (`documentMessage` §4).
+async fn gateway_document(pair: &mut Pair, to: &str) {
     let document = file_of(PDF, 1_100_017, 14);
     let kind = MediaKind::Document(DocumentInfo {
         caption: Some("a document from wagate".into()),
         file_name: Some("minutes.pdf".into()),
         ..DocumentInfo::default()
     });
-    let line = gateway_sends(
-        &mut pair,
-        BAILEYS,
-        &document,
-        outgoing(&document, kind, "application/pdf"),
-        "document",
-    )
-    .await;
+    let media = outgoing(&document, kind, "application/pdf");
+    let line = gateway_sends(pair, to, &document, media, "document").await;
+    let caption = "a document from wagate";
     assert_eq!(
         (&line["kind"], &line["fileName"], &line["caption"]),
-        (
-            &json!("document"),
-            &json!("minutes.pdf"),
-            &json!("a document from wagate")
-        )
+        (&json!("document"), &json!("minutes.pdf"), &json!(caption))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_sends_an_image_a_voice_note_and_a_document_baileys_decrypts() {
+    const GATEWAY: &str = "15550108401";
+    const BAILEYS: &str = "15550108402";
+    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[], media_setup).await;
+    gateway_image(&mut pair, BAILEYS).await;
+    gateway_voice_note(&mut pair, BAILEYS).await;
+    gateway_document(&mut pair, BAILEYS).await;
 
     // Baileys fetched each over HTTPS from the host in the message's url, through the edge:
     // its own download and the driver's check of the encrypted body, for each of the three.
     let downloads = routes(&pair).remove("download").unwrap_or_default();
-    assert!(
-        !downloads.is_empty(),
-        "Baileys never opened a media download connection"
-    );
+    let none = "Baileys never opened a media download connection";
+    assert!(!downloads.is_empty(), "{none}");
     let counters = pair.linked.sim.counters();
     assert_eq!(counters.get("media:download"), Some(&6), "{counters:?}");
     pair.baileys.kill().await;
@@ -454,6 +446,108 @@ async fn the_sim_phone_and_baileys_exchange_media() {
     assert_eq!(line["fileSha256"], sha256_hex(&voice), "{line}");
     assert_eq!(line["bodySha256"], line["fileEncSha256"], "{line}");
     assert_eq!(line["macOk"], true, "{line}");
+    pair.baileys.kill().await;
+    pair.linked.sim.shutdown();
+}
+
+/// Baileys' voice note, video and sticker, as the gateway parses them (§4).
+async fn baileys_other_kinds(pair: &mut Pair, to: &str) {
+    let voice = file_of(OGG, 70_003, 31);
+    let cmd = json!({"cmd": "send-media", "to": to, "kind": "audio", "ref": 1, "ptt": true,
+        "seconds": 9, "data": STANDARD.encode(&voice), "mimetype": "audio/ogg; codecs=opus"});
+    let media = baileys_sends(pair, 1, cmd, &voice).await;
+    let MediaKind::Audio(info) = &media.kind else {
+        panic!("not audio: {media:?}");
+    };
+    assert_eq!((info.ptt, info.seconds), (true, Some(9)));
+
+    let video = file_of(MP4, 140_009, 32);
+    let thumb = file_of(JPEG, 404, 33);
+    let cmd = json!({"cmd": "send-media", "to": to, "kind": "video", "ref": 2, "seconds": 12,
+        "caption": "a video from Baileys", "data": STANDARD.encode(&video),
+        "mimetype": "video/mp4", "jpegThumbnail": STANDARD.encode(&thumb)});
+    let media = baileys_sends(pair, 2, cmd, &video).await;
+    let MediaKind::Video(info) = &media.kind else {
+        panic!("not a video: {media:?}");
+    };
+    assert_eq!(info.caption.as_deref(), Some("a video from Baileys"));
+    assert_eq!((info.seconds, info.gif_playback), (Some(12), false));
+    assert_eq!(info.jpeg_thumbnail.as_deref(), Some(thumb.as_slice()));
+
+    let sticker = file_of(WEBP, 20_011, 34);
+    let cmd = json!({"cmd": "send-media", "to": to, "kind": "sticker", "ref": 3,
+        "data": STANDARD.encode(&sticker), "mimetype": "image/webp"});
+    let media = baileys_sends(pair, 3, cmd, &sticker).await;
+    assert!(matches!(media.kind, MediaKind::Sticker(_)), "{media:?}");
+    assert_eq!(media.file.mimetype.as_deref(), Some("image/webp"));
+}
+
+/// The gateway's audio file, video and sticker, as Baileys decodes them (§4).
+async fn gateway_other_kinds(pair: &mut Pair, to: &str) {
+    let audio = file_of(OGG, 66_001, 35);
+    let kind = MediaKind::Audio(AudioInfo {
+        seconds: Some(5),
+        ..AudioInfo::default()
+    });
+    let media = outgoing(&audio, kind, "audio/ogg; codecs=opus");
+    let line = gateway_sends(pair, to, &audio, media, "audio").await;
+    let got = (&line["kind"], &line["ptt"], &line["seconds"]);
+    assert_eq!(got, (&json!("audio"), &json!(false), &json!(5)));
+
+    let video = file_of(MP4, 131_075, 36);
+    let thumb = file_of(JPEG, 404, 33);
+    let kind = MediaKind::Video(VideoInfo {
+        caption: Some("a video from wagate".into()),
+        seconds: Some(3),
+        width: Some(320),
+        height: Some(240),
+        jpeg_thumbnail: Some(thumb.clone()),
+        ..VideoInfo::default()
+    });
+    let line = gateway_sends(
+        pair,
+        to,
+        &video,
+        outgoing(&video, kind, "video/mp4"),
+        "video",
+    )
+    .await;
+    let got = (&line["kind"], &line["caption"], &line["seconds"]);
+    assert_eq!(
+        got,
+        (&json!("video"), &json!("a video from wagate"), &json!(3))
+    );
+    assert_eq!(line["gifPlayback"], json!(null), "not a GIF: {line}");
+    assert_eq!(
+        (&line["width"], &line["height"]),
+        (&json!(320), &json!(240))
+    );
+    assert_eq!(line["jpegThumbnail"], hex::encode(&thumb));
+
+    let sticker = file_of(WEBP, 17_777, 37);
+    let kind = MediaKind::Sticker(StickerInfo {
+        width: Some(512),
+        height: Some(512),
+        is_animated: true,
+        png_thumbnail: None,
+    });
+    let media = outgoing(&sticker, kind, "image/webp");
+    let line = gateway_sends(pair, to, &sticker, media, "sticker").await;
+    let got = (&line["kind"], &line["mimetype"], &line["isAnimated"]);
+    assert_eq!(got, (&json!("sticker"), &json!("image/webp"), &json!(true)));
+    assert_eq!(
+        (&line["width"], &line["height"]),
+        (&json!(512), &json!(512))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_kinds_both_ways() {
+    const GATEWAY: &str = "15550108601";
+    const BAILEYS: &str = "15550108602";
+    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[], media_setup).await;
+    baileys_other_kinds(&mut pair, &format!("{GATEWAY}@s.whatsapp.net")).await;
+    gateway_other_kinds(&mut pair, BAILEYS).await;
     pair.baileys.kill().await;
     pair.linked.sim.shutdown();
 }

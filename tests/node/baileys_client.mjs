@@ -326,7 +326,7 @@ async function checkBody(media, type) {
 // Downloads a received media message with Baileys' own downloadMediaMessage (through the media
 // edge) and reports what Baileys decoded from the message and the SHA-256 of what it decrypted:
 // {"event":"media","id","kind","sha256","length","mimetype","caption","fileName","ptt","seconds",
-//  "width","height","jpegThumbnail","fileLength","fileSha256","fileEncSha256","mediaKeyTimestamp",
+//  "gifPlayback","isAnimated","width","height","jpegThumbnail","fileLength","fileSha256","fileEncSha256","mediaKeyTimestamp",
 //  "directPath","url","bodySha256","macOk"} or the same with "error".
 function reportMedia(m) {
 	const content = normalizeMessageContent(m.message)
@@ -345,6 +345,8 @@ function reportMedia(m) {
 		fileName: media.fileName ?? null,
 		ptt: media.ptt ?? null,
 		seconds: numberOf(media.seconds),
+		gifPlayback: media.gifPlayback ?? null,
+		isAnimated: media.isAnimated ?? null,
 		width: numberOf(media.width),
 		height: numberOf(media.height),
 		jpegThumbnail: hex(media.jpegThumbnail),
