@@ -26,7 +26,6 @@
 #[allow(dead_code, reason = "helpers shared with the other Baileys tests")]
 mod baileys_pair;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use base64::engine::general_purpose::STANDARD;
@@ -87,16 +86,21 @@ const OGG: &[u8] = b"OggS\x00\x02";
 const MP4: &[u8] = b"\x00\x00\x00\x18ftypmp42";
 const WEBP: &[u8] = b"RIFF\x00\x00\x00\x00WEBPVP8 ";
 
-/// The `media-route` lines Baileys' driver reported (its HTTPS media connections), by `via`.
-fn routes(pair: &Pair) -> HashMap<String, Vec<Value>> {
-    let mut by_via: HashMap<String, Vec<Value>> = HashMap::new();
-    for line in pair.baileys.seen() {
-        if line["event"] == "media-route" {
-            let via = line["via"].as_str().unwrap_or_default().to_owned();
-            by_via.entry(via).or_default().push(line.clone());
-        }
-    }
-    by_via
+/// The destinations (`host:port`) of the HTTPS media connections (`via` `upload` or
+/// `download`) Baileys opened so far, from the driver's `media-route` lines.
+fn routed(pair: &Pair, via: &str) -> Vec<String> {
+    pair.baileys
+        .seen()
+        .iter()
+        .filter(|line| line["event"] == "media-route" && line["via"] == via)
+        .map(|line| {
+            format!(
+                "{}:{}",
+                line["host"].as_str().unwrap_or_default(),
+                line["port"]
+            )
+        })
+        .collect()
 }
 
 /// The `mediatype` of every `<enc>` under `node`.
@@ -217,11 +221,10 @@ async fn baileys_sends_an_image_and_a_document_the_gateway_downloads() {
     assert_eq!(media.file.mimetype.as_deref(), Some("application/pdf"));
 
     // Baileys uploaded over HTTPS to the host media_conn named, through the edge, to the sim.
-    let uploads = routes(&pair).remove("upload").unwrap_or_default();
-    assert!(
-        !uploads.is_empty(),
-        "Baileys never opened a media upload connection"
-    );
+    let uploads = routed(&pair, "upload");
+    assert!(!uploads.is_empty(), "no media upload connection");
+    let host = pair.linked.sim.media_host();
+    assert!(uploads.iter().all(|h| *h == host), "{uploads:?} vs {host}");
     let counters = pair.linked.sim.counters();
     assert_eq!(counters.get("media:upload:image"), Some(&1), "{counters:?}");
     assert_eq!(
@@ -359,9 +362,13 @@ async fn the_gateway_sends_an_image_a_voice_note_and_a_document_baileys_decrypts
 
     // Baileys fetched each over HTTPS from the host in the message's url, through the edge:
     // its own download and the driver's check of the encrypted body, for each of the three.
-    let downloads = routes(&pair).remove("download").unwrap_or_default();
-    let none = "Baileys never opened a media download connection";
-    assert!(!downloads.is_empty(), "{none}");
+    let downloads = routed(&pair, "download");
+    assert!(!downloads.is_empty(), "no media download connection");
+    let host = pair.linked.sim.media_host();
+    assert!(
+        downloads.iter().all(|h| *h == host),
+        "{downloads:?} vs {host}"
+    );
     let counters = pair.linked.sim.counters();
     assert_eq!(counters.get("media:download"), Some(&6), "{counters:?}");
     pair.baileys.kill().await;
