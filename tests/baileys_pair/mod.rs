@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::broadcast;
-use wa_client::{EventKind, ReceivedText};
+use wa_client::{ClientConfig, EventKind, ReceivedText};
 use wa_protocol::binary::{Jid, Server};
-use wa_sim::{ConnId, SimEvent};
+use wa_sim::{ConnId, SimEvent, SimServer};
 use wa_store::{MemStore, MessageStatus, Store};
 use wa_testkit::{
     client_config, new_account, start_sim, wait_for, AccountEvents, JsonLines, Linked,
@@ -134,6 +134,17 @@ pub struct Pair {
 /// Links the gateway account (the sim's phone scans its QR), then starts Baileys and links it
 /// to the other phone's account the same way.
 pub async fn connect_both(gateway_phone: &str, baileys_phone: &str, others: &[&str]) -> Pair {
+    connect_both_with(gateway_phone, baileys_phone, others, |_, _| Vec::new()).await
+}
+
+/// [`connect_both`], with `setup` adjusting the gateway's config for the sim and returning
+/// extra environment variables for the Baileys process.
+pub async fn connect_both_with(
+    gateway_phone: &str,
+    baileys_phone: &str,
+    others: &[&str],
+    setup: impl FnOnce(&SimServer, &mut ClientConfig) -> Vec<(&'static str, String)>,
+) -> Pair {
     let dir = node_dir();
     ensure_npm_packages(&dir).expect("npm packages");
     let phones: Vec<&str> = [gateway_phone, baileys_phone]
@@ -144,22 +155,19 @@ pub async fn connect_both(gateway_phone: &str, baileys_phone: &str, others: &[&s
     let sim = start_sim(&phones).await;
     let store: Arc<dyn Store> = Arc::new(MemStore::new());
     let id = new_account(store.as_ref(), 81);
-    let config = client_config(&sim);
+    let mut config = client_config(&sim);
+    let mut env = setup(&sim, &mut config);
     let linked = Linked::link(sim, gateway_phone, store, config, id).await;
     let mut sim_events = linked.sim.subscribe();
-    let mut baileys = JsonLines::spawn_node(
-        &dir,
-        "baileys_client.mjs",
-        &[
-            ("WA_SIM_URL", linked.sim.url()),
-            (
-                "WA_SIM_ROOT_KEY",
-                hex::encode(linked.sim.root_key().as_bytes()),
-            ),
-            ("WA_RECONNECT_ON_RESTART", "1".to_owned()),
-        ],
-    )
-    .expect("node runs");
+    env.extend([
+        ("WA_SIM_URL", linked.sim.url()),
+        (
+            "WA_SIM_ROOT_KEY",
+            hex::encode(linked.sim.root_key().as_bytes()),
+        ),
+        ("WA_RECONNECT_ON_RESTART", "1".to_owned()),
+    ]);
+    let mut baileys = JsonLines::spawn_node(&dir, "baileys_client.mjs", &env).expect("node runs");
     let qr = baileys
         .wait_for(DEADLINE, "a QR code", |v| {
             v["event"] == "connection.update" && v["qr"].is_string()

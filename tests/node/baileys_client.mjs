@@ -9,6 +9,10 @@
 //   WA_RECONNECT              "1": reconnect after any close except loggedOut (401) and replaced (440)
 //   WA_ECHO                   "1": answer every text received from someone else with "re: <text>"
 //                             in the same chat (emits "message" and "sent" lines)
+//   WA_MEDIA_EDGE             the sim's media host (ip:port from media_conn): routes Baileys' HTTPS
+//                             media traffic to it through a local TLS edge (media_edge.mjs; needs
+//                             WA_MEDIA_EDGE_CERT, WA_MEDIA_EDGE_KEY and NODE_EXTRA_CA_CERTS), and
+//                             downloads every media message received (a "media" line each)
 //
 // Commands (stdin, one JSON object per line; each answered with a "sent" or "send-error" line
 // carrying the command's "ref"):
@@ -16,12 +20,26 @@
 //   {"cmd":"react","to":JID,"target":ID,"fromMe":BOOL,"emoji":E,"ref":R}  a reaction to message ID
 //   {"cmd":"edit","to":JID,"target":ID,"text":T,"ref":R}           edits our own message ID
 //   {"cmd":"revoke","to":JID,"target":ID,"ref":R}                  deletes our own message ID for everyone
+//   {"cmd":"send-media","to":JID,"kind":"image"|"document"|"audio"|"video"|"sticker",
+//    "data":BASE64,"mimetype":M,"caption":C?,"fileName":F?,"ptt":BOOL?,"seconds":N?,
+//    "jpegThumbnail":BASE64?,"ref":R}                              a media message
 // Commands are not awaited one by one: many sends are in flight at once.
 //
 // stdout carries only JSON lines, one per event (see README.md). Everything else goes to stderr.
 
+import { createHash, createHmac } from 'node:crypto'
 import { createInterface } from 'node:readline'
-import makeWASocket, { initAuthCreds, normalizeMessageContent, proto, WA_CERT_DETAILS } from '@whiskeysockets/baileys'
+import makeWASocket, {
+	downloadMediaMessage,
+	getContentType,
+	getMediaKeys,
+	getUrlFromDirectPath,
+	initAuthCreds,
+	normalizeMessageContent,
+	proto,
+	WA_CERT_DETAILS
+} from '@whiskeysockets/baileys'
+import { startMediaEdge } from './media_edge.mjs'
 
 const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity }
 
@@ -123,6 +141,13 @@ const reconnectOnRestart = process.env.WA_RECONNECT_ON_RESTART === '1'
 const reconnectAlways = process.env.WA_RECONNECT === '1'
 const logger = makeLogger(process.env.WA_LOG_LEVEL || 'silent')
 const echo = process.env.WA_ECHO === '1'
+const mediaEdgeHost = process.env.WA_MEDIA_EDGE
+if (mediaEdgeHost && !(process.env.WA_MEDIA_EDGE_CERT && process.env.WA_MEDIA_EDGE_KEY)) {
+	fail('WA_MEDIA_EDGE needs WA_MEDIA_EDGE_CERT and WA_MEDIA_EDGE_KEY')
+}
+if (mediaEdgeHost && !process.env.NODE_EXTRA_CA_CERTS) {
+	fail("WA_MEDIA_EDGE needs NODE_EXTRA_CA_CERTS (the edge certificate's CA)")
+}
 
 process.on('unhandledRejection', err => {
 	process.stderr.write(`baileys_client: unhandled rejection: ${err?.stack ?? err}\n`)
@@ -130,6 +155,16 @@ process.on('unhandledRejection', err => {
 
 // The noise handler reads this object at handshake time, so the sim's root must be in place first.
 WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(rootHex, 'hex')
+
+// The route to the sim's media server (see media_edge.mjs), started before the socket.
+const mediaEdge = mediaEdgeHost
+	? await startMediaEdge({
+			simMediaHost: mediaEdgeHost,
+			certFile: process.env.WA_MEDIA_EDGE_CERT,
+			keyFile: process.env.WA_MEDIA_EDGE_KEY,
+			report: emit
+		}).catch(err => fail(`media edge: ${err?.stack ?? err}`))
+	: null
 
 const creds = initAuthCreds()
 const keys = makeMemoryKeyStore()
@@ -165,7 +200,8 @@ function connect() {
 		defaultQueryTimeoutMs: 10000,
 		markOnlineOnConnect: false,
 		syncFullHistory: false,
-		browser: ['Ubuntu', 'Chrome', '22.04.4']
+		browser: ['Ubuntu', 'Chrome', '22.04.4'],
+		...(mediaEdge ? { fetchAgent: mediaEdge.agent } : {})
 	})
 	const current = sock
 
@@ -187,6 +223,9 @@ function connect() {
 				target,
 				text
 			})
+			if (mediaEdge && !m.key.fromMe) {
+				reportMedia(m)
+			}
 			if (echo && !m.key.fromMe && kind === 'text') {
 				current
 					.sendMessage(m.key.remoteJid, { text: `re: ${text}` })
@@ -256,10 +295,109 @@ function describe(raw) {
 	return { kind: Object.keys(message)[0] ?? null, text: null, target: null }
 }
 
+// The received media message kinds `reportMedia` downloads (Baileys' content type names).
+const MEDIA_TYPES = new Set(['imageMessage', 'documentMessage', 'audioMessage', 'videoMessage', 'stickerMessage'])
+
+const hex = bytes => (bytes ? Buffer.from(bytes).toString('hex') : null)
+const numberOf = value => (value === undefined || value === null ? null : Number(value))
+
+const sha256Hex = data => createHash('sha256').update(data).digest('hex')
+
+// Baileys' download does not check the MAC or the hashes (it only decrypts). So that a wrong MAC
+// or fileEncSha256 in a message cannot pass unnoticed, the driver also fetches the encrypted body
+// from the URL Baileys downloads from (downloadContentFromMessage: the direct path on the host
+// of the message's url) and checks it with Baileys' key derivation (getMediaKeys) and Node's
+// crypto (media.md §2): `bodySha256` (to compare with fileEncSha256) and `macOk`.
+async function checkBody(media, type) {
+	const url = getUrlFromDirectPath(media.directPath, new URL(media.url).host)
+	const response = await fetch(url, {
+		dispatcher: mediaEdge.dispatcher,
+		headers: { Origin: 'https://web.whatsapp.com' }
+	})
+	if (!response.ok) {
+		throw new Error(`GET ${url}: ${response.status}`)
+	}
+	const body = Buffer.from(await response.arrayBuffer())
+	const { iv, macKey } = await getMediaKeys(media.mediaKey, type)
+	const mac = createHmac('sha256', macKey).update(iv).update(body.subarray(0, -10)).digest().subarray(0, 10)
+	return { bodySha256: sha256Hex(body), macOk: body.length > 10 && mac.equals(body.subarray(-10)) }
+}
+
+// Downloads a received media message with Baileys' own downloadMediaMessage (through the media
+// edge) and reports what Baileys decoded from the message and the SHA-256 of what it decrypted:
+// {"event":"media","id","kind","sha256","length","mimetype","caption","fileName","ptt","seconds",
+//  "gifPlayback","isAnimated","width","height","jpegThumbnail","fileLength","fileSha256","fileEncSha256","mediaKeyTimestamp",
+//  "directPath","url","bodySha256","macOk"} or the same with "error".
+function reportMedia(m) {
+	const content = normalizeMessageContent(m.message)
+	const type = getContentType(content)
+	if (!MEDIA_TYPES.has(type)) {
+		return
+	}
+	const media = content[type]
+	const kind = type.replace('Message', '')
+	const fields = {
+		event: 'media',
+		id: m.key.id,
+		kind,
+		mimetype: media.mimetype ?? null,
+		caption: media.caption ?? null,
+		fileName: media.fileName ?? null,
+		ptt: media.ptt ?? null,
+		seconds: numberOf(media.seconds),
+		gifPlayback: media.gifPlayback ?? null,
+		isAnimated: media.isAnimated ?? null,
+		width: numberOf(media.width),
+		height: numberOf(media.height),
+		jpegThumbnail: hex(media.jpegThumbnail),
+		fileLength: numberOf(media.fileLength),
+		fileSha256: hex(media.fileSha256),
+		fileEncSha256: hex(media.fileEncSha256),
+		mediaKeyTimestamp: numberOf(media.mediaKeyTimestamp),
+		directPath: media.directPath ?? null,
+		url: media.url ?? null
+	}
+	Promise.all([
+		downloadMediaMessage(m, 'buffer', { options: { dispatcher: mediaEdge.dispatcher } }),
+		checkBody(media, kind)
+	])
+		.then(([data, body]) => emit({ ...fields, sha256: sha256Hex(data), length: data.length, ...body }))
+		.catch(err => emit({ ...fields, error: String(err?.stack ?? err) }))
+}
+
+// The Baileys content of a send-media command. A jpegThumbnail given is used as is (Baileys would
+// otherwise try sharp/jimp for images and ffmpeg for videos); `seconds` spares it reading the
+// audio's duration.
+function mediaContentOf(cmd) {
+	const data = Buffer.from(String(cmd.data ?? ''), 'base64')
+	const optional = {
+		...(cmd.caption !== undefined ? { caption: String(cmd.caption) } : {}),
+		...(cmd.jpegThumbnail !== undefined ? { jpegThumbnail: String(cmd.jpegThumbnail) } : {}),
+		...(cmd.seconds !== undefined ? { seconds: Number(cmd.seconds) } : {})
+	}
+	const mimetype = String(cmd.mimetype)
+	switch (cmd.kind) {
+		case 'image':
+			return { image: data, mimetype, ...optional }
+		case 'video':
+			return { video: data, mimetype, ...optional }
+		case 'audio':
+			return { audio: data, mimetype, ptt: !!cmd.ptt, ...optional }
+		case 'document':
+			return { document: data, mimetype, fileName: String(cmd.fileName ?? 'file'), ...optional }
+		case 'sticker':
+			return { sticker: data, mimetype }
+		default:
+			return null
+	}
+}
+
 // The Baileys message content of a command.
 function contentOf(cmd) {
 	const key = id => ({ remoteJid: cmd.to, fromMe: true, id })
 	switch (cmd.cmd) {
+		case 'send-media':
+			return mediaContentOf(cmd)
 		case 'send':
 			return { text: String(cmd.text) }
 		case 'react':
