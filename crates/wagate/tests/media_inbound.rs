@@ -435,3 +435,34 @@ async fn a_download_cut_by_a_sigkill_is_delivered_after_the_restart() {
     assert_eq!(p["event"]["Info"]["ID"], id.as_str());
     check_payload(image, &p);
 }
+
+/// The account's stored `media_delivery` decides: `both` inlines the file and hands it to
+/// object storage, `s3` only hands it on. Object storage is not part of this build: the
+/// webhook names that in `s3Error` and still goes out.
+#[tokio::test]
+async fn the_stored_media_delivery_is_followed() {
+    let (me, ana) = ("15550173041", "15550173042");
+    let sim = start_sim(&[me, ana]).await;
+    let mut receiver = HookReceiver::start().await;
+    let (served, account) = serve(&sim, &receiver, me, &[]).await;
+    let image = &every_kind()[0];
+    for (mode, inline) in [("both", true), ("s3", false)] {
+        let edit = json!({"s3Config": {"enabled": true, "bucket": "media", "mediaDelivery": mode}});
+        let (status, body) = served
+            .admin(
+                "PUT",
+                &format!("/admin/users/{}", account.id),
+                Some(&edit.to_string()),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let id = send(&sim, ana, me, image);
+        let p = next_message(&mut receiver).await;
+        assert_eq!(p["event"]["Info"]["ID"], id.as_str());
+        assert_eq!(p["s3Error"], "object storage is not configured", "{mode}");
+        assert_eq!(p.get("base64").is_some(), inline, "{mode}: {p}");
+        if inline {
+            check_payload(image, &p);
+        }
+    }
+}
