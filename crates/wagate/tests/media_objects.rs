@@ -3,7 +3,8 @@
 //! - `media_delivery: "s3"` with the user's bucket on an S3-compatible server the test starts
 //!   itself (moto): the `Message` webhook carries `s3{url,key,bucket,size,mimeType,fileName}`
 //!   under wuzapi's key (`users/<id>/inbox/<chat>/<date>/images/<msgId>.<ext>`), no base64, and
-//!   the object's bytes are the bytes the phone sent;
+//!   the object's bytes are the bytes the phone sent; a missing bucket is named in `s3Error`
+//!   and the webhook still goes out;
 //! - `media_delivery: "both"` with S3 off: the file goes to the gateway's media directory, the
 //!   webhook carries base64 and the `s3` extra whose URL serves the same bytes to the user's
 //!   token (and to no other token).
@@ -124,6 +125,32 @@ async fn received_media_goes_to_the_users_bucket_and_the_webhook_names_it() {
         sha(&bytes),
         "the stored bytes are the bytes sent"
     );
+
+    // A bucket that does not exist: the webhook still goes out, with the base64 of `both`
+    // and the failure named in `s3Error` (wuzapi drops the event).
+    let broken = s3
+        .replace("\"wagate-inbox\"", "\"no-such-bucket\"")
+        .replace("\"media_delivery\":\"s3\"", "\"media_delivery\":\"both\"");
+    assert!(
+        broken.contains("no-such-bucket") && broken.contains("both"),
+        "{broken}"
+    );
+    let (status, body) = served
+        .user(&account.token, "POST", "/session/s3/config", Some(&broken))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let id = send_picture(&sim, ana, me, &bytes);
+    let p = message(&mut receiver, &id).await;
+    assert!(p["s3Error"].is_string(), "the failure is named: {p}");
+    assert!(p.get("s3").is_none(), "{p}");
+    let inline = STANDARD
+        .decode(
+            p["base64"]
+                .as_str()
+                .expect("both: the base64 still goes out"),
+        )
+        .expect("raw base64");
+    assert_eq!(sha(&inline), sha(&bytes));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
