@@ -269,6 +269,51 @@ mod tests {
         assert!(stage_base64("QUI", None, "document", 10).is_ok());
     }
 
+    /// A server answering every request with `body`, its length announced or not (then the
+    /// body ends with the connection).
+    async fn serve(body: Vec<u8>, announce: bool) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut head = vec![0u8; 4096];
+                    let _ = socket.read(&mut head).await;
+                    let length = if announce {
+                        format!("Content-Length: {}\r\n", body.len())
+                    } else {
+                        String::new()
+                    };
+                    let answer = format!("HTTP/1.1 200 OK\r\n{length}Connection: close\r\n\r\n");
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                    let _ = socket.write_all(&body).await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn fetches_stream_within_the_limit() {
+        let body: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        for announce in [true, false] {
+            let addr = serve(body.clone(), announce).await;
+            let url = format!("http://{addr}/f");
+            let staged = fetch_url(&url, "image", 1 << 20, true).await.unwrap();
+            let MediaSource::Path(p) = staged.source() else {
+                panic!()
+            };
+            assert_eq!(std::fs::read(p).unwrap(), body);
+            // Over the limit: refused by the announced length, or while streaming.
+            assert!(matches!(
+                fetch_url(&url, "image", 100_000, true).await,
+                Err(MediaInputError::TooLarge { max: 100_000, .. })
+            ));
+        }
+    }
+
     #[tokio::test]
     async fn private_urls_are_refused_without_the_switch() {
         assert!(matches!(

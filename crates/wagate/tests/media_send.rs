@@ -462,3 +462,52 @@ async fn bad_media_is_refused_and_nothing_is_sent() {
     assert_eq!(got["text"], "only this");
     assert_eq!(inbox(&sim).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_sends_media_uploaded_by_a_healthy_member() {
+    const A2: &str = "5511900000703";
+    const POOL_TOKEN: &str = "media-pool-token-1";
+    let sim = start_sim(&[A, A2, B]).await;
+    let served = Served::start(BIN.as_ref(), &sim, &[("WAGATE_MEDIA_SCHEME", "http")]).await;
+    let mut ids = Vec::new();
+    for (i, phone) in [A, A2].into_iter().enumerate() {
+        let token = format!("media-pool-member-{i}");
+        ids.push(served.create_user(&format!("pm{i}"), &token).await);
+        link_by_qr(&served, &sim, &token, phone).await;
+    }
+    let body = json!({"Name": "media", "Token": POOL_TOKEN, "Members": ids});
+    let (status, created) = served
+        .admin("POST", "/admin/pools", Some(&body.to_string()))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let mut events = sim.subscribe();
+
+    let png = encoded(48, 48, ImageFormat::Png, false);
+    let body = json!({"Phone": B, "Image": data_url("image/png", &png), "Caption": "pooled"});
+    let (status, answer) = served
+        .user(
+            POOL_TOKEN,
+            "POST",
+            "/chat/send/image",
+            Some(&body.to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let got = phone_got(&sim, &mut events).await;
+    assert_eq!(
+        (&got["kind"], &got["text"]),
+        (&json!("image"), &json!("pooled"))
+    );
+    assert_eq!(got["sha256"], sha256_hex(&png));
+    assert!(got["from"] == A || got["from"] == A2, "{got}");
+    // `async` is refused through a pool, before anything is uploaded.
+    let (status, answer) = served
+        .user(
+            POOL_TOKEN,
+            "POST",
+            "/chat/send/image?async=true",
+            Some(&body.to_string()),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+}

@@ -66,6 +66,12 @@ async fn send_media(
     plan: MediaPlan,
     asynchronous: bool,
 ) -> Result<Envelope<SentData>, ApiError> {
+    if asynchronous && matches!(sender, Sender::Pool(_)) {
+        // Refused before the upload (`send_plan` refuses it too, after).
+        return Err(ApiError::bad_request(
+            "async sends are not supported through a pool",
+        ));
+    }
     let account = uploader(&state, &sender).await?;
     state.gateway.can_upload(&account).map_err(ApiError::Send)?;
     let max = MediaLimits::whatsapp().of(plan.request.class);
