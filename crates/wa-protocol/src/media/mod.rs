@@ -34,8 +34,8 @@ mod token;
 #[cfg(test)]
 mod tests;
 
-pub use decrypt::{decrypt, Expected, MediaDecryptor, VerifiedMedia};
 pub use cipher::{MediaCipher, MAC_LEN};
+pub use decrypt::{decrypt, Expected, MediaDecryptor, VerifiedMedia};
 pub use digest::{BodyDigest, PlainDigest};
 pub use encrypt::{encrypt, encrypt_parts, encrypted_len, EncryptedMedia, MediaEncryptor};
 pub use error::MediaError;
