@@ -219,7 +219,8 @@ async fn one_size(
     size_fields(mb, &r, args)
 }
 
-/// Drops the sim's stored files (they are deleted on expiry).
+/// Drops the sim's stored files (they are deleted on expiry; the child sim is killed at the
+/// end, so its temporary directory is not removed).
 async fn expire_all(sim: &SimProcess) {
     let (status, _) = wa_testkit::http::request(
         sim.admin,
@@ -302,6 +303,8 @@ async fn memory(args: &Args) {
         ),
     ];
     println!("{}", json(&fields));
+    // The sim child is killed, not stopped: its stored files go now.
+    expire_all(&sim).await;
     fx.gateway.shutdown(Duration::from_secs(30)).await;
 }
 
