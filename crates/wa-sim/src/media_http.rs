@@ -12,8 +12,9 @@
 //! a path never stored, 410 once expired, 403 without the path's `oh`. Errors are
 //! `{"error": "…"}`, like the admin API's.
 //!
-//! Bodies stream both ways: an upload goes to disk chunk by chunk (hashed on the way) on a
-//! blocking thread fed through a small channel, a download is read back the same way.
+//! Bodies stream both ways: an upload goes to disk chunk by chunk on a blocking thread fed
+//! through a small channel (another hashes the same chunks), a download is read back the same
+//! way.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::io::Read;
 use tokio::sync::mpsc;
 
@@ -36,7 +38,7 @@ use crate::state::Shared;
 /// Chunks in flight between the socket and the disk thread, each direction.
 const CHANNEL_CHUNKS: usize = 8;
 /// Bytes a download reads from disk at a time.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 
 /// The media routes, over the shared state.
 pub(crate) fn routes() -> Router<Arc<Shared>> {
@@ -77,15 +79,24 @@ async fn upload(
     })))
 }
 
-/// Streams a request body into a new store file on a blocking thread.
+/// Streams a request body into a new store file on a blocking thread while another hashes
+/// it, so the upload's hash check costs no time beside the disk.
 async fn receive(shared: &Shared, body: Body) -> Result<Incoming, SimError> {
     let mut incoming = shared.media.begin()?;
     let (tx, mut rx) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
+    let (hash_tx, mut hash_rx) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let writer = tokio::task::spawn_blocking(move || {
         while let Some(chunk) = rx.blocking_recv() {
-            incoming.write(&chunk)?;
+            incoming.append(&chunk)?;
         }
         Ok::<_, SimError>(incoming)
+    });
+    let hasher = tokio::task::spawn_blocking(move || {
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = hash_rx.blocking_recv() {
+            hasher.update(&chunk);
+        }
+        hasher
     });
     let mut stream = body.into_data_stream();
     let mut read_error = None;
@@ -93,7 +104,7 @@ async fn receive(shared: &Shared, body: Body) -> Result<Incoming, SimError> {
         match chunk {
             // The writer stopped (too large, disk error): its error is the answer.
             Ok(chunk) => {
-                if tx.send(chunk).await.is_err() {
+                if hash_tx.send(chunk.clone()).await.is_err() || tx.send(chunk).await.is_err() {
                     break;
                 }
             }
@@ -103,10 +114,10 @@ async fn receive(shared: &Shared, body: Body) -> Result<Incoming, SimError> {
             }
         }
     }
-    drop(tx);
-    let written = writer
-        .await
-        .map_err(|e| SimError::MediaIo(std::io::Error::other(e)))??;
+    drop((tx, hash_tx));
+    let join = |e: tokio::task::JoinError| SimError::MediaIo(std::io::Error::other(e));
+    let mut written = writer.await.map_err(join)??;
+    written.hashed_by(hasher.await.map_err(join)?);
     match read_error {
         Some(error) => Err(SimError::MediaUpload(error)),
         None => Ok(written),

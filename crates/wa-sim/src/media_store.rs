@@ -345,14 +345,26 @@ pub(crate) struct Incoming {
 }
 
 impl Incoming {
-    /// Appends `chunk`; refused once the file passes the store's largest size.
+    /// Appends `chunk` and hashes it; refused once the file passes the store's largest size.
     pub(crate) fn write(&mut self, chunk: &[u8]) -> Result<(), SimError> {
+        self.append(chunk)?;
+        self.hasher.update(chunk);
+        Ok(())
+    }
+
+    /// Appends `chunk` without hashing it: the caller hashes the same bytes, in order, on
+    /// another thread and hands the hash over with [`Incoming::hashed_by`] before the commit.
+    pub(crate) fn append(&mut self, chunk: &[u8]) -> Result<(), SimError> {
         self.size += chunk.len() as u64;
         if self.size > self.max {
             return Err(SimError::MediaTooLarge(self.max));
         }
-        self.hasher.update(chunk);
         self.file.write_all(chunk).map_err(SimError::MediaIo)
+    }
+
+    /// The hash of everything [`Incoming::append`]ed, computed elsewhere.
+    pub(crate) fn hashed_by(&mut self, hasher: Sha256) {
+        self.hasher = hasher;
     }
 }
 

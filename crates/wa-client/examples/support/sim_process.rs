@@ -71,14 +71,20 @@ fn admin_of(url: &str) -> SocketAddr {
 impl SimProcess {
     /// Runs `wagate sim --listen 127.0.0.1:0` and reads its URL and root key from stdout.
     pub fn spawn() -> Self {
-        let bin = wagate_bin();
-        let mut child = Command::new(&bin)
-            .args(["sim", "--listen", "127.0.0.1:0"])
+        let mut command = Command::new(wagate_bin());
+        command.args(["sim", "--listen", "127.0.0.1:0"]);
+        Self::spawn_command(command)
+    }
+
+    /// Runs `command` (a sim that prints `wa-sim listening on <url>` and
+    /// `root public key: <hex>` as `wagate sim` does) and reads its URL and root key.
+    pub fn spawn_command(mut command: Command) -> Self {
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut url = String::new();
         let mut root = String::new();

@@ -14,7 +14,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::encrypt::{BLOCK, MAC_LEN};
+use super::cipher::{BLOCK, MAC_LEN};
 use super::error::MediaError;
 use super::keys::{keyed_mac, MediaKey, MediaKeys};
 use super::kind::MediaType;

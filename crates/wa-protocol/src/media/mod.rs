@@ -21,7 +21,9 @@
 //! assert_eq!(plain, b"report");
 //! ```
 
+mod cipher;
 mod decrypt;
+mod digest;
 mod encrypt;
 mod error;
 mod keys;
@@ -32,8 +34,10 @@ mod token;
 #[cfg(test)]
 mod tests;
 
+pub use cipher::{MediaCipher, MAC_LEN};
 pub use decrypt::{decrypt, Expected, MediaDecryptor, VerifiedMedia};
-pub use encrypt::{encrypt, encrypted_len, EncryptedMedia, MediaEncryptor, MAC_LEN};
+pub use digest::{BodyDigest, PlainDigest};
+pub use encrypt::{encrypt, encrypt_parts, encrypted_len, EncryptedMedia, MediaEncryptor};
 pub use error::MediaError;
 pub use keys::{MediaKey, MediaKeys, EXPANDED_LEN};
 pub use kind::MediaType;

@@ -169,3 +169,29 @@ fn tokens_take_both_padding_forms() {
         Err(MediaError::KeyLength { len: 31 })
     );
 }
+
+#[test]
+fn the_three_parts_fed_apart_equal_the_encryptor() {
+    let plain = plaintext(200_000);
+    for ty in [MediaType::Video, MediaType::Document] {
+        let (whole, info) = encrypt(&key(), ty, &plain);
+        for piece in [1, 16, 1000, 65_536, 200_000] {
+            let (mut digest, mut cipher, mut body_digest) = encrypt_parts(&key(), ty);
+            let mut body = Vec::new();
+            for p in plain.chunks(piece) {
+                digest.update(p);
+                let mut sealed = Vec::new();
+                cipher.update(p, &mut sealed);
+                body_digest.update(&sealed);
+                body.extend_from_slice(&sealed);
+            }
+            let mut last = Vec::new();
+            cipher.finish(&mut last);
+            body_digest.update(&last);
+            body.extend_from_slice(&last);
+            assert_eq!(body, whole, "{ty:?} piece {piece}");
+            assert_eq!(EncryptedMedia::from_digests(digest, body_digest), info);
+        }
+        assert_eq!(info.streaming_sidecar.is_some(), ty.has_sidecar());
+    }
+}

@@ -17,8 +17,10 @@ use crate::media_config::MediaConfig;
 
 use super::failure::MediaFailure;
 
-/// Plaintext chunks buffered between the decryptor and the file writer.
-const IN_FLIGHT: usize = 8;
+/// Plaintext batches buffered between the decryptor and the file writer.
+const IN_FLIGHT: usize = 4;
+/// Plaintext bytes gathered before they go to the writer.
+const WRITE_BATCH: usize = 256 * 1024;
 
 /// A verified download in a temporary file (deleted when this is dropped, unless kept).
 #[derive(Debug)]
@@ -193,7 +195,7 @@ async fn fetch(
         });
     }
     let (tx, writer) = spawn_writer(config.temp_dir.clone())?;
-    let mut plain = Vec::new();
+    let mut plain = Vec::with_capacity(2 * WRITE_BATCH);
     while let Some(chunk) = response.chunk().await? {
         if dec.body_len() + chunk.len() as u64 > max_body {
             return Err(MediaFailure::TooLarge {
@@ -202,8 +204,12 @@ async fn fetch(
             });
         }
         dec.update(&chunk, &mut plain);
-        if !plain.is_empty() && tx.send(std::mem::take(&mut plain)).await.is_err() {
-            break;
+        // Whole batches to the writer: one wake-up per WRITE_BATCH, not per network read.
+        if plain.len() >= WRITE_BATCH {
+            let batch = std::mem::replace(&mut plain, Vec::with_capacity(2 * WRITE_BATCH));
+            if tx.send(batch).await.is_err() {
+                break;
+            }
         }
     }
     let verified = dec.finish(&mut plain);

@@ -1,18 +1,15 @@
-//! Upload (`media.md` §2–§3): the source is encrypted into a staging file in one pass (the
-//! upload token is the hash of the whole body, so it must exist before the request), then
-//! that file is streamed to the media hosts in turn until one answers 200; a 401/403 refreshes
+//! Upload (`media.md` §2–§3): the source is encrypted into a staged body ([`super::stage`]:
+//! the upload token is the hash of the whole body, so it must exist before the request), then
+//! that body is streamed to the media hosts in turn until one answers 200; a 401/403 refreshes
 //! the `media_conn` auth token once.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 use rand::rngs::OsRng;
 use reqwest::header;
 use serde::Deserialize;
-use tempfile::TempPath;
-use wa_protocol::media::{
-    upload_path, upload_token, EncryptedMedia, MediaEncryptor, MediaKey, MediaType,
-};
+use wa_protocol::media::{upload_path, upload_token, EncryptedMedia, MediaKey, MediaType};
 use wa_protocol::message::MediaFile;
 use wa_protocol::stanza::MediaConn;
 use wa_protocol::time::Millis;
@@ -21,12 +18,10 @@ use crate::error::Error;
 use crate::handle::AccountHandle;
 use crate::media_config::MediaConfig;
 
-use super::body::file_body;
 use super::failure::MediaFailure;
 use super::hub::MediaHub;
+use super::stage::{seal, StagedBody};
 
-/// Plaintext bytes read per encryption step.
-const READ_CHUNK: usize = 256 * 1024;
 /// The `Origin` whatsmeow and Baileys send (`media.md` §3).
 const ORIGIN: &str = "https://web.whatsapp.com";
 
@@ -60,9 +55,9 @@ pub struct UploadedMedia {
     pub streaming_sidecar: Option<Vec<u8>>,
 }
 
-/// The encrypted body in its staging file.
+/// The encrypted body, staged.
 pub(crate) struct Staged {
-    path: TempPath,
+    body: StagedBody,
     pub(crate) info: EncryptedMedia,
     key: MediaKey,
 }
@@ -74,51 +69,22 @@ pub(crate) struct Answer {
     pub(crate) direct_path: String,
 }
 
-/// Encrypts `source` into a staging file (blocking: run on a blocking thread).
+/// Encrypts `source` into a staged body (blocking: run on a blocking thread; see
+/// [`seal`] for the threads it uses).
 pub(crate) fn stage(
     source: MediaSource,
     ty: MediaType,
     config: &MediaConfig,
 ) -> Result<Staged, MediaFailure> {
     let key = MediaKey::generate(&mut OsRng);
-    let file = match &config.temp_dir {
-        Some(dir) => tempfile::NamedTempFile::new_in(dir),
-        None => tempfile::NamedTempFile::new(),
-    }
-    .map_err(MediaFailure::TempFile)?;
-    let (mut out, path) = file.into_parts();
-    let mut reader: Box<dyn Read + Send> = match source {
+    let reader: Box<dyn Read + Send> = match source {
         MediaSource::Path(p) => Box::new(std::fs::File::open(p).map_err(MediaFailure::Source)?),
         MediaSource::Bytes(b) => Box::new(std::io::Cursor::new(b)),
         MediaSource::Reader(r) => r,
     };
-    let mut enc = MediaEncryptor::new(&key, ty);
-    let mut plain = vec![0u8; READ_CHUNK];
-    let mut sealed = Vec::with_capacity(READ_CHUNK + 32);
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut plain) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(MediaFailure::Source(e)),
-        };
-        total += n as u64;
-        if total > config.max_file_bytes {
-            return Err(MediaFailure::TooLarge {
-                len: total,
-                max: config.max_file_bytes,
-            });
-        }
-        sealed.clear();
-        enc.update(&plain[..n], &mut sealed);
-        out.write_all(&sealed).map_err(MediaFailure::TempFile)?;
-    }
-    sealed.clear();
-    let info = enc.finish(&mut sealed);
-    out.write_all(&sealed).map_err(MediaFailure::TempFile)?;
-    out.flush().map_err(MediaFailure::TempFile)?;
-    Ok(Staged { path, info, key })
+    let temp_dir = config.temp_dir.clone();
+    let (body, info) = seal(reader, &key, ty, config.max_file_bytes, temp_dir)?;
+    Ok(Staged { body, info, key })
 }
 
 /// The hosts to try, in order: the override, or each `media_conn` host then the fallbacks.
@@ -198,7 +164,7 @@ pub(crate) async fn post_staged(
         .header(header::REFERER, format!("{ORIGIN}/"))
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::CONTENT_LENGTH, staged.info.enc_length)
-        .body(file_body(staged.path.to_path_buf()))
+        .body(staged.body.request_body())
         .send()
         .await?;
     let status = response.status();
