@@ -4,58 +4,21 @@
 //! files, retention driven by the `now` parameter (never a sleep); the media directory backend
 //! likewise, served back at `GET /media/<key>` to the owner's token only.
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::{to_bytes, Body};
 use axum::http::Request;
 use tower::ServiceExt;
-use wa_client::{ClientConfig, Gateway};
-use wa_http::objects::{store_media, sweep_all, Direction, Objects};
-use wa_http::{router, AppState, HttpConfig};
-use wa_protocol::binary::Jid;
-use wa_store::{Account, MemStore, S3Config, Secret, Store};
-use wa_testkit::{new_account, temp_dir, Moto};
+use wa_http::objects::{store_media, sweep_all, Direction};
+use wa_http::router;
+use wa_store::{S3Config, Secret};
+use wa_testkit::{temp_dir, Moto};
 
-const SEED: u64 = 1301;
+mod objects_support;
+
+use objects_support::{contact, s3_config, state_with_account, write_file, SEED};
+
 const DAY: Duration = Duration::from_secs(24 * 3600);
-
-async fn state_with_account(media_dir: &Path) -> (AppState, Account) {
-    let store: Arc<dyn Store> = Arc::new(MemStore::new());
-    let id = new_account(store.as_ref(), SEED);
-    let gateway = Arc::new(Gateway::new(store, ClientConfig::default()));
-    let account = gateway.account(&id).await.expect("account");
-    let state = AppState::new(gateway, HttpConfig::new("admin-token-0123456789"))
-        .with_objects(Objects::new(media_dir.to_path_buf(), "http://127.0.0.1:1"));
-    (state, account)
-}
-
-fn s3_config(moto: &Moto, bucket: &str) -> S3Config {
-    S3Config {
-        enabled: true,
-        endpoint: moto.url().to_owned(),
-        region: "us-east-1".into(),
-        bucket: bucket.into(),
-        access_key: "AKIDEXAMPLE".into(),
-        secret_key: Secret::new("wJalrXUtnFEMI-secret-0123456789".into()),
-        path_style: true,
-        retention_days: 30,
-        ..S3Config::default()
-    }
-}
-
-/// Deterministic bytes that differ at every offset modulo 251.
-fn write_file(dir: &Path, name: &str, len: usize) -> (std::path::PathBuf, Vec<u8>) {
-    let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-    let path = dir.join(name);
-    std::fs::write(&path, &bytes).expect("write the media file");
-    (path, bytes)
-}
-
-fn contact() -> Jid {
-    "15550001111:3@s.whatsapp.net".parse().expect("jid")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_goes_to_s3_under_wuzapis_key_and_url_and_expires() {

@@ -259,8 +259,16 @@ fn truncated(text: &str, cut: prop::sample::Index) -> Vec<u8> {
     bytes[..cut.index(bytes.len() + 1)].to_vec()
 }
 
+/// The S3 routes' documented 500 texts, which end with the cause (CONTRACTS §A.2): settings
+/// that make no client, a bucket that fails the connection test.
+pub const S3_500_PREFIXES: [&str; 2] = [
+    "failed to initialize S3 client: ",
+    "S3 connection test failed: ",
+];
+
 /// Whether an answer to an arbitrary request is acceptable: no 5xx but `501` and a `500` whose
-/// `error` is one of `documented_500` (wuzapi's session refusals, CONTRACTS §A.0), and every
+/// `error` is one of `documented_500` (wuzapi's session refusals, CONTRACTS §A.0) or starts
+/// with one of [`S3_500_PREFIXES`], and every
 /// refusal JSON with `success: false` and an `error` (or, in the whatsapp-web.js dialect, a
 /// `message`, §C.2) text. Returns why not.
 pub fn check_answer(status: u16, body: &[u8], documented_500: &[&str]) -> Result<(), String> {
@@ -278,7 +286,10 @@ pub fn check_answer(status: u16, body: &[u8], documented_500: &[&str]) -> Result
         return Err(format!("{status} without success:false and a text: {json}"));
     }
     let text = json["error"].as_str().unwrap_or_default();
-    let documented = status == 501 || (status == 500 && documented_500.contains(&text));
+    let documented = status == 501
+        || (status == 500
+            && (documented_500.contains(&text)
+                || S3_500_PREFIXES.iter().any(|p| text.starts_with(p))));
     if status >= 500 && !documented {
         return Err(format!("undocumented {status}: {json}"));
     }

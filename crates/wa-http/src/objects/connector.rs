@@ -4,8 +4,7 @@
 //! crate, enabled for all) makes every other `reqwest::Client::new()` panic without a
 //! process-wide crypto provider. This one uses reqwest as the workspace builds it, so S3 works
 //! over whatever reqwest speaks: plain HTTP today, HTTPS once the workspace enables TLS.
-//! Request bodies are at most one multipart part (object_store buffers them), so they are
-//! collected before sending; response bodies stream.
+//! Bodies stream both ways.
 
 use std::time::Duration;
 
@@ -66,12 +65,13 @@ fn http_error(e: reqwest::Error) -> HttpError {
 impl HttpService for Reqwest {
     async fn call(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
         let (parts, body) = req.into_parts();
-        let body = body.collect().await?.to_bytes();
         let url = reqwest::Url::parse(&parts.uri.to_string())
             .map_err(|e| HttpError::new(HttpErrorKind::Request, e))?;
         let mut request = reqwest::Request::new(parts.method, url);
         *request.headers_mut() = parts.headers;
-        *request.body_mut() = Some(body.into());
+        // Streamed as object_store holds it (a part is not copied again); its exact size hint
+        // and object_store's Content-Length keep it a fixed-length body.
+        *request.body_mut() = Some(reqwest::Body::wrap(body));
         let response = self.0.execute(request).await.map_err(http_error)?;
         let response: axum::http::Response<reqwest::Body> = response.into();
         let (parts, body) = response.into_parts();

@@ -82,6 +82,7 @@ mod tests {
             webhook::openapi(),
             crate::wwebjs::openapi(),
             crate::pool::openapi(),
+            crate::objects::routes::openapi(),
         ] {
             let Some(components) = part.components else {
                 continue;
