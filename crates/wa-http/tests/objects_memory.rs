@@ -53,7 +53,7 @@ async fn a_100_mb_file_streams_to_s3_in_bounded_memory() {
     reset_peak();
     let before = rss_kib();
     let stored = store_media(
-        &state,
+        &state.objects,
         &account,
         Direction::Inbox,
         &contact(),
