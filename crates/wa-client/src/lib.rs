@@ -32,6 +32,7 @@ mod history_api;
 mod kicks;
 mod media_api;
 mod media_config;
+mod media_retry_api;
 mod messaging;
 mod persist;
 mod protocol_events;
@@ -55,6 +56,7 @@ pub use gateway::{Gateway, NewAccount};
 pub use handle::AccountHandle;
 pub use media_api::OutgoingMedia;
 pub use media_config::MediaConfig;
+pub use media_retry_api::MediaOrigin;
 pub use messaging::media::{DownloadedMedia, MediaFailure, MediaSource, UploadedMedia};
 pub use messaging::types::{
     GroupMember, GroupUpdate, ReceivedText, SendOptions, Sender, SentMessage,

@@ -19,6 +19,8 @@ pub struct MediaConfig {
     /// Directory for the encrypted upload staging files and the downloaded plaintext; the
     /// system's temporary directory by default.
     pub temp_dir: Option<PathBuf>,
+    /// How long a media retry waits for the phone's answer.
+    pub retry_timeout: Duration,
 }
 
 impl Default for MediaConfig {
@@ -29,6 +31,7 @@ impl Default for MediaConfig {
             max_file_bytes: 2 << 30,
             request_timeout: Duration::from_secs(300),
             temp_dir: None,
+            retry_timeout: Duration::from_secs(30),
         }
     }
 }
