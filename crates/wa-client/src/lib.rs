@@ -46,6 +46,7 @@ mod send_api;
 mod session_api;
 mod socket;
 mod status;
+mod tls;
 mod user_api;
 
 pub use account::spawn_account;
@@ -65,5 +66,6 @@ pub use proxy::{Proxy, ProxyKind};
 pub use reports::ack_report;
 pub use socket::{open_websocket, Ws, PRODUCTION_URL};
 pub use status::{FailReason, QrCode, SessionState, Status};
+pub use tls::{https_client_config, install_crypto_provider};
 pub use user_api::UserLookup;
 pub use wa_protocol::stanza::{GroupInfo, GroupParticipant, ParticipantAction, ParticipantRole};

@@ -52,6 +52,7 @@ pub use client::{client_config, new_account, AccountEvents};
 pub use dir::temp_dir;
 pub use error::Error;
 pub use hook::{Hook, HookReceiver};
+pub use http::http_client;
 pub use linked::Linked;
 pub use peer::JsonLines;
 pub use poll::{poll_until, POLL_EVERY};

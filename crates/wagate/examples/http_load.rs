@@ -424,6 +424,7 @@ async fn run(args: Args) {
         start.elapsed().as_secs_f64()
     );
     let served = serve(&sim, &dir);
+    wa_client::install_crypto_provider();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.inflight.max(64))
         .timeout(Duration::from_secs(60))

@@ -18,6 +18,9 @@ pub enum MediaFailure {
     /// The file to upload cannot be read.
     #[error("cannot read the media to upload: {0}")]
     Source(#[source] std::io::Error),
+    /// A configured extra root certificate is not a usable certificate.
+    #[error("media root certificate: {0}")]
+    RootCertificate(#[source] rustls::Error),
 
     // ----- the peer's fault -----
     /// A received media message lacks a field its download needs.
@@ -73,7 +76,9 @@ pub(crate) enum MediaFault {
 impl MediaFailure {
     pub(crate) fn fault(&self) -> MediaFault {
         match self {
-            MediaFailure::TooLarge { .. } | MediaFailure::Source(_) => MediaFault::Caller,
+            MediaFailure::TooLarge { .. }
+            | MediaFailure::Source(_)
+            | MediaFailure::RootCertificate(_) => MediaFault::Caller,
             MediaFailure::MissingField(_)
             | MediaFailure::Verify(_)
             | MediaFailure::Status { .. }
@@ -95,6 +100,7 @@ impl MediaFailure {
             }
             MediaFailure::TooLarge { .. }
             | MediaFailure::Source(_)
+            | MediaFailure::RootCertificate(_)
             | MediaFailure::MissingField(_)
             | MediaFailure::Verify(_)
             | MediaFailure::BadAnswer(_)
