@@ -33,6 +33,7 @@ use crate::event::{Event, EventKind};
 use crate::gateway::Gateway;
 use crate::messaging::media::download::DownloadedMedia;
 use crate::messaging::media::failure::MediaFailure;
+use crate::messaging::types::ReceivedText;
 
 /// The message a media file belongs to: what a media retry request names (`<rmr>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,23 @@ pub struct MediaOrigin {
     pub from_me: bool,
     /// The sender in a group.
     pub participant: Option<Jid>,
+}
+
+impl MediaOrigin {
+    /// The origin of a received media message: its chat, and in a group its sender (as user
+    /// JID). `from_me`: the message is our own other device's send (a copy whose sender is
+    /// this account).
+    pub fn received(message: &ReceivedText, from_me: bool) -> Self {
+        Self {
+            id: message.id.clone(),
+            chat: message.chat.clone(),
+            from_me,
+            participant: message
+                .chat
+                .is_group()
+                .then(|| message.sender.device.to_non_ad()),
+        }
+    }
 }
 
 impl Gateway {
