@@ -18,6 +18,7 @@ use wa_protocol::message::{
     decode_padded, AudioInfo, Content, DocumentInfo, EncVersion, ImageInfo, Media, MediaKind,
     StickerInfo, VideoInfo,
 };
+use wa_protocol::stanza::MediaRetryRequest;
 use wa_protocol::MessageId;
 use wa_sim::{MediaBody, PhoneSend, SimEvent};
 use wa_store::{MemStore, Store};
@@ -273,12 +274,33 @@ async fn an_expired_file_comes_back_through_media_retry() {
         from_me: false,
         participant: None,
     };
+    let mut sim_events = linked.sim.subscribe();
     let got = linked
         .gateway
         .download_media_with_retry(&linked.id, &media, &origin)
         .await
         .expect("re-uploaded and downloaded");
     assert_eq!(got.read_all().expect("read"), kinds[0].data);
+    // The request as the references build it: to our own user, the sealed request, `<rmr>`.
+    let request = wait_for(&mut sim_events, DEADLINE, "the request", |e| match e {
+        SimEvent::Stanza { node, .. } if MediaRetryRequest::is_request(node) => {
+            Some(MediaRetryRequest::from_node(node).expect("parses"))
+        }
+        _ => None,
+    })
+    .await
+    .expect("the gateway sent a server-error receipt");
+    assert_eq!(request.id, id);
+    assert_eq!(request.to, Some(user(A)));
+    assert_eq!(request.sealed.iv.len(), 12);
+    assert_eq!(
+        (
+            request.rmr.chat,
+            request.rmr.from_me,
+            request.rmr.participant
+        ),
+        (user(B), false, None)
+    );
     let counters = linked.sim.counters();
     assert_eq!(counters.get("phone:media-retry:Success").copied(), Some(1));
 
