@@ -387,3 +387,59 @@ async fn a_revoked_upload_token_refreshes_media_conn() {
         "one new media_conn after the 401"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_media_retry_names_the_sender() {
+    let mut linked = linked(1304).await;
+    let group = linked
+        .sim
+        .create_group(B, "media retry", &[A])
+        .expect("group");
+    let kind = &kinds()[1];
+    let request = PhoneSend {
+        to: group.to_string(),
+        media: Some(MediaBody {
+            kind: kind.name.into(),
+            mimetype: kind.mimetype.into(),
+            data_base64: STANDARD.encode(&kind.data),
+            ..MediaBody::default()
+        }),
+        ..PhoneSend::default()
+    };
+    let id = linked.sim.phone_send_kind(B, &request).expect("B sends");
+    let received = wait_for(
+        &mut linked.events,
+        DEADLINE,
+        "the group video",
+        |e| match e {
+            EventKind::Message(m) if m.id == id => Some((**m).clone()),
+            _ => None,
+        },
+    )
+    .await
+    .expect("the gateway receives it");
+    let Content::Media(media) = &received.content else {
+        panic!("not media: {:?}", received.content)
+    };
+    own_phone_has(&linked, &id).await;
+    expire(&linked, media);
+    let origin = MediaOrigin::received(&received, false);
+    assert_eq!(origin.chat, group);
+    assert_eq!(origin.participant, Some(user(B)));
+    let mut sim_events = linked.sim.subscribe();
+    let got = linked
+        .gateway
+        .download_media_with_retry(&linked.id, media, &origin)
+        .await
+        .expect("re-uploaded and downloaded");
+    assert_eq!(got.read_all().expect("read"), kind.data);
+    let rmr = wait_for(&mut sim_events, DEADLINE, "the request", |e| match e {
+        SimEvent::Stanza { node, .. } if MediaRetryRequest::is_request(node) => {
+            Some(MediaRetryRequest::from_node(node).expect("parses").rmr)
+        }
+        _ => None,
+    })
+    .await
+    .expect("the gateway sent a server-error receipt");
+    assert_eq!((rmr.chat, rmr.participant), (group, Some(user(B))));
+}
