@@ -78,9 +78,9 @@ impl Gateway {
     pub fn new(store: Arc<dyn Store>, config: ClientConfig) -> Self {
         Self {
             registry: Registry::new(store, config.clone()),
+            media: MediaHub::new(config.media.extra_root_certs.clone()),
             config,
             recovery: Default::default(),
-            media: MediaHub::default(),
         }
     }
 

@@ -34,6 +34,7 @@ mod media_api;
 mod media_config;
 mod media_prepare;
 mod media_send_api;
+mod media_retry_api;
 mod messaging;
 mod persist;
 mod persist_wait;
@@ -48,6 +49,7 @@ mod send_api;
 mod session_api;
 mod socket;
 mod status;
+mod tls;
 mod user_api;
 
 pub use account::spawn_account;
@@ -59,6 +61,7 @@ pub use handle::AccountHandle;
 pub use media_api::OutgoingMedia;
 pub use media_config::MediaConfig;
 pub use media_prepare::{detect_mimetype, MediaClass, MediaLimits, MediaRejected, MediaRequest};
+pub use media_retry_api::MediaOrigin;
 pub use messaging::media::{DownloadedMedia, MediaFailure, MediaSource, UploadedMedia};
 pub use messaging::types::{
     GroupMember, GroupUpdate, ReceivedText, SendOptions, Sender, SentMessage,
@@ -67,5 +70,6 @@ pub use proxy::{Proxy, ProxyKind};
 pub use reports::ack_report;
 pub use socket::{open_websocket, Ws, PRODUCTION_URL};
 pub use status::{FailReason, QrCode, SessionState, Status};
+pub use tls::{https_client_config, install_crypto_provider};
 pub use user_api::UserLookup;
 pub use wa_protocol::stanza::{GroupInfo, GroupParticipant, ParticipantAction, ParticipantRole};

@@ -6,8 +6,8 @@ use std::time::Duration;
 /// Media settings of [`crate::ClientConfig`].
 #[derive(Debug, Clone)]
 pub struct MediaConfig {
-    /// URL scheme of the media hosts: `https` in production; wa-sim serves plain `http` on its
-    /// port.
+    /// URL scheme of the media hosts: `https` in production (TLS with ring, see
+    /// [`crate::https_client_config`]); wa-sim serves plain `http` on its port.
     pub scheme: String,
     /// Upload to and download from this `host[:port]` instead of the hosts `media_conn`
     /// names (tests, proxies).
@@ -19,6 +19,11 @@ pub struct MediaConfig {
     /// Directory for the encrypted upload staging files and the downloaded plaintext; the
     /// system's temporary directory by default.
     pub temp_dir: Option<PathBuf>,
+    /// How long a media retry waits for the phone's answer.
+    pub retry_timeout: Duration,
+    /// Root certificates (DER) the media client trusts besides the webpki (Mozilla) roots: a
+    /// private proxy's, or a test server's self-signed one.
+    pub extra_root_certs: Vec<Vec<u8>>,
 }
 
 impl Default for MediaConfig {
@@ -29,6 +34,8 @@ impl Default for MediaConfig {
             max_file_bytes: 2 << 30,
             request_timeout: Duration::from_secs(300),
             temp_dir: None,
+            retry_timeout: Duration::from_secs(30),
+            extra_root_certs: Vec::new(),
         }
     }
 }

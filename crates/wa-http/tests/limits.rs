@@ -149,7 +149,7 @@ async fn a_body_that_stops_arriving_is_a_408_in_the_envelope() {
 #[tokio::test]
 async fn a_request_the_gateway_never_answers_is_a_503_in_the_envelope() {
     let (addr, _stop) = start(test_router(&Arc::new(config()))).await;
-    let client = reqwest::Client::new();
+    let client = wa_testkit::http_client();
     let response = client
         .get(format!("http://{addr}/never"))
         .timeout(DEADLINE)
@@ -165,7 +165,11 @@ async fn a_request_the_gateway_never_answers_is_a_503_in_the_envelope() {
 #[tokio::test]
 async fn a_panicking_handler_is_a_500_without_internals() {
     let (addr, _stop) = start(test_router(&Arc::new(config()))).await;
-    let response = reqwest::get(format!("http://{addr}/panic")).await.unwrap();
+    let response = wa_testkit::http_client()
+        .get(format!("http://{addr}/panic"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 500);
     let text = response.text().await.unwrap();
     assert!(!text.contains("boom"), "{text}");
@@ -179,7 +183,7 @@ async fn a_panicking_handler_is_a_500_without_internals() {
 #[tokio::test]
 async fn bodies_over_the_limit_are_413_declared_or_chunked() {
     let (addr, _stop) = start(test_router(&Arc::new(config()))).await;
-    let client = reqwest::Client::new();
+    let client = wa_testkit::http_client();
     let big = format!("{{\"Body\":\"{}\"}}", "a".repeat(BODY_LIMIT));
     // Declared: refused before routing, even on an unknown path.
     for path in ["/echo", "/no/such/route"] {
@@ -227,7 +231,7 @@ async fn bodies_over_the_limit_are_413_declared_or_chunked() {
 #[tokio::test]
 async fn malformed_json_and_wrong_types_are_400_in_the_envelope() {
     let (addr, _stop) = start(test_router(&Arc::new(config()))).await;
-    let client = reqwest::Client::new();
+    let client = wa_testkit::http_client();
     for body in ["{\"Phone\":", "not json", "", "[1,2", "{\"a\":1}}"] {
         let response = client
             .post(format!("http://{addr}/echo"))
@@ -247,7 +251,9 @@ async fn malformed_json_and_wrong_types_are_400_in_the_envelope() {
 #[tokio::test]
 async fn axums_own_rejections_are_answered_in_the_envelope() {
     let (addr, _stop) = start(test_router(&Arc::new(config()))).await;
-    let response = reqwest::get(format!("http://{addr}/query?n=300"))
+    let response = wa_testkit::http_client()
+        .get(format!("http://{addr}/query?n=300"))
+        .send()
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 400);

@@ -44,3 +44,8 @@ pub mod signal_store {
 pub mod e2e {
     include!(concat!(env!("OUT_DIR"), "/wa.e2e.rs"));
 }
+
+/// Media retry payloads (`proto/mms_retry.proto`).
+pub mod mms_retry {
+    include!(concat!(env!("OUT_DIR"), "/wa.mms_retry.rs"));
+}

@@ -6,6 +6,8 @@
 //! |---|---|
 //! | `GET /admin/media` | every stored file: `[{"direct_path", "mms_type", "size", "file_enc_sha256" (hex), "expires" (unix s), "expired"}]` |
 //! | `POST /admin/media/expire` `{"direct_path": "…"}` or `{"all": true}` → `{"expired": n}` | the file (any query on the path is ignored), or every file, expires now |
+//! | `POST /admin/media/forget` → `{"forgotten": n}` | the phones drop their own copies (`media_gallery`): a media retry is answered "not on phone" (`<error code="2"/>`) |
+//! | `POST /admin/media/revoke-auth` → `{"revoked": n}` | every `media_conn` auth token stops opening uploads (401) until a client asks again |
 //!
 //! Files also expire by themselves [`MediaConfig::file_ttl`](crate::MediaConfig::file_ttl)
 //! after their upload, on the simulator's clock.
@@ -27,6 +29,16 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/admin/media", get(list))
         .route("/admin/media/expire", post(expire))
+        .route("/admin/media/forget", post(forget))
+        .route("/admin/media/revoke-auth", post(revoke_auth))
+}
+
+async fn forget(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(json!({ "forgotten": shared.media.gallery.forget_all() }))
+}
+
+async fn revoke_auth(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(json!({ "revoked": shared.media.revoke_auths() }))
 }
 
 async fn list(State(shared): State<Arc<Shared>>) -> Json<Vec<crate::media_store::MediaInfo>> {

@@ -30,6 +30,7 @@ use wa_protocol::time::Millis;
 
 use crate::config::MediaConfig;
 use crate::error::SimError;
+use crate::media_gallery::PhoneGallery;
 
 /// An upload path's type, one of `media.md` §1's `mms-type`s ([`MediaType::from_mms_type`]).
 pub(crate) fn mms_type(text: &str) -> Result<&'static str, SimError> {
@@ -118,6 +119,8 @@ pub(crate) struct MediaStore {
     config: MediaConfig,
     inner: Mutex<Inner>,
     next: AtomicU64,
+    /// The phones' own copies (`media_gallery`).
+    pub(crate) gallery: PhoneGallery,
 }
 
 fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
@@ -143,6 +146,7 @@ impl MediaStore {
             config,
             inner: Mutex::new(Inner::default()),
             next: AtomicU64::new(1),
+            gallery: PhoneGallery::default(),
         })
     }
 
@@ -294,6 +298,59 @@ impl MediaStore {
             expire_one(&mut inner, key);
         }
         keys.len()
+    }
+
+    /// Links (or, where that fails, copies) the live file under `direct_path` to a new file the
+    /// store does not expire: a phone's own copy (`media_gallery`).
+    pub(crate) fn keep_copy(&self, direct_path: &str) -> Result<PathBuf, SimError> {
+        let key = path_part(direct_path);
+        let source = {
+            let inner = lock(&self.inner);
+            let stored = inner
+                .files
+                .get(key)
+                .filter(|s| !s.info.expired)
+                .ok_or_else(|| SimError::NoMedia(key.chars().take(120).collect()))?;
+            stored.file.clone()
+        };
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let kept = self.root.path().join(format!("kept-{n}.enc"));
+        if std::fs::hard_link(&source, &kept).is_err() {
+            std::fs::copy(&source, &kept).map_err(SimError::MediaIo)?;
+        }
+        Ok(kept)
+    }
+
+    /// Stores the body in `kept` again under a new direct path (a phone's re-upload), checked
+    /// against `expected` as an upload is.
+    pub(crate) fn reupload(
+        &self,
+        kept: &Path,
+        mms_type: &'static str,
+        expected: [u8; 32],
+        now: Millis,
+        rng: &mut StdRng,
+    ) -> Result<Uploaded, SimError> {
+        let mut source = File::open(kept).map_err(SimError::MediaIo)?;
+        let mut incoming = self.begin()?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = std::io::Read::read(&mut source, &mut buf).map_err(SimError::MediaIo)?;
+            if n == 0 {
+                break;
+            }
+            incoming.write(&buf[..n])?;
+        }
+        self.commit(incoming, mms_type, Some(expected), now, rng)
+    }
+
+    /// Forgets every `media_conn` auth token: uploads with them answer 401 until a client asks
+    /// for a new one (the harness's switch for "refreshed on auth failure").
+    pub(crate) fn revoke_auths(&self) -> usize {
+        let mut inner = lock(&self.inner);
+        let n = inner.auths.len();
+        inner.auths.clear();
+        n
     }
 
     /// Every file stored (gone ones too), by direct path.

@@ -18,6 +18,7 @@ use wa_protocol::PhoneNumber;
 
 use crate::error::SimError;
 use crate::event::SimEvent;
+use crate::media_gallery::Kept;
 use crate::media_kind::MediaKind;
 use crate::phone_media::media_type;
 use crate::state::Shared;
@@ -206,6 +207,28 @@ pub(crate) fn fetch(shared: &Shared, media: &MediaIn) -> Result<[u8; 32], SimErr
     Ok(verified.file_sha256)
 }
 
+/// Keeps `phone`'s own copy of the body of message `id` (`media_gallery`): the store's file
+/// while it is live, with the message's key, type and `fileEncSha256`.
+pub(crate) fn keep(
+    shared: &Shared,
+    phone: &PhoneNumber,
+    id: &str,
+    media: &MediaIn,
+) -> Result<(), SimError> {
+    let key = MediaKey::from_slice(media.media_key.as_deref().unwrap_or_default())
+        .map_err(SimError::MediaVerify)?;
+    let file_enc_sha256 = hash32(media.file_enc_sha256.as_ref(), "no fileEncSha256")?;
+    let file = shared.media.keep_copy(path_of(media)?)?;
+    let kept = Kept {
+        file,
+        key,
+        ty: media_type(media.kind),
+        file_enc_sha256,
+    };
+    shared.media.gallery.insert(phone, id, kept);
+    Ok(())
+}
+
 /// A fetch to run for one inbox entry.
 struct FetchJob {
     phone: PhoneNumber,
@@ -218,6 +241,11 @@ impl FetchJob {
     /// Fetches, records the outcome in the inbox entry and reports the message.
     fn run(self, shared: &Shared) {
         let outcome = fetch(shared, &self.media).map(hex::encode);
+        if outcome.is_ok() {
+            if let Err(error) = keep(shared, &self.phone, &self.id, &self.media) {
+                tracing::debug!(%error, "wa-sim: phone keeps no copy of the media");
+            }
+        }
         shared.count(if outcome.is_ok() {
             "phone:media-fetched"
         } else {

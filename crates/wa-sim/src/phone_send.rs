@@ -24,6 +24,7 @@ use crate::mailbox::DeviceKey;
 use crate::phone_group_send;
 use crate::phone_kinds::{content_of, one_kind, KindContext, PhoneSend};
 use crate::phone_media;
+use crate::phone_media_retry;
 use crate::phone_outgoing::Outgoing;
 use crate::phone_state::SentText;
 use crate::roles::messages;
@@ -79,6 +80,7 @@ pub(crate) fn send(
             });
         }
     });
+    phone_media_retry::keep_sent(shared, phone, msg.id.as_str(), &content);
     messages::route_message(shared, &(phone.clone(), 0), &msg, t).map_err(SimError::Refused)?;
     shared.count(format!("phone:sent:{}", content.kind()));
     shared.count("phone:sent");

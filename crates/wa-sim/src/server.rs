@@ -351,6 +351,18 @@ impl SimServer {
         self.shared.media.expire_all()
     }
 
+    /// The phones drop their own copies of media: a media retry is answered "not on phone"
+    /// (`POST /admin/media/forget`); returns how many copies there were.
+    pub fn forget_phone_media(&self) -> usize {
+        self.shared.media.gallery.forget_all()
+    }
+
+    /// Every `media_conn` auth token stops opening uploads (401) until a client asks for a new
+    /// one (`POST /admin/media/revoke-auth`); returns how many there were.
+    pub fn revoke_media_auth(&self) -> usize {
+        self.shared.media.revoke_auths()
+    }
+
     /// Stops accepting connections and closes the open ones.
     pub fn shutdown(mut self) {
         self.stop_now();

@@ -24,7 +24,7 @@ const A: &str = "15550107001";
 
 /// A POST of raw bytes; the status and the body.
 async fn post(url: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
-    let response = reqwest::Client::new()
+    let response = wa_testkit::http_client()
         .post(url)
         .header("Origin", "https://web.whatsapp.com")
         .header("Content-Type", "application/octet-stream")
@@ -39,7 +39,7 @@ async fn post(url: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
 
 /// A GET; the status and the body.
 async fn get(url: &str) -> (u16, Vec<u8>) {
-    let response = reqwest::Client::new()
+    let response = wa_testkit::http_client()
         .get(url)
         .timeout(DEADLINE)
         .send()

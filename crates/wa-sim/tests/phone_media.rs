@@ -117,7 +117,7 @@ fn to32(bytes: &[u8]) -> [u8; 32] {
 }
 
 async fn download(url: &str) -> (u16, Vec<u8>) {
-    let response = reqwest::Client::new()
+    let response = wa_testkit::http_client()
         .get(url)
         .timeout(DEADLINE)
         .send()
@@ -369,7 +369,7 @@ async fn upload_image(host: &str, auth: &str, data: &[u8], seed: u8) -> pb::Imag
         "http://{host}{}?auth={auth}&token={token}",
         upload_path(MediaType::Image, &token)
     );
-    let response = reqwest::Client::new()
+    let response = wa_testkit::http_client()
         .post(url)
         .body(body)
         .timeout(DEADLINE)

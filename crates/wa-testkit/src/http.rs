@@ -5,6 +5,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// A plain `reqwest::Client` for tests. reqwest is built with `rustls-no-provider`, so a client
+/// built before any rustls provider is installed panics: this installs ring as the process
+/// default first ([`wa_client::install_crypto_provider`]). Every test's client comes from here.
+pub fn http_client() -> reqwest::Client {
+    wa_client::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 /// Sends one request to `http://{addr}{path}` with an optional `(content type, body)` and
 /// returns the status and the JSON body (`Null` when empty; a non-JSON body as a JSON string).
 ///
@@ -19,7 +27,7 @@ pub async fn request(
 ) -> (u16, Value) {
     let method = reqwest::Method::from_bytes(method.as_bytes())
         .unwrap_or_else(|e| panic!("HTTP method {method:?}: {e}"));
-    let mut builder = reqwest::Client::new()
+    let mut builder = http_client()
         .request(method, format!("http://{addr}{path}"))
         .timeout(deadline);
     if let Some((content_type, body)) = body {

@@ -53,6 +53,7 @@ pub use client::{client_config, new_account, AccountEvents};
 pub use dir::temp_dir;
 pub use error::Error;
 pub use hook::{Hook, HookReceiver};
+pub use http::http_client;
 pub use linked::Linked;
 pub use moto::{ensure_moto, Moto, MOTO_REQUIREMENT};
 pub use peer::JsonLines;

@@ -66,7 +66,7 @@ impl Served {
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             dir,
-            http: reqwest::Client::new(),
+            http: crate::http::http_client(),
         };
         served.spawn().await;
         served

@@ -45,7 +45,7 @@ impl<'a> Wwebjs<'a> {
     /// # Panics
     /// If the exchange fails or takes longer than [`DEADLINE`].
     pub async fn get_bytes(&self, path: &str) -> (u16, String, Vec<u8>) {
-        let response = reqwest::Client::new()
+        let response = crate::http::http_client()
             .get(format!("{}{path}", self.served.base()))
             .header("x-api-key", self.key)
             .timeout(DEADLINE)

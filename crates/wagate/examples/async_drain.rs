@@ -59,7 +59,7 @@ fn wagate_bin() -> std::path::PathBuf {
 
 /// Queues `n` async sends, 64 in flight; how many were answered 202.
 async fn queue(base: &str, token: &str, n: usize) -> usize {
-    let http = reqwest::Client::new();
+    let http = wa_testkit::http_client();
     let gate = Arc::new(Semaphore::new(64));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {

@@ -482,6 +482,7 @@ async fn run(args: Args) {
         start.elapsed().as_secs_f64()
     );
     let served = serve(&sim, &dir);
+    wa_client::install_crypto_provider();
     let http = if args.reqwest {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(args.inflight.max(64))

@@ -102,6 +102,8 @@ fn main() -> ExitCode {
         // Colours only on a terminal: log files and pipes get plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // Before any HTTP client is built (reqwest has no TLS provider of its own).
+    wa_client::install_crypto_provider();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),

@@ -137,7 +137,7 @@ async fn an_otp_sent_while_the_session_is_down_arrives_within_the_bound_and_read
     let (base, started) = (served.base(), Instant::now());
     let send = tokio::spawn(async move {
         let body = json!({"Phone": b, "Body": "Your OTP is 482913", "Id": otp});
-        reqwest::Client::new()
+        wa_testkit::http_client()
             .post(format!("{base}/chat/send/text"))
             .header("token", TOKEN)
             .header("content-type", "application/json")
@@ -239,7 +239,7 @@ async fn the_bound_running_out_is_a_clear_error_and_nothing_is_sent() {
 /// A send of `body` to `/chat/send/text{query}` from a fresh client (for concurrent calls);
 /// `None` when the exchange fails (the gateway was killed under it).
 async fn try_post(base: String, query: &'static str, body: Value) -> Option<(u16, Value)> {
-    let answer = reqwest::Client::new()
+    let answer = wa_testkit::http_client()
         .post(format!("{base}/chat/send/text{query}"))
         .header("token", TOKEN)
         .header("content-type", "application/json")

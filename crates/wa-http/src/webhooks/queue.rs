@@ -128,8 +128,16 @@ pub(crate) fn host(url: &str) -> String {
         .unwrap_or_else(|| "(invalid URL)".to_owned())
 }
 
+/// The receivers' client: `http` and `https` URLs (TLS with ring and the webpki roots,
+/// `wa_client::https_client_config`).
 fn client(config: &WebhookConfig) -> reqwest::Client {
-    reqwest::Client::builder()
+    wa_client::install_crypto_provider();
+    let mut builder = reqwest::Client::builder();
+    match wa_client::https_client_config(&[]) {
+        Ok(tls) => builder = builder.tls_backend_preconfigured(tls),
+        Err(error) => tracing::warn!(%error, "webhook HTTP client: default TLS settings"),
+    }
+    builder
         .timeout(config.timeout)
         .dns_resolver(GuardedResolver {
             allow_private: config.allow_private,

@@ -48,6 +48,18 @@ pub enum MediaError {
     /// An upload token that is not base64url of 32 bytes (`media.md` §3).
     #[error("malformed upload token")]
     BadToken,
+    /// A media retry `enc_iv` that is not 12 bytes (`retry.rs`).
+    #[error("media retry IV has {len} bytes, not 12")]
+    RetryIv {
+        /// Bytes received.
+        len: usize,
+    },
+    /// A media retry `enc_p` whose AES-GCM tag does not verify under the message's key and id.
+    #[error("media retry payload does not verify")]
+    RetrySeal,
+    /// A media retry plaintext that is not the protobuf named.
+    #[error("media retry payload is not a valid {0}")]
+    RetryPayload(&'static str),
 }
 
 impl MediaError {
@@ -62,7 +74,10 @@ impl MediaError {
             | MediaError::EncHashMismatch
             | MediaError::PlainHashMismatch
             | MediaError::LengthMismatch { .. }
-            | MediaError::BadToken => Fault::Peer,
+            | MediaError::BadToken
+            | MediaError::RetryIv { .. }
+            | MediaError::RetrySeal
+            | MediaError::RetryPayload(_) => Fault::Peer,
         }
     }
 }

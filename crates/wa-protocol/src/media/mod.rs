@@ -3,7 +3,8 @@
 //! plaintext pieces into `ciphertext ‖ mac` and the message's hashes; [`MediaDecryptor`] turns a
 //! downloaded body back, releasing plaintext that counts only once `finish` verified it;
 //! [`SidecarBuilder`] computes the streaming sidecar of audio and video; [`upload_token`] and
-//! [`upload_path`] name the upload.
+//! [`upload_path`] name the upload; [`seal_retry_request`] and [`open_retry_outcome`] (with
+//! their counterparts) are the media retry crypto (`retry.rs`).
 //!
 //! Nothing here holds a whole file: memory per encryptor or decryptor is a few AES blocks and
 //! the hash states, whatever the file size.
@@ -28,6 +29,7 @@ mod encrypt;
 mod error;
 mod keys;
 mod kind;
+mod retry;
 pub mod sidecar;
 mod token;
 
@@ -41,5 +43,9 @@ pub use encrypt::{encrypt, encrypt_parts, encrypted_len, EncryptedMedia, MediaEn
 pub use error::MediaError;
 pub use keys::{MediaKey, MediaKeys, EXPANDED_LEN};
 pub use kind::MediaType;
+pub use retry::{
+    media_retry_key, open_retry_outcome, open_retry_request, seal_retry_outcome,
+    seal_retry_request, RetryOutcome, RetryResult, MEDIA_RETRY_INFO, MEDIA_RETRY_IV_LEN,
+};
 pub use sidecar::SidecarBuilder;
 pub use token::{parse_upload_token, upload_path, upload_token};

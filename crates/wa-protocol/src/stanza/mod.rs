@@ -16,6 +16,7 @@ mod group_topic;
 mod iq;
 mod login;
 mod media_conn;
+mod media_retry;
 mod message;
 mod notification;
 mod notify;
@@ -50,6 +51,10 @@ pub use group_topic::{DescriptionChange, SetDescription};
 pub use iq::{iq_error, iq_result, IqFailure, IqKind, IqRequest, IqResponse, Ping, ServerPing};
 pub use login::{Passive, Presence, PropsRequest};
 pub use media_conn::{MediaConn, MediaConnRequest, MediaHost, MAX_MEDIA_HOSTS, MEDIA_CONN_XMLNS};
+pub use media_retry::{
+    MediaRetryBody, MediaRetryNotice, MediaRetryRequest, RetryMessageRef, Sealed,
+    MEDIA_NOT_ON_PHONE, MEDIA_RETRY_NOTIFICATION_TYPE, SERVER_ERROR_RECEIPT_TYPE,
+};
 pub use message::{
     AddressingMode, AltAddresses, DeviceEnc, EditAttr, Enc, EncType, MessageStanza, MessageType,
     MAX_DIRECT_ENCS, MAX_ENC_COUNT, MAX_FANOUT,

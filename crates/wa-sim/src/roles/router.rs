@@ -6,12 +6,15 @@
 //! logged-in companion's `<message>`, `<receipt>` and `<ack>` to [`messages`] (routing to every
 //! addressed device, or every group member's device, now or from the offline queue after
 //! login; server acks with error codes and, for groups, `phash`; receipts and retry receipts
-//! forwarded; acks checked). Other tags are counted and left unanswered.
+//! forwarded; acks checked); a `<receipt type="server-error">` (media retry) to the phone of
+//! the sender's account ([`phone_media_retry`]). Other tags are counted and left unanswered.
 
 use rand::rngs::StdRng;
 use wa_protocol::binary::Node;
+use wa_protocol::stanza::MediaRetryRequest;
 
 use crate::event::{ConnId, SimEvent};
+use crate::phone_media_retry;
 use crate::roles::messages;
 use crate::roles::pairing::Pairing;
 use crate::roles::session::Session;
@@ -50,6 +53,9 @@ pub(crate) fn route(
         (Role::Session(session), "iq") => session.iq(shared, conn, node),
         (Role::Session(session), "message") => {
             messages::companion_message(shared, session.device_key(), node)
+        }
+        (Role::Session(session), "receipt") if MediaRetryRequest::is_request(node) => {
+            phone_media_retry::companion_request(shared, session.device_key(), node)
         }
         (Role::Session(session), "receipt") => {
             messages::companion_receipt(shared, session.device_key(), node)

@@ -1,6 +1,6 @@
 //! What a media upload or download can refuse, classified by who is at fault.
 
-use wa_protocol::media::MediaError;
+use wa_protocol::media::{MediaError, RetryResult};
 
 /// A media upload or download failure (`media.md` §2–§3).
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,9 @@ pub enum MediaFailure {
     /// The file to upload cannot be read.
     #[error("cannot read the media to upload: {0}")]
     Source(#[source] std::io::Error),
+    /// A configured extra root certificate is not a usable certificate.
+    #[error("media root certificate: {0}")]
+    RootCertificate(#[source] rustls::Error),
 
     // ----- the peer's fault -----
     /// A received media message lacks a field its download needs.
@@ -40,6 +43,15 @@ pub enum MediaFailure {
     /// Nowhere to upload to or download from (no hosts and no URL).
     #[error("no media host to try")]
     NoHosts,
+    /// A media retry was answered `<error code>` (2: the phone no longer has the file).
+    #[error("media retry refused with code {code}")]
+    RetryRefused {
+        /// The `code`.
+        code: u32,
+    },
+    /// A media retry was answered with a result other than `SUCCESS`.
+    #[error("media retry answered {0:?}")]
+    RetryUnsuccessful(RetryResult),
 
     // ----- the network -----
     /// The HTTP request failed (connect, TLS, timeout, reset).
@@ -64,12 +76,16 @@ pub(crate) enum MediaFault {
 impl MediaFailure {
     pub(crate) fn fault(&self) -> MediaFault {
         match self {
-            MediaFailure::TooLarge { .. } | MediaFailure::Source(_) => MediaFault::Caller,
+            MediaFailure::TooLarge { .. }
+            | MediaFailure::Source(_)
+            | MediaFailure::RootCertificate(_) => MediaFault::Caller,
             MediaFailure::MissingField(_)
             | MediaFailure::Verify(_)
             | MediaFailure::Status { .. }
             | MediaFailure::BadAnswer(_)
-            | MediaFailure::NoHosts => MediaFault::Peer,
+            | MediaFailure::NoHosts
+            | MediaFailure::RetryRefused { .. }
+            | MediaFailure::RetryUnsuccessful(_) => MediaFault::Peer,
             MediaFailure::Http(_) => MediaFault::Network,
             MediaFailure::TempFile(_) => MediaFault::Storage,
         }
@@ -84,11 +100,26 @@ impl MediaFailure {
             }
             MediaFailure::TooLarge { .. }
             | MediaFailure::Source(_)
+            | MediaFailure::RootCertificate(_)
             | MediaFailure::MissingField(_)
             | MediaFailure::Verify(_)
             | MediaFailure::BadAnswer(_)
             | MediaFailure::NoHosts
+            | MediaFailure::RetryRefused { .. }
+            | MediaFailure::RetryUnsuccessful(_)
             | MediaFailure::TempFile(_) => false,
         }
+    }
+
+    /// Whether the file is gone from the media hosts (404 or 410): a media retry may bring it
+    /// back (whatsmeow `SendMediaRetryReceipt`: "getting a 404 or 410 error downloading").
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            self,
+            MediaFailure::Status {
+                status: 404 | 410,
+                ..
+            }
+        )
     }
 }

@@ -10,6 +10,7 @@ use wa_store::AccountId;
 
 use crate::error::Error;
 use crate::handle::AccountHandle;
+use crate::tls::https_client_config;
 
 use super::failure::MediaFailure;
 
@@ -25,15 +26,26 @@ struct Cached {
 pub(crate) struct MediaHub {
     http: OnceLock<reqwest::Client>,
     conns: Mutex<HashMap<AccountId, Cached>>,
+    /// Root certificates (DER) trusted besides the webpki roots.
+    extra_roots: Vec<Vec<u8>>,
 }
 
 impl MediaHub {
-    /// The HTTP client (built once; plain HTTP for now, see [`build_client`]).
+    /// A hub whose HTTPS client also trusts `extra_roots` (DER; see
+    /// [`MediaConfig::extra_root_certs`](crate::MediaConfig::extra_root_certs)).
+    pub(crate) fn new(extra_roots: Vec<Vec<u8>>) -> Self {
+        Self {
+            extra_roots,
+            ..Self::default()
+        }
+    }
+
+    /// The HTTP client (built once, see [`build_client`]).
     pub(crate) fn http(&self) -> Result<reqwest::Client, MediaFailure> {
         if let Some(client) = self.http.get() {
             return Ok(client.clone());
         }
-        let client = build_client()?;
+        let client = build_client(&self.extra_roots)?;
         Ok(self.http.get_or_init(|| client).clone())
     }
 
@@ -89,10 +101,11 @@ async fn query(handle: &AccountHandle) -> Result<MediaConn, Error> {
     }
 }
 
-/// The media HTTP client. Plain HTTP only for now (wa-sim's media server): reqwest's rustls
-/// backend, enabled for one crate, is enabled for the whole workspace and makes every other
-/// `reqwest::Client::new()` panic without a process-wide crypto provider (rustls 0.23), so
-/// HTTPS to WhatsApp's media hosts waits for a provider installed at process start (issue 13).
-fn build_client() -> Result<reqwest::Client, MediaFailure> {
-    Ok(reqwest::Client::builder().build()?)
+/// The media HTTP client: plain `http` (wa-sim) and `https` (WhatsApp's media hosts) with the
+/// ring TLS configuration of [`crate::tls`] (webpki roots plus `extra_roots`).
+fn build_client(extra_roots: &[Vec<u8>]) -> Result<reqwest::Client, MediaFailure> {
+    let tls = https_client_config(extra_roots).map_err(MediaFailure::RootCertificate)?;
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()?)
 }

@@ -15,3 +15,5 @@ pub use upload::{MediaSource, UploadedMedia};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;
