@@ -168,7 +168,11 @@ pub fn stage_base64(
 
 /// The fetch client: the SSRF guard's resolver and redirect policy.
 fn client(allow_private: bool) -> Result<reqwest::Client, MediaInputError> {
+    // `https` URLs: rustls with ring and the webpki roots (wa-client `tls.rs`).
+    let tls = wa_client::https_client_config(&[])
+        .map_err(|e| MediaInputError::Staging(std::io::Error::other(e)))?;
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .timeout(FETCH_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .dns_resolver(GuardedResolver { allow_private })

@@ -83,7 +83,7 @@ impl Moto {
             .spawn()
             .expect("starting `python3 -m moto.server`");
         let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        let http = crate::http::http_client();
         let probe = format!("{url}/moto-api/");
         poll_until(START_DEADLINE, "moto's S3 server answers", || {
             let http = http.clone();

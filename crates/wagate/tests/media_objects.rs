@@ -180,7 +180,7 @@ async fn without_s3_received_media_goes_to_the_media_directory_served_to_its_own
     let url = check_extra(&p, &account, &id, "", bytes.len());
     assert!(url.starts_with(&served.base()), "{url} on the gateway");
 
-    let http = reqwest::Client::new();
+    let http = wa_testkit::http_client();
     let got = http
         .get(&url)
         .header("token", &account.token)
