@@ -27,10 +27,11 @@ pub(crate) struct ReqwestConnector;
 impl HttpConnector for ReqwestConnector {
     fn connect(&self, _options: &ClientOptions) -> object_store::Result<HttpClient> {
         // `https` endpoints: rustls with ring and the webpki roots (wa-client `tls.rs`).
-        let tls = wa_client::https_client_config(&[]).map_err(|e| object_store::Error::Generic {
-            store: "S3",
-            source: Box::new(e),
-        })?;
+        let tls =
+            wa_client::https_client_config(&[]).map_err(|e| object_store::Error::Generic {
+                store: "S3",
+                source: Box::new(e),
+            })?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .connect_timeout(CONNECT_TIMEOUT)

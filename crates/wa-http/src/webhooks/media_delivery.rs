@@ -27,7 +27,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
-use wa_client::{DownloadedMedia, Gateway, ReceivedText};
+use wa_client::{DownloadedMedia, Gateway, MediaOrigin, ReceivedText};
 use wa_protocol::message::{Content, Media, MediaKind};
 use wa_store::{Account, MediaDelivery};
 
@@ -173,7 +173,15 @@ impl MediaDownloads {
 
     /// One bounded download within the time limit: the account's login (a message emitted
     /// again after a restart arrives before it), a permit, then the verified download.
-    async fn download(&self, account: &Account, media: &Media) -> Result<DownloadedMedia, String> {
+    /// A file the media server no longer has is asked again from the sender's phone (media
+    /// retry, [`Gateway::download_media_with_retry`]).
+    async fn download(
+        &self,
+        account: &Account,
+        m: &ReceivedText,
+        media: &Media,
+        from_me: bool,
+    ) -> Result<DownloadedMedia, String> {
         let fetch = async {
             if let Some(handle) = self.gateway.handle(&account.id) {
                 // Ends early when the account stops: the download then names why.
@@ -184,8 +192,9 @@ impl MediaDownloads {
                 .acquire()
                 .await
                 .map_err(|_| "the gateway is stopping".to_owned())?;
+            let origin = MediaOrigin::received(m, from_me);
             self.gateway
-                .download_media(&account.id, media)
+                .download_media_with_retry(&account.id, media, &origin)
                 .await
                 .map_err(|e| e.to_string())
         };
@@ -200,7 +209,13 @@ impl MediaDownloads {
 
     /// The media extras of `m`'s `Message` payload for `account` (empty when `m` is not media
     /// or downloads are off). Never fails: what went wrong is named in the extras.
-    pub(crate) async fn extras(&self, account: &Account, m: &ReceivedText) -> Map<String, Value> {
+    /// `from_me`: `m` is our own other device's send.
+    pub(crate) async fn extras(
+        &self,
+        account: &Account,
+        m: &ReceivedText,
+        from_me: bool,
+    ) -> Map<String, Value> {
         let mut out = Map::new();
         let Some(media) = media_of(m).filter(|_| self.config.download) else {
             return out;
@@ -226,7 +241,7 @@ impl MediaDownloads {
         if !inline && !stored {
             return out;
         }
-        let file = match self.download(account, media).await {
+        let file = match self.download(account, m, media, from_me).await {
             Ok(file) => file,
             Err(why) => {
                 tracing::warn!(account = %account.id, id = %m.id.as_str(), %why, "received media not downloaded");

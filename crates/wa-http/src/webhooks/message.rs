@@ -22,7 +22,7 @@ fn text(jid: Option<&Jid>) -> String {
 
 /// Whether `sender` is the account itself (another of its devices), comparing user parts with
 /// the account's own phone-number JID.
-fn from_me(m: &ReceivedText, own: Option<&Jid>) -> bool {
+pub(crate) fn from_me(m: &ReceivedText, own: Option<&Jid>) -> bool {
     let Some(own) = own else { return false };
     let user = own.user_part();
     m.sender.device.user_part() == user

@@ -179,7 +179,9 @@ async fn media_extras(shared: &Shared, event: &Event) -> Map<String, Value> {
     if !has_receiver || !subscribed(&account.events, MESSAGE) {
         return Map::new();
     }
-    shared.downloads.extras(&account, m).await
+    let own = own_jid(&shared.store, &account);
+    let from_me = super::message::from_me(m, own.as_ref());
+    shared.downloads.extras(&account, m, from_me).await
 }
 
 /// Queues `d`; `false` when the store refused it (logged).
