@@ -365,7 +365,7 @@ mod tests {
             mime_type: "image/png".into(),
             file_name: "X.png".into(),
         };
-        let v = serde_json::to_value(&o).unwrap();
+        let v = serde_json::to_value(&o).expect("a StoredObject serialises");
         for key in ["url", "key", "bucket", "size", "mimeType", "fileName"] {
             assert!(v.get(key).is_some(), "{key}");
         }
