@@ -177,6 +177,11 @@ fn sizes_are_limited_per_kind() {
     let limits = MediaLimits::whatsapp();
     assert_eq!(limits.of(MediaClass::Image), 16 << 20);
     assert_eq!(limits.of(MediaClass::Document), 2 << 30);
+    assert_eq!(
+        limits.of(MediaClass::Video),
+        2 << 30,
+        "a 100 MB video passes"
+    );
     let mut req = request(MediaClass::Image, encoded(64, 64, ImageFormat::Png));
     req.limits.image = 100;
     assert!(matches!(

@@ -116,7 +116,7 @@ macro_rules! media_route {
                 (status = 401, description = "Unknown token"),
                 (status = 404, description = "The admin token with no user token and no default session set (`no default session`)"),
                 (status = 409, description = "`Id` already used for another message, or a message with this `Id` failed before; `session is not active`"),
-                (status = 413, description = "The file is larger than its kind's limit (16 MB image, video and audio; 2 GB documents; 100 KB static and 500 KB animated stickers), or the request body is larger than the body limit"),
+                (status = 413, description = "The file is larger than its kind's limit (16 MB image and audio; 2 GB video and documents; 100 KB static and 500 KB animated stickers), or the request body is larger than the body limit"),
                 (status = 500, description = "`no session`, `not logged in`; `error sending message: server returned error <code>`; the media host refused the upload"),
                 (status = 503, description = "No healthy pool member; the session did not come back within the send bound; the media host is unreachable")))]
         async fn $name(

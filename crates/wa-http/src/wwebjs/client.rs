@@ -83,7 +83,7 @@ const BAD_CONTENT_TYPE: &str = "contentType invalid, must be string, MessageMedi
         (status = 403, description = "Invalid API key"),
         (status = 404, description = "session_not_found, session_not_connected, or an unknown contentType"),
         (status = 422, description = "Bad id"),
-        (status = 413, description = "The media is larger than its kind's limit (16 MB image, video and audio; 2 GB documents; 100/500 KB stickers)"),
+        (status = 413, description = "The media is larger than its kind's limit (16 MB image and audio; 2 GB video and documents; 100/500 KB stickers)"),
         (status = 500, description = "The server refused the message (its code in the text); the media host refused the upload"),
         (status = 503, description = "The session did not come back within the send bound; the media host is unreachable")))]
 async fn send_message(
