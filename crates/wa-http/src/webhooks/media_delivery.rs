@@ -279,19 +279,33 @@ impl MediaDownloads {
             }
         }
         if stored {
-            match store_object(self, account, m, file.path(), &mimetype).await {
-                Ok(object) => {
-                    out.insert(
-                        "s3".into(),
-                        serde_json::to_value(&object).unwrap_or_default(),
-                    );
-                }
-                Err(e) => {
-                    out.insert(S3_ERROR.into(), Value::from(e.status_and_text().1));
-                }
-            }
+            self.store_extra(&mut out, account, m, &file, &mimetype)
+                .await;
         }
         out
+    }
+
+    /// Hands the verified `file` to object storage and names the object (`s3`) or the failure
+    /// (`s3Error`) in `out`.
+    async fn store_extra(
+        &self,
+        out: &mut Map<String, Value>,
+        account: &Account,
+        m: &ReceivedText,
+        file: &DownloadedMedia,
+        mimetype: &str,
+    ) {
+        match store_object(self, account, m, file.path(), mimetype).await {
+            Ok(object) => {
+                out.insert(
+                    "s3".into(),
+                    serde_json::to_value(&object).unwrap_or_default(),
+                );
+            }
+            Err(e) => {
+                out.insert(S3_ERROR.into(), Value::from(e.status_and_text().1));
+            }
+        }
     }
 }
 
