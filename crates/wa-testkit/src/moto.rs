@@ -13,7 +13,7 @@ use crate::poll::poll_until;
 const START_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The pip requirement installed when moto's server is missing.
-pub const MOTO_REQUIREMENT: &str = "moto[server]";
+pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.1";
 
 /// A running moto S3 server (killed when dropped).
 #[derive(Debug)]
