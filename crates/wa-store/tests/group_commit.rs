@@ -194,16 +194,17 @@ fn timed_ticks_between_spaced_checkpoints_sync_buffered_writes_without_rotating(
     let before = segments(&dir);
     let base = store.log_syncs();
     store.webhook_put(&delivery(1), B).unwrap();
-    // Nobody waits for this write: a timer tick makes it durable.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    // (`is_durable` asks for no sync: it only reads the synced position.)
-    while !store.durable().is_durable() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "a buffered write was not synced by the flush ticks"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    // Nobody asks for a sync: a timer tick makes the write durable. The patient wait would
+    // ask for its own only after 10 minutes, far beyond the 30 s deadline.
+    runtime().block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            store.durable_within(Duration::from_secs(600)),
+        )
+        .await
+        .expect("a buffered write was not synced by the flush ticks")
+        .unwrap();
+    });
     assert!(store.log_syncs() > base);
     assert_eq!(
         segments(&dir),
