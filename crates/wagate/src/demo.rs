@@ -114,16 +114,18 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
     let info = info_when_ready(&state.gateway, &sim, info);
     let (stop_serving, serving_stopped) = oneshot::channel::<()>();
     let script = async {
-        let outcome = tokio::select! {
-            ready = info => ready.map(|info| Some(info.print())),
+        // A signal during the set-up stops it too (then nothing is printed).
+        let ready = tokio::select! {
+            ready = info => ready.map(Some),
             () = &mut stop => Ok(None),
         };
-        if let Ok(Some(())) = outcome {
+        if let Ok(Some(info)) = &ready {
+            info.print();
             stop.await;
         }
         println!("stopping");
         let _ = stop_serving.send(());
-        outcome
+        ready.map(drop)
     };
     let stopped = async {
         let _ = serving_stopped.await;
