@@ -103,7 +103,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
     let addr = serving.addr();
     println!("wagate listening on http://{addr}");
     let state = serving.state().clone();
-    let info = |session: DemoSession| DemoInfo {
+    let make_info = |session: DemoSession| DemoInfo {
         base: format!("http://{addr}"),
         admin_token: admin.generated.then(|| admin.token.clone()),
         user_token: session.token,
@@ -111,12 +111,12 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
         sim_admin: sim.admin_url(),
         data_dir: data_dir.clone(),
     };
-    let info = info_when_ready(&state.gateway, &sim, info);
+    let ready_info = info_when_ready(&state.gateway, &sim, make_info);
     let (stop_serving, serving_stopped) = oneshot::channel::<()>();
     let script = async {
         // A signal during the set-up stops it too (then nothing is printed).
         let ready = tokio::select! {
-            ready = info => ready.map(Some),
+            ready = ready_info => ready.map(Some),
             () = &mut stop => Ok(None),
         };
         if let Ok(Some(info)) = &ready {

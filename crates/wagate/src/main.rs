@@ -7,6 +7,7 @@
 //! ```text
 //! wagate serve ─▶ wa-http (axum) ─▶ wa-client Registry ─▶ wa-store (sled, wa_sessions/) ─▶ wa-protocol
 //! wagate link  ─▶ wa-client (one account) ─▶ QR / pair code in the terminal
+//! wagate demo  ─▶ wa-sim + `serve` in one process, a demo session linked by a simulated phone
 //! wagate sim   ─▶ wa-sim (WebSocket + Noise responder with its own certificate root)
 //! ```
 //!
