@@ -156,11 +156,7 @@ impl Demo {
     /// Sends `signal` (`INT`, `TERM`) with `kill`; returns the exit status, which must come
     /// within [`EXIT_DEADLINE`], and the lines printed after `ready`.
     async fn stop_with(mut self, signal: &str) -> (ExitStatus, Vec<String>, Self) {
-        let sent = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid.to_string())
-            .status()
-            .expect("run kill");
+        let sent = kill(&format!("-{signal}"), self.pid);
         assert!(sent.success(), "kill -{signal} {}", self.pid);
         let mut after = Vec::new();
         let status = tokio::time::timeout(EXIT_DEADLINE, async {
@@ -183,17 +179,22 @@ impl Demo {
 
     /// The process is gone and both its ports can be bound again.
     fn assert_nothing_left(&self) {
-        let alive = std::process::Command::new("kill")
-            .args(["-0", &self.pid.to_string()])
-            .stderr(Stdio::null())
-            .status()
-            .expect("run kill -0");
+        let alive = kill("-0", self.pid);
         assert!(!alive.success(), "process {} is still there", self.pid);
         for addr in [self.gateway_addr(), self.sim_addr()] {
             std::net::TcpListener::bind(addr)
                 .unwrap_or_else(|e| panic!("{addr} is still taken after the exit: {e}"));
         }
     }
+}
+
+/// The shell's `kill <flag> <pid>` (a builtin of every `sh`: no procps needed); its status.
+fn kill(flag: &str, pid: u32) -> ExitStatus {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("kill {flag} {pid}")])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("sh -c 'kill {flag} {pid}': {e}"))
 }
 
 /// `GET url` with `headers`; the status and the JSON body.
