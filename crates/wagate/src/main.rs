@@ -1,11 +1,13 @@
 //! # wagate
 //!
-//! The one binary: `serve` (the gateway, default), `sim` (the simulated WhatsApp network),
-//! `link` (link an account from the terminal) and `store` (check, export, import).
+//! The one binary: `serve` (the gateway, default), `demo` (a first look, offline), `sim` (the
+//! simulated WhatsApp network), `link` (link an account from the terminal) and `store` (check,
+//! export, import).
 //!
 //! ```text
 //! wagate serve ─▶ wa-http (axum) ─▶ wa-client Registry ─▶ wa-store (sled, wa_sessions/) ─▶ wa-protocol
 //! wagate link  ─▶ wa-client (one account) ─▶ QR / pair code in the terminal
+//! wagate demo  ─▶ wa-sim + `serve` in one process, a demo session linked by a simulated phone
 //! wagate sim   ─▶ wa-sim (WebSocket + Noise responder with its own certificate root)
 //! ```
 //!
@@ -14,16 +16,16 @@
 
 mod common;
 mod config;
+mod demo;
 mod link;
+mod serve;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use wa_client::Gateway;
 use wa_sim::{SimConfig, SimEvent, SimServer};
 
 use crate::common::open_store;
@@ -40,6 +42,9 @@ struct Cli {
 enum Command {
     /// Run the gateway (the default).
     Serve(Box<ServeArgs>),
+    /// A first look, offline: wa-sim and the gateway in one process, a demo session linked
+    /// through a simulated phone, the dashboard URL and tokens printed (Ctrl-C stops it).
+    Demo(demo::DemoArgs),
     /// Run wa-sim, the simulated WhatsApp network, standalone.
     Sim(SimArgs),
     /// Link a new account from the terminal (QR code, or a pair code with --phone).
@@ -152,12 +157,13 @@ fn run(cli: Cli) -> Result<()> {
         .context("starting the async runtime")?;
     match cli.command {
         Some(Command::Sim(args)) => runtime.block_on(sim(args)),
-        Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
+        Some(Command::Serve(args)) => runtime.block_on(serve::command(*args)),
+        Some(Command::Demo(args)) => runtime.block_on(demo::run(args)),
         Some(Command::Link(args)) => runtime.block_on(link::run(args)),
         Some(Command::Store(cmd)) => store(cmd),
         None => {
             let args = ServeArgs::from_env().map_err(|e| OperatorError::Usage(first_line(&e)))?;
-            runtime.block_on(serve(args))
+            runtime.block_on(serve::command(args))
         }
     }
 }
@@ -172,72 +178,6 @@ impl ServeArgs {
         }
         Only::try_parse_from(["serve"]).map(|o| o.serve)
     }
-}
-
-async fn serve(args: ServeArgs) -> Result<()> {
-    let config = args.resolve()?;
-    let store = open_store(&args.data_dir)?;
-    let mut client = args.server.client_config()?;
-    // The webhook worker acks each Message once its deliveries are queued (issue 12: at least
-    // once across a crash); `wagate link` has no such consumer and keeps the client's marks.
-    client.reports = wa_client::ReportAcks::Consumer;
-    if let Some(name) = &config.os_name {
-        client.connection.identity.os = name.clone();
-    }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| OperatorError::Listen {
-            addr: config.listen,
-            source,
-        })?;
-    let local = listener.local_addr()?;
-    // Media of accounts without S3 go below <data dir>/media, served at GET /media/... (issue 13).
-    let objects = Arc::new(wa_http::objects::Objects::new(
-        args.data_dir.join("media"),
-        format!("http://{local}"),
-    ));
-    let gateway = Arc::new(Gateway::new(Arc::clone(&store), client));
-    // Subscribed before restore() so the restored accounts' first events reach their webhooks.
-    let webhooks = wa_http::webhooks::spawn(
-        Arc::clone(&store),
-        gateway.subscribe(),
-        config.webhooks.clone(),
-        Arc::clone(&gateway),
-        Arc::clone(&objects),
-    )
-    .context("opening the webhook queue")?;
-    let restored = gateway.restore().await.context("restoring accounts")?;
-    tracing::info!(
-        listen = %local,
-        data_dir = %args.data_dir.display(),
-        restored,
-        webhook_format = ?config.webhooks.format,
-        global_webhook = config.webhooks.global_url.is_some(),
-        "wagate serving"
-    );
-    // One line on stdout for scripts and tests that start us on port 0.
-    println!("wagate listening on http://{local}");
-    let state = wa_http::AppState::new(Arc::clone(&gateway), config.http)
-        .with_webhooks(webhooks.queue())
-        .with_objects(objects);
-    let retention = wa_http::objects::spawn_retention(state.clone(), wa_http::objects::SWEEP_EVERY);
-    wa_http::serve(
-        listener,
-        wa_http::router(state.clone()),
-        &state.config,
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
-    )
-    .await;
-    let stuck = gateway.shutdown(std::time::Duration::from_secs(10)).await;
-    if stuck > 0 {
-        tracing::warn!(stuck, "accounts did not stop in time");
-    }
-    webhooks.abort();
-    retention.abort();
-    store.flush().context("flushing the store")?;
-    Ok(())
 }
 
 async fn sim(args: SimArgs) -> Result<()> {
