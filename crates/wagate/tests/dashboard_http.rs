@@ -13,6 +13,7 @@ use wa_testkit::{start_sim, Served, ADMIN_TOKEN};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
 const PHONE: &str = "15550107301";
+const PEER: &str = "15550107302";
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A browser-like client: no redirects followed, the login cookie and CSRF token kept.
@@ -139,7 +140,7 @@ impl Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_in_sets_a_strict_http_only_cookie_and_a_wrong_token_sets_nothing() {
-    let sim = start_sim(&[PHONE]).await;
+    let sim = start_sim(&[PHONE, PEER]).await;
     let served = Served::start(BIN.as_ref(), &sim, &[]).await;
     let http = client();
     let base = served.base();
@@ -213,7 +214,7 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_a_wrong_token_sets_nothin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_changes_need_the_csrf_token_and_this_origin() {
-    let sim = start_sim(&[PHONE]).await;
+    let sim = start_sim(&[PHONE, PEER]).await;
     let served = Served::start(BIN.as_ref(), &sim, &[]).await;
     let browser = Browser::login(&served).await;
     let base = served.base();
@@ -315,7 +316,7 @@ async fn next_event(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
-    let sim = start_sim(&[PHONE]).await;
+    let sim = start_sim(&[PHONE, PEER]).await;
     let served = Served::start(BIN.as_ref(), &sim, &[]).await;
     let browser = Browser::login(&served).await;
     let (status, created) = browser
@@ -371,6 +372,7 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
         working["phone"].as_str().is_some_and(|p| p == PHONE),
         "{working}"
     );
+    messages_and_their_statuses_arrive_live(&browser, &sim, &id, &mut stream, &mut buffer).await;
 
     let (status, answer) = browser
         .call(
@@ -386,9 +388,74 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
     .await;
 }
 
+/// A test message from the session page is `sent`, then `delivered` and `read` on the
+/// stream as the peer's receipts come; a message the peer sends arrives as `in`; the session's
+/// event list has both.
+async fn messages_and_their_statuses_arrive_live(
+    browser: &Browser,
+    sim: &wa_sim::SimServer,
+    id: &str,
+    stream: &mut Response,
+    buffer: &mut String,
+) {
+    let send = json!({"phone": PEER, "text": "hello from the dashboard"});
+    let (status, sent) = browser
+        .call(
+            "POST",
+            &format!("/dashboard/api/sessions/{id}/send"),
+            Some(send),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["status"], "sent");
+    let message = sent["messageId"].as_str().expect("message id").to_owned();
+    next_event(stream, buffer, "message", |d| {
+        d["id"] == id && d["messageId"] == message.as_str() && d["status"] == "delivered"
+    })
+    .await;
+    let read = json!({"chat": PHONE, "ids": [message]});
+    let (code, answer) = wa_testkit::http::request(
+        sim.addr(),
+        "POST",
+        &format!("/admin/phones/{PEER}/read"),
+        Some(("application/json", &read.to_string())),
+        DEADLINE,
+    )
+    .await;
+    assert!((200..300).contains(&code), "read: {answer}");
+    next_event(stream, buffer, "message", |d| {
+        d["messageId"] == message.as_str() && d["status"] == "read"
+    })
+    .await;
+    let incoming = json!({"to": PHONE, "text": "hello back"});
+    let (code, answer) = wa_testkit::http::request(
+        sim.addr(),
+        "POST",
+        &format!("/admin/phones/{PEER}/send"),
+        Some(("application/json", &incoming.to_string())),
+        DEADLINE,
+    )
+    .await;
+    assert_eq!(code, 200, "peer send: {answer}");
+    next_event(stream, buffer, "message", |d| {
+        d["id"] == id && d["kind"] == "in" && d["text"] == "hello back"
+    })
+    .await;
+    let (_, list) = browser
+        .call("GET", &format!("/dashboard/api/sessions/{id}/events"), None)
+        .await;
+    let list = list.as_array().cloned().unwrap_or_default();
+    assert!(
+        list.iter()
+            .any(|e| e["messageId"] == message.as_str() && e["status"] == "read"),
+        "{list:?}"
+    );
+    assert!(list.iter().any(|e| e["kind"] == "in"), "{list:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_asset_has_its_type_and_names_no_other_site() {
-    let sim = start_sim(&[PHONE]).await;
+    let sim = start_sim(&[PHONE, PEER]).await;
     let served = Served::start(BIN.as_ref(), &sim, &[]).await;
     let browser = Browser::login(&served).await;
     let assets = [
