@@ -1,5 +1,5 @@
-//! The one-time login link of `wagate demo`, through the router in process: it logs in once
-//! (the cookie opens the sessions page), a second use is refused, a made-up code too.
+//! The dashboard through the router in process: the one-time login link of `wagate demo` logs
+//! in once (a second use, or a made-up code, is refused); the event stream ends on `close()`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -66,4 +66,23 @@ async fn a_one_time_link_logs_in_once() {
     )
     .await;
     assert_eq!(made_up.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_event_stream_ends_when_the_dashboard_closes() {
+    let state = state();
+    let login = get(&state, &state.dashboard.one_time_link(), None).await;
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let stream = get(&state, "/dashboard/events", Some(&pair)).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    state.dashboard.close();
+    let body = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        axum::body::to_bytes(stream.into_body(), 1 << 20),
+    )
+    .await
+    .expect("the stream ended")
+    .unwrap();
+    assert!(body.is_empty(), "no session, nothing sent");
 }
