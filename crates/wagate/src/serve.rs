@@ -161,11 +161,16 @@ impl Serving {
     /// # Errors
     /// The store cannot be flushed.
     pub(crate) async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let dashboard = Arc::clone(&self.state.dashboard);
         wa_http::serve(
             self.listener,
             wa_http::router(self.state.clone()),
             &self.state.config,
-            shutdown,
+            async move {
+                shutdown.await;
+                // The dashboard's event streams end, or the graceful shutdown would wait for them.
+                dashboard.close();
+            },
         )
         .await;
         let stuck = self.gateway.shutdown(STOP_ACCOUNTS_WITHIN).await;
