@@ -94,6 +94,11 @@ impl Gateway {
         self.config.clock.now()
     }
 
+    /// The counters of every account (issue 14 item 3; wa-http exposes them at `/metrics`).
+    pub fn metrics(&self) -> &std::sync::Arc<crate::metrics::ClientMetrics> {
+        self.registry.metrics()
+    }
+
     /// Events of every account.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.registry.subscribe()
@@ -243,12 +248,20 @@ impl Gateway {
         content: Content,
         options: SendOptions,
     ) -> Result<SentMessage, Error> {
-        let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
-        let now = self.config.clock.now();
-        if to.is_group() {
-            return group_send::send_group(&handle, self.store(), now, to, content, options).await;
-        }
-        send::send(&handle, self.store(), now, to, content, options).await
+        let started = std::time::Instant::now();
+        let result = match self.registry.get(id) {
+            None => Err(Error::NotRunning(*id)),
+            Some(handle) => {
+                let now = self.config.clock.now();
+                if to.is_group() {
+                    group_send::send_group(&handle, self.store(), now, to, content, options).await
+                } else {
+                    send::send(&handle, self.store(), now, to, content, options).await
+                }
+            }
+        };
+        self.registry.metrics().send_ended(started, &result);
+        result
     }
 
     /// Sends `text` to the user `to`: [`Gateway::send`] with [`Content::text`] and a new id.

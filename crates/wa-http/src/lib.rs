@@ -28,6 +28,7 @@ pub mod gotime;
 pub mod json;
 pub mod limits;
 pub mod media_input;
+pub mod metrics;
 pub mod objects;
 pub mod openapi;
 pub mod phone;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pool::routes())
         .merge(objects::routes::routes())
         .merge(docs::routes())
+        .merge(metrics::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

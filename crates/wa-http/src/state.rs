@@ -35,6 +35,9 @@ pub struct HttpConfig {
     /// The country code that completes national phone numbers (`--default-country-code`;
     /// sessions may override it; `None`: national numbers are refused).
     pub default_country_code: Option<crate::phone_number::CountryCode>,
+    /// Client networks that may read `/metrics` without the admin token (`--metrics-allow`;
+    /// empty: the token only).
+    pub metrics_allow: Vec<ipnet::IpNet>,
 }
 
 impl HttpConfig {
@@ -52,6 +55,7 @@ impl HttpConfig {
             media_allow_private: false,
             send_timeout: Duration::from_secs(30),
             default_country_code: None,
+            metrics_allow: Vec::new(),
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct AppState {
     pub pool_health: Arc<crate::pool::health::PoolHealth>,
     /// Media object storage (issue 13): S3 clients and the media directory.
     pub objects: Arc<crate::objects::Objects>,
+    /// The session store's size and syncs for `/metrics` (`None`: not reported).
+    pub store_stats: Option<crate::metrics::StoreStats>,
 }
 
 impl AppState {
@@ -83,12 +89,19 @@ impl AppState {
             webhooks: None,
             pool_health: Arc::default(),
             objects: Arc::default(),
+            store_stats: None,
         }
     }
 
     /// The same state with its object storage (the media directory and its base URL).
     pub fn with_objects(mut self, objects: impl Into<Arc<crate::objects::Objects>>) -> Self {
         self.objects = objects.into();
+        self
+    }
+
+    /// The same state with the store's gauges for `/metrics`.
+    pub fn with_store_stats(mut self, stats: crate::metrics::StoreStats) -> Self {
+        self.store_stats = Some(stats);
         self
     }
 

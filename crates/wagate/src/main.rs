@@ -10,11 +10,12 @@
 //! ```
 //!
 //! Configuration comes from flags and the environment (`WAGATE_*`); logs go through `tracing`
-//! (`RUST_LOG`).
+//! (`logging.rs`: `--log-format`, `--log` / `RUST_LOG`).
 
 mod common;
 mod config;
 mod link;
+mod logging;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ use crate::config::{OperatorError, ServeArgs};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    log: logging::LogArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,21 +96,13 @@ struct DataDir {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: log files and pipes get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     // Before any HTTP client is built (reqwest has no TLS provider of its own).
     wa_client::install_crypto_provider();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    logging::init(&cli.log);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<OperatorError>() {
@@ -176,7 +171,8 @@ impl ServeArgs {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let config = args.resolve()?;
-    let store = open_store(&args.data_dir)?;
+    let sled = crate::common::open_sled(&args.data_dir)?;
+    let store: Arc<dyn wa_store::Store> = sled.clone();
     let mut client = args.server.client_config()?;
     // The webhook worker acks each Message once its deliveries are queued (issue 12: at least
     // once across a crash); `wagate link` has no such consumer and keeps the client's marks.
@@ -219,7 +215,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     println!("wagate listening on http://{local}");
     let state = wa_http::AppState::new(Arc::clone(&gateway), config.http)
         .with_webhooks(webhooks.queue())
-        .with_objects(objects);
+        .with_objects(objects)
+        .with_store_stats(wa_http::metrics::StoreStats::sled(sled));
     let retention = wa_http::objects::spawn_retention(state.clone(), wa_http::objects::SWEEP_EVERY);
     wa_http::serve(
         listener,
