@@ -36,8 +36,8 @@ use crate::status::Status;
 /// How long [`Gateway::disconnect`] and [`Gateway::logout`] wait for the task to finish.
 const STOP_WAIT: Duration = Duration::from_secs(10);
 
-/// A gateway account to create.
-#[derive(Debug, Clone)]
+/// A gateway account to create. Its `Debug` masks the token.
+#[derive(Clone)]
 pub struct NewAccount {
     /// Instance name.
     pub name: String,
@@ -45,6 +45,16 @@ pub struct NewAccount {
     pub token: String,
     /// Connect at startup.
     pub autostart: bool,
+}
+
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("name", &self.name)
+            .field("token", &"<redacted>")
+            .field("autostart", &self.autostart)
+            .finish()
+    }
 }
 
 impl NewAccount {

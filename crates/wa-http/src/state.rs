@@ -7,8 +7,9 @@ use wa_client::Gateway;
 
 use crate::webhooks::queue::WebhookQueue;
 
-/// The HTTP layer's configuration (from flags and environment, see `wagate serve`).
-#[derive(Debug, Clone)]
+/// The HTTP layer's configuration (from flags and environment, see `wagate serve`). Its
+/// `Debug` masks the admin token and the API key.
+#[derive(Clone)]
 pub struct HttpConfig {
     /// The admin token (`Authorization: <token>` on `/admin/**`; no `Bearer`). Never logged.
     pub admin_token: String,
@@ -38,6 +39,20 @@ pub struct HttpConfig {
     /// Client networks that may read `/metrics` without the admin token (`--metrics-allow`;
     /// empty: the token only).
     pub metrics_allow: Vec<ipnet::IpNet>,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("admin_token", &"<redacted>")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("body_limit", &self.body_limit)
+            .field("request_timeout", &self.request_timeout)
+            .field("header_timeout", &self.header_timeout)
+            .field("send_timeout", &self.send_timeout)
+            .field("metrics_allow", &self.metrics_allow)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpConfig {

@@ -43,6 +43,7 @@ use axum::Router;
 use prometheus::core::Collector;
 use prometheus::{Encoder, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use wa_client::SessionState;
+use wa_store::OutboxStatus;
 
 pub use store_stats::StoreStats;
 
@@ -140,7 +141,7 @@ pub async fn exposition(state: &AppState) -> Result<String, ApiError> {
     collectors.push(sessions(state).await?);
     collectors.push(gauge(
         "wagate_outbox_depth",
-        "Messages in the durable outbox (accepted, not yet acknowledged or failed).",
+        "Messages in the durable outbox not acknowledged by the server yet (queued or sent).",
         outbox_depth(state).await?,
     ));
     collectors.extend(store_stats::collectors(state).await);
@@ -211,13 +212,18 @@ async fn sessions(state: &AppState) -> Result<Box<dyn Collector>, ApiError> {
     Ok(Box::new(by_state))
 }
 
-/// Entries of every account's durable outbox.
+/// Entries of every account's durable outbox the server has not acknowledged yet (queued, or
+/// on the wire); acknowledged ones stay for their receipts and are not counted.
 async fn outbox_depth(state: &AppState) -> Result<usize, ApiError> {
     let store = std::sync::Arc::clone(state.gateway.store());
     let depth = tokio::task::spawn_blocking(move || -> wa_store::Result<usize> {
         let mut depth = 0;
         for account in store.accounts()? {
-            depth += store.outbox_entries(&account.id)?.len();
+            depth += store
+                .outbox_entries(&account.id)?
+                .iter()
+                .filter(|e| matches!(e.status, OutboxStatus::Queued | OutboxStatus::Sent))
+                .count();
         }
         Ok(depth)
     })
