@@ -91,7 +91,7 @@ pub struct AppState {
     /// Media object storage (issue 13): S3 clients and the media directory.
     pub objects: Arc<crate::objects::Objects>,
     /// The session store's size and syncs for `/metrics` (`None`: not reported).
-    pub store_stats: Option<crate::metrics::StoreStats>,
+    pub store_stats: Option<crate::metrics::store_stats::StoreStats>,
 }
 
 impl AppState {
@@ -115,7 +115,7 @@ impl AppState {
     }
 
     /// The same state with the store's gauges for `/metrics`.
-    pub fn with_store_stats(mut self, stats: crate::metrics::StoreStats) -> Self {
+    pub fn with_store_stats(mut self, stats: crate::metrics::store_stats::StoreStats) -> Self {
         self.store_stats = Some(stats);
         self
     }

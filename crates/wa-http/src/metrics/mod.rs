@@ -31,7 +31,7 @@
 //! | `wagate_build_info` | gauge (1) | `version` |
 
 pub mod counters;
-mod store_stats;
+pub mod store_stats;
 
 use std::net::SocketAddr;
 
@@ -144,7 +144,7 @@ pub async fn exposition(state: &AppState) -> Result<String, ApiError> {
         "Messages in the durable outbox not acknowledged by the server yet (queued or sent).",
         outbox_depth(state).await?,
     ));
-    collectors.extend(store_stats::collectors(state).await);
+    collectors.extend(store_gauges(state).await);
     collectors.push(gauge(
         "wagate_uptime_seconds",
         "Seconds since the HTTP server started.",
@@ -164,14 +164,14 @@ pub async fn exposition(state: &AppState) -> Result<String, ApiError> {
 }
 
 /// A gauge set to `value`.
-pub(crate) fn gauge(name: &str, help: &str, value: impl TryInto<i64>) -> Box<dyn Collector> {
+fn gauge(name: &str, help: &str, value: impl TryInto<i64>) -> Box<dyn Collector> {
     let g = IntGauge::with_opts(Opts::new(name, help)).unwrap_or_else(|e| panic!("{name}: {e}"));
     g.set(value.try_into().unwrap_or(i64::MAX));
     Box::new(g)
 }
 
 /// A counter read from elsewhere (its value now).
-pub(crate) fn counter(name: &str, help: &str, value: u64) -> Box<dyn Collector> {
+fn counter(name: &str, help: &str, value: u64) -> Box<dyn Collector> {
     let c = IntCounter::with_opts(Opts::new(name, help)).unwrap_or_else(|e| panic!("{name}: {e}"));
     c.inc_by(value);
     Box::new(c)
@@ -187,6 +187,30 @@ fn gauge_with(opts: Opts, value: i64) -> Box<dyn Collector> {
     let g = IntGauge::with_opts(opts).unwrap_or_else(|e| panic!("gauge: {e}"));
     g.set(value);
     Box::new(g)
+}
+
+/// The store's size and log syncs (none when the state has no [`StoreStats`]).
+async fn store_gauges(state: &AppState) -> Vec<Box<dyn Collector>> {
+    let Some(stats) = state.store_stats.clone() else {
+        return Vec::new();
+    };
+    let skip = state.objects.media_dir().map(std::path::Path::to_path_buf);
+    let read = tokio::task::spawn_blocking(move || stats.read(skip.as_deref())).await;
+    let Ok((size, syncs)) = read else {
+        return Vec::new();
+    };
+    vec![
+        gauge(
+            "wagate_store_size_bytes",
+            "Bytes the session store takes on disk.",
+            size,
+        ),
+        counter(
+            "wagate_store_log_syncs_total",
+            "fdatasyncs of the store's write-ahead log since it opened.",
+            syncs,
+        ),
+    ]
 }
 
 /// Sessions by state: every account of the store, live or stored.

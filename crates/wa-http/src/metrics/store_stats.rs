@@ -1,13 +1,10 @@
-//! The session store's gauges at `/metrics`: its size on disk and its log syncs
+//! What `/metrics` reports of the session store: its size on disk and its log syncs
 //! (`SledStore::log_syncs`), read at scrape time.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use prometheus::core::Collector;
 use wa_store::SledStore;
-
-use crate::state::AppState;
 
 /// Where the store lives and how to read its sync count (set by `wagate serve`).
 #[derive(Clone)]
@@ -34,29 +31,13 @@ impl StoreStats {
     }
 }
 
-/// The store's gauges (none when the state has no [`StoreStats`]). The media directory
-/// below the data directory (issue 13) is not the store's and is left out of its size.
-pub(crate) async fn collectors(state: &AppState) -> Vec<Box<dyn Collector>> {
-    let Some(stats) = state.store_stats.clone() else {
-        return Vec::new();
-    };
-    let skip = state.objects.media_dir().map(Path::to_path_buf);
-    let path = stats.path.clone();
-    let size = tokio::task::spawn_blocking(move || dir_size(&path, skip.as_deref()))
-        .await
-        .unwrap_or(0);
-    vec![
-        super::gauge(
-            "wagate_store_size_bytes",
-            "Bytes the session store takes on disk.",
-            size,
-        ),
-        super::counter(
-            "wagate_store_log_syncs_total",
-            "fdatasyncs of the store's write-ahead log since it opened.",
-            (stats.syncs)(),
-        ),
-    ]
+impl StoreStats {
+    /// The store's size on disk in bytes (without the files below `skip`: the media
+    /// directory of issue 13 lives in the data directory but is not the store's) and its log
+    /// syncs. Walks the directory: call it on a blocking thread.
+    pub fn read(&self, skip: Option<&Path>) -> (u64, u64) {
+        (dir_size(&self.path, skip), (self.syncs)())
+    }
 }
 
 /// Bytes of the files below `dir`, except below `skip`; unreadable entries count 0.
