@@ -23,6 +23,7 @@ use crate::event::{Event, EventKind};
 /// The handle lives in `handle.rs`; named here too for the callers that know it from here.
 pub(crate) use crate::handle::AccountHandle;
 use crate::messaging::receive::pending;
+use crate::metrics::ClientMetrics;
 use crate::proxy::Proxy;
 use crate::records::{credentials_from, device_from, linked_ids};
 use crate::socket::open_websocket;
@@ -35,17 +36,31 @@ pub fn spawn_account(
     config: ClientConfig,
     events: broadcast::Sender<Event>,
 ) -> AccountHandle {
+    spawn_counted(store, id, config, events, Arc::default())
+}
+
+/// [`spawn_account`] counting into `metrics` (the registry's). The task and everything it
+/// spawns run in a span with the `account` field, so every log line of the session names it.
+pub(crate) fn spawn_counted(
+    store: Arc<dyn Store>,
+    id: AccountId,
+    config: ClientConfig,
+    events: broadcast::Sender<Event>,
+    metrics: Arc<ClientMetrics>,
+) -> AccountHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     // The task runs from here on: `Starting` until its first event (never `Stopped`, which
     // the HTTP API reads as "no session", CONTRACTS §F).
     let mut first = Status::stopped(id, None, None);
     first.state = SessionState::Starting;
     let (status_tx, status_rx) = watch::channel(first);
-    let handle = AccountHandle::new(id, tx, events.clone(), status_rx);
+    let handle = AccountHandle::new(id, tx, events.clone(), status_rx, Arc::clone(&metrics));
     let mut ctx = Ctx::new(id, store, config, events, status_tx);
+    ctx.metrics = metrics;
     ctx.handle = Some(handle.downgrade());
     let task = AccountTask { ctx, commands: rx };
-    tokio::spawn(task.run());
+    let span = tracing::info_span!("session", account = %id);
+    tokio::spawn(tracing::Instrument::instrument(task.run(), span));
     handle
 }
 

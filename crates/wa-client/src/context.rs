@@ -15,6 +15,7 @@ use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::event::{Event, EventKind};
 use crate::handle::WeakHandle;
+use crate::metrics::ClientMetrics;
 use crate::status::{FailReason, SessionState, Status};
 
 /// One account task's context.
@@ -27,6 +28,8 @@ pub(crate) struct Ctx {
     pub(crate) pending_pair: Option<PhoneNumber>,
     /// The account's own handle (weak), for background sends the task starts.
     pub(crate) handle: Option<WeakHandle>,
+    /// The gateway's counters (`metrics.rs`).
+    pub(crate) metrics: Arc<ClientMetrics>,
     events: broadcast::Sender<Event>,
     status: watch::Sender<Status>,
 }
@@ -46,6 +49,7 @@ impl Ctx {
             rng: StdRng::from_entropy(),
             pending_pair: None,
             handle: None,
+            metrics: Arc::default(),
             events,
             status,
         }
@@ -63,6 +67,14 @@ impl Ctx {
 
     /// Updates the status, then tells the subscribers (who thus never see a stale status).
     pub(crate) fn emit(&self, kind: EventKind) {
+        match &kind {
+            EventKind::Message(_) => self.metrics.received_one(),
+            EventKind::Disconnected {
+                reconnect_in: Some(_),
+                ..
+            } => self.metrics.reconnect(),
+            _ => {}
+        }
         self.status.send_modify(|s| s.apply(&kind));
         let event = Event {
             account: self.id,

@@ -36,8 +36,8 @@ use crate::status::Status;
 /// How long [`Gateway::disconnect`] and [`Gateway::logout`] wait for the task to finish.
 const STOP_WAIT: Duration = Duration::from_secs(10);
 
-/// A gateway account to create.
-#[derive(Debug, Clone)]
+/// A gateway account to create. Its `Debug` masks the token.
+#[derive(Clone)]
 pub struct NewAccount {
     /// Instance name.
     pub name: String,
@@ -45,6 +45,16 @@ pub struct NewAccount {
     pub token: String,
     /// Connect at startup.
     pub autostart: bool,
+}
+
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("name", &self.name)
+            .field("token", &"<redacted>")
+            .field("autostart", &self.autostart)
+            .finish()
+    }
 }
 
 impl NewAccount {
@@ -92,6 +102,11 @@ impl Gateway {
     /// Now, on the gateway's clock.
     pub(crate) fn now(&self) -> wa_protocol::time::Millis {
         self.config.clock.now()
+    }
+
+    /// The counters of every account (issue 14 item 3; wa-http exposes them at `/metrics`).
+    pub fn metrics(&self) -> &std::sync::Arc<crate::metrics::ClientMetrics> {
+        self.registry.metrics()
     }
 
     /// Events of every account.
@@ -243,12 +258,20 @@ impl Gateway {
         content: Content,
         options: SendOptions,
     ) -> Result<SentMessage, Error> {
-        let handle = self.registry.get(id).ok_or(Error::NotRunning(*id))?;
-        let now = self.config.clock.now();
-        if to.is_group() {
-            return group_send::send_group(&handle, self.store(), now, to, content, options).await;
-        }
-        send::send(&handle, self.store(), now, to, content, options).await
+        let started = std::time::Instant::now();
+        let result = match self.registry.get(id) {
+            None => Err(Error::NotRunning(*id)),
+            Some(handle) => {
+                let now = self.config.clock.now();
+                if to.is_group() {
+                    group_send::send_group(&handle, self.store(), now, to, content, options).await
+                } else {
+                    send::send(&handle, self.store(), now, to, content, options).await
+                }
+            }
+        };
+        self.registry.metrics().send_ended(started, &result);
+        result
     }
 
     /// Sends `text` to the user `to`: [`Gateway::send`] with [`Content::text`] and a new id.

@@ -15,6 +15,7 @@ use crate::event::Event;
 use crate::messaging::send_cache::SendCache;
 use crate::messaging::send_job::{Need, SendJob};
 use crate::messaging::types::RetryLog;
+use crate::metrics::ClientMetrics;
 use crate::status::Status;
 
 /// A running account: send commands, read its status, subscribe to events.
@@ -31,6 +32,8 @@ pub struct AccountHandle {
     retries: Arc<std::sync::Mutex<RetryLog>>,
     /// Our device and the device lists sends read (`messaging::send_cache`).
     cache: Arc<SendCache>,
+    /// The gateway's counters (`metrics.rs`).
+    metrics: Arc<ClientMetrics>,
 }
 
 /// An [`AccountHandle`] that does not keep the account's command channel open: the task
@@ -44,6 +47,7 @@ pub(crate) struct WeakHandle {
     send_lock: Arc<tokio::sync::Mutex<()>>,
     retries: Arc<std::sync::Mutex<RetryLog>>,
     cache: Arc<SendCache>,
+    metrics: Arc<ClientMetrics>,
 }
 
 impl AccountHandle {
@@ -53,6 +57,7 @@ impl AccountHandle {
         commands: mpsc::UnboundedSender<AccountCommand>,
         events: broadcast::Sender<Event>,
         status: watch::Receiver<Status>,
+        metrics: Arc<ClientMetrics>,
     ) -> Self {
         Self {
             id,
@@ -62,6 +67,7 @@ impl AccountHandle {
             send_lock: Arc::new(tokio::sync::Mutex::new(())),
             retries: Arc::default(),
             cache: Arc::default(),
+            metrics,
         }
     }
 }
@@ -117,6 +123,7 @@ impl WeakHandle {
             send_lock: Arc::clone(&self.send_lock),
             retries: Arc::clone(&self.retries),
             cache: Arc::clone(&self.cache),
+            metrics: Arc::clone(&self.metrics),
         })
     }
 }
@@ -132,7 +139,13 @@ impl AccountHandle {
             send_lock: Arc::clone(&self.send_lock),
             retries: Arc::clone(&self.retries),
             cache: Arc::clone(&self.cache),
+            metrics: Arc::clone(&self.metrics),
         }
+    }
+
+    /// The gateway's counters.
+    pub(crate) fn metrics(&self) -> &ClientMetrics {
+        &self.metrics
     }
 
     /// The account's id.

@@ -36,6 +36,7 @@ mod media_prepare;
 mod media_retry_api;
 mod media_send_api;
 mod messaging;
+mod metrics;
 mod persist;
 mod persist_wait;
 mod protocol_events;
@@ -66,6 +67,7 @@ pub use messaging::media::{DownloadedMedia, MediaFailure, MediaSource, UploadedM
 pub use messaging::types::{
     GroupMember, GroupUpdate, ReceivedText, SendOptions, Sender, SentMessage,
 };
+pub use metrics::{ClientMetrics, SendFailure};
 pub use proxy::{Proxy, ProxyKind};
 pub use reports::ack_report;
 pub use socket::{open_websocket, Ws, PRODUCTION_URL};

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 use wa_store::{AccountId, Store};
 
-use crate::account::{spawn_account, AccountHandle};
+use crate::account::{spawn_counted, AccountHandle};
 use crate::config::ClientConfig;
 use crate::event::{Event, EventKind};
+use crate::metrics::ClientMetrics;
 use crate::status::Status;
 
 /// All account tasks of one gateway process, sharing one store and one event bus.
@@ -18,6 +19,7 @@ pub struct Registry {
     config: ClientConfig,
     events: broadcast::Sender<Event>,
     running: Mutex<HashMap<AccountId, AccountHandle>>,
+    metrics: Arc<ClientMetrics>,
 }
 
 impl core::fmt::Debug for Registry {
@@ -38,7 +40,13 @@ impl Registry {
             config,
             events,
             running: Mutex::new(HashMap::new()),
+            metrics: Arc::default(),
         }
+    }
+
+    /// The counters of every account.
+    pub fn metrics(&self) -> &Arc<ClientMetrics> {
+        &self.metrics
     }
 
     /// Events of every account.
@@ -64,11 +72,12 @@ impl Registry {
         if let Some(h) = running.get(id).filter(|h| h.is_running()) {
             return h.clone();
         }
-        let handle = spawn_account(
+        let handle = spawn_counted(
             Arc::clone(&self.store),
             *id,
             self.config.clone(),
             self.events.clone(),
+            Arc::clone(&self.metrics),
         );
         running.insert(*id, handle.clone());
         handle

@@ -30,6 +30,7 @@ pub mod gotime;
 pub mod json;
 pub mod limits;
 pub mod media_input;
+pub mod metrics;
 pub mod objects;
 pub mod openapi;
 pub mod phone;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(objects::routes::routes())
         .merge(docs::routes())
         .merge(dashboard::routes())
+        .merge(metrics::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -195,9 +195,15 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let service = TowerToHyperService::new(app.clone());
+                    let inner = TowerToHyperService::new(app.clone());
+                    // The client's address, for handlers that look at it (`/metrics`'s
+                    // allow-list): axum's `ConnectInfo`.
+                    let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+                        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                        hyper::service::Service::call(&inner, request)
+                    });
                     let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                     tokio::spawn(async move {
                         if let Err(e) = conn.await {

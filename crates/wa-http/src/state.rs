@@ -7,8 +7,9 @@ use wa_client::Gateway;
 
 use crate::webhooks::queue::WebhookQueue;
 
-/// The HTTP layer's configuration (from flags and environment, see `wagate serve`).
-#[derive(Debug, Clone)]
+/// The HTTP layer's configuration (from flags and environment, see `wagate serve`). Its
+/// `Debug` masks the admin token and the API key.
+#[derive(Clone)]
 pub struct HttpConfig {
     /// The admin token (`Authorization: <token>` on `/admin/**`; no `Bearer`). Never logged.
     pub admin_token: String,
@@ -35,6 +36,23 @@ pub struct HttpConfig {
     /// The country code that completes national phone numbers (`--default-country-code`;
     /// sessions may override it; `None`: national numbers are refused).
     pub default_country_code: Option<crate::phone_number::CountryCode>,
+    /// Client networks that may read `/metrics` without the admin token (`--metrics-allow`;
+    /// empty: the token only).
+    pub metrics_allow: Vec<ipnet::IpNet>,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("admin_token", &"<redacted>")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("body_limit", &self.body_limit)
+            .field("request_timeout", &self.request_timeout)
+            .field("header_timeout", &self.header_timeout)
+            .field("send_timeout", &self.send_timeout)
+            .field("metrics_allow", &self.metrics_allow)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpConfig {
@@ -52,6 +70,7 @@ impl HttpConfig {
             media_allow_private: false,
             send_timeout: Duration::from_secs(30),
             default_country_code: None,
+            metrics_allow: Vec::new(),
         }
     }
 }
@@ -74,6 +93,8 @@ pub struct AppState {
     /// The web dashboard's logins and recent events (issue 14); `wagate demo` asks it for a
     /// one-time login link ([`crate::dashboard::shared::Dashboard::one_time_link`]).
     pub dashboard: Arc<crate::dashboard::shared::Dashboard>,
+    /// The session store's size and syncs for `/metrics` (`None`: not reported).
+    pub store_stats: Option<crate::metrics::store_stats::StoreStats>,
 }
 
 impl AppState {
@@ -89,12 +110,19 @@ impl AppState {
             webhooks: None,
             pool_health: Arc::default(),
             objects: Arc::default(),
+            store_stats: None,
         }
     }
 
     /// The same state with its object storage (the media directory and its base URL).
     pub fn with_objects(mut self, objects: impl Into<Arc<crate::objects::Objects>>) -> Self {
         self.objects = objects.into();
+        self
+    }
+
+    /// The same state with the store's gauges for `/metrics`.
+    pub fn with_store_stats(mut self, stats: crate::metrics::store_stats::StoreStats) -> Self {
+        self.store_stats = Some(stats);
         self
     }
 

@@ -43,6 +43,7 @@ mod poll;
 pub mod qr;
 pub mod raw;
 mod served;
+mod served_secrets;
 mod served_store;
 pub mod session_flow;
 mod sim;

@@ -14,6 +14,7 @@ use tokio::process::{Child, Command};
 use wa_sim::SimServer;
 
 use crate::dir::temp_dir;
+use crate::served_secrets::Secrets;
 
 /// The admin token every served gateway of the tests uses.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
@@ -32,6 +33,8 @@ pub struct Served {
     addr: SocketAddr,
     dir: TempDir,
     http: reqwest::Client,
+    /// What must never appear in its log (checked when dropped).
+    secrets: Secrets,
 }
 
 impl Served {
@@ -59,6 +62,10 @@ impl Served {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
+        let secrets = Secrets::default();
+        for (k, v) in &env {
+            secrets.note_env(k, v);
+        }
         let mut served = Self {
             bin: bin.to_path_buf(),
             args,
@@ -67,6 +74,7 @@ impl Served {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             dir,
             http: crate::http::http_client(),
+            secrets,
         };
         served.spawn().await;
         served
@@ -133,6 +141,13 @@ impl Served {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// Adds `secret` to what must never appear in this gateway's log (checked when it is
+    /// dropped; the admin token, the user tokens the helpers sent and secret-looking
+    /// environment values are added by themselves). Values under 8 characters are ignored.
+    pub fn note_secret(&self, secret: &str) {
+        self.secrets.note(secret);
+    }
+
     /// Stops the process (SIGKILL) and starts it again on the same store (a new port).
     pub async fn restart(&mut self) {
         self.kill().await;
@@ -178,6 +193,7 @@ impl Served {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> (u16, String, String) {
+        self.secrets.note_headers(headers);
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .unwrap_or_else(|e| panic!("HTTP method {method:?}: {e}"));
         let mut builder = self
@@ -232,6 +248,7 @@ impl Served {
     /// # Panics
     /// If the gateway refuses.
     pub async fn create_user(&self, name: &str, token: &str) -> String {
+        self.secrets.note(token);
         let body = serde_json::json!({ "name": name, "token": token }).to_string();
         let (status, json) = self.admin("POST", "/admin/users", Some(&body)).await;
         assert_eq!(status, 201, "create user: {json}");
@@ -239,6 +256,19 @@ impl Served {
             .as_str()
             .unwrap_or_else(|| panic!("no id in {json}"))
             .to_owned()
+    }
+}
+
+/// The whole test suite checks that no secret reaches a gateway's log: a test whose gateway
+/// logged one fails here (unless it is failing already).
+impl Drop for Served {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(leak) = self.secrets.leak(&self.log()) {
+            panic!("{leak}");
+        }
     }
 }
 

@@ -73,11 +73,9 @@ impl Served {
         })
         .await
         .unwrap_or_else(|e| panic!("the served gateway logs in: {e}; log:\n{}", self.log()));
-        ServedAccount {
-            id,
-            token: format!("token-{seed}"),
-            jid,
-        }
+        let token = format!("token-{seed}");
+        self.note_secret(&token);
+        ServedAccount { id, token, jid }
     }
 }
 
@@ -94,6 +92,7 @@ impl Served {
             let store = SledStore::open(&StoreConfig::at(self.data_dir()))
                 .unwrap_or_else(|e| panic!("opening the served store: {e}"));
             let id = AccountId::generate(&mut rand::rngs::OsRng);
+            self.note_secret(token);
             let account = wa_store::Account::new(id, name, token, 0);
             store
                 .create_account(&account, wa_store::Durability::Durable)

@@ -76,6 +76,11 @@ fn env_knob(name: &str) -> Result<Option<u64>> {
 }
 
 pub(crate) fn open_store(dir: &Path) -> Result<Arc<dyn Store>> {
+    Ok(open_sled(dir)?)
+}
+
+/// [`open_store`] as the sled store it is (`serve` reads its log syncs for `/metrics`).
+pub(crate) fn open_sled(dir: &Path) -> Result<Arc<SledStore>> {
     let mut config = StoreConfig::at(dir);
     // A timed checkpoint rotates the log: creating the next segment and syncing its directory
     // entry stalls every durable wait for several milliseconds (~9 ms on the benchmark VM's

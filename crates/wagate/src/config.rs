@@ -26,6 +26,7 @@
 //! | whatsapp-web.js callbacks not sent | `--disabled-callbacks` | `DISABLED_CALLBACKS` (`\|`-separated) | none |
 //! | no download of received media (wuzapi's `-skipmedia`: the `Message` webhook carries the media fields only) | `--skip-media` | `WAGATE_SKIP_MEDIA` | `false` |
 //! | largest received file inlined as `base64` in a webhook (bytes) | `--media-base64-max-bytes` | `WAGATE_MEDIA_BASE64_MAX_BYTES` | 67108864 |
+//! | clients that may read `/metrics` without the admin token (CIDRs or addresses, comma-separated) | `--metrics-allow` | `WAGATE_METRICS_ALLOW` | none: the admin token only |
 //!
 //! Deliberate differences from wuzapi: no random admin token (the token is required: a random
 //! one printed in the logs is a secret in the logs); the default address is `127.0.0.1`, not
@@ -171,6 +172,10 @@ pub(crate) struct ServeArgs {
     /// noted in `mediaError`; the download routes fetch them).
     #[arg(long, env = "WAGATE_MEDIA_BASE64_MAX_BYTES", default_value_t = 64 << 20)]
     media_base64_max_bytes: u64,
+    /// Client networks that may read /metrics without the admin token, comma-separated CIDRs
+    /// or addresses (e.g. `127.0.0.1/32,10.0.0.0/8`); default: the admin token only.
+    #[arg(long, env = "WAGATE_METRICS_ALLOW")]
+    metrics_allow: Option<String>,
     #[command(flatten)]
     pub(crate) server: ServerArgs,
 }
@@ -243,12 +248,33 @@ impl ServeArgs {
                 expected: "1 to 3 digits, not starting with 0",
             })?),
         };
+        http.metrics_allow = self.metrics_allow()?;
         Ok(ServeConfig {
             listen: self.listen_addr()?,
             http,
             webhooks: self.webhook_config()?,
             os_name: first(self.os_name.as_deref(), &[]),
         })
+    }
+
+    /// `--metrics-allow`: CIDRs, or addresses (one host each).
+    fn metrics_allow(&self) -> Result<Vec<ipnet::IpNet>, OperatorError> {
+        let Some(list) = first(self.metrics_allow.as_deref(), &[]) else {
+            return Ok(Vec::new());
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<ipnet::IpNet>()
+                    .or_else(|_| v.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| OperatorError::Invalid {
+                        what: "--metrics-allow / WAGATE_METRICS_ALLOW",
+                        value: v.to_owned(),
+                        expected: "comma-separated CIDRs or IP addresses",
+                    })
+            })
+            .collect()
     }
 
     fn listen_addr(&self) -> Result<SocketAddr, OperatorError> {

@@ -12,12 +12,13 @@
 //! ```
 //!
 //! Configuration comes from flags and the environment (`WAGATE_*`); logs go through `tracing`
-//! (`RUST_LOG`).
+//! (`logging.rs`: `--log-format`, `--log` / `RUST_LOG`).
 
 mod common;
 mod config;
 mod demo;
 mod link;
+mod logging;
 mod serve;
 
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ use crate::config::{OperatorError, ServeArgs};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    log: logging::LogArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,21 +101,13 @@ struct DataDir {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: log files and pipes get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     // Before any HTTP client is built (reqwest has no TLS provider of its own).
     wa_client::install_crypto_provider();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    logging::init(&cli.log);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<OperatorError>() {

@@ -17,7 +17,7 @@ use wa_http::webhooks::Webhooks;
 use wa_http::AppState;
 use wa_store::Store;
 
-use crate::common::open_store;
+use crate::common::open_sled;
 use crate::config::{OperatorError, ServeArgs, ServeConfig};
 
 /// How long the accounts get to stop at shutdown.
@@ -100,7 +100,8 @@ impl Serving {
                     source,
                 })?;
         let addr = listener.local_addr()?;
-        let store = open_store(data_dir)?;
+        let sled = open_sled(data_dir)?;
+        let store: Arc<dyn Store> = sled.clone();
         // Media of accounts without S3 go below <data dir>/media, served at GET /media/...
         // (issue 13).
         let objects = Arc::new(wa_http::objects::Objects::new(
@@ -129,7 +130,8 @@ impl Serving {
         );
         let state = AppState::new(Arc::clone(&gateway), config.http)
             .with_webhooks(webhooks.queue())
-            .with_objects(objects);
+            .with_objects(objects)
+            .with_store_stats(wa_http::metrics::StoreStats::sled(sled));
         let retention =
             wa_http::objects::spawn_retention(state.clone(), wa_http::objects::SWEEP_EVERY);
         Ok(Self {

@@ -78,7 +78,10 @@ pub(crate) async fn send_and_settle(
     accepted: Accepted,
 ) -> bool {
     let id = accepted.0.clone();
-    let error = match send_accepted(handle, store, clock.now(), accepted).await {
+    let started = std::time::Instant::now();
+    let result = send_accepted(handle, store, clock.now(), accepted).await;
+    handle.metrics().send_ended(started, &result);
+    let error = match result {
         Ok(_) => return true,
         Err(error) => error,
     };

@@ -46,7 +46,8 @@ pub(crate) fn after_login(
         return;
     };
     let store = Arc::clone(store);
-    tokio::spawn(async move {
+    // In the session span of the account task that spawns it.
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
         let account = *handle.id();
         match resend_unacked(&handle, &store, clock.as_ref(), login).await {
             Ok(0) => {}
@@ -57,7 +58,7 @@ pub(crate) fn after_login(
         }
         // Then what async sends accepted and never attempted (issue 12 item 2).
         super::accepted::after_resend(&handle, &store, clock.as_ref()).await;
-    });
+    }));
 }
 
 /// Sends every unacknowledged entry again; how many were accepted by the server.

@@ -59,7 +59,8 @@ pub(crate) fn in_background<F, Fut>(
         return;
     };
     let store = Arc::clone(store);
-    tokio::spawn(async move {
+    // In the session span of the account task that spawns it.
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
         let account = *handle.id();
         let id = receipt.id.clone();
         match answer(handle, store, receipt).await {
@@ -70,7 +71,7 @@ pub(crate) fn in_background<F, Fut>(
                 tracing::warn!(account = %account, message = %id, %error, "retry not answered")
             }
         }
-    });
+    }));
 }
 
 /// Answers one retry receipt; whether a resend went out and the server accepted it.

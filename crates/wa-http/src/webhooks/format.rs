@@ -24,8 +24,8 @@ pub struct Encoded {
     pub body: Vec<u8>,
 }
 
-/// Who the event belongs to, as the body names it.
-#[derive(Debug, Clone, Copy)]
+/// Who the event belongs to, as the body names it. Its `Debug` masks the token.
+#[derive(Clone, Copy)]
 pub struct Owner<'a> {
     /// The account id (32 hex).
     pub user_id: &'a str,
@@ -33,6 +33,16 @@ pub struct Owner<'a> {
     pub instance_name: &'a str,
     /// The account's token, only when the legacy `token` field is asked for.
     pub token: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Owner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Owner")
+            .field("user_id", &self.user_id)
+            .field("instance_name", &self.instance_name)
+            .field("token", &self.token.map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Encodes `payload` for `owner` in `format`.

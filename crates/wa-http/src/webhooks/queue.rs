@@ -30,6 +30,7 @@ use wa_store::{AccountId, Durability, Store, WebhookDelivery};
 use super::sign::SIGNATURE_HEADER;
 use super::ssrf::{check_literal, redirect_policy, GuardedResolver};
 use super::types::{RetryPolicy, WebhookConfig, ALERT, WWEBJS_KIND};
+use crate::metrics::counters::WebhookCounters;
 
 const B: Durability = Durability::Buffered;
 
@@ -89,6 +90,8 @@ struct Shared {
     buried: mpsc::UnboundedSender<Buried>,
     /// Wakes the syncer: a delivery was queued (buffered) and should become durable soon.
     sync: Arc<Notify>,
+    /// What `/metrics` reports.
+    counters: WebhookCounters,
 }
 
 /// The next seq and the receivers' task inboxes, under one lock so a receiver's inbox order is
@@ -180,6 +183,7 @@ impl WebhookQueue {
             queued: AtomicUsize::new(0),
             buried,
             sync,
+            counters: WebhookCounters::new(),
         });
         let boot_us = now_ms().saturating_mul(1000);
         let queue = Arc::new(Self {
@@ -260,6 +264,11 @@ impl WebhookQueue {
     /// The store cannot be read.
     pub fn dead_letters(&self, limit: usize) -> Result<Vec<WebhookDelivery>, wa_store::Error> {
         self.shared.store.webhook_dead_letters(limit)
+    }
+
+    /// The queue's counters (`/metrics`).
+    pub fn counters(&self) -> &WebhookCounters {
+        &self.shared.counters
     }
 
     /// How many dead letters there are.
@@ -367,6 +376,7 @@ fn settle(
     for (d, result) in pending.drain(..results.len()).zip(results) {
         match result {
             Ok(()) => {
+                shared.counters.delivered.inc();
                 tracing::debug!(receiver = %host(&d.receiver), kind = %d.kind, seq = d.seq, "webhook delivered");
                 shared.queued.fetch_sub(1, Ordering::Relaxed);
                 if let Err(e) = shared.store.webhook_remove(d.seq, B) {
@@ -374,6 +384,7 @@ fn settle(
                 }
             }
             Err(error) => {
+                shared.counters.failed.inc();
                 tracing::warn!(receiver = %host(&d.receiver), kind = %d.kind, seq = d.seq, attempt = d.attempts + 1, %error, "webhook delivery failed");
                 let mut d = d;
                 d.last_error = error;
@@ -396,6 +407,7 @@ fn settle(
         if d.attempts >= limit {
             dead.push(d);
         } else {
+            shared.counters.retries.inc();
             pending.push_back(d);
         }
     }
@@ -436,6 +448,7 @@ fn bury(shared: &Shared, dead: Vec<WebhookDelivery>) {
     shared.sync.notify_one();
     shared.queued.fetch_sub(dead.len(), Ordering::Relaxed);
     let total = shared.dead.fetch_add(count, Ordering::Relaxed) + count;
+    shared.counters.dead_letters.inc_by(count as u64);
     tracing::warn!(receiver = %receiver, count, total, "webhook deliveries gave up after their last attempt: dead letters");
     let _ = shared.buried.send(Buried {
         receiver,

@@ -9,13 +9,29 @@ use crate::error::Error;
 use super::account_id::AccountId;
 use super::secret::Secret;
 
-/// Per-account proxy setting.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Per-account proxy setting. Its `Debug` hides the URL's user information (a password).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ProxyConfig {
     /// Whether the proxy is used.
     pub enabled: bool,
     /// `http://…` or `socks5://…`.
     pub url: String,
+}
+
+impl std::fmt::Debug for ProxyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `scheme://user:password@host:port`: everything between `://` and the last `@` goes.
+        let shown = match (self.url.find("://"), self.url.rfind('@')) {
+            (Some(s), Some(at)) if at > s => {
+                format!("{}<redacted>{}", &self.url[..s + 3], &self.url[at..])
+            }
+            _ => self.url.clone(),
+        };
+        f.debug_struct("ProxyConfig")
+            .field("enabled", &self.enabled)
+            .field("url", &shown)
+            .finish()
+    }
 }
 
 /// Where received media goes.
