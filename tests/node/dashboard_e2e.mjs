@@ -93,10 +93,11 @@ class Steps {
       return this.record({ step: id, status: 'blocked', ms: 0, error: `needs ${missing.join(', ')}` });
     }
     const started = Date.now();
+    // Playwright's own waits end first, with their more precise errors; the race is the bound.
     this.page.setDefaultTimeout(ms);
     let error;
     try {
-      await withDeadline(body(), ms, id);
+      await withDeadline(body(), ms + 2000, id);
     } catch (e) {
       error = String(e?.message ?? e).split('\n').slice(0, 6).join(' | ');
     }
@@ -114,6 +115,15 @@ class Steps {
   record(result) {
     this.results.push(result);
     emit({ event: 'step', ...result });
+  }
+}
+
+// page.waitForFunction, naming what it waited for when it times out.
+async function waitUntil(page, what, fn, arg) {
+  try {
+    return await page.waitForFunction(fn, arg);
+  } catch (e) {
+    throw new Error(`${what}: ${String(e?.message ?? e).split('\n')[0]}`);
   }
 }
 
@@ -186,7 +196,7 @@ async function logIn(page, env) {
   await page.setViewportSize(DESKTOP);
   await submitLogin(page, env, env.token);
   await page.waitForURL((url) => url.pathname === '/dashboard');
-  await page.locator('[data-testid=sessions]').waitFor({ state: 'visible' });
+  await page.locator('[data-testid=sessions]').waitFor({ state: 'attached' });
   check(!page.url().includes(env.token), 'the admin token shows in the URL after login');
   const cookies = await page.context().cookies(env.base);
   check(cookies.some((c) => c.httpOnly), `no HttpOnly session cookie: ${JSON.stringify(cookies)}`);
@@ -215,7 +225,7 @@ async function openQr(page, name) {
   await row.locator('[data-action=qr]').click();
   await page.locator('dialog[data-testid=qr-modal][open]').waitFor({ state: 'visible' });
   const image = page.locator('dialog[data-testid=qr-modal] img[data-testid=qr-image]');
-  await page.waitForFunction(() => {
+  await waitUntil(page, 'a rendered PNG QR with data-qr in the modal', () => {
     const img = document.querySelector('dialog[data-testid=qr-modal] img[data-testid=qr-image]');
     return img && img.dataset.qr && img.src.startsWith('data:image/png;base64,')
       && img.complete && img.naturalWidth > 0;
@@ -239,7 +249,7 @@ async function scan(env, commands, qr) {
 // The badge turns working in place (no reload) and the QR modal closes itself.
 async function becomesWorking(page, name, mark) {
   await sessionRow(page, name).locator('[data-testid=state-badge][data-state=working]').waitFor();
-  await page.waitForFunction(() => {
+  await waitUntil(page, 'the QR modal closing itself', () => {
     const dialog = document.querySelector('dialog[data-testid=qr-modal]');
     return !dialog || !dialog.open;
   });
@@ -263,7 +273,7 @@ async function sendMessage(page, to, text) {
   await form.locator('input[name=phone]').fill(to);
   await form.locator('textarea[name=text]').fill(text);
   await form.locator('button[type=submit]').click();
-  const handle = await page.waitForFunction(({ known, wanted }) => {
+  const handle = await waitUntil(page, 'the sent message in the events list', ({ known, wanted }) => {
     const items = [...document.querySelectorAll('[data-testid=events] [data-testid=event][data-message-id]')]
       .filter((e) => !known.includes(e.dataset.messageId));
     const hit = items.find((e) => e.textContent.includes(wanted)) ?? items[0];
@@ -274,7 +284,7 @@ async function sendMessage(page, to, text) {
 
 // The message's status in the events list turns `delivered` live (no reload).
 async function becomesDelivered(page, id, mark) {
-  await page.waitForFunction((messageId) => {
+  await waitUntil(page, `message ${id} showing delivered`, (messageId) => {
     const item = [...document.querySelectorAll('[data-testid=events] [data-testid=event]')]
       .find((e) => e.dataset.messageId === messageId);
     const status = item?.querySelector('[data-testid=message-status]');
@@ -290,7 +300,7 @@ async function phoneSizedPages(page, env, sessionUrl) {
   await assertNoSideScroll(page, 'session page at 390×844');
   await page.screenshot({ path: join(env.shots, '12-phone-sized-session.png') });
   await page.goto(`${env.base}/dashboard`);
-  await page.locator('[data-testid=sessions]').waitFor({ state: 'visible' });
+  await page.locator('[data-testid=sessions]').waitFor({ state: 'attached' });
   await assertNoSideScroll(page, 'sessions list at 390×844');
 }
 
