@@ -99,7 +99,9 @@ class Steps {
     try {
       await withDeadline(body(), ms + 2000, id);
     } catch (e) {
-      error = String(e?.message ?? e).split('\n').slice(0, 6).join(' | ');
+      // The first lines of Playwright's message, without its terminal colours.
+      error = String(e?.message ?? e).replace(/\u001b\[\d+m/g, '').split('\n')
+        .map((l) => l.trim()).filter((l) => l && l !== 'Call log:').slice(0, 4).join(' | ');
     }
     try {
       await this.page.screenshot({ path: join(this.shots, `${id}.png`) });
@@ -131,6 +133,12 @@ function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+// Navigates to `url`; fails with the HTTP status when the page is not there.
+async function visit(page, url) {
+  const response = await page.goto(url);
+  check(response?.ok(), `GET ${new URL(url).pathname} answered ${response?.status()}`);
+}
+
 const loginForm = (page) => page.locator('form[data-testid=login-form]');
 const sessionRow = (page, name) =>
   page.locator(`[data-testid=sessions] [data-testid=session-row][data-session-name="${name}"]`);
@@ -150,7 +158,7 @@ async function assertNoSideScroll(page, what) {
 }
 
 async function submitLogin(page, env, token) {
-  await page.goto(`${env.base}/dashboard/login`);
+  await visit(page, `${env.base}/dashboard/login`);
   const form = loginForm(page);
   await form.locator('input[name=token]').fill(token);
   await form.locator('button[type=submit]').click();
@@ -168,7 +176,7 @@ async function wrongTokenRefused(page, env) {
 
 // Tab from the top of the login page reaches the token field, then the submit button.
 async function keyboardReachesLogin(page, env) {
-  await page.goto(`${env.base}/dashboard/login`);
+  await visit(page, `${env.base}/dashboard/login`);
   const focused = () => page.evaluate(() => {
     const el = document.activeElement;
     const form = el?.closest('form[data-testid=login-form]');
@@ -187,7 +195,7 @@ async function keyboardReachesLogin(page, env) {
 
 async function loginPhoneSized(page, env) {
   await page.setViewportSize(PHONE_SCREEN);
-  await page.goto(`${env.base}/dashboard/login`);
+  await visit(page, `${env.base}/dashboard/login`);
   await loginForm(page).waitFor({ state: 'visible' });
   await assertNoSideScroll(page, 'login page at 390×844');
 }
@@ -295,11 +303,11 @@ async function becomesDelivered(page, id, mark) {
 
 async function phoneSizedPages(page, env, sessionUrl) {
   await page.setViewportSize(PHONE_SCREEN);
-  await page.goto(sessionUrl);
+  await visit(page, sessionUrl);
   await page.locator('form[data-testid=send-form]').waitFor({ state: 'visible' });
   await assertNoSideScroll(page, 'session page at 390×844');
   await page.screenshot({ path: join(env.shots, '12-phone-sized-session.png') });
-  await page.goto(`${env.base}/dashboard`);
+  await visit(page, `${env.base}/dashboard`);
   await page.locator('[data-testid=sessions]').waitFor({ state: 'attached' });
   await assertNoSideScroll(page, 'sessions list at 390×844');
 }
@@ -323,7 +331,7 @@ async function runSteps(page, env, commands) {
   await steps.run('08', 'badge-working', { ms: 2 * ms, needs: ['phone-scans'] },
     () => becomesWorking(page, name, state.mark));
   await steps.run('09', 'session-page', { ms, needs: ['create-session'] }, async () => {
-    await page.goto(`${env.base}/dashboard`);
+    await visit(page, `${env.base}/dashboard`);
     await openSessionPage(page, name);
     state.sessionUrl = page.url();
   });

@@ -186,7 +186,6 @@ fn missing_screenshots(steps: &[Value], shots: &Path) -> Vec<String> {
 
 /// Prints each step and fails with everything that did not pass.
 fn report(run: &Run, served: &Served, shots: &Path) {
-    eprintln!("[dashboard] screenshots in {}", shots.display());
     let failed: Vec<String> = run
         .steps
         .iter()
@@ -196,9 +195,9 @@ fn report(run: &Run, served: &Served, shots: &Path) {
         .collect();
     assert!(
         !run.steps.is_empty() && failed.is_empty(),
-        "the dashboard's browser test failed:\n  {}\nsteps: {:#?}\ngateway log (tail):\n{}",
+        "the dashboard's browser test failed (screenshots in {}):\n  {}\ngateway log (tail):\n{}",
+        shots.display(),
         failed.join("\n  "),
-        run.steps,
         tail(&served.log(), 40)
     );
 }
