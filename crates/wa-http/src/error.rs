@@ -98,6 +98,10 @@ pub enum ApiError {
     /// Missing or wrong token.
     #[error("unauthorized")]
     Unauthorized,
+    /// A dashboard request refused by its CSRF check (a missing or wrong token, another
+    /// origin): 403 with the reason.
+    #[error("{0}")]
+    Forbidden(Cow<'static, str>),
     /// Wrong API key (whatsapp-web.js dialect: `Invalid API key`).
     #[error("Invalid API key")]
     InvalidApiKey,
@@ -221,7 +225,9 @@ impl ApiError {
             }
             ApiError::UserNotFound(_) => (StatusCode::NOT_FOUND, self.text()),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.text()),
-            ApiError::InvalidApiKey => (StatusCode::FORBIDDEN, self.text()),
+            ApiError::InvalidApiKey | ApiError::Forbidden(_) => {
+                (StatusCode::FORBIDDEN, self.text())
+            }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, self.text()),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, self.text()),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, self.text()),
@@ -278,6 +284,7 @@ impl ApiError {
             | ApiError::NotFound(t)
             | ApiError::Conflict(t)
             | ApiError::Unprocessable(t)
+            | ApiError::Forbidden(t)
             | ApiError::NotImplemented(t) => t.clone(),
             other => other.to_string().into(),
         }

@@ -18,9 +18,11 @@
 //! `wwebjs/` (the routes), `webhooks/` (event delivery, started by `wagate serve`), `gotime`
 //! (Go's JSON times), `openapi` and `docs` (the OpenAPI document, Swagger UI at `/api`),
 //! `limits` (body size, timeouts, the server loop), `pool/` (session pools, session metadata and
-//! the default session: issue 12), `objects/` (media in S3 or the media directory: issue 13).
+//! the default session: issue 12), `objects/` (media in S3 or the media directory: issue 13),
+//! `dashboard/` (the web dashboard under `/dashboard`: issue 14).
 
 pub mod auth;
+pub mod dashboard;
 mod docs;
 pub mod envelope;
 pub mod error;
@@ -58,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pool::routes())
         .merge(objects::routes::routes())
         .merge(docs::routes())
+        .merge(dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -71,12 +71,18 @@ pub struct AppState {
     pub pool_health: Arc<crate::pool::health::PoolHealth>,
     /// Media object storage (issue 13): S3 clients and the media directory.
     pub objects: Arc<crate::objects::Objects>,
+    /// The web dashboard's logins and recent events (issue 14); `wagate demo` asks it for a
+    /// one-time login link ([`crate::dashboard::shared::Dashboard::one_time_link`]).
+    pub dashboard: Arc<crate::dashboard::shared::Dashboard>,
 }
 
 impl AppState {
     /// State over a gateway.
     pub fn new(gateway: Arc<Gateway>, config: HttpConfig) -> Self {
+        let dashboard = Arc::<crate::dashboard::shared::Dashboard>::default();
+        dashboard.follow(&gateway);
         Self {
+            dashboard,
             gateway,
             config: Arc::new(config),
             started: Instant::now(),

@@ -8,7 +8,7 @@ mod chat_download;
 mod chat_dto;
 mod chat_media;
 mod chat_status;
-mod event_types;
+pub(crate) mod event_types;
 mod group;
 mod group_view;
 mod media_dto;

@@ -1,0 +1,136 @@
+//! `GET /dashboard/events`: the dashboard's live feed, server-sent events from
+//! [`wa_client::Gateway::subscribe`] (no polling). Event names:
+//! - `state`: a session's [`SessionView`] (its badge, QR, pair code), first one per session as
+//!   the stream opens, then one after every event that may change it (QR rotations included);
+//! - `message`: a received message or an outgoing message's new status (an [`Entry`] with the
+//!   session's `id`), what the session page's event list shows;
+//! - `resync`: the stream lagged behind and skipped events: the page reloads its state.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::stream::{self, Stream, StreamExt};
+use serde::Serialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
+use wa_client::{Event, EventKind};
+
+use super::api_sessions::{all_views, view_of};
+use super::guard::Viewer;
+use super::recent::{describe, Entry};
+use super::view::status_word;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// An [`Entry`] with the session it belongs to.
+#[derive(Debug, Serialize)]
+struct SessionEntry<'a> {
+    /// The session (account id).
+    id: String,
+    #[serde(flatten)]
+    entry: &'a Entry,
+}
+
+fn json_event(name: &str, data: &impl Serialize) -> Option<SseEvent> {
+    SseEvent::default().event(name).json_data(data).ok()
+}
+
+/// Whether an event may change what a session's badge shows.
+fn changes_state(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Connecting { .. }
+            | EventKind::Qr { .. }
+            | EventKind::QrTimeout
+            | EventKind::PairCode { .. }
+            | EventKind::Paired { .. }
+            | EventKind::PairError { .. }
+            | EventKind::Connected { .. }
+            | EventKind::ClientOutdated
+            | EventKind::TemporaryBan { .. }
+            | EventKind::StreamError { .. }
+            | EventKind::LoggedOut { .. }
+            | EventKind::Disconnected { .. }
+            | EventKind::Stopped
+    )
+}
+
+/// The feed event for one gateway event, if the page shows it.
+async fn translate(state: &AppState, event: Event) -> Option<SseEvent> {
+    let id = event.account.to_string();
+    let at = event.at.0;
+    match &event.kind {
+        EventKind::Message(m) => {
+            let from = m.sender.phone.as_ref().unwrap_or(&m.sender.device);
+            let entry = Entry {
+                at,
+                kind: "in",
+                message_id: Some(m.id.as_str().to_owned()),
+                chat: from.to_string(),
+                text: describe(&m.content),
+                status: None,
+            };
+            json_event("message", &SessionEntry { id, entry: &entry })
+        }
+        EventKind::MessageStatus {
+            id: message,
+            status,
+        } => {
+            let entry = Entry {
+                at,
+                kind: "out",
+                message_id: Some(message.as_str().to_owned()),
+                chat: String::new(),
+                text: String::new(),
+                status: Some(status_word(status)),
+            };
+            json_event("message", &SessionEntry { id, entry: &entry })
+        }
+        kind if changes_state(kind) => {
+            // A deleted account has nothing to show.
+            let account = state.gateway.account(&event.account).await.ok()?;
+            let view = view_of(state, &account).await.ok()?;
+            json_event("state", &view)
+        }
+        _ => None,
+    }
+}
+
+/// The next feed event from `events` (`None`: the gateway's bus closed).
+async fn next(state: &AppState, events: &mut Receiver<Event>) -> Option<SseEvent> {
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                if let Some(sse) = translate(state, event).await {
+                    return Some(sse);
+                }
+            }
+            Err(RecvError::Lagged(_)) => {
+                return Some(SseEvent::default().event("resync").data("{}"))
+            }
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
+/// `GET /dashboard/events`.
+pub(crate) async fn events(
+    _: Viewer,
+    State(state): State<AppState>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    state.dashboard.follow(&state.gateway);
+    // Subscribe before the snapshot: a change between the two is sent, not lost.
+    let events = state.gateway.subscribe();
+    let first: Vec<_> = all_views(&state)
+        .await?
+        .iter()
+        .filter_map(|v| json_event("state", v))
+        .map(Ok)
+        .collect();
+    let live = stream::unfold((state, events), |(state, mut events)| async move {
+        let sse = next(&state, &mut events).await?;
+        Some((Ok(sse), (state, events)))
+    });
+    Ok(Sse::new(stream::iter(first).chain(live)).keep_alive(KeepAlive::default()))
+}
