@@ -172,9 +172,12 @@ async function wrongTokenRefused(page, env) {
   check(url.pathname === '/dashboard/login', `after a wrong token the page is ${url.pathname}`);
   check(!page.url().includes(wrong), 'the wrong token shows in the URL');
   await loginForm(page).waitFor({ state: 'visible' });
+  const cookies = await page.context().cookies(`${env.base}/dashboard`);
+  check(cookies.length === 0, `a refused login set cookies: ${cookies.map((c) => c.name).join(', ')}`);
 }
 
-// Tab from the top of the login page reaches the token field, then the submit button.
+// Tab from the top of the login page (or its autofocused field) reaches the token field, then
+// the submit button.
 async function keyboardReachesLogin(page, env) {
   await visit(page, `${env.base}/dashboard/login`);
   const focused = () => page.evaluate(() => {
@@ -184,7 +187,7 @@ async function keyboardReachesLogin(page, env) {
     if (el.matches('input[name=token]')) return 'token';
     return el.matches('button[type=submit]') ? 'submit' : 'form-other';
   });
-  const seen = [];
+  const seen = [await focused()]; // an autofocused field counts as reached
   for (let i = 0; i < 12 && !seen.includes('submit'); i += 1) {
     await page.keyboard.press('Tab');
     seen.push(await focused());
@@ -206,7 +209,7 @@ async function logIn(page, env) {
   await page.waitForURL((url) => url.pathname === '/dashboard');
   await page.locator('[data-testid=sessions]').waitFor({ state: 'attached' });
   check(!page.url().includes(env.token), 'the admin token shows in the URL after login');
-  const cookies = await page.context().cookies(env.base);
+  const cookies = await page.context().cookies(`${env.base}/dashboard`);
   check(cookies.some((c) => c.httpOnly), `no HttpOnly session cookie: ${JSON.stringify(cookies)}`);
   const script = await page.evaluate(() => document.cookie);
   check(!script.includes(env.token), 'the admin token is readable from document.cookie');

@@ -95,7 +95,10 @@ async fn drive(node: &mut JsonLines, sim: &SimServer, shots: &Path, served: &Ser
                 let answer = scan(sim, shots, &line, &mut run.faults).await;
                 node.send(&answer).await.expect("answer the browser script");
             }
-            Some("sent") => run.sent = Some(line),
+            Some("sent") => {
+                eprintln!("[dashboard] the page sent {line}");
+                run.sent = Some(line);
+            }
             Some("done") => {
                 run.steps = line["steps"].as_array().cloned().unwrap_or_default();
                 return run;
@@ -113,7 +116,12 @@ async fn scan(sim: &SimServer, shots: &Path, line: &Value, faults: &mut Vec<Stri
     let src = line["src"].as_str().unwrap_or_default();
     keep_qr_png(shots, src);
     match qr::decode_data_url(src) {
-        Some(decoded) if decoded == data_qr => {}
+        Some(decoded) if decoded == data_qr => {
+            eprintln!(
+                "[dashboard] the modal's QR image decodes to its data-qr ({} chars)",
+                decoded.len()
+            );
+        }
         Some(decoded) => faults.push(format!(
             "the QR image holds {decoded:?}, its data-qr says {data_qr:?}"
         )),
@@ -161,6 +169,7 @@ async fn check_inbox(sim: &SimServer, sent: &Value) -> Result<(), String> {
     .await
     .map_err(|e| format!("{e}: {sent} is not in {PEER_PHONE}'s inbox"))?;
     if found["from"] == LINK_PHONE {
+        eprintln!("[dashboard] {PEER_PHONE}'s inbox on the sim holds it: {found}");
         Ok(())
     } else {
         Err(format!(
