@@ -155,7 +155,7 @@ async fn check_inbox(sim: &SimServer, sent: &Value) -> Result<(), String> {
         "the sent message in the phone's inbox",
         move || async move {
             let (status, body) =
-                wa_testkit::http::request(sim.addr(), "GET", &path, None, DEADLINE).await;
+                wa_testkit::http::request(sim.addr(), "GET", path, None, DEADLINE).await;
             let inbox = if status == 200 {
                 body.as_array().cloned()
             } else {
