@@ -5,13 +5,16 @@
 //   {"event":"step","step":"04-login","status":"passed|failed|blocked","ms":…,"error"?:…}
 //   {"event":"qr","dataQr":…,"src":…}   the QR the modal shows (its text and its PNG data URL)
 //   {"event":"sent","id":…,"to":…,"text":…}   the message sent from the session page
+//   {"event":"paircode","code":…,"phone":…}   the pair code the page shows for a second session
 //   {"event":"done","passed":n,"steps":[…]}
 // With WA_SCAN_HANDSHAKE=1 the caller decodes the QR and has the sim's phone scan it, then
-// answers {"cmd":"scanned","ok":true} on stdin; otherwise this script posts the QR text to
-// the sim's admin API itself (POST /admin/phones/{phone}/scan, WA-SIM.md "Admin API").
+// answers {"cmd":"scanned","ok":true} on stdin, and has the third phone type the pair code and
+// answers {"cmd":"entered","ok":true}; otherwise this script posts the QR text and the code to
+// the sim's admin API itself (WA-SIM.md "Admin API").
 //
 // Environment: WAGATE_URL, WAGATE_ADMIN_TOKEN, WA_SIM_ADMIN_URL, WA_PHONE_LINK (the phone
-// that scans), WA_PHONE_PEER (the phone the test message goes to), WA_SCREENSHOT_DIR; optional
+// that scans), WA_PHONE_PEER (the phone the test message goes to), WA_PHONE_CODE (the phone
+// that links a second session by pair code), WA_SCREENSHOT_DIR; optional
 // CHROMIUM_PATH (default /usr/bin/chromium), WA_STEP_DEADLINE_MS (default 20000).
 //
 // The page is found through the dashboard's selector contract (data-testid / data-action /
@@ -43,6 +46,7 @@ function readEnv() {
     simAdmin: need('WA_SIM_ADMIN_URL').replace(/\/$/, ''),
     phone: need('WA_PHONE_LINK'),
     peer: need('WA_PHONE_PEER'),
+    codePhone: need('WA_PHONE_CODE'),
     shots: need('WA_SCREENSHOT_DIR'),
     chromium: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     handshake: process.env.WA_SCAN_HANDSHAKE === '1',
@@ -226,13 +230,19 @@ async function createSession(page, name) {
   check(await windowMarked(page, mark), 'the page reloaded to show the new session');
 }
 
-// Opens the QR modal (connecting first if the new session is stopped); the shown QR.
-async function openQr(page, name) {
+// The session's row, connected first if the new session is stopped.
+async function startIfStopped(page, name) {
   const row = sessionRow(page, name);
   if ((await badgeState(row)) === 'stopped') {
     await row.locator('[data-action=connect]').click();
     await row.locator('[data-testid=state-badge]:not([data-state=stopped])').waitFor();
   }
+  return row;
+}
+
+// Opens the QR modal (connecting first if the new session is stopped); the shown QR.
+async function openQr(page, name) {
+  const row = await startIfStopped(page, name);
   await row.locator('[data-action=qr]').click();
   await page.locator('dialog[data-testid=qr-modal][open]').waitFor({ state: 'visible' });
   const image = page.locator('dialog[data-testid=qr-modal] img[data-testid=qr-image]');
@@ -271,7 +281,9 @@ async function openSessionPage(page, name) {
   await sessionRow(page, name).locator('[data-action=open]').click();
   await page.waitForURL((url) => /^\/dashboard\/sessions\/[^/]+$/.test(url.pathname));
   await page.locator('form[data-testid=send-form]').waitFor({ state: 'visible' });
-  await page.locator('[data-testid=events]').waitFor({ state: 'attached' });
+  for (const part of ['events', 'webhook-form', 'deliveries', 'dead-letters']) {
+    await page.locator(`[data-testid=${part}]`).waitFor({ state: 'attached' });
+  }
 }
 
 const messageIds = (page) => page.locator('[data-testid=events] [data-testid=event][data-message-id]')
@@ -315,6 +327,53 @@ async function phoneSizedPages(page, env, sessionUrl) {
   await assertNoSideScroll(page, 'sessions list at 390×844');
 }
 
+// Asks for a pair code for `phone` from the row of session `name`; the code the page shows.
+async function pairCodeShown(page, name, phone) {
+  const row = await startIfStopped(page, name);
+  await row.locator('[data-action=paircode]').click();
+  const form = page.locator('form[data-testid=paircode-form]');
+  await form.locator('input[name=phone]').fill(phone);
+  await form.locator('button[type=submit]').click();
+  const code = await waitUntil(page, 'a pair code on the page', () => {
+    const text = document.querySelector('[data-testid=pair-code]')?.textContent ?? '';
+    return /[A-Z0-9]{4}-?[A-Z0-9]{4}/.exec(text)?.[0] ?? null;
+  });
+  return code.jsonValue();
+}
+
+// The phone types the code: the caller's phone with the handshake, else the sim's admin API
+// (POST /admin/phones/{phone}/pair-code, WA-SIM.md "Admin API").
+async function enterCode(env, commands, code) {
+  emit({ event: 'paircode', code, phone: env.codePhone });
+  if (env.handshake) {
+    const answer = await commands.next();
+    check(answer.cmd === 'entered' && answer.ok, `the phone refused the code: ${JSON.stringify(answer)}`);
+    return;
+  }
+  const res = await fetch(`${env.simAdmin}/admin/phones/${env.codePhone}/pair-code`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }),
+  });
+  check(res.ok, `the sim's phone refused the code: ${res.status} ${await res.text()}`);
+}
+
+// Links a second session by pair code; its badge turns working in place.
+async function linkByCode(steps, page, env, commands, name) {
+  const ms = env.stepMs;
+  const state = { mark: `code-${name}` };
+  await steps.run('13', 'pair-code-shown', { ms, needs: ['login'] }, async () => {
+    await page.setViewportSize(DESKTOP);
+    await visit(page, `${env.base}/dashboard`);
+    await createSession(page, name);
+    state.code = await pairCodeShown(page, name, env.codePhone);
+    await markWindow(page, state.mark);
+  });
+  await steps.run('14', 'code-entered-working', { ms: 2 * ms, needs: ['pair-code-shown'] }, async () => {
+    await enterCode(env, commands, state.code);
+    await sessionRow(page, name).locator('[data-testid=state-badge][data-state=working]').waitFor();
+    check(await windowMarked(page, state.mark), 'the page reloaded before the badge turned working');
+  });
+}
+
 async function runSteps(page, env, commands) {
   const steps = new Steps(page, env.shots);
   const ms = env.stepMs;
@@ -347,6 +406,7 @@ async function runSteps(page, env, commands) {
     () => becomesDelivered(page, state.id, `send-${name}`));
   await steps.run('12', 'phone-sized', { ms, needs: ['session-page'] },
     () => phoneSizedPages(page, env, state.sessionUrl));
+  await linkByCode(steps, page, env, commands, `${name}-code`);
   return steps.results;
 }
 

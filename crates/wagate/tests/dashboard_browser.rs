@@ -5,7 +5,8 @@
 //! login page has no horizontal scroll at 390×844, log in, create a session, open its QR modal,
 //! the sim's phone scans the QR, the badge turns `working` without a reload and the modal
 //! closes itself, open the session page, send a message to a second sim phone, see it
-//! `delivered` in the events list, the pages have no horizontal scroll at 390×844.
+//! `delivered` in the events list, the pages have no horizontal scroll at 390×844; a second
+//! session links by the pair code the page shows, typed on a third sim phone.
 //!
 //! This side decodes the QR image the modal shows (rqrr) and checks it holds the same text as
 //! its `data-qr`, has the phone scan it (`POST /admin/phones/{phone}/scan`, WA-SIM.md "Admin
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use wa_sim::SimServer;
 use wa_testkit::browser::{artifacts_dir, ensure_chromium, ensure_npm_packages, node_dir};
-use wa_testkit::session_flow::phone_scans;
+use wa_testkit::session_flow::{phone_enters_code, phone_scans};
 use wa_testkit::{poll_until, qr, start_sim, JsonLines, Served, ADMIN_TOKEN, DEADLINE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
@@ -27,6 +28,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_wagate");
 const LINK_PHONE: &str = "15550142101";
 /// The phone the dashboard's test message goes to (made up).
 const PEER_PHONE: &str = "15550142102";
+/// The phone that links a second session by typing the pair code the page shows (made up).
+const CODE_PHONE: &str = "15550142103";
 /// Each browser step's deadline (the QR-to-working and delivery steps get twice as long).
 const STEP_DEADLINE: Duration = Duration::from_secs(20);
 /// The whole browser run, Chromium's start included.
@@ -49,7 +52,7 @@ async fn dashboard_in_headless_chromium() {
     ensure_npm_packages(&dir);
     let chromium = ensure_chromium();
     let shots = artifacts_dir("dashboard");
-    let sim = start_sim(&[LINK_PHONE, PEER_PHONE]).await;
+    let sim = start_sim(&[LINK_PHONE, PEER_PHONE, CODE_PHONE]).await;
     let served = Served::start(Path::new(BIN), &sim, &[]).await;
     let env = [
         ("WAGATE_URL", served.base()),
@@ -57,6 +60,7 @@ async fn dashboard_in_headless_chromium() {
         ("WA_SIM_ADMIN_URL", format!("http://{}", sim.addr())),
         ("WA_PHONE_LINK", LINK_PHONE.to_owned()),
         ("WA_PHONE_PEER", PEER_PHONE.to_owned()),
+        ("WA_PHONE_CODE", CODE_PHONE.to_owned()),
         ("WA_SCREENSHOT_DIR", shots.display().to_string()),
         ("WA_SCAN_HANDSHAKE", "1".to_owned()),
         ("CHROMIUM_PATH", chromium.display().to_string()),
@@ -73,7 +77,8 @@ async fn dashboard_in_headless_chromium() {
     report(&run, &served, &shots);
 }
 
-/// Reads the script's lines until it is done, answering its QR with a scan.
+/// Reads the script's lines until it is done, answering its QR with a scan and its pair code
+/// with the phone typing it.
 async fn drive(node: &mut JsonLines, sim: &SimServer, shots: &Path, served: &Served) -> Run {
     let started = Instant::now();
     let mut run = Run::default();
@@ -93,6 +98,10 @@ async fn drive(node: &mut JsonLines, sim: &SimServer, shots: &Path, served: &Ser
             Some("step") => eprintln!("[dashboard] {line}"),
             Some("qr") => {
                 let answer = scan(sim, shots, &line, &mut run.faults).await;
+                node.send(&answer).await.expect("answer the browser script");
+            }
+            Some("paircode") => {
+                let answer = enter_code(sim, &line, &mut run.faults).await;
                 node.send(&answer).await.expect("answer the browser script");
             }
             Some("sent") => {
@@ -132,6 +141,18 @@ async fn scan(sim: &SimServer, shots: &Path, line: &Value, faults: &mut Vec<Stri
         faults.push(format!("the phone's scan answered {status}: {body}"));
     }
     json!({ "cmd": "scanned", "ok": status == 200, "status": status, "body": body })
+}
+
+/// The third phone types the pair code the page showed; the answer for the script.
+async fn enter_code(sim: &SimServer, line: &Value, faults: &mut Vec<String>) -> Value {
+    let code = line["code"].as_str().unwrap_or_default();
+    let (status, body) = phone_enters_code(sim, CODE_PHONE, code).await;
+    // 202: the sim accepted the code and goes on pairing (WA-SIM.md "Admin API").
+    let ok = (200..300).contains(&status);
+    if !ok {
+        faults.push(format!("the phone typing {code:?} got {status}: {body}"));
+    }
+    json!({ "cmd": "entered", "ok": ok, "status": status, "body": body })
 }
 
 /// Writes the QR the modal showed next to the screenshots (`07-qr-image.png`).
