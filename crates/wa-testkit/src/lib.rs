@@ -26,10 +26,13 @@
 //!   HTTP API's property tests.
 //! - [`JsonLines`]: a Node.js peer (or a test-only binary) reporting JSON lines, waited on like
 //!   any other stream, and sent commands as JSON lines.
+//! - [`browser`]: a browser test's needs (the pinned npm packages of `tests/node/`, Debian's
+//!   Chromium, a screenshot folder under `target/artifacts/`), installed when missing.
 //!
 //! Helpers that set up a fixture panic on failure (a test cannot go on without it); helpers
 //! that wait or connect return [`Error`] so a test can assert on the failure itself.
 
+pub mod browser;
 mod client;
 mod dir;
 mod error;
