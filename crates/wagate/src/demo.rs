@@ -105,6 +105,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
     let state = serving.state().clone();
     let make_info = |session: DemoSession| DemoInfo {
         base: format!("http://{addr}"),
+        login_link: format!("http://{addr}{}", state.dashboard.one_time_link()),
         admin_token: admin.generated.then(|| admin.token.clone()),
         user_token: session.token,
         hello: session.hello,
@@ -363,11 +364,12 @@ async fn next_event<T>(
 }
 
 /// What the demo prints once it is ready, in one place ([`DemoInfo::print`]): a new line is
-/// one field here and one `println!` there (the dashboard's one-time login link, issue 14
-/// item 2, goes in just after `dashboard`).
+/// one field here and one `println!` there.
 struct DemoInfo {
     /// `http://<gateway address>`.
     base: String,
+    /// The dashboard's one-time login link (single use, 10 minutes; issue 14 item 2).
+    login_link: String,
     /// The admin token when the demo made it (`None`: the operator gave theirs).
     admin_token: Option<String>,
     /// The demo session's user token.
@@ -391,6 +393,7 @@ impl DemoInfo {
         println!();
         println!("wagate demo is ready (Ctrl-C stops it)");
         println!("  dashboard:     {base}/dashboard");
+        println!("  login link:    {} (once, within 10 minutes)", self.login_link);
         println!("  admin token:   {admin_token}");
         println!("  session:       {SESSION_NAME} (linked to the simulated phone +{DEMO_PHONE})");
         println!("  user token:    {}", self.user_token);
