@@ -45,8 +45,11 @@ struct Cli {
 enum Command {
     /// Run the gateway (the default).
     Serve(Box<ServeArgs>),
-    /// A first look, offline: wa-sim and the gateway in one process, a demo session linked
-    /// through a simulated phone, the dashboard URL and tokens printed (Ctrl-C stops it).
+    /// A first look, offline: wa-sim and the gateway in one process, with a linked session.
+    ///
+    /// Links the session `demo` through a simulated phone, has a second one say hello, and
+    /// prints the dashboard URL, the tokens, the phones and a curl that sends a message.
+    /// Ctrl-C or SIGTERM stops everything.
     Demo(demo::DemoArgs),
     /// Run wa-sim, the simulated WhatsApp network, standalone.
     Sim(SimArgs),
