@@ -393,7 +393,10 @@ impl DemoInfo {
         println!();
         println!("wagate demo is ready (Ctrl-C stops it)");
         println!("  dashboard:     {base}/dashboard");
-        println!("  login link:    {} (once, within 10 minutes)", self.login_link);
+        println!(
+            "  login link:    {} (once, within 10 minutes)",
+            self.login_link
+        );
         println!("  admin token:   {admin_token}");
         println!("  session:       {SESSION_NAME} (linked to the simulated phone +{DEMO_PHONE})");
         println!("  user token:    {}", self.user_token);

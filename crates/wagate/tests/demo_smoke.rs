@@ -351,6 +351,7 @@ async fn demo_exits_0_on_sigterm_with_its_store_flushed() {
         (200, &Value::Bool(true)),
         "{body}"
     );
+    login_link_works_once(&demo).await;
     let (status, _, demo) = demo.stop_with("TERM").await;
     assert_eq!(
         status.code(),
@@ -369,6 +370,40 @@ async fn demo_exits_0_on_sigterm_with_its_store_flushed() {
     let out = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "store check: {out}");
     assert!(out.contains("ok: "), "{out}");
+}
+
+/// The printed one-time login link logs a browser in (a cookie, then the dashboard) once; the
+/// second use is refused and sets nothing.
+async fn login_link_works_once(demo: &Demo) {
+    let link = demo.field("login link");
+    let link = link.split_whitespace().next().unwrap_or(link).to_owned();
+    assert!(
+        link.starts_with(&format!("{}/dashboard/login/once/", demo.base())),
+        "{link}"
+    );
+    wa_client::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(DEADLINE)
+        .build()
+        .expect("client");
+    let first = client.get(&link).send().await.expect("GET the login link");
+    assert_eq!(first.status().as_u16(), 303);
+    let cookie = first.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    let pair = cookie.split(';').next().unwrap_or_default().to_owned();
+    let page = client
+        .get(format!("{}/dashboard", demo.base()))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .expect("GET /dashboard");
+    assert_eq!(page.status().as_u16(), 200);
+    let again = client.get(&link).send().await.expect("GET the link again");
+    assert_eq!(again.status().as_u16(), 401, "the code is burnt");
+    assert!(again.headers().get("set-cookie").is_none());
 }
 
 /// A refusal: one line on stderr (`wagate: …`), a non-zero status, nothing listening.
