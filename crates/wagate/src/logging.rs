@@ -51,10 +51,12 @@ pub(crate) struct LogArgs {
 
 /// Installs the process's subscriber (stderr).
 pub(crate) fn init(args: &LogArgs) {
-    let filter = args
-        .filter
-        .as_deref()
-        .and_then(|f| EnvFilter::try_new(f).ok())
+    let (given, invalid) = match args.filter.as_deref().map(|f| (f, EnvFilter::try_new(f))) {
+        Some((_, Ok(filter))) => (Some(filter), None),
+        Some((text, Err(error))) => (None, Some((text, error))),
+        None => (None, None),
+    };
+    let filter = given
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -68,6 +70,9 @@ pub(crate) fn init(args: &LogArgs) {
             .init(),
         LogFormat::Human => builder.with_ansi(false).init(),
         LogFormat::Auto => builder.with_ansi(colours()).init(),
+    }
+    if let Some((filter, error)) = invalid {
+        tracing::warn!(filter, %error, "--log / WAGATE_LOG is not a valid filter: ignored");
     }
 }
 

@@ -90,7 +90,11 @@ async fn metrics_need_the_token_or_an_allowed_address_and_count_the_traffic() {
     let (status, _, _) = scrape(&served, &[("Authorization", "not-the-admin-token!")]).await;
     assert_eq!(status, 401, "a wrong token");
     let first = admin_scrape(&served).await;
-    assert_eq!(value(&first, "wagate_build_info{version=\"0.1.0\"}"), 1.0);
+    let build = format!(
+        "wagate_build_info{{version={:?}}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(value(&first, &build), 1.0);
     assert_eq!(value(&first, "wagate_sessions{state=\"working\"}"), 0.0);
 
     served.create_user("metrics", TOKEN).await;
