@@ -386,6 +386,24 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
         d["id"] == id && d["state"] == "stopped"
     })
     .await;
+
+    // Connecting the linked session again: its badge goes back to working, live.
+    let connect = format!("/dashboard/api/sessions/{id}/connect");
+    let (status, answer) = browser.call("POST", &connect, None).await;
+    assert_eq!(status, 200, "{answer}");
+    next_event(&mut stream, &mut buffer, "state", |d| {
+        d["id"] == id && d["state"] == "working"
+    })
+    .await;
+    let (status, again) = browser.call("POST", &connect, None).await;
+    assert_eq!(
+        (status, again),
+        (
+            500,
+            json!({"code": 500, "error": "already connected", "success": false})
+        ),
+        "the one mapping's refusal"
+    );
 }
 
 /// A test message from the session page is `sent`, then `delivered` and `read` on the
