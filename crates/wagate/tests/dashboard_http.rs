@@ -9,7 +9,7 @@ use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
 use wa_testkit::session_flow::phone_scans;
-use wa_testkit::{start_sim, Served, ADMIN_TOKEN};
+use wa_testkit::{poll_until, start_sim, HookReceiver, Served, ADMIN_TOKEN};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
 const PHONE: &str = "15550107301";
@@ -317,7 +317,9 @@ async fn next_event(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
     let sim = start_sim(&[PHONE, PEER]).await;
-    let served = Served::start(BIN.as_ref(), &sim, &[]).await;
+    let env = [("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true")];
+    let served = Served::start(BIN.as_ref(), &sim, &env).await;
+    let mut hooks = HookReceiver::start().await;
     let browser = Browser::login(&served).await;
     let (status, created) = browser
         .call(
@@ -372,7 +374,18 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
         working["phone"].as_str().is_some_and(|p| p == PHONE),
         "{working}"
     );
+    let hook = json!({"url": hooks.url("/in"), "events": "Message"});
+    let (status, saved) = browser
+        .call(
+            "POST",
+            &format!("/dashboard/api/sessions/{id}/webhook"),
+            Some(hook),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["events"], "Message");
     messages_and_their_statuses_arrive_live(&browser, &sim, &id, &mut stream, &mut buffer).await;
+    the_delivery_is_listed(&browser, &mut hooks, &id).await;
 
     let (status, answer) = browser
         .call(
@@ -469,6 +482,29 @@ async fn messages_and_their_statuses_arrive_live(
         "{list:?}"
     );
     assert!(list.iter().any(|e| e["kind"] == "in"), "{list:?}");
+}
+
+/// The incoming message's webhook reaches the receiver and shows among the session's last
+/// deliveries.
+async fn the_delivery_is_listed(browser: &Browser, hooks: &mut HookReceiver, id: &str) {
+    let hook = tokio::time::timeout(DEADLINE, hooks.hooks.recv())
+        .await
+        .expect("a webhook in time")
+        .expect("the receiver runs");
+    assert_eq!(hook.payload()["type"], "Message", "{}", hook.payload());
+    let path = format!("/dashboard/api/sessions/{id}/deliveries");
+    let listed = poll_until(DEADLINE, "the delivery listed", || async {
+        let (_, answer) = browser.call("GET", &path, None).await;
+        let recent = answer["recent"].as_array().cloned().unwrap_or_default();
+        recent
+            .iter()
+            .any(|a| a["ok"] == true && a["kind"] == "Message")
+            .then_some(answer)
+    })
+    .await
+    .expect("listed");
+    assert_eq!(listed["running"], true);
+    assert_eq!(listed["dead"], json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
