@@ -331,49 +331,12 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
     assert_eq!(status, 201, "{created}");
     let id = created["session"]["id"].as_str().expect("id").to_owned();
 
-    let unauthenticated = client()
-        .get(format!("{}/dashboard/events", browser.base))
-        .send()
-        .await
-        .expect("events");
-    assert_eq!(unauthenticated.status(), 401);
-    let mut stream = browser
-        .http
-        .get(format!("{}/dashboard/events", browser.base))
-        .header("cookie", &browser.cookie)
-        .send()
-        .await
-        .expect("events");
-    assert_eq!(stream.status(), 200);
-    assert!(header(&stream, "content-type").starts_with("text/event-stream"));
+    let mut stream = open_stream(&browser).await;
     let mut buffer = String::new();
     let first = next_event(&mut stream, &mut buffer, "state", |d| d["id"] == id).await;
     assert_eq!(first["state"], "stopped");
 
-    let (status, view) = browser
-        .call("POST", &format!("/dashboard/api/sessions/{id}/qr"), None)
-        .await;
-    assert_eq!(status, 200, "{view}");
-    let shown = next_event(&mut stream, &mut buffer, "state", |d| {
-        d["id"] == id && d["qr"].is_string()
-    })
-    .await;
-    assert_eq!(shown["state"], "scan_qr");
-    assert!(shown["qrPng"]
-        .as_str()
-        .is_some_and(|u| u.starts_with("data:image/png;base64,")));
-    let qr = shown["qr"].as_str().expect("qr").to_owned();
-    let (code, scanned) = phone_scans(&sim, PHONE, &qr).await;
-    assert_eq!(code, 200, "scan: {scanned}");
-    let working = next_event(&mut stream, &mut buffer, "state", |d| {
-        d["id"] == id && d["state"] == "working"
-    })
-    .await;
-    assert_eq!(working["label"], "Working");
-    assert!(
-        working["phone"].as_str().is_some_and(|p| p == PHONE),
-        "{working}"
-    );
+    link_through_the_stream(&browser, &sim, &id, &mut stream, &mut buffer).await;
     let hook = json!({"url": hooks.url("/in"), "events": "Message"});
     let (status, saved) = browser
         .call(
@@ -387,6 +350,17 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
     messages_and_their_statuses_arrive_live(&browser, &sim, &id, &mut stream, &mut buffer).await;
     the_delivery_is_listed(&browser, &mut hooks, &id).await;
 
+    disconnect_and_connect_again(&browser, &id, &mut stream, &mut buffer).await;
+}
+
+/// Disconnecting shows `stopped` on the stream; connecting the linked session again shows
+/// `working`; a second connect is the one mapping's refusal.
+async fn disconnect_and_connect_again(
+    browser: &Browser,
+    id: &str,
+    stream: &mut Response,
+    buffer: &mut String,
+) {
     let (status, answer) = browser
         .call(
             "POST",
@@ -395,7 +369,7 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
         )
         .await;
     assert_eq!(status, 200, "{answer}");
-    next_event(&mut stream, &mut buffer, "state", |d| {
+    next_event(stream, buffer, "state", |d| {
         d["id"] == id && d["state"] == "stopped"
     })
     .await;
@@ -404,7 +378,7 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
     let connect = format!("/dashboard/api/sessions/{id}/connect");
     let (status, answer) = browser.call("POST", &connect, None).await;
     assert_eq!(status, 200, "{answer}");
-    next_event(&mut stream, &mut buffer, "state", |d| {
+    next_event(stream, buffer, "state", |d| {
         d["id"] == id && d["state"] == "working"
     })
     .await;
@@ -416,6 +390,61 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
             json!({"code": 500, "error": "already connected", "success": false})
         ),
         "the one mapping's refusal"
+    );
+}
+
+/// The dashboard's event stream (refused without the login cookie).
+async fn open_stream(browser: &Browser) -> Response {
+    let unauthenticated = client()
+        .get(format!("{}/dashboard/events", browser.base))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(unauthenticated.status(), 401);
+    let stream = browser
+        .http
+        .get(format!("{}/dashboard/events", browser.base))
+        .header("cookie", &browser.cookie)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(stream.status(), 200);
+    assert!(header(&stream, "content-type").starts_with("text/event-stream"));
+    stream
+}
+
+/// Asking for the QR shows the codes on the stream (text and PNG); the phone scans the one
+/// shown and the session's badge turns `working`.
+async fn link_through_the_stream(
+    browser: &Browser,
+    sim: &wa_sim::SimServer,
+    id: &str,
+    stream: &mut Response,
+    buffer: &mut String,
+) {
+    let (status, view) = browser
+        .call("POST", &format!("/dashboard/api/sessions/{id}/qr"), None)
+        .await;
+    assert_eq!(status, 200, "{view}");
+    let shown = next_event(stream, buffer, "state", |d| {
+        d["id"] == id && d["qr"].is_string()
+    })
+    .await;
+    assert_eq!(shown["state"], "scan_qr");
+    assert!(shown["qrPng"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("data:image/png;base64,")));
+    let qr = shown["qr"].as_str().expect("qr").to_owned();
+    let (code, scanned) = phone_scans(sim, PHONE, &qr).await;
+    assert_eq!(code, 200, "scan: {scanned}");
+    let working = next_event(stream, buffer, "state", |d| {
+        d["id"] == id && d["state"] == "working"
+    })
+    .await;
+    assert_eq!(working["label"], "Working");
+    assert!(
+        working["phone"].as_str().is_some_and(|p| p == PHONE),
+        "{working}"
     );
 }
 
