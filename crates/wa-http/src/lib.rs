@@ -33,6 +33,7 @@ pub mod media_input;
 pub mod metrics;
 pub mod objects;
 pub mod openapi;
+mod pair_code;
 pub mod phone;
 pub mod phone_number;
 pub mod pool;

@@ -8,14 +8,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
-use wa_client::{EventKind, NewAccount, SessionState};
+use wa_client::{NewAccount, SessionState};
 use wa_protocol::PhoneNumber;
 use wa_store::{Account, AccountId};
 
 use super::guard::{Checked, Viewer};
 use super::view::SessionView;
 use crate::error::{ApiError, SessionRefusal};
+use crate::pair_code::await_pair_code;
 use crate::state::AppState;
 
 /// How long a pair-code request waits for the code.
@@ -236,7 +236,7 @@ pub(crate) async fn paircode(
     if status.logged_in || status.has_credentials() {
         return Err(ApiError::bad_request("already paired"));
     }
-    let mut events = state.gateway.subscribe();
+    let events = state.gateway.subscribe();
     let running = state.gateway.handle(&account.id);
     match running {
         Some(handle) if !needs_restart(&status.state) => {
@@ -254,27 +254,6 @@ pub(crate) async fn paircode(
             state.gateway.link_phone(&account.id, &phone).await?;
         }
     }
-    let id = account.id;
-    let wait = async {
-        loop {
-            match events.recv().await {
-                Ok(e) if e.account == id => match e.kind {
-                    EventKind::PairCode { code } => return Ok(code),
-                    EventKind::PairError { code, text } => {
-                        return Err(ApiError::bad_request(format!(
-                            "pairing refused: {code} {text}"
-                        )))
-                    }
-                    EventKind::Stopped => return Err(ApiError::Session(SessionRefusal::NoSession)),
-                    _ => {}
-                },
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return Err(ApiError::Session(SessionRefusal::NoSession)),
-            }
-        }
-    };
-    let code = tokio::time::timeout(PAIR_CODE_WAIT, wait)
-        .await
-        .map_err(|_| ApiError::Client(wa_client::Error::Timeout("the pair code")))??;
+    let code = await_pair_code(events, account.id, PAIR_CODE_WAIT).await?;
     Ok(Json(PairCode { code }))
 }

@@ -13,9 +13,8 @@ use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::error::RecvError;
 use utoipa::{OpenApi, ToSchema};
-use wa_client::{EventKind, SessionState};
+use wa_client::SessionState;
 use wa_protocol::PhoneNumber;
 
 use super::account_view::StatusView;
@@ -25,6 +24,7 @@ use crate::auth::User;
 use crate::envelope::Envelope;
 use crate::error::{ApiError, SessionRefusal};
 use crate::json::GoJson;
+use crate::pair_code::await_pair_code;
 use crate::state::AppState;
 
 /// How long `connect` without `Immediate` waits for the socket (CONTRACTS §B.2 step 4).
@@ -302,32 +302,11 @@ async fn pairphone(
              digits only, without a leading 0",
         )
     })?;
-    let mut events = handle.subscribe();
+    let events = handle.subscribe();
     if !handle.pair_phone(&phone) {
         return Err(ApiError::Session(SessionRefusal::NoSession));
     }
-    let id = account.id;
-    let wait = async {
-        loop {
-            match events.recv().await {
-                Ok(e) if e.account == id => match e.kind {
-                    EventKind::PairCode { code } => return Ok(code),
-                    EventKind::PairError { code, text } => {
-                        return Err(ApiError::bad_request(format!(
-                            "pairing refused: {code} {text}"
-                        )))
-                    }
-                    EventKind::Stopped => return Err(ApiError::Session(SessionRefusal::NoSession)),
-                    _ => {}
-                },
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return Err(ApiError::Session(SessionRefusal::NoSession)),
-            }
-        }
-    };
-    let code = tokio::time::timeout(PAIR_CODE_WAIT, wait)
-        .await
-        .map_err(|_| ApiError::Client(wa_client::Error::Timeout("the pair code")))??;
+    let code = await_pair_code(events, account.id, PAIR_CODE_WAIT).await?;
     Ok(Envelope::ok(LinkingCode { linking_code: code }))
 }
 
