@@ -221,12 +221,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_webhooks(webhooks.queue())
         .with_objects(objects);
     let retention = wa_http::objects::spawn_retention(state.clone(), wa_http::objects::SWEEP_EVERY);
+    let dashboard = Arc::clone(&state.dashboard);
     wa_http::serve(
         listener,
         wa_http::router(state.clone()),
         &state.config,
-        async {
+        async move {
             let _ = tokio::signal::ctrl_c().await;
+            // The dashboard's event streams end, or the graceful shutdown would wait for them.
+            dashboard.close();
         },
     )
     .await;

@@ -72,9 +72,12 @@
 
   async function loadDeliveries() {
     const answer = await Dash.api("GET", base + "/deliveries");
-    deliveries.replaceChildren(...answer.queued.map((d) => deliveryItem(d, false)));
-    dead.replaceChildren(...answer.dead.map((d) => deliveryItem(d, true)));
-    if (!answer.running) deliveries.replaceChildren(el("li", "hint", "Webhook delivery is not running."));
+    const none = (text) => [el("li", "hint", text)];
+    const queued = answer.queued.map((d) => deliveryItem(d, false));
+    const letters = answer.dead.map((d) => deliveryItem(d, true));
+    deliveries.replaceChildren(...(queued.length ? queued : none("None waiting.")));
+    dead.replaceChildren(...(letters.length ? letters : none("None.")));
+    if (!answer.running) deliveries.replaceChildren(...none("Webhook delivery is not running."));
   }
 
   async function loadEvents() {

@@ -75,7 +75,6 @@
       return;
     }
     if (action === "delete") {
-      if (!window.confirm("Delete session " + row.dataset.sessionName + "?")) return;
       await Dash.api("DELETE", base);
       row.remove();
       empty.hidden = list.children.length > 0;

@@ -28,6 +28,8 @@ mod api_sessions;
 mod assets;
 mod guard;
 mod login;
+#[cfg(test)]
+mod once_tests;
 mod pages;
 mod stream;
 mod view;

@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use tokio::sync::watch;
 use wa_client::Gateway;
 
 use super::logins::Logins;
@@ -15,6 +16,8 @@ pub struct Dashboard {
     /// Each session's recent events.
     pub(crate) recent: Arc<Recent>,
     following: OnceLock<()>,
+    /// Set once the server shuts down: the event streams end.
+    closing: watch::Sender<bool>,
 }
 
 impl Dashboard {
@@ -22,6 +25,21 @@ impl Dashboard {
     /// [`Logins::one_time_link`].
     pub fn one_time_link(&self) -> String {
         self.logins.one_time_link()
+    }
+
+    /// Ends every open event stream (and those opened later): call it when the server shuts
+    /// down, or its graceful shutdown waits for the browsers' streams to time out.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Completes once [`Dashboard::close`] was called.
+    pub(crate) fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            // An error means the sender is gone: the dashboard is dropped, so end as well.
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
     }
 
     /// Starts following the gateway's events for the sessions' recent events, once (inside a

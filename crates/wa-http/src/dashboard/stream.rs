@@ -90,7 +90,12 @@ async fn translate(state: &AppState, event: Event) -> Option<SseEvent> {
         kind if changes_state(kind) => {
             // A deleted account has nothing to show.
             let account = state.gateway.account(&event.account).await.ok()?;
-            let view = view_of(state, &account).await.ok()?;
+            let mut view = view_of(state, &account).await.ok()?;
+            if let EventKind::Qr { code, .. } = kind {
+                // The event's own code: the newest, whatever the snapshot says.
+                view.qr_png = Some(crate::qr::data_url(code));
+                view.qr = Some(code.clone());
+            }
             json_event("state", &view)
         }
         _ => None,
@@ -128,9 +133,11 @@ pub(crate) async fn events(
         .filter_map(|v| json_event("state", v))
         .map(Ok)
         .collect();
+    let closed = state.dashboard.closed();
     let live = stream::unfold((state, events), |(state, mut events)| async move {
         let sse = next(&state, &mut events).await?;
         Some((Ok(sse), (state, events)))
     });
-    Ok(Sse::new(stream::iter(first).chain(live)).keep_alive(KeepAlive::default()))
+    let feed = stream::iter(first).chain(live).take_until(closed);
+    Ok(Sse::new(feed).keep_alive(KeepAlive::default()))
 }
