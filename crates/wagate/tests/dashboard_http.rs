@@ -9,7 +9,7 @@ use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
 use wa_testkit::session_flow::phone_scans;
-use wa_testkit::{start_sim, Served, ADMIN_TOKEN};
+use wa_testkit::{poll_until, start_sim, HookReceiver, Served, ADMIN_TOKEN};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wagate");
 const PHONE: &str = "15550107301";
@@ -317,7 +317,9 @@ async fn next_event(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
     let sim = start_sim(&[PHONE, PEER]).await;
-    let served = Served::start(BIN.as_ref(), &sim, &[]).await;
+    let env = [("WAGATE_WEBHOOK_ALLOW_PRIVATE", "true")];
+    let served = Served::start(BIN.as_ref(), &sim, &env).await;
+    let mut hooks = HookReceiver::start().await;
     let browser = Browser::login(&served).await;
     let (status, created) = browser
         .call(
@@ -329,51 +331,36 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
     assert_eq!(status, 201, "{created}");
     let id = created["session"]["id"].as_str().expect("id").to_owned();
 
-    let unauthenticated = client()
-        .get(format!("{}/dashboard/events", browser.base))
-        .send()
-        .await
-        .expect("events");
-    assert_eq!(unauthenticated.status(), 401);
-    let mut stream = browser
-        .http
-        .get(format!("{}/dashboard/events", browser.base))
-        .header("cookie", &browser.cookie)
-        .send()
-        .await
-        .expect("events");
-    assert_eq!(stream.status(), 200);
-    assert!(header(&stream, "content-type").starts_with("text/event-stream"));
+    let mut stream = open_stream(&browser).await;
     let mut buffer = String::new();
     let first = next_event(&mut stream, &mut buffer, "state", |d| d["id"] == id).await;
     assert_eq!(first["state"], "stopped");
 
-    let (status, view) = browser
-        .call("POST", &format!("/dashboard/api/sessions/{id}/qr"), None)
+    link_through_the_stream(&browser, &sim, &id, &mut stream, &mut buffer).await;
+    let hook = json!({"url": hooks.url("/in"), "events": "Message"});
+    let (status, saved) = browser
+        .call(
+            "POST",
+            &format!("/dashboard/api/sessions/{id}/webhook"),
+            Some(hook),
+        )
         .await;
-    assert_eq!(status, 200, "{view}");
-    let shown = next_event(&mut stream, &mut buffer, "state", |d| {
-        d["id"] == id && d["qr"].is_string()
-    })
-    .await;
-    assert_eq!(shown["state"], "scan_qr");
-    assert!(shown["qrPng"]
-        .as_str()
-        .is_some_and(|u| u.starts_with("data:image/png;base64,")));
-    let qr = shown["qr"].as_str().expect("qr").to_owned();
-    let (code, scanned) = phone_scans(&sim, PHONE, &qr).await;
-    assert_eq!(code, 200, "scan: {scanned}");
-    let working = next_event(&mut stream, &mut buffer, "state", |d| {
-        d["id"] == id && d["state"] == "working"
-    })
-    .await;
-    assert_eq!(working["label"], "Working");
-    assert!(
-        working["phone"].as_str().is_some_and(|p| p == PHONE),
-        "{working}"
-    );
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["events"], "Message");
     messages_and_their_statuses_arrive_live(&browser, &sim, &id, &mut stream, &mut buffer).await;
+    the_delivery_is_listed(&browser, &mut hooks, &id).await;
 
+    disconnect_and_connect_again(&browser, &id, &mut stream, &mut buffer).await;
+}
+
+/// Disconnecting shows `stopped` on the stream; connecting the linked session again shows
+/// `working`; a second connect is the one mapping's refusal.
+async fn disconnect_and_connect_again(
+    browser: &Browser,
+    id: &str,
+    stream: &mut Response,
+    buffer: &mut String,
+) {
     let (status, answer) = browser
         .call(
             "POST",
@@ -382,7 +369,7 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
         )
         .await;
     assert_eq!(status, 200, "{answer}");
-    next_event(&mut stream, &mut buffer, "state", |d| {
+    next_event(stream, buffer, "state", |d| {
         d["id"] == id && d["state"] == "stopped"
     })
     .await;
@@ -391,7 +378,7 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
     let connect = format!("/dashboard/api/sessions/{id}/connect");
     let (status, answer) = browser.call("POST", &connect, None).await;
     assert_eq!(status, 200, "{answer}");
-    next_event(&mut stream, &mut buffer, "state", |d| {
+    next_event(stream, buffer, "state", |d| {
         d["id"] == id && d["state"] == "working"
     })
     .await;
@@ -403,6 +390,61 @@ async fn the_event_stream_follows_a_session_from_its_qr_to_working() {
             json!({"code": 500, "error": "already connected", "success": false})
         ),
         "the one mapping's refusal"
+    );
+}
+
+/// The dashboard's event stream (refused without the login cookie).
+async fn open_stream(browser: &Browser) -> Response {
+    let unauthenticated = client()
+        .get(format!("{}/dashboard/events", browser.base))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(unauthenticated.status(), 401);
+    let stream = browser
+        .http
+        .get(format!("{}/dashboard/events", browser.base))
+        .header("cookie", &browser.cookie)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(stream.status(), 200);
+    assert!(header(&stream, "content-type").starts_with("text/event-stream"));
+    stream
+}
+
+/// Asking for the QR shows the codes on the stream (text and PNG); the phone scans the one
+/// shown and the session's badge turns `working`.
+async fn link_through_the_stream(
+    browser: &Browser,
+    sim: &wa_sim::SimServer,
+    id: &str,
+    stream: &mut Response,
+    buffer: &mut String,
+) {
+    let (status, view) = browser
+        .call("POST", &format!("/dashboard/api/sessions/{id}/qr"), None)
+        .await;
+    assert_eq!(status, 200, "{view}");
+    let shown = next_event(stream, buffer, "state", |d| {
+        d["id"] == id && d["qr"].is_string()
+    })
+    .await;
+    assert_eq!(shown["state"], "scan_qr");
+    assert!(shown["qrPng"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("data:image/png;base64,")));
+    let qr = shown["qr"].as_str().expect("qr").to_owned();
+    let (code, scanned) = phone_scans(sim, PHONE, &qr).await;
+    assert_eq!(code, 200, "scan: {scanned}");
+    let working = next_event(stream, buffer, "state", |d| {
+        d["id"] == id && d["state"] == "working"
+    })
+    .await;
+    assert_eq!(working["label"], "Working");
+    assert!(
+        working["phone"].as_str().is_some_and(|p| p == PHONE),
+        "{working}"
     );
 }
 
@@ -469,6 +511,29 @@ async fn messages_and_their_statuses_arrive_live(
         "{list:?}"
     );
     assert!(list.iter().any(|e| e["kind"] == "in"), "{list:?}");
+}
+
+/// The incoming message's webhook reaches the receiver and shows among the session's last
+/// deliveries.
+async fn the_delivery_is_listed(browser: &Browser, hooks: &mut HookReceiver, id: &str) {
+    let hook = tokio::time::timeout(DEADLINE, hooks.hooks.recv())
+        .await
+        .expect("a webhook in time")
+        .expect("the receiver runs");
+    assert_eq!(hook.payload()["type"], "Message", "{}", hook.payload());
+    let path = format!("/dashboard/api/sessions/{id}/deliveries");
+    let listed = poll_until(DEADLINE, "the delivery listed", || async {
+        let (_, answer) = browser.call("GET", &path, None).await;
+        let recent = answer["recent"].as_array().cloned().unwrap_or_default();
+        recent
+            .iter()
+            .any(|a| a["ok"] == true && a["kind"] == "Message")
+            .then_some(answer)
+    })
+    .await
+    .expect("listed");
+    assert_eq!(listed["running"], true);
+    assert_eq!(listed["dead"], json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@
   const sendForm = document.querySelector('[data-testid="send-form"]');
   const hookForm = document.querySelector('[data-testid="webhook-form"]');
   const deliveries = document.querySelector('[data-testid="deliveries"]');
+  const waiting = document.querySelector('[data-testid="queued-deliveries"]');
   const dead = document.querySelector('[data-testid="dead-letters"]');
 
   function el(tag, cls, text) {
@@ -70,12 +71,24 @@
     return li;
   }
 
+  function attemptItem(a) {
+    const li = el("li", "delivery " + (a.ok ? "ok" : "failed"));
+    li.dataset.deliveryId = String(a.id);
+    li.dataset.ok = String(a.ok);
+    li.append(el("span", "kind", a.kind), " → ", el("span", "url", a.receiver), " ");
+    li.append(el("span", "status", a.ok ? "delivered" : "failed: " + a.error), " ");
+    li.append(el("time", "hint", new Date(a.at).toLocaleTimeString()));
+    return li;
+  }
+
   async function loadDeliveries() {
     const answer = await Dash.api("GET", base + "/deliveries");
     const none = (text) => [el("li", "hint", text)];
+    const last = answer.recent.map(attemptItem);
     const queued = answer.queued.map((d) => deliveryItem(d, false));
     const letters = answer.dead.map((d) => deliveryItem(d, true));
-    deliveries.replaceChildren(...(queued.length ? queued : none("None waiting.")));
+    deliveries.replaceChildren(...(last.length ? last : none("None yet.")));
+    waiting.replaceChildren(...(queued.length ? queued : none("None waiting.")));
     dead.replaceChildren(...(letters.length ? letters : none("None.")));
     if (!answer.running) deliveries.replaceChildren(...none("Webhook delivery is not running."));
   }

@@ -15,6 +15,7 @@ use crate::phone::parse_recipient;
 use crate::pool::dto::PoolView;
 use crate::pool::lookup::{blocking, pool_view};
 use crate::state::AppState;
+use crate::webhooks::recent::Attempt;
 use crate::webhooks::ssrf::check_url;
 use crate::wuzapi::event_types::parse_list;
 
@@ -159,6 +160,8 @@ impl Delivery {
 pub(crate) struct Deliveries {
     /// Whether webhook delivery runs at all.
     running: bool,
+    /// The session's last attempts (delivered or failed), newest first.
+    recent: Vec<Attempt>,
     /// The session's deliveries waiting to be sent (first tries and retries), oldest first.
     queued: Vec<Delivery>,
     /// The session's dead letters, newest first.
@@ -175,17 +178,20 @@ pub(crate) async fn deliveries(
     let Some(queue) = state.webhooks.clone() else {
         return Ok(Json(Deliveries {
             running: false,
+            recent: Vec::new(),
             queued: Vec::new(),
             dead: Vec::new(),
         }));
     };
     let mine = move |d: &&WebhookDelivery| d.account == Some(account.id);
+    let recent = queue.recent_deliveries(&account.id);
     let queued = blocking(&state, |s| s.webhook_queued(LIST_LIMIT)).await?;
     let dead = tokio::task::spawn_blocking(move || queue.dead_letters(LIST_LIMIT))
         .await
         .map_err(|e| ApiError::Internal(format!("dead letters: {e}").into()))??;
     Ok(Json(Deliveries {
         running: true,
+        recent,
         queued: queued
             .iter()
             .filter(mine)

@@ -56,7 +56,8 @@ fn logged_in(state: &AppState, headers: &HeaderMap) -> Response {
 }
 
 /// `POST /dashboard/login`: the right admin token logs in; a wrong one shows the form again
-/// (401) and sets nothing. A form posted from another site is refused (login CSRF).
+/// (401) and sets nothing; after too many wrong ones the form refuses every try for a while
+/// (429). A form posted from another site is refused (login CSRF).
 pub(crate) async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -65,8 +66,18 @@ pub(crate) async fn submit(
     if !same_origin(&headers) {
         return ApiError::Forbidden("cross-origin request refused".into()).into_response();
     }
+    let logins = &state.dashboard.logins;
+    if !logins.may_try() {
+        tracing::warn!("dashboard login throttled: too many wrong tokens");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            login_page(Some("Too many wrong tokens: wait a minute and try again.")),
+        )
+            .into_response();
+    }
     let token = field(&body, "token");
     if token.is_empty() || !secret_eq(token.trim(), &state.config.admin_token) {
+        logins.failed();
         tracing::info!("dashboard login refused");
         return (
             StatusCode::UNAUTHORIZED,

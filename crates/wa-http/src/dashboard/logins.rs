@@ -20,6 +20,13 @@ pub const ONCE_TTL: Duration = Duration::from_secs(10 * 60);
 /// The most logins (and codes) kept: beyond it the oldest expire first.
 const MAX_ENTRIES: usize = 1024;
 
+/// Wrong admin tokens tolerated per [`FAILURE_WINDOW`] before the form refuses every try
+/// (right or wrong) until the window has passed: guessing the token stays hopeless.
+pub const MAX_FAILURES: usize = 10;
+
+/// The window [`MAX_FAILURES`] counts in.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
 /// One login's secrets, handed to the browser once.
 #[derive(Debug, Clone)]
 pub struct NewLogin {
@@ -39,6 +46,7 @@ struct Login {
 struct Table {
     logins: HashMap<[u8; 32], Login>,
     once: HashMap<[u8; 32], Instant>,
+    failures: std::collections::VecDeque<Instant>,
 }
 
 /// The dashboard's login sessions and one-time codes (in memory: a restart logs everyone out).
@@ -108,6 +116,29 @@ impl Logins {
         }
     }
 
+    /// Whether the login form takes a try now (fewer than [`MAX_FAILURES`] wrong tokens in
+    /// the last [`FAILURE_WINDOW`]).
+    pub fn may_try(&self) -> bool {
+        let now = Instant::now();
+        let mut table = self.table();
+        while table
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW)
+        {
+            table.failures.pop_front();
+        }
+        table.failures.len() < MAX_FAILURES
+    }
+
+    /// Counts a wrong admin token.
+    pub fn failed(&self) {
+        let mut table = self.table();
+        if table.failures.len() < MAX_FAILURES {
+            table.failures.push_back(Instant::now());
+        }
+    }
+
     /// Ends a login session (logout).
     pub fn end(&self, session: &str) {
         self.table().logins.remove(&key(session));
@@ -151,6 +182,16 @@ mod tests {
         assert_eq!(logins.csrf_of(&a.session), None);
         assert_eq!(logins.csrf_of(&b.session), Some(b.csrf));
         assert_eq!(logins.csrf_of("nonsense"), None);
+    }
+
+    #[test]
+    fn wrong_tokens_are_throttled() {
+        let logins = Logins::default();
+        for _ in 0..MAX_FAILURES {
+            assert!(logins.may_try());
+            logins.failed();
+        }
+        assert!(!logins.may_try());
     }
 
     #[test]

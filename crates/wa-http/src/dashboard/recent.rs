@@ -54,7 +54,7 @@ pub struct Recent {
 }
 
 /// A short description of a message's content.
-pub(crate) fn describe(content: &Content) -> String {
+fn describe(content: &Content) -> String {
     match content {
         Content::Text(t) => t.text.clone(),
         Content::Reaction(r) => format!("reaction {}", r.emoji),
@@ -68,7 +68,7 @@ pub(crate) fn describe(content: &Content) -> String {
 }
 
 /// What a session change means on the page, for the events that change it.
-pub(crate) fn session_change(kind: &EventKind) -> Option<String> {
+fn session_change(kind: &EventKind) -> Option<String> {
     Some(match kind {
         EventKind::Connected { jid, .. } => format!("logged in as {jid}"),
         EventKind::Paired { jid, .. } => format!("linked as {jid}"),
@@ -85,6 +85,41 @@ pub(crate) fn session_change(kind: &EventKind) -> Option<String> {
         EventKind::Stopped => "stopped".to_owned(),
         _ => return None,
     })
+}
+
+/// A gateway event's entry in a session's list: a received message, an outgoing message's
+/// new status (an entry known only by its id when the message was sent through another
+/// route), or a session change; `None` for the rest.
+pub(crate) fn entry_of(at: u64, kind: &EventKind) -> Option<Entry> {
+    match kind {
+        EventKind::Message(m) => {
+            let from = m.sender.phone.as_ref().unwrap_or(&m.sender.device);
+            Some(Entry {
+                at,
+                kind: "in",
+                message_id: Some(m.id.as_str().to_owned()),
+                chat: from.to_string(),
+                text: describe(&m.content),
+                status: None,
+            })
+        }
+        EventKind::MessageStatus { id, status } => Some(Entry {
+            at,
+            kind: "out",
+            message_id: Some(id.as_str().to_owned()),
+            chat: String::new(),
+            text: String::new(),
+            status: Some(status_word(status)),
+        }),
+        other => session_change(other).map(|text| Entry {
+            at,
+            kind: "session",
+            message_id: None,
+            chat: String::new(),
+            text,
+            status: None,
+        }),
+    }
 }
 
 impl Recent {
@@ -140,44 +175,27 @@ impl Recent {
 
     /// Follows one gateway event.
     pub(crate) fn record(&self, event: &Event) {
-        let at = event.at.0;
-        match &event.kind {
-            EventKind::Message(m) => {
-                let from = m.sender.phone.as_ref().unwrap_or(&m.sender.device);
-                let entry = Entry {
-                    at,
-                    kind: "in",
-                    message_id: Some(m.id.as_str().to_owned()),
-                    chat: from.to_string(),
-                    text: describe(&m.content),
-                    status: None,
-                };
-                self.with(event.account, |l| Self::push(l, entry));
-            }
-            EventKind::MessageStatus { id, status } => {
-                let word = status_word(status);
-                self.with(event.account, |list| match find(list, id.as_str()) {
-                    Some(e) if rank(word) > rank(e.status.unwrap_or("queued")) => {
-                        e.status = Some(word);
+        let Some(entry) = entry_of(event.at.0, &event.kind) else {
+            return;
+        };
+        self.with(event.account, |list| {
+            let known = match (&entry.message_id, entry.kind) {
+                (Some(id), "out") => find(list, id),
+                _ => None,
+            };
+            match known {
+                Some(e) => {
+                    let (old, new) = (
+                        e.status.unwrap_or("queued"),
+                        entry.status.unwrap_or("queued"),
+                    );
+                    if rank(new) > rank(old) {
+                        e.status = entry.status;
                     }
-                    Some(_) => {}
-                    None => Self::push(list, status_entry(at, id.as_str(), word)),
-                });
-            }
-            kind => {
-                if let Some(text) = session_change(kind) {
-                    let entry = Entry {
-                        at,
-                        kind: "session",
-                        message_id: None,
-                        chat: String::new(),
-                        text,
-                        status: None,
-                    };
-                    self.with(event.account, |l| Self::push(l, entry));
                 }
+                None => Self::push(list, entry),
             }
-        }
+        });
     }
 
     /// Forgets a deleted session.
@@ -205,18 +223,6 @@ fn find<'a>(list: &'a mut VecDeque<Entry>, id: &str) -> Option<&'a mut Entry> {
     list.iter_mut()
         .rev()
         .find(|e| e.message_id.as_deref() == Some(id))
-}
-
-/// An outgoing message known only from its status (sent through another route).
-fn status_entry(at: u64, id: &str, word: &'static str) -> Entry {
-    Entry {
-        at,
-        kind: "out",
-        message_id: Some(id.to_owned()),
-        chat: String::new(),
-        text: String::new(),
-        status: Some(word),
-    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! [`wa_client::Gateway::subscribe`] (no polling). Event names:
 //! - `state`: a session's [`SessionView`] (its badge, QR, pair code), first one per session as
 //!   the stream opens, then one after every event that may change it (QR rotations included);
-//! - `message`: a received message or an outgoing message's new status (an [`Entry`] with the
-//!   session's `id`), what the session page's event list shows;
+//! - `message`: a received message, an outgoing message's new status, or a session change (an
+//!   [`Entry`] with the session's `id`), what the session page's event list shows;
 //! - `resync`: the stream lagged behind and skipped events: the page reloads its state.
 
 use std::convert::Infallible;
@@ -18,8 +18,7 @@ use wa_client::{Event, EventKind};
 
 use super::api_sessions::{all_views, view_of};
 use super::guard::Viewer;
-use super::recent::{describe, Entry};
-use super::view::status_word;
+use super::recent::{entry_of, Entry};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -56,63 +55,42 @@ fn changes_state(kind: &EventKind) -> bool {
     )
 }
 
-/// The feed event for one gateway event, if the page shows it.
-async fn translate(state: &AppState, event: Event) -> Option<SseEvent> {
+/// The feed events for one gateway event: the session's new state (when it may have
+/// changed), then its entry for the session page's list (when it has one).
+async fn translate(state: &AppState, event: Event) -> Vec<SseEvent> {
     let id = event.account.to_string();
-    let at = event.at.0;
-    match &event.kind {
-        EventKind::Message(m) => {
-            let from = m.sender.phone.as_ref().unwrap_or(&m.sender.device);
-            let entry = Entry {
-                at,
-                kind: "in",
-                message_id: Some(m.id.as_str().to_owned()),
-                chat: from.to_string(),
-                text: describe(&m.content),
-                status: None,
-            };
-            json_event("message", &SessionEntry { id, entry: &entry })
-        }
-        EventKind::MessageStatus {
-            id: message,
-            status,
-        } => {
-            let entry = Entry {
-                at,
-                kind: "out",
-                message_id: Some(message.as_str().to_owned()),
-                chat: String::new(),
-                text: String::new(),
-                status: Some(status_word(status)),
-            };
-            json_event("message", &SessionEntry { id, entry: &entry })
-        }
-        kind if changes_state(kind) => {
-            // A deleted account has nothing to show.
-            let account = state.gateway.account(&event.account).await.ok()?;
-            let mut view = view_of(state, &account).await.ok()?;
-            if let EventKind::Qr { code, .. } = kind {
-                // The event's own code: the newest, whatever the snapshot says.
-                view.qr_png = Some(crate::qr::data_url(code));
-                view.qr = Some(code.clone());
+    let mut out = Vec::new();
+    if changes_state(&event.kind) {
+        // A deleted account has nothing to show.
+        if let Ok(account) = state.gateway.account(&event.account).await {
+            if let Ok(mut view) = view_of(state, &account).await {
+                if let EventKind::Qr { code, .. } = &event.kind {
+                    // The event's own code: the newest, whatever the snapshot says.
+                    view.qr_png = Some(crate::qr::data_url(code));
+                    view.qr = Some(code.clone());
+                }
+                out.extend(json_event("state", &view));
             }
-            json_event("state", &view)
         }
-        _ => None,
     }
+    if let Some(entry) = entry_of(event.at.0, &event.kind) {
+        out.extend(json_event("message", &SessionEntry { id, entry: &entry }));
+    }
+    out
 }
 
-/// The next feed event from `events` (`None`: the gateway's bus closed).
-async fn next(state: &AppState, events: &mut Receiver<Event>) -> Option<SseEvent> {
+/// The next feed events from `events` (`None`: the gateway's bus closed).
+async fn next(state: &AppState, events: &mut Receiver<Event>) -> Option<Vec<SseEvent>> {
     loop {
         match events.recv().await {
             Ok(event) => {
-                if let Some(sse) = translate(state, event).await {
+                let sse = translate(state, event).await;
+                if !sse.is_empty() {
                     return Some(sse);
                 }
             }
             Err(RecvError::Lagged(_)) => {
-                return Some(SseEvent::default().event("resync").data("{}"))
+                return Some(vec![SseEvent::default().event("resync").data("{}")])
             }
             Err(RecvError::Closed) => return None,
         }
@@ -136,8 +114,9 @@ pub(crate) async fn events(
     let closed = state.dashboard.closed();
     let live = stream::unfold((state, events), |(state, mut events)| async move {
         let sse = next(&state, &mut events).await?;
-        Some((Ok(sse), (state, events)))
-    });
+        Some((stream::iter(sse.into_iter().map(Ok)), (state, events)))
+    })
+    .flatten();
     let feed = stream::iter(first).chain(live).take_until(closed);
     Ok(Sse::new(feed).keep_alive(KeepAlive::default()))
 }

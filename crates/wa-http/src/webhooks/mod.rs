@@ -22,6 +22,7 @@ pub mod media_delivery;
 mod media_lanes;
 pub mod message;
 pub mod queue;
+pub mod recent;
 pub mod sign;
 pub mod ssrf;
 pub mod status_event;

@@ -27,6 +27,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use wa_store::{AccountId, Durability, Store, WebhookDelivery};
 
+use super::recent::{Attempt, RecentDeliveries};
 use super::sign::SIGNATURE_HEADER;
 use super::ssrf::{check_literal, redirect_policy, GuardedResolver};
 use super::types::{RetryPolicy, WebhookConfig, ALERT, WWEBJS_KIND};
@@ -78,6 +79,8 @@ pub struct Replayed {
 /// What every receiver task shares.
 struct Shared {
     store: Arc<dyn Store>,
+    /// Each session's last attempts (the dashboard's session page).
+    recent: RecentDeliveries,
     http: reqwest::Client,
     retry: RetryPolicy,
     concurrency: usize,
@@ -171,6 +174,7 @@ impl WebhookQueue {
         tokio::spawn(syncer(Arc::clone(&store), Arc::clone(&sync)));
         let shared = Arc::new(Shared {
             store,
+            recent: RecentDeliveries::default(),
             http: client(config),
             retry: config.retry,
             concurrency: config.concurrency.max(1),
@@ -302,6 +306,12 @@ impl WebhookQueue {
         }
         self.shared.sync.notify_one();
         Ok(out)
+    }
+
+    /// The session's last delivery attempts (delivered or failed), newest first; in memory
+    /// only, the last [`super::recent::PER_SESSION`].
+    pub fn recent_deliveries(&self, account: &AccountId) -> Vec<Attempt> {
+        self.shared.recent.of(account)
     }
 }
 
@@ -459,8 +469,15 @@ fn describe(e: reqwest::Error) -> String {
     text
 }
 
-/// One POST; `Err` with the reason unless the receiver answered 2xx.
+/// One POST, recorded among its session's last attempts.
 async fn post(shared: &Shared, d: &WebhookDelivery) -> Result<(), String> {
+    let outcome = post_once(shared, d).await;
+    shared.recent.record(d, now_ms(), &outcome);
+    outcome
+}
+
+/// One POST; `Err` with the reason unless the receiver answered 2xx.
+async fn post_once(shared: &Shared, d: &WebhookDelivery) -> Result<(), String> {
     check_literal(&d.receiver, shared.allow_private).map_err(|e| e.to_string())?;
     let mut request = shared
         .http
