@@ -144,3 +144,38 @@ pub fn artifacts_dir(name: &str) -> PathBuf {
     }
     dir
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npm_install_is_fresh_only_when_newer_than_the_lock_file() {
+        let dir = crate::temp_dir("npm-fresh");
+        std::fs::write(dir.path().join("package-lock.json"), "{}").unwrap();
+        assert!(!npm_fresh(dir.path()), "nothing installed yet");
+        std::fs::create_dir(dir.path().join("node_modules")).unwrap();
+        std::fs::write(dir.path().join("node_modules/.package-lock.json"), "{}").unwrap();
+        assert!(
+            npm_fresh(dir.path()),
+            "installed after the lock file was written"
+        );
+    }
+
+    #[test]
+    fn the_artifacts_folder_is_under_target_and_starts_without_screenshots() {
+        let dir = artifacts_dir("wa-testkit-unit");
+        assert!(
+            dir.ends_with("artifacts/wa-testkit-unit"),
+            "{}",
+            dir.display()
+        );
+        std::fs::write(dir.join("01-old.png"), b"x").unwrap();
+        std::fs::write(dir.join("notes.txt"), b"kept").unwrap();
+        let again = artifacts_dir("wa-testkit-unit");
+        assert!(!again.join("01-old.png").exists());
+        assert!(again.join("notes.txt").exists());
+        std::fs::remove_dir_all(again).unwrap();
+    }
+}
