@@ -24,7 +24,7 @@ fn hex32(v: &serde_json::Value, what: &str) -> [u8; 32] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baileys_handshake_and_registration_payload() {
     let dir = node_dir();
-    ensure_npm_packages(&dir).expect("npm packages");
+    ensure_npm_packages(&dir);
 
     let sim = start_sim(&[]).await;
     let mut events = sim.subscribe();

@@ -15,7 +15,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baileys_pairs_logs_in_and_reconnects() {
     let dir = node_dir();
-    ensure_npm_packages(&dir).expect("npm packages");
+    ensure_npm_packages(&dir);
     let sim = start_sim(&[]).await;
     let account = sim.create_account(&PHONE.parse().expect("a phone number"));
     let mut events = sim.subscribe();

@@ -16,7 +16,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baileys_receives_a_text_from_a_sim_phone_and_answers() {
     let dir = node_dir();
-    ensure_npm_packages(&dir).expect("npm packages");
+    ensure_npm_packages(&dir);
     let sim = start_sim(&[]).await;
     sim.create_account(&BAILEYS.parse().expect("a phone number"));
     sim.create_account(&PHONE.parse().expect("a phone number"));

@@ -11,45 +11,6 @@ pub fn repo_root() -> PathBuf {
         .map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
 }
 
-/// The folder of the Node side of the interop tests.
-pub fn node_dir() -> PathBuf {
-    repo_root().join("tests").join("node")
-}
-
-/// Installs the pinned npm packages of `dir` (`npm ci`) unless `node_modules` matches the lock
-/// file already. Test binaries running at once take turns through a file lock.
-pub fn ensure_npm_packages(dir: &Path) -> Result<(), String> {
-    let lock_path = dir.join(".install.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| format!("open {}: {e}", lock_path.display()))?;
-    lock.lock().map_err(|e| format!("lock: {e}"))?;
-    let stamp = dir.join("node_modules").join(".package-lock.json");
-    let lockfile = dir.join("package-lock.json");
-    let fresh = match (std::fs::metadata(&stamp), std::fs::metadata(&lockfile)) {
-        (Ok(s), Ok(l)) => match (s.modified(), l.modified()) {
-            (Ok(s), Ok(l)) => s >= l,
-            _ => false,
-        },
-        _ => false,
-    };
-    if !fresh {
-        let out = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(dir)
-            .output()
-            .map_err(|e| format!("cannot run npm (is Node.js installed?): {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "npm ci failed in {}:\n{}\n{}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-    }
-    Ok(())
-}
+/// The Node side of the interop tests (`tests/node/`) and its pinned npm packages: one
+/// implementation, wa-testkit's (the dashboard's browser test uses it too).
+pub use wa_testkit::browser::{ensure_npm_packages, node_dir};
