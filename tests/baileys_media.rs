@@ -26,53 +26,21 @@
 #[allow(dead_code, reason = "helpers shared with the other Baileys tests")]
 mod baileys_pair;
 
-use std::path::PathBuf;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use rand::rngs::StdRng;
-use rand::{RngCore, SeedableRng};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
-use wa_client::{ClientConfig, MediaSource, OutgoingMedia, SendOptions};
+use wa_client::{MediaSource, OutgoingMedia, SendOptions};
 use wa_protocol::binary::Node;
 use wa_protocol::message::{
     AudioInfo, Content, DocumentInfo, ImageInfo, Media, MediaKind, StickerInfo, VideoInfo,
 };
-use wa_sim::{ConnId, MediaBody, PhoneSend, SimEvent, SimServer};
+use wa_sim::{ConnId, MediaBody, PhoneSend, SimEvent};
 use wa_testkit::wait_for;
-use wagate_tests::node_dir;
+use wagate_tests::{file_of, media_edge_setup};
 
 use baileys_pair::{connect_both_with, user, Pair, DEADLINE};
-
-/// The test certificate of the media edge and its CA (`tests/node/media_edge/`).
-fn edge_file(name: &str) -> String {
-    let path: PathBuf = node_dir().join("media_edge").join(name);
-    assert!(path.is_file(), "missing {}", path.display());
-    path.to_string_lossy().into_owned()
-}
-
-/// The gateway talks plain HTTP to the sim's media server (`MediaConfig::scheme`); Baileys
-/// gets the sim's media host and the edge's certificate.
-fn media_setup(sim: &SimServer, config: &mut ClientConfig) -> Vec<(&'static str, String)> {
-    config.media.scheme = "http".to_owned();
-    vec![
-        ("WA_MEDIA_EDGE", sim.media_host()),
-        ("WA_MEDIA_EDGE_CERT", edge_file("edge.pem")),
-        ("WA_MEDIA_EDGE_KEY", edge_file("edge.key")),
-        ("NODE_EXTRA_CA_CERTS", edge_file("ca.pem")),
-    ]
-}
-
-/// `len` bytes starting with `magic`, the rest random (lengths off the AES block size and over
-/// one 64 KiB chunk exercise padding and streaming).
-fn file_of(magic: &[u8], len: usize, seed: u64) -> Vec<u8> {
-    let mut data = vec![0u8; len];
-    StdRng::seed_from_u64(seed).fill_bytes(&mut data);
-    data[..magic.len()].copy_from_slice(magic);
-    data
-}
 
 fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
@@ -192,7 +160,7 @@ async fn baileys_sends(pair: &mut Pair, reference: u64, cmd: Value, data: &[u8])
 async fn baileys_sends_an_image_and_a_document_the_gateway_downloads() {
     const GATEWAY: &str = "15550108301";
     const BAILEYS: &str = "15550108302";
-    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[], media_setup).await;
+    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[], media_edge_setup).await;
     let to = format!("{GATEWAY}@s.whatsapp.net");
 
     let image = file_of(JPEG, 200_003, 1);
@@ -355,7 +323,7 @@ async fn gateway_document(pair: &mut Pair, to: &str) {
 async fn the_gateway_sends_an_image_a_voice_note_and_a_document_baileys_decrypts() {
     const GATEWAY: &str = "15550108401";
     const BAILEYS: &str = "15550108402";
-    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[], media_setup).await;
+    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[], media_edge_setup).await;
     gateway_image(&mut pair, BAILEYS).await;
     gateway_voice_note(&mut pair, BAILEYS).await;
     gateway_document(&mut pair, BAILEYS).await;
@@ -380,7 +348,7 @@ async fn the_sim_phone_and_baileys_exchange_media() {
     const GATEWAY: &str = "15550108501";
     const BAILEYS: &str = "15550108502";
     const PHONE: &str = "15550108503";
-    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[PHONE], media_setup).await;
+    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[PHONE], media_edge_setup).await;
 
     // Baileys → the phone: the phone downloads, verifies and lists it with its SHA-256.
     let document = file_of(PDF, 70_001, 21);
@@ -552,7 +520,7 @@ async fn gateway_other_kinds(pair: &mut Pair, to: &str) {
 async fn the_other_kinds_both_ways() {
     const GATEWAY: &str = "15550108601";
     const BAILEYS: &str = "15550108602";
-    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[], media_setup).await;
+    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[], media_edge_setup).await;
     baileys_other_kinds(&mut pair, &format!("{GATEWAY}@s.whatsapp.net")).await;
     gateway_other_kinds(&mut pair, BAILEYS).await;
     pair.baileys.kill().await;

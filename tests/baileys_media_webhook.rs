@@ -14,55 +14,24 @@
 #[allow(dead_code, reason = "helpers shared with the other Baileys tests")]
 mod baileys_pair;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use rand::rngs::StdRng;
-use rand::{RngCore, SeedableRng};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use wa_client::ClientConfig;
 use wa_http::objects::Objects;
 use wa_http::webhooks::{Format, RetryPolicy, WebhookConfig};
-use wa_sim::SimServer;
 use wa_store::{Durability, MediaDelivery, Store};
 use wa_testkit::{wait_for, HookReceiver, JsonLines, Linked};
-use wagate_tests::node_dir;
+use wagate_tests::{file_of, media_edge_setup};
 
 use baileys_pair::{connect_both_with, BaileysSeen, DEADLINE};
 
 const GATEWAY: &str = "15550108701";
 const BAILEYS: &str = "15550108702";
-
-/// The test certificate of the media edge and its CA (`tests/node/media_edge/`).
-fn edge_file(name: &str) -> String {
-    let path: PathBuf = node_dir().join("media_edge").join(name);
-    assert!(path.is_file(), "missing {}", path.display());
-    path.to_string_lossy().into_owned()
-}
-
-/// The gateway talks plain HTTP to the sim's media server; Baileys gets the sim's media host
-/// and the edge's certificate.
-fn media_setup(sim: &SimServer, config: &mut ClientConfig) -> Vec<(&'static str, String)> {
-    config.media.scheme = "http".to_owned();
-    vec![
-        ("WA_MEDIA_EDGE", sim.media_host()),
-        ("WA_MEDIA_EDGE_CERT", edge_file("edge.pem")),
-        ("WA_MEDIA_EDGE_KEY", edge_file("edge.key")),
-        ("NODE_EXTRA_CA_CERTS", edge_file("ca.pem")),
-    ]
-}
-
-/// `len` bytes starting with `magic`, the rest random.
-fn file_of(magic: &[u8], len: usize, seed: u64) -> Vec<u8> {
-    let mut data = vec![0u8; len];
-    StdRng::seed_from_u64(seed).fill_bytes(&mut data);
-    data[..magic.len()].copy_from_slice(magic);
-    data
-}
 
 fn sha(data: &[u8]) -> Vec<u8> {
     Sha256::digest(data).to_vec()
@@ -193,7 +162,7 @@ fn check_payload(p: &Value, id: &str, e: &Expected<'_>, account: &str, media_dir
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baileys_sends_an_image_and_a_document_the_webhook_delivers() {
-    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[], media_setup).await;
+    let mut pair = connect_both_with(GATEWAY, BAILEYS, &[], media_edge_setup).await;
     let mut receiver = HookReceiver::start().await;
     subscribe(&pair.linked, receiver.url("/hook"));
     let store: Arc<dyn Store> = Arc::clone(&pair.linked.store);

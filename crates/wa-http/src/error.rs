@@ -102,6 +102,9 @@ pub enum ApiError {
     /// origin): 403 with the reason.
     #[error("{0}")]
     Forbidden(Cow<'static, str>),
+    /// Too many wrong credentials in a short time (the dashboard's login form): 429.
+    #[error("too many tries")]
+    TooManyTries,
     /// Wrong API key (whatsapp-web.js dialect: `Invalid API key`).
     #[error("Invalid API key")]
     InvalidApiKey,
@@ -232,6 +235,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, self.text()),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, self.text()),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, self.text()),
+            ApiError::TooManyTries => (StatusCode::TOO_MANY_REQUESTS, self.text()),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, self.text()),
             ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, self.text()),
             ApiError::Session(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.text()),

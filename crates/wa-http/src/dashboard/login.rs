@@ -69,21 +69,16 @@ pub(crate) async fn submit(
     let logins = &state.dashboard.logins;
     if !logins.may_try() {
         tracing::warn!("dashboard login throttled: too many wrong tokens");
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            login_page(Some("Too many wrong tokens: wait a minute and try again.")),
-        )
-            .into_response();
+        return refused(
+            ApiError::TooManyTries,
+            "Too many wrong tokens: wait a minute and try again.",
+        );
     }
     let token = field(&body, "token");
     if token.is_empty() || !secret_eq(token.trim(), &state.config.admin_token) {
         logins.failed();
         tracing::info!("dashboard login refused");
-        return (
-            StatusCode::UNAUTHORIZED,
-            login_page(Some("Wrong admin token.")),
-        )
-            .into_response();
+        return refused(ApiError::Unauthorized, "Wrong admin token.");
     }
     tracing::info!("dashboard login");
     logged_in(&state, &headers)
@@ -100,11 +95,16 @@ pub(crate) async fn once(
         tracing::info!("dashboard login by one-time link");
         return logged_in(&state, &headers);
     }
-    (
-        StatusCode::UNAUTHORIZED,
-        login_page(Some("This login link was used already or has expired.")),
+    refused(
+        ApiError::Unauthorized,
+        "This login link was used already or has expired.",
     )
-        .into_response()
+}
+
+/// The login form again with `note`, under the status the one mapping gives `why`
+/// ([`ApiError::status_and_text`]): the browser gets a page, not the JSON envelope.
+fn refused(why: ApiError, note: &str) -> Response {
+    (why.status_and_text().0, login_page(Some(note))).into_response()
 }
 
 /// `POST /dashboard/logout` (the page's form: its hidden `csrf` field, or `X-CSRF-Token`).

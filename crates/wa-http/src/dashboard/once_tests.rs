@@ -1,5 +1,6 @@
 //! The dashboard through the router in process: the one-time login link of `wagate demo` logs
-//! in once (a second use, or a made-up code, is refused); the event stream ends on `close()`.
+//! in once (a second use, or a made-up code, is refused); wrong tokens are refused (401) and,
+//! past the limit, throttled (429, even for the right token); the event stream ends on `close()`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -85,4 +86,31 @@ async fn the_event_stream_ends_when_the_dashboard_closes() {
     .expect("the stream ended")
     .unwrap();
     assert!(body.is_empty(), "no session, nothing sent");
+}
+
+async fn post_login(state: &AppState, token: &str) -> axum::response::Response {
+    let request = Request::post("/dashboard/login")
+        .header("host", "127.0.0.1:1")
+        .header("origin", "http://127.0.0.1:1")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("token={token}")))
+        .unwrap();
+    crate::router(state.clone()).oneshot(request).await.unwrap()
+}
+
+#[tokio::test]
+async fn wrong_tokens_are_refused_then_throttled() {
+    let state = state();
+    for _ in 0..super::logins::MAX_FAILURES {
+        let wrong = post_login(&state, "not-the-admin-token").await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert!(wrong.headers().get("set-cookie").is_none());
+    }
+    let throttled = post_login(&state, "admin-token-for-the-once-test").await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(throttled.headers().get("set-cookie").is_none());
+    let bytes = axum::body::to_bytes(throttled.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bytes).contains("data-testid=\"login-error\""));
 }
