@@ -62,6 +62,17 @@ impl BodyDigest {
         }
     }
 
+    /// `fileEncSha256` of the body fed so far (the upload token's hash once the body is
+    /// whole), without finishing.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.hash.clone().finalize().into()
+    }
+
+    /// Bytes of body fed so far.
+    pub fn fed(&self) -> u64 {
+        self.len
+    }
+
     /// The SHA-256, the length and the sidecar.
     pub(crate) fn finish(self) -> BodySums {
         let sidecar = self.sidecar.map(SidecarBuilder::finish);

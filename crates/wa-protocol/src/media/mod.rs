@@ -36,7 +36,7 @@ mod token;
 #[cfg(test)]
 mod tests;
 
-pub use cipher::{MediaCipher, MAC_LEN};
+pub use cipher::{BodyMac, MediaCbc, MediaCipher, MAC_LEN};
 pub use decrypt::{decrypt, Expected, MediaDecryptor, VerifiedMedia};
 pub use digest::{BodyDigest, PlainDigest};
 pub use encrypt::{encrypt, encrypt_parts, encrypted_len, EncryptedMedia, MediaEncryptor};

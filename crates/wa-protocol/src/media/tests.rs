@@ -195,3 +195,29 @@ fn the_three_parts_fed_apart_equal_the_encryptor() {
         assert_eq!(info.streaming_sidecar.is_some(), ty.has_sidecar());
     }
 }
+
+#[test]
+fn the_cipher_split_into_aes_and_mac_gives_the_same_body() {
+    let plain = plaintext(100_000);
+    for ty in [MediaType::Audio, MediaType::Image] {
+        let (whole, info) = encrypt(&key(), ty, &plain);
+        for piece in [1, 17, 4096, 100_000] {
+            let (mut digest, cipher, mut body_digest) = encrypt_parts(&key(), ty);
+            let (mut cbc, mut mac) = cipher.split();
+            let mut body = Vec::new();
+            for p in plain.chunks(piece) {
+                digest.update(p);
+                let start = body.len();
+                cbc.update(p, &mut body);
+                mac.update(&body[start..]);
+            }
+            let start = body.len();
+            cbc.finish(&mut body);
+            mac.update(&body[start..]);
+            body.extend_from_slice(&mac.finish());
+            body_digest.update(&body);
+            assert_eq!(body, whole, "{ty:?} piece {piece}");
+            assert_eq!(EncryptedMedia::from_digests(digest, body_digest), info);
+        }
+    }
+}

@@ -178,14 +178,14 @@ async fn upload_streams_the_staged_body_with_token_and_auth() {
     let dir = tempfile::tempdir().expect("dir");
     let cfg = config(&dir);
     let plain = vec![0x42u8; 1 << 20];
-    let staged =
+    let (staged, plain_sum) =
         stage(MediaSource::Bytes(plain.clone()), MediaType::Document, &cfg).expect("staged");
     let seen = Arc::new(Mutex::new(Vec::new()));
     let answer =
         br#"{"url":"https://mmg.example/d.enc","direct_path":"/v/t62/d.enc?ccb=1","handle":"h"}"#;
     let host = stub(200, answer.to_vec(), Arc::clone(&seen)).await;
     let http = MediaHub::default().http().expect("client");
-    let token = upload_token(&staged.info.file_enc_sha256);
+    let token = upload_token(&staged.file_enc_sha256);
     let path = upload_path(MediaType::Document, &token);
     let got = post_staged(&http, &cfg, &host, &path, "AUTH/+=", &token, &staged)
         .await
@@ -196,14 +196,16 @@ async fn upload_streams_the_staged_body_with_token_and_auth() {
         seen.line,
         format!("POST /mms/document/{token}?auth=AUTH%2F%2B%3D&token={token} HTTP/1.1")
     );
-    assert_eq!(seen.body.len() as u64, staged.info.enc_length);
+    assert_eq!(seen.body.len() as u64, staged.enc_length);
     let hash: [u8; 32] = Sha256::digest(&seen.body).into();
     assert_eq!(
-        hash, staged.info.file_enc_sha256,
+        hash, staged.file_enc_sha256,
         "the body is what the token names"
     );
     let (_, plain_info) = encrypt(&MediaKey::from([0; 32]), MediaType::Document, &plain);
-    assert_eq!(staged.info.file_sha256, plain_info.file_sha256);
+    let info = staged.info(plain_sum.finish());
+    assert_eq!(info.file_sha256, plain_info.file_sha256);
+    assert_eq!(info.file_length, 1 << 20);
 }
 
 #[tokio::test]
@@ -216,7 +218,8 @@ async fn oversized_sources_and_refusing_hosts_are_typed_errors() {
     let big = MediaSource::Bytes(vec![0; 300_000]);
     let err = stage(big, MediaType::Image, &cfg).err().expect("too large");
     assert!(matches!(err, MediaFailure::TooLarge { max: 1000, .. }));
-    let staged = stage(MediaSource::Bytes(vec![1; 10]), MediaType::Image, &cfg).expect("small");
+    let (staged, _) =
+        stage(MediaSource::Bytes(vec![1; 10]), MediaType::Image, &cfg).expect("small");
     let host = stub(401, Vec::new(), Arc::default()).await;
     let http = MediaHub::default().http().expect("client");
     let err = post_staged(&http, &cfg, &host, "/mms/image/t", "a", "t", &staged)

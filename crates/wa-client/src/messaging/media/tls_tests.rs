@@ -139,13 +139,13 @@ async fn https_upload_sends_the_staged_body() {
     let dir = tempfile::tempdir().expect("dir");
     let cfg = config(&dir, true);
     let plain = vec![0x17u8; 300_000];
-    let staged = stage(MediaSource::Bytes(plain), MediaType::Image, &cfg).expect("staged");
+    let (staged, _) = stage(MediaSource::Bytes(plain), MediaType::Image, &cfg).expect("staged");
     let answer = br#"{"url":"https://mmg.example/i.enc","direct_path":"/v/t62/i.enc?ccb=1"}"#;
     let (host, mut seen) = tls_stub(200, answer.to_vec()).await;
     let http = MediaHub::new(cfg.extra_root_certs.clone())
         .http()
         .expect("client");
-    let token = upload_token(&staged.info.file_enc_sha256);
+    let token = upload_token(&staged.file_enc_sha256);
     let path = upload_path(MediaType::Image, &token);
     let got = post_staged(&http, &cfg, &host, &path, "auth", &token, &staged)
         .await
@@ -153,7 +153,7 @@ async fn https_upload_sends_the_staged_body() {
     assert_eq!(got.direct_path, "/v/t62/i.enc?ccb=1");
     let body = seen.recv().await.expect("the server saw the body");
     let hash: [u8; 32] = Sha256::digest(&body).into();
-    assert_eq!(hash, staged.info.file_enc_sha256);
+    assert_eq!(hash, staged.file_enc_sha256);
 }
 
 #[tokio::test]

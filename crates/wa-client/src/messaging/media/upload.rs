@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use rand::rngs::OsRng;
 use reqwest::header;
 use serde::Deserialize;
-use wa_protocol::media::{upload_path, upload_token, EncryptedMedia, MediaKey, MediaType};
+use wa_protocol::media::{
+    upload_path, upload_token, BodyDigest, EncryptedMedia, MediaKey, MediaType, PlainDigest,
+};
 use wa_protocol::message::MediaFile;
 use wa_protocol::stanza::MediaConn;
 use wa_protocol::time::Millis;
@@ -20,7 +22,7 @@ use crate::media_config::MediaConfig;
 
 use super::failure::MediaFailure;
 use super::hub::MediaHub;
-use super::stage::{seal, StagedBody};
+use super::stage::{seal, PlainSum, Source, StagedBody};
 
 /// The `Origin` whatsmeow and Baileys send (`media.md` §3).
 const ORIGIN: &str = "https://web.whatsapp.com";
@@ -58,8 +60,19 @@ pub struct UploadedMedia {
 /// The encrypted body, staged.
 pub(crate) struct Staged {
     body: StagedBody,
-    pub(crate) info: EncryptedMedia,
     key: MediaKey,
+    digest: BodyDigest,
+    /// `fileEncSha256`, the upload token's hash.
+    pub(crate) file_enc_sha256: [u8; 32],
+    /// Bytes of the body.
+    pub(crate) enc_length: u64,
+}
+
+impl Staged {
+    /// The message's hashes and lengths, given the plaintext's finished digest.
+    pub(crate) fn info(&self, plain: PlainDigest) -> EncryptedMedia {
+        EncryptedMedia::from_digests(plain, self.digest.clone())
+    }
 }
 
 /// The upload answer's fields wagate reads (`media.md` §3).
@@ -70,21 +83,42 @@ pub(crate) struct Answer {
 }
 
 /// Encrypts `source` into a staged body (blocking: run on a blocking thread; see
-/// [`seal`] for the threads it uses).
+/// [`seal`] for the threads it uses), and gives the plaintext's digest apart: it may still
+/// have to be hashed ([`PlainSum::finish`]).
 pub(crate) fn stage(
     source: MediaSource,
     ty: MediaType,
     config: &MediaConfig,
-) -> Result<Staged, MediaFailure> {
+) -> Result<(Staged, PlainSum), MediaFailure> {
     let key = MediaKey::generate(&mut OsRng);
-    let reader: Box<dyn Read + Send> = match source {
-        MediaSource::Path(p) => Box::new(std::fs::File::open(p).map_err(MediaFailure::Source)?),
-        MediaSource::Bytes(b) => Box::new(std::io::Cursor::new(b)),
-        MediaSource::Reader(r) => r,
+    let source = match source {
+        MediaSource::Path(p) => {
+            let file = std::fs::File::open(p).map_err(MediaFailure::Source)?;
+            let size_hint = file.metadata().ok().map(|m| m.len());
+            Source {
+                reader: Box::new(file),
+                size_hint,
+            }
+        }
+        MediaSource::Bytes(b) => Source {
+            size_hint: Some(b.len() as u64),
+            reader: Box::new(std::io::Cursor::new(b)),
+        },
+        MediaSource::Reader(reader) => Source {
+            reader,
+            size_hint: None,
+        },
     };
     let temp_dir = config.temp_dir.clone();
-    let (body, info) = seal(reader, &key, ty, config.max_file_bytes, temp_dir)?;
-    Ok(Staged { body, info, key })
+    let sealed = seal(source, &key, ty, config.max_file_bytes, temp_dir)?;
+    let staged = Staged {
+        body: sealed.body,
+        key,
+        file_enc_sha256: sealed.digest.sha256(),
+        enc_length: sealed.digest.fed(),
+        digest: sealed.digest,
+    };
+    Ok((staged, sealed.plain))
 }
 
 /// The hosts to try, in order: the override, or each `media_conn` host then the fallbacks.
@@ -114,8 +148,10 @@ pub(crate) async fn upload(
     ty: MediaType,
 ) -> Result<UploadedMedia, Error> {
     let cfg = config.clone();
-    let staged = tokio::task::spawn_blocking(move || stage(source, ty, &cfg)).await??;
-    let token = upload_token(&staged.info.file_enc_sha256);
+    let (staged, plain) = tokio::task::spawn_blocking(move || stage(source, ty, &cfg)).await??;
+    // The plaintext's hash is only for the message: it runs while the body is on its way.
+    let plain = tokio::task::spawn_blocking(move || plain.finish());
+    let token = upload_token(&staged.file_enc_sha256);
     let path = upload_path(ty, &token);
     let http = hub.http()?;
     let mut conn = hub.media_conn(handle, now, false).await?;
@@ -124,7 +160,12 @@ pub(crate) async fn upload(
         let mut auth_refused = false;
         for host in hosts(Some(&conn), config) {
             match post_staged(&http, config, &host, &path, &conn.auth, &token, &staged).await {
-                Ok(answer) => return Ok(uploaded(&staged, answer, now)),
+                Ok(answer) => {
+                    let info = staged.info(plain.await?);
+                    let done = uploaded(&staged, &info, answer, now);
+                    staged.body.recycle();
+                    return Ok(done);
+                }
                 Err(e) => {
                     auth_refused |= matches!(&e, MediaFailure::Status { status, .. }
                         if *status == 401 || *status == 403);
@@ -163,7 +204,7 @@ pub(crate) async fn post_staged(
         .header(header::ORIGIN, ORIGIN)
         .header(header::REFERER, format!("{ORIGIN}/"))
         .header(header::CONTENT_TYPE, "application/octet-stream")
-        .header(header::CONTENT_LENGTH, staged.info.enc_length)
+        .header(header::CONTENT_LENGTH, staged.enc_length)
         .body(staged.body.request_body())
         .send()
         .await?;
@@ -183,8 +224,7 @@ pub(crate) async fn post_staged(
     Ok(answer)
 }
 
-fn uploaded(staged: &Staged, answer: Answer, now: Millis) -> UploadedMedia {
-    let info = &staged.info;
+fn uploaded(staged: &Staged, info: &EncryptedMedia, answer: Answer, now: Millis) -> UploadedMedia {
     UploadedMedia {
         file: MediaFile {
             url: Some(answer.url),
