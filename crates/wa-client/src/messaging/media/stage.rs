@@ -457,12 +457,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let key = MediaKey::from([9; 32]);
         let big = MEMORY_STAGE + 1;
-        for (len, in_file) in [
-            (0, false),
-            (1000, false),
-            (MEMORY_STAGE, true),
-            (big, true),
-        ] {
+        for (len, in_file) in [(0, false), (1000, false), (MEMORY_STAGE, true), (big, true)] {
             let plain = source(len);
             let (want, info) = encrypt(&key, MediaType::Video, &plain);
             // No hint, the true length, and a hint that lies low. A plaintext of MEMORY_STAGE
