@@ -157,7 +157,9 @@ impl std::fmt::Debug for SealedBody {
 /// Encrypts everything `source` gives with `key` as `ty` (blocking: run it on a blocking
 /// thread). The keeping half runs on a pooled blocking thread of the current Tokio runtime
 /// (starting a thread per upload cost up to a millisecond here), or on a new thread outside
-/// one. Refuses a source over `max` plaintext bytes.
+/// one; the reader waits for it, so callers on the runtime bound how many stagings run at once
+/// (`upload`'s `MAX_STAGINGS`) well under the pool's size. Refuses a source over `max`
+/// plaintext bytes.
 pub(crate) fn seal(
     source: Source,
     key: &MediaKey,

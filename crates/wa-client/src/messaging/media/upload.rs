@@ -138,6 +138,10 @@ pub(crate) fn hosts(conn: Option<&MediaConn>, config: &MediaConfig) -> Vec<Strin
     hosts
 }
 
+/// Stagings running at once (each holds two blocking threads and up to two 2 MiB buffers).
+const MAX_STAGINGS: usize = 64;
+static STAGINGS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_STAGINGS);
+
 /// Encrypts and uploads `source` as `ty` for the account of `handle`.
 pub(crate) async fn upload(
     hub: &MediaHub,
@@ -148,7 +152,12 @@ pub(crate) async fn upload(
     ty: MediaType,
 ) -> Result<UploadedMedia, Error> {
     let cfg = config.clone();
+    // A staging holds two blocking-pool threads, and its reader waits for its keeper: bounded
+    // so that stagings can never fill the runtime's (bounded) pool with waiting readers.
+    // (Never closed, so a permit always comes.)
+    let permit = STAGINGS.acquire().await.ok();
     let (staged, plain) = tokio::task::spawn_blocking(move || stage(source, ty, &cfg)).await??;
+    drop(permit);
     // The plaintext's hash is only for the message: it runs while the body is on its way.
     let plain = tokio::task::spawn_blocking(move || plain.finish());
     let token = upload_token(&staged.file_enc_sha256);
