@@ -9,8 +9,8 @@
 //! The plaintext's hash (`fileSha256`) is not needed for the request, only for the message:
 //! a source known to fit in [`MEMORY_STAGE`] is kept as read and hashed later, while the body
 //! is on its way ([`PlainSum`]); a larger or unsized one is hashed as it is read. A body up to
-//! [`MEMORY_STAGE`] stays in memory (allocated once at its known size); a larger one goes to a
-//! temporary file.
+//! [`MEMORY_STAGE`] stays in memory (in a reused staging buffer, see [`SPARE_BUFFERS`]); a
+//! larger one goes to a temporary file.
 
 use std::fs::File;
 use std::io::{Read, Write};
