@@ -43,12 +43,9 @@ pub async fn open_websocket(
         .write_buffer_size(0)
         .max_message_size(Some(MAX_FRAME_LEN + 64))
         .max_frame_size(Some(MAX_FRAME_LEN + 64));
-    // TCP_NODELAY (`disable_nagle`): the connection carries small frames both ways (stanzas,
-    // acks, receipts); with Nagle a frame written behind unacknowledged data waits for the
-    // peer's delayed ACK, up to 40 ms.
     let open = async {
         match proxy {
-            None => tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true)
+            None => tokio_tungstenite::connect_async_with_config(request, Some(ws_config), false)
                 .await
                 .map(|(ws, _)| ws)
                 .map_err(Error::from),
@@ -61,7 +58,6 @@ pub async fn open_websocket(
                 let tls = uri.scheme_str() == Some("wss");
                 let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
                 let stream = crate::proxy::tunnel(proxy, &host, port).await?;
-                stream.set_nodelay(true).map_err(Error::ProxyIo)?;
                 tokio_tungstenite::client_async_tls_with_config(
                     request,
                     stream,

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::net::TcpListener;
@@ -83,14 +82,6 @@ impl SimServer {
             .with_state(Arc::clone(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            // TCP_NODELAY on every accepted connection: the WebSockets carry small frames both
-            // ways (stanzas, acks, receipts); with Nagle a frame written behind unacknowledged
-            // data waits for the peer's delayed ACK, up to 40 ms.
-            let listener = listener.tap_io(|tcp| {
-                if let Err(error) = tcp.set_nodelay(true) {
-                    tracing::debug!(%error, "TCP_NODELAY refused");
-                }
-            });
             let serve = axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<SocketAddr>(),
