@@ -97,6 +97,21 @@ pub enum SessionState {
     LoggedOut,
 }
 
+impl SessionState {
+    /// A running task in this state is over or stuck retrying (a dead socket, a failure, revoked
+    /// or stopped credentials): starting the session again replaces it at once instead of
+    /// answering "already connected" (CONTRACTS §F rule 1).
+    pub fn needs_restart(&self) -> bool {
+        matches!(
+            self,
+            SessionState::Reconnecting { .. }
+                | SessionState::Failed(_)
+                | SessionState::LoggedOut
+                | SessionState::Stopped
+        )
+    }
+}
+
 /// A snapshot of one account's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use wa_client::{NewAccount, SessionState};
+use wa_client::NewAccount;
 use wa_protocol::PhoneNumber;
 use wa_store::{Account, AccountId};
 
@@ -112,23 +112,12 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Whether a running task is over or stuck retrying: connecting replaces it.
-fn needs_restart(state: &SessionState) -> bool {
-    matches!(
-        state,
-        SessionState::Reconnecting { .. }
-            | SessionState::Failed(_)
-            | SessionState::LoggedOut
-            | SessionState::Stopped
-    )
-}
-
 /// Starts the session (or recovers a dead or retrying one); a session already up is refused.
 async fn start(state: &AppState, account: &Account) -> Result<(), ApiError> {
     let gateway = &state.gateway;
     let status = gateway.session_status(&account.id).await?;
     match gateway.handle(&account.id) {
-        Some(_) if needs_restart(&status.state) => {
+        Some(_) if status.state.needs_restart() => {
             gateway.restart_session(&account.id).await?;
         }
         Some(_) => return Err(ApiError::Session(SessionRefusal::AlreadyConnected)),
@@ -192,7 +181,7 @@ pub(crate) async fn qr(
         return Err(ApiError::Session(SessionRefusal::AlreadyLoggedIn));
     }
     match state.gateway.handle(&account.id) {
-        Some(_) if needs_restart(&status.state) => {
+        Some(_) if status.state.needs_restart() => {
             state.gateway.restart_session(&account.id).await?;
         }
         Some(_) => {}
@@ -239,7 +228,7 @@ pub(crate) async fn paircode(
     let events = state.gateway.subscribe();
     let running = state.gateway.handle(&account.id);
     match running {
-        Some(handle) if !needs_restart(&status.state) => {
+        Some(handle) if !status.state.needs_restart() => {
             if !handle.pair_phone(&phone) {
                 return Err(ApiError::Session(SessionRefusal::NoSession));
             }

@@ -98,13 +98,7 @@ async fn connect(
     }
     account.events = known_only(&body.subscribe);
     gateway.save_account(account.clone()).await?;
-    let recover = matches!(
-        status.state,
-        SessionState::Reconnecting { .. }
-            | SessionState::Failed(_)
-            | SessionState::LoggedOut
-            | SessionState::Stopped
-    );
+    let recover = status.state.needs_restart();
     let handle = match running {
         // A dead socket (or a task on its way out): replace the task, connect at once.
         Some(_) if recover => gateway.restart_session(&id).await?,
